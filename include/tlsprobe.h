@@ -1,0 +1,201 @@
+/*
+ * tlsprobe core: connect to a TLS endpoint, collect what it negotiated and
+ * the certificates it sent, and diagnose why the chain does or does not
+ * verify. The core never prints and never exits: a finding (an expired
+ * certificate) is data in the result, an error means "could not probe".
+ */
+#ifndef TLSPROBE_H
+#define TLSPROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Nagios-compatible: the numeric values are the exit codes. */
+enum tp_status {
+	TP_STATUS_OK = 0,
+	TP_STATUS_WARNING = 1,
+	TP_STATUS_CRITICAL = 2,
+	TP_STATUS_UNKNOWN = 3,
+};
+
+/*
+ * Reason codes, the contract with scripts. Their names are stable; the
+ * order is the order of importance used when several problems are found
+ * at the same severity. The table in reason.c MUST follow this order.
+ */
+enum tp_code {
+	TP_CODE_NONE = 0,
+	/* probe errors: the target could not be probed to the end */
+	TP_DNS_FAILURE,
+	TP_CONNECTION_REFUSED,
+	TP_CONNECTION_FAILED,
+	TP_TIMEOUT,
+	TP_NOT_TLS,
+	TP_PROTOCOL_VERSION,
+	TP_NO_SHARED_CIPHER,
+	TP_CLIENT_CERT_REQUIRED,
+	TP_HANDSHAKE_FAILURE,
+	TP_STARTTLS_REFUSED,
+	TP_INTERNAL_ERROR,
+	/* findings about the certificates */
+	TP_REVOKED,
+	TP_EXPIRED,
+	TP_NOT_YET_VALID,
+	TP_SELF_SIGNED,
+	TP_MISSING_INTERMEDIATE,
+	TP_UNTRUSTED_ROOT,
+	TP_UNKNOWN_ISSUER,
+	TP_ISSUER_NOT_CA,
+	TP_SIGNATURE_FAILURE,
+	TP_HOSTNAME_MISMATCH,
+	TP_PURPOSE_MISMATCH,
+	TP_INSECURE_ALGORITHM,
+	TP_VERIFY_FAILED,
+	TP_CHAIN_ORDER,
+	TP_WEAK_KEY,
+	TP_EXPIRES_SOON,
+	TP_CODE_COUNT
+};
+
+struct tp_reason {
+	enum tp_code code;
+	const char *name;     /* kebab-case, stable */
+	enum tp_status status; /* default severity */
+	const char *title;    /* a few words for the verdict line */
+	const char *fix;      /* what a person can do about it */
+};
+
+const struct tp_reason *tp_reason_get(enum tp_code code);
+enum tp_code tp_reason_lookup(const char *name);
+bool tp_code_is_error(enum tp_code code);
+const char *tp_status_name(enum tp_status status);
+
+/* ---- targets ----------------------------------------------------------- */
+
+struct tp_target {
+	char *input;    /* as the user wrote it */
+	char *host;     /* without brackets */
+	uint16_t port;
+	bool host_is_ip;
+	char *sni;      /* --sni override, or NULL */
+};
+
+/*
+ * Parses host, host:port, [v6]:port, a bare IPv6 address or an https://
+ * URL. On error returns -1 and writes a one-line reason to err.
+ */
+int tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen);
+int tp_target_set_sni(struct tp_target *t, const char *sni);
+void tp_target_finish(struct tp_target *t);
+
+/* ---- configuration ----------------------------------------------------- */
+
+struct tp_config;
+
+struct tp_config *tp_config_create(void);
+void tp_config_destroy(struct tp_config *cfg);
+/* The message left by the last failing setter. */
+const char *tp_config_error(const struct tp_config *cfg);
+
+int tp_config_add_ca_file(struct tp_config *cfg, const char *path);
+void tp_config_set_system_ca(struct tp_config *cfg, bool use);
+int tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *key);
+int tp_config_set_alpn(struct tp_config *cfg, const char *list);
+/* "1.0" .. "1.3", or NULL for no bound */
+int tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max);
+int tp_config_set_priority(struct tp_config *cfg, const char *priority);
+void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
+/* AF_UNSPEC, AF_INET or AF_INET6 */
+void tp_config_set_family(struct tp_config *cfg, int family);
+void tp_config_set_insecure(struct tp_config *cfg, bool insecure);
+/* Judge validity as if at this time; 0 means now. */
+void tp_config_set_time(struct tp_config *cfg, time_t at);
+int tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit);
+/* Make the priority string and credentials; called by tp_probe if needed. */
+int tp_config_ready(struct tp_config *cfg);
+
+/* ---- results ----------------------------------------------------------- */
+
+struct tp_timing {
+	/* Milliseconds spent in each stage; negative when the stage was not reached. */
+	double dns_ms, connect_ms, handshake_ms, total_ms;
+};
+
+struct tp_tls_info {
+	const char *version;  /* "TLSv1.3" */
+	const char *cipher;   /* IANA name */
+	const char *kx_group; /* NULL when not negotiated (RSA key exchange) */
+	const char *sig_alg;
+	const char *alpn;     /* NULL when none */
+	bool resumed;
+	bool client_cert_requested;
+	bool client_cert_sent;
+};
+
+struct tp_cert_info {
+	/* Every string is valid UTF-8 (invalid bytes replaced by U+FFFD) but
+	 * may hold any character, control characters included. */
+	char *subject;
+	char *issuer;
+	char *serial;       /* lowercase hex */
+	time_t not_before;
+	time_t not_after;
+	long days_remaining; /* floor, negative once expired */
+	char **sans;        /* DNS names and IP addresses */
+	size_t n_sans;
+	char **ca_issuers;  /* AIA caIssuers URLs */
+	size_t n_ca_issuers;
+	const char *key_type;
+	unsigned key_bits;
+	const char *key_curve; /* NULL unless EC */
+	const char *sig_alg;
+	char *sha256;       /* lowercase hex */
+	bool is_ca;
+	bool self_signed;
+};
+
+struct tp_problem {
+	enum tp_code code;
+	enum tp_status severity;
+	int cert_index;     /* -1 when not about one certificate */
+	char *subject;      /* that certificate's subject, or NULL */
+	char *message;
+	char *fix;
+	bool waived;        /* reported, but --insecure keeps it from the status */
+};
+
+struct tp_result;
+
+/* Never NULL except when out of memory. */
+struct tp_result *tp_probe(struct tp_config *cfg, const struct tp_target *target);
+void tp_result_destroy(struct tp_result *r);
+
+enum tp_status tp_result_status(const struct tp_result *r);
+/* The most serious problem or error, TP_CODE_NONE when all is well. */
+enum tp_code tp_result_reason(const struct tp_result *r);
+const struct tp_target *tp_result_target(const struct tp_result *r);
+const char *tp_result_sni(const struct tp_result *r);
+const char *tp_result_address(const struct tp_result *r);
+const struct tp_timing *tp_result_timing(const struct tp_result *r);
+/* NULL when no handshake completed. */
+const struct tp_tls_info *tp_result_tls(const struct tp_result *r);
+size_t tp_result_cert_count(const struct tp_result *r);
+const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i);
+/* Whether the chain was verified at all (a handshake happened). */
+bool tp_result_verified(const struct tp_result *r);
+bool tp_result_trusted(const struct tp_result *r);
+bool tp_result_hostname_ok(const struct tp_result *r);
+const char *tp_result_verify_name(const struct tp_result *r);
+size_t tp_result_problem_count(const struct tp_result *r);
+const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i);
+/* The probe error, or NULL when the probe got through. */
+const struct tp_problem *tp_result_error(const struct tp_result *r);
+
+/* ---- untrusted strings ------------------------------------------------- */
+
+/* Copy of s[0..len) as valid UTF-8, each invalid byte replaced by U+FFFD. */
+char *tp_utf8_clean(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * chain.c: the facts of one certificate, read with GnuTLS's X.509 API, and
+ * the relations between two (is this one the other's issuer).
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static char *
+hex(const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = malloc(n * 2 + 1);
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * n] = '\0';
+	return s;
+}
+
+char *
+tp_chain_dn(gnutls_x509_crt_t crt, bool issuer)
+{
+	gnutls_datum_t dn = {NULL, 0};
+	int ret = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) : gnutls_x509_crt_get_dn3(crt, &dn, 0);
+	char *s;
+
+	if (ret < 0)
+		return strdup("");
+	s = tp_utf8_clean((const char *)dn.data, dn.size);
+	gnutls_free(dn.data);
+	return s;
+}
+
+static int
+push(char ***list, size_t *n, char *s)
+{
+	char **grown;
+
+	if (!s)
+		return -1;
+	grown = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!grown) {
+		free(s);
+		return -1;
+	}
+	*list = grown;
+	grown[(*n)++] = s;
+	return 0;
+}
+
+static void
+read_sans(struct tp_cert_info *ci, gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t ext = {NULL, 0}, san, other;
+	gnutls_subject_alt_names_t sans;
+	unsigned critical, type;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (gnutls_x509_crt_get_extension_by_oid2(crt, "2.5.29.17", 0, &ext, &critical) < 0)
+		return;
+	if (gnutls_subject_alt_names_init(&sans) < 0)
+		goto out;
+	if (gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0) == 0) {
+		for (unsigned i = 0; gnutls_subject_alt_names_get(sans, i, &type, &san, &other) == 0; i++) {
+			if (type == GNUTLS_SAN_DNSNAME) {
+				push(&ci->sans, &ci->n_sans, tp_utf8_clean((const char *)san.data, san.size));
+			} else if (type == GNUTLS_SAN_IPADDRESS && (san.size == 4 || san.size == 16)) {
+				inet_ntop(san.size == 4 ? AF_INET : AF_INET6, san.data, ip, sizeof(ip));
+				push(&ci->sans, &ci->n_sans, strdup(ip));
+			}
+		}
+	}
+	gnutls_subject_alt_names_deinit(sans);
+out:
+	gnutls_free(ext.data);
+}
+
+static void
+read_aia(struct tp_cert_info *ci, gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t ext = {NULL, 0}, oid, uri;
+	gnutls_x509_aia_t aia;
+	unsigned critical, type;
+
+	if (gnutls_x509_crt_get_extension_by_oid2(crt, GNUTLS_OID_AIA, 0, &ext, &critical) < 0)
+		return;
+	if (gnutls_x509_aia_init(&aia) < 0)
+		goto out;
+	if (gnutls_x509_ext_import_aia(&ext, aia, 0) == 0) {
+		for (unsigned i = 0; gnutls_x509_aia_get(aia, i, &oid, &type, &uri) == 0; i++) {
+			if (type == GNUTLS_SAN_URI && strcmp((const char *)oid.data, GNUTLS_OID_AD_CAISSUERS) == 0)
+				push(&ci->ca_issuers, &ci->n_ca_issuers, tp_utf8_clean((const char *)uri.data, uri.size));
+		}
+	}
+	gnutls_x509_aia_deinit(aia);
+out:
+	gnutls_free(ext.data);
+}
+
+static const char *
+key_type_name(gnutls_pk_algorithm_t pk)
+{
+	switch (pk) {
+	case GNUTLS_PK_RSA: return "RSA";
+	case GNUTLS_PK_RSA_PSS: return "RSA-PSS";
+	case GNUTLS_PK_DSA: return "DSA";
+	case GNUTLS_PK_ECDSA: return "ECDSA";
+	case GNUTLS_PK_EDDSA_ED25519: return "Ed25519";
+	case GNUTLS_PK_EDDSA_ED448: return "Ed448";
+	default: {
+		const char *n = gnutls_pk_get_name(pk);
+		return n ? n : "unknown";
+	}
+	}
+}
+
+/* Flags to check one signature, and nothing else, between two certificates. */
+#define SIGNATURE_ONLY \
+	(GNUTLS_VERIFY_DISABLE_CA_SIGN | GNUTLS_VERIFY_DISABLE_TIME_CHECKS | \
+	 GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | \
+	 GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_ALLOW_ANY_X509_V1_CA_CRT)
+
+bool
+tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	unsigned status = 0;
+
+	if (!gnutls_x509_crt_check_issuer(crt, issuer))
+		return false;
+	if (gnutls_x509_crt_verify(crt, &issuer, 1, SIGNATURE_ONLY, &status) < 0)
+		return false;
+	return !(status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE));
+}
+
+bool
+tp_chain_is_self_signed(gnutls_x509_crt_t crt)
+{
+	return tp_chain_signed_by(crt, crt);
+}
+
+bool
+tp_chain_is_ca(gnutls_x509_crt_t crt)
+{
+	unsigned critical = 0, ca = 0;
+	int pathlen = -1;
+
+	return gnutls_x509_crt_get_basic_constraints(crt, &critical, &ca, &pathlen) >= 0 && ca;
+}
+
+int
+tp_chain_facts(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now)
+{
+	unsigned char buf[128];
+	size_t size = sizeof(buf);
+	unsigned bits = 0;
+	int pk;
+
+	memset(ci, 0, sizeof(*ci));
+	ci->subject = tp_chain_dn(crt, false);
+	ci->issuer = tp_chain_dn(crt, true);
+	ci->serial = gnutls_x509_crt_get_serial(crt, buf, &size) == 0 ? hex(buf, size) : strdup("");
+	ci->not_before = gnutls_x509_crt_get_activation_time(crt);
+	ci->not_after = gnutls_x509_crt_get_expiration_time(crt);
+	ci->days_remaining = (long)floor(difftime(ci->not_after, now) / 86400.0);
+	read_sans(ci, crt);
+	read_aia(ci, crt);
+
+	pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+	ci->key_type = key_type_name((gnutls_pk_algorithm_t)(pk < 0 ? 0 : pk));
+	ci->key_bits = bits;
+	if (pk == GNUTLS_PK_ECDSA) {
+		gnutls_ecc_curve_t curve;
+		gnutls_datum_t x = {NULL, 0}, y = {NULL, 0};
+		if (gnutls_x509_crt_get_pk_ecc_raw(crt, &curve, &x, &y) == 0)
+			ci->key_curve = gnutls_ecc_curve_get_name(curve);
+		gnutls_free(x.data);
+		gnutls_free(y.data);
+	}
+	int sig = gnutls_x509_crt_get_signature_algorithm(crt);
+	ci->sig_alg = sig > 0 && gnutls_sign_get_name((gnutls_sign_algorithm_t)sig)
+			      ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : "unknown";
+	size = sizeof(buf);
+	ci->sha256 = gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, buf, &size) == 0 ? hex(buf, size)
+											     : strdup("");
+	ci->is_ca = tp_chain_is_ca(crt);
+	ci->self_signed = tp_chain_is_self_signed(crt);
+	if (!ci->subject || !ci->issuer || !ci->serial || !ci->sha256)
+		return -1;
+	return 0;
+}
+
+void
+tp_chain_facts_free(struct tp_cert_info *ci)
+{
+	if (!ci)
+		return;
+	free(ci->subject);
+	free(ci->issuer);
+	free(ci->serial);
+	free(ci->sha256);
+	for (size_t i = 0; i < ci->n_sans; i++)
+		free(ci->sans[i]);
+	free(ci->sans);
+	for (size_t i = 0; i < ci->n_ca_issuers; i++)
+		free(ci->ca_issuers[i]);
+	free(ci->ca_issuers);
+	memset(ci, 0, sizeof(*ci));
+}

@@ -1,0 +1,52 @@
+/*
+ * The command-line front end: options, renderers and exit codes. The only
+ * part of tlsprobe that writes to stdout and stderr.
+ */
+#ifndef TP_CLI_H
+#define TP_CLI_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "tlsprobe.h"
+
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+enum cli_format { FORMAT_TEXT, FORMAT_JSON };
+enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+
+struct cli {
+	const char *command;  /* "connect" */
+	char **targets;
+	size_t n_targets;
+	const char *sni;
+	enum cli_format format;
+	enum cli_color color;
+	int quiet, verbose;
+	bool help, version;
+	time_t at;
+	struct tp_config *cfg;
+};
+
+/* Parses argv into cli (which owns a new config). Returns 0, or -1 with a
+ * one-line reason in err. */
+int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
+void cli_finish(struct cli *cli);
+void cli_help(FILE *out, const char *command);
+/* Parses --at's forms; -1 on error. */
+int cli_parse_time(const char *s, time_t *t);
+
+struct render_opts {
+	bool color;
+	int quiet, verbose;
+	bool pretty;  /* JSON: indented */
+	time_t now;
+};
+
+void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
+json_t *render_json_object(const struct tp_result *r);
+void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
+/* Writes s with every control character made visible (\x1b, \u{202e}). */
+void render_safe(FILE *out, const char *s);
+
+#endif

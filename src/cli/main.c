@@ -1,0 +1,100 @@
+/*
+ * main.c: tlsprobe's entry point. Parses the command line, runs the probes,
+ * renders each result and exits with the worst status (Nagios codes).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <gnutls/gnutls.h>
+
+#include "cli.h"
+#include "config.h"
+
+static bool
+want_color(enum cli_color c)
+{
+	const char *term = getenv("TERM");
+
+	if (c != COLOR_AUTO)
+		return c == COLOR_ALWAYS;
+	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+}
+
+static int
+connect_command(struct cli *cli)
+{
+	struct tp_target *targets = calloc(cli->n_targets, sizeof(*targets));
+	struct render_opts ro = {
+		.color = want_color(cli->color),
+		.quiet = cli->quiet,
+		.verbose = cli->verbose,
+		.pretty = isatty(STDOUT_FILENO),
+	};
+	enum tp_status worst = TP_STATUS_OK;
+	char err[512];
+	size_t parsed = 0;
+
+	if (!targets) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	/* Check every target before probing any: bad usage probes nothing. */
+	for (; parsed < cli->n_targets; parsed++) {
+		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0 ||
+		    (cli->sni && tp_target_set_sni(&targets[parsed], cli->sni) < 0)) {
+			fprintf(stderr, "tlsprobe: %s\n", err);
+			worst = TP_STATUS_UNKNOWN;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < cli->n_targets; i++) {
+		struct tp_result *r = tp_probe(cli->cfg, &targets[i]);
+		if (!r) {
+			fprintf(stderr, "tlsprobe: out of memory\n");
+			worst = TP_STATUS_UNKNOWN;
+			break;
+		}
+		if (cli->format == FORMAT_JSON) {
+			render_json(stdout, r, &ro);
+		} else {
+			if (i)
+				fputc('\n', stdout);
+			render_text(stdout, r, &ro);
+		}
+		fflush(stdout);
+		if (tp_result_status(r) > worst)
+			worst = tp_result_status(r);
+		tp_result_destroy(r);
+	}
+out:
+	for (size_t i = 0; i < parsed; i++)
+		tp_target_finish(&targets[i]);
+	free(targets);
+	return (int)worst;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	char err[600];
+	int status;
+
+	if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", err);
+		cli_finish(&cli);
+		return TP_STATUS_UNKNOWN;
+	}
+	if (cli.help) {
+		cli_help(stdout, cli.command);
+		status = 0;
+	} else if (cli.version) {
+		printf("tlsprobe %s\nGnuTLS %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
+		       jansson_version_str());
+		status = 0;
+	} else {
+		status = connect_command(&cli);
+	}
+	cli_finish(&cli);
+	return status;
+}

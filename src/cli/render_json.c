@@ -1,0 +1,166 @@
+/*
+ * render_json.c: one JSON object per target, schema "tlsprobe/1", built with
+ * jansson. The core hands over valid UTF-8; jansson escapes the rest.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cli.h"
+
+static json_t *
+jstr(const char *s)
+{
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (!j) {
+		/* Not UTF-8 after all: never let that break the document. */
+		char *clean = tp_utf8_clean(s, strlen(s));
+		j = clean ? json_string(clean) : NULL;
+		free(clean);
+	}
+	return j ? j : json_null();
+}
+
+static json_t *
+jms(double ms)
+{
+	if (ms < 0)
+		return json_null();
+	return json_real(round(ms * 1000) / 1000);
+}
+
+static json_t *
+jtime(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+
+	if (t == (time_t)-1 || !gmtime_r(&t, &tm))
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *
+jlist(char *const *items, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, jstr(items[i]));
+	return a;
+}
+
+static json_t *
+problem_object(const struct tp_problem *p, bool with_cert)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "code", json_string(tp_reason_get(p->code)->name));
+	if (with_cert) {
+		json_object_set_new(o, "severity", json_string(tp_status_name(p->severity)));
+		json_object_set_new(o, "cert_index", p->cert_index >= 0 ? json_integer(p->cert_index) : json_null());
+		json_object_set_new(o, "subject", jstr(p->subject));
+		json_object_set_new(o, "waived", json_boolean(p->waived));
+	}
+	json_object_set_new(o, "message", jstr(p->message));
+	json_object_set_new(o, "fix", jstr(p->fix));
+	return o;
+}
+
+static json_t *
+cert_object(const struct tp_cert_info *c, size_t index)
+{
+	json_t *o = json_object(), *key = json_object();
+
+	json_object_set_new(o, "index", json_integer((json_int_t)index));
+	json_object_set_new(o, "subject", jstr(c->subject));
+	json_object_set_new(o, "issuer", jstr(c->issuer));
+	json_object_set_new(o, "serial", jstr(c->serial));
+	json_object_set_new(o, "not_before", jtime(c->not_before));
+	json_object_set_new(o, "not_after", jtime(c->not_after));
+	json_object_set_new(o, "days_remaining", json_integer(c->days_remaining));
+	json_object_set_new(o, "sans", jlist(c->sans, c->n_sans));
+	json_object_set_new(key, "type", jstr(c->key_type));
+	json_object_set_new(key, "bits", json_integer(c->key_bits));
+	json_object_set_new(key, "curve", jstr(c->key_curve));
+	json_object_set_new(o, "key", key);
+	json_object_set_new(o, "sig_alg", jstr(c->sig_alg));
+	json_object_set_new(o, "sha256", jstr(c->sha256));
+	json_object_set_new(o, "is_ca", json_boolean(c->is_ca));
+	json_object_set_new(o, "self_signed", json_boolean(c->self_signed));
+	json_object_set_new(o, "ca_issuers", jlist(c->ca_issuers, c->n_ca_issuers));
+	return o;
+}
+
+json_t *
+render_json_object(const struct tp_result *r)
+{
+	const struct tp_target *t = tp_result_target(r);
+	const struct tp_timing *tm = tp_result_timing(r);
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	const struct tp_problem *err = tp_result_error(r);
+	enum tp_code reason = tp_result_reason(r);
+	json_t *o = json_object(), *target = json_object(), *timing = json_object(), *chain = json_array();
+
+	json_object_set_new(o, "schema", json_string("tlsprobe/1"));
+	json_object_set_new(target, "input", jstr(t->input));
+	json_object_set_new(target, "host", jstr(t->host));
+	json_object_set_new(target, "port", json_integer(t->port));
+	json_object_set_new(target, "sni", jstr(tp_result_sni(r)));
+	json_object_set_new(target, "address", jstr(tp_result_address(r)));
+	json_object_set_new(o, "target", target);
+	json_object_set_new(o, "status", json_string(tp_status_name(tp_result_status(r))));
+	json_object_set_new(o, "reason", reason ? json_string(tp_reason_get(reason)->name) : json_null());
+
+	json_object_set_new(timing, "dns", jms(tm->dns_ms));
+	json_object_set_new(timing, "connect", jms(tm->connect_ms));
+	json_object_set_new(timing, "handshake", jms(tm->handshake_ms));
+	json_object_set_new(timing, "total", jms(tm->total_ms));
+	json_object_set_new(o, "timing_ms", timing);
+
+	if (tls) {
+		json_t *j = json_object();
+		json_object_set_new(j, "version", jstr(tls->version));
+		json_object_set_new(j, "cipher", jstr(tls->cipher));
+		json_object_set_new(j, "kx_group", jstr(tls->kx_group));
+		json_object_set_new(j, "sig_alg", jstr(tls->sig_alg));
+		json_object_set_new(j, "alpn", jstr(tls->alpn));
+		json_object_set_new(j, "resumed", json_boolean(tls->resumed));
+		json_object_set_new(j, "client_cert_requested", json_boolean(tls->client_cert_requested));
+		json_object_set_new(o, "tls", j);
+	} else {
+		json_object_set_new(o, "tls", json_null());
+	}
+
+	for (size_t i = 0; i < tp_result_cert_count(r); i++)
+		json_array_append_new(chain, cert_object(tp_result_cert(r, i), i));
+	json_object_set_new(o, "chain", chain);
+
+	if (tp_result_verified(r)) {
+		json_t *v = json_object(), *problems = json_array();
+		json_object_set_new(v, "trusted", json_boolean(tp_result_trusted(r)));
+		json_object_set_new(v, "hostname_ok", json_boolean(tp_result_hostname_ok(r)));
+		json_object_set_new(v, "name", jstr(tp_result_verify_name(r)));
+		for (size_t i = 0; i < tp_result_problem_count(r); i++)
+			json_array_append_new(problems, problem_object(tp_result_problem(r, i), true));
+		json_object_set_new(v, "problems", problems);
+		json_object_set_new(o, "verify", v);
+	} else {
+		json_object_set_new(o, "verify", json_null());
+	}
+	json_object_set_new(o, "error", err ? problem_object(err, false) : json_null());
+	return o;
+}
+
+void
+render_json(FILE *out, const struct tp_result *r, const struct render_opts *o)
+{
+	json_t *j = render_json_object(r);
+
+	json_dumpf(j, out, (o->pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	fputc('\n', out);
+	json_decref(j);
+}

@@ -1,0 +1,300 @@
+/*
+ * render_text.c: the report for people. Verdict line first, then what was
+ * negotiated, the chain, and the problems with their fixes. Nothing a
+ * certificate holds reaches the terminal raw: control characters are shown
+ * as escapes, so a subject cannot move the cursor or change colours.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define WIDTH 78
+
+struct out {
+	FILE *f;
+	const struct render_opts *o;
+};
+
+static const char *
+status_color(enum tp_status s)
+{
+	switch (s) {
+	case TP_STATUS_OK: return "\033[1;32m";
+	case TP_STATUS_WARNING: return "\033[1;33m";
+	case TP_STATUS_CRITICAL: return "\033[1;31m";
+	default: return "\033[1;35m";
+	}
+}
+
+static void
+status_word(const struct out *w, enum tp_status s)
+{
+	static const char *const words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	const char *word = words[s <= TP_STATUS_UNKNOWN ? s : TP_STATUS_UNKNOWN];
+
+	if (w->o->color)
+		fprintf(w->f, "%s%s\033[0m", status_color(s), word);
+	else
+		fputs(word, w->f);
+}
+
+/* Code point of the UTF-8 sequence at s, and its length. */
+static unsigned
+decode(const unsigned char *s, size_t *len)
+{
+	if (s[0] < 0x80) {
+		*len = 1;
+		return s[0];
+	}
+	if ((s[0] & 0xe0) == 0xc0 && s[1]) {
+		*len = 2;
+		return ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
+	}
+	if ((s[0] & 0xf0) == 0xe0 && s[1] && s[2]) {
+		*len = 3;
+		return ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
+	}
+	if ((s[0] & 0xf8) == 0xf0 && s[1] && s[2] && s[3]) {
+		*len = 4;
+		return ((s[0] & 0x07u) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) | (s[3] & 0x3fu);
+	}
+	*len = 1;
+	return 0xfffd;
+}
+
+static bool
+is_control(unsigned cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
+	       /* bidirectional overrides and isolates reorder what follows */
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f;
+}
+
+void
+render_safe(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len;
+
+	if (!s)
+		return;
+	while (*s) {
+		unsigned cp = decode(s, &len);
+		if (cp < 0x80 && is_control(cp))
+			fprintf(out, "\\x%02x", cp);
+		else if (is_control(cp))
+			fprintf(out, "\\u{%04x}", cp);
+		else
+			fwrite(s, 1, len, out);
+		s += len;
+	}
+}
+
+/* Writes text wrapped at WIDTH, each line after the first indented. The
+ * text is our own words with certificate strings inside; it goes through
+ * render_safe word by word. */
+static void
+wrapped(const struct out *w, const char *text, int indent, int col)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t word = strcspn(p, " ");
+		char buf[512];
+		if (col > indent && col + (int)word + 1 > WIDTH) {
+			fprintf(w->f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', w->f);
+			col++;
+		}
+		while (word > 0) {
+			size_t chunk = word < sizeof(buf) - 1 ? word : sizeof(buf) - 1;
+			memcpy(buf, p, chunk);
+			buf[chunk] = '\0';
+			render_safe(w->f, buf);
+			col += (int)chunk;
+			p += chunk;
+			word -= chunk;
+		}
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', w->f);
+}
+
+/* One "label  value" line, the value wrapped under itself. */
+CLI_PRINTF(4, 5) static void
+field(const struct out *w, int indent, const char *label, const char *fmt, ...)
+{
+	char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	fprintf(w->f, "%*s%-13s", indent, "", label);
+	wrapped(w, text ? text : "", indent + 13, indent + 13);
+	free(text);
+}
+
+static void
+date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	if (t == (time_t)-1 || !gmtime_r(&t, &tm))
+		snprintf(buf, len, "?");
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static void
+verdict(const struct out *w, const struct tp_result *r)
+{
+	const struct tp_target *t = tp_result_target(r);
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	enum tp_code reason = tp_result_reason(r);
+	enum tp_status st = tp_result_status(r);
+	size_t ignored = 0;
+
+	status_word(w, st);
+	fputs("  ", w->f);
+	render_safe(w->f, t->host);
+	fprintf(w->f, ":%u", t->port);
+	if (reason) {
+		fprintf(w->f, ": %s (%s)", tp_reason_get(reason)->title, tp_reason_get(reason)->name);
+		for (size_t i = 0; i < tp_result_problem_count(r); i++)
+			if (tp_result_problem(r, i)->severity >= st && tp_result_problem(r, i)->code != reason)
+				ignored++;
+		if (ignored)
+			fprintf(w->f, ", and %zu more", ignored);
+	} else if (tp_result_problem_count(r)) {
+		fprintf(w->f, ": %zu problem%s waived by --insecure", tp_result_problem_count(r),
+			tp_result_problem_count(r) == 1 ? "" : "s");
+	} else if (tls) {
+		fprintf(w->f, ": chain trusted, name matches, %s", tls->version);
+	}
+	fputc('\n', w->f);
+}
+
+static void
+connection(const struct out *w, const struct tp_result *r)
+{
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	const struct tp_timing *tm = tp_result_timing(r);
+	const char *addr = tp_result_address(r);
+	char timing[160];
+	size_t used = 0;
+
+	fputc('\n', w->f);
+	if (addr)
+		field(w, 2, "address", "%s port %u%s%s", addr, tp_result_target(r)->port,
+		      tp_result_sni(r) ? ", SNI " : ", no SNI", tp_result_sni(r) ? tp_result_sni(r) : "");
+	if (tls) {
+		field(w, 2, "protocol", "%s, %s", tls->version, tls->cipher ? tls->cipher : "?");
+		if (tls->kx_group || tls->sig_alg)
+			field(w, 2, "key exchange", "%s%s%s", tls->kx_group ? tls->kx_group : "",
+			      tls->kx_group && tls->sig_alg ? ", signed with " : "", tls->sig_alg ? tls->sig_alg : "");
+		field(w, 2, "ALPN", "%s", tls->alpn ? tls->alpn : "none");
+		field(w, 2, "client cert", "%s", !tls->client_cert_requested ? "not requested"
+					      : tls->client_cert_sent  ? "requested, sent"
+									: "requested, none sent");
+	}
+	const struct {
+		const char *name;
+		double ms;
+	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {"handshake", tm->handshake_ms},
+		      {"total", tm->total_ms}};
+	for (size_t i = 0; i < sizeof(stages) / sizeof(*stages); i++)
+		if (stages[i].ms >= 0)
+			used += (size_t)snprintf(timing + used, sizeof(timing) - used, "%s%s %.1f ms",
+						 used ? ", " : "", stages[i].name, stages[i].ms);
+	field(w, 2, "time", "%s", timing);
+}
+
+static void
+chain(const struct out *w, const struct tp_result *r)
+{
+	size_t n = tp_result_cert_count(r);
+	char from[32], to[32];
+
+	if (!n)
+		return;
+	fprintf(w->f, "\nCertificates sent (%zu)\n", n);
+	for (size_t i = 0; i < n; i++) {
+		const struct tp_cert_info *c = tp_result_cert(r, i);
+		fprintf(w->f, "  #%zu ", i);
+		render_safe(w->f, c->subject);
+		fprintf(w->f, "%s%s\n", c->is_ca ? "  [CA]" : "", c->self_signed ? " [self-signed]" : "");
+		field(w, 5, "issuer", "%s", c->issuer);
+		date(c->not_before, from, sizeof(from));
+		date(c->not_after, to, sizeof(to));
+		if (c->days_remaining < 0)
+			field(w, 5, "valid", "%s to %s (expired %ld days ago)", from, to, -c->days_remaining);
+		else
+			field(w, 5, "valid", "%s to %s (%ld days left)", from, to, c->days_remaining);
+		if (c->n_sans) {
+			char *names = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&names, &len);
+			for (size_t k = 0; m && k < c->n_sans; k++)
+				fprintf(m, "%s%s", k ? ", " : "", c->sans[k]);
+			if (m)
+				fclose(m);
+			field(w, 5, "names", "%s", names ? names : "");
+			free(names);
+		}
+		if (c->key_curve)
+			field(w, 5, "key", "%s %u bits (%s), signed with %s", c->key_type, c->key_bits, c->key_curve,
+			      c->sig_alg);
+		else
+			field(w, 5, "key", "%s %u bits, signed with %s", c->key_type, c->key_bits, c->sig_alg);
+		if (w->o->verbose) {
+				field(w, 5, "serial", "%s", c->serial);
+			for (size_t k = 0; k < c->n_ca_issuers; k++) {
+						field(w, 5, "CA issuers", "%s", c->ca_issuers[k]);
+			}
+		}
+		field(w, 5, "sha256", "%s", c->sha256);
+	}
+}
+
+static void
+problem(const struct out *w, const struct tp_problem *p, bool waived)
+{
+	fputs("  ", w->f);
+	status_word(w, waived ? TP_STATUS_OK : p->severity);
+	fprintf(w->f, " %s%s", tp_reason_get(p->code)->name, waived ? " (waived by --insecure)" : "");
+	if (p->cert_index >= 0)
+		fprintf(w->f, ", certificate #%d", p->cert_index);
+	fputc('\n', w->f);
+	fputs("    ", w->f);
+	wrapped(w, p->message, 4, 4);
+	fputs("    Fix:", w->f);
+	wrapped(w, p->fix, 4, 8);
+}
+
+void
+render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
+{
+	const struct out w = {f, o};
+	const struct tp_problem *err = tp_result_error(r);
+	size_t n = tp_result_problem_count(r);
+
+	verdict(&w, r);
+	if (o->quiet)
+		return;
+	connection(&w, r);
+	chain(&w, r);
+	if (err) {
+		fputs("\nError\n", f);
+		problem(&w, err, false);
+	}
+	if (n) {
+		fputs("\nProblems\n", f);
+		for (size_t i = 0; i < n; i++)
+			problem(&w, tp_result_problem(r, i), tp_result_problem(r, i)->waived);
+	}
+}

@@ -1,0 +1,135 @@
+/*
+ * What the core's modules share and the public header hides: the layout of
+ * the config and the result, the deadline, and each module's entry point.
+ */
+#ifndef TP_INTERNAL_H
+#define TP_INTERNAL_H
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gnutls/x509-ext.h>
+#include <gnutls/abstract.h>
+#include <stdio.h>
+#include <stdarg.h>
+
+#include "tlsprobe.h"
+
+#define TP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- time ---------------------------------------------------------------- */
+
+struct tp_deadline {
+	struct timespec end;
+};
+
+double tp_now_ms(void);
+void tp_deadline_start(struct tp_deadline *d, unsigned ms);
+/* Milliseconds left, 0 once past. */
+int tp_deadline_left(const struct tp_deadline *d);
+
+/* ---- trust (trust.c) --------------------------------------------------- */
+
+struct tp_trust;
+
+struct tp_trust *tp_trust_create(void);
+void tp_trust_destroy(struct tp_trust *t);
+int tp_trust_add_file(struct tp_trust *t, const char *path, char *err, size_t errlen);
+void tp_trust_use_system(struct tp_trust *t, bool use);
+/*
+ * A trust list holding the user's CA files and every system root that could
+ * matter for this chain: the roots are looked up by name on demand, so a
+ * probe does not pay for parsing the whole system store.
+ */
+gnutls_x509_trust_list_t tp_trust_list_for(struct tp_trust *t, gnutls_x509_crt_t *certs, size_t n);
+
+enum tp_trust_source { TP_TRUST_NONE, TP_TRUST_USER, TP_TRUST_SYSTEM };
+/* Where a CA certificate whose subject is dn can be found, if anywhere. */
+enum tp_trust_source tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn);
+size_t tp_trust_user_count(const struct tp_trust *t);
+
+/* ---- configuration ------------------------------------------------------ */
+
+struct tp_config {
+	char error[512];
+	struct tp_trust *trust;
+	char *alpn;             /* comma separated */
+	char *priority;         /* user's, or NULL */
+	int tls_min, tls_max;   /* GNUTLS_TLS1_0.., 0 for none */
+	unsigned timeout_ms;
+	int family;
+	bool insecure;
+	time_t at;
+	int warn_days, crit_days;
+	char *client_cert_file, *client_key_file;
+
+	/* made by tp_config_ready() */
+	bool ready;
+	gnutls_priority_t prio;
+	gnutls_certificate_credentials_t cred;
+	gnutls_pcert_st *client_pcert;
+	unsigned client_pcert_n;
+	gnutls_privkey_t client_key;
+};
+
+TP_PRINTF(2, 3) int tp_config_fail(struct tp_config *cfg, const char *fmt, ...);
+
+/* ---- result ------------------------------------------------------------- */
+
+struct tp_result {
+	struct tp_target target;
+	char *sni;
+	char address[64];
+	struct tp_timing timing;
+	bool handshake_done;
+	struct tp_tls_info tls;
+	char *alpn;
+	struct tp_cert_info *certs;
+	size_t n_certs;
+	bool verified, trusted, hostname_ok;
+	char *verify_name;
+	struct tp_problem *problems;
+	size_t n_problems;
+	struct tp_problem *error;
+	enum tp_status status;
+	enum tp_code reason;
+};
+
+/* Record the probe error (first one wins); the fix comes from the table. */
+TP_PRINTF(3, 4) struct tp_problem *tp_result_fail(struct tp_result *r, enum tp_code code, const char *fmt, ...);
+/* Record a finding about certificate cert_index (-1: none). */
+TP_PRINTF(4, 5) struct tp_problem *tp_result_add(struct tp_result *r, enum tp_code code, int cert_index,
+						 const char *fmt, ...);
+/* Replace a problem's fix with a more specific one. */
+TP_PRINTF(2, 3) void tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...);
+
+TP_PRINTF(1, 2) char *tp_strdupf(const char *fmt, ...);
+TP_PRINTF(1, 0) char *tp_vstrdupf(const char *fmt, va_list ap);
+
+/* ---- modules ------------------------------------------------------------ */
+
+/* net.c: resolve and connect within the deadline; returns a socket or -1. */
+int tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d);
+
+/* session.c: handshake over fd; on success fills r->tls and returns the
+ * session (caller deinits). */
+gnutls_session_t tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd,
+				      const struct tp_deadline *d);
+void tp_session_free(gnutls_session_t s);
+/* Ask for client certificates through session.c's callback. */
+void tp_session_setup_credentials(gnutls_certificate_credentials_t cred);
+
+/* chain.c: facts of one certificate. */
+int tp_chain_facts(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now);
+void tp_chain_facts_free(struct tp_cert_info *ci);
+bool tp_chain_is_self_signed(gnutls_x509_crt_t crt);
+bool tp_chain_is_ca(gnutls_x509_crt_t crt);
+/* Whether issuer's key signed crt (names and signature both match). */
+bool tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
+char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
+
+/* diagnose.c: verify certs[0..n) against the trust store and the name,
+ * judge validity at `now`, and record every problem in r. */
+void tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, size_t n,
+		 const char *name, time_t now);
+
+#endif

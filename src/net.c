@@ -1,0 +1,198 @@
+/*
+ * net.c: name resolution and TCP connect, both bounded by the probe's
+ * deadline. The only module that opens sockets for the probe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "internal.h"
+
+double
+tp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void
+tp_deadline_start(struct tp_deadline *d, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, &d->end);
+	d->end.tv_sec += ms / 1000;
+	d->end.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (d->end.tv_nsec >= 1000000000L) {
+		d->end.tv_sec++;
+		d->end.tv_nsec -= 1000000000L;
+	}
+}
+
+int
+tp_deadline_left(const struct tp_deadline *d)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(d->end.tv_sec - now.tv_sec) * 1000 + (d->end.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0)
+		return 0;
+	return ms > 1000000000 ? 1000000000 : (int)ms;
+}
+
+/*
+ * getaddrinfo() cannot be interrupted, so the lookup runs through glibc's
+ * asynchronous interface and is abandoned when the deadline passes.
+ */
+static int
+resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d,
+	struct addrinfo **res)
+{
+	const struct tp_target *t = &r->target;
+	char port[8];
+	struct addrinfo hints = {
+		.ai_family = cfg->family,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = t->host_is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG,
+	};
+	struct gaicb req = {.ar_name = t->host, .ar_service = port, .ar_request = &hints};
+	struct gaicb *list[1] = {&req};
+	int ret;
+
+	snprintf(port, sizeof(port), "%u", t->port);
+	if (t->host_is_ip) {
+		ret = getaddrinfo(t->host, port, &hints, res);
+	} else {
+		ret = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+		while (ret == 0 && (ret = gai_error(&req)) == EAI_INPROGRESS) {
+			const struct gaicb *wait[1] = {&req};
+			int left = tp_deadline_left(d);
+			struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+			if (left == 0) {
+				/* A cancel that fails means the lookup is done or
+				 * still running; wait for it so req can go away. */
+				gai_cancel(&req);
+				while (gai_error(&req) == EAI_INPROGRESS)
+					gai_suspend(wait, 1, NULL);
+				if (req.ar_result)
+					freeaddrinfo(req.ar_result);
+				tp_result_fail(r, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
+					       t->host, cfg->timeout_ms / 1000.0);
+				return -1;
+			}
+			gai_suspend(wait, 1, &ts);
+			ret = 0;
+		}
+		*res = req.ar_result;
+	}
+	if (ret == 0 && !*res)
+		ret = EAI_NONAME;
+	if (ret != 0) {
+		if (ret == EAI_NONAME || ret == EAI_NODATA || ret == EAI_FAIL || ret == EAI_AGAIN) {
+			const char *fam = cfg->family == AF_INET ? " IPv4" : cfg->family == AF_INET6 ? " IPv6" : "";
+			tp_result_fail(r, TP_DNS_FAILURE, "the name %s has no%s address (%s)", t->host, fam,
+				       gai_strerror(ret));
+		} else {
+			tp_result_fail(r, TP_DNS_FAILURE, "cannot resolve %s: %s", t->host, gai_strerror(ret));
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static void
+addr_string(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+						  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if (!inet_ntop(sa->sa_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+/* Connect one address; 0 connected, else an errno (ETIMEDOUT when the deadline hit). */
+static int
+connect_one(const struct addrinfo *ai, const struct tp_deadline *d, int *fdp)
+{
+	int fd, err = 0, one = 1;
+	socklen_t len = sizeof(err);
+	struct pollfd pfd;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return errno;
+	/* Without this a TLS 1.3 handshake in middlebox-compatibility mode
+	 * waits out the peer's delayed ACK (about 40 ms) twice. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = errno;
+			goto fail;
+		}
+		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+		int n;
+		do
+			n = poll(&pfd, 1, tp_deadline_left(d));
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			err = ETIMEDOUT;
+			goto fail;
+		}
+		if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err)
+			goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+int
+tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d)
+{
+	struct addrinfo *res = NULL;
+	double t0 = tp_now_ms(), t1;
+	int fd = -1, err = 0;
+	char last[64] = "";
+
+	if (resolve(r, cfg, d, &res) < 0) {
+		r->timing.dns_ms = tp_now_ms() - t0;
+		return -1;
+	}
+	t1 = tp_now_ms();
+	r->timing.dns_ms = t1 - t0;
+
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		addr_string(ai->ai_addr, last, sizeof(last));
+		err = connect_one(ai, d, &fd);
+		if (err == 0 || err == ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	r->timing.connect_ms = tp_now_ms() - t1;
+	snprintf(r->address, sizeof(r->address), "%s", last);
+
+	if (err == 0)
+		return fd;
+	if (err == ETIMEDOUT)
+		tp_result_fail(r, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
+			       last, r->target.port, cfg->timeout_ms / 1000.0);
+	else if (err == ECONNREFUSED)
+		tp_result_fail(r, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there",
+			       last, r->target.port);
+	else
+		tp_result_fail(r, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, r->target.port,
+			       strerror(err));
+	return -1;
+}

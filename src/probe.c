@@ -1,0 +1,575 @@
+/*
+ * probe.c: the configuration, the result, and one probe from start to end:
+ * connect, handshake, collect the chain, diagnose, judge.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gnutls/abstract.h>
+
+#include "internal.h"
+
+#define MAX_CLIENT_CERTS 16
+/* Certificates past this many are not examined (GnuTLS's own verify depth is 16). */
+#define MAX_PEER_CERTS 64
+
+/* ---- strings ------------------------------------------------------------- */
+
+char *
+tp_vstrdupf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+char *
+tp_strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	s = tp_vstrdupf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+struct tp_config *
+tp_config_create(void)
+{
+	struct tp_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->trust = tp_trust_create();
+	if (!cfg->trust) {
+		free(cfg);
+		return NULL;
+	}
+	cfg->timeout_ms = 10000;
+	cfg->family = AF_UNSPEC;
+	cfg->warn_days = 30;
+	cfg->crit_days = 14;
+	return cfg;
+}
+
+static void
+unready(struct tp_config *cfg)
+{
+	if (cfg->prio)
+		gnutls_priority_deinit(cfg->prio);
+	if (cfg->cred)
+		gnutls_certificate_free_credentials(cfg->cred);
+	for (unsigned i = 0; i < cfg->client_pcert_n; i++)
+		gnutls_pcert_deinit(&cfg->client_pcert[i]);
+	free(cfg->client_pcert);
+	if (cfg->client_key)
+		gnutls_privkey_deinit(cfg->client_key);
+	cfg->prio = NULL;
+	cfg->cred = NULL;
+	cfg->client_pcert = NULL;
+	cfg->client_pcert_n = 0;
+	cfg->client_key = NULL;
+	cfg->ready = false;
+}
+
+void
+tp_config_destroy(struct tp_config *cfg)
+{
+	if (!cfg)
+		return;
+	unready(cfg);
+	tp_trust_destroy(cfg->trust);
+	free(cfg->alpn);
+	free(cfg->priority);
+	free(cfg->client_cert_file);
+	free(cfg->client_key_file);
+	free(cfg);
+}
+
+const char *
+tp_config_error(const struct tp_config *cfg)
+{
+	return cfg->error;
+}
+
+int
+tp_config_fail(struct tp_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+tp_config_add_ca_file(struct tp_config *cfg, const char *path)
+{
+	return tp_trust_add_file(cfg->trust, path, cfg->error, sizeof(cfg->error));
+}
+
+void
+tp_config_set_system_ca(struct tp_config *cfg, bool use)
+{
+	tp_trust_use_system(cfg->trust, use);
+}
+
+static int
+readable(struct tp_config *cfg, const char *what, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return tp_config_fail(cfg, "cannot read %s %s: %s", what, path, strerror(errno));
+	fclose(f);
+	return 0;
+}
+
+int
+tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *key)
+{
+	if (!cert || !key)
+		return tp_config_fail(cfg, "--client-cert and --client-key go together: give both");
+	if (readable(cfg, "client certificate", cert) < 0 || readable(cfg, "client key", key) < 0)
+		return -1;
+	free(cfg->client_cert_file);
+	free(cfg->client_key_file);
+	cfg->client_cert_file = strdup(cert);
+	cfg->client_key_file = strdup(key);
+	unready(cfg);
+	return 0;
+}
+
+int
+tp_config_set_alpn(struct tp_config *cfg, const char *list)
+{
+	size_t n = 1;
+
+	if (!list || !*list || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
+		return tp_config_fail(cfg, "invalid ALPN list '%s': give protocols separated by commas, "
+					   "e.g. h2,http/1.1", list ? list : "");
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	if (n > 16)
+		return tp_config_fail(cfg, "too many ALPN protocols (at most 16)");
+	free(cfg->alpn);
+	cfg->alpn = strdup(list);
+	return cfg->alpn ? 0 : tp_config_fail(cfg, "out of memory");
+}
+
+static int
+parse_version(const char *s)
+{
+	static const struct {
+		const char *name;
+		int v;
+	} versions[] = {
+		{"1.0", GNUTLS_TLS1_0}, {"1.1", GNUTLS_TLS1_1}, {"1.2", GNUTLS_TLS1_2}, {"1.3", GNUTLS_TLS1_3},
+	};
+	if (!s)
+		return 0;
+	if (strncasecmp(s, "tls", 3) == 0)
+		s += 3 + (s[3] == 'v' || s[3] == 'V' || s[3] == ' ');
+	for (size_t i = 0; i < sizeof(versions) / sizeof(*versions); i++)
+		if (strcmp(s, versions[i].name) == 0)
+			return versions[i].v;
+	return -1;
+}
+
+int
+tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max)
+{
+	int lo = parse_version(min), hi = parse_version(max);
+
+	if (lo < 0)
+		return tp_config_fail(cfg, "invalid TLS version '%s': use 1.0, 1.1, 1.2 or 1.3", min);
+	if (hi < 0)
+		return tp_config_fail(cfg, "invalid TLS version '%s': use 1.0, 1.1, 1.2 or 1.3", max);
+	if (lo && hi && lo > hi)
+		return tp_config_fail(cfg, "--tls-min %s is above --tls-max %s", min, max);
+	cfg->tls_min = lo;
+	cfg->tls_max = hi;
+	unready(cfg);
+	return 0;
+}
+
+int
+tp_config_set_priority(struct tp_config *cfg, const char *priority)
+{
+	free(cfg->priority);
+	cfg->priority = priority ? strdup(priority) : NULL;
+	unready(cfg);
+	return 0;
+}
+
+void
+tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms)
+{
+	cfg->timeout_ms = ms;
+}
+
+void
+tp_config_set_family(struct tp_config *cfg, int family)
+{
+	cfg->family = family;
+}
+
+void
+tp_config_set_insecure(struct tp_config *cfg, bool insecure)
+{
+	cfg->insecure = insecure;
+}
+
+void
+tp_config_set_time(struct tp_config *cfg, time_t at)
+{
+	cfg->at = at;
+}
+
+int
+tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
+{
+	if (warn < 0 || crit < 0)
+		return tp_config_fail(cfg, "--warn-days and --crit-days must not be negative");
+	if (crit > warn)
+		return tp_config_fail(cfg, "--crit-days %d is above --warn-days %d: the critical threshold must be "
+					   "the smaller one", crit, warn);
+	cfg->warn_days = warn;
+	cfg->crit_days = crit;
+	return 0;
+}
+
+static int
+load_client_cert(struct tp_config *cfg)
+{
+	gnutls_datum_t key = {NULL, 0};
+	unsigned n = MAX_CLIENT_CERTS;
+	int ret;
+
+	cfg->client_pcert = calloc(MAX_CLIENT_CERTS, sizeof(*cfg->client_pcert));
+	if (!cfg->client_pcert)
+		return tp_config_fail(cfg, "out of memory");
+	ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
+						 GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
+	if (ret < 0)
+		ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
+							 GNUTLS_X509_FMT_DER, NULL, NULL, 0);
+	if (ret < 0)
+		return tp_config_fail(cfg, "client certificate %s: %s", cfg->client_cert_file, gnutls_strerror(ret));
+	cfg->client_pcert_n = n;
+	if ((ret = gnutls_load_file(cfg->client_key_file, &key)) < 0)
+		return tp_config_fail(cfg, "cannot read client key %s", cfg->client_key_file);
+	if ((ret = gnutls_privkey_init(&cfg->client_key)) == 0) {
+		ret = gnutls_privkey_import_x509_raw(cfg->client_key, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret < 0)
+			ret = gnutls_privkey_import_x509_raw(cfg->client_key, &key, GNUTLS_X509_FMT_DER, NULL, 0);
+	}
+	gnutls_free(key.data);
+	if (ret < 0)
+		return tp_config_fail(cfg, "client key %s: %s (an unencrypted PEM or DER private key is needed)",
+				      cfg->client_key_file, gnutls_strerror(ret));
+	return 0;
+}
+
+int
+tp_config_ready(struct tp_config *cfg)
+{
+	static const char *const vers[] = {
+		[GNUTLS_TLS1_0] = "TLS1.0", [GNUTLS_TLS1_1] = "TLS1.1",
+		[GNUTLS_TLS1_2] = "TLS1.2", [GNUTLS_TLS1_3] = "TLS1.3",
+	};
+	char prio[1024];
+	const char *err = NULL;
+	size_t used;
+	int ret;
+
+	if (cfg->ready)
+		return 0;
+	used = (size_t)snprintf(prio, sizeof(prio), "%s", cfg->priority ? cfg->priority : "NORMAL");
+	if (cfg->tls_min || cfg->tls_max) {
+		int lo = cfg->tls_min ? cfg->tls_min : GNUTLS_TLS1_0, hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
+		used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":-VERS-ALL");
+		for (int v = lo; v <= hi && used < sizeof(prio); v++)
+			used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":+VERS-%s", vers[v]);
+	}
+	if (used >= sizeof(prio))
+		return tp_config_fail(cfg, "--priority is too long");
+	ret = gnutls_priority_init(&cfg->prio, prio, &err);
+	if (ret < 0) {
+		cfg->prio = NULL;
+		if (ret == GNUTLS_E_INVALID_REQUEST && err)
+			return tp_config_fail(cfg, "invalid --priority '%s': GnuTLS cannot parse it at '%s'", prio, err);
+		return tp_config_fail(cfg, "invalid --priority '%s': %s", prio, gnutls_strerror(ret));
+	}
+	if ((ret = gnutls_certificate_allocate_credentials(&cfg->cred)) < 0)
+		return tp_config_fail(cfg, "cannot allocate credentials: %s", gnutls_strerror(ret));
+	tp_session_setup_credentials(cfg->cred);
+	if (cfg->client_cert_file && load_client_cert(cfg) < 0) {
+		unready(cfg);
+		return -1;
+	}
+	cfg->ready = true;
+	return 0;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static struct tp_problem *
+new_problem(struct tp_result *r)
+{
+	struct tp_problem *grown = realloc(r->problems, (r->n_problems + 1) * sizeof(*grown));
+
+	if (!grown)
+		return NULL;
+	r->problems = grown;
+	memset(&grown[r->n_problems], 0, sizeof(*grown));
+	return &grown[r->n_problems++];
+}
+
+static void
+problem_fill(struct tp_result *r, struct tp_problem *p, enum tp_code code, int cert_index, const char *fmt,
+	     va_list ap)
+{
+	const struct tp_reason *reason = tp_reason_get(code);
+
+	p->code = code;
+	p->severity = reason->status;
+	p->cert_index = cert_index;
+	p->subject = cert_index >= 0 && (size_t)cert_index < r->n_certs ? strdup(r->certs[cert_index].subject)
+									 : NULL;
+	p->message = tp_vstrdupf(fmt, ap);
+	p->fix = strdup(reason->fix);
+}
+
+static void
+problem_free(struct tp_problem *p)
+{
+	free(p->subject);
+	free(p->message);
+	free(p->fix);
+}
+
+struct tp_problem *
+tp_result_fail(struct tp_result *r, enum tp_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->error)
+		return r->error;
+	r->error = calloc(1, sizeof(*r->error));
+	if (!r->error)
+		return NULL;
+	va_start(ap, fmt);
+	problem_fill(r, r->error, code, -1, fmt, ap);
+	va_end(ap);
+	return r->error;
+}
+
+struct tp_problem *
+tp_result_add(struct tp_result *r, enum tp_code code, int cert_index, const char *fmt, ...)
+{
+	struct tp_problem *p = new_problem(r);
+	va_list ap;
+
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	problem_fill(r, p, code, cert_index, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void
+tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *fix;
+
+	if (!p)
+		return;
+	va_start(ap, fmt);
+	fix = tp_vstrdupf(fmt, ap);
+	va_end(ap);
+	if (fix) {
+		free(p->fix);
+		p->fix = fix;
+	}
+}
+
+void
+tp_result_destroy(struct tp_result *r)
+{
+	if (!r)
+		return;
+	tp_target_finish(&r->target);
+	free(r->sni);
+	free(r->alpn);
+	free(r->verify_name);
+	for (size_t i = 0; i < r->n_certs; i++)
+		tp_chain_facts_free(&r->certs[i]);
+	free(r->certs);
+	for (size_t i = 0; i < r->n_problems; i++)
+		problem_free(&r->problems[i]);
+	free(r->problems);
+	if (r->error)
+		problem_free(r->error);
+	free(r->error);
+	free(r);
+}
+
+static int
+by_severity(const void *a, const void *b)
+{
+	const struct tp_problem *p = a, *q = b;
+
+	if (p->severity != q->severity)
+		return (int)q->severity - (int)p->severity;
+	if (p->code != q->code)
+		return (int)p->code - (int)q->code;
+	return p->cert_index - q->cert_index;
+}
+
+/* A finding counts towards the status unless --insecure waives it. */
+static bool
+counts(const struct tp_config *cfg, const struct tp_problem *p)
+{
+	return !cfg->insecure || p->code == TP_EXPIRES_SOON;
+}
+
+static void
+judge(struct tp_result *r, const struct tp_config *cfg)
+{
+	r->status = TP_STATUS_OK;
+	r->reason = TP_CODE_NONE;
+	if (r->error) {
+		r->status = r->error->severity;
+		r->reason = r->error->code;
+		return;
+	}
+	qsort(r->problems, r->n_problems, sizeof(*r->problems), by_severity);
+	for (size_t i = 0; i < r->n_problems; i++) {
+		struct tp_problem *p = &r->problems[i];
+		p->waived = !counts(cfg, p);
+		if (p->waived)
+			continue;
+		if (p->severity > r->status) {
+			r->status = p->severity;
+			r->reason = p->code;
+		}
+	}
+}
+
+static void
+examine_chain(struct tp_result *r, struct tp_config *cfg, gnutls_session_t s, const char *name, time_t now)
+{
+	const gnutls_datum_t *peers;
+	unsigned n = 0;
+	gnutls_x509_crt_t *certs;
+
+	peers = gnutls_certificate_get_peers(s, &n);
+	if (n > MAX_PEER_CERTS)
+		n = MAX_PEER_CERTS;
+	certs = calloc(n ? n : 1, sizeof(*certs));
+	r->certs = calloc(n ? n : 1, sizeof(*r->certs));
+	if (!certs || !r->certs) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+		free(certs);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int ret = gnutls_x509_crt_init(&certs[i]);
+		if (ret == 0)
+			ret = gnutls_x509_crt_import(certs[i], &peers[i], GNUTLS_X509_FMT_DER);
+		if (ret < 0) {
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE, "certificate %u from the server cannot be parsed: %s",
+				       i, gnutls_strerror(ret));
+			goto out;
+		}
+		if (tp_chain_facts(&r->certs[i], certs[i], now) < 0) {
+			r->n_certs = i + 1;
+			tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+			goto out;
+		}
+		r->n_certs = i + 1;
+	}
+	tp_diagnose(r, cfg, certs, n, name, now);
+out:
+	for (unsigned i = 0; i < n; i++)
+		if (certs[i])
+			gnutls_x509_crt_deinit(certs[i]);
+	free(certs);
+}
+
+struct tp_result *
+tp_probe(struct tp_config *cfg, const struct tp_target *target)
+{
+	struct tp_result *r = calloc(1, sizeof(*r));
+	struct tp_deadline d;
+	double t0 = tp_now_ms();
+	time_t now = cfg->at ? cfg->at : time(NULL);
+	const char *name;
+	gnutls_session_t s;
+	int fd;
+
+	if (!r)
+		return NULL;
+	r->timing = (struct tp_timing){-1, -1, -1, -1};
+	r->target.input = strdup(target->input ? target->input : "");
+	r->target.host = strdup(target->host ? target->host : "");
+	r->target.sni = target->sni ? strdup(target->sni) : NULL;
+	r->target.port = target->port;
+	r->target.host_is_ip = target->host_is_ip;
+	/* No SNI for IP literals (RFC 6066); --sni overrides either way. */
+	if (target->sni)
+		r->sni = strdup(target->sni);
+	else if (!target->host_is_ip)
+		r->sni = strdup(target->host);
+	name = target->sni ? target->sni : target->host;
+
+	if (tp_config_ready(cfg) < 0) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "%s", cfg->error);
+		goto out;
+	}
+	tp_deadline_start(&d, cfg->timeout_ms);
+	fd = tp_net_connect(r, cfg, &d);
+	if (fd < 0)
+		goto out;
+	s = tp_session_handshake(r, cfg, fd, &d);
+	if (s) {
+		examine_chain(r, cfg, s, name, now);
+		/* Say goodbye without waiting for the server's reply. */
+		gnutls_bye(s, GNUTLS_SHUT_WR);
+		tp_session_free(s);
+	}
+	close(fd);
+out:
+	r->timing.total_ms = tp_now_ms() - t0;
+	judge(r, cfg);
+	return r;
+}
+
+/* ---- getters ------------------------------------------------------------- */
+
+enum tp_status tp_result_status(const struct tp_result *r) { return r->status; }
+enum tp_code tp_result_reason(const struct tp_result *r) { return r->reason; }
+const struct tp_target *tp_result_target(const struct tp_result *r) { return &r->target; }
+const char *tp_result_sni(const struct tp_result *r) { return r->sni; }
+const char *tp_result_address(const struct tp_result *r) { return r->address[0] ? r->address : NULL; }
+const struct tp_timing *tp_result_timing(const struct tp_result *r) { return &r->timing; }
+const struct tp_tls_info *tp_result_tls(const struct tp_result *r) { return r->handshake_done ? &r->tls : NULL; }
+size_t tp_result_cert_count(const struct tp_result *r) { return r->n_certs; }
+const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i) { return i < r->n_certs ? &r->certs[i] : NULL; }
+bool tp_result_verified(const struct tp_result *r) { return r->verified; }
+bool tp_result_trusted(const struct tp_result *r) { return r->trusted; }
+bool tp_result_hostname_ok(const struct tp_result *r) { return r->hostname_ok; }
+const char *tp_result_verify_name(const struct tp_result *r) { return r->verify_name; }
+size_t tp_result_problem_count(const struct tp_result *r) { return r->n_problems; }
+const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->n_problems ? &r->problems[i] : NULL; }
+const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->error; }

@@ -1,0 +1,148 @@
+/*
+ * reason.c: the reason codes, the contract with scripts. Each code has a
+ * stable name, a default severity, a title for the verdict line and a fix.
+ * Messages with the facts are written where the problem is found.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define SERVER_CHAIN_FIX \
+	"Fix on the server: send the leaf certificate followed by every intermediate, in order " \
+	"(the root is not needed). nginx: ssl_certificate must point to the full chain file " \
+	"(e.g. fullchain.pem); Apache: SSLCertificateFile must contain the leaf and then the " \
+	"intermediates; HAProxy: one PEM with leaf, intermediates and key."
+
+#define CLIENT_TRUST_FIX \
+	"Fix on the client, if you trust this root: give its certificate to the client " \
+	"(tlsprobe --ca-file root.pem; curl --cacert root.pem; Python requests verify='root.pem'; " \
+	"SSL_CERT_FILE=root.pem for OpenSSL-based tools), or add it to the Debian system store: " \
+	"copy it to /usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. " \
+	"If the server is meant to have a public certificate, it was issued by the wrong CA."
+
+/* MUST follow the order of enum tp_code. */
+static const struct tp_reason reasons[TP_CODE_COUNT] = {
+	[TP_CODE_NONE] = {TP_CODE_NONE, "none", TP_STATUS_OK, "all checks passed", ""},
+	[TP_DNS_FAILURE] = {TP_DNS_FAILURE, "dns-failure", TP_STATUS_CRITICAL, "host name does not resolve",
+		"Check the spelling of the host name and this machine's DNS (getent hosts NAME); "
+		"use an IP address with --sni NAME to bypass DNS."},
+	[TP_CONNECTION_REFUSED] = {TP_CONNECTION_REFUSED, "connection-refused", TP_STATUS_CRITICAL,
+		"connection refused",
+		"Nothing accepts connections on that port: check the port number, that the server is "
+		"running and listening on this address (ss -ltnp on the server), and firewalls that reject."},
+	[TP_CONNECTION_FAILED] = {TP_CONNECTION_FAILED, "connection-failed", TP_STATUS_CRITICAL,
+		"cannot connect",
+		"Check the address, the route to it (ip route get ADDRESS) and firewalls on the way."},
+	[TP_TIMEOUT] = {TP_TIMEOUT, "timeout", TP_STATUS_CRITICAL, "timed out",
+		"The server did not answer in time: check for a firewall that drops packets, that this port "
+		"speaks TLS from the first byte (for SMTP, IMAP and the like use --starttls), "
+		"or allow more time with --timeout."},
+	[TP_NOT_TLS] = {TP_NOT_TLS, "not-tls", TP_STATUS_CRITICAL, "the port does not speak TLS",
+		"Probe the port that serves TLS (e.g. 443 for HTTPS rather than 80), or, for a protocol "
+		"that upgrades a plain connection, use --starttls PROTO."},
+	[TP_PROTOCOL_VERSION] = {TP_PROTOCOL_VERSION, "protocol-version", TP_STATUS_CRITICAL,
+		"no common TLS version",
+		"Enable TLS 1.2 and TLS 1.3 on the server (TLS 1.0 and 1.1 are deprecated and refused by "
+		"current clients); to inspect an old server anyway, use --tls-min 1.0."},
+	[TP_NO_SHARED_CIPHER] = {TP_NO_SHARED_CIPHER, "no-shared-cipher", TP_STATUS_CRITICAL,
+		"no common cipher suite",
+		"Enable modern cipher suites on the server (ECDHE with AES-GCM or ChaCha20-Poly1305); "
+		"to inspect it anyway, widen the client's choice with --priority."},
+	[TP_CLIENT_CERT_REQUIRED] = {TP_CLIENT_CERT_REQUIRED, "client-cert-required", TP_STATUS_CRITICAL,
+		"server requires a client certificate",
+		"This server uses mutual TLS: pass --client-cert FILE --client-key FILE with a certificate "
+		"issued by a CA the server trusts (curl: --cert/--key)."},
+	[TP_HANDSHAKE_FAILURE] = {TP_HANDSHAKE_FAILURE, "handshake-failure", TP_STATUS_CRITICAL,
+		"TLS handshake failed",
+		"Compare the server's TLS settings with the client's (--tls-min, --tls-max, --priority) "
+		"and read the server's error log for the reason it gave."},
+	[TP_STARTTLS_REFUSED] = {TP_STARTTLS_REFUSED, "starttls-refused", TP_STATUS_CRITICAL,
+		"STARTTLS refused",
+		"The server did not agree to upgrade the connection: check that TLS is enabled for this "
+		"service and that the right --starttls protocol is used."},
+	[TP_INTERNAL_ERROR] = {TP_INTERNAL_ERROR, "internal-error", TP_STATUS_UNKNOWN, "internal error",
+		"This is a bug or a resource problem on this machine; run again with -v and report it."},
+	[TP_REVOKED] = {TP_REVOKED, "revoked", TP_STATUS_CRITICAL, "certificate revoked",
+		"The CA has revoked this certificate: install a newly issued one on the server now."},
+	[TP_EXPIRED] = {TP_EXPIRED, "expired", TP_STATUS_CRITICAL, "certificate expired",
+		"Renew the certificate (certbot renew, or your CA's process), install it on the server "
+		"and reload the server; then probe again."},
+	[TP_NOT_YET_VALID] = {TP_NOT_YET_VALID, "not-yet-valid", TP_STATUS_CRITICAL,
+		"certificate not yet valid",
+		"Check this machine's clock (date -u) and the server's; if both are right, the certificate "
+		"was issued with a start date in the future: wait for it, or reissue it."},
+	[TP_SELF_SIGNED] = {TP_SELF_SIGNED, "self-signed", TP_STATUS_CRITICAL, "self-signed certificate",
+		"Replace it with a certificate from a CA the clients trust, or, for a private service, "
+		"trust this exact certificate on each client (tlsprobe --ca-file cert.pem; "
+		"curl --cacert cert.pem)."},
+	[TP_MISSING_INTERMEDIATE] = {TP_MISSING_INTERMEDIATE, "missing-intermediate", TP_STATUS_CRITICAL,
+		"intermediate certificate missing", SERVER_CHAIN_FIX},
+	[TP_UNTRUSTED_ROOT] = {TP_UNTRUSTED_ROOT, "untrusted-root", TP_STATUS_CRITICAL,
+		"root CA not trusted", CLIENT_TRUST_FIX},
+	[TP_UNKNOWN_ISSUER] = {TP_UNKNOWN_ISSUER, "unknown-issuer", TP_STATUS_CRITICAL, "issuer unknown",
+		"Make the server send its full chain, and make sure the client trusts the root it ends at."},
+	[TP_ISSUER_NOT_CA] = {TP_ISSUER_NOT_CA, "issuer-not-ca", TP_STATUS_CRITICAL,
+		"issuer is not a CA",
+		"Issue the certificate from a real CA certificate (basicConstraints CA:TRUE with keyUsage "
+		"keyCertSign); an end-entity certificate cannot sign others."},
+	[TP_SIGNATURE_FAILURE] = {TP_SIGNATURE_FAILURE, "signature-failure", TP_STATUS_CRITICAL,
+		"signature does not verify",
+		"A signature in the chain is wrong: the server sends an issuer certificate with the right "
+		"name but another key, or a certificate was altered. Install the chain your CA issued."},
+	[TP_HOSTNAME_MISMATCH] = {TP_HOSTNAME_MISMATCH, "hostname-mismatch", TP_STATUS_CRITICAL,
+		"certificate does not match the name",
+		"Connect with a name the certificate covers, or reissue the certificate with this name in "
+		"its subjectAltName (clients ignore the CN when SANs are present)."},
+	[TP_PURPOSE_MISMATCH] = {TP_PURPOSE_MISMATCH, "purpose-mismatch", TP_STATUS_CRITICAL,
+		"certificate not for TLS servers",
+		"Reissue the leaf as a server certificate: extendedKeyUsage must include serverAuth "
+		"(TLS Web Server Authentication)."},
+	[TP_INSECURE_ALGORITHM] = {TP_INSECURE_ALGORITHM, "insecure-algorithm", TP_STATUS_CRITICAL,
+		"insecure signature algorithm",
+		"Reissue the certificate with a SHA-256 (or stronger) signature; SHA-1 and MD5 signatures "
+		"are refused by current clients."},
+	[TP_VERIFY_FAILED] = {TP_VERIFY_FAILED, "verify-failed", TP_STATUS_CRITICAL,
+		"chain does not verify",
+		"Read GnuTLS's words in the message; check the chain with tlsprobe -v."},
+	[TP_CHAIN_ORDER] = {TP_CHAIN_ORDER, "chain-order", TP_STATUS_WARNING, "chain out of order",
+		"Serve the leaf first, then its issuer, then that one's issuer, and no unrelated "
+		"certificates."},
+	[TP_WEAK_KEY] = {TP_WEAK_KEY, "weak-key", TP_STATUS_WARNING, "weak key",
+		"Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key."},
+	[TP_EXPIRES_SOON] = {TP_EXPIRES_SOON, "expires-soon", TP_STATUS_WARNING,
+		"certificate expires soon",
+		"Renew the certificate before it expires and install it on the server; automate renewal "
+		"(certbot renew, or your CA's ACME client) so this never reaches zero."},
+};
+
+const struct tp_reason *
+tp_reason_get(enum tp_code code)
+{
+	if ((unsigned)code >= TP_CODE_COUNT)
+		return &reasons[TP_INTERNAL_ERROR];
+	return &reasons[code];
+}
+
+enum tp_code
+tp_reason_lookup(const char *name)
+{
+	for (int i = 0; i < TP_CODE_COUNT; i++)
+		if (strcmp(reasons[i].name, name) == 0)
+			return (enum tp_code)i;
+	return TP_CODE_NONE;
+}
+
+bool
+tp_code_is_error(enum tp_code code)
+{
+	return code >= TP_DNS_FAILURE && code <= TP_INTERNAL_ERROR;
+}
+
+const char *
+tp_status_name(enum tp_status status)
+{
+	static const char *names[] = {"ok", "warning", "critical", "unknown"};
+	if ((unsigned)status > TP_STATUS_UNKNOWN)
+		return "unknown";
+	return names[status];
+}

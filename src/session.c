@@ -1,0 +1,394 @@
+/*
+ * session.c: the GnuTLS client session. Runs the handshake on a connected
+ * socket within the deadline, names what was negotiated, and turns a failed
+ * handshake into a reason code: the server's alert, a port that answered in
+ * plain text, a connection cut short.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <gnutls/abstract.h>
+
+#include "internal.h"
+
+/* The transport: the socket, and the first bytes the server sent, kept to
+ * tell a port that does not speak TLS from a TLS failure. */
+struct io {
+	int fd;
+	unsigned char first[64];
+	size_t nfirst;
+	size_t nread;
+	bool eof;
+	bool cert_requested;
+	bool cert_sent;
+	const struct tp_config *cfg;
+};
+
+static ssize_t
+io_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct io *io = p;
+	ssize_t n = recv(io->fd, buf, len, 0);
+
+	if (n > 0) {
+		size_t keep = sizeof(io->first) - io->nfirst;
+		if (keep > (size_t)n)
+			keep = (size_t)n;
+		memcpy(io->first + io->nfirst, buf, keep);
+		io->nfirst += keep;
+		io->nread += (size_t)n;
+	} else if (n == 0) {
+		io->eof = true;
+	}
+	return n;
+}
+
+static ssize_t
+io_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
+{
+	struct io *io = p;
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+	return sendmsg(io->fd, &msg, MSG_NOSIGNAL);
+}
+
+/* Called when the server asks for a client certificate. */
+static int
+retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutls_pk_algorithm_t *algos,
+	      int nalgos, gnutls_pcert_st **pcert, unsigned *npcert, gnutls_privkey_t *key)
+{
+	struct io *io = gnutls_session_get_ptr(s);
+
+	io->cert_requested = true;
+	*npcert = 0;
+	*pcert = NULL;
+	*key = NULL;
+	if (io->cfg->client_pcert_n) {
+		*pcert = io->cfg->client_pcert;
+		*npcert = io->cfg->client_pcert_n;
+		*key = io->cfg->client_key;
+		io->cert_sent = true;
+	}
+	return 0;
+}
+
+void
+tp_session_setup_credentials(gnutls_certificate_credentials_t cred)
+{
+	gnutls_certificate_set_retrieve_function2(cred, retrieve_cert);
+}
+
+static const char *
+version_name(gnutls_protocol_t v)
+{
+	switch (v) {
+	case GNUTLS_SSL3: return "SSLv3";
+	case GNUTLS_TLS1_0: return "TLSv1.0";
+	case GNUTLS_TLS1_1: return "TLSv1.1";
+	case GNUTLS_TLS1_2: return "TLSv1.2";
+	case GNUTLS_TLS1_3: return "TLSv1.3";
+	default: return gnutls_protocol_get_name(v);
+	}
+}
+
+/* Wait for the socket in the direction GnuTLS wants; 0 on timeout. */
+static int
+wait_io(gnutls_session_t s, int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = gnutls_record_get_direction(s) ? POLLOUT : POLLIN};
+	int n;
+
+	do
+		n = poll(&pfd, 1, ms);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* What the first bytes of a non-TLS answer look like, in words. */
+static void
+describe_plaintext(const struct io *io, char *buf, size_t len)
+{
+	const char *p = (const char *)io->first;
+	size_t n = io->nfirst, shown = 0;
+	char sample[40];
+
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		snprintf(buf, len, "an HTTP response: this is a plain-HTTP port, not HTTPS");
+		return;
+	}
+	if (n >= 4 && memcmp(p, "SSH-", 4) == 0) {
+		snprintf(buf, len, "an SSH banner: this is an SSH port");
+		return;
+	}
+	if (n >= 4 && (memcmp(p, "220 ", 4) == 0 || memcmp(p, "220-", 4) == 0)) {
+		snprintf(buf, len, "a '220' greeting, as SMTP and FTP servers send: try --starttls smtp, "
+				   "or the implicit-TLS port (465 for SMTP)");
+		return;
+	}
+	if (n >= 4 && memcmp(p, "* OK", 4) == 0) {
+		snprintf(buf, len, "an IMAP greeting: try --starttls imap, or port 993");
+		return;
+	}
+	if (n >= 3 && memcmp(p, "+OK", 3) == 0) {
+		snprintf(buf, len, "a POP3 greeting: try --starttls pop3, or port 995");
+		return;
+	}
+	/* Show a short, safe sample: printable ASCII as is, the rest as dots. */
+	for (size_t i = 0; i < n && shown + 1 < sizeof(sample) && p[i] != '\n' && p[i] != '\r'; i++)
+		sample[shown++] = isprint((unsigned char)p[i]) ? p[i] : '.';
+	sample[shown] = '\0';
+	snprintf(buf, len, "%zu bytes that are not a TLS record (starting \"%s\")", io->nread, sample);
+}
+
+static bool
+looks_like_tls(const struct io *io)
+{
+	/* A TLS record starts with a content type 20..23 and major version 3. */
+	if (io->nfirst == 0)
+		return true;
+	if (io->first[0] < 0x14 || io->first[0] > 0x17)
+		return false;
+	return io->nfirst < 2 || io->first[1] == 0x03;
+}
+
+static void
+handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, int ret)
+{
+	char what[160];
+
+	if (!looks_like_tls(io)) {
+		describe_plaintext(io, what, sizeof(what));
+		tp_result_fail(r, TP_NOT_TLS, "the server answered with %s", what);
+		return;
+	}
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		gnutls_alert_description_t a = gnutls_alert_get(s);
+		const char *name = gnutls_alert_get_strname(a);
+		if (!name)
+			name = "unknown";
+		switch ((int)a) {
+		case GNUTLS_A_PROTOCOL_VERSION:
+			tp_result_fail(r, TP_PROTOCOL_VERSION,
+				       "the server refused every TLS version offered (alert %s)", name);
+			return;
+		case GNUTLS_A_CERTIFICATE_REQUIRED:
+			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+				       "the server requires a client certificate and none was sent (alert %s)", name);
+			return;
+		case GNUTLS_A_UNRECOGNIZED_NAME:
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+				       "the server does not serve the name %s (alert %s)",
+				       r->sni ? r->sni : "(no SNI sent)", name);
+			return;
+		default:
+			break;
+		}
+		if (io->cert_requested && !io->cert_sent) {
+			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+				       "the server asked for a client certificate, none was sent, and it ended the "
+				       "handshake (alert %s)", name);
+			return;
+		}
+		if (io->cert_requested && io->cert_sent) {
+			struct tp_problem *p = tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+				"the server rejected the client certificate that was sent (alert %s)", name);
+			tp_problem_set_fix(p, "The server does not accept this client certificate: use one issued "
+					      "by a CA the server trusts (its client CA list), not expired, with "
+					      "extendedKeyUsage clientAuth.");
+			return;
+		}
+		if (a == GNUTLS_A_HANDSHAKE_FAILURE || a == GNUTLS_A_INSUFFICIENT_SECURITY) {
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+				       "the server ended the handshake with alert %s: it found nothing acceptable "
+				       "in the client's offer (cipher suites, groups or signature algorithms)", name);
+			return;
+		}
+		tp_result_fail(r, TP_HANDSHAKE_FAILURE, "the server ended the handshake with alert %s", name);
+		return;
+	}
+	switch (ret) {
+	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+		tp_result_fail(r, TP_PROTOCOL_VERSION,
+			       "the server chose a TLS version this client does not allow (%s)", gnutls_strerror(ret));
+		return;
+	case GNUTLS_E_NO_CIPHER_SUITES:
+	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
+	case GNUTLS_E_NO_PRIORITIES_WERE_SET:
+		tp_result_fail(r, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
+			       gnutls_strerror(ret));
+		return;
+	case GNUTLS_E_PREMATURE_TERMINATION:
+	case GNUTLS_E_PULL_ERROR:
+	case GNUTLS_E_PUSH_ERROR:
+		if (io->nread == 0)
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+				       "the server closed the connection without answering the TLS hello%s",
+				       io->eof ? "" : " (connection reset)");
+		else
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+				       "the server %s the connection in the middle of the handshake, after %zu bytes",
+				       io->eof ? "closed" : "reset", io->nread);
+		return;
+	default:
+		tp_result_fail(r, TP_HANDSHAKE_FAILURE, "the handshake failed: %s", gnutls_strerror(ret));
+		return;
+	}
+}
+
+static void
+collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
+{
+	gnutls_datum_t alpn;
+	gnutls_group_t g = gnutls_group_get(s);
+	gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
+
+	r->handshake_done = true;
+	r->tls.version = version_name(gnutls_protocol_get_version(s));
+	r->tls.cipher = gnutls_ciphersuite_get(s);
+	r->tls.kx_group = g ? gnutls_group_get_name(g) : NULL;
+	r->tls.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
+	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0) {
+		r->alpn = tp_utf8_clean((const char *)alpn.data, alpn.size);
+		r->tls.alpn = r->alpn;
+	}
+	r->tls.resumed = gnutls_session_is_resumed(s);
+	r->tls.client_cert_requested = io->cert_requested;
+	r->tls.client_cert_sent = io->cert_sent;
+}
+
+/*
+ * In TLS 1.3 the client's handshake is over before the server has read the
+ * client's certificate, so a server that requires one and got none only
+ * says so afterwards, with an alert. Read for it, but only as long as a
+ * round trip or two could take: a session ticket or data means accepted.
+ */
+static void
+await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, const struct io *io,
+			     const struct tp_deadline *d)
+{
+	char buf[512];
+	int budget = (int)(4 * r->timing.connect_ms) + 150;
+	struct tp_deadline wait;
+
+	tp_deadline_start(&wait, (unsigned)budget);
+	for (;;) {
+		int left = tp_deadline_left(&wait), dl = tp_deadline_left(d);
+		if (dl < left)
+			left = dl;
+		ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
+		if (n > 0 || (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
+			return;
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			if (left == 0 || wait_io(s, fd, left) == 0)
+				return;
+			continue;
+		}
+		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+			r->handshake_done = false;
+			handshake_failed(r, s, io, (int)n);
+			return;
+		}
+		if (n < 0 && !gnutls_error_is_fatal((int)n))
+			continue;
+		return;
+	}
+}
+
+gnutls_session_t
+tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const struct tp_deadline *d)
+{
+	gnutls_session_t s = NULL;
+	struct io *io = calloc(1, sizeof(*io));
+	double t0 = tp_now_ms();
+	int ret;
+
+	if (!io || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot create a TLS session");
+		goto fail;
+	}
+	io->fd = fd;
+	io->cfg = cfg;
+	gnutls_session_set_ptr(s, io);
+	gnutls_transport_set_ptr(s, io);
+	gnutls_transport_set_pull_function(s, io_pull);
+	gnutls_transport_set_vec_push_function(s, io_push);
+
+	if ((ret = gnutls_priority_set(s, cfg->prio)) < 0 ||
+	    (ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cfg->cred)) < 0) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot configure the TLS session: %s", gnutls_strerror(ret));
+		goto fail;
+	}
+	if (r->sni && (ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS, r->sni, strlen(r->sni))) < 0) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot set the server name: %s", gnutls_strerror(ret));
+		goto fail;
+	}
+	if (cfg->alpn) {
+		gnutls_datum_t protos[16];
+		unsigned n = 0;
+		for (char *p = cfg->alpn; *p && n < 16;) {
+			size_t len = strcspn(p, ",");
+			protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)len};
+			p += len + (p[len] == ',');
+		}
+		if ((ret = gnutls_alpn_set_protocols(s, protos, n, 0)) < 0) {
+			tp_result_fail(r, TP_INTERNAL_ERROR, "cannot set ALPN: %s", gnutls_strerror(ret));
+			goto fail;
+		}
+	}
+
+	for (;;) {
+		ret = gnutls_handshake(s);
+		if (ret == 0)
+			break;
+		if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
+			int left = tp_deadline_left(d);
+			if (left > 0 && wait_io(s, fd, left) > 0)
+				continue;
+			r->timing.handshake_ms = tp_now_ms() - t0;
+			if (!looks_like_tls(io))
+				handshake_failed(r, s, io, ret);
+			else if (io->nread == 0)
+				tp_result_fail(r, TP_TIMEOUT,
+					       "connected, but the server sent nothing within the %.1f s timeout "
+					       "(a TLS server answers the client's hello at once)",
+					       cfg->timeout_ms / 1000.0);
+			else
+				tp_result_fail(r, TP_TIMEOUT,
+					       "the handshake stalled after %zu bytes from the server and did not "
+					       "finish within the %.1f s timeout", io->nread, cfg->timeout_ms / 1000.0);
+			goto fail;
+		}
+		if (!gnutls_error_is_fatal(ret))
+			continue;
+		r->timing.handshake_ms = tp_now_ms() - t0;
+		handshake_failed(r, s, io, ret);
+		goto fail;
+	}
+	collect(r, s, io);
+	if (io->cert_requested && gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
+		await_verdict_on_client_cert(r, s, fd, io, d);
+	r->timing.handshake_ms = tp_now_ms() - t0;
+	if (!r->handshake_done)
+		goto fail;
+	/* The transport pointer outlives this function; the session owns it
+	 * through its user pointer and tp_session_free() releases both. */
+	return s;
+fail:
+	if (s)
+		gnutls_deinit(s);
+	free(io);
+	return NULL;
+}
+
+void
+tp_session_free(gnutls_session_t s)
+{
+	if (!s)
+		return;
+	free(gnutls_session_get_ptr(s));
+	gnutls_deinit(s);
+}

@@ -1,0 +1,166 @@
+/*
+ * target.c: what the user typed as a target, taken apart into host and
+ * port: host, host:port, [v6]:port, a bare IPv6 address, https://host/...
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+#define DEFAULT_PORT 443
+
+TP_PRINTF(3, 4) static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+parse_port(const char *s, size_t len, uint16_t *port, char *err, size_t errlen)
+{
+	unsigned long v = 0;
+
+	if (len == 0)
+		return bad(err, errlen, "missing port after ':'; give a port number from 1 to 65535");
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]) || v > 65535)
+			return bad(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return bad(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static bool
+is_ipv6(const char *s)
+{
+	struct in6_addr a;
+	char buf[INET6_ADDRSTRLEN + 1];
+	const char *pct = strchr(s, '%'); /* a zone id, fe80::1%eth0 */
+	size_t len = pct ? (size_t)(pct - s) : strlen(s);
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+static bool
+valid_hostname(const char *h)
+{
+	for (const char *p = h; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
+			return false;
+	return true;
+}
+
+int
+tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen)
+{
+	const char *s = input, *end, *colon;
+	const char *host, *port = NULL;
+	size_t hostlen, portlen = 0;
+	struct in_addr a4;
+
+	memset(t, 0, sizeof(*t));
+	t->port = DEFAULT_PORT;
+
+	if (strncasecmp(s, "https://", 8) == 0) {
+		s += 8;
+	} else if (strstr(s, "://")) {
+		return bad(err, errlen, "unsupported URL scheme in '%s': only https:// URLs are probed; "
+				       "for another port give host:port", input);
+	}
+	/* In a URL the authority ends where the path, query or fragment begin. */
+	end = s + strcspn(s, "/?#");
+	if (memchr(s, '@', (size_t)(end - s)))
+		return bad(err, errlen, "user names in '%s' are not supported: give host[:port]", input);
+
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(end - s));
+		if (!close)
+			return bad(err, errlen, "missing ']' in '%s': write IPv6 targets as [addr]:port", input);
+		host = s + 1;
+		hostlen = (size_t)(close - host);
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				return bad(err, errlen, "unexpected text after ']' in '%s': write [addr]:port", input);
+			port = close + 2;
+			portlen = (size_t)(end - port);
+		}
+	} else {
+		colon = memchr(s, ':', (size_t)(end - s));
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+			/* Several colons and no brackets: a bare IPv6 address. */
+			host = s;
+			hostlen = (size_t)(end - s);
+		} else {
+			host = s;
+			hostlen = colon ? (size_t)(colon - s) : (size_t)(end - s);
+			if (colon) {
+				port = colon + 1;
+				portlen = (size_t)(end - port);
+			}
+		}
+	}
+
+	if (hostlen == 0)
+		return bad(err, errlen, "empty host name in '%s': give host[:port]", input);
+	if (port && parse_port(port, portlen, &t->port, err, errlen) < 0)
+		return -1;
+	t->host = strndup(host, hostlen);
+	t->input = strdup(input);
+	if (!t->host || !t->input) {
+		tp_target_finish(t);
+		return bad(err, errlen, "out of memory");
+	}
+	if (is_ipv6(t->host)) {
+		t->host_is_ip = true;
+	} else if (strchr(t->host, ':')) {
+		bad(err, errlen, "invalid IPv6 address '%s'", t->host);
+		tp_target_finish(t);
+		return -1;
+	} else {
+		t->host_is_ip = inet_pton(AF_INET, t->host, &a4) == 1;
+		if (!t->host_is_ip && !valid_hostname(t->host)) {
+			bad(err, errlen, "invalid host name in '%s': use letters, digits, '-' and '.'", input);
+			tp_target_finish(t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+tp_target_set_sni(struct tp_target *t, const char *sni)
+{
+	char *copy = NULL;
+
+	if (sni && !(copy = strdup(sni)))
+		return -1;
+	free(t->sni);
+	t->sni = copy;
+	return 0;
+}
+
+void
+tp_target_finish(struct tp_target *t)
+{
+	if (!t)
+		return;
+	free(t->input);
+	free(t->host);
+	free(t->sni);
+	memset(t, 0, sizeof(*t));
+}

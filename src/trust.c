@@ -1,0 +1,346 @@
+/*
+ * trust.c: the trust store, the user's CA files and the system's roots.
+ *
+ * Parsing the ~150 roots of the system bundle costs more than a whole
+ * loopback handshake, and a chain only ever needs the roots named as the
+ * issuer of one of its certificates. So the bundle is only indexed: each
+ * root's DER and the raw bytes of its subject. A root is parsed and added to
+ * the trust list the first time a chain names it. GnuTLS itself finds
+ * issuers by comparing raw names, so the result is the same as loading all.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct sys_root {
+	gnutls_datum_t der;
+	const unsigned char *subject; /* into der */
+	size_t subject_len;
+	bool added;
+};
+
+struct tp_trust {
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t *user;
+	size_t n_user;
+	bool use_system;
+	bool indexed;
+	bool fallback; /* no bundle found: GnuTLS loaded the system store whole */
+	struct sys_root *sys;
+	size_t n_sys;
+};
+
+struct tp_trust *
+tp_trust_create(void)
+{
+	struct tp_trust *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (gnutls_x509_trust_list_init(&t->tl, 0) < 0) {
+		free(t);
+		return NULL;
+	}
+	t->use_system = true;
+	return t;
+}
+
+void
+tp_trust_destroy(struct tp_trust *t)
+{
+	if (!t)
+		return;
+	gnutls_x509_trust_list_deinit(t->tl, 1);
+	for (size_t i = 0; i < t->n_user; i++)
+		gnutls_x509_crt_deinit(t->user[i]);
+	free(t->user);
+	for (size_t i = 0; i < t->n_sys; i++)
+		gnutls_free(t->sys[i].der.data);
+	free(t->sys);
+	free(t);
+}
+
+void
+tp_trust_use_system(struct tp_trust *t, bool use)
+{
+	t->use_system = use;
+}
+
+size_t
+tp_trust_user_count(const struct tp_trust *t)
+{
+	return t->n_user;
+}
+
+static int
+import_all(const gnutls_datum_t *data, gnutls_x509_crt_t **list, unsigned *n)
+{
+	gnutls_x509_crt_t one;
+
+	if (gnutls_x509_crt_list_import2(list, n, data, GNUTLS_X509_FMT_PEM, 0) == 0 && *n > 0)
+		return 0;
+	/* Not PEM: perhaps a single DER certificate. */
+	if (gnutls_x509_crt_init(&one) < 0)
+		return -1;
+	if (gnutls_x509_crt_import(one, data, GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(one);
+		return -1;
+	}
+	*list = gnutls_malloc(sizeof(**list));
+	if (!*list) {
+		gnutls_x509_crt_deinit(one);
+		return -1;
+	}
+	(*list)[0] = one;
+	*n = 1;
+	return 0;
+}
+
+int
+tp_trust_add_file(struct tp_trust *t, const char *path, char *err, size_t errlen)
+{
+	gnutls_datum_t data = {NULL, 0};
+	gnutls_x509_crt_t *mine = NULL, *theirs = NULL, *grown;
+	unsigned n = 0, n2 = 0;
+	FILE *f = fopen(path, "rb");
+	int ret = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read CA file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (gnutls_load_file(path, &data) < 0) {
+		snprintf(err, errlen, "cannot read CA file %s", path);
+		return -1;
+	}
+	if (import_all(&data, &mine, &n) < 0 || import_all(&data, &theirs, &n2) < 0) {
+		snprintf(err, errlen, "CA file %s holds no certificate: expected PEM "
+				      "(-----BEGIN CERTIFICATE-----) or DER", path);
+		goto out;
+	}
+	grown = realloc(t->user, (t->n_user + n) * sizeof(*t->user));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	t->user = grown;
+	memcpy(t->user + t->n_user, mine, n * sizeof(*mine));
+	t->n_user += n;
+	n = 0;
+	/* The trust list owns (and may free) what it is given. */
+	gnutls_x509_trust_list_add_cas(t->tl, theirs, n2, GNUTLS_TL_NO_DUPLICATES);
+	n2 = 0;
+	ret = 0;
+out:
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(mine[i]);
+	for (unsigned i = 0; i < n2; i++)
+		gnutls_x509_crt_deinit(theirs[i]);
+	gnutls_free(mine);
+	gnutls_free(theirs);
+	gnutls_free(data.data);
+	return ret;
+}
+
+/* ---- the system bundle index ------------------------------------------- */
+
+/* One DER element at *p: its header and content lengths; 0 or -1. */
+static int
+der_element(const unsigned char *p, const unsigned char *end, unsigned char *tag, size_t *hdr, size_t *len)
+{
+	size_t n, l = 0;
+
+	if (end - p < 2)
+		return -1;
+	*tag = p[0];
+	if ((p[0] & 0x1f) == 0x1f) /* multi-byte tags do not occur here */
+		return -1;
+	if (p[1] < 0x80) {
+		l = p[1];
+		n = 2;
+	} else {
+		size_t k = p[1] & 0x7f;
+		if (k == 0 || k > 4 || (size_t)(end - p) < 2 + k)
+			return -1;
+		for (size_t i = 0; i < k; i++)
+			l = (l << 8) | p[2 + i];
+		n = 2 + k;
+	}
+	if (l > (size_t)(end - p) - n)
+		return -1;
+	*hdr = n;
+	*len = l;
+	return 0;
+}
+
+/* Locate the subject Name inside a certificate's DER, without parsing the rest. */
+static int
+der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len)
+{
+	const unsigned char *p = der->data, *end = der->data + der->size;
+	unsigned char tag;
+	size_t hdr, len;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... } ... } */
+	for (int i = 0; i < 2; i++) {
+		if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
+			return -1;
+		end = p + hdr + len;
+		p += hdr;
+	}
+	/* [0] version (optional), serial, signature, issuer, validity, subject */
+	if (der_element(p, end, &tag, &hdr, &len) < 0)
+		return -1;
+	if (tag == 0xa0)
+		p += hdr + len;
+	for (int i = 0; i < 4; i++) {
+		if (der_element(p, end, &tag, &hdr, &len) < 0)
+			return -1;
+		p += hdr + len;
+	}
+	if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
+		return -1;
+	*subj = p;
+	*subj_len = hdr + len;
+	return 0;
+}
+
+static const char *
+bundle_path(void)
+{
+	static const char *const candidates[] = {
+		"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Arch */
+		"/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+		"/etc/ssl/ca-bundle.pem",             /* openSUSE */
+		"/etc/ssl/cert.pem",                  /* Alpine, BSDs */
+	};
+	const char *env = getenv("SSL_CERT_FILE");
+
+	if (env && *env)
+		return env;
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(*candidates); i++) {
+		FILE *f = fopen(candidates[i], "rb");
+		if (f) {
+			fclose(f);
+			return candidates[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+index_system(struct tp_trust *t)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+	const char *path = bundle_path();
+	gnutls_datum_t data = {NULL, 0};
+	const char *p, *stop;
+
+	t->indexed = true;
+	if (!path || gnutls_load_file(path, &data) < 0) {
+		t->fallback = true;
+		gnutls_x509_trust_list_add_system_trust(t->tl, 0, 0);
+		return;
+	}
+	p = (const char *)data.data;
+	stop = p + data.size;
+	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof(begin) - 1))) {
+		const char *q = memmem(p, (size_t)(stop - p), end, sizeof(end) - 1);
+		struct sys_root root = {0};
+		struct sys_root *grown;
+		if (!q)
+			break;
+		q += sizeof(end) - 1;
+		gnutls_datum_t pem = {(unsigned char *)p, (unsigned)(q - p)};
+		p = q;
+		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &root.der) < 0)
+			continue;
+		if (der_subject(&root.der, &root.subject, &root.subject_len) < 0 ||
+		    !(grown = realloc(t->sys, (t->n_sys + 1) * sizeof(*t->sys)))) {
+			gnutls_free(root.der.data);
+			continue;
+		}
+		t->sys = grown;
+		t->sys[t->n_sys++] = root;
+	}
+	gnutls_free(data.data);
+}
+
+static void
+add_system_roots_named(struct tp_trust *t, const gnutls_datum_t *dn)
+{
+	for (size_t i = 0; i < t->n_sys; i++) {
+		struct sys_root *s = &t->sys[i];
+		gnutls_x509_crt_t crt;
+		if (s->added || s->subject_len != dn->size || memcmp(s->subject, dn->data, dn->size) != 0)
+			continue;
+		s->added = true;
+		if (gnutls_x509_crt_init(&crt) < 0)
+			continue;
+		if (gnutls_x509_crt_import(crt, &s->der, GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_x509_crt_deinit(crt);
+			continue;
+		}
+		gnutls_x509_trust_list_add_cas(t->tl, &crt, 1, GNUTLS_TL_NO_DUPLICATES);
+	}
+}
+
+gnutls_x509_trust_list_t
+tp_trust_list_for(struct tp_trust *t, gnutls_x509_crt_t *certs, size_t n)
+{
+	gnutls_datum_t dn;
+
+	if (!t->use_system)
+		return t->tl;
+	if (!t->indexed)
+		index_system(t);
+	if (t->fallback)
+		return t->tl;
+	/* Issuers of every certificate, and the certificates themselves (a
+	 * server may send a root, or a leaf the store trusts directly). */
+	for (size_t i = 0; i < n; i++) {
+		if (gnutls_x509_crt_get_raw_issuer_dn(certs[i], &dn) == 0) {
+			add_system_roots_named(t, &dn);
+			gnutls_free(dn.data);
+		}
+		if (gnutls_x509_crt_get_raw_dn(certs[i], &dn) == 0) {
+			add_system_roots_named(t, &dn);
+			gnutls_free(dn.data);
+		}
+	}
+	return t->tl;
+}
+
+enum tp_trust_source
+tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn)
+{
+	gnutls_datum_t mine;
+
+	for (size_t i = 0; i < t->n_user; i++) {
+		if (gnutls_x509_crt_get_raw_dn(t->user[i], &mine) < 0)
+			continue;
+		bool same = mine.size == dn->size && memcmp(mine.data, dn->data, dn->size) == 0;
+		gnutls_free(mine.data);
+		if (same)
+			return TP_TRUST_USER;
+	}
+	if (!t->use_system)
+		return TP_TRUST_NONE;
+	if (!t->indexed)
+		index_system(t);
+	for (size_t i = 0; i < t->n_sys; i++)
+		if (t->sys[i].subject_len == dn->size && memcmp(t->sys[i].subject, dn->data, dn->size) == 0)
+			return TP_TRUST_SYSTEM;
+	if (t->fallback) {
+		gnutls_x509_crt_t issuer;
+		if (gnutls_x509_trust_list_get_issuer_by_dn(t->tl, dn, &issuer, 0) == 0) {
+			gnutls_x509_crt_deinit(issuer);
+			return TP_TRUST_SYSTEM;
+		}
+	}
+	return TP_TRUST_NONE;
+}
