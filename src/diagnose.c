@@ -100,8 +100,8 @@ explain_unknown_issuer(struct chain *c)
 	struct tp_problem *p;
 
 	if (nuser)
-		snprintf(from_files, sizeof(from_files), " (nor among the %zu certificate%s from --ca-file)", nuser,
-			 nuser == 1 ? "" : "s");
+		snprintf(from_files, sizeof(from_files), " (nor in the --ca-file, which holds %zu certificate%s)",
+			 nuser, nuser == 1 ? "" : "s");
 
 	if (ci->self_signed) {
 		if (top == 0) {

@@ -453,7 +453,8 @@ judge(struct tp_result *r, const struct tp_config *cfg)
 		r->reason = r->error->code;
 		return;
 	}
-	qsort(r->problems, r->n_problems, sizeof(*r->problems), by_severity);
+	if (r->n_problems)
+		qsort(r->problems, r->n_problems, sizeof(*r->problems), by_severity);
 	for (size_t i = 0; i < r->n_problems; i++) {
 		struct tp_problem *p = &r->problems[i];
 		p->waived = !counts(cfg, p);
