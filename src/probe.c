@@ -293,8 +293,13 @@ tp_config_ready(struct tp_config *cfg)
 	if (cfg->ready)
 		return 0;
 	used = (size_t)snprintf(prio, sizeof(prio), "%s", cfg->priority ? cfg->priority : "NORMAL");
-	if (cfg->tls_min || cfg->tls_max) {
-		int lo = cfg->tls_min ? cfg->tls_min : GNUTLS_TLS1_0, hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
+	/* Like current browsers and HTTP clients, refuse TLS 1.0 and 1.1
+	 * unless asked: a server that speaks only those is broken for them. */
+	int lo = cfg->tls_min ? cfg->tls_min : cfg->priority ? 0 : GNUTLS_TLS1_2;
+	if (lo || cfg->tls_max) {
+		int hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
+		if (!lo)
+			lo = GNUTLS_TLS1_0;
 		used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":-VERS-ALL");
 		for (int v = lo; v <= hi && used < sizeof(prio); v++)
 			used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":+VERS-%s", vers[v]);
@@ -508,6 +513,65 @@ out:
 	free(certs);
 }
 
+/*
+ * When no TLS version was common, connect once more offering every version
+ * GnuTLS knows, so the message can say what the server does speak.
+ */
+static void
+second_look_at_versions(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline *d)
+{
+	static const char wide[] = "NORMAL:+VERS-TLS1.3:+VERS-TLS1.2:+VERS-TLS1.1:+VERS-TLS1.0:+SHA1:+AES-128-CBC:"
+				   "+AES-256-CBC:+RSA:+SIGN-ALL:%VERIFY_ALLOW_SIGN_WITH_SHA1";
+	struct tp_config look = *cfg;
+	struct tp_result scratch = {.target = r->target, .sni = r->sni};
+	gnutls_session_t s;
+	char *msg;
+	int fd;
+
+	if (tp_deadline_left(d) == 0 || gnutls_priority_init(&look.prio, wide, NULL) < 0)
+		return;
+	fd = tp_net_connect(&scratch, &look, d);
+	if (fd >= 0) {
+		s = tp_session_handshake(&scratch, &look, fd, d);
+		if (s) {
+			const char *v = scratch.tls.version;
+			bool limited = cfg->tls_min || cfg->tls_max || cfg->priority;
+			msg = tp_strdupf("%s; offered every version, the server chose %s, which %s", r->error->message, v,
+					 limited ? "the --tls-min/--tls-max/--priority settings exclude"
+						 : "tlsprobe refuses by default, as current browsers and clients do");
+			if (msg) {
+				free(r->error->message);
+				r->error->message = msg;
+			}
+			/* "TLSv1.0" -> "1.0" */
+			const char *num = strchr(v, 'v') ? strchr(v, 'v') + 1 : v;
+			if (limited)
+				tp_problem_set_fix(r->error, "The best version this server speaks is %s: allow it in the "
+							     "probe (--tls-min %s), or enable the versions you asked for "
+							     "on the server.", v, num);
+			else
+				tp_problem_set_fix(r->error, "The best version this server speaks is %s: enable TLS 1.2 "
+							     "and TLS 1.3 on it. To inspect it as it is, probe with "
+							     "--tls-min %s.", v, num);
+			tp_session_free(s);
+		} else if (scratch.error && scratch.error->code == TP_PROTOCOL_VERSION) {
+			msg = tp_strdupf("%s; it refused TLS 1.0 to 1.3 alike, so it speaks only SSL 3.0 or older, or "
+					 "nothing this client knows", r->error->message);
+			if (msg) {
+				free(r->error->message);
+				r->error->message = msg;
+			}
+		}
+		close(fd);
+	}
+	gnutls_priority_deinit(look.prio);
+	if (scratch.error) {
+		problem_free(scratch.error);
+		free(scratch.error);
+	}
+	free(scratch.alpn);
+}
+
 struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
@@ -550,6 +614,8 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 		tp_session_free(s);
 	}
 	close(fd);
+	if (r->error && r->error->code == TP_PROTOCOL_VERSION)
+		second_look_at_versions(r, cfg, &d);
 out:
 	r->timing.total_ms = tp_now_ms() - t0;
 	judge(r, cfg);

@@ -155,6 +155,24 @@ looks_like_tls(const struct io *io)
 	return io->nfirst < 2 || io->first[1] == 0x03;
 }
 
+/* The alert's name as RFC 8446 writes it: protocol_version. */
+static void
+alert_name(gnutls_alert_description_t a, char *buf, size_t len)
+{
+	const char *n = gnutls_alert_get_strname(a);
+	size_t i = 0;
+
+	if (!n) {
+		snprintf(buf, len, "%d", (int)a);
+		return;
+	}
+	if (strncmp(n, "GNUTLS_A_", 9) == 0)
+		n += 9;
+	for (; n[i] && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)n[i]);
+	buf[i] = '\0';
+}
+
 static void
 handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, int ret)
 {
@@ -167,13 +185,12 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 	}
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 		gnutls_alert_description_t a = gnutls_alert_get(s);
-		const char *name = gnutls_alert_get_strname(a);
-		if (!name)
-			name = "unknown";
+		char name[48];
+		alert_name(a, name, sizeof(name));
 		switch ((int)a) {
 		case GNUTLS_A_PROTOCOL_VERSION:
 			tp_result_fail(r, TP_PROTOCOL_VERSION,
-				       "the server refused every TLS version offered (alert %s)", name);
+				       "the server refused the TLS versions offered (alert %s)", name);
 			return;
 		case GNUTLS_A_CERTIFICATE_REQUIRED:
 			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
