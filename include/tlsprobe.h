@@ -53,8 +53,10 @@ enum tp_code {
 	TP_PURPOSE_MISMATCH,
 	TP_INSECURE_ALGORITHM,
 	TP_VERIFY_FAILED,
+	TP_OCSP_MISSING,
 	TP_CHAIN_ORDER,
 	TP_WEAK_KEY,
+	TP_OCSP_INVALID,
 	TP_EXPIRES_SOON,
 	TP_CODE_COUNT
 };
@@ -100,6 +102,10 @@ void tp_config_destroy(struct tp_config *cfg);
 const char *tp_config_error(const struct tp_config *cfg);
 
 int tp_config_add_ca_file(struct tp_config *cfg, const char *path);
+/* Check the chain against the CRLs in path (PEM or DER), repeatable. */
+int tp_config_add_crl_file(struct tp_config *cfg, const char *path);
+/* A server that staples no OCSP response is a problem. */
+void tp_config_set_ocsp_required(struct tp_config *cfg, bool required);
 void tp_config_set_system_ca(struct tp_config *cfg, bool use);
 int tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *key);
 int tp_config_set_alpn(struct tp_config *cfg, const char *list);
@@ -156,6 +162,15 @@ struct tp_cert_info {
 	bool self_signed;
 };
 
+struct tp_ocsp_info {
+	bool stapled;
+	const char *status;      /* "good", "revoked", "unknown"; NULL unless stapled and readable */
+	bool verified;           /* signed by the leaf's issuer (or its delegate) and about the leaf */
+	time_t this_update;
+	time_t next_update;      /* (time_t)-1 when the response gives none */
+	time_t revocation_time;  /* (time_t)-1 unless revoked */
+};
+
 struct tp_problem {
 	enum tp_code code;
 	enum tp_status severity;
@@ -183,6 +198,8 @@ const struct tp_timing *tp_result_timing(const struct tp_result *r);
 const struct tp_tls_info *tp_result_tls(const struct tp_result *r);
 size_t tp_result_cert_count(const struct tp_result *r);
 const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i);
+/* NULL when no handshake completed. */
+const struct tp_ocsp_info *tp_result_ocsp(const struct tp_result *r);
 /* Whether the chain was verified at all (a handshake happened). */
 bool tp_result_verified(const struct tp_result *r);
 bool tp_result_trusted(const struct tp_result *r);

@@ -52,11 +52,26 @@ format_date(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
+static bool
+names_issuer(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
+	bool same = false;
+
+	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &a) == 0 && gnutls_x509_crt_get_raw_dn(issuer, &b) == 0)
+		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
+	gnutls_free(a.data);
+	gnutls_free(b.data);
+	return same;
+}
+
 /*
  * Follow issuers through what the server sent: leaf, then the certificate
- * named as its issuer, and so on, until a self-signed one or a gap. Links
- * are made by name and key identifier; signatures are checked separately so
- * that a wrong signature is not mistaken for a missing certificate.
+ * whose subject is the leaf's issuer, and so on, until a self-signed one or
+ * a gap. Among several of the right name the one whose key verifies the
+ * signature wins; when none does, the link is still made, so that a wrong
+ * certificate under the right name (an old intermediate after a re-key) is
+ * reported as such and not as a missing one.
  */
 static void
 build_path(struct chain *c)
@@ -68,22 +83,50 @@ build_path(struct chain *c)
 	c->len = 1;
 	used[0] = true;
 	while (c->len < n) {
-		size_t cur = c->path[c->len - 1], next = n;
+		size_t cur = c->path[c->len - 1], named = n, signer = n;
 		if (c->r->certs[cur].self_signed)
 			break;
-		for (size_t j = 0; j < n; j++) {
-			if (!used[j] && gnutls_x509_crt_check_issuer(c->certs[cur], c->certs[j])) {
-				next = j;
-				break;
-			}
+		for (size_t j = 0; j < n && signer == n; j++) {
+			if (used[j] || !names_issuer(c->certs[cur], c->certs[j]))
+				continue;
+			if (named == n)
+				named = j;
+			if (tp_chain_signed_by(c->certs[cur], c->certs[j]))
+				signer = j;
 		}
-		if (next == n)
+		if (named == n)
 			break;
-		if (!tp_chain_signed_by(c->certs[cur], c->certs[next]))
+		if (signer == n)
 			c->bad_link = true;
-		used[next] = true;
-		c->path[c->len++] = next;
+		else
+			named = signer;
+		used[named] = true;
+		c->path[c->len++] = named;
 	}
+}
+
+/* " (the --ca-file holds 'A' and 'B', not it)", or "" without --ca-file. */
+static void
+describe_user_cas(const struct chain *c, char *buf, size_t len)
+{
+	struct tp_trust *t = c->cfg->trust;
+	size_t n = tp_trust_user_count(t), used;
+
+	*buf = '\0';
+	if (!n)
+		return;
+	used = (size_t)snprintf(buf, len, " (the --ca-file holds ");
+	for (size_t i = 0; i < n && i < 3 && used < len; i++) {
+		char *dn = tp_chain_dn(tp_trust_user_cert(t, i), false), *cn = dn ? short_name(dn) : NULL;
+		used += (size_t)snprintf(buf + used, len - used, "%s'%s'", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+					 cn ? cn : "?");
+		free(dn);
+		free(cn);
+	}
+	if (n > 3 && used < len)
+		used += (size_t)snprintf(buf + used, len - used, " and %zu more", n - 3);
+	if (used < len)
+		snprintf(buf + used, len - used, ", not it)");
 }
 
 static void
@@ -93,15 +136,12 @@ explain_unknown_issuer(struct chain *c)
 	size_t top = c->path[c->len - 1];
 	const struct tp_cert_info *ci = &r->certs[top];
 	char *issuer_cn = short_name(ci->issuer), *top_cn = short_name(ci->subject);
-	size_t nuser = tp_trust_user_count(c->cfg->trust);
-	char from_files[160] = "";
+	char from_files[400];
 	gnutls_datum_t dn;
 	enum tp_trust_source src = TP_TRUST_NONE;
 	struct tp_problem *p;
 
-	if (nuser)
-		snprintf(from_files, sizeof(from_files), " (nor in the --ca-file, which holds %zu certificate%s)",
-			 nuser, nuser == 1 ? "" : "s");
+	describe_user_cas(c, from_files, sizeof(from_files));
 
 	if (ci->self_signed) {
 		if (top == 0) {
@@ -109,10 +149,9 @@ explain_unknown_issuer(struct chain *c)
 				      "the server sent a self-signed certificate for '%s'; no trusted CA vouches "
 				      "for it%s", top_cn, from_files);
 		} else {
-			p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
-					  "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s), which "
-					  "is not in the trust store%s", top_cn, ci->sha256, from_files);
-			(void)p;
+			tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+				      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s), which is "
+				      "not in the trust store%s", top_cn, ci->sha256, from_files);
 		}
 		goto out;
 	}
@@ -122,10 +161,13 @@ explain_unknown_issuer(struct chain *c)
 		gnutls_free(dn.data);
 	}
 	if (src != TP_TRUST_NONE) {
-		tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
-			      "'%s' was issued by '%s'; %s holds a CA certificate of that name, but not the one "
-			      "that signed it (same name, different key)", top_cn, issuer_cn,
-			      src == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
+		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+				  "'%s' was issued by '%s'; %s holds a CA certificate of that name, but not the one "
+				  "that signed it (same name, different key)", top_cn, issuer_cn,
+				  src == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
+		tp_problem_set_fix(p, "Find the '%s' certificate that really issued this chain (its key must match "
+				      "the chain's authority key identifier) and trust that one; the one trusted "
+				      "now is another CA, or an old one replaced by a re-key.", issuer_cn);
 	} else if (ci->is_ca) {
 		tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
 			      "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
@@ -162,30 +204,48 @@ explain_bad_signature(struct chain *c)
 		if (tp_chain_signed_by(c->certs[i], c->certs[j]))
 			continue;
 		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
-		tp_result_add(c->r, TP_SIGNATURE_FAILURE, (int)i,
-			      "'%s' names '%s' as its issuer, but the signature does not verify with the key of "
-			      "the '%s' certificate the server sent", a, b, b);
+		struct tp_problem *p = tp_result_add(c->r, TP_SIGNATURE_FAILURE, (int)i,
+			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
+			"certificate the server sent (#%zu): same name, different key", a, b, b, j);
+		tp_problem_set_fix(p, "The server sends the wrong '%s' certificate, perhaps an old one from before "
+				      "the CA changed keys: install the intermediate your CA issued with this "
+				      "certificate (the chain file that came with it).", b);
 		free(a);
 		free(b);
 	}
 }
 
-static void
-explain_not_ca(struct chain *c)
+/* Why issuer cannot sign certificates, or NULL when it can. */
+static const char *
+not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci)
 {
+	unsigned usage = 0, critical = 0;
+
+	if (!ci->is_ca)
+		return "it is not a CA certificate (no basicConstraints CA:TRUE)";
+	if (gnutls_x509_crt_get_key_usage(issuer, &usage, &critical) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
+		return "its keyUsage does not allow signing certificates (no keyCertSign)";
+	return NULL;
+}
+
+/* Every issuer in the path must be a CA allowed to sign; returns how many are not. */
+static size_t
+check_issuers(struct chain *c)
+{
+	size_t found = 0;
+
 	for (size_t k = 0; k + 1 < c->len; k++) {
 		size_t i = c->path[k], j = c->path[k + 1];
-		if (c->r->certs[j].is_ca)
+		const char *why = not_a_ca(c->certs[j], &c->r->certs[j]);
+		if (!why)
 			continue;
 		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
-		tp_result_add(c->r, TP_ISSUER_NOT_CA, (int)j,
-			      "'%s' was signed by '%s', which is not a CA certificate (no basicConstraints CA:TRUE)",
-			      a, b);
+		tp_result_add(c->r, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why);
 		free(a);
 		free(b);
-		return;
+		found++;
 	}
-	tp_result_add(c->r, TP_ISSUER_NOT_CA, -1, "a certificate in the chain was signed by one that is not a CA");
+	return found;
 }
 
 static bool
@@ -198,10 +258,11 @@ weak_hash(gnutls_x509_crt_t crt, const char **name)
 	return h == GNUTLS_DIG_SHA1 || h == GNUTLS_DIG_MD5 || h == GNUTLS_DIG_MD2;
 }
 
-static void
-explain_insecure_algorithm(struct chain *c)
+/* SHA-1 and MD5 signatures, whether or not GnuTLS refused them. Returns how many. */
+static size_t
+check_signature_algorithms(struct chain *c)
 {
-	bool found = false;
+	size_t found = 0;
 	const char *h;
 
 	for (size_t k = 0; k < c->len; k++) {
@@ -211,15 +272,87 @@ explain_insecure_algorithm(struct chain *c)
 			continue;
 		char *a = short_name(subj(c, i));
 		tp_result_add(c->r, TP_INSECURE_ALGORITHM, (int)i,
-			      "'%s' is signed with %s (%s), which is no longer considered secure", a, h,
-			      c->r->certs[i].sig_alg);
+			      "'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
+			      h ? h : "a broken hash", c->r->certs[i].sig_alg);
 		free(a);
-		found = true;
+		found++;
 	}
-	if (!found)
-		tp_result_add(c->r, TP_INSECURE_ALGORITHM, -1,
-			      "a signature in the chain, or in the trusted root that anchors it, uses an "
-			      "algorithm that is no longer considered secure");
+	return found;
+}
+
+/* RSA and DSA keys under 2048 bits, EC keys under 256. Returns how many. */
+static size_t
+check_key_sizes(struct chain *c, bool refused)
+{
+	size_t found = 0;
+
+	for (size_t k = 0; k < c->len; k++) {
+		size_t i = c->path[k];
+		const struct tp_cert_info *ci = &c->r->certs[i];
+		bool rsa_like = strcmp(ci->key_type, "RSA") == 0 || strcmp(ci->key_type, "RSA-PSS") == 0 ||
+				strcmp(ci->key_type, "DSA") == 0;
+		unsigned min = rsa_like ? 2048 : strcmp(ci->key_type, "ECDSA") == 0 ? 256 : 0;
+		if (!min || ci->key_bits >= min)
+			continue;
+		char *a = short_name(ci->subject);
+		struct tp_problem *p = tp_result_add(c->r, TP_WEAK_KEY, (int)i,
+			"'%s' has a %u-bit %s key; %u bits is the least current clients accept%s", a, ci->key_bits,
+			ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
+		if (p && refused)
+			p->severity = TP_STATUS_CRITICAL;
+		free(a);
+		found++;
+	}
+	return found;
+}
+
+/*
+ * The served order should be the path: leaf, its issuer, that one's issuer.
+ * Certificates that belong to no path are extras (or duplicates); many
+ * clients cope with both, some do not, so this is a warning.
+ */
+static void
+check_order(struct chain *c)
+{
+	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH;
+	bool in_path[MAX_PATH] = {false}, sorted = true;
+	char want[600] = "";
+	size_t used = 0;
+
+	for (size_t k = 0; k < c->len; k++) {
+		in_path[c->path[k]] = true;
+		sorted = sorted && c->path[k] == k;
+	}
+	if (!sorted) {
+		for (size_t k = 0; k < c->len && used < sizeof(want); k++) {
+			char *cn = short_name(subj(c, c->path[k]));
+			used += (size_t)snprintf(want + used, sizeof(want) - used, "%s#%zu '%s'", k ? ", then " : "",
+						 c->path[k], cn);
+			free(cn);
+		}
+		size_t first = 0;
+		while (first < c->len && c->path[first] == first)
+			first++;
+		tp_result_add(c->r, TP_CHAIN_ORDER, (int)(first < c->len ? c->path[first] : 0),
+			      "the server sent its certificates out of order; the chain is %s", want);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (in_path[i])
+			continue;
+		char *cn = short_name(subj(c, i));
+		size_t dup = n;
+		for (size_t j = 0; j < n && dup == n; j++)
+			if (j != i && in_path[j] && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
+				dup = j;
+		if (dup != n)
+			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+				      "certificate #%zu '%s' is sent twice (it is also #%zu)", i, cn, dup);
+		else
+			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+				      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
+				      "any certificate sent before it", i, cn);
+		free(cn);
+	}
 }
 
 static void
@@ -331,24 +464,35 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 				      "a signature in the chain does not verify with its issuer's key");
 		explained |= GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE;
 	}
-	if (status & GNUTLS_CERT_SIGNER_NOT_CA) {
-		explain_not_ca(&c);
-		explained |= GNUTLS_CERT_SIGNER_NOT_CA;
-	}
-	if (status & GNUTLS_CERT_INSECURE_ALGORITHM) {
-		explain_insecure_algorithm(&c);
+	/* GnuTLS says SIGNER_NOT_CA, or, when the non-CA is below a CA with
+	 * a path length limit, SIGNER_CONSTRAINTS_FAILURE. */
+	if (check_issuers(&c))
+		explained |= GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
+	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
+		tp_result_add(r, TP_ISSUER_NOT_CA, -1,
+			      "a certificate in the chain was signed by one that may not sign certificates (the "
+			      "trusted anchor, or a CA whose constraints forbid it)");
+	explained |= GNUTLS_CERT_SIGNER_NOT_CA;
+	/* GnuTLS refuses some of these and lets others pass; report them all,
+	 * and attribute its refusal to them when they explain it. */
+	bool refused = status & GNUTLS_CERT_INSECURE_ALGORITHM;
+	size_t weak = check_signature_algorithms(&c) + check_key_sizes(&c, refused);
+	if (refused) {
+		if (!weak)
+			tp_result_add(r, TP_INSECURE_ALGORITHM, -1,
+				      "GnuTLS refuses an algorithm in the chain, or in the trusted root that anchors "
+				      "it, as insecure");
 		explained |= GNUTLS_CERT_INSECURE_ALGORITHM;
 	}
+	check_order(&c);
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH) {
 		tp_result_add(r, TP_PURPOSE_MISMATCH, 0,
 			      "the certificate's extendedKeyUsage does not include serverAuth: it is not meant "
 			      "for a TLS server (a client certificate, perhaps)");
 		explained |= GNUTLS_CERT_PURPOSE_MISMATCH;
 	}
-	if (status & GNUTLS_CERT_REVOKED) {
-		tp_result_add(r, TP_REVOKED, -1, "a certificate in the chain has been revoked by its CA");
-		explained |= GNUTLS_CERT_REVOKED;
-	}
+	tp_revoke_check(r, cfg, certs, c.path, c.len, now, status & GNUTLS_CERT_REVOKED);
+	explained |= GNUTLS_CERT_REVOKED;
 	if (status & ~explained) {
 		gnutls_datum_t out = {NULL, 0};
 		gnutls_certificate_verification_status_print(status & ~explained, GNUTLS_CRT_X509, &out, 0);

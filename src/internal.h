@@ -46,6 +46,11 @@ enum tp_trust_source { TP_TRUST_NONE, TP_TRUST_USER, TP_TRUST_SYSTEM };
 /* Where a CA certificate whose subject is dn can be found, if anywhere. */
 enum tp_trust_source tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn);
 size_t tp_trust_user_count(const struct tp_trust *t);
+int tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen);
+size_t tp_trust_crl_count(const struct tp_trust *t);
+gnutls_x509_crl_t tp_trust_crl(const struct tp_trust *t, size_t i);
+const char *tp_trust_crl_file(const struct tp_trust *t, size_t i);
+gnutls_x509_crt_t tp_trust_user_cert(const struct tp_trust *t, size_t i);
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -58,6 +63,7 @@ struct tp_config {
 	unsigned timeout_ms;
 	int family;
 	bool insecure;
+	bool ocsp_required;
 	time_t at;
 	int warn_days, crit_days;
 	char *client_cert_file, *client_key_file;
@@ -85,11 +91,14 @@ struct tp_result {
 	char *alpn;
 	struct tp_cert_info *certs;
 	size_t n_certs;
+	gnutls_datum_t ocsp_der;  /* the stapled response, if any */
+	struct tp_ocsp_info ocsp;
 	bool verified, trusted, hostname_ok;
 	char *verify_name;
 	struct tp_problem *problems;
 	size_t n_problems;
 	struct tp_problem *error;
+	bool offer_refused;       /* the server rejected what was offered: worth a second look */
 	enum tp_status status;
 	enum tp_code reason;
 };
@@ -126,6 +135,11 @@ bool tp_chain_is_ca(gnutls_x509_crt_t crt);
 /* Whether issuer's key signed crt (names and signature both match). */
 bool tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
+
+/* revoke.c: name the revoked certificates and judge the stapled OCSP
+ * response; path lists certs from the leaf up to where the chain stops. */
+void tp_revoke_check(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
+		     size_t len, time_t now, bool gnutls_says_revoked);
 
 /* diagnose.c: verify certs[0..n) against the trust store and the name,
  * judge validity at `now`, and record every problem in r. */

@@ -116,6 +116,18 @@ tp_config_add_ca_file(struct tp_config *cfg, const char *path)
 	return tp_trust_add_file(cfg->trust, path, cfg->error, sizeof(cfg->error));
 }
 
+int
+tp_config_add_crl_file(struct tp_config *cfg, const char *path)
+{
+	return tp_trust_add_crl_file(cfg->trust, path, cfg->error, sizeof(cfg->error));
+}
+
+void
+tp_config_set_ocsp_required(struct tp_config *cfg, bool required)
+{
+	cfg->ocsp_required = required;
+}
+
 void
 tp_config_set_system_ca(struct tp_config *cfg, bool use)
 {
@@ -278,6 +290,14 @@ load_client_cert(struct tp_config *cfg)
 	return 0;
 }
 
+/* The lowest and highest versions this probe offers. */
+static void
+offered_versions(const struct tp_config *cfg, int *lo, int *hi)
+{
+	*lo = cfg->tls_min ? cfg->tls_min : cfg->priority ? GNUTLS_TLS1_0 : GNUTLS_TLS1_2;
+	*hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
+}
+
 int
 tp_config_ready(struct tp_config *cfg)
 {
@@ -295,11 +315,9 @@ tp_config_ready(struct tp_config *cfg)
 	used = (size_t)snprintf(prio, sizeof(prio), "%s", cfg->priority ? cfg->priority : "NORMAL");
 	/* Like current browsers and HTTP clients, refuse TLS 1.0 and 1.1
 	 * unless asked: a server that speaks only those is broken for them. */
-	int lo = cfg->tls_min ? cfg->tls_min : cfg->priority ? 0 : GNUTLS_TLS1_2;
-	if (lo || cfg->tls_max) {
-		int hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
-		if (!lo)
-			lo = GNUTLS_TLS1_0;
+	if (!cfg->priority || cfg->tls_min || cfg->tls_max) {
+		int lo, hi;
+		offered_versions(cfg, &lo, &hi);
 		used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":-VERS-ALL");
 		for (int v = lo; v <= hi && used < sizeof(prio); v++)
 			used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":+VERS-%s", vers[v]);
@@ -417,6 +435,7 @@ tp_result_destroy(struct tp_result *r)
 	free(r->sni);
 	free(r->alpn);
 	free(r->verify_name);
+	gnutls_free(r->ocsp_der.data);
 	for (size_t i = 0; i < r->n_certs; i++)
 		tp_chain_facts_free(&r->certs[i]);
 	free(r->certs);
@@ -513,63 +532,112 @@ out:
 	free(certs);
 }
 
+/* Replace an error's code, keeping its message; the fix follows the code. */
+static void
+retarget(struct tp_problem *p, enum tp_code code)
+{
+	const struct tp_reason *reason = tp_reason_get(code);
+
+	p->code = code;
+	p->severity = reason->status;
+	tp_problem_set_fix(p, "%s", reason->fix);
+}
+
+TP_PRINTF(2, 3) static void
+append(struct tp_problem *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *more, *msg;
+
+	va_start(ap, fmt);
+	more = tp_vstrdupf(fmt, ap);
+	va_end(ap);
+	msg = more ? tp_strdupf("%s; %s", p->message, more) : NULL;
+	if (msg) {
+		free(p->message);
+		p->message = msg;
+	}
+	free(more);
+}
+
+
 /*
- * When no TLS version was common, connect once more offering every version
- * GnuTLS knows, so the message can say what the server does speak.
+ * When the server refused what was offered (no common version, or a
+ * handshake_failure alert), connect once more offering every version and
+ * cipher suite GnuTLS knows: what the server then picks says which of the
+ * two it was, and what to change.
  */
 static void
-second_look_at_versions(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline *d)
+second_look(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline *d)
 {
-	static const char wide[] = "NORMAL:+VERS-TLS1.3:+VERS-TLS1.2:+VERS-TLS1.1:+VERS-TLS1.0:+SHA1:+AES-128-CBC:"
-				   "+AES-256-CBC:+RSA:+SIGN-ALL:%VERIFY_ALLOW_SIGN_WITH_SHA1";
+	static const char wide[] =
+		"NORMAL:+VERS-TLS1.1:+VERS-TLS1.0:+AES-128-CCM-8:+AES-256-CCM-8:+CAMELLIA-128-GCM:"
+		"+CAMELLIA-256-GCM:+CAMELLIA-128-CBC:+CAMELLIA-256-CBC:+3DES-CBC:+ARCFOUR-128:+SHA256:+SHA384:"
+		"+MD5:+DHE-DSS:+SIGN-ALL:+GROUP-ALL:%VERIFY_ALLOW_SIGN_WITH_SHA1";
 	struct tp_config look = *cfg;
 	struct tp_result scratch = {.target = r->target, .sni = r->sni};
+	struct tp_problem *e = r->error;
+	bool limited = cfg->tls_min || cfg->tls_max || cfg->priority;
 	gnutls_session_t s;
-	char *msg;
-	int fd;
+	int fd, lo, hi;
 
 	if (tp_deadline_left(d) == 0 || gnutls_priority_init(&look.prio, wide, NULL) < 0)
 		return;
+	offered_versions(cfg, &lo, &hi);
 	fd = tp_net_connect(&scratch, &look, d);
-	if (fd >= 0) {
-		s = tp_session_handshake(&scratch, &look, fd, d);
-		if (s) {
-			const char *v = scratch.tls.version;
-			bool limited = cfg->tls_min || cfg->tls_max || cfg->priority;
-			msg = tp_strdupf("%s; offered every version, the server chose %s, which %s", r->error->message, v,
-					 limited ? "the --tls-min/--tls-max/--priority settings exclude"
-						 : "tlsprobe refuses by default, as current browsers and clients do");
-			if (msg) {
-				free(r->error->message);
-				r->error->message = msg;
-			}
-			/* "TLSv1.0" -> "1.0" */
-			const char *num = strchr(v, 'v') ? strchr(v, 'v') + 1 : v;
+	s = fd >= 0 ? tp_session_handshake(&scratch, &look, fd, d) : NULL;
+	if (s) {
+		int v = (int)gnutls_protocol_get_version(s);
+		const char *name = scratch.tls.version, *num = strchr(name, 'v') ? strchr(name, 'v') + 1 : name;
+		if (v < lo || v > hi) {
+			if (e->code != TP_PROTOCOL_VERSION)
+				retarget(e, TP_PROTOCOL_VERSION);
+			append(e, "offered every version, the server chose %s, which %s", name,
+			       limited ? "the --tls-min/--tls-max/--priority settings exclude"
+				       : "tlsprobe refuses by default, as current browsers and clients do");
 			if (limited)
-				tp_problem_set_fix(r->error, "The best version this server speaks is %s: allow it in the "
-							     "probe (--tls-min %s), or enable the versions you asked for "
-							     "on the server.", v, num);
+				tp_problem_set_fix(e, "The best version this server speaks is %s: allow it in the probe "
+						      "(--tls-min %s), or enable the versions you asked for on the server.",
+						   name, num);
 			else
-				tp_problem_set_fix(r->error, "The best version this server speaks is %s: enable TLS 1.2 "
-							     "and TLS 1.3 on it. To inspect it as it is, probe with "
-							     "--tls-min %s.", v, num);
-			tp_session_free(s);
-		} else if (scratch.error && scratch.error->code == TP_PROTOCOL_VERSION) {
-			msg = tp_strdupf("%s; it refused TLS 1.0 to 1.3 alike, so it speaks only SSL 3.0 or older, or "
-					 "nothing this client knows", r->error->message);
-			if (msg) {
-				free(r->error->message);
-				r->error->message = msg;
-			}
+				tp_problem_set_fix(e, "The best version this server speaks is %s: enable TLS 1.2 and "
+						      "TLS 1.3 on it. To inspect it as it is, probe with --tls-min %s.",
+						   name, num);
+		} else {
+			const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(s));
+			const char *mac = gnutls_mac_get_name(gnutls_mac_get(s));
+			const char *kx = gnutls_kx_get_name(gnutls_kx_get(s));
+			retarget(e, TP_NO_SHARED_CIPHER);
+			append(e, "offered every cipher suite GnuTLS knows, the server chose %s (%s), which %s",
+			       scratch.tls.cipher ? scratch.tls.cipher : "?", name,
+			       limited ? "the --priority/--tls-min/--tls-max settings exclude"
+				       : "tlsprobe does not offer by default");
+			tp_problem_set_fix(e, "The server accepts only cipher suites current clients do not offer, such "
+					      "as %s: enable ECDHE with AES-GCM or ChaCha20-Poly1305 on it. To inspect it "
+					      "as it is, probe with --priority 'NORMAL:+%s%s%s%s%s'.",
+					   scratch.tls.cipher ? scratch.tls.cipher : "?", cipher ? cipher : "CIPHER-ALL",
+					   mac && strcmp(mac, "AEAD") ? ":+" : "", mac && strcmp(mac, "AEAD") ? mac : "",
+					   kx && v < GNUTLS_TLS1_3 ? ":+" : "", kx && v < GNUTLS_TLS1_3 ? kx : "");
 		}
-		close(fd);
+		tp_session_free(s);
+	} else if (scratch.error && scratch.error->code == TP_PROTOCOL_VERSION) {
+		retarget(e, TP_PROTOCOL_VERSION);
+		append(e, "it refused TLS 1.0 to 1.3 alike, so it speaks only SSL 3.0 or older, or nothing this "
+			  "client knows");
+	} else if (scratch.error) {
+		append(e, "a second handshake offering every version and cipher suite GnuTLS knows failed too, so the "
+			  "server wants something else: an algorithm GnuTLS lacks, another name (--sni), or a "
+			  "client certificate");
 	}
+	if (fd >= 0)
+		close(fd);
 	gnutls_priority_deinit(look.prio);
 	if (scratch.error) {
 		problem_free(scratch.error);
 		free(scratch.error);
 	}
 	free(scratch.alpn);
+	gnutls_free(scratch.ocsp_der.data);
 }
 
 struct tp_result *
@@ -614,8 +682,8 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 		tp_session_free(s);
 	}
 	close(fd);
-	if (r->error && r->error->code == TP_PROTOCOL_VERSION)
-		second_look_at_versions(r, cfg, &d);
+	if (r->error && (r->error->code == TP_PROTOCOL_VERSION || r->offer_refused))
+		second_look(r, cfg, &d);
 out:
 	r->timing.total_ms = tp_now_ms() - t0;
 	judge(r, cfg);
@@ -631,6 +699,7 @@ const char *tp_result_sni(const struct tp_result *r) { return r->sni; }
 const char *tp_result_address(const struct tp_result *r) { return r->address[0] ? r->address : NULL; }
 const struct tp_timing *tp_result_timing(const struct tp_result *r) { return &r->timing; }
 const struct tp_tls_info *tp_result_tls(const struct tp_result *r) { return r->handshake_done ? &r->tls : NULL; }
+const struct tp_ocsp_info *tp_result_ocsp(const struct tp_result *r) { return r->handshake_done ? &r->ocsp : NULL; }
 size_t tp_result_cert_count(const struct tp_result *r) { return r->n_certs; }
 const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i) { return i < r->n_certs ? &r->certs[i] : NULL; }
 bool tp_result_verified(const struct tp_result *r) { return r->verified; }

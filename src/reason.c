@@ -104,11 +104,19 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_VERIFY_FAILED] = {TP_VERIFY_FAILED, "verify-failed", TP_STATUS_CRITICAL,
 		"chain does not verify",
 		"Read GnuTLS's words in the message; check the chain with tlsprobe -v."},
+	[TP_OCSP_MISSING] = {TP_OCSP_MISSING, "ocsp-missing", TP_STATUS_CRITICAL, "no OCSP response stapled",
+		"Enable OCSP stapling on the server: nginx 'ssl_stapling on; ssl_stapling_verify on;' with a "
+		"resolver; Apache 'SSLUseStapling On' with an SSLStaplingCache; HAProxy a .ocsp file or "
+		"'ocsp-update on'. The server must be able to reach its CA's OCSP responder."},
 	[TP_CHAIN_ORDER] = {TP_CHAIN_ORDER, "chain-order", TP_STATUS_WARNING, "chain out of order",
 		"Serve the leaf first, then its issuer, then that one's issuer, and no unrelated "
 		"certificates."},
 	[TP_WEAK_KEY] = {TP_WEAK_KEY, "weak-key", TP_STATUS_WARNING, "weak key",
 		"Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key."},
+	[TP_OCSP_INVALID] = {TP_OCSP_INVALID, "ocsp-invalid", TP_STATUS_WARNING, "stapled OCSP response unusable",
+		"The server staples an OCSP response that clients cannot use (stale, not signed by the CA, or "
+		"about another certificate): check the server's stapling setup, that it can reach the CA's "
+		"OCSP responder, and that it refreshes the response before its next update."},
 	[TP_EXPIRES_SOON] = {TP_EXPIRES_SOON, "expires-soon", TP_STATUS_WARNING,
 		"certificate expires soon",
 		"Renew the certificate before it expires and install it on the server; automate renewal "

@@ -219,6 +219,7 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 			return;
 		}
 		if (a == GNUTLS_A_HANDSHAKE_FAILURE || a == GNUTLS_A_INSUFFICIENT_SECURITY) {
+			r->offer_refused = true;
 			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
 				       "the server ended the handshake with alert %s: it found nothing acceptable "
 				       "in the client's offer (cipher suites, groups or signature algorithms)", name);
@@ -235,6 +236,7 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 	case GNUTLS_E_NO_CIPHER_SUITES:
 	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
 	case GNUTLS_E_NO_PRIORITIES_WERE_SET:
+		r->offer_refused = true;
 		tp_result_fail(r, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
 			       gnutls_strerror(ret));
 		return;
@@ -259,7 +261,7 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 static void
 collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 {
-	gnutls_datum_t alpn;
+	gnutls_datum_t alpn, ocsp;
 	gnutls_group_t g = gnutls_group_get(s);
 	gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
 
@@ -275,6 +277,14 @@ collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 	r->tls.resumed = gnutls_session_is_resumed(s);
 	r->tls.client_cert_requested = io->cert_requested;
 	r->tls.client_cert_sent = io->cert_sent;
+	if (gnutls_ocsp_status_request_get2(s, 0, &ocsp) == 0 && ocsp.size) {
+		r->ocsp_der.data = gnutls_malloc(ocsp.size);
+		if (r->ocsp_der.data) {
+			memcpy(r->ocsp_der.data, ocsp.data, ocsp.size);
+			r->ocsp_der.size = ocsp.size;
+			r->ocsp.stapled = true;
+		}
+	}
 }
 
 /*
@@ -305,7 +315,8 @@ await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, co
 			continue;
 		}
 		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-			r->handshake_done = false;
+			/* The handshake did complete: the chain is still worth
+			 * examining, but the probe ends in this error. */
 			handshake_failed(r, s, io, (int)n);
 			return;
 		}
@@ -343,6 +354,8 @@ tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const s
 		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot set the server name: %s", gnutls_strerror(ret));
 		goto fail;
 	}
+	/* Ask for a stapled OCSP response; what it says is judged later. */
+	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
 	if (cfg->alpn) {
 		gnutls_datum_t protos[16];
 		unsigned n = 0;
@@ -389,8 +402,6 @@ tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const s
 	if (io->cert_requested && gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
 		await_verdict_on_client_cert(r, s, fd, io, d);
 	r->timing.handshake_ms = tp_now_ms() - t0;
-	if (!r->handshake_done)
-		goto fail;
 	/* The transport pointer outlives this function; the session owns it
 	 * through its user pointer and tp_session_free() releases both. */
 	return s;

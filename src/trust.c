@@ -31,6 +31,11 @@ struct tp_trust {
 	bool fallback; /* no bundle found: GnuTLS loaded the system store whole */
 	struct sys_root *sys;
 	size_t n_sys;
+	struct user_crl {
+		gnutls_x509_crl_t crl;
+		char *file;
+	} *crls;
+	size_t n_crls;
 };
 
 struct tp_trust *
@@ -60,6 +65,11 @@ tp_trust_destroy(struct tp_trust *t)
 	for (size_t i = 0; i < t->n_sys; i++)
 		gnutls_free(t->sys[i].der.data);
 	free(t->sys);
+	for (size_t i = 0; i < t->n_crls; i++) {
+		gnutls_x509_crl_deinit(t->crls[i].crl);
+		free(t->crls[i].file);
+	}
+	free(t->crls);
 	free(t);
 }
 
@@ -73,6 +83,12 @@ size_t
 tp_trust_user_count(const struct tp_trust *t)
 {
 	return t->n_user;
+}
+
+gnutls_x509_crt_t
+tp_trust_user_cert(const struct tp_trust *t, size_t i)
+{
+	return i < t->n_user ? t->user[i] : NULL;
 }
 
 static int
@@ -144,6 +160,100 @@ out:
 	gnutls_free(theirs);
 	gnutls_free(data.data);
 	return ret;
+}
+
+static int
+import_crls(const gnutls_datum_t *data, gnutls_x509_crl_t **list, unsigned *n)
+{
+	gnutls_x509_crl_t one;
+
+	if (gnutls_x509_crl_list_import2(list, n, data, GNUTLS_X509_FMT_PEM, 0) == 0 && *n > 0)
+		return 0;
+	if (gnutls_x509_crl_init(&one) < 0)
+		return -1;
+	if (gnutls_x509_crl_import(one, data, GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crl_deinit(one);
+		return -1;
+	}
+	*list = gnutls_malloc(sizeof(**list));
+	if (!*list) {
+		gnutls_x509_crl_deinit(one);
+		return -1;
+	}
+	(*list)[0] = one;
+	*n = 1;
+	return 0;
+}
+
+/*
+ * CRLs the user gives are taken as they are (their signatures are not
+ * checked against a CA when loaded: the CAs that issue them are mostly
+ * intermediates, which the trust list never holds).
+ */
+int
+tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen)
+{
+	gnutls_datum_t data = {NULL, 0};
+	gnutls_x509_crl_t *mine = NULL, *theirs = NULL;
+	struct user_crl *grown;
+	unsigned n = 0, n2 = 0;
+	FILE *f = fopen(path, "rb");
+	int ret = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read CRL file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (gnutls_load_file(path, &data) < 0) {
+		snprintf(err, errlen, "cannot read CRL file %s", path);
+		return -1;
+	}
+	if (import_crls(&data, &mine, &n) < 0 || import_crls(&data, &theirs, &n2) < 0) {
+		snprintf(err, errlen, "CRL file %s holds no CRL: expected PEM (-----BEGIN X509 CRL-----) or DER",
+			 path);
+		goto out;
+	}
+	grown = realloc(t->crls, (t->n_crls + n) * sizeof(*t->crls));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	t->crls = grown;
+	for (unsigned i = 0; i < n; i++)
+		t->crls[t->n_crls++] = (struct user_crl){mine[i], strdup(path)};
+	n = 0;
+	/* The trust list owns what it is given. */
+	if (gnutls_x509_trust_list_add_crls(t->tl, theirs, n2, 0, 0) >= 0)
+		n2 = 0;
+	ret = 0;
+out:
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crl_deinit(mine[i]);
+	for (unsigned i = 0; i < n2; i++)
+		gnutls_x509_crl_deinit(theirs[i]);
+	gnutls_free(mine);
+	gnutls_free(theirs);
+	gnutls_free(data.data);
+	return ret;
+}
+
+size_t
+tp_trust_crl_count(const struct tp_trust *t)
+{
+	return t->n_crls;
+}
+
+gnutls_x509_crl_t
+tp_trust_crl(const struct tp_trust *t, size_t i)
+{
+	return i < t->n_crls ? t->crls[i].crl : NULL;
+}
+
+const char *
+tp_trust_crl_file(const struct tp_trust *t, size_t i)
+{
+	return i < t->n_crls ? t->crls[i].file : NULL;
 }
 
 /* ---- the system bundle index ------------------------------------------- */

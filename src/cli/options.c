@@ -24,6 +24,7 @@ enum opt_id {
 	OPT_CLIENT_KEY,
 	OPT_COLOR,
 	OPT_CRIT_DAYS,
+	OPT_CRL,
 	OPT_FORMAT,
 	OPT_HELP,
 	OPT_INSECURE,
@@ -31,6 +32,7 @@ enum opt_id {
 	OPT_IPV6,
 	OPT_JSON,
 	OPT_NO_SYSTEM_CA,
+	OPT_OCSP_REQUIRED,
 	OPT_PRIORITY,
 	OPT_QUIET,
 	OPT_SNI,
@@ -62,6 +64,7 @@ static const struct opt options[] = {
 	{"client-key", 0, "FILE", OPT_CLIENT_KEY, G_TLS, "private key of --client-cert"},
 	{"color", 0, "WHEN", OPT_COLOR, G_OUTPUT, "colour the text output: auto, always, never"},
 	{"crit-days", 0, "N", OPT_CRIT_DAYS, G_TRUST, "critical when a certificate expires within N days (14)"},
+	{"crl", 0, "FILE", OPT_CRL, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
 	{"format", 0, "FMT", OPT_FORMAT, G_OUTPUT, "output format: text, json"},
 	{"help", 'h', NULL, OPT_HELP, G_GENERAL, "show this help"},
 	{"insecure", 'k', NULL, OPT_INSECURE, G_TRUST, "report verification problems but do not fail on them"},
@@ -69,6 +72,7 @@ static const struct opt options[] = {
 	{"ipv6", '6', NULL, OPT_IPV6, G_CONNECT, "connect over IPv6 only"},
 	{"json", 0, NULL, OPT_JSON, G_OUTPUT, "one JSON object per target (same as --format json)"},
 	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, G_TRUST, "do not trust the system's CA store"},
+	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, G_TRUST, "fail when the server staples no OCSP response"},
 	{"priority", 0, "STRING", OPT_PRIORITY, G_TLS, "GnuTLS priority string (default NORMAL)"},
 	{"quiet", 'q', NULL, OPT_QUIET, G_OUTPUT, "text: print only the verdict line"},
 	{"sni", 0, "NAME", OPT_SNI, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
@@ -190,6 +194,10 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		if (parse_int(arg, crit) < 0)
 			return fail(err, errlen, "invalid --crit-days '%s': give a whole number of days", arg);
 		break;
+	case OPT_CRL:
+		if (tp_config_add_crl_file(cfg, arg) < 0)
+			return fail(err, errlen, "%s", tp_config_error(cfg));
+		break;
 	case OPT_FORMAT:
 		if (strcmp(arg, "text") == 0)
 			cli->format = FORMAT_TEXT;
@@ -204,6 +212,7 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 	case OPT_IPV6: tp_config_set_family(cfg, AF_INET6); break;
 	case OPT_JSON: cli->format = FORMAT_JSON; break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
+	case OPT_OCSP_REQUIRED: tp_config_set_ocsp_required(cfg, true); break;
 	case OPT_PRIORITY: tp_config_set_priority(cfg, arg); break;
 	case OPT_QUIET: cli->quiet++; break;
 	case OPT_SNI:

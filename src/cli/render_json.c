@@ -130,9 +130,22 @@ render_json_object(const struct tp_result *r)
 		json_object_set_new(j, "alpn", jstr(tls->alpn));
 		json_object_set_new(j, "resumed", json_boolean(tls->resumed));
 		json_object_set_new(j, "client_cert_requested", json_boolean(tls->client_cert_requested));
+		json_object_set_new(j, "ocsp_stapled", json_boolean(tp_result_ocsp(r)->stapled));
 		json_object_set_new(o, "tls", j);
 	} else {
 		json_object_set_new(o, "tls", json_null());
+	}
+	const struct tp_ocsp_info *ocsp = tp_result_ocsp(r);
+	if (ocsp && ocsp->stapled) {
+		json_t *j = json_object();
+		json_object_set_new(j, "status", jstr(ocsp->status));
+		json_object_set_new(j, "verified", json_boolean(ocsp->verified));
+		json_object_set_new(j, "this_update", jtime(ocsp->this_update));
+		json_object_set_new(j, "next_update", jtime(ocsp->next_update));
+		json_object_set_new(j, "revocation_time", jtime(ocsp->revocation_time));
+		json_object_set_new(o, "ocsp", j);
+	} else {
+		json_object_set_new(o, "ocsp", json_null());
 	}
 
 	for (size_t i = 0; i < tp_result_cert_count(r); i++)

@@ -140,6 +140,7 @@ field(const struct out *w, int indent, const char *label, const char *fmt, ...)
 	free(text);
 }
 
+
 static void
 date(time_t t, char *buf, size_t len)
 {
@@ -198,6 +199,15 @@ connection(const struct out *w, const struct tp_result *r)
 			field(w, 2, "key exchange", "%s%s%s", tls->kx_group ? tls->kx_group : "",
 			      tls->kx_group && tls->sig_alg ? ", signed with " : "", tls->sig_alg ? tls->sig_alg : "");
 		field(w, 2, "ALPN", "%s", tls->alpn ? tls->alpn : "none");
+		const struct tp_ocsp_info *ocsp = tp_result_ocsp(r);
+		if (!ocsp->stapled) {
+			field(w, 2, "OCSP", "not stapled");
+		} else {
+			char upd[32];
+			date(ocsp->next_update, upd, sizeof(upd));
+			field(w, 2, "OCSP", "stapled: %s%s, next update %s", ocsp->status ? ocsp->status : "unreadable",
+			      ocsp->verified ? "" : " (not verified)", upd);
+		}
 		field(w, 2, "client cert", "%s", !tls->client_cert_requested ? "not requested"
 					      : tls->client_cert_sent  ? "requested, sent"
 									: "requested, none sent");
