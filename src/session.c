@@ -141,7 +141,7 @@ describe_plaintext(const struct io *io, char *buf, size_t len)
 	for (size_t i = 0; i < n && shown + 1 < sizeof(sample) && p[i] != '\n' && p[i] != '\r'; i++)
 		sample[shown++] = isprint((unsigned char)p[i]) ? p[i] : '.';
 	sample[shown] = '\0';
-	snprintf(buf, len, "%zu bytes that are not a TLS record (starting \"%s\")", io->nread, sample);
+	snprintf(buf, len, "bytes that are not a TLS record (starting \"%s\")", sample);
 }
 
 static bool

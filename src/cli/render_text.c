@@ -277,8 +277,14 @@ problem(const struct out *w, const struct tp_problem *p, bool waived)
 	fputs("  ", w->f);
 	status_word(w, waived ? TP_STATUS_OK : p->severity);
 	fprintf(w->f, " %s%s", tp_reason_get(p->code)->name, waived ? " (waived by --insecure)" : "");
-	if (p->cert_index >= 0)
+	if (p->cert_index >= 0) {
 		fprintf(w->f, ", certificate #%d", p->cert_index);
+		if (p->subject) {
+			fputs(" (", w->f);
+			render_safe(w->f, p->subject);
+			fputc(')', w->f);
+		}
+	}
 	fputc('\n', w->f);
 	fputs("    ", w->f);
 	wrapped(w, p->message, 4, 4);

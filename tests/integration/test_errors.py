@@ -1,0 +1,194 @@
+"""Probes that cannot complete (the "error" object) and bad command lines (exit 3)."""
+
+import os
+import socket
+import time
+import unittest
+
+import harness
+from harness import ProbeCase, dump, probe_json, run_tlsprobe
+
+F = None
+
+
+def setUpModule():
+    global F
+    F = harness.fixtures()
+
+
+def trust_root():
+    return ["--ca-file", F.root.cert, "--no-system-ca"]
+
+
+class ConnectionLevel(ProbeCase):
+    def assertNoHandshake(self, r):
+        self.assertIsNone(r.obj["tls"], dump(r.obj))
+        self.assertIsNone(r.obj["verify"], dump(r.obj))
+        self.assertEqual(r.obj["chain"], [], dump(r.obj))
+
+    def test_closed_port_is_connection_refused(self):
+        port = harness.closed_port()
+        r = probe_json("127.0.0.1:%d" % port, *trust_root())
+        self.assertError(r, "connection-refused")
+        self.assertNoHandshake(r)
+        self.assertEqual(r.obj["target"]["address"], "127.0.0.1")
+        self.assertEqual(r.obj["target"]["port"], port)
+
+    def test_closed_port_text_output_exits_2(self):
+        rc, out, err, _ = run_tlsprobe("127.0.0.1:%d" % harness.closed_port())
+        self.assertEqual(rc, 2, out + err)
+
+    def test_silent_server_times_out_within_the_timeout(self):
+        srv = self.server(harness.silent_server())
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "1", timeout=10)
+        self.assertError(r, "timeout")
+        self.assertLess(r.elapsed, 2.0, "--timeout 1 must finish within 2 s of wall time")
+        self.assertGreaterEqual(r.elapsed, 0.9, "gave up before the timeout")
+        self.assertIsNone(r.obj["verify"], dump(r.obj))
+        self.assertEqual(r.obj["chain"], [])
+
+    def test_decimal_timeout_is_honoured(self):
+        srv = self.server(harness.silent_server())
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "0.5",
+                       timeout=10)
+        self.assertError(r, "timeout")
+        self.assertLess(r.elapsed, 1.5)
+        self.assertGreaterEqual(r.elapsed, 0.4)
+
+    def test_plain_http_server_is_not_tls_and_says_http(self):
+        srv = self.server(harness.http_server())
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "5")
+        self.assertError(r, "not-tls")
+        self.assertIn("HTTP", r.obj["error"]["message"])
+        self.assertNoHandshake(r)
+        self.assertLess(r.elapsed, 4, "should not wait for the timeout")
+
+    def test_garbage_answer_is_handshake_failure_or_not_tls(self):
+        srv = self.server(harness.garbage_server())
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "5")
+        self.assertEqual((r.rc, r.obj["status"]), (2, "critical"), dump(r.obj))
+        self.assertIn(r.obj["reason"], ("handshake-failure", "not-tls"), dump(r.obj))
+        self.assertEqual(r.obj["error"]["code"], r.obj["reason"])
+        self.assertNoHandshake(r)
+
+    def test_reset_during_handshake_is_handshake_failure(self):
+        srv = self.server(harness.reset_server())
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "5")
+        self.assertError(r, "handshake-failure")
+        self.assertNoHandshake(r)
+        self.assertGreaterEqual(srv.connections, 1)
+
+    def test_server_only_tls12_with_tls_min_13_is_protocol_version(self):
+        srv = self.server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                                           extra=["-tls1_2"]))
+        r = probe_json("localhost:%d" % srv.port, *trust_root(), "--tls-min", "1.3")
+        self.assertError(r, "protocol-version")
+
+    def test_server_only_tls13_with_tls_max_12_is_protocol_version(self):
+        srv = self.server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                                           extra=["-tls1_3"]))
+        r = probe_json("localhost:%d" % srv.port, *trust_root(), "--tls-max", "1.2")
+        self.assertError(r, "protocol-version")
+
+    def test_unresolvable_name_is_dns_failure(self):
+        name = "nonexistent.invalid"
+        t0 = time.monotonic()
+        try:
+            socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)
+            self.skipTest("%s resolves on this host" % name)
+        except socket.gaierror:
+            pass
+        if time.monotonic() - t0 > 3:
+            self.skipTest("the resolver is slow to fail offline")
+        r = probe_json("%s:443" % name, "--timeout", "8", timeout=20)
+        self.assertError(r, "dns-failure")
+        self.assertIsNone(r.obj["target"]["address"], dump(r.obj))
+        self.assertEqual(r.obj["target"]["host"], name)
+        self.assertIsNone(r.obj["tls"])
+        self.assertIsNone(r.obj["verify"])
+
+    def test_target_without_port_defaults_to_443(self):
+        if harness.port_open("127.0.0.1", 443):
+            self.skipTest("something listens on 127.0.0.1:443")
+        r = probe_json("127.0.0.1", "--timeout", "5")
+        self.assertEqual(r.obj["target"]["port"], 443)
+        self.assertError(r, "connection-refused")
+
+    def test_bare_ipv6_address_defaults_to_443(self):
+        harness.require_ipv6()
+        if harness.port_open("::1", 443):
+            self.skipTest("something listens on [::1]:443")
+        r = probe_json("::1", "--timeout", "5")
+        self.assertEqual((r.obj["target"]["host"], r.obj["target"]["port"]), ("::1", 443))
+        self.assertError(r, "connection-refused")
+
+
+class BadUsage(unittest.TestCase):
+    """Bad usage: exit 3, exactly one line "tlsprobe: ..." on stderr, stdout empty."""
+
+    def check(self, *args):
+        rc, out, err, _ = run_tlsprobe(*args, timeout=10)
+        ctx = "args %r -> exit %d\nstdout: %r\nstderr: %r" % (args, rc, out, err)
+        self.assertEqual(rc, 3, ctx)
+        self.assertEqual(out, "", ctx)
+        self.assertTrue(err.endswith("\n"), ctx)
+        self.assertEqual(len(err.splitlines()), 1, ctx)
+        self.assertTrue(err.startswith("tlsprobe: "), ctx)
+
+    def test_port_0_is_bad_usage(self):
+        self.check("localhost:0")
+
+    def test_port_70000_is_bad_usage(self):
+        self.check("localhost:70000")
+
+    def test_unclosed_ipv6_bracket_is_bad_usage(self):
+        self.check("[::1")
+
+    def test_empty_target_is_bad_usage(self):
+        self.check("")
+
+    def test_empty_host_with_port_is_bad_usage(self):
+        self.check(":443")
+
+    def test_unreadable_ca_file_is_bad_usage(self):
+        missing = os.path.join(harness.scratch_dir(), "no-such-dir", "ca.pem")
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--ca-file", missing)
+
+    def test_non_numeric_timeout_is_bad_usage(self):
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--timeout", "abc")
+
+    def test_unknown_option_is_bad_usage(self):
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--no-such-option")
+
+    def test_bad_tls_version_is_bad_usage(self):
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--tls-min", "1.4")
+
+    def test_bad_format_is_bad_usage(self):
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--format", "xml")
+
+    def test_bad_at_time_is_bad_usage(self):
+        self.check("127.0.0.1:%d" % harness.closed_port(), "--at", "yesterday")
+
+    def test_no_target_is_bad_usage(self):
+        self.check()
+
+    def test_more_malformed_values_are_bad_usage(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        missing = os.path.join(harness.scratch_dir(), "no-such-dir", "client.pem")
+        for args in (["localhost:"], ["localhost:abc"], ["localhost:-1"], ["[::1]x"],
+                     ["https://"], ["https://:443/"],
+                     [closed, "--warn-days", "abc"], [closed, "--crit-days", "x"],
+                     [closed, "--color", "sometimes"], [closed, "--timeout", "0"],
+                     [closed, "--at", "2026-13-45"], [closed, "--at", "@abc"],
+                     [closed, "--client-cert", missing, "--client-key", missing],
+                     [closed, "--timeout"]):
+            with self.subTest(args=args):
+                self.check(*args)
+
+    def test_bad_usage_prints_no_json_even_with_json(self):
+        self.check("--json", "localhost:0")
+        self.check("--json", "127.0.0.1:%d" % harness.closed_port(), "--timeout", "abc")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,365 @@
+"""Successful probes: what tlsprobe reports about a healthy server.
+
+Peers: openssl s_server and gnutls-serv on loopback, serving leaf+intermediate
+made by harness.Fixtures; the root is trusted with --ca-file --no-system-ca.
+"""
+
+import math
+import time
+import unittest
+
+import harness
+from harness import ProbeCase, dump, probe_json, probe_json_lines, run_tlsprobe
+
+F = None
+
+
+def setUpModule():
+    global F
+    F = harness.fixtures()
+
+
+def trust_root():
+    return ["--ca-file", F.root.cert, "--no-system-ca"]
+
+
+class GoodChainOpenSSL(ProbeCase):
+    """openssl s_server sending leaf + intermediate (ALPN h2/http1.1, X25519)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+            extra=["-alpn", "h2,http/1.1", "-groups", "X25519"]))
+        cls.target = "localhost:%d" % cls.srv.port
+
+    def probe(self, *extra, target=None):
+        return probe_json(target or self.target, *trust_root(), *extra)
+
+    def test_good_chain_exits_0_with_status_ok_and_no_problems(self):
+        r = self.probe()
+        self.assertOutcome(r, 0, "ok", None)
+        o = r.obj
+        self.assertIsNone(o["error"], dump(o))
+        self.assertTrue(o["verify"]["trusted"], dump(o))
+        self.assertTrue(o["verify"]["hostname_ok"], dump(o))
+        self.assertEqual(o["verify"]["name"], "localhost")
+        self.assertEqual(o["verify"]["problems"], [])
+
+    def test_target_fields_describe_input_host_port_sni_and_address(self):
+        o = self.probe().obj
+        self.assertEqual(o["target"], {"input": self.target, "host": "localhost",
+                                       "port": self.srv.port, "sni": "localhost",
+                                       "address": "127.0.0.1"})
+
+    def test_chain_lists_leaf_then_intermediate_in_the_order_sent(self):
+        before = time.time()
+        o = self.probe().obj
+        after = time.time()
+        chain = o["chain"]
+        self.assertEqual(len(chain), 2, dump(o))
+        leaf, inter = chain
+        self.assertEqual(leaf["subject"], F.leaf.subject)
+        self.assertEqual(leaf["issuer"], F.inter.subject)
+        self.assertEqual(inter["subject"], F.inter.subject)
+        self.assertEqual(inter["issuer"], F.root.subject)
+        self.assertEqual([leaf["is_ca"], inter["is_ca"]], [False, True])
+        self.assertEqual([leaf["self_signed"], inter["self_signed"]], [False, False])
+        for c, info in ((leaf, F.leaf), (inter, F.inter)):
+            self.assertEqual(int(c["serial"], 16), F.serial(info.cert), "serial")
+            self.assertEqual(c["sha256"], F.sha256(info.cert), "sha256")
+            self.assertEqual(c["not_before"], harness.iso(info.not_before))
+            self.assertEqual(c["not_after"], harness.iso(info.not_after))
+            left = info.not_after.timestamp()
+            self.assertGreaterEqual(c["days_remaining"], math.floor((left - after) / 86400))
+            # whole-second clocks (time(NULL)) may see up to 1 s less elapsed
+            self.assertLessEqual(c["days_remaining"],
+                                 math.floor((left - math.floor(before)) / 86400))
+            self.assertEqual(c["key"], {"type": "ECDSA", "bits": 256, "curve": "SECP256R1"})
+            self.assertIn("SHA256", c["sig_alg"].upper())
+            self.assertIn("ECDSA", c["sig_alg"].upper())
+        self.assertEqual(sorted(leaf["sans"]), sorted(["localhost", "127.0.0.1", "::1"]))
+        self.assertEqual(inter["sans"], [])
+        self.assertEqual(leaf["ca_issuers"], ["http://127.0.0.1:9/inter.crt"])
+        self.assertEqual(inter["ca_issuers"], [])
+
+    def test_tls_parameters_are_reported(self):
+        tls = self.probe().obj["tls"]
+        self.assertIsNotNone(tls)
+        self.assertEqual(tls["version"], "TLSv1.3")
+        self.assertTrue(tls["cipher"].startswith("TLS_"), tls)
+        self.assertEqual(tls["kx_group"], "X25519")
+        self.assertIs(tls["resumed"], False)
+        self.assertIs(tls["client_cert_requested"], False)
+        self.assertIsNone(tls["alpn"], "no ALPN offered -> null")
+
+    def test_alpn_offer_is_negotiated(self):
+        self.assertEqual(self.probe("--alpn", "h2").obj["tls"]["alpn"], "h2")
+        self.assertEqual(self.probe("--alpn", "spdy/1,http/1.1").obj["tls"]["alpn"],
+                         "http/1.1")
+
+    def test_tls_max_1_2_negotiates_tls_1_2(self):
+        r = self.probe("--tls-max", "1.2")
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.2")
+        self.assertTrue(r.obj["tls"]["cipher"].startswith("TLS_"), r.obj["tls"])
+
+    def test_timing_fields_are_numbers_and_total_covers_each_stage(self):
+        tm = self.probe().obj["timing_ms"]
+        for k in ("dns", "connect", "handshake", "total"):
+            self.assertIsInstance(tm[k], (int, float), tm)
+            self.assertGreaterEqual(tm[k], 0, tm)
+        for k in ("dns", "connect", "handshake"):
+            self.assertGreaterEqual(tm["total"], tm[k], tm)
+
+    def test_text_output_starts_with_an_ok_verdict_line(self):
+        rc, out, err, _ = run_tlsprobe(self.target, *trust_root())
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(out.strip(), "no text output")
+        self.assertIn("OK", out.splitlines()[0], out)
+
+    def test_json_to_a_pipe_is_one_compact_line(self):
+        r = self.probe()
+        self.assertEqual(r.stdout.count("\n"), 1, r.stdout)
+
+    def test_json_on_a_tty_is_pretty_printed(self):
+        rc, out, err = harness.run_tlsprobe_tty(self.target, *trust_root(), "--json")
+        self.assertEqual(rc, 0, err)
+        text = out.decode("utf-8")
+        self.assertGreater(text.strip().count("\n"), 5, "not pretty-printed: %r" % text)
+        obj = harness.parse_json_line(text)
+        harness.check_schema(obj)
+        self.assertEqual(obj["status"], "ok")
+
+    def test_text_to_a_pipe_has_no_colour(self):
+        rc, out, err, _ = harness.run_tlsprobe_raw(self.target, *trust_root())
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn(b"\x1b", out + err)
+
+    def test_color_always_colours_text_even_on_a_pipe(self):
+        rc, out, err, _ = harness.run_tlsprobe_raw(self.target, *trust_root(),
+                                                   "--color", "always")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(b"\x1b[", out)
+
+    def test_color_never_on_a_tty_has_no_escapes(self):
+        rc, out, err = harness.run_tlsprobe_tty(self.target, *trust_root(), "--color", "never")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(b"OK", out.split(b"\n")[0])
+        self.assertNotIn(b"\x1b", out)
+
+    def test_priority_string_is_passed_to_gnutls(self):
+        r = self.probe("--priority", "NORMAL:-VERS-TLS1.3")
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.2")
+
+    def test_format_json_is_the_same_as_json(self):
+        r = probe_json_lines("--format", "json", "--json", self.target, *trust_root())
+        self.assertEqual(len(r.objs), 1, r.stdout)
+        rc, out, err, _ = run_tlsprobe("--format", "json", self.target, *trust_root())
+        self.assertEqual(rc, 0, err)
+        obj = harness.parse_json_line(out.strip())
+        harness.check_schema(obj)
+        self.assertEqual(obj["status"], "ok")
+
+    def test_https_url_target_uses_host_and_port_from_url(self):
+        url = "https://localhost:%d/some/path?q=1" % self.srv.port
+        r = probe_json(url, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["target"]["input"], url)
+        self.assertEqual(r.obj["target"]["host"], "localhost")
+        self.assertEqual(r.obj["target"]["port"], self.srv.port)
+        self.assertEqual(r.obj["target"]["sni"], "localhost")
+
+    def test_ipv4_literal_sends_no_sni_and_verifies_against_ip_san(self):
+        target = "127.0.0.1:%d" % self.srv.port
+        r = probe_json(target, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIsNone(r.obj["target"]["sni"], dump(r.obj))
+        self.assertEqual(r.obj["target"]["address"], "127.0.0.1")
+        self.assertEqual(r.obj["verify"]["name"], "127.0.0.1")
+
+    def test_explicit_connect_keyword_is_accepted(self):
+        r = harness.probe_json("connect", self.target, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+
+    def second_server(self):
+        # a separate peer for the second target: s_server handles one
+        # connection at a time, so probes running in parallel could queue
+        return self.server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert))
+
+    def test_several_targets_give_one_json_object_per_line_and_the_worst_exit(self):
+        bad = "127.0.0.1:%d" % harness.closed_port()
+        ok2 = "127.0.0.1:%d" % self.second_server().port
+        r = probe_json_lines(self.target, bad, ok2, *trust_root())
+        self.assertEqual(len(r.objs), 3, r.stdout)
+        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
+        by_input = {o["target"]["input"]: o for o in r.objs}
+        self.assertEqual(set(by_input), {self.target, bad, ok2}, r.stdout)
+        self.assertEqual(by_input[self.target]["status"], "ok")
+        self.assertEqual(by_input[ok2]["status"], "ok")
+        self.assertEqual(by_input[bad]["status"], "critical")
+        self.assertEqual(by_input[bad]["reason"], "connection-refused")
+        self.assertEqual(r.rc, 2, "worst of ok/critical/ok")
+
+    def test_several_good_targets_exit_0(self):
+        r = probe_json_lines(self.target, "127.0.0.1:%d" % self.second_server().port,
+                             *trust_root())
+        self.assertEqual([o["status"] for o in r.objs], ["ok", "ok"], r.stdout)
+        self.assertEqual(r.rc, 0)
+
+    def test_root_sent_in_band_is_fine_when_trusted(self):
+        with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter_root) as s:
+            r = probe_json("localhost:%d" % s.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(len(r.obj["chain"]), 3, dump(r.obj))
+        self.assertTrue(r.obj["chain"][2]["self_signed"])
+        self.assertTrue(r.obj["chain"][2]["is_ca"])
+
+
+class GoodChainGnuTLS(ProbeCase):
+    """gnutls-serv --echo sending leaf + intermediate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.gnutls_serv(F.leaf.chain, F.leaf.key))
+        cls.target = "localhost:%d" % cls.srv.port
+
+    def test_good_chain_from_gnutls_serv_is_ok(self):
+        r = probe_json(self.target, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual([c["subject"] for c in r.obj["chain"]],
+                         [F.leaf.subject, F.inter.subject])
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.3")
+        self.assertIs(r.obj["tls"]["client_cert_requested"], False)
+
+    def test_text_output_starts_with_an_ok_verdict_line(self):
+        rc, out, err, _ = run_tlsprobe(self.target, *trust_root())
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("OK", out.splitlines()[0], out)
+
+
+class OtherKeysAndNames(ProbeCase):
+    def test_rsa_leaf_key_is_reported_as_rsa_2048(self):
+        with harness.s_server(F.rsa.cert, F.rsa.key, chain=F.inter.cert) as s:
+            r = probe_json("localhost:%d" % s.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(self.leaf(r)["key"], {"type": "RSA", "bits": 2048,
+                                                    "curve": None})
+
+    def test_ca_file_is_repeatable(self):
+        with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert) as s:
+            r = probe_json("localhost:%d" % s.port, "--ca-file", F.rogue_ca.cert,
+                           "--ca-file", F.root.cert, "--no-system-ca")
+        self.assertOutcome(r, 0, "ok", None)
+
+    def test_sni_option_sets_name_sent_and_verified(self):
+        with harness.s_server(F.wronghost.cert, F.wronghost.key, chain=F.inter.cert) as s:
+            r = probe_json("127.0.0.1:%d" % s.port, "--sni", "other.example", *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["target"]["sni"], "other.example")
+        self.assertEqual(r.obj["verify"]["name"], "other.example")
+        self.assertTrue(r.obj["verify"]["hostname_ok"])
+
+    def test_tls_1_2_only_server_is_ok_with_tls_1_2(self):
+        with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                              extra=["-tls1_2"]) as s:
+            r = probe_json("localhost:%d" % s.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.2")
+
+
+class SniOnTheWire(ProbeCase):
+    """s_server -servername localhost switches to its second certificate
+    (other.example) when the client's SNI is "localhost" and serves the first
+    (localhost) when no SNI is sent: the served subject shows what was sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+            extra=["-servername", "localhost", "-cert2", F.wronghost.cert,
+                   "-key2", F.wronghost.key]))
+
+    def served_subject(self, *args):
+        r = probe_json(*args, *trust_root())
+        return self.leaf(r)["subject"]
+
+    def test_host_name_target_sends_its_name_as_sni(self):
+        self.assertEqual(self.served_subject("localhost:%d" % self.srv.port),
+                         F.wronghost.subject)
+
+    def test_ip_literal_target_sends_no_sni(self):
+        self.assertEqual(self.served_subject("127.0.0.1:%d" % self.srv.port),
+                         F.leaf.subject)
+
+    def test_sni_option_is_sent_for_an_ip_literal_target(self):
+        self.assertEqual(self.served_subject("127.0.0.1:%d" % self.srv.port,
+                                             "--sni", "localhost"), F.wronghost.subject)
+
+
+class IPv6(ProbeCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.require_ipv6()
+        cls.srv = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                    chain=F.inter.cert, host="::1"))
+
+    def test_bracketed_ipv6_target_connects_to_loopback_and_checks_ip_san(self):
+        target = "[::1]:%d" % self.srv.port
+        r = probe_json(target, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        t = r.obj["target"]
+        self.assertEqual((t["input"], t["host"], t["port"], t["sni"], t["address"]),
+                         (target, "::1", self.srv.port, None, "::1"), dump(r.obj))
+        self.assertEqual(r.obj["verify"]["name"], "::1")
+
+    def test_https_url_with_ipv6_literal(self):
+        r = probe_json("https://[::1]:%d/" % self.srv.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["target"]["host"], "::1")
+
+
+class ClientCertificates(ProbeCase):
+    def test_optional_client_cert_request_is_reported_and_still_ok(self):
+        with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                              extra=["-verify", "1", "-CAfile", F.root.cert]) as s:
+            r = probe_json("localhost:%d" % s.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIs(r.obj["tls"]["client_cert_requested"], True)
+
+    def test_required_client_cert_supplied_with_client_cert_option_is_ok(self):
+        for ver in ([], ["-tls1_2"]):
+            with self.subTest(tls=ver or "1.3"):
+                with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                                      extra=["-Verify", "1", "-verify_return_error",
+                                             "-CAfile", F.root.cert] + ver) as s:
+                    r = probe_json("localhost:%d" % s.port, *trust_root(),
+                                   "--client-cert", F.client.cert,
+                                   "--client-key", F.client.key)
+                self.assertOutcome(r, 0, "ok", None)
+                self.assertIs(r.obj["tls"]["client_cert_requested"], True)
+
+    def test_gnutls_serv_optional_request_sets_client_cert_requested(self):
+        with harness.gnutls_serv(F.leaf.chain, F.leaf.key, extra=()) as s:
+            r = probe_json("localhost:%d" % s.port, *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIs(r.obj["tls"]["client_cert_requested"], True)
+
+
+class CommandLineBasics(unittest.TestCase):
+    def test_help_exits_0_and_prints_usage(self):
+        for flag in ("-h", "--help"):
+            rc, out, err, _ = run_tlsprobe(flag)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("tlsprobe", out + err)
+
+    def test_version_exits_0_and_prints_a_version(self):
+        for flag in ("-V", "--version"):
+            rc, out, err, _ = run_tlsprobe(flag)
+            self.assertEqual(rc, 0, err)
+            self.assertTrue(out.strip(), "nothing on stdout")
+
+
+if __name__ == "__main__":
+    unittest.main()
