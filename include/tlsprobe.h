@@ -210,6 +210,86 @@ const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i);
 /* The probe error, or NULL when the probe got through. */
 const struct tp_problem *tp_result_error(const struct tp_result *r);
 
+/* ---- making keys and certificates (pki.c) ------------------------------ */
+
+/* These take and give GnuTLS's own types: whoever calls them links GnuTLS. */
+#include <gnutls/x509.h>
+
+enum tp_key_type { TP_KEY_ECDSA, TP_KEY_RSA, TP_KEY_ED25519 };
+
+struct tp_cert_spec {
+	const char *cn;
+	const char *org;            /* or NULL */
+	const char *const *names;   /* subjectAltNames; IP addresses are recognised */
+	size_t n_names;
+	bool ca;
+	int pathlen;                /* CA path length limit, -1 for none */
+	bool server_auth, client_auth; /* extendedKeyUsage; neither: no extension */
+	time_t not_before, not_after;
+	gnutls_digest_algorithm_t hash; /* 0: SHA-256 */
+};
+
+/* ECDSA is P-256; RSA bits 0 means 3072. Returns a GnuTLS error code. */
+int tp_pki_key(gnutls_x509_privkey_t *key, enum tp_key_type type, unsigned bits);
+/* Signed by issuer/issuer_key, or self-signed when issuer is NULL. */
+int tp_pki_cert(gnutls_x509_crt_t *crt, const struct tp_cert_spec *spec, gnutls_x509_privkey_t key,
+		gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key);
+
+/* ---- the reference server (serve.c, scenario.c) ------------------------- */
+
+struct tp_scenario_info {
+	const char *name;
+	const char *summary;
+	const char *expect;  /* what a correct client reports: "ok" or a reason code */
+};
+
+size_t tp_scenario_count(void);
+const struct tp_scenario_info *tp_scenario(size_t i);
+const struct tp_scenario_info *tp_scenario_find(const char *name);
+
+/* One line per connection, handed to the front end to write. */
+struct tp_conn_log {
+	const char *peer;        /* "127.0.0.1:51234" */
+	const char *site;        /* the scenario, or "files" */
+	const char *sni, *version, *cipher, *alpn, *client_cert; /* NULL when unknown */
+	const char *result;      /* "ok", or what went wrong */
+	bool ok;
+	double handshake_ms;     /* negative when the handshake did not finish */
+};
+
+typedef void tp_server_log_fn(void *ctx, const struct tp_conn_log *log);
+
+struct tp_server_options {
+	const char *const *names;   /* extra subjectAltNames for the made certificates */
+	size_t n_names;
+	const char *cert_file;      /* serve these instead of a scenario's */
+	const char *key_file;
+	const char *client_ca_file; /* verify client certificates with these CAs */
+	int client_cert;            /* 0: as the scenario says, 1: request, 2: require */
+	const char *alpn;           /* comma separated, default "http/1.1" */
+	bool echo;                  /* echo bytes instead of answering HTTP */
+	unsigned handshake_timeout_ms; /* default 10000 */
+	unsigned workers;           /* threads; default one per CPU */
+	tp_server_log_fn *log;
+	void *log_ctx;
+};
+
+struct tp_server;
+
+struct tp_server *tp_server_create(const struct tp_server_options *o, char *err, size_t errlen);
+/* Serve scenario (NULL: the certificate files) on addr:port; port 0 picks a
+ * free one. Returns the port, or -1 with the reason in err. */
+int tp_server_listen(struct tp_server *s, const char *scenario, const char *addr, uint16_t port, char *err,
+		     size_t errlen);
+/* Write the made root CA certificate (PEM) for clients to trust. */
+int tp_server_write_ca(struct tp_server *s, const char *path, char *err, size_t errlen);
+/* Start the worker threads and return. */
+int tp_server_start(struct tp_server *s);
+/* Ask the workers to stop; safe in a signal handler. */
+void tp_server_stop(struct tp_server *s);
+void tp_server_wait(struct tp_server *s);
+void tp_server_destroy(struct tp_server *s);
+
 /* ---- untrusted strings ------------------------------------------------- */
 
 /* Copy of s[0..len) as valid UTF-8, each invalid byte replaced by U+FFFD. */

@@ -141,6 +141,16 @@ char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
 void tp_revoke_check(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
 		     size_t len, time_t now, bool gnutls_says_revoked);
 
+/* scenario.c: the reference server's throwaway PKI and its scenarios. */
+struct tp_pki;
+struct tp_pki *tp_pki_create(const char *const *extra_names, size_t n_extra, char *err, size_t errlen);
+void tp_pki_destroy(struct tp_pki *pki);
+int tp_pki_root_pem(const struct tp_pki *pki, gnutls_datum_t *pem);
+gnutls_x509_crt_t tp_pki_root(const struct tp_pki *pki);
+int tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x509_privkey_t *key);
+int tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate_credentials_t cred,
+			    const char **priority, int *client_cert, char *err, size_t errlen);
+
 /* diagnose.c: verify certs[0..n) against the trust store and the name,
  * judge validity at `now`, and record every problem in r. */
 void tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, size_t n,

@@ -1,0 +1,744 @@
+/*
+ * serve.c: the reference TLS server. Worker threads, one per core, each
+ * runs a poll loop over the listening sockets and its own connections; every
+ * connection is a small non-blocking state machine (handshake, read the
+ * request, write the answer, close) with a deadline, so a client that stalls
+ * or sends garbage costs one slot and a few kilobytes, never a thread.
+ * After the handshake it answers HTTP/1.1 with what was negotiated (text,
+ * or JSON on Accept: application/json), or echoes bytes with --echo.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_LISTENERS 64
+#define MAX_CONNS_PER_WORKER 4096
+#define MAX_WORKERS 16
+#define REQUEST_MAX 8192       /* a request larger than this is refused */
+#define IDLE_TIMEOUT_MS 10000  /* after the handshake */
+#define ACCEPTS_PER_WAKE 64
+
+struct site {
+	char *name; /* scenario, or "files" for --cert/--key */
+	const struct tp_scenario_info *scenario;
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	int client_cert;
+};
+
+struct listener {
+	int fd;
+	struct site *site;
+};
+
+enum conn_state { HANDSHAKE, READING, WRITING };
+
+struct conn {
+	int fd;
+	gnutls_session_t s;
+	struct site *site;
+	enum conn_state state;
+	struct tp_deadline deadline;
+	double t0, handshake_ms;
+	char peer[64];
+	char *in;
+	size_t nin;
+	char *out;
+	size_t nout, sent;
+	bool close_after_write;
+	struct conn *next;
+};
+
+struct tp_server {
+	struct tp_server_options o;
+	char *alpn;
+	struct tp_pki *pki;
+	struct site *sites[MAX_LISTENERS];
+	size_t n_sites;
+	struct listener listeners[MAX_LISTENERS];
+	size_t n_listeners;
+	gnutls_datum_t ticket_key;
+	int stop_pipe[2];
+	pthread_t workers[MAX_WORKERS];
+	size_t n_workers;
+};
+
+/* ---- setup ------------------------------------------------------------- */
+
+struct tp_server *
+tp_server_create(const struct tp_server_options *o, char *err, size_t errlen)
+{
+	struct tp_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->o = *o;
+	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
+	if (!srv->o.handshake_timeout_ms)
+		srv->o.handshake_timeout_ms = 10000;
+	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn ||
+	    gnutls_session_ticket_key_generate(&srv->ticket_key) < 0) {
+		snprintf(err, errlen, "cannot set up the server: %s", strerror(errno));
+		tp_server_destroy(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+static void
+site_free(struct site *site)
+{
+	if (!site)
+		return;
+	if (site->cred)
+		gnutls_certificate_free_credentials(site->cred);
+	if (site->prio)
+		gnutls_priority_deinit(site->prio);
+	free(site->name);
+	free(site);
+}
+
+void
+tp_server_destroy(struct tp_server *srv)
+{
+	if (!srv)
+		return;
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		close(srv->listeners[i].fd);
+	for (size_t i = 0; i < srv->n_sites; i++)
+		site_free(srv->sites[i]);
+	if (srv->stop_pipe[0] >= 0)
+		close(srv->stop_pipe[0]);
+	if (srv->stop_pipe[1] >= 0)
+		close(srv->stop_pipe[1]);
+	gnutls_free(srv->ticket_key.data);
+	tp_pki_destroy(srv->pki);
+	free(srv->alpn);
+	free(srv);
+}
+
+static int
+ensure_pki(struct tp_server *srv, char *err, size_t errlen)
+{
+	if (!srv->pki)
+		srv->pki = tp_pki_create(srv->o.names, srv->o.n_names, err, errlen);
+	return srv->pki ? 0 : -1;
+}
+
+TP_PRINTF(3, 4) static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+readable(const char *what, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return fail(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+	fclose(f);
+	return 0;
+}
+
+static struct site *
+make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+{
+	struct site *site = calloc(1, sizeof(*site));
+	const char *prio = NULL;
+	int ret;
+
+	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0) {
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	site->name = strdup(scenario ? scenario : "files");
+	if (scenario) {
+		site->scenario = tp_scenario_find(scenario);
+		if (!site->scenario) {
+			fail(err, errlen, "unknown scenario '%s'; see tlsprobe serve --list-scenarios", scenario);
+			goto fail;
+		}
+		if (ensure_pki(srv, err, errlen) < 0 ||
+		    tp_scenario_credentials(srv->pki, scenario, site->cred, &prio, &site->client_cert, err, errlen) < 0)
+			goto fail;
+	} else {
+		if (readable("certificate", srv->o.cert_file, err, errlen) < 0 ||
+		    readable("key", srv->o.key_file, err, errlen) < 0)
+			goto fail;
+		ret = gnutls_certificate_set_x509_key_file2(site->cred, srv->o.cert_file, srv->o.key_file,
+							    GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+			fail(err, errlen, "the key in %s does not belong to the certificate in %s: give the key "
+					  "the certificate was issued for", srv->o.key_file, srv->o.cert_file);
+			goto fail;
+		}
+		if (ret < 0) {
+			fail(err, errlen, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
+					  "expected)", srv->o.cert_file, srv->o.key_file, gnutls_strerror(ret));
+			goto fail;
+		}
+	}
+	if (srv->o.client_ca_file) {
+		if (readable("client CA file", srv->o.client_ca_file, err, errlen) < 0)
+			goto fail;
+		ret = gnutls_certificate_set_x509_trust_file(site->cred, srv->o.client_ca_file, GNUTLS_X509_FMT_PEM);
+		if (ret <= 0) {
+			fail(err, errlen, "client CA file %s holds no certificate", srv->o.client_ca_file);
+			goto fail;
+		}
+		if (!site->client_cert)
+			site->client_cert = 1;
+	}
+	if (srv->o.client_cert)
+		site->client_cert = srv->o.client_cert;
+	if (site->client_cert && !srv->o.client_ca_file && !site->scenario) {
+		fail(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
+		goto fail;
+	}
+	if (site->client_cert && !srv->o.client_ca_file && site->scenario) {
+		/* A scenario trusts its own root for client certificates. */
+		if (ensure_pki(srv, err, errlen) < 0)
+			goto fail;
+		gnutls_x509_crt_t root = tp_pki_root(srv->pki);
+		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
+	}
+	if ((ret = gnutls_priority_init(&site->prio, prio ? prio : "NORMAL", NULL)) < 0) {
+		fail(err, errlen, "cannot set up priorities: %s", gnutls_strerror(ret));
+		goto fail;
+	}
+	return site;
+fail:
+	site_free(site);
+	return NULL;
+}
+
+static struct site *
+find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+{
+	const char *name = scenario ? scenario : "files";
+	struct site *site;
+
+	for (size_t i = 0; i < srv->n_sites; i++)
+		if (strcmp(srv->sites[i]->name, name) == 0)
+			return srv->sites[i];
+	if (srv->n_sites == MAX_LISTENERS) {
+		fail(err, errlen, "too many scenarios at once");
+		return NULL;
+	}
+	site = make_site(srv, scenario, err, errlen);
+	if (site)
+		srv->sites[srv->n_sites++] = site;
+	return site;
+}
+
+int
+tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port, char *err,
+		 size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct site *site;
+	char portstr[8];
+	int fd = -1, one = 1, ret;
+
+	if (srv->n_listeners == MAX_LISTENERS)
+		return fail(err, errlen, "too many listening addresses");
+	if (!(site = find_site(srv, scenario, err, errlen)))
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if ((ret = getaddrinfo(addr, portstr, &hints, &res)) != 0)
+		return fail(err, errlen, "cannot listen on '%s': not an IP address (%s)", addr, gai_strerror(ret));
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto sockfail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* A long queue: under load a short one turns into second-long waits. */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0)
+		goto sockfail;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		goto sockfail;
+	freeaddrinfo(res);
+	srv->listeners[srv->n_listeners++] = (struct listener){fd, site};
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+sockfail:
+	ret = errno;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	if (ret == EADDRINUSE)
+		return fail(err, errlen, "cannot listen on %s port %u: the port is taken by another program "
+					 "(ss -ltnp shows which); choose another with --listen", addr, port);
+	return fail(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
+}
+
+int
+tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t errlen)
+{
+	gnutls_datum_t pem = {NULL, 0};
+	FILE *f;
+	int ret = -1;
+
+	if (ensure_pki(srv, err, errlen) < 0)
+		return -1;
+	if (tp_pki_root_pem(srv->pki, &pem) < 0)
+		return fail(err, errlen, "cannot export the root certificate");
+	f = fopen(path, "w");
+	if (!f)
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	else if (fwrite(pem.data, 1, pem.size, f) != pem.size || fclose(f) != 0)
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	else
+		ret = 0;
+	gnutls_free(pem.data);
+	return ret;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static void
+log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
+{
+	struct tp_conn_log l = {.peer = c->peer, .site = c->site->name, .result = result, .ok = ok,
+				.handshake_ms = c->handshake_ms};
+	char *sni = NULL, *client = NULL;
+	gnutls_datum_t alpn;
+	char name[256];
+	size_t len = sizeof(name);
+	unsigned type;
+
+	if (!srv->o.log)
+		return;
+	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		sni = tp_utf8_clean(name, strnlen(name, len));
+	if (c->handshake_ms >= 0) {
+		l.version = gnutls_protocol_get_name(gnutls_protocol_get_version(c->s));
+		l.cipher = gnutls_ciphersuite_get(c->s);
+		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0)
+			l.alpn = srv->alpn; /* only ours can be selected */
+		unsigned n = 0;
+		const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->s, &n);
+		gnutls_x509_crt_t crt;
+		if (n && gnutls_x509_crt_init(&crt) == 0) {
+			if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0)
+				client = tp_chain_dn(crt, false);
+			gnutls_x509_crt_deinit(crt);
+		}
+	}
+	l.sni = sni;
+	l.client_cert = client;
+	srv->o.log(srv->o.log_ctx, &l);
+	free(sni);
+	free(client);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->s)
+		gnutls_deinit(c->s);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static struct conn *
+conn_accept(struct tp_server *srv, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	struct conn *c;
+	int fd, one = 1;
+
+	fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (!c || gnutls_init(&c->s, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
+		free(c);
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	c->site = l->site;
+	c->t0 = tp_now_ms();
+	c->handshake_ms = -1;
+	tp_deadline_start(&c->deadline, srv->o.handshake_timeout_ms);
+	if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+		 ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port));
+
+	gnutls_transport_set_int(c->s, fd);
+	gnutls_priority_set(c->s, c->site->prio);
+	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->site->cred);
+	gnutls_session_ticket_enable_server(c->s, &srv->ticket_key);
+	if (c->site->client_cert) {
+		gnutls_certificate_server_set_request(c->s, c->site->client_cert == 2 ? GNUTLS_CERT_REQUIRE
+										    : GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_cert(c->s, NULL, 0);
+	}
+	gnutls_datum_t protos[8];
+	unsigned n = 0;
+	for (char *p = srv->alpn; *p && n < 8;) {
+		size_t plen = strcspn(p, ",");
+		protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)plen};
+		p += plen + (p[plen] == ',');
+	}
+	gnutls_alpn_set_protocols(c->s, protos, n, GNUTLS_ALPN_SERVER_PRECEDENCE);
+	return c;
+}
+
+static char *
+describe_session(struct tp_server *srv, struct conn *c, bool json)
+{
+	gnutls_group_t g = gnutls_group_get(c->s);
+	gnutls_datum_t alpn;
+	char name[256], *sni = NULL, *client = NULL, *out;
+	size_t len = sizeof(name);
+	unsigned type, n = 0;
+	const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->s, &n);
+	const struct tp_scenario_info *sc = c->site->scenario;
+	const char *alpn_name = gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 ? srv->alpn : NULL;
+	gnutls_x509_crt_t crt;
+	char alpn_buf[64] = "";
+
+	if (alpn_name) {
+		snprintf(alpn_buf, sizeof(alpn_buf), "%.*s", (int)alpn.size, (const char *)alpn.data);
+		alpn_name = alpn_buf;
+	}
+	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		sni = tp_utf8_clean(name, strnlen(name, len));
+	if (n && gnutls_x509_crt_init(&crt) == 0) {
+		if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0)
+			client = tp_chain_dn(crt, false);
+		gnutls_x509_crt_deinit(crt);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
+				      "server", "tlsprobe", "scenario", sc ? sc->name : NULL, "expect",
+				      sc ? sc->expect : NULL, "version",
+				      gnutls_protocol_get_name(gnutls_protocol_get_version(c->s)), "cipher",
+				      gnutls_ciphersuite_get(c->s), "kx_group", g ? gnutls_group_get_name(g) : NULL,
+				      "alpn", alpn_name, "sni", sni, "client_cert", client, "peer", c->peer);
+		out = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(o);
+		if (out) {
+			char *nl = tp_strdupf("%s\n", out);
+			free(out);
+			out = nl;
+		}
+	} else {
+		out = tp_strdupf("tlsprobe reference server\n"
+				 "scenario:     %s\n"
+				 "expect:       %s\n"
+				 "protocol:     %s\n"
+				 "cipher:       %s\n"
+				 "key exchange: %s\n"
+				 "alpn:         %s\n"
+				 "sni:          %s\n"
+				 "client cert:  %s\n"
+				 "your address: %s\n",
+				 sc ? sc->name : "(certificate files)", sc ? sc->expect : "-",
+				 gnutls_protocol_get_name(gnutls_protocol_get_version(c->s)), gnutls_ciphersuite_get(c->s),
+				 g ? gnutls_group_get_name(g) : "-", alpn_name ? alpn_name : "-", sni ? sni : "-",
+				 client ? client : "none", c->peer);
+	}
+	free(sni);
+	free(client);
+	return out;
+}
+
+static bool
+wants_json(const char *req, size_t len)
+{
+	/* Header names are case-insensitive; the value is searched loosely. */
+	for (const char *p = req; p && p < req + len; p = memchr(p, '\n', (size_t)(req + len - p))) {
+		if (*p == '\n')
+			p++;
+		if ((size_t)(req + len - p) > 7 && strncasecmp(p, "accept:", 7) == 0) {
+			const char *eol = memchr(p, '\n', (size_t)(req + len - p));
+			return memmem(p, eol ? (size_t)(eol - p) : (size_t)(req + len - p), "application/json", 16);
+		}
+	}
+	return false;
+}
+
+static void
+respond(struct tp_server *srv, struct conn *c, int code, const char *reason, const char *type, char *body)
+{
+	free(c->out);
+	c->out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
+			    "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
+			    body ? body : "");
+	free(body);
+	c->nout = c->out ? strlen(c->out) : 0;
+	c->sent = 0;
+	c->close_after_write = true;
+	c->state = WRITING;
+}
+
+/* Advance one connection; false when it is finished (closed and freed by the caller). */
+static bool
+advance(struct tp_server *srv, struct conn *c)
+{
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		switch (c->state) {
+		case HANDSHAKE:
+			ret = gnutls_handshake(c->s);
+			if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+				return true;
+			if (ret < 0 && !gnutls_error_is_fatal(ret))
+				continue;
+			if (ret < 0) {
+				char why[160];
+				if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
+					snprintf(why, sizeof(why), "handshake failed: the client sent alert %s",
+						 gnutls_alert_get_name(gnutls_alert_get(c->s)));
+				else
+					snprintf(why, sizeof(why), "handshake failed: %s", gnutls_strerror(ret));
+				log_conn(srv, c, false, why);
+				return false;
+			}
+			c->handshake_ms = tp_now_ms() - c->t0;
+			c->state = READING;
+			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+			break;
+		case READING:
+			if (!c->in && !(c->in = malloc(REQUEST_MAX))) {
+				log_conn(srv, c, false, "out of memory");
+				return false;
+			}
+			n = gnutls_record_recv(c->s, c->in + c->nin, REQUEST_MAX - c->nin);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				return true;
+			if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+				log_conn(srv, c, true, c->nin ? "closed before a complete request" : "ok");
+				return false;
+			}
+			if (n < 0) {
+				if (!gnutls_error_is_fatal((int)n))
+					continue;
+				char why[160];
+				snprintf(why, sizeof(why), "read failed: %s", gnutls_strerror((int)n));
+				log_conn(srv, c, false, why);
+				return false;
+			}
+			c->nin += (size_t)n;
+			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+			if (srv->o.echo) {
+				free(c->out);
+				c->out = malloc(c->nin);
+				if (!c->out)
+					return false;
+				memcpy(c->out, c->in, c->nin);
+				c->nout = c->nin;
+				c->sent = 0;
+				c->nin = 0;
+				c->close_after_write = false;
+				c->state = WRITING;
+			} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
+				bool json = wants_json(c->in, c->nin);
+				respond(srv, c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
+					describe_session(srv, c, json));
+			} else if (c->nin == REQUEST_MAX) {
+				respond(srv, c, 431, "Request Header Fields Too Large", "text/plain",
+					tp_strdupf("request too large\n"));
+			}
+			break;
+		case WRITING:
+			if (!c->out) {
+				log_conn(srv, c, false, "out of memory");
+				return false;
+			}
+			n = gnutls_record_send(c->s, c->out + c->sent, c->nout - c->sent);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				return true;
+			if (n < 0) {
+				char why[160];
+				snprintf(why, sizeof(why), "write failed: %s", gnutls_strerror((int)n));
+				log_conn(srv, c, false, why);
+				return false;
+			}
+			c->sent += (size_t)n;
+			if (c->sent < c->nout)
+				break;
+			if (c->close_after_write) {
+				/* One try at a polite close; the socket goes either way. */
+				gnutls_bye(c->s, GNUTLS_SHUT_WR);
+				log_conn(srv, c, true, "ok");
+				return false;
+			}
+			c->state = READING;
+			break;
+		}
+	}
+}
+
+static short
+conn_events(struct conn *c)
+{
+	if (c->state == WRITING)
+		return POLLOUT;
+	/* In the handshake GnuTLS may be waiting to write. */
+	return gnutls_record_get_direction(c->s) ? POLLOUT : POLLIN;
+}
+
+static void *
+worker(void *arg)
+{
+	struct tp_server *srv = arg;
+	size_t nl = srv->n_listeners, cap = nl + 1 + 64, count = 0;
+	struct pollfd *pfd = malloc(cap * sizeof(*pfd));
+	struct conn **order = malloc(cap * sizeof(*order));
+	struct conn *conns = NULL;
+
+	if (!pfd || !order)
+		goto out;
+	for (;;) {
+		size_t n = 0;
+		int timeout = -1;
+
+		if (count + nl + 1 > cap) {
+			size_t want = (count + nl + 1) * 2;
+			struct pollfd *p2 = realloc(pfd, want * sizeof(*pfd));
+			struct conn **o2 = p2 ? realloc(order, want * sizeof(*order)) : NULL;
+			if (p2)
+				pfd = p2;
+			if (o2)
+				order = o2;
+			if (!p2 || !o2)
+				goto out;
+			cap = want;
+		}
+		pfd[n++] = (struct pollfd){.fd = srv->stop_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < nl; i++)
+			pfd[n++] = (struct pollfd){.fd = srv->listeners[i].fd,
+						   .events = count < MAX_CONNS_PER_WORKER ? POLLIN : 0};
+		for (struct conn *c = conns; c; c = c->next) {
+			int left = tp_deadline_left(&c->deadline);
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+			order[n] = c;
+			pfd[n++] = (struct pollfd){.fd = c->fd, .events = conn_events(c)};
+		}
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		for (size_t i = 0; i < nl; i++) {
+			if (!(pfd[1 + i].revents & POLLIN))
+				continue;
+			for (int k = 0; k < ACCEPTS_PER_WAKE && count < MAX_CONNS_PER_WORKER; k++) {
+				struct conn *c = conn_accept(srv, &srv->listeners[i]);
+				if (!c)
+					break;
+				c->next = conns;
+				conns = c;
+				count++;
+				/* The ClientHello is often there already. */
+				if (!advance(srv, c)) {
+					conns = c->next;
+					conn_close(c);
+					count--;
+				}
+			}
+		}
+		/* Connections: serve those with events, drop those past their deadline. */
+		for (size_t i = 1 + nl; i < n; i++) {
+			struct conn *c = order[i];
+			bool alive = true;
+			/* The deadline holds even for a client that trickles bytes. */
+			if (tp_deadline_left(&c->deadline) == 0) {
+				log_conn(srv, c, false, c->state == HANDSHAKE ? "timeout: the handshake did not finish in time"
+									 : "timeout: the client went quiet");
+				alive = false;
+			} else if (pfd[i].revents) {
+				alive = advance(srv, c);
+			}
+			if (!alive) {
+				for (struct conn **pp = &conns; *pp; pp = &(*pp)->next) {
+					if (*pp == c) {
+						*pp = c->next;
+						break;
+					}
+				}
+				conn_close(c);
+				count--;
+			}
+		}
+	}
+out:
+	while (conns) {
+		struct conn *next = conns->next;
+		conn_close(conns);
+		conns = next;
+	}
+	free(pfd);
+	free(order);
+	return NULL;
+}
+
+int
+tp_server_start(struct tp_server *srv)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = srv->o.workers ? srv->o.workers : cpus > 0 ? (size_t)cpus : 1;
+
+	if (want > MAX_WORKERS)
+		want = MAX_WORKERS;
+	for (size_t i = 0; i < want; i++) {
+		if (pthread_create(&srv->workers[i], NULL, worker, srv) != 0)
+			break;
+		srv->n_workers++;
+	}
+	return srv->n_workers ? 0 : -1;
+}
+
+void
+tp_server_stop(struct tp_server *srv)
+{
+	/* Async-signal-safe: every worker polls the pipe and sees it readable. */
+	ssize_t ignored = write(srv->stop_pipe[1], "x", 1);
+	(void)ignored;
+}
+
+void
+tp_server_wait(struct tp_server *srv)
+{
+	for (size_t i = 0; i < srv->n_workers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->n_workers = 0;
+}
