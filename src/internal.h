@@ -124,6 +124,8 @@ int tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struc
 gnutls_session_t tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd,
 				      const struct tp_deadline *d);
 void tp_session_free(gnutls_session_t s);
+/* "TLSv1.3", as openssl and curl write it. */
+const char *tp_version_name(gnutls_protocol_t v);
 /* Ask for client certificates through session.c's callback. */
 void tp_session_setup_credentials(gnutls_certificate_credentials_t cred);
 
@@ -148,8 +150,17 @@ void tp_pki_destroy(struct tp_pki *pki);
 int tp_pki_root_pem(const struct tp_pki *pki, gnutls_datum_t *pem);
 gnutls_x509_crt_t tp_pki_root(const struct tp_pki *pki);
 int tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x509_privkey_t *key);
+/* A chain served exactly as listed: GnuTLS sorts what it is given through
+ * gnutls_certificate_set_x509_key(), so disorder needs the raw way. */
+struct tp_raw_chain {
+	gnutls_pcert_st pcert[4];
+	unsigned n;
+	gnutls_privkey_t key;
+};
+void tp_raw_chain_free(struct tp_raw_chain *raw);
 int tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate_credentials_t cred,
-			    const char **priority, int *client_cert, char *err, size_t errlen);
+			    struct tp_raw_chain **raw, const char **priority, int *client_cert, char *err,
+			    size_t errlen);
 
 /* diagnose.c: verify certs[0..n) against the trust store and the name,
  * judge validity at `now`, and record every problem in r. */

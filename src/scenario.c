@@ -283,9 +283,42 @@ tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x5
  * Fill site with the scenario's chain and key. The certificates made here
  * belong to the site (freed with it); the CA's belong to the PKI.
  */
+void
+tp_raw_chain_free(struct tp_raw_chain *raw)
+{
+	if (!raw)
+		return;
+	for (unsigned i = 0; i < raw->n; i++)
+		gnutls_pcert_deinit(&raw->pcert[i]);
+	if (raw->key)
+		gnutls_privkey_deinit(raw->key);
+	free(raw);
+}
+
+static int
+raw_chain(struct tp_raw_chain **out, gnutls_x509_crt_t *chain, unsigned n, gnutls_x509_privkey_t key)
+{
+	struct tp_raw_chain *raw = calloc(1, sizeof(*raw));
+	int ret = GNUTLS_E_MEMORY_ERROR;
+
+	if (!raw)
+		return ret;
+	for (; raw->n < n; raw->n++)
+		if ((ret = gnutls_pcert_import_x509(&raw->pcert[raw->n], chain[raw->n], 0)) < 0)
+			goto fail;
+	if ((ret = gnutls_privkey_init(&raw->key)) < 0 ||
+	    (ret = gnutls_privkey_import_x509(raw->key, key, GNUTLS_PRIVKEY_IMPORT_COPY)) < 0)
+		goto fail;
+	*out = raw;
+	return 0;
+fail:
+	tp_raw_chain_free(raw);
+	return ret;
+}
+
 int
 tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate_credentials_t cred,
-			const char **priority, int *client_cert, char *err, size_t errlen)
+			struct tp_raw_chain **raw, const char **priority, int *client_cert, char *err, size_t errlen)
 {
 	const struct scenario *sc = find(name);
 	struct tp_cert_spec spec = {
@@ -362,13 +395,17 @@ tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate
 		chain[n++] = pki->other_inter.crt;
 	else if (issuer && sc->leaf != LEAF_ONLY)
 		chain[n++] = pki->inter.crt;
+	*raw = NULL;
 	if (sc->leaf == LEAF_OUT_OF_ORDER) {
-		/* The leaf must come first (it goes with the key); the root
-		 * then comes before the intermediate it issued. */
+		/* The leaf first (it goes with the key), then the root
+		 * before the intermediate it issued. */
 		chain[1] = pki->root.crt;
 		chain[n++] = pki->inter.crt;
+		ret = raw_chain(raw, chain, n, leaf.key);
+	} else {
+		ret = gnutls_certificate_set_x509_key(cred, chain, n, leaf.key);
 	}
-	if ((ret = gnutls_certificate_set_x509_key(cred, chain, n, leaf.key)) < 0)
+	if (ret < 0)
 		goto fail;
 	if (sc->client_cert && (ret = gnutls_certificate_set_x509_trust(cred, &pki->root.crt, 1)) < 0)
 		goto fail;

@@ -34,6 +34,7 @@ struct site {
 	char *name; /* scenario, or "files" for --cert/--key */
 	const struct tp_scenario_info *scenario;
 	gnutls_certificate_credentials_t cred;
+	struct tp_raw_chain *raw; /* served as is, through raw_cert() */
 	gnutls_priority_t prio;
 	int client_cert;
 };
@@ -109,6 +110,7 @@ site_free(struct site *site)
 		gnutls_certificate_free_credentials(site->cred);
 	if (site->prio)
 		gnutls_priority_deinit(site->prio);
+	tp_raw_chain_free(site->raw);
 	free(site->name);
 	free(site);
 }
@@ -160,6 +162,19 @@ readable(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Hands GnuTLS a site's raw chain, in the order it was made. */
+static int
+raw_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutls_pk_algorithm_t *algos, int nalgos,
+	 gnutls_pcert_st **pcert, unsigned *npcert, gnutls_privkey_t *key)
+{
+	struct site *site = gnutls_session_get_ptr(s);
+
+	*pcert = site->raw->pcert;
+	*npcert = site->raw->n;
+	*key = site->raw->key;
+	return 0;
+}
+
 static struct site *
 make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 {
@@ -179,8 +194,11 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 			goto fail;
 		}
 		if (ensure_pki(srv, err, errlen) < 0 ||
-		    tp_scenario_credentials(srv->pki, scenario, site->cred, &prio, &site->client_cert, err, errlen) < 0)
+		    tp_scenario_credentials(srv->pki, scenario, site->cred, &site->raw, &prio, &site->client_cert, err,
+					    errlen) < 0)
 			goto fail;
+		if (site->raw)
+			gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
 	} else {
 		if (readable("certificate", srv->o.cert_file, err, errlen) < 0 ||
 		    readable("key", srv->o.key_file, err, errlen) < 0)
@@ -335,7 +353,7 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
 		sni = tp_utf8_clean(name, strnlen(name, len));
 	if (c->handshake_ms >= 0) {
-		l.version = gnutls_protocol_get_name(gnutls_protocol_get_version(c->s));
+		l.version = tp_version_name(gnutls_protocol_get_version(c->s));
 		l.cipher = gnutls_ciphersuite_get(c->s);
 		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0)
 			l.alpn = srv->alpn; /* only ours can be selected */
@@ -399,6 +417,7 @@ conn_accept(struct tp_server *srv, struct listener *l)
 						: ((struct sockaddr_in *)&ss)->sin_port));
 
 	gnutls_transport_set_int(c->s, fd);
+	gnutls_session_set_ptr(c->s, c->site);
 	gnutls_priority_set(c->s, c->site->prio);
 	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->site->cred);
 	gnutls_session_ticket_enable_server(c->s, &srv->ticket_key);
@@ -447,7 +466,7 @@ describe_session(struct tp_server *srv, struct conn *c, bool json)
 		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
 				      "server", "tlsprobe", "scenario", sc ? sc->name : NULL, "expect",
 				      sc ? sc->expect : NULL, "version",
-				      gnutls_protocol_get_name(gnutls_protocol_get_version(c->s)), "cipher",
+				      tp_version_name(gnutls_protocol_get_version(c->s)), "cipher",
 				      gnutls_ciphersuite_get(c->s), "kx_group", g ? gnutls_group_get_name(g) : NULL,
 				      "alpn", alpn_name, "sni", sni, "client_cert", client, "peer", c->peer);
 		out = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -469,7 +488,7 @@ describe_session(struct tp_server *srv, struct conn *c, bool json)
 				 "client cert:  %s\n"
 				 "your address: %s\n",
 				 sc ? sc->name : "(certificate files)", sc ? sc->expect : "-",
-				 gnutls_protocol_get_name(gnutls_protocol_get_version(c->s)), gnutls_ciphersuite_get(c->s),
+				 tp_version_name(gnutls_protocol_get_version(c->s)), gnutls_ciphersuite_get(c->s),
 				 g ? gnutls_group_get_name(g) : "-", alpn_name ? alpn_name : "-", sni ? sni : "-",
 				 client ? client : "none", c->peer);
 	}
@@ -524,6 +543,8 @@ advance(struct tp_server *srv, struct conn *c)
 				continue;
 			if (ret < 0) {
 				char why[160];
+				/* Tell the client why (certificate_required, ...); best effort. */
+				gnutls_alert_send_appropriate(c->s, ret);
 				if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
 					snprintf(why, sizeof(why), "handshake failed: the client sent alert %s",
 						 gnutls_alert_get_name(gnutls_alert_get(c->s)));

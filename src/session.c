@@ -82,8 +82,8 @@ tp_session_setup_credentials(gnutls_certificate_credentials_t cred)
 	gnutls_certificate_set_retrieve_function2(cred, retrieve_cert);
 }
 
-static const char *
-version_name(gnutls_protocol_t v)
+const char *
+tp_version_name(gnutls_protocol_t v)
 {
 	switch (v) {
 	case GNUTLS_SSL3: return "SSLv3";
@@ -266,7 +266,7 @@ collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 	gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
 
 	r->handshake_done = true;
-	r->tls.version = version_name(gnutls_protocol_get_version(s));
+	r->tls.version = tp_version_name(gnutls_protocol_get_version(s));
 	r->tls.cipher = gnutls_ciphersuite_get(s);
 	r->tls.kx_group = g ? gnutls_group_get_name(g) : NULL;
 	r->tls.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
@@ -322,6 +322,10 @@ await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, co
 		}
 		if (n < 0 && !gnutls_error_is_fatal((int)n))
 			continue;
+		if ((n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR) && !io->cert_sent)
+			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+				       "the server asked for a client certificate, none was sent, and it closed the "
+				       "connection right after the handshake without saying why");
 		return;
 	}
 }

@@ -15,8 +15,24 @@
 enum cli_format { FORMAT_TEXT, FORMAT_JSON };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
+enum cli_command { CMD_CONNECT = 1 << 0, CMD_SERVE = 1 << 1, CMD_DEMO = 1 << 2 };
+
+struct serve_args {
+	const char *listen[16];
+	size_t n_listen;
+	const char *names[16];
+	size_t n_names;
+	const char *cert, *key, *write_ca, *scenario, *client_ca, *alpn;
+	bool list_scenarios, echo, log_json;
+	int client_cert;       /* 1 request, 2 require */
+	long base_port;        /* -1 when not given */
+	unsigned handshake_timeout_ms, workers;
+};
+
 struct cli {
-	const char *command;  /* "connect" */
+	const char *command;  /* "connect", "serve", ... */
+	unsigned cmd;         /* its CMD_ bit */
+	struct serve_args serve;
 	char **targets;
 	size_t n_targets;
 	const char *sni;
@@ -40,12 +56,17 @@ struct render_opts {
 	bool color;
 	int quiet, verbose;
 	bool pretty;  /* JSON: indented */
+	bool diagnosis_only; /* text: the verdict and the problems, no details */
 	time_t now;
 };
 
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
 json_t *render_json_object(const struct tp_result *r);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
+int serve_command(struct cli *cli);
+int demo_command(struct cli *cli);
+bool cli_want_color(enum cli_color c);
+
 /* Writes s with every control character made visible (\x1b, \u{202e}). */
 void render_safe(FILE *out, const char *s);
 

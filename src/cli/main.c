@@ -10,8 +10,8 @@
 #include "cli.h"
 #include "config.h"
 
-static bool
-want_color(enum cli_color c)
+bool
+cli_want_color(enum cli_color c)
 {
 	const char *term = getenv("TERM");
 
@@ -25,7 +25,7 @@ connect_command(struct cli *cli)
 {
 	struct tp_target *targets = calloc(cli->n_targets, sizeof(*targets));
 	struct render_opts ro = {
-		.color = want_color(cli->color),
+		.color = cli_want_color(cli->color),
 		.quiet = cli->quiet,
 		.verbose = cli->verbose,
 		.pretty = isatty(STDOUT_FILENO),
@@ -92,6 +92,10 @@ main(int argc, char **argv)
 		printf("tlsprobe %s\nGnuTLS %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
 		       jansson_version_str());
 		status = 0;
+	} else if (cli.cmd == CMD_SERVE) {
+		status = serve_command(&cli);
+	} else if (cli.cmd == CMD_DEMO) {
+		status = demo_command(&cli);
 	} else {
 		status = connect_command(&cli);
 	}

@@ -19,22 +19,35 @@
 enum opt_id {
 	OPT_ALPN = 256,
 	OPT_AT,
+	OPT_BASE_PORT,
 	OPT_CA_FILE,
+	OPT_CERT,
+	OPT_CLIENT_CA,
 	OPT_CLIENT_CERT,
 	OPT_CLIENT_KEY,
 	OPT_COLOR,
 	OPT_CRIT_DAYS,
 	OPT_CRL,
+	OPT_ECHO,
 	OPT_FORMAT,
+	OPT_HANDSHAKE_TIMEOUT,
 	OPT_HELP,
 	OPT_INSECURE,
 	OPT_IPV4,
 	OPT_IPV6,
 	OPT_JSON,
+	OPT_KEY,
+	OPT_LIST_SCENARIOS,
+	OPT_LISTEN,
+	OPT_LOG_JSON,
+	OPT_NAME,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
 	OPT_PRIORITY,
 	OPT_QUIET,
+	OPT_REQUEST_CLIENT_CERT,
+	OPT_REQUIRE_CLIENT_CERT,
+	OPT_SCENARIO,
 	OPT_SNI,
 	OPT_TIMEOUT,
 	OPT_TLS_MAX,
@@ -42,46 +55,69 @@ enum opt_id {
 	OPT_VERBOSE,
 	OPT_VERSION,
 	OPT_WARN_DAYS,
+	OPT_WORKERS,
+	OPT_WRITE_CA,
 };
 
-enum opt_group { G_CONNECT, G_TRUST, G_TLS, G_OUTPUT, G_GENERAL, G_COUNT };
+enum opt_group { G_CONNECT, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_OUTPUT, G_GENERAL, G_COUNT };
 
 struct opt {
 	const char *name;
 	char shortopt;
 	const char *arg; /* metavariable, NULL for a flag */
 	enum opt_id id;
+	unsigned cmds;   /* the commands that take it */
 	enum opt_group group;
 	const char *help;
 };
 
+#define CONNECT CMD_CONNECT
+#define SERVE CMD_SERVE
+#define DEMO CMD_DEMO
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO)
+
 /* MUST stay sorted by name. */
 static const struct opt options[] = {
-	{"alpn", 0, "LIST", OPT_ALPN, G_TLS, "offer these ALPN protocols, comma separated (h2,http/1.1)"},
-	{"at", 0, "TIME", OPT_AT, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
-	{"ca-file", 0, "FILE", OPT_CA_FILE, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
-	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, G_TLS, "client certificate for mutual TLS (PEM)"},
-	{"client-key", 0, "FILE", OPT_CLIENT_KEY, G_TLS, "private key of --client-cert"},
-	{"color", 0, "WHEN", OPT_COLOR, G_OUTPUT, "colour the text output: auto, always, never"},
-	{"crit-days", 0, "N", OPT_CRIT_DAYS, G_TRUST, "critical when a certificate expires within N days (14)"},
-	{"crl", 0, "FILE", OPT_CRL, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
-	{"format", 0, "FMT", OPT_FORMAT, G_OUTPUT, "output format: text, json"},
-	{"help", 'h', NULL, OPT_HELP, G_GENERAL, "show this help"},
-	{"insecure", 'k', NULL, OPT_INSECURE, G_TRUST, "report verification problems but do not fail on them"},
-	{"ipv4", '4', NULL, OPT_IPV4, G_CONNECT, "connect over IPv4 only"},
-	{"ipv6", '6', NULL, OPT_IPV6, G_CONNECT, "connect over IPv6 only"},
-	{"json", 0, NULL, OPT_JSON, G_OUTPUT, "one JSON object per target (same as --format json)"},
-	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, G_TRUST, "do not trust the system's CA store"},
-	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, G_TRUST, "fail when the server staples no OCSP response"},
-	{"priority", 0, "STRING", OPT_PRIORITY, G_TLS, "GnuTLS priority string (default NORMAL)"},
-	{"quiet", 'q', NULL, OPT_QUIET, G_OUTPUT, "text: print only the verdict line"},
-	{"sni", 0, "NAME", OPT_SNI, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
-	{"timeout", 0, "SECONDS", OPT_TIMEOUT, G_CONNECT, "bound the whole probe (default 10)"},
-	{"tls-max", 0, "VER", OPT_TLS_MAX, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
-	{"tls-min", 0, "VER", OPT_TLS_MIN, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
-	{"verbose", 'v', NULL, OPT_VERBOSE, G_OUTPUT, "text: show more detail"},
-	{"version", 'V', NULL, OPT_VERSION, G_GENERAL, "show versions of tlsprobe and its libraries"},
-	{"warn-days", 0, "N", OPT_WARN_DAYS, G_TRUST, "warn when a certificate expires within N days (30)"},
+	{"alpn", 0, "LIST", OPT_ALPN, CONNECT | SERVE, G_TLS, "ALPN protocols, comma separated (h2,http/1.1)"},
+	{"at", 0, "TIME", OPT_AT, CONNECT, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
+	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, "with --scenario all: serve them on PORT, PORT+1, ..."},
+	{"ca-file", 0, "FILE", OPT_CA_FILE, CONNECT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
+	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, "serve this certificate chain (PEM, leaf first) instead of a scenario"},
+	{"client-ca", 0, "FILE", OPT_CLIENT_CA, SERVE, G_SERVE_TLS, "verify client certificates with the CAs in FILE"},
+	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CONNECT, G_TLS, "client certificate for mutual TLS (PEM)"},
+	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CONNECT, G_TLS, "private key of --client-cert"},
+	{"color", 0, "WHEN", OPT_COLOR, CONNECT | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
+	{"crit-days", 0, "N", OPT_CRIT_DAYS, CONNECT, G_TRUST, "critical when a certificate expires within N days (14)"},
+	{"crl", 0, "FILE", OPT_CRL, CONNECT, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
+	{"echo", 0, NULL, OPT_ECHO, SERVE, G_SERVE, "echo bytes back instead of answering HTTP"},
+	{"format", 0, "FMT", OPT_FORMAT, CONNECT, G_OUTPUT, "output format: text, json"},
+	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, "drop clients that do not finish the handshake in time (10)"},
+	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, "show this help"},
+	{"insecure", 'k', NULL, OPT_INSECURE, CONNECT, G_TRUST, "report verification problems but do not fail on them"},
+	{"ipv4", '4', NULL, OPT_IPV4, CONNECT, G_CONNECT, "connect over IPv4 only"},
+	{"ipv6", '6', NULL, OPT_IPV6, CONNECT, G_CONNECT, "connect over IPv6 only"},
+	{"json", 0, NULL, OPT_JSON, CONNECT, G_OUTPUT, "one JSON object per target (same as --format json)"},
+	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, "private key of --cert"},
+	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, "list the scenarios and what a client should report"},
+	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
+	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, "log one JSON object per connection"},
+	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, "add NAME to the made certificates' names (repeatable)"},
+	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CONNECT, G_TRUST, "do not trust the system's CA store"},
+	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, CONNECT, G_TRUST, "fail when the server staples no OCSP response"},
+	{"priority", 0, "STRING", OPT_PRIORITY, CONNECT, G_TLS, "GnuTLS priority string (default NORMAL)"},
+	{"quiet", 'q', NULL, OPT_QUIET, CONNECT, G_OUTPUT, "text: print only the verdict line"},
+	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, "ask clients for a certificate, accept them without"},
+	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, "refuse clients without a valid certificate"},
+	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
+	{"sni", 0, "NAME", OPT_SNI, CONNECT, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
+	{"timeout", 0, "SECONDS", OPT_TIMEOUT, CONNECT, G_CONNECT, "bound the whole probe (default 10)"},
+	{"tls-max", 0, "VER", OPT_TLS_MAX, CONNECT, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
+	{"tls-min", 0, "VER", OPT_TLS_MIN, CONNECT, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
+	{"verbose", 'v', NULL, OPT_VERBOSE, CONNECT | DEMO, G_OUTPUT, "text: show more detail"},
+	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, "show versions of tlsprobe and its libraries"},
+	{"warn-days", 0, "N", OPT_WARN_DAYS, CONNECT, G_TRUST, "warn when a certificate expires within N days (30)"},
+	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, "worker threads (default: one per CPU)"},
+	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, "write the made root CA certificate to FILE for clients"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(*options))
 
@@ -89,9 +125,37 @@ static const char *const group_names[G_COUNT] = {
 	[G_CONNECT] = "Connection",
 	[G_TRUST] = "Trust and verification",
 	[G_TLS] = "TLS",
+	[G_SERVE] = "Server",
+	[G_SERVE_TLS] = "Mutual TLS",
 	[G_OUTPUT] = "Output",
 	[G_GENERAL] = "General",
 };
+
+static const struct command {
+	const char *name;
+	unsigned bit;
+	const char *usage;
+	const char *about;
+	const char *examples;
+} commands[] = {
+	{"connect", CMD_CONNECT, "tlsprobe [connect] TARGET... [options]",
+	 "Connect to each TARGET (host, host:port, [v6addr]:port or https://URL; port 443\n"
+	 "by default), report the TLS version, cipher and certificate chain, and say why\n"
+	 "the chain does not verify and how to fix it.",
+	 "  tlsprobe localhost:8443 --ca-file root.pem\n"
+	 "  tlsprobe example.com --json | jq .verify.problems\n"},
+	{"serve", CMD_SERVE, "tlsprobe serve [options]",
+	 "Run the reference TLS server: a good setup or a deliberately broken one, with\n"
+	 "certificates made in memory (or yours with --cert/--key). It answers HTTP/1.1\n"
+	 "with what was negotiated. Stop it with Ctrl-C.",
+	 "  tlsprobe serve --scenario missing-intermediate --write-ca ca.pem\n"
+	 "  tlsprobe serve --scenario all --base-port 9000 --write-ca ca.pem\n"},
+	{"demo", CMD_DEMO, "tlsprobe demo [options]",
+	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
+	 "the fastest way to see its diagnoses.",
+	 "  tlsprobe demo\n"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(*commands))
 
 CLI_PRINTF(3, 4) static int
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -147,12 +211,35 @@ cli_parse_time(const char *s, time_t *t)
 }
 
 static const struct opt *
-find(int id)
+find(int id, unsigned cmd)
 {
 	for (size_t i = 0; i < N_OPTIONS; i++)
-		if ((int)options[i].id == id || (options[i].shortopt && options[i].shortopt == id))
+		if ((options[i].cmds & cmd) && ((int)options[i].id == id || (options[i].shortopt && options[i].shortopt == id)))
 			return &options[i];
 	return NULL;
+}
+
+static const struct command *
+command_named(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int
+parse_seconds_ms(const char *arg, unsigned *ms)
+{
+	char *end;
+	double secs;
+
+	errno = 0;
+	secs = strtod(arg, &end);
+	if (errno || end == arg || *end || !(secs > 0) || secs > 86400)
+		return -1;
+	*ms = (unsigned)ceil(secs * 1000);
+	return 0;
 }
 
 static int
@@ -160,14 +247,52 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
       const char **tls_min, const char **tls_max, int *warn, int *crit, char *err, size_t errlen)
 {
 	struct tp_config *cfg = cli->cfg;
-	double secs;
-	char *end;
+	struct serve_args *sv = &cli->serve;
+	unsigned ms;
+	int n;
 
 	switch (o->id) {
 	case OPT_ALPN:
-		if (tp_config_set_alpn(cfg, arg) < 0)
+		if (cli->cmd == CMD_SERVE)
+			sv->alpn = arg;
+		else if (tp_config_set_alpn(cfg, arg) < 0)
 			return fail(err, errlen, "%s", tp_config_error(cfg));
 		break;
+	case OPT_BASE_PORT:
+		if (parse_int(arg, &n) < 0 || n < 1 || n > 65535)
+			return fail(err, errlen, "invalid --base-port '%s': give a port from 1 to 65535", arg);
+		sv->base_port = n;
+		break;
+	case OPT_CERT: sv->cert = arg; break;
+	case OPT_CLIENT_CA: sv->client_ca = arg; break;
+	case OPT_ECHO: sv->echo = true; break;
+	case OPT_HANDSHAKE_TIMEOUT:
+		if (parse_seconds_ms(arg, &ms) < 0)
+			return fail(err, errlen, "invalid --handshake-timeout '%s': give seconds, more than 0", arg);
+		sv->handshake_timeout_ms = ms;
+		break;
+	case OPT_KEY: sv->key = arg; break;
+	case OPT_LIST_SCENARIOS: sv->list_scenarios = true; break;
+	case OPT_LISTEN:
+		if (sv->n_listen == sizeof(sv->listen) / sizeof(*sv->listen))
+			return fail(err, errlen, "too many --listen addresses");
+		sv->listen[sv->n_listen++] = arg;
+		break;
+	case OPT_LOG_JSON: sv->log_json = true; break;
+	case OPT_NAME:
+		if (sv->n_names == sizeof(sv->names) / sizeof(*sv->names))
+			return fail(err, errlen, "too many --name values");
+		sv->names[sv->n_names++] = arg;
+		break;
+	case OPT_REQUEST_CLIENT_CERT: sv->client_cert = 1; break;
+	case OPT_REQUIRE_CLIENT_CERT: sv->client_cert = 2; break;
+	case OPT_SCENARIO: sv->scenario = arg; break;
+	case OPT_WORKERS:
+		if (parse_int(arg, &n) < 0 || n < 1 || n > 16)
+			return fail(err, errlen, "invalid --workers '%s': give a number from 1 to 16", arg);
+		sv->workers = (unsigned)n;
+		break;
+	case OPT_WRITE_CA: sv->write_ca = arg; break;
 	case OPT_AT:
 		if (cli_parse_time(arg, &cli->at) < 0)
 			return fail(err, errlen, "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "
@@ -221,12 +346,10 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		cli->sni = arg;
 		break;
 	case OPT_TIMEOUT:
-		errno = 0;
-		secs = strtod(arg, &end);
-		if (errno || end == arg || *end || !(secs > 0) || secs > 86400)
+		if (parse_seconds_ms(arg, &ms) < 0)
 			return fail(err, errlen, "invalid --timeout '%s': give seconds, more than 0 (e.g. 10 or 2.5)",
 				    arg);
-		tp_config_set_timeout_ms(cfg, (unsigned)ceil(secs * 1000));
+		tp_config_set_timeout_ms(cfg, ms);
 		break;
 	case OPT_TLS_MAX: *tls_max = arg; break;
 	case OPT_TLS_MIN: *tls_min = arg; break;
@@ -246,16 +369,29 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	struct option longopts[N_OPTIONS + 1];
 	char shortopts[N_OPTIONS * 2 + 2], *sp = shortopts;
 	const char *cert = NULL, *key = NULL, *tls_min = NULL, *tls_max = NULL;
+	const struct command *command = &commands[0];
+	size_t nl = 0;
 	int warn = 30, crit = 14, c;
 
 	memset(cli, 0, sizeof(*cli));
-	cli->command = "connect";
+	cli->serve.base_port = -1;
 	cli->cfg = tp_config_create();
 	if (!cli->cfg)
 		return fail(err, errlen, "out of memory");
+	/* The command, when named, comes first; a probe needs no name. */
+	if (argc > 1 && command_named(argv[1])) {
+		command = command_named(argv[1]);
+		argv++;
+		argc--;
+	}
+	cli->command = command->name;
+	cli->cmd = command->bit;
+
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		longopts[i] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument, NULL,
-					      (int)options[i].id};
+		if (!(options[i].cmds & cli->cmd))
+			continue;
+		longopts[nl++] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument, NULL,
+						 (int)options[i].id};
 		if (options[i].shortopt) {
 			*sp++ = options[i].shortopt;
 			if (options[i].arg)
@@ -263,28 +399,44 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		}
 	}
 	*sp = '\0';
-	longopts[N_OPTIONS] = (struct option){0};
+	longopts[nl] = (struct option){0};
 
-	if (argc > 1 && strcmp(argv[1], "connect") == 0) {
-		argv++;
-		argc--;
-	}
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const struct opt *o;
 		if (c == '?') {
-			if (optopt && find(optopt) && find(optopt)->arg)
-				return fail(err, errlen, "option %s needs a value; see tlsprobe --help", argv[optind - 1]);
-			return fail(err, errlen, "unknown option '%s'; see tlsprobe --help", argv[optind - 1]);
+			const char *bad = argv[optind - 1];
+			if (optopt && find(optopt, cli->cmd) && find(optopt, cli->cmd)->arg)
+				return fail(err, errlen, "option %s needs a value; see tlsprobe %s --help", bad,
+					    cli->command);
+			for (size_t i = 0; i < N_OPTIONS; i++) {
+				size_t len = strlen(options[i].name);
+				if (strncmp(bad, "--", 2) == 0 && strncmp(bad + 2, options[i].name, len) == 0 &&
+				    (bad[2 + len] == '\0' || bad[2 + len] == '=')) {
+					for (size_t k = 0; k < N_COMMANDS; k++)
+						if (options[i].cmds & commands[k].bit)
+							return fail(err, errlen, "option --%s is for tlsprobe %s, not %s",
+								    options[i].name, commands[k].name, cli->command);
+				}
+			}
+			return fail(err, errlen, "unknown option '%s'; see tlsprobe %s --help", bad, cli->command);
 		}
-		if (c == ':' || !(o = find(c)))
-			return fail(err, errlen, "bad option '%s'; see tlsprobe --help", argv[optind - 1]);
+		if (!(o = find(c, cli->cmd)))
+			return fail(err, errlen, "bad option '%s'; see tlsprobe %s --help", argv[optind - 1], cli->command);
 		if (apply(cli, o, optarg, &cert, &key, &tls_min, &tls_max, &warn, &crit, err, errlen) < 0)
 			return -1;
 	}
 	if (cli->help || cli->version)
 		return 0;
+	cli->targets = argv + optind;
+	cli->n_targets = (size_t)(argc - optind);
+	if (cli->cmd != CMD_CONNECT) {
+		if (cli->n_targets)
+			return fail(err, errlen, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
+				    cli->targets[0], cli->command);
+		return 0;
+	}
 	if ((cert || key) && tp_config_set_client_cert(cli->cfg, cert, key) < 0)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
 	if ((tls_min || tls_max) && tp_config_set_tls_versions(cli->cfg, tls_min, tls_max) < 0)
@@ -295,8 +447,6 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	cli->targets = argv + optind;
-	cli->n_targets = (size_t)(argc - optind);
 	if (cli->n_targets == 0)
 		return fail(err, errlen, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help");
 	return 0;
@@ -310,21 +460,28 @@ cli_finish(struct cli *cli)
 }
 
 void
-cli_help(FILE *out, const char *command)
+cli_help(FILE *out, const char *name)
 {
-	fprintf(out,
-		"Usage: tlsprobe [connect] TARGET... [options]\n"
-		"\n"
-		"Connect to each TARGET (host, host:port, [v6addr]:port or https://URL; port 443\n"
-		"by default), report the TLS version, cipher and certificate chain, and say why\n"
-		"the chain does not verify and how to fix it.\n");
+	const struct command *command = command_named(name);
+
+	if (!command)
+		command = &commands[0];
+	fprintf(out, "Usage: %s\n\n%s\n", command->usage, command->about);
+	if (command->bit == CMD_CONNECT) {
+		fprintf(out, "\nCommands:\n");
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].usage);
+	}
 	for (int g = 0; g < G_COUNT; g++) {
-		fprintf(out, "\n%s:\n", group_names[g]);
+		bool header = false;
 		for (size_t i = 0; i < N_OPTIONS; i++) {
 			const struct opt *o = &options[i];
 			char left[64];
-			if (o->group != (enum opt_group)g)
+			if (o->group != (enum opt_group)g || !(o->cmds & command->bit))
 				continue;
+			if (!header)
+				fprintf(out, "\n%s:\n", group_names[g]);
+			header = true;
 			if (o->shortopt)
 				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortopt, o->name, o->arg ? " " : "",
 					 o->arg ? o->arg : "");
@@ -338,10 +495,8 @@ cli_help(FILE *out, const char *command)
 		"\n"
 		"Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad usage, unreadable file).\n"
 		"\n"
-		"Example:\n"
-		"  tlsprobe localhost:8443 --ca-file root.pem\n"
-		"  tlsprobe example.com --json | jq .verify.problems\n"
+		"Examples:\n%s"
 		"\n"
-		"See tlsprobe(1) and tlsprobe-json(7).\n");
-	(void)command;
+		"See tlsprobe(1) and tlsprobe-json(7).\n",
+		command->examples);
 }

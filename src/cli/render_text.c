@@ -302,8 +302,10 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 	verdict(&w, r);
 	if (o->quiet)
 		return;
-	connection(&w, r);
-	chain(&w, r);
+	if (!o->diagnosis_only) {
+		connection(&w, r);
+		chain(&w, r);
+	}
 	if (err) {
 		fputs("\nError\n", f);
 		problem(&w, err, false);

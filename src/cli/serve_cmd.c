@@ -1,0 +1,234 @@
+/*
+ * serve_cmd.c: tlsprobe serve, the front end of the reference server:
+ * listeners from --listen, the scenario table, one log line per connection
+ * on stderr, and a clean stop on SIGINT or SIGTERM.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8443"
+
+static struct tp_server *running;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (running)
+		tp_server_stop(running);
+}
+
+static void
+field(FILE *m, const char *key, const char *value)
+{
+	fprintf(m, " %s=", key);
+	if (value)
+		render_safe(m, value);
+	else
+		fputc('-', m);
+}
+
+static void
+log_line(void *ctx, const struct tp_conn_log *l)
+{
+	bool json = *(const bool *)ctx;
+	char when[32], *line = NULL;
+	size_t len = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *m;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s}", "time", when, "peer",
+				      l->peer, "scenario", l->site, "sni", l->sni, "version", l->version, "cipher",
+				      l->cipher, "alpn", l->alpn, "client_cert", l->client_cert, "ok", l->ok, "result",
+				      l->result);
+		if (o && l->handshake_ms >= 0)
+			json_object_set_new(o, "handshake_ms", json_real(l->handshake_ms));
+		line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4)) : NULL;
+		json_decref(o);
+		if (line)
+			fprintf(stderr, "%s\n", line);
+		free(line);
+		return;
+	}
+	/* One write per line, so lines from several workers do not mix. */
+	if (!(m = open_memstream(&line, &len)))
+		return;
+	fprintf(m, "%s %s", when, l->peer);
+	field(m, "scenario", l->site);
+	field(m, "sni", l->sni);
+	field(m, "version", l->version);
+	field(m, "cipher", l->cipher);
+	field(m, "alpn", l->alpn);
+	field(m, "client", l->client_cert);
+	fputs(l->ok ? " ok" : " FAILED ", m);
+	if (!l->ok)
+		render_safe(m, l->result);
+	if (l->handshake_ms >= 0)
+		fprintf(m, " (handshake %.1f ms)", l->handshake_ms);
+	fputc('\n', m);
+	fclose(m);
+	fputs(line, stderr);
+	free(line);
+}
+
+/* ADDR:PORT, [V6]:PORT; port 0 asks for a free one. */
+static int
+parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
+{
+	const char *colon, *host = s;
+	size_t hostlen;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		host = s + 1;
+		hostlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hostlen = (size_t)(colon - s);
+	}
+	p = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || p < 0 || p > 65535 || hostlen == 0 || hostlen >= len)
+		return -1;
+	memcpy(addr, host, hostlen);
+	addr[hostlen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static void
+list_scenarios(FILE *out)
+{
+	fprintf(out, "%-22s %-22s %s\n", "SCENARIO", "A CLIENT SHOULD SAY", "SETUP");
+	for (size_t i = 0; i < tp_scenario_count(); i++)
+		fprintf(out, "%-22s %-22s %s\n", tp_scenario(i)->name, tp_scenario(i)->expect, tp_scenario(i)->summary);
+}
+
+int
+serve_command(struct cli *cli)
+{
+	struct serve_args *sv = &cli->serve;
+	bool json = sv->log_json, all;
+	struct tp_server_options o = {
+		.names = sv->names, .n_names = sv->n_names, .cert_file = sv->cert, .key_file = sv->key,
+		.client_ca_file = sv->client_ca, .client_cert = sv->client_cert, .alpn = sv->alpn, .echo = sv->echo,
+		.handshake_timeout_ms = sv->handshake_timeout_ms, .workers = sv->workers, .log = log_line,
+		.log_ctx = &json,
+	};
+	const char *scenario = sv->scenario;
+	struct tp_server *srv;
+	struct sigaction sa = {.sa_handler = on_signal};
+	char err[512], addr[64];
+	uint16_t port;
+	int status = TP_STATUS_UNKNOWN;
+
+	if (sv->list_scenarios) {
+		list_scenarios(stdout);
+		return 0;
+	}
+	if (!sv->cert != !sv->key) {
+		fprintf(stderr, "tlsprobe: --cert and --key go together: give both\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (sv->cert && scenario) {
+		fprintf(stderr, "tlsprobe: --cert/--key serve your certificate, --scenario a made one: choose one\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (sv->cert && sv->write_ca) {
+		fprintf(stderr, "tlsprobe: --write-ca writes the made root CA, and with --cert nothing is made: give "
+				"clients the CA that issued your certificate\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (!sv->cert && !scenario)
+		scenario = "good";
+	all = scenario && strcmp(scenario, "all") == 0;
+	if (scenario && !all && !tp_scenario_find(scenario)) {
+		fprintf(stderr, "tlsprobe: unknown scenario '%s'; see tlsprobe serve --list-scenarios\n", scenario);
+		return TP_STATUS_UNKNOWN;
+	}
+	if (sv->base_port >= 0 && !all) {
+		fprintf(stderr, "tlsprobe: --base-port goes with --scenario all\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (!sv->n_listen)
+		sv->listen[sv->n_listen++] = DEFAULT_LISTEN;
+	for (size_t i = 0; i < sv->n_listen; i++) {
+		if (parse_listen(sv->listen[i], addr, sizeof(addr), &port) < 0) {
+			fprintf(stderr, "tlsprobe: invalid --listen '%s': give ADDR:PORT, e.g. 127.0.0.1:8443 or "
+					"[::1]:8443\n", sv->listen[i]);
+			return TP_STATUS_UNKNOWN;
+		}
+	}
+
+	if (!(srv = tp_server_create(&o, err, sizeof(err)))) {
+		fprintf(stderr, "tlsprobe: %s\n", err);
+		return TP_STATUS_UNKNOWN;
+	}
+	if (sv->write_ca && tp_server_write_ca(srv, sv->write_ca, err, sizeof(err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < sv->n_listen; i++) {
+		parse_listen(sv->listen[i], addr, sizeof(addr), &port);
+		if (!all) {
+			int got = tp_server_listen(srv, scenario, addr, port, err, sizeof(err));
+			if (got < 0)
+				goto fail;
+			printf("listening on %s%s%s:%d, %s\n", strchr(addr, ':') ? "[" : "", addr,
+			       strchr(addr, ':') ? "]" : "", got, scenario ? scenario : "your certificate");
+			continue;
+		}
+		/* Every scenario, on consecutive ports from --base-port (or the
+		 * --listen port; 0 gives each a free one). */
+		long base = sv->base_port >= 0 ? sv->base_port : port;
+		if (i == 0)
+			printf("%-6s %-22s %-22s %s\n", "PORT", "SCENARIO", "A CLIENT SHOULD SAY", "SETUP");
+		for (size_t k = 0; k < tp_scenario_count(); k++) {
+			const struct tp_scenario_info *sc = tp_scenario(k);
+			long want = base ? base + (long)k : 0;
+			if (want > 65535) {
+				snprintf(err, sizeof(err), "--base-port %ld leaves no room for %zu scenarios", base,
+					 tp_scenario_count());
+				goto fail;
+			}
+			int got = tp_server_listen(srv, sc->name, addr, (uint16_t)want, err, sizeof(err));
+			if (got < 0)
+				goto fail;
+			printf("%-6d %-22s %-22s %s\n", got, sc->name, sc->expect, sc->summary);
+		}
+	}
+	if (sv->write_ca)
+		printf("clients trust the root CA with: tlsprobe --ca-file %s, curl --cacert %s\n", sv->write_ca,
+		       sv->write_ca);
+	fflush(stdout);
+
+	running = srv;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (tp_server_start(srv) < 0) {
+		snprintf(err, sizeof(err), "cannot start worker threads");
+		goto fail;
+	}
+	tp_server_wait(srv);
+	running = NULL;
+	status = TP_STATUS_OK;
+	tp_server_destroy(srv);
+	return status;
+fail:
+	fprintf(stderr, "tlsprobe: %s\n", err);
+	tp_server_destroy(srv);
+	return status;
+}
