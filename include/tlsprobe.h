@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <gnutls/gnutls.h>
 
 /* Nagios-compatible: the numeric values are the exit codes. */
 enum tp_status {
@@ -48,6 +49,8 @@ enum tp_code {
 	TP_UNTRUSTED_ROOT,
 	TP_UNKNOWN_ISSUER,
 	TP_ISSUER_NOT_CA,
+	TP_PATHLEN_EXCEEDED,
+	TP_KEY_MISMATCH,
 	TP_SIGNATURE_FAILURE,
 	TP_HOSTNAME_MISMATCH,
 	TP_PURPOSE_MISMATCH,
@@ -55,6 +58,8 @@ enum tp_code {
 	TP_VERIFY_FAILED,
 	TP_OCSP_MISSING,
 	TP_CHAIN_ORDER,
+	TP_KEY_ID_MISMATCH,
+	TP_OUTLIVES_ISSUER,
 	TP_WEAK_KEY,
 	TP_OCSP_INVALID,
 	TP_EXPIRES_SOON,
@@ -119,6 +124,8 @@ void tp_config_set_insecure(struct tp_config *cfg, bool insecure);
 /* Judge validity as if at this time; 0 means now. */
 void tp_config_set_time(struct tp_config *cfg, time_t at);
 int tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit);
+/* Check the leaf for clientAuth instead of serverAuth (mutual TLS certificates). */
+void tp_config_set_client_purpose(struct tp_config *cfg, bool client);
 /* Make the priority string and credentials; called by tp_probe if needed. */
 int tp_config_ready(struct tp_config *cfg);
 
@@ -185,6 +192,10 @@ struct tp_result;
 
 /* Never NULL except when out of memory. */
 struct tp_result *tp_probe(struct tp_config *cfg, const struct tp_target *target);
+/* The same facts and diagnosis for a chain read from files: certs[0] is the
+ * leaf, name (or NULL) the host it must cover, label names it in output. */
+struct tp_result *tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
+			     const char *name);
 void tp_result_destroy(struct tp_result *r);
 
 enum tp_status tp_result_status(const struct tp_result *r);

@@ -306,6 +306,74 @@ check_key_sizes(struct chain *c, bool refused)
 	return found;
 }
 
+/* A CA's pathlen limits how many CAs may stand below it (the leaf aside). */
+static size_t
+check_path_lengths(struct chain *c)
+{
+	size_t found = 0;
+
+	for (size_t k = 2; k < c->len; k++) {
+		unsigned critical = 0, ca = 0;
+		int pathlen = -1;
+		size_t i = c->path[k], below = 0;
+		/* Only real CAs count; a non-CA signer is issuer-not-ca's business. */
+		for (size_t m = 1; m < k; m++)
+			below += c->r->certs[c->path[m]].is_ca;
+		if (gnutls_x509_crt_get_basic_constraints(c->certs[i], &critical, &ca, &pathlen) < 0 || !ca ||
+		    pathlen < 0 || (int)below <= pathlen)
+			continue;
+		char *a = short_name(subj(c, i));
+		tp_result_add(c->r, TP_PATHLEN_EXCEEDED, (int)i,
+			      "'%s' allows %d CA%s below it (pathlen:%d), but the chain has %zu", a, pathlen,
+			      pathlen == 1 ? "" : "s", pathlen, below);
+		free(a);
+		found++;
+	}
+	return found;
+}
+
+/* A certificate's authority key id should be its issuer's subject key id. */
+static void
+check_key_ids(struct chain *c)
+{
+	for (size_t k = 0; k + 1 < c->len; k++) {
+		unsigned char aki[64], ski[64];
+		size_t aki_len = sizeof(aki), ski_len = sizeof(ski);
+		unsigned critical = 0;
+		size_t i = c->path[k], j = c->path[k + 1];
+		if (gnutls_x509_crt_get_authority_key_id(c->certs[i], aki, &aki_len, &critical) < 0 ||
+		    gnutls_x509_crt_get_subject_key_id(c->certs[j], ski, &ski_len, &critical) < 0)
+			continue;
+		if (aki_len == ski_len && memcmp(aki, ski, aki_len) == 0)
+			continue;
+		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		tp_result_add(c->r, TP_KEY_ID_MISMATCH, (int)i,
+			      "'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
+			      "'%s', the certificate it links to", a, b);
+		free(a);
+		free(b);
+	}
+}
+
+/* A certificate that outlives its issuer stops working when the issuer expires. */
+static void
+check_lifetimes(struct chain *c)
+{
+	char date[40];
+
+	for (size_t k = 0; k + 1 < c->len; k++) {
+		size_t i = c->path[k], j = c->path[k + 1];
+		if (c->r->certs[i].not_after <= c->r->certs[j].not_after)
+			continue;
+		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		format_date(c->r->certs[j].not_after, date, sizeof(date));
+		tp_result_add(c->r, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s",
+			      a, b, date);
+		free(a);
+		free(b);
+	}
+}
+
 /*
  * The served order should be the path: leaf, its issuer, that one's issuer.
  * Certificates that belong to no path are extras (or duplicates); many
@@ -362,8 +430,16 @@ explain_names(struct chain *c, const char *name)
 	char covers[1024] = "";
 	size_t used = 0;
 
-	if (gnutls_x509_crt_check_hostname2(c->certs[0], name, 0))
+	if (gnutls_x509_crt_check_hostname2(c->certs[0], name, 0)) {
+		struct tp_problem *p = NULL;
+		if (!leaf->n_sans)
+			p = tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
+					  "'%s' matches only the certificate's subject CN: it has no subjectAltName, "
+					  "and browsers, Go and Python ignore the CN", name);
+		if (p)
+			p->severity = TP_STATUS_WARNING;
 		return;
+	}
 	c->r->hostname_ok = false;
 	for (size_t i = 0; i < leaf->n_sans && used < sizeof(covers); i++)
 		used += (size_t)snprintf(covers + used, sizeof(covers) - used, "%s%s", i ? ", " : "", leaf->sans[i]);
@@ -429,7 +505,7 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	struct chain c = {.r = r, .cfg = cfg, .certs = certs, .n = n};
 	gnutls_typed_vdata_st purpose = {
 		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER,
+		.data = (unsigned char *)(cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER),
 	};
 	/* Validity is judged here, per certificate and at --at time. */
 	unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
@@ -486,11 +562,20 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	}
 	check_order(&c);
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH) {
-		tp_result_add(r, TP_PURPOSE_MISMATCH, 0,
-			      "the certificate's extendedKeyUsage does not include serverAuth: it is not meant "
-			      "for a TLS server (a client certificate, perhaps)");
+		struct tp_problem *p = tp_result_add(r, TP_PURPOSE_MISMATCH, 0,
+			cfg->client_purpose ? "the certificate's extendedKeyUsage does not include clientAuth: it "
+					      "cannot be used as a client certificate"
+					    : "the certificate's extendedKeyUsage does not include serverAuth: it is "
+					      "not meant for a TLS server (a client certificate, perhaps)");
+		if (cfg->client_purpose)
+			tp_problem_set_fix(p, "Reissue it as a client certificate: extendedKeyUsage must include "
+					      "clientAuth (tlsprobe ca issue --client).");
 		explained |= GNUTLS_CERT_PURPOSE_MISMATCH;
 	}
+	if (check_path_lengths(&c))
+		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
+	check_key_ids(&c);
+	check_lifetimes(&c);
 	tp_revoke_check(r, cfg, certs, c.path, c.len, now, status & GNUTLS_CERT_REVOKED);
 	explained |= GNUTLS_CERT_REVOKED;
 	if (status & ~explained) {

@@ -64,6 +64,7 @@ struct tp_config {
 	int family;
 	bool insecure;
 	bool ocsp_required;
+	bool client_purpose;
 	time_t at;
 	int warn_days, crit_days;
 	char *client_cert_file, *client_key_file;

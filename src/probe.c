@@ -129,6 +129,12 @@ tp_config_set_ocsp_required(struct tp_config *cfg, bool required)
 }
 
 void
+tp_config_set_client_purpose(struct tp_config *cfg, bool client)
+{
+	cfg->client_purpose = client;
+}
+
+void
 tp_config_set_system_ca(struct tp_config *cfg, bool use)
 {
 	tp_trust_use_system(cfg->trust, use);
@@ -492,13 +498,11 @@ judge(struct tp_result *r, const struct tp_config *cfg)
 }
 
 static void
-examine_chain(struct tp_result *r, struct tp_config *cfg, gnutls_session_t s, const char *name, time_t now)
+examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n, const char *name,
+	      time_t now)
 {
-	const gnutls_datum_t *peers;
-	unsigned n = 0;
 	gnutls_x509_crt_t *certs;
 
-	peers = gnutls_certificate_get_peers(s, &n);
 	if (n > MAX_PEER_CERTS)
 		n = MAX_PEER_CERTS;
 	certs = calloc(n ? n : 1, sizeof(*certs));
@@ -511,10 +515,10 @@ examine_chain(struct tp_result *r, struct tp_config *cfg, gnutls_session_t s, co
 	for (unsigned i = 0; i < n; i++) {
 		int ret = gnutls_x509_crt_init(&certs[i]);
 		if (ret == 0)
-			ret = gnutls_x509_crt_import(certs[i], &peers[i], GNUTLS_X509_FMT_DER);
+			ret = gnutls_x509_crt_import(certs[i], &ders[i], GNUTLS_X509_FMT_DER);
 		if (ret < 0) {
-			tp_result_fail(r, TP_HANDSHAKE_FAILURE, "certificate %u from the server cannot be parsed: %s",
-				       i, gnutls_strerror(ret));
+			tp_result_fail(r, TP_HANDSHAKE_FAILURE, "certificate %u cannot be parsed: %s", i,
+				       gnutls_strerror(ret));
 			goto out;
 		}
 		if (tp_chain_facts(&r->certs[i], certs[i], now) < 0) {
@@ -530,6 +534,41 @@ out:
 		if (certs[i])
 			gnutls_x509_crt_deinit(certs[i]);
 	free(certs);
+}
+
+static struct tp_result *
+result_create(const struct tp_target *target)
+{
+	struct tp_result *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->timing = (struct tp_timing){-1, -1, -1, -1};
+	r->target.input = strdup(target->input ? target->input : "");
+	r->target.host = strdup(target->host ? target->host : "");
+	r->target.sni = target->sni ? strdup(target->sni) : NULL;
+	r->target.port = target->port;
+	r->target.host_is_ip = target->host_is_ip;
+	r->ocsp.this_update = r->ocsp.next_update = r->ocsp.revocation_time = (time_t)-1;
+	return r;
+}
+
+struct tp_result *
+tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *name)
+{
+	struct tp_target t = {.input = (char *)label, .host = (char *)label};
+	struct tp_result *r = result_create(&t);
+	double t0 = tp_now_ms();
+
+	if (!r)
+		return NULL;
+	if (n == 0)
+		tp_result_fail(r, TP_INTERNAL_ERROR, "no certificate to examine");
+	else
+		examine_chain(r, cfg, certs, (unsigned)n, name, cfg->at ? cfg->at : time(NULL));
+	r->timing.total_ms = tp_now_ms() - t0;
+	judge(r, cfg);
+	return r;
 }
 
 /* Replace an error's code, keeping its message; the fix follows the code. */
@@ -643,7 +682,7 @@ second_look(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline
 struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
-	struct tp_result *r = calloc(1, sizeof(*r));
+	struct tp_result *r = result_create(target);
 	struct tp_deadline d;
 	double t0 = tp_now_ms();
 	time_t now = cfg->at ? cfg->at : time(NULL);
@@ -653,12 +692,6 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 
 	if (!r)
 		return NULL;
-	r->timing = (struct tp_timing){-1, -1, -1, -1};
-	r->target.input = strdup(target->input ? target->input : "");
-	r->target.host = strdup(target->host ? target->host : "");
-	r->target.sni = target->sni ? strdup(target->sni) : NULL;
-	r->target.port = target->port;
-	r->target.host_is_ip = target->host_is_ip;
 	/* No SNI for IP literals (RFC 6066); --sni overrides either way. */
 	if (target->sni)
 		r->sni = strdup(target->sni);
@@ -676,7 +709,9 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 		goto out;
 	s = tp_session_handshake(r, cfg, fd, &d);
 	if (s) {
-		examine_chain(r, cfg, s, name, now);
+		unsigned n = 0;
+		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
+		examine_chain(r, cfg, peers, n, name, now);
 		/* Say goodbye without waiting for the server's reply. */
 		gnutls_bye(s, GNUTLS_SHUT_WR);
 		tp_session_free(s);

@@ -85,6 +85,15 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"issuer is not a CA",
 		"Issue the certificate from a real CA certificate (basicConstraints CA:TRUE with keyUsage "
 		"keyCertSign); an end-entity certificate cannot sign others."},
+	[TP_PATHLEN_EXCEEDED] = {TP_PATHLEN_EXCEEDED, "pathlen-exceeded", TP_STATUS_CRITICAL,
+		"CA path length exceeded",
+		"A CA's basicConstraints pathlen forbids as many CAs below it as the chain has: reissue that CA "
+		"with a larger pathlen (or none), or issue from a CA higher up."},
+	[TP_KEY_MISMATCH] = {TP_KEY_MISMATCH, "key-mismatch", TP_STATUS_CRITICAL,
+		"key does not match the certificate",
+		"The private key is not the one the certificate was issued for: find the key that goes with "
+		"it (compare 'openssl x509 -noout -pubkey' with 'openssl pkey -pubout'), or issue a new "
+		"certificate for this key."},
 	[TP_SIGNATURE_FAILURE] = {TP_SIGNATURE_FAILURE, "signature-failure", TP_STATUS_CRITICAL,
 		"signature does not verify",
 		"A signature in the chain is wrong: the server sends an issuer certificate with the right "
@@ -111,6 +120,15 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_CHAIN_ORDER] = {TP_CHAIN_ORDER, "chain-order", TP_STATUS_WARNING, "chain out of order",
 		"Serve the leaf first, then its issuer, then that one's issuer, and no unrelated "
 		"certificates."},
+	[TP_KEY_ID_MISMATCH] = {TP_KEY_ID_MISMATCH, "key-id-mismatch", TP_STATUS_WARNING,
+		"authority key identifier does not match",
+		"A certificate's authorityKeyIdentifier differs from its issuer's subjectKeyIdentifier, so "
+		"clients that build paths by key identifier will not find the issuer: reissue it from the "
+		"issuer it names, or serve the issuer it was really signed by."},
+	[TP_OUTLIVES_ISSUER] = {TP_OUTLIVES_ISSUER, "outlives-issuer", TP_STATUS_WARNING,
+		"certificate outlives its issuer",
+		"The certificate is valid after its issuer expires and will stop working then: issue it "
+		"with an end date before the issuer's, or renew the issuing CA first."},
 	[TP_WEAK_KEY] = {TP_WEAK_KEY, "weak-key", TP_STATUS_WARNING, "weak key",
 		"Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key."},
 	[TP_OCSP_INVALID] = {TP_OCSP_INVALID, "ocsp-invalid", TP_STATUS_WARNING, "stapled OCSP response unusable",
