@@ -3,6 +3,7 @@
  * the relations between two (is this one the other's issuer).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,4 +215,72 @@ tp_chain_facts_free(struct tp_cert_info *ci)
 		free(ci->ca_issuers[i]);
 	free(ci->ca_issuers);
 	memset(ci, 0, sizeof(*ci));
+}
+
+int
+tp_certs_load(const char *path, gnutls_datum_t **certs, size_t *n, char *err, size_t errlen)
+{
+	gnutls_datum_t data = {NULL, 0};
+	gnutls_x509_crt_t *list = NULL;
+	unsigned count = 0;
+	int ret;
+
+	*certs = NULL;
+	*n = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (gnutls_load_file(path, &data) < 0) {
+		snprintf(err, errlen, "cannot read %s", path);
+		return -1;
+	}
+	ret = gnutls_x509_crt_list_import2(&list, &count, &data, GNUTLS_X509_FMT_PEM, 0);
+	if (ret < 0 || count == 0) {
+		gnutls_datum_t *one = calloc(1, sizeof(*one));
+		gnutls_x509_crt_t crt;
+		/* Perhaps one DER certificate: keep it only if it parses. */
+		if (one && gnutls_x509_crt_init(&crt) == 0) {
+			if (gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_DER) == 0) {
+				*one = data;
+				data.data = NULL;
+				*certs = one;
+				*n = 1;
+				one = NULL;
+			}
+			gnutls_x509_crt_deinit(crt);
+		}
+		free(one);
+		gnutls_free(data.data);
+		if (*n)
+			return 0;
+		snprintf(err, errlen, "%s holds no certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER", path);
+		return -1;
+	}
+	gnutls_free(data.data);
+	*certs = calloc(count, sizeof(**certs));
+	for (unsigned i = 0; i < count; i++) {
+		if (*certs && gnutls_x509_crt_export2(list[i], GNUTLS_X509_FMT_DER, &(*certs)[*n]) == 0)
+			(*n)++;
+		gnutls_x509_crt_deinit(list[i]);
+	}
+	gnutls_free(list);
+	if (*n != count) {
+		tp_certs_free(*certs, *n);
+		*certs = NULL;
+		*n = 0;
+		snprintf(err, errlen, "out of memory reading %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tp_certs_free(gnutls_datum_t *certs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		gnutls_free(certs[i].data);
+	free(certs);
 }

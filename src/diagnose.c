@@ -169,10 +169,17 @@ explain_unknown_issuer(struct chain *c)
 				      "the chain's authority key identifier) and trust that one; the one trusted "
 				      "now is another CA, or an old one replaced by a re-key.", issuer_cn);
 	} else if (ci->is_ca) {
-		tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
 			      "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
 			      "'%s' is a private or unknown root, or one more intermediate the server should send",
 			      top_cn, issuer_cn, from_files, issuer_cn);
+		tp_problem_set_fix(p, "If '%s' is your own root CA, trust it on the client: give it the root's "
+				      "certificate (root.pem from 'tlsprobe ca init'): tlsprobe --ca-file root.pem; curl "
+				      "--cacert root.pem; Python requests verify='root.pem'; SSL_CERT_FILE=root.pem for "
+				      "OpenSSL-based tools; Debian system-wide: copy it to "
+				      "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. If '%s' "
+				      "is an intermediate, the server must send it after '%s'.", issuer_cn, issuer_cn,
+				   top_cn);
 	} else {
 		char aia[600] = "";
 		if (ci->n_ca_issuers)

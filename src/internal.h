@@ -109,6 +109,8 @@ TP_PRINTF(3, 4) struct tp_problem *tp_result_fail(struct tp_result *r, enum tp_c
 /* Record a finding about certificate cert_index (-1: none). */
 TP_PRINTF(4, 5) struct tp_problem *tp_result_add(struct tp_result *r, enum tp_code code, int cert_index,
 						 const char *fmt, ...);
+/* Sort the problems and set the status and reason from them. */
+void tp_result_judge(struct tp_result *r, const struct tp_config *cfg);
 /* Replace a problem's fix with a more specific one. */
 TP_PRINTF(2, 3) void tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...);
 

@@ -59,6 +59,26 @@ add_names(gnutls_x509_crt_t crt, const char *const *names, size_t n)
 	return 0;
 }
 
+static int
+copy_csr_names(gnutls_x509_crt_t crt, gnutls_x509_crq_t csr)
+{
+	for (unsigned i = 0;; i++) {
+		char buf[1024];
+		size_t len = sizeof(buf);
+		unsigned type, critical;
+		int ret = gnutls_x509_crq_get_subject_alt_name(csr, i, buf, &len, &type, &critical);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			return 0;
+		if (ret < 0)
+			return ret;
+		if (type != GNUTLS_SAN_DNSNAME && type != GNUTLS_SAN_IPADDRESS)
+			continue;
+		if ((ret = gnutls_x509_crt_set_subject_alt_name(crt, (gnutls_x509_subject_alt_name_t)type, buf,
+								(unsigned)len, GNUTLS_FSAN_APPEND)) < 0)
+			return ret;
+	}
+}
+
 int
 tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509_privkey_t key,
 	    gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key)
@@ -77,17 +97,25 @@ tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509
 		goto fail;
 	serial[0] = (serial[0] & 0x7f) | 0x01;
 
+	if (spec->csr) {
+		/* The request's subject and key, and of its extensions only
+		 * the names: what a CA should allow is decided here. */
+		if ((ret = gnutls_x509_crt_set_crq(crt, spec->csr)) < 0 || (ret = copy_csr_names(crt, spec->csr)) < 0)
+			goto fail;
+	} else {
+		if ((ret = gnutls_x509_crt_set_key(crt, key)) < 0)
+			goto fail;
+		if (spec->org && (ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0,
+								      spec->org, (unsigned)strlen(spec->org))) < 0)
+			goto fail;
+		if ((ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, spec->cn,
+							 (unsigned)strlen(spec->cn))) < 0)
+			goto fail;
+	}
 	if ((ret = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
 	    (ret = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
-	    (ret = gnutls_x509_crt_set_key(crt, key)) < 0 ||
 	    (ret = gnutls_x509_crt_set_activation_time(crt, spec->not_before)) < 0 ||
 	    (ret = gnutls_x509_crt_set_expiration_time(crt, spec->not_after)) < 0)
-		goto fail;
-	if (spec->org && (ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, spec->org,
-							      (unsigned)strlen(spec->org))) < 0)
-		goto fail;
-	if ((ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, spec->cn,
-						 (unsigned)strlen(spec->cn))) < 0)
 		goto fail;
 	if ((ret = add_names(crt, spec->names, spec->n_names)) < 0)
 		goto fail;
@@ -98,7 +126,7 @@ tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509
 	} else {
 		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
 		usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
-		if (gnutls_x509_privkey_get_pk_algorithm(key) == GNUTLS_PK_RSA)
+		if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) == GNUTLS_PK_RSA)
 			usage |= GNUTLS_KEY_KEY_ENCIPHERMENT;
 	}
 	if (ret < 0 || (ret = gnutls_x509_crt_set_key_usage(crt, usage)) < 0)

@@ -473,8 +473,8 @@ counts(const struct tp_config *cfg, const struct tp_problem *p)
 	return !cfg->insecure || p->code == TP_EXPIRES_SOON;
 }
 
-static void
-judge(struct tp_result *r, const struct tp_config *cfg)
+void
+tp_result_judge(struct tp_result *r, const struct tp_config *cfg)
 {
 	r->status = TP_STATUS_OK;
 	r->reason = TP_CODE_NONE;
@@ -499,7 +499,7 @@ judge(struct tp_result *r, const struct tp_config *cfg)
 
 static void
 examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n, const char *name,
-	      time_t now)
+	      time_t now, bool verify)
 {
 	gnutls_x509_crt_t *certs;
 
@@ -528,7 +528,8 @@ examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *
 		}
 		r->n_certs = i + 1;
 	}
-	tp_diagnose(r, cfg, certs, n, name, now);
+	if (verify)
+		tp_diagnose(r, cfg, certs, n, name, now);
 out:
 	for (unsigned i = 0; i < n; i++)
 		if (certs[i])
@@ -554,7 +555,8 @@ result_create(const struct tp_target *target)
 }
 
 struct tp_result *
-tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *name)
+tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *name,
+	   bool verify)
 {
 	struct tp_target t = {.input = (char *)label, .host = (char *)label};
 	struct tp_result *r = result_create(&t);
@@ -565,9 +567,9 @@ tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs
 	if (n == 0)
 		tp_result_fail(r, TP_INTERNAL_ERROR, "no certificate to examine");
 	else
-		examine_chain(r, cfg, certs, (unsigned)n, name, cfg->at ? cfg->at : time(NULL));
+		examine_chain(r, cfg, certs, (unsigned)n, name, cfg->at ? cfg->at : time(NULL), verify);
 	r->timing.total_ms = tp_now_ms() - t0;
-	judge(r, cfg);
+	tp_result_judge(r, cfg);
 	return r;
 }
 
@@ -711,7 +713,7 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 	if (s) {
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
-		examine_chain(r, cfg, peers, n, name, now);
+		examine_chain(r, cfg, peers, n, name, now, true);
 		/* Say goodbye without waiting for the server's reply. */
 		gnutls_bye(s, GNUTLS_SHUT_WR);
 		tp_session_free(s);
@@ -721,7 +723,7 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 		second_look(r, cfg, &d);
 out:
 	r->timing.total_ms = tp_now_ms() - t0;
-	judge(r, cfg);
+	tp_result_judge(r, cfg);
 	return r;
 }
 

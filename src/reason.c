@@ -14,7 +14,7 @@
 	"intermediates; HAProxy: one PEM with leaf, intermediates and key."
 
 #define CLIENT_TRUST_FIX \
-	"Fix on the client, if you trust this root: give its certificate to the client " \
+	"Fix on the client, if you trust this root: give its certificate (root.pem) to the client " \
 	"(tlsprobe --ca-file root.pem; curl --cacert root.pem; Python requests verify='root.pem'; " \
 	"SSL_CERT_FILE=root.pem for OpenSSL-based tools), or add it to the Debian system store: " \
 	"copy it to /usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. " \

@@ -15,7 +15,14 @@
 enum cli_format { FORMAT_TEXT, FORMAT_JSON };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
-enum cli_command { CMD_CONNECT = 1 << 0, CMD_SERVE = 1 << 1, CMD_DEMO = 1 << 2 };
+enum cli_command { CMD_CONNECT = 1 << 0, CMD_SERVE = 1 << 1, CMD_DEMO = 1 << 2, CMD_CA = 1 << 3, CMD_CERT = 1 << 4 };
+
+struct ca_args {
+	const char *name, *out, *csr, *root, *cert, *key, *host;
+	enum tp_key_type key_type;
+	int days;
+	bool no_intermediate, force, client, verify;
+};
 
 struct serve_args {
 	const char *listen[16];
@@ -33,6 +40,7 @@ struct cli {
 	const char *command;  /* "connect", "serve", ... */
 	unsigned cmd;         /* its CMD_ bit */
 	struct serve_args serve;
+	struct ca_args ca;
 	char **targets;
 	size_t n_targets;
 	const char *sni;
@@ -65,6 +73,8 @@ json_t *render_json_object(const struct tp_result *r);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
 int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
+int ca_command(struct cli *cli);
+int cert_command(struct cli *cli);
 bool cli_want_color(enum cli_color c);
 
 /* Writes s with every control character made visible (\x1b, \u{202e}). */

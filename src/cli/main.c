@@ -96,6 +96,10 @@ main(int argc, char **argv)
 		status = serve_command(&cli);
 	} else if (cli.cmd == CMD_DEMO) {
 		status = demo_command(&cli);
+	} else if (cli.cmd == CMD_CA) {
+		status = ca_command(&cli);
+	} else if (cli.cmd == CMD_CERT) {
+		status = cert_command(&cli);
 	} else {
 		status = connect_command(&cli);
 	}

@@ -20,6 +20,7 @@ enum opt_id {
 	OPT_ALPN = 256,
 	OPT_AT,
 	OPT_BASE_PORT,
+	OPT_CA,
 	OPT_CA_FILE,
 	OPT_CERT,
 	OPT_CLIENT_CA,
@@ -27,22 +28,30 @@ enum opt_id {
 	OPT_CLIENT_KEY,
 	OPT_COLOR,
 	OPT_CRIT_DAYS,
+	OPT_CLIENT,
 	OPT_CRL,
+	OPT_CSR,
+	OPT_DAYS,
 	OPT_ECHO,
+	OPT_FORCE,
 	OPT_FORMAT,
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_HELP,
+	OPT_HOST,
 	OPT_INSECURE,
 	OPT_IPV4,
 	OPT_IPV6,
 	OPT_JSON,
 	OPT_KEY,
+	OPT_KEY_TYPE,
 	OPT_LIST_SCENARIOS,
 	OPT_LISTEN,
 	OPT_LOG_JSON,
 	OPT_NAME,
+	OPT_NO_INTERMEDIATE,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
+	OPT_OUT,
 	OPT_PRIORITY,
 	OPT_QUIET,
 	OPT_REQUEST_CLIENT_CERT,
@@ -53,13 +62,14 @@ enum opt_id {
 	OPT_TLS_MAX,
 	OPT_TLS_MIN,
 	OPT_VERBOSE,
+	OPT_VERIFY,
 	OPT_VERSION,
 	OPT_WARN_DAYS,
 	OPT_WORKERS,
 	OPT_WRITE_CA,
 };
 
-enum opt_group { G_CONNECT, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_OUTPUT, G_GENERAL, G_COUNT };
+enum opt_group { G_CONNECT, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
 
 struct opt {
 	const char *name;
@@ -74,38 +84,54 @@ struct opt {
 #define CONNECT CMD_CONNECT
 #define SERVE CMD_SERVE
 #define DEMO CMD_DEMO
-#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO)
+#define CA CMD_CA
+#define CERT CMD_CERT
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT)
+/* What reads and judges a chain, live or from files. */
+#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT)
 
-/* MUST stay sorted by name. */
+/* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
 	{"alpn", 0, "LIST", OPT_ALPN, CONNECT | SERVE, G_TLS, "ALPN protocols, comma separated (h2,http/1.1)"},
-	{"at", 0, "TIME", OPT_AT, CONNECT, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
+	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
 	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, "with --scenario all: serve them on PORT, PORT+1, ..."},
-	{"ca-file", 0, "FILE", OPT_CA_FILE, CONNECT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
+	{"ca", 0, "FILE", OPT_CA, CA, G_CA, "check: the root CA certificate the chain must lead to"},
+	{"ca-file", 0, "FILE", OPT_CA_FILE, CONNECT | CERT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
 	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, "serve this certificate chain (PEM, leaf first) instead of a scenario"},
+	{"cert", 0, "FILE", OPT_CERT, CA, G_CA, "check: the certificate or chain file to check (leaf first)"},
+	{"client", 0, NULL, OPT_CLIENT, CA, G_CA, "issue/check: a client certificate (clientAuth) for mutual TLS"},
 	{"client-ca", 0, "FILE", OPT_CLIENT_CA, SERVE, G_SERVE_TLS, "verify client certificates with the CAs in FILE"},
 	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CONNECT, G_TLS, "client certificate for mutual TLS (PEM)"},
 	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CONNECT, G_TLS, "private key of --client-cert"},
-	{"color", 0, "WHEN", OPT_COLOR, CONNECT | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
-	{"crit-days", 0, "N", OPT_CRIT_DAYS, CONNECT, G_TRUST, "critical when a certificate expires within N days (14)"},
-	{"crl", 0, "FILE", OPT_CRL, CONNECT, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
+	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
+	{"crit-days", 0, "N", OPT_CRIT_DAYS, JUDGE, G_TRUST, "critical when a certificate expires within N days (14)"},
+	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
+	{"csr", 0, "FILE", OPT_CSR, CA, G_CA, "issue: sign this certificate request instead of making a key"},
+	{"days", 0, "N", OPT_DAYS, CA, G_CA, "init: the root's lifetime (3650); issue: the leaf's (397)"},
 	{"echo", 0, NULL, OPT_ECHO, SERVE, G_SERVE, "echo bytes back instead of answering HTTP"},
-	{"format", 0, "FMT", OPT_FORMAT, CONNECT, G_OUTPUT, "output format: text, json"},
+	{"force", 0, NULL, OPT_FORCE, CA, G_CA, "init/issue: replace existing files"},
+	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, "output format: text, json"},
 	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, "drop clients that do not finish the handshake in time (10)"},
 	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, "show this help"},
+	{"host", 0, "NAME", OPT_HOST, CA | CERT, G_TRUST, "the name the certificate must cover"},
 	{"insecure", 'k', NULL, OPT_INSECURE, CONNECT, G_TRUST, "report verification problems but do not fail on them"},
 	{"ipv4", '4', NULL, OPT_IPV4, CONNECT, G_CONNECT, "connect over IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, CONNECT, G_CONNECT, "connect over IPv6 only"},
-	{"json", 0, NULL, OPT_JSON, CONNECT, G_OUTPUT, "one JSON object per target (same as --format json)"},
+	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, "one JSON object per target (same as --format json)"},
 	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, "private key of --cert"},
+	{"key", 0, "FILE", OPT_KEY, CA, G_CA, "check: the private key that must belong to the certificate"},
+	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, "init/issue: ecdsa (P-256, default), rsa (3072) or ed25519"},
 	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, "list the scenarios and what a client should report"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
 	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, "log one JSON object per connection"},
 	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, "add NAME to the made certificates' names (repeatable)"},
-	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CONNECT, G_TRUST, "do not trust the system's CA store"},
+	{"name", 0, "NAME", OPT_NAME, CA, G_CA, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
+	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, "init: a root only; issue signs with it"},
+	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CONNECT | CERT, G_TRUST, "do not trust the system's CA store"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, CONNECT, G_TRUST, "fail when the server staples no OCSP response"},
+	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
 	{"priority", 0, "STRING", OPT_PRIORITY, CONNECT, G_TLS, "GnuTLS priority string (default NORMAL)"},
-	{"quiet", 'q', NULL, OPT_QUIET, CONNECT, G_OUTPUT, "text: print only the verdict line"},
+	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, "text: print only the verdict line"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, "ask clients for a certificate, accept them without"},
 	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, "refuse clients without a valid certificate"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
@@ -113,9 +139,10 @@ static const struct opt options[] = {
 	{"timeout", 0, "SECONDS", OPT_TIMEOUT, CONNECT, G_CONNECT, "bound the whole probe (default 10)"},
 	{"tls-max", 0, "VER", OPT_TLS_MAX, CONNECT, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
 	{"tls-min", 0, "VER", OPT_TLS_MIN, CONNECT, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
-	{"verbose", 'v', NULL, OPT_VERBOSE, CONNECT | DEMO, G_OUTPUT, "text: show more detail"},
+	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, "text: show more detail"},
+	{"verify", 0, NULL, OPT_VERIFY, CERT, G_TRUST, "verify the chain in each file, as a probe would"},
 	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, "show versions of tlsprobe and its libraries"},
-	{"warn-days", 0, "N", OPT_WARN_DAYS, CONNECT, G_TRUST, "warn when a certificate expires within N days (30)"},
+	{"warn-days", 0, "N", OPT_WARN_DAYS, JUDGE, G_TRUST, "warn when a certificate expires within N days (30)"},
 	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, "worker threads (default: one per CPU)"},
 	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, "write the made root CA certificate to FILE for clients"},
 };
@@ -127,6 +154,7 @@ static const char *const group_names[G_COUNT] = {
 	[G_TLS] = "TLS",
 	[G_SERVE] = "Server",
 	[G_SERVE_TLS] = "Mutual TLS",
+	[G_CA] = "Certificate authority",
 	[G_OUTPUT] = "Output",
 	[G_GENERAL] = "General",
 };
@@ -154,6 +182,20 @@ static const struct command {
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
 	 "  tlsprobe demo\n"},
+	{"cert", CMD_CERT, "tlsprobe cert FILE... [options]",
+	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
+	 "with --verify judge the chain they form (the first is the leaf).",
+	 "  tlsprobe cert fullchain.pem\n"
+	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n"},
+	{"ca", CMD_CA, "tlsprobe ca init|issue|check ...",
+	 "Run a small CA of your own.\n"
+	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
+	 "  ca issue DIR NAME...    issue a certificate for these names (IPs become IP SANs)\n"
+	 "  ca check --cert FILE    lint a setup before deploying it: chain, order, key, names",
+	 "  tlsprobe ca init ./myca --name Example\n"
+	 "  tlsprobe ca issue ./myca localhost 127.0.0.1\n"
+	 "  tlsprobe ca check --ca ./myca/root.pem --cert ./myca/localhost.fullchain.pem \\\n"
+	 "      --key ./myca/localhost.key --host localhost\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(*commands))
 
@@ -248,6 +290,7 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 {
 	struct tp_config *cfg = cli->cfg;
 	struct serve_args *sv = &cli->serve;
+	struct ca_args *ca = &cli->ca;
 	unsigned ms;
 	int n;
 
@@ -263,7 +306,35 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 			return fail(err, errlen, "invalid --base-port '%s': give a port from 1 to 65535", arg);
 		sv->base_port = n;
 		break;
-	case OPT_CERT: sv->cert = arg; break;
+	case OPT_CA: ca->root = arg; break;
+	case OPT_CERT:
+		if (cli->cmd == CMD_CA)
+			ca->cert = arg;
+		else
+			sv->cert = arg;
+		break;
+	case OPT_CLIENT: ca->client = true; break;
+	case OPT_CSR: ca->csr = arg; break;
+	case OPT_DAYS:
+		if (parse_int(arg, &n) < 0 || n < 1 || n > 36500)
+			return fail(err, errlen, "invalid --days '%s': give a number of days from 1 to 36500", arg);
+		ca->days = n;
+		break;
+	case OPT_FORCE: ca->force = true; break;
+	case OPT_HOST: ca->host = arg; break;
+	case OPT_KEY_TYPE:
+		if (strcmp(arg, "ecdsa") == 0)
+			ca->key_type = TP_KEY_ECDSA;
+		else if (strcmp(arg, "rsa") == 0)
+			ca->key_type = TP_KEY_RSA;
+		else if (strcmp(arg, "ed25519") == 0)
+			ca->key_type = TP_KEY_ED25519;
+		else
+			return fail(err, errlen, "invalid --key-type '%s': use ecdsa, rsa or ed25519", arg);
+		break;
+	case OPT_NO_INTERMEDIATE: ca->no_intermediate = true; break;
+	case OPT_OUT: ca->out = arg; break;
+	case OPT_VERIFY: ca->verify = true; break;
 	case OPT_CLIENT_CA: sv->client_ca = arg; break;
 	case OPT_ECHO: sv->echo = true; break;
 	case OPT_HANDSHAKE_TIMEOUT:
@@ -271,7 +342,12 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 			return fail(err, errlen, "invalid --handshake-timeout '%s': give seconds, more than 0", arg);
 		sv->handshake_timeout_ms = ms;
 		break;
-	case OPT_KEY: sv->key = arg; break;
+	case OPT_KEY:
+		if (cli->cmd == CMD_CA)
+			ca->key = arg;
+		else
+			sv->key = arg;
+		break;
 	case OPT_LIST_SCENARIOS: sv->list_scenarios = true; break;
 	case OPT_LISTEN:
 		if (sv->n_listen == sizeof(sv->listen) / sizeof(*sv->listen))
@@ -280,6 +356,10 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		break;
 	case OPT_LOG_JSON: sv->log_json = true; break;
 	case OPT_NAME:
+		if (cli->cmd == CMD_CA) {
+			ca->name = arg;
+			break;
+		}
 		if (sv->n_names == sizeof(sv->names) / sizeof(*sv->names))
 			return fail(err, errlen, "too many --name values");
 		sv->names[sv->n_names++] = arg;
@@ -431,7 +511,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return 0;
 	cli->targets = argv + optind;
 	cli->n_targets = (size_t)(argc - optind);
-	if (cli->cmd != CMD_CONNECT) {
+	if (cli->cmd == CMD_SERVE || cli->cmd == CMD_DEMO) {
 		if (cli->n_targets)
 			return fail(err, errlen, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
 				    cli->targets[0], cli->command);
@@ -447,8 +527,12 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	if (cli->n_targets == 0)
+	if (cli->n_targets == 0 && cli->cmd == CMD_CONNECT)
 		return fail(err, errlen, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help");
+	if (cli->n_targets == 0 && cli->cmd == CMD_CERT)
+		return fail(err, errlen, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help");
+	if (cli->n_targets == 0 && cli->cmd == CMD_CA)
+		return fail(err, errlen, "tlsprobe ca needs init, issue or check; see tlsprobe ca --help");
 	return 0;
 }
 

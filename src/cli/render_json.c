@@ -107,8 +107,9 @@ render_json_object(const struct tp_result *r)
 
 	json_object_set_new(o, "schema", json_string("tlsprobe/1"));
 	json_object_set_new(target, "input", jstr(t->input));
-	json_object_set_new(target, "host", jstr(t->host));
-	json_object_set_new(target, "port", json_integer(t->port));
+	/* A chain read from files has no host or port. */
+	json_object_set_new(target, "host", t->port ? jstr(t->host) : json_null());
+	json_object_set_new(target, "port", t->port ? json_integer(t->port) : json_null());
 	json_object_set_new(target, "sni", jstr(tp_result_sni(r)));
 	json_object_set_new(target, "address", jstr(tp_result_address(r)));
 	json_object_set_new(o, "target", target);

@@ -163,7 +163,8 @@ verdict(const struct out *w, const struct tp_result *r)
 	status_word(w, st);
 	fputs("  ", w->f);
 	render_safe(w->f, t->host);
-	fprintf(w->f, ":%u", t->port);
+	if (t->port)
+		fprintf(w->f, ":%u", t->port);
 	if (reason) {
 		fprintf(w->f, ": %s (%s)", tp_reason_get(reason)->title, tp_reason_get(reason)->name);
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
@@ -176,6 +177,11 @@ verdict(const struct out *w, const struct tp_result *r)
 			tp_result_problem_count(r) == 1 ? "" : "s");
 	} else if (tls) {
 		fprintf(w->f, ": chain trusted, name matches, %s", tls->version);
+	} else if (tp_result_verified(r)) {
+		fprintf(w->f, ": chain trusted%s", tp_result_verify_name(r) ? ", name matches" : "");
+	} else if (!t->port) {
+		fprintf(w->f, ": %zu certificate%s (not verified; --verify judges them)", tp_result_cert_count(r),
+			tp_result_cert_count(r) == 1 ? "" : "s");
 	}
 	fputc('\n', w->f);
 }
@@ -232,7 +238,7 @@ chain(const struct out *w, const struct tp_result *r)
 
 	if (!n)
 		return;
-	fprintf(w->f, "\nCertificates sent (%zu)\n", n);
+	fprintf(w->f, tp_result_target(r)->port ? "\nCertificates sent (%zu)\n" : "\nCertificates (%zu)\n", n);
 	for (size_t i = 0; i < n; i++) {
 		const struct tp_cert_info *c = tp_result_cert(r, i);
 		fprintf(w->f, "  #%zu ", i);
@@ -303,7 +309,9 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 	if (o->quiet)
 		return;
 	if (!o->diagnosis_only) {
-		connection(&w, r);
+		/* A chain from files has no connection to speak of. */
+		if (tp_result_target(r)->port)
+			connection(&w, r);
 		chain(&w, r);
 	}
 	if (err) {

@@ -1,0 +1,436 @@
+/*
+ * ca.c: a small self-hosted CA in a directory. ca init makes the root (and
+ * an intermediate), ca issue signs leaves with it, ca check lints a setup.
+ *
+ * Files are written all or nothing: each goes to a temporary file in the
+ * same directory first (keys with mode 0600 from the start), and only when
+ * every one is complete are they linked into place. Without force an
+ * existing file is never replaced: link(2) refuses, atomically.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DAY (24 * 3600L)
+
+struct out_file {
+	char *path;
+	gnutls_datum_t data;
+	mode_t mode;
+	char tmp[4096];
+	bool placed;
+};
+
+TP_PRINTF(3, 4) static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+write_all(int fd, const gnutls_datum_t *d)
+{
+	size_t off = 0;
+
+	while (off < d->size) {
+		ssize_t n = write(fd, d->data + off, d->size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static int
+place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	size_t i;
+
+	/* Refuse early, before anything is written. */
+	if (!force)
+		for (i = 0; i < n; i++)
+			if (access(files[i].path, F_OK) == 0)
+				return fail(err, errlen, "%s exists already: tlsprobe never overwrites it; use --force to "
+							 "replace it", files[i].path);
+	for (i = 0; i < n; i++) {
+		int fd;
+		snprintf(files[i].tmp, sizeof(files[i].tmp), "%s.tmp-XXXXXX", files[i].path);
+		fd = mkstemp(files[i].tmp);
+		if (fd < 0) {
+			files[i].tmp[0] = '\0';
+			fail(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
+			goto undo;
+		}
+		if (fchmod(fd, files[i].mode) < 0 || write_all(fd, &files[i].data) < 0 || fsync(fd) < 0) {
+			fail(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
+			close(fd);
+			goto undo;
+		}
+		close(fd);
+	}
+	for (i = 0; i < n; i++) {
+		int ret = force ? rename(files[i].tmp, files[i].path) : link(files[i].tmp, files[i].path);
+		if (ret < 0) {
+			fail(err, errlen, "cannot create %s: %s", files[i].path,
+			     errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
+			goto undo;
+		}
+		files[i].placed = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!force)
+			unlink(files[i].tmp);
+		if (rep->n_files < sizeof(rep->files) / sizeof(*rep->files))
+			rep->files[rep->n_files++] = strdup(files[i].path);
+	}
+	return 0;
+undo:
+	for (i = 0; i < n; i++) {
+		if (files[i].tmp[0])
+			unlink(files[i].tmp);
+		/* What this run placed without --force was new: take it back. */
+		if (files[i].placed && !force)
+			unlink(files[i].path);
+	}
+	return -1;
+}
+
+static void
+files_free(struct out_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(files[i].path);
+		gnutls_free(files[i].data.data);
+	}
+}
+
+static int
+export_key(gnutls_x509_privkey_t key, gnutls_datum_t *out)
+{
+	return gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, out);
+}
+
+static int
+export_crt(gnutls_x509_crt_t crt, gnutls_datum_t *out)
+{
+	return gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, out);
+}
+
+static int
+concat(gnutls_datum_t *out, const gnutls_datum_t *a, const gnutls_datum_t *b)
+{
+	out->size = a->size + (b ? b->size : 0);
+	out->data = gnutls_malloc(out->size ? out->size : 1);
+	if (!out->data)
+		return GNUTLS_E_MEMORY_ERROR;
+	memcpy(out->data, a->data, a->size);
+	if (b)
+		memcpy(out->data + a->size, b->data, b->size);
+	return 0;
+}
+
+void
+tp_ca_report_finish(struct tp_ca_report *rep)
+{
+	for (size_t i = 0; i < rep->n_files; i++)
+		free(rep->files[i]);
+	memset(rep, 0, sizeof(*rep));
+}
+
+int
+tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	const char *name = o->name && *o->name ? o->name : "tlsprobe Local";
+	int days = o->days > 0 ? o->days : 3650;
+	time_t now = time(NULL);
+	char root_cn[256], inter_cn[256];
+	struct tp_cert_spec root = {
+		.cn = root_cn, .ca = true, .pathlen = o->intermediate ? 1 : 0,
+		.not_before = now - 3600, .not_after = now + days * DAY,
+	};
+	struct tp_cert_spec inter = root;
+	gnutls_x509_privkey_t rkey = NULL, ikey = NULL;
+	gnutls_x509_crt_t rcrt = NULL, icrt = NULL;
+	struct out_file files[4] = {{0}};
+	size_t n = 0;
+	int ret = -1, g;
+
+	memset(rep, 0, sizeof(*rep));
+	snprintf(root_cn, sizeof(root_cn), "%s Root CA", name);
+	snprintf(inter_cn, sizeof(inter_cn), "%s Intermediate CA", name);
+	inter.cn = inter_cn;
+	inter.pathlen = 0;
+	inter.not_after = now + (days / 2 > 0 ? days / 2 : 1) * DAY;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return fail(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+	if ((g = tp_pki_key(&rkey, o->key_type, 0)) < 0 || (g = tp_pki_cert(&rcrt, &root, rkey, NULL, NULL)) < 0)
+		goto gnutls_fail;
+	files[n].path = tp_strdupf("%s/root.key", dir), files[n].mode = 0600;
+	if ((g = export_key(rkey, &files[n++].data)) < 0)
+		goto gnutls_fail;
+	files[n].path = tp_strdupf("%s/root.pem", dir), files[n].mode = 0644;
+	if ((g = export_crt(rcrt, &files[n++].data)) < 0)
+		goto gnutls_fail;
+	if (o->intermediate) {
+		if ((g = tp_pki_key(&ikey, o->key_type, 0)) < 0 ||
+		    (g = tp_pki_cert(&icrt, &inter, ikey, rcrt, rkey)) < 0)
+			goto gnutls_fail;
+		files[n].path = tp_strdupf("%s/intermediate.key", dir), files[n].mode = 0600;
+		if ((g = export_key(ikey, &files[n++].data)) < 0)
+			goto gnutls_fail;
+		files[n].path = tp_strdupf("%s/intermediate.pem", dir), files[n].mode = 0644;
+		if ((g = export_crt(icrt, &files[n++].data)) < 0)
+			goto gnutls_fail;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].path) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+	ret = place_files(files, n, o->force, rep, err, errlen);
+	goto out;
+gnutls_fail:
+	fail(err, errlen, "cannot make the CA: %s", gnutls_strerror(g));
+out:
+	files_free(files, n);
+	if (rcrt)
+		gnutls_x509_crt_deinit(rcrt);
+	if (icrt)
+		gnutls_x509_crt_deinit(icrt);
+	if (rkey)
+		gnutls_x509_privkey_deinit(rkey);
+	if (ikey)
+		gnutls_x509_privkey_deinit(ikey);
+	return ret;
+}
+
+static int
+load_crt(const char *path, gnutls_x509_crt_t *crt)
+{
+	gnutls_datum_t d = {NULL, 0};
+	int ret = gnutls_load_file(path, &d);
+
+	if (ret < 0)
+		return ret;
+	if ((ret = gnutls_x509_crt_init(crt)) == 0 &&
+	    (ret = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		gnutls_x509_crt_deinit(*crt);
+		*crt = NULL;
+	}
+	gnutls_free(d.data);
+	return ret;
+}
+
+static int
+load_key(const char *path, gnutls_x509_privkey_t *key)
+{
+	gnutls_datum_t d = {NULL, 0};
+	int ret = gnutls_load_file(path, &d);
+
+	if (ret < 0)
+		return ret;
+	if ((ret = gnutls_x509_privkey_init(key)) == 0 &&
+	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0 &&
+	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_DER, NULL, 0)) < 0) {
+		gnutls_x509_privkey_deinit(*key);
+		*key = NULL;
+	}
+	gnutls_free(d.data);
+	return ret;
+}
+
+static int
+load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
+{
+	gnutls_datum_t d = {NULL, 0};
+	int ret;
+
+	if (gnutls_load_file(path, &d) < 0)
+		return fail(err, errlen, "cannot read the request %s: %s", path, strerror(errno));
+	if ((ret = gnutls_x509_crq_init(csr)) == 0 &&
+	    (ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_PEM)) < 0)
+		ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_DER);
+	gnutls_free(d.data);
+	if (ret < 0)
+		return fail(err, errlen, "%s is not a certificate request (PEM or DER): %s", path, gnutls_strerror(ret));
+	/* Only someone holding the key can have signed the request. */
+	if ((ret = gnutls_x509_crq_verify(*csr, 0)) < 0)
+		return fail(err, errlen, "the request %s is not signed by its own key: %s", path, gnutls_strerror(ret));
+	return 0;
+}
+
+/* A file name from a host name: "*.example.com" becomes "wildcard.example.com". */
+static char *
+default_prefix(const char *dir, const char *name)
+{
+	char *s = tp_strdupf("%s/%s%s", dir, strncmp(name, "*.", 2) == 0 ? "wildcard" : "",
+			     strncmp(name, "*.", 2) == 0 ? name + 1 : name);
+	for (char *p = s ? s + strlen(dir) + 1 : NULL; p && *p; p++)
+		if (*p == '/' || *p == ':' || *p == '*')
+			*p = '_';
+	return s;
+}
+
+int
+tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	char *ikey_path = tp_strdupf("%s/intermediate.key", dir), *icrt_path = tp_strdupf("%s/intermediate.pem", dir);
+	char *rkey_path = tp_strdupf("%s/root.key", dir), *rcrt_path = tp_strdupf("%s/root.pem", dir);
+	gnutls_x509_crt_t issuer = NULL, leaf = NULL;
+	gnutls_x509_privkey_t issuer_key = NULL, key = NULL;
+	gnutls_x509_crq_t csr = NULL;
+	gnutls_datum_t leaf_pem = {NULL, 0}, issuer_pem = {NULL, 0};
+	struct out_file files[3] = {{0}};
+	time_t now = time(NULL), issuer_end;
+	int days = o->days > 0 ? o->days : 397;
+	bool flat;
+	char *prefix = NULL;
+	size_t n = 0;
+	int ret = -1, g = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!ikey_path || !icrt_path || !rkey_path || !rcrt_path) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (o->n_names == 0 && !o->csr_file) {
+		fail(err, errlen, "give at least one name for the certificate (e.g. localhost 127.0.0.1)");
+		goto out;
+	}
+	flat = access(icrt_path, F_OK) != 0;
+	if ((g = load_crt(flat ? rcrt_path : icrt_path, &issuer)) < 0) {
+		fail(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
+		     flat ? rcrt_path : icrt_path, g == GNUTLS_E_FILE_ERROR ? "no such file" : gnutls_strerror(g), dir);
+		goto out;
+	}
+	if ((g = load_key(flat ? rkey_path : ikey_path, &issuer_key)) < 0) {
+		fail(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path,
+		     g == GNUTLS_E_FILE_ERROR ? "no such file" : gnutls_strerror(g));
+		goto out;
+	}
+	if (o->csr_file && load_csr(o->csr_file, &csr, err, errlen) < 0)
+		goto out;
+
+	struct tp_cert_spec spec = {
+		.cn = o->n_names ? o->names[0] : "", .names = o->names, .n_names = o->n_names,
+		.server_auth = !o->client, .client_auth = o->client, .pathlen = -1,
+		.not_before = now - 3600, .not_after = now + days * DAY, .csr = csr,
+	};
+	/* A certificate must not outlive its issuer: it would stop working
+	 * when the issuer expires anyway. */
+	issuer_end = gnutls_x509_crt_get_expiration_time(issuer);
+	if (issuer_end != (time_t)-1 && spec.not_after > issuer_end) {
+		spec.not_after = issuer_end;
+		snprintf(rep->note, sizeof(rep->note), "--days %d would outlive the issuing CA; the certificate ends "
+						       "with it, %ld days from now", days,
+			 (long)((issuer_end - now) / DAY));
+	}
+	if (!csr && (g = tp_pki_key(&key, o->key_type, 0)) < 0)
+		goto gnutls_fail;
+	if ((g = tp_pki_cert(&leaf, &spec, key, issuer, issuer_key)) < 0)
+		goto gnutls_fail;
+
+	if (o->out)
+		prefix = strdup(o->out);
+	else if (o->n_names)
+		prefix = default_prefix(dir, o->names[0]);
+	else {
+		/* A request without names on the command line: its CN names the files. */
+		char cn[256];
+		size_t len = sizeof(cn);
+		if (gnutls_x509_crq_get_dn_by_oid(csr, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) < 0)
+			snprintf(cn, sizeof(cn), "leaf");
+		prefix = default_prefix(dir, cn);
+	}
+	if (!prefix) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((g = export_crt(leaf, &leaf_pem)) < 0 || (g = export_crt(issuer, &issuer_pem)) < 0)
+		goto gnutls_fail;
+	if (key) {
+		files[n].path = tp_strdupf("%s.key", prefix), files[n].mode = 0600;
+		if ((g = export_key(key, &files[n++].data)) < 0)
+			goto gnutls_fail;
+	}
+	files[n].path = tp_strdupf("%s.pem", prefix), files[n].mode = 0644;
+	if ((g = concat(&files[n++].data, &leaf_pem, NULL)) < 0)
+		goto gnutls_fail;
+	/* What servers want: the leaf, then the intermediate; the root never. */
+	files[n].path = tp_strdupf("%s.fullchain.pem", prefix), files[n].mode = 0644;
+	if ((g = concat(&files[n++].data, &leaf_pem, flat ? NULL : &issuer_pem)) < 0)
+		goto gnutls_fail;
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].path) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+	ret = place_files(files, n, o->force, rep, err, errlen);
+	goto out;
+gnutls_fail:
+	fail(err, errlen, "cannot issue the certificate: %s", gnutls_strerror(g));
+out:
+	files_free(files, n);
+	gnutls_free(leaf_pem.data);
+	gnutls_free(issuer_pem.data);
+	if (leaf)
+		gnutls_x509_crt_deinit(leaf);
+	if (issuer)
+		gnutls_x509_crt_deinit(issuer);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	if (issuer_key)
+		gnutls_x509_privkey_deinit(issuer_key);
+	if (csr)
+		gnutls_x509_crq_deinit(csr);
+	free(prefix);
+	free(ikey_path);
+	free(icrt_path);
+	free(rkey_path);
+	free(rcrt_path);
+	return ret;
+}
+
+struct tp_result *
+tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *key_file,
+	    const char *name)
+{
+	struct tp_result *r = tp_examine(cfg, label, certs, n, name, true);
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t leaf = NULL;
+	unsigned char a[64], b[64];
+	size_t alen = sizeof(a), blen = sizeof(b);
+	int ret;
+
+	if (!r || !key_file || n == 0)
+		return r;
+	if ((ret = load_key(key_file, &key)) < 0) {
+		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file,
+			      ret == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(ret));
+	} else if (gnutls_x509_crt_init(&leaf) == 0 &&
+		   gnutls_x509_crt_import(leaf, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+		   gnutls_x509_privkey_get_key_id(key, 0, a, &alen) == 0 &&
+		   gnutls_x509_crt_get_key_id(leaf, 0, b, &blen) == 0 && (alen != blen || memcmp(a, b, alen) != 0)) {
+		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key in %s is not the key of '%s'", key_file,
+			      r->certs[0].subject);
+	}
+	if (leaf)
+		gnutls_x509_crt_deinit(leaf);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	tp_result_judge(r, cfg);
+	return r;
+}

@@ -1,0 +1,206 @@
+/*
+ * ca_cmd.c: tlsprobe ca init|issue|check and tlsprobe cert: the front end
+ * of a self-hosted CA, and certificates judged from files with the same
+ * facts, diagnosis and renderers as a live probe.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void
+trust_howto(FILE *out, const char *root)
+{
+	fprintf(out,
+		"\nTrust the root on clients (and only there: keep root.key offline):\n"
+		"  tlsprobe:         tlsprobe --ca-file %s HOST:PORT\n"
+		"  curl:             curl --cacert %s https://HOST/\n"
+		"  Python requests:  requests.get(url, verify=\"%s\")\n"
+		"  OpenSSL tools:    export SSL_CERT_FILE=%s\n"
+		"  Debian system:    cp %s /usr/local/share/ca-certificates/my-root-ca.crt && update-ca-certificates\n",
+		root, root, root, root, root);
+}
+
+static int
+ca_init(struct cli *cli, const char *dir)
+{
+	struct ca_args *a = &cli->ca;
+	struct tp_ca_options o = {.name = a->name, .key_type = a->key_type, .days = a->days,
+				  .intermediate = !a->no_intermediate, .force = a->force};
+	struct tp_ca_report rep;
+	char err[512];
+
+	if (tp_ca_init(dir, &o, &rep, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", err);
+		return TP_STATUS_UNKNOWN;
+	}
+	printf("Made a root CA%s in %s:\n", o.intermediate ? " and an intermediate CA" : "", dir);
+	for (size_t i = 0; i < rep.n_files; i++)
+		printf("  %s%s\n", rep.files[i], strstr(rep.files[i], ".key") ? "  (private key, mode 0600)" : "");
+	printf("\nIssue a server certificate:\n  tlsprobe ca issue %s localhost 127.0.0.1\n", dir);
+	char root[4096];
+	snprintf(root, sizeof(root), "%s/root.pem", dir);
+	trust_howto(stdout, root);
+	tp_ca_report_finish(&rep);
+	return TP_STATUS_OK;
+}
+
+static int
+ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
+{
+	struct ca_args *a = &cli->ca;
+	struct tp_issue_options o = {.names = (const char *const *)names, .n_names = n, .client = a->client,
+				     .days = a->days, .out = a->out, .csr_file = a->csr, .key_type = a->key_type,
+				     .force = a->force};
+	struct tp_ca_report rep;
+	const char *chain = NULL, *key = NULL;
+	char err[512];
+
+	if (tp_ca_issue(dir, &o, &rep, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", err);
+		return TP_STATUS_UNKNOWN;
+	}
+	if (rep.note[0])
+		fprintf(stderr, "tlsprobe: note: %s\n", rep.note);
+	printf("Issued a %s certificate for %s:\n", a->client ? "client" : "server", n ? names[0] : "the request");
+	for (size_t i = 0; i < rep.n_files; i++) {
+		const char *f = rep.files[i];
+		if (strstr(f, ".fullchain.pem"))
+			chain = f;
+		else if (strstr(f, ".key"))
+			key = f;
+		printf("  %s%s\n", f, strstr(f, ".fullchain.pem") ? "  (certificate + intermediate: what servers serve)"
+				      : strstr(f, ".key")	   ? "  (private key, mode 0600)"
+								   : "  (the certificate)");
+	}
+	if (!a->client && chain) {
+		printf("\nServe it:\n  tlsprobe serve --cert %s --key %s\n", chain, key ? key : "YOUR.key");
+		printf("  nginx: ssl_certificate %s; ssl_certificate_key %s;\n", chain, key ? key : "YOUR.key");
+		printf("\nCheck it before deploying:\n  tlsprobe ca check --ca %s/root.pem --cert %s%s%s --host %s\n", dir,
+		       chain, key ? " --key " : "", key ? key : "", n ? names[0] : "NAME");
+	} else if (a->client && chain) {
+		printf("\nUse it: curl --cert %s --key %s https://HOST/\n", chain, key ? key : "YOUR.key");
+		printf("        tlsprobe HOST:PORT --client-cert %s --client-key %s\n", chain, key ? key : "YOUR.key");
+	}
+	tp_ca_report_finish(&rep);
+	return TP_STATUS_OK;
+}
+
+static void
+render(struct cli *cli, const struct tp_result *r)
+{
+	struct render_opts ro = {
+		.color = cli_want_color(cli->color), .quiet = cli->quiet, .verbose = cli->verbose,
+		.pretty = isatty(STDOUT_FILENO),
+	};
+	if (cli->format == FORMAT_JSON)
+		render_json(stdout, r, &ro);
+	else
+		render_text(stdout, r, &ro);
+	fflush(stdout);
+}
+
+static int
+ca_check(struct cli *cli)
+{
+	struct ca_args *a = &cli->ca;
+	gnutls_datum_t *certs = NULL;
+	size_t n = 0;
+	char err[512];
+	int status;
+
+	if (!a->cert) {
+		fprintf(stderr, "tlsprobe: ca check needs --cert FILE (the certificate or chain file to check)\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (a->root) {
+		if (tp_config_add_ca_file(cli->cfg, a->root) < 0) {
+			fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
+			return TP_STATUS_UNKNOWN;
+		}
+		tp_config_set_system_ca(cli->cfg, false);
+	}
+	if (a->key && access(a->key, R_OK) != 0) {
+		fprintf(stderr, "tlsprobe: cannot read key %s\n", a->key);
+		return TP_STATUS_UNKNOWN;
+	}
+	if (tp_certs_load(a->cert, &certs, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", err);
+		return TP_STATUS_UNKNOWN;
+	}
+	tp_config_set_client_purpose(cli->cfg, a->client);
+	struct tp_result *r = tp_ca_check(cli->cfg, a->cert, certs, n, a->key, a->host);
+	tp_certs_free(certs, n);
+	if (!r) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	render(cli, r);
+	status = (int)tp_result_status(r);
+	tp_result_destroy(r);
+	return status;
+}
+
+int
+ca_command(struct cli *cli)
+{
+	const char *verb = cli->targets[0];
+	char **args = cli->targets + 1;
+	size_t n = cli->n_targets - 1;
+
+	if (strcmp(verb, "init") == 0) {
+		if (n != 1) {
+			fprintf(stderr, "tlsprobe: ca init takes one directory: tlsprobe ca init DIR\n");
+			return TP_STATUS_UNKNOWN;
+		}
+		return ca_init(cli, args[0]);
+	}
+	if (strcmp(verb, "issue") == 0) {
+		if (n < 1 || (n < 2 && !cli->ca.csr)) {
+			fprintf(stderr, "tlsprobe: ca issue needs the CA directory and a name: tlsprobe ca issue DIR "
+					"NAME... (or --csr FILE)\n");
+			return TP_STATUS_UNKNOWN;
+		}
+		return ca_issue(cli, args[0], args + 1, n - 1);
+	}
+	if (strcmp(verb, "check") == 0) {
+		if (n) {
+			fprintf(stderr, "tlsprobe: ca check takes options only (--ca, --cert, --key, --host)\n");
+			return TP_STATUS_UNKNOWN;
+		}
+		return ca_check(cli);
+	}
+	fprintf(stderr, "tlsprobe: unknown ca command '%s': use init, issue or check\n", verb);
+	return TP_STATUS_UNKNOWN;
+}
+
+int
+cert_command(struct cli *cli)
+{
+	int worst = TP_STATUS_OK;
+
+	for (size_t i = 0; i < cli->n_targets; i++) {
+		gnutls_datum_t *certs = NULL;
+		size_t n = 0;
+		char err[512];
+		if (tp_certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tlsprobe: %s\n", err);
+			worst = TP_STATUS_UNKNOWN;
+			continue;
+		}
+		struct tp_result *r = tp_examine(cli->cfg, cli->targets[i], certs, n, cli->ca.host, cli->ca.verify);
+		tp_certs_free(certs, n);
+		if (!r) {
+			fprintf(stderr, "tlsprobe: out of memory\n");
+			return TP_STATUS_UNKNOWN;
+		}
+		if (i && cli->format == FORMAT_TEXT)
+			fputc('\n', stdout);
+		render(cli, r);
+		if ((int)tp_result_status(r) > worst)
+			worst = (int)tp_result_status(r);
+		tp_result_destroy(r);
+	}
+	return worst;
+}
