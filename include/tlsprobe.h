@@ -39,8 +39,13 @@ enum tp_code {
 	TP_CLIENT_CERT_REQUIRED,
 	TP_HANDSHAKE_FAILURE,
 	TP_STARTTLS_REFUSED,
+	TP_FETCH_FAILED,
 	TP_INTERNAL_ERROR,
-	/* findings about the certificates */
+	/* findings about the certificates (and, for fetch, the HTTP response) */
+	TP_HTTP_STATUS,
+	TP_BODY_MISMATCH,
+	TP_HEADER_MISMATCH,
+	TP_TOO_SLOW,
 	TP_REVOKED,
 	TP_EXPIRED,
 	TP_NOT_YET_VALID,
@@ -62,6 +67,8 @@ enum tp_code {
 	TP_OUTLIVES_ISSUER,
 	TP_WEAK_KEY,
 	TP_OCSP_INVALID,
+	TP_CRL_INVALID,
+	TP_CRL_STALE,
 	TP_EXPIRES_SOON,
 	TP_CODE_COUNT
 };
@@ -132,7 +139,8 @@ int tp_config_ready(struct tp_config *cfg);
 /* ---- results ----------------------------------------------------------- */
 
 struct tp_timing {
-	/* Milliseconds spent in each stage; negative when the stage was not reached. */
+	/* Milliseconds from the start until each stage ended (cumulative, as
+	 * curl reports them); negative when the stage was not reached. */
 	double dns_ms, connect_ms, handshake_ms, total_ms;
 };
 
@@ -192,10 +200,14 @@ struct tp_result;
 
 /* Never NULL except when out of memory. */
 struct tp_result *tp_probe(struct tp_config *cfg, const struct tp_target *target);
-/* The same facts and diagnosis for a chain read from files: certs[0] is the
- * leaf, name (or NULL) the host it must cover, label names it in output. */
+/* The same facts, and with verify the same diagnosis, for a chain read from
+ * files: certs[0] is the leaf, name (or NULL) the host it must cover, label
+ * names it in output. */
 struct tp_result *tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
-			     const char *name);
+			     const char *name, bool verify);
+/* Read the certificates of a PEM bundle or a DER file (free with tp_certs_free). */
+int tp_certs_load(const char *path, gnutls_datum_t **certs, size_t *n, char *err, size_t errlen);
+void tp_certs_free(gnutls_datum_t *certs, size_t n);
 void tp_result_destroy(struct tp_result *r);
 
 enum tp_status tp_result_status(const struct tp_result *r);
@@ -238,13 +250,103 @@ struct tp_cert_spec {
 	bool server_auth, client_auth; /* extendedKeyUsage; neither: no extension */
 	time_t not_before, not_after;
 	gnutls_digest_algorithm_t hash; /* 0: SHA-256 */
+	gnutls_x509_crq_t csr;      /* when set: its subject and key (not its extensions) */
 };
 
 /* ECDSA is P-256; RSA bits 0 means 3072. Returns a GnuTLS error code. */
 int tp_pki_key(gnutls_x509_privkey_t *key, enum tp_key_type type, unsigned bits);
-/* Signed by issuer/issuer_key, or self-signed when issuer is NULL. */
+/* Signed by issuer/issuer_key, or self-signed when issuer is NULL. With
+ * spec->csr, key is NULL and the request's subject and key are used. */
 int tp_pki_cert(gnutls_x509_crt_t *crt, const struct tp_cert_spec *spec, gnutls_x509_privkey_t key,
 		gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key);
+
+/* ---- an HTTPS request through libcurl (fetch.c) ------------------------- */
+
+struct tp_fetch_options {
+	const char *url;
+	const char *method;         /* NULL: GET, or POST with data */
+	const char *const *headers; /* "Name: value" */
+	size_t n_headers;
+	const char *data;
+	bool follow;                /* follow redirects */
+	long max_redirs;            /* with follow; -1: 10 */
+	int http_version;           /* 0 curl's choice, 1 HTTP/1.1, 2 HTTP/2 */
+	const char *proxy;          /* NULL: the usual environment variables */
+	const char *const *resolve; /* curl --resolve HOST:PORT:ADDR */
+	size_t n_resolve;
+	const char *const *connect_to; /* curl --connect-to HOST:PORT:HOST:PORT */
+	size_t n_connect_to;
+	/* checks: each failure is a problem that makes the status critical */
+	const char *expect_status;  /* "200,301-308" */
+	const char *expect_body;
+	const char *const *expect_headers; /* "Name: value" (value: a substring; empty: present) */
+	size_t n_expect_headers;
+	long max_ms;                /* 0: no limit */
+};
+
+struct tp_fetch_hop {
+	long status;
+	char *url;
+};
+
+struct tp_fetch_info {
+	long status;                /* 0 when no response */
+	char *reason;
+	const char *http_version;   /* "HTTP/2", or NULL */
+	char *final_url;
+	char *content_type;
+	long long size;
+	struct tp_fetch_hop *hops;  /* every response, redirects first */
+	size_t n_hops;
+	/* cumulative from the start, as curl's timers; negative when not reached */
+	double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
+	int curl_code;
+	char *curl_message;         /* NULL when curl succeeded */
+};
+
+/* The timeout, trust, client certificate, --insecure and thresholds come from cfg. */
+struct tp_result *tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o);
+/* NULL unless the result is a fetch's. */
+const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r);
+/* 0 when list is a valid --expect-status list. */
+int tp_fetch_check_status_list(const char *list);
+const char *tp_fetch_curl_version(void);
+
+/* ---- a self-hosted CA (ca.c) -------------------------------------------- */
+
+struct tp_ca_options {
+	const char *name;          /* "NAME Root CA", "NAME Intermediate CA" */
+	enum tp_key_type key_type;
+	int days;                  /* the root's; the intermediate gets half */
+	bool intermediate;
+	bool force;                /* overwrite existing files */
+};
+
+struct tp_issue_options {
+	const char *const *names;  /* subjectAltNames; the first is the CN */
+	size_t n_names;
+	bool client;               /* clientAuth instead of serverAuth */
+	int days;
+	const char *out;           /* path prefix; default DIR/NAME */
+	const char *csr_file;      /* sign this request instead of making a key */
+	enum tp_key_type key_type;
+	bool force;
+};
+
+/* Paths a CA command wrote, and what it had to change. */
+struct tp_ca_report {
+	char *files[4];
+	size_t n_files;
+	char note[256];
+};
+
+int tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *rep, char *err, size_t errlen);
+int tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err,
+		size_t errlen);
+void tp_ca_report_finish(struct tp_ca_report *rep);
+/* ca check: tp_examine, plus whether key_file (or NULL) belongs to the leaf. */
+struct tp_result *tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
+			      const char *key_file, const char *name);
 
 /* ---- the reference server (serve.c, scenario.c) ------------------------- */
 

@@ -27,6 +27,21 @@ hex(const unsigned char *p, size_t n)
 	return s;
 }
 
+/* Shortest name for a message: the CN's value when the DN has one. */
+char *
+tp_short_name(const char *dn)
+{
+	const char *cn = strstr(dn, "CN=");
+	size_t len;
+
+	if (!cn || (cn != dn && cn[-1] != ','))
+		return strdup(dn);
+	cn += 3;
+	for (len = 0; cn[len] && !(cn[len] == ',' && (len == 0 || cn[len - 1] != '\\')); len++)
+		;
+	return strndup(cn, len);
+}
+
 char *
 tp_chain_dn(gnutls_x509_crt_t crt, bool issuer)
 {

@@ -29,20 +29,6 @@ subj(const struct chain *c, size_t i)
 	return c->r->certs[i].subject;
 }
 
-/* Shortest name for a message: the CN's value when the DN has one. */
-static char *
-short_name(const char *dn)
-{
-	const char *cn = strstr(dn, "CN=");
-	size_t len;
-
-	if (!cn || (cn != dn && cn[-1] != ','))
-		return strdup(dn);
-	cn += 3;
-	for (len = 0; cn[len] && !(cn[len] == ',' && (len == 0 || cn[len - 1] != '\\')); len++)
-		;
-	return strndup(cn, len);
-}
 
 static void
 format_date(time_t t, char *buf, size_t len)
@@ -117,7 +103,7 @@ describe_user_cas(const struct chain *c, char *buf, size_t len)
 		return;
 	used = (size_t)snprintf(buf, len, " (the --ca-file holds ");
 	for (size_t i = 0; i < n && i < 3 && used < len; i++) {
-		char *dn = tp_chain_dn(tp_trust_user_cert(t, i), false), *cn = dn ? short_name(dn) : NULL;
+		char *dn = tp_chain_dn(tp_trust_user_cert(t, i), false), *cn = dn ? tp_short_name(dn) : NULL;
 		used += (size_t)snprintf(buf + used, len - used, "%s'%s'", i == 0 ? "" : i + 1 == n ? " and " : ", ",
 					 cn ? cn : "?");
 		free(dn);
@@ -135,7 +121,7 @@ explain_unknown_issuer(struct chain *c)
 	struct tp_result *r = c->r;
 	size_t top = c->path[c->len - 1];
 	const struct tp_cert_info *ci = &r->certs[top];
-	char *issuer_cn = short_name(ci->issuer), *top_cn = short_name(ci->subject);
+	char *issuer_cn = tp_short_name(ci->issuer), *top_cn = tp_short_name(ci->subject);
 	char from_files[400];
 	gnutls_datum_t dn;
 	enum tp_trust_source src = TP_TRUST_NONE;
@@ -149,9 +135,21 @@ explain_unknown_issuer(struct chain *c)
 				      "the server sent a self-signed certificate for '%s'; no trusted CA vouches "
 				      "for it%s", top_cn, from_files);
 		} else {
-			tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
-				      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s), which is "
-				      "not in the trust store%s", top_cn, ci->sha256, from_files);
+			enum tp_trust_source same = TP_TRUST_NONE;
+			if (gnutls_x509_crt_get_raw_dn(c->certs[top], &dn) == 0) {
+				same = tp_trust_has_subject(c->cfg->trust, &dn);
+				gnutls_free(dn.data);
+			}
+			if (same != TP_TRUST_NONE)
+				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+					      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s); %s "
+					      "holds a CA of that name, but not this one (same name, different key)",
+					      top_cn, ci->sha256,
+					      same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
+			else
+				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+					      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s), which "
+					      "is not in the trust store%s", top_cn, ci->sha256, from_files);
 		}
 		goto out;
 	}
@@ -210,7 +208,7 @@ explain_bad_signature(struct chain *c)
 		size_t i = c->path[k], j = c->path[k + 1];
 		if (tp_chain_signed_by(c->certs[i], c->certs[j]))
 			continue;
-		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		struct tp_problem *p = tp_result_add(c->r, TP_SIGNATURE_FAILURE, (int)i,
 			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
 			"certificate the server sent (#%zu): same name, different key", a, b, b, j);
@@ -246,7 +244,7 @@ check_issuers(struct chain *c)
 		const char *why = not_a_ca(c->certs[j], &c->r->certs[j]);
 		if (!why)
 			continue;
-		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		tp_result_add(c->r, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why);
 		free(a);
 		free(b);
@@ -277,7 +275,7 @@ check_signature_algorithms(struct chain *c)
 		/* A root's signature on itself is never checked by anyone. */
 		if (c->r->certs[i].self_signed || !weak_hash(c->certs[i], &h))
 			continue;
-		char *a = short_name(subj(c, i));
+		char *a = tp_short_name(subj(c, i));
 		tp_result_add(c->r, TP_INSECURE_ALGORITHM, (int)i,
 			      "'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
 			      h ? h : "a broken hash", c->r->certs[i].sig_alg);
@@ -301,9 +299,9 @@ check_key_sizes(struct chain *c, bool refused)
 		unsigned min = rsa_like ? 2048 : strcmp(ci->key_type, "ECDSA") == 0 ? 256 : 0;
 		if (!min || ci->key_bits >= min)
 			continue;
-		char *a = short_name(ci->subject);
+		char *a = tp_short_name(ci->subject);
 		struct tp_problem *p = tp_result_add(c->r, TP_WEAK_KEY, (int)i,
-			"'%s' has a %u-bit %s key; %u bits is the least current clients accept%s", a, ci->key_bits,
+			"'%s' has a %u-bit %s key, below the %u bits CAs must use; stricter clients refuse it%s", a, ci->key_bits,
 			ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
 		if (p && refused)
 			p->severity = TP_STATUS_CRITICAL;
@@ -329,7 +327,7 @@ check_path_lengths(struct chain *c)
 		if (gnutls_x509_crt_get_basic_constraints(c->certs[i], &critical, &ca, &pathlen) < 0 || !ca ||
 		    pathlen < 0 || (int)below <= pathlen)
 			continue;
-		char *a = short_name(subj(c, i));
+		char *a = tp_short_name(subj(c, i));
 		tp_result_add(c->r, TP_PATHLEN_EXCEEDED, (int)i,
 			      "'%s' allows %d CA%s below it (pathlen:%d), but the chain has %zu", a, pathlen,
 			      pathlen == 1 ? "" : "s", pathlen, below);
@@ -353,7 +351,7 @@ check_key_ids(struct chain *c)
 			continue;
 		if (aki_len == ski_len && memcmp(aki, ski, aki_len) == 0)
 			continue;
-		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		tp_result_add(c->r, TP_KEY_ID_MISMATCH, (int)i,
 			      "'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
 			      "'%s', the certificate it links to", a, b);
@@ -372,7 +370,7 @@ check_lifetimes(struct chain *c)
 		size_t i = c->path[k], j = c->path[k + 1];
 		if (c->r->certs[i].not_after <= c->r->certs[j].not_after)
 			continue;
-		char *a = short_name(subj(c, i)), *b = short_name(subj(c, j));
+		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		format_date(c->r->certs[j].not_after, date, sizeof(date));
 		tp_result_add(c->r, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s",
 			      a, b, date);
@@ -400,7 +398,7 @@ check_order(struct chain *c)
 	}
 	if (!sorted) {
 		for (size_t k = 0; k < c->len && used < sizeof(want); k++) {
-			char *cn = short_name(subj(c, c->path[k]));
+			char *cn = tp_short_name(subj(c, c->path[k]));
 			used += (size_t)snprintf(want + used, sizeof(want) - used, "%s#%zu '%s'", k ? ", then " : "",
 						 c->path[k], cn);
 			free(cn);
@@ -414,7 +412,7 @@ check_order(struct chain *c)
 	for (size_t i = 0; i < n; i++) {
 		if (in_path[i])
 			continue;
-		char *cn = short_name(subj(c, i));
+		char *cn = tp_short_name(subj(c, i));
 		size_t dup = n;
 		for (size_t j = 0; j < n && dup == n; j++)
 			if (j != i && in_path[j] && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
@@ -454,7 +452,7 @@ explain_names(struct chain *c, const char *name)
 		tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
 			      name, covers);
 	} else {
-		char *cn = short_name(leaf->subject);
+		char *cn = tp_short_name(leaf->subject);
 		tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
 			      "the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'",
 			      name, cn);
@@ -478,7 +476,7 @@ explain_validity(struct chain *c, time_t now)
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
 		const struct tp_cert_info *ci = &c->r->certs[i];
-		char *cn = short_name(ci->subject);
+		char *cn = tp_short_name(ci->subject);
 		double days;
 		if (now < ci->not_before) {
 			format_date(ci->not_before, date, sizeof(date));
@@ -583,8 +581,8 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	check_key_ids(&c);
 	check_lifetimes(&c);
-	tp_revoke_check(r, cfg, certs, c.path, c.len, now, status & GNUTLS_CERT_REVOKED);
-	explained |= GNUTLS_CERT_REVOKED;
+	/* CRLs never reach GnuTLS (see trust.c): revocation is revoke.c's. */
+	tp_revoke_check(r, cfg, certs, c.path, c.len, now);
 	if (status & ~explained) {
 		gnutls_datum_t out = {NULL, 0};
 		gnutls_certificate_verification_status_print(status & ~explained, GNUTLS_CRT_X509, &out, 0);

@@ -46,6 +46,9 @@ enum tp_trust_source { TP_TRUST_NONE, TP_TRUST_USER, TP_TRUST_SYSTEM };
 /* Where a CA certificate whose subject is dn can be found, if anywhere. */
 enum tp_trust_source tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn);
 size_t tp_trust_user_count(const struct tp_trust *t);
+bool tp_trust_uses_system(const struct tp_trust *t);
+/* Everything trusted, as PEM: the user's CA files, then the system bundle. */
+int tp_trust_write_pem(struct tp_trust *t, int fd);
 int tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen);
 size_t tp_trust_crl_count(const struct tp_trust *t);
 gnutls_x509_crl_t tp_trust_crl(const struct tp_trust *t, size_t i);
@@ -102,7 +105,16 @@ struct tp_result {
 	bool offer_refused;       /* the server rejected what was offered: worth a second look */
 	enum tp_status status;
 	enum tp_code reason;
+	bool is_fetch;
+	struct tp_fetch_info fetch;
 };
+
+struct tp_result *tp_result_create(const struct tp_target *target);
+/* Chain facts, and the diagnosis, of DER certificates into r. */
+void tp_examine_into(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n,
+		     const char *name, time_t now);
+/* Take over what a probe learned: TLS facts, chain, verification, error. */
+void tp_result_adopt(struct tp_result *r, struct tp_result *from);
 
 /* Record the probe error (first one wins); the fix comes from the table. */
 TP_PRINTF(3, 4) struct tp_problem *tp_result_fail(struct tp_result *r, enum tp_code code, const char *fmt, ...);
@@ -140,11 +152,13 @@ bool tp_chain_is_ca(gnutls_x509_crt_t crt);
 /* Whether issuer's key signed crt (names and signature both match). */
 bool tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
+/* The shortest name for a message: the CN's value when the DN has one. */
+char *tp_short_name(const char *dn);
 
 /* revoke.c: name the revoked certificates and judge the stapled OCSP
  * response; path lists certs from the leaf up to where the chain stops. */
 void tp_revoke_check(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
-		     size_t len, time_t now, bool gnutls_says_revoked);
+		     size_t len, time_t now);
 
 /* scenario.c: the reference server's throwaway PKI and its scenarios. */
 struct tp_pki;

@@ -433,10 +433,51 @@ tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...)
 }
 
 void
+tp_result_adopt(struct tp_result *r, struct tp_result *from)
+{
+	r->handshake_done = from->handshake_done;
+	r->tls = from->tls;
+	free(r->alpn);
+	r->alpn = from->alpn;
+	from->alpn = NULL;
+	r->certs = from->certs;
+	r->n_certs = from->n_certs;
+	from->certs = NULL;
+	from->n_certs = 0;
+	gnutls_free(r->ocsp_der.data);
+	r->ocsp_der = from->ocsp_der;
+	from->ocsp_der = (gnutls_datum_t){NULL, 0};
+	r->ocsp = from->ocsp;
+	r->verified = from->verified;
+	r->trusted = from->trusted;
+	r->hostname_ok = from->hostname_ok;
+	free(r->verify_name);
+	r->verify_name = from->verify_name;
+	from->verify_name = NULL;
+	r->problems = from->problems;
+	r->n_problems = from->n_problems;
+	from->problems = NULL;
+	from->n_problems = 0;
+	r->error = from->error;
+	from->error = NULL;
+	r->status = from->status;
+	r->reason = from->reason;
+	if (!r->address[0])
+		memcpy(r->address, from->address, sizeof(r->address));
+}
+
+void
 tp_result_destroy(struct tp_result *r)
 {
 	if (!r)
 		return;
+	free(r->fetch.reason);
+	free(r->fetch.final_url);
+	free(r->fetch.content_type);
+	free(r->fetch.curl_message);
+	for (size_t i = 0; i < r->fetch.n_hops; i++)
+		free(r->fetch.hops[i].url);
+	free(r->fetch.hops);
 	tp_target_finish(&r->target);
 	free(r->sni);
 	free(r->alpn);
@@ -497,6 +538,16 @@ tp_result_judge(struct tp_result *r, const struct tp_config *cfg)
 	}
 }
 
+static void examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n,
+			  const char *name, time_t now, bool verify);
+
+void
+tp_examine_into(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n, const char *name,
+		time_t now)
+{
+	examine_chain(r, cfg, ders, n, name, now, true);
+}
+
 static void
 examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *ders, unsigned n, const char *name,
 	      time_t now, bool verify)
@@ -537,8 +588,8 @@ out:
 	free(certs);
 }
 
-static struct tp_result *
-result_create(const struct tp_target *target)
+struct tp_result *
+tp_result_create(const struct tp_target *target)
 {
 	struct tp_result *r = calloc(1, sizeof(*r));
 
@@ -559,7 +610,7 @@ tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs
 	   bool verify)
 {
 	struct tp_target t = {.input = (char *)label, .host = (char *)label};
-	struct tp_result *r = result_create(&t);
+	struct tp_result *r = tp_result_create(&t);
 	double t0 = tp_now_ms();
 
 	if (!r)
@@ -684,7 +735,7 @@ second_look(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline
 struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
-	struct tp_result *r = result_create(target);
+	struct tp_result *r = tp_result_create(target);
 	struct tp_deadline d;
 	double t0 = tp_now_ms();
 	time_t now = cfg->at ? cfg->at : time(NULL);
@@ -723,6 +774,12 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 		second_look(r, cfg, &d);
 out:
 	r->timing.total_ms = tp_now_ms() - t0;
+	/* Report each stage as the time from the start until it ended, as
+	 * curl's timers do: dns <= connect <= handshake <= total. */
+	if (r->timing.connect_ms >= 0 && r->timing.dns_ms >= 0)
+		r->timing.connect_ms += r->timing.dns_ms;
+	if (r->timing.handshake_ms >= 0 && r->timing.connect_ms >= 0)
+		r->timing.handshake_ms += r->timing.connect_ms;
 	tp_result_judge(r, cfg);
 	return r;
 }
@@ -746,3 +803,4 @@ const char *tp_result_verify_name(const struct tp_result *r) { return r->verify_
 size_t tp_result_problem_count(const struct tp_result *r) { return r->n_problems; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->n_problems ? &r->problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->error; }
+const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r) { return r->is_fetch ? &r->fetch : NULL; }

@@ -60,8 +60,25 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"STARTTLS refused",
 		"The server did not agree to upgrade the connection: check that TLS is enabled for this "
 		"service and that the right --starttls protocol is used."},
+	[TP_FETCH_FAILED] = {TP_FETCH_FAILED, "fetch-failed", TP_STATUS_CRITICAL, "HTTP request failed",
+		"Read curl's words in the message: the server may have closed the connection, answered with "
+		"something that is not HTTP, or redirected too often."},
 	[TP_INTERNAL_ERROR] = {TP_INTERNAL_ERROR, "internal-error", TP_STATUS_UNKNOWN, "internal error",
 		"This is a bug or a resource problem on this machine; run again with -v and report it."},
+	[TP_HTTP_STATUS] = {TP_HTTP_STATUS, "http-status", TP_STATUS_CRITICAL, "unexpected HTTP status",
+		"The server answered with a status the check does not accept: look at the URL, the server's "
+		"logs and its configuration for this path, or widen --expect-status."},
+	[TP_BODY_MISMATCH] = {TP_BODY_MISMATCH, "body-mismatch", TP_STATUS_CRITICAL,
+		"response body lacks the expected text",
+		"The page does not say what it should: the application may be failing behind a working "
+		"server, or serving another site for this name."},
+	[TP_HEADER_MISMATCH] = {TP_HEADER_MISMATCH, "header-mismatch", TP_STATUS_CRITICAL,
+		"expected header missing",
+		"The response lacks a header it should have: check the server's or application's header "
+		"configuration (e.g. nginx add_header) for this location."},
+	[TP_TOO_SLOW] = {TP_TOO_SLOW, "too-slow", TP_STATUS_CRITICAL, "response too slow",
+		"The request took longer than --max-ms: see which stage took the time (dns, connect, tls, "
+		"first byte) in the timings, and look there."},
 	[TP_REVOKED] = {TP_REVOKED, "revoked", TP_STATUS_CRITICAL, "certificate revoked",
 		"The CA has revoked this certificate: install a newly issued one on the server now."},
 	[TP_EXPIRED] = {TP_EXPIRED, "expired", TP_STATUS_CRITICAL, "certificate expired",
@@ -135,6 +152,12 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"The server staples an OCSP response that clients cannot use (stale, not signed by the CA, or "
 		"about another certificate): check the server's stapling setup, that it can reach the CA's "
 		"OCSP responder, and that it refreshes the response before its next update."},
+	[TP_CRL_INVALID] = {TP_CRL_INVALID, "crl-invalid", TP_STATUS_WARNING, "CRL not usable",
+		"The CRL given with --crl is not signed by the CA it names (a forged, corrupted or wrong "
+		"file): fetch the CRL from the CA's CRL distribution point again."},
+	[TP_CRL_STALE] = {TP_CRL_STALE, "crl-stale", TP_STATUS_WARNING, "CRL out of date",
+		"Fetch a current CRL from the CA (its CRL distribution point) and probe again; revocations "
+		"after the CRL's next-update time are not in it."},
 	[TP_EXPIRES_SOON] = {TP_EXPIRES_SOON, "expires-soon", TP_STATUS_WARNING,
 		"certificate expires soon",
 		"Renew the certificate before it expires and install it on the server; automate renewal "

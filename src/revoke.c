@@ -56,44 +56,70 @@ crl_lists(gnutls_x509_crl_t crl, gnutls_x509_crt_t crt, time_t *when)
 	return found;
 }
 
-static size_t
+/* The certificate that issued path[k]: the next one sent, or a trusted CA. */
+static gnutls_x509_crt_t
+issuer_of(struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len, size_t k, bool *owned)
+{
+	gnutls_x509_crt_t issuer = NULL;
+
+	*owned = false;
+	if (k + 1 < len)
+		return certs[path[k + 1]];
+	gnutls_x509_trust_list_t tl = tp_trust_list_for(cfg->trust, &certs[path[k]], 1);
+	if (gnutls_x509_trust_list_get_issuer(tl, certs[path[k]], &issuer, GNUTLS_TL_GET_COPY) == 0)
+		*owned = true;
+	return issuer;
+}
+
+/*
+ * A CRL counts only for the certificates its issuer issued, and only once
+ * its signature verifies with that issuer's key: anyone can write a CRL.
+ */
+static void
 check_crls(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len,
 	   time_t now)
 {
-	size_t found = 0;
 	char date[40];
 
-	for (size_t k = 0; k < len; k++) {
-		size_t i = path[k];
-		for (size_t c = 0; c < tp_trust_crl_count(cfg->trust); c++) {
-			gnutls_x509_crl_t crl = tp_trust_crl(cfg->trust, c);
-			time_t when = (time_t)-1;
-			if (!crl_issued_for(crl, certs[i]) || !crl_lists(crl, certs[i], &when))
-				continue;
-			format_date(when, date, sizeof(date));
-			tp_result_add(r, TP_REVOKED, (int)i,
-				      "'%s' (serial %s) was revoked on %s, says the CRL in %s", r->certs[i].subject,
-				      r->certs[i].serial, date, tp_trust_crl_file(cfg->trust, c));
-			found++;
-			break;
-		}
-	}
-	/* A CRL past its next update may miss recent revocations. */
 	for (size_t c = 0; c < tp_trust_crl_count(cfg->trust); c++) {
-		time_t next = gnutls_x509_crl_get_next_update(tp_trust_crl(cfg->trust, c));
-		if (next != (time_t)-1 && next < now) {
-			format_date(next, date, sizeof(date));
-			struct tp_problem *p = tp_result_add(r, TP_REVOKED, -1,
-				"the CRL in %s is stale: its next update was due %s, so recent revocations may be "
-				"missing from it", tp_trust_crl_file(cfg->trust, c), date);
-			if (p) {
-				p->severity = TP_STATUS_WARNING;
-				tp_problem_set_fix(p, "Fetch a current CRL from the CA (its CRL distribution point) "
-						      "and probe again.");
+		gnutls_x509_crl_t crl = tp_trust_crl(cfg->trust, c);
+		const char *file = tp_trust_crl_file(cfg->trust, c);
+		for (size_t k = 0; k < len; k++) {
+			size_t i = path[k];
+			bool owned;
+			unsigned verify = 0;
+			time_t when = (time_t)-1, next;
+			if (!crl_issued_for(crl, certs[i]))
+				continue;
+			gnutls_x509_crt_t issuer = issuer_of(cfg, certs, path, len, k, &owned);
+			char *cn = tp_short_name(r->certs[i].issuer), *subject = tp_short_name(r->certs[i].subject);
+			if (!issuer || gnutls_x509_crl_verify(crl, &issuer, 1, 0, &verify) < 0 || verify) {
+				struct tp_problem *p = tp_result_add(r, TP_CRL_INVALID, (int)i,
+					"the CRL in %s names '%s' as its issuer but %s, so it was not used", file, cn,
+					issuer ? "is not signed by that CA's key" : "that CA is neither sent nor trusted");
+				(void)p;
+			} else {
+				if (crl_lists(crl, certs[i], &when)) {
+					format_date(when, date, sizeof(date));
+					tp_result_add(r, TP_REVOKED, (int)i,
+						      "'%s' (serial %s) was revoked on %s, says the CRL of '%s' in %s",
+						      subject, r->certs[i].serial, date, cn, file);
+				}
+				/* A CRL past its next update may miss recent revocations. */
+				next = gnutls_x509_crl_get_next_update(crl);
+				if (next != (time_t)-1 && next < now) {
+					format_date(next, date, sizeof(date));
+					tp_result_add(r, TP_CRL_STALE, (int)i,
+						      "the CRL of '%s' in %s is stale: its next update was due %s, so "
+						      "revocations since then are missing from it", cn, file, date);
+				}
 			}
+			free(cn);
+			free(subject);
+			if (owned)
+				gnutls_x509_crt_deinit(issuer);
 		}
 	}
-	return found;
 }
 
 static const char *
@@ -145,17 +171,26 @@ check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs,
 	}
 	o->status = ocsp_status_name(status);
 	o->revocation_time = status == GNUTLS_OCSP_CERT_REVOKED ? revoked_at : (time_t)-1;
-	o->verified = gnutls_ocsp_resp_check_crt(resp, 0, certs[0]) == 0 &&
-		      ocsp_verify(resp, cfg, certs, path, len, &verify) == 0 && verify == 0;
+	bool about_leaf = gnutls_ocsp_resp_check_crt(resp, 0, certs[0]) == 0;
+	int vret = about_leaf ? ocsp_verify(resp, cfg, certs, path, len, &verify) : -1;
+	o->verified = about_leaf && vret == 0 && verify == 0;
 
-	if (!o->verified) {
+	if (!about_leaf) {
+		tp_result_add(r, TP_OCSP_INVALID, 0, "the stapled OCSP response is about another certificate");
+	} else if (!o->verified && len == 1) {
 		tp_result_add(r, TP_OCSP_INVALID, 0,
-			      "the stapled OCSP response is not about this certificate, or is not signed by its "
-			      "issuer%s", len > 1 ? "" : " (the issuer was not sent, so it could not be checked)");
+			      "the stapled OCSP response could not be checked: the server did not send the "
+			      "certificate's issuer, whose key must have signed it");
+	} else if (!o->verified) {
+		tp_result_add(r, TP_OCSP_INVALID, 0,
+			      "the stapled OCSP response is not signed by the certificate's issuer (nor by a "
+			      "responder it delegated to)");
 	} else if (status == GNUTLS_OCSP_CERT_REVOKED) {
 		format_date(revoked_at, date, sizeof(date));
+		char *cn = tp_short_name(r->certs[0].subject);
 		tp_result_add(r, TP_REVOKED, 0, "'%s' was revoked on %s, says the OCSP response the server stapled",
-			      r->certs[0].subject, date);
+			      cn, date);
+		free(cn);
 	} else if (o->next_update != (time_t)-1 && o->next_update < now) {
 		format_date(o->next_update, date, sizeof(date));
 		tp_result_add(r, TP_OCSP_INVALID, 0, "the stapled OCSP response is stale: its next update was due %s",
@@ -170,11 +205,8 @@ out:
 
 void
 tp_revoke_check(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
-		size_t len, time_t now, bool gnutls_says_revoked)
+		size_t len, time_t now)
 {
-	size_t found = check_crls(r, cfg, certs, path, len, now);
-
-	if (gnutls_says_revoked && !found)
-		tp_result_add(r, TP_REVOKED, -1, "GnuTLS finds a certificate of the chain revoked by a --crl");
+	check_crls(r, cfg, certs, path, len, now);
 	check_ocsp(r, cfg, certs, path, len, now);
 }

@@ -240,6 +240,14 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 		tp_result_fail(r, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
 			       gnutls_strerror(ret));
 		return;
+	case GNUTLS_E_KEY_USAGE_VIOLATION: {
+		struct tp_problem *p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+			"the server signed the handshake with a certificate whose keyUsage does not allow it (no "
+			"digitalSignature): a CA certificate served as the server's own, perhaps");
+		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
+				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
+		return;
+	}
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:

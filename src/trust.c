@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -37,6 +38,8 @@ struct tp_trust {
 	} *crls;
 	size_t n_crls;
 };
+
+static const char *bundle_path(void);
 
 struct tp_trust *
 tp_trust_create(void)
@@ -77,6 +80,41 @@ void
 tp_trust_use_system(struct tp_trust *t, bool use)
 {
 	t->use_system = use;
+}
+
+bool
+tp_trust_uses_system(const struct tp_trust *t)
+{
+	return t->use_system;
+}
+
+int
+tp_trust_write_pem(struct tp_trust *t, int fd)
+{
+	FILE *f = fdopen(dup(fd), "w");
+	int ret = 0;
+
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < t->n_user; i++) {
+		gnutls_datum_t pem = {NULL, 0};
+		if (gnutls_x509_crt_export2(t->user[i], GNUTLS_X509_FMT_PEM, &pem) < 0 ||
+		    fwrite(pem.data, 1, pem.size, f) != pem.size)
+			ret = -1;
+		gnutls_free(pem.data);
+	}
+	if (t->use_system) {
+		const char *path = bundle_path();
+		gnutls_datum_t data = {NULL, 0};
+		if (path && gnutls_load_file(path, &data) == 0) {
+			if (fwrite(data.data, 1, data.size, f) != data.size)
+				ret = -1;
+			gnutls_free(data.data);
+		}
+	}
+	if (fclose(f) != 0)
+		ret = -1;
+	return ret;
 }
 
 size_t
@@ -186,17 +224,17 @@ import_crls(const gnutls_datum_t *data, gnutls_x509_crl_t **list, unsigned *n)
 }
 
 /*
- * CRLs the user gives are taken as they are (their signatures are not
- * checked against a CA when loaded: the CAs that issue them are mostly
- * intermediates, which the trust list never holds).
+ * CRLs are kept here and checked by revoke.c, not handed to GnuTLS's trust
+ * list: a CRL must be verified against its issuer's key, and the issuers of
+ * CRLs are mostly intermediates, which the trust list never holds.
  */
 int
 tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen)
 {
 	gnutls_datum_t data = {NULL, 0};
-	gnutls_x509_crl_t *mine = NULL, *theirs = NULL;
+	gnutls_x509_crl_t *mine = NULL;
 	struct user_crl *grown;
-	unsigned n = 0, n2 = 0;
+	unsigned n = 0;
 	FILE *f = fopen(path, "rb");
 	int ret = -1;
 
@@ -209,7 +247,7 @@ tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t er
 		snprintf(err, errlen, "cannot read CRL file %s", path);
 		return -1;
 	}
-	if (import_crls(&data, &mine, &n) < 0 || import_crls(&data, &theirs, &n2) < 0) {
+	if (import_crls(&data, &mine, &n) < 0) {
 		snprintf(err, errlen, "CRL file %s holds no CRL: expected PEM (-----BEGIN X509 CRL-----) or DER",
 			 path);
 		goto out;
@@ -223,17 +261,11 @@ tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t er
 	for (unsigned i = 0; i < n; i++)
 		t->crls[t->n_crls++] = (struct user_crl){mine[i], strdup(path)};
 	n = 0;
-	/* The trust list owns what it is given. */
-	if (gnutls_x509_trust_list_add_crls(t->tl, theirs, n2, 0, 0) >= 0)
-		n2 = 0;
 	ret = 0;
 out:
 	for (unsigned i = 0; i < n; i++)
 		gnutls_x509_crl_deinit(mine[i]);
-	for (unsigned i = 0; i < n2; i++)
-		gnutls_x509_crl_deinit(theirs[i]);
 	gnutls_free(mine);
-	gnutls_free(theirs);
 	gnutls_free(data.data);
 	return ret;
 }

@@ -15,7 +15,22 @@
 enum cli_format { FORMAT_TEXT, FORMAT_JSON };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
-enum cli_command { CMD_CONNECT = 1 << 0, CMD_SERVE = 1 << 1, CMD_DEMO = 1 << 2, CMD_CA = 1 << 3, CMD_CERT = 1 << 4 };
+enum cli_command {
+	CMD_CONNECT = 1 << 0,
+	CMD_SERVE = 1 << 1,
+	CMD_DEMO = 1 << 2,
+	CMD_CA = 1 << 3,
+	CMD_CERT = 1 << 4,
+	CMD_FETCH = 1 << 5,
+};
+
+struct fetch_args {
+	struct tp_fetch_options o;
+	const char *headers[32];
+	const char *resolve[16];
+	const char *connect_to[16];
+	const char *expect_headers[16];
+};
 
 struct ca_args {
 	const char *name, *out, *csr, *root, *cert, *key, *host;
@@ -41,6 +56,7 @@ struct cli {
 	unsigned cmd;         /* its CMD_ bit */
 	struct serve_args serve;
 	struct ca_args ca;
+	struct fetch_args fetch;
 	char **targets;
 	size_t n_targets;
 	const char *sni;
@@ -75,6 +91,7 @@ int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
 int ca_command(struct cli *cli);
 int cert_command(struct cli *cli);
+int fetch_command(struct cli *cli);
 bool cli_want_color(enum cli_color c);
 
 /* Writes s with every control character made visible (\x1b, \u{202e}). */

@@ -89,8 +89,8 @@ main(int argc, char **argv)
 		cli_help(stdout, cli.command);
 		status = 0;
 	} else if (cli.version) {
-		printf("tlsprobe %s\nGnuTLS %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
-		       jansson_version_str());
+		printf("tlsprobe %s\nGnuTLS %s\nlibcurl %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
+		       tp_fetch_curl_version(), jansson_version_str());
 		status = 0;
 	} else if (cli.cmd == CMD_SERVE) {
 		status = serve_command(&cli);
@@ -100,6 +100,8 @@ main(int argc, char **argv)
 		status = ca_command(&cli);
 	} else if (cli.cmd == CMD_CERT) {
 		status = cert_command(&cli);
+	} else if (cli.cmd == CMD_FETCH) {
+		status = fetch_command(&cli);
 	} else {
 		status = connect_command(&cli);
 	}

@@ -31,13 +31,21 @@ enum opt_id {
 	OPT_CLIENT,
 	OPT_CRL,
 	OPT_CSR,
+	OPT_DATA,
+	OPT_CONNECT_TO,
 	OPT_DAYS,
 	OPT_ECHO,
+	OPT_EXPECT_BODY,
+	OPT_EXPECT_HEADER,
+	OPT_EXPECT_STATUS,
 	OPT_FORCE,
 	OPT_FORMAT,
 	OPT_HANDSHAKE_TIMEOUT,
+	OPT_HEADER,
 	OPT_HELP,
 	OPT_HOST,
+	OPT_HTTP11,
+	OPT_HTTP2,
 	OPT_INSECURE,
 	OPT_IPV4,
 	OPT_IPV6,
@@ -47,15 +55,22 @@ enum opt_id {
 	OPT_LIST_SCENARIOS,
 	OPT_LISTEN,
 	OPT_LOG_JSON,
+	OPT_LOCATION,
+	OPT_MAX_MS,
+	OPT_MAX_REDIRS,
+	OPT_MAX_TIME,
+	OPT_METHOD,
 	OPT_NAME,
 	OPT_NO_INTERMEDIATE,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
 	OPT_OUT,
 	OPT_PRIORITY,
+	OPT_PROXY,
 	OPT_QUIET,
 	OPT_REQUEST_CLIENT_CERT,
 	OPT_REQUIRE_CLIENT_CERT,
+	OPT_RESOLVE,
 	OPT_SCENARIO,
 	OPT_SNI,
 	OPT_TIMEOUT,
@@ -69,7 +84,7 @@ enum opt_id {
 	OPT_WRITE_CA,
 };
 
-enum opt_group { G_CONNECT, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
+enum opt_group { G_CONNECT, G_HTTP, G_CHECKS, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
 
 struct opt {
 	const char *name;
@@ -86,9 +101,12 @@ struct opt {
 #define DEMO CMD_DEMO
 #define CA CMD_CA
 #define CERT CMD_CERT
-#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT)
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH)
 /* What reads and judges a chain, live or from files. */
-#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT)
+#define FETCH CMD_FETCH
+#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH)
+/* What makes a TLS connection as a client. */
+#define CLIENT (CMD_CONNECT | CMD_FETCH)
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
@@ -96,25 +114,33 @@ static const struct opt options[] = {
 	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
 	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, "with --scenario all: serve them on PORT, PORT+1, ..."},
 	{"ca", 0, "FILE", OPT_CA, CA, G_CA, "check: the root CA certificate the chain must lead to"},
-	{"ca-file", 0, "FILE", OPT_CA_FILE, CONNECT | CERT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
+	{"ca-file", 0, "FILE", OPT_CA_FILE, CLIENT | CERT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
 	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, "serve this certificate chain (PEM, leaf first) instead of a scenario"},
 	{"cert", 0, "FILE", OPT_CERT, CA, G_CA, "check: the certificate or chain file to check (leaf first)"},
 	{"client", 0, NULL, OPT_CLIENT, CA, G_CA, "issue/check: a client certificate (clientAuth) for mutual TLS"},
 	{"client-ca", 0, "FILE", OPT_CLIENT_CA, SERVE, G_SERVE_TLS, "verify client certificates with the CAs in FILE"},
-	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CONNECT, G_TLS, "client certificate for mutual TLS (PEM)"},
-	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CONNECT, G_TLS, "private key of --client-cert"},
+	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CLIENT, G_TLS, "client certificate for mutual TLS (PEM)"},
+	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, "private key of --client-cert"},
 	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
+	{"connect-to", 0, "H1:P1:H2:P2", OPT_CONNECT_TO, FETCH, G_CONNECT, "connect to H2:P2 for requests to H1:P1, as curl (repeatable)"},
 	{"crit-days", 0, "N", OPT_CRIT_DAYS, JUDGE, G_TRUST, "critical when a certificate expires within N days (14)"},
 	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
 	{"csr", 0, "FILE", OPT_CSR, CA, G_CA, "issue: sign this certificate request instead of making a key"},
+	{"data", 0, "DATA", OPT_DATA, FETCH, G_HTTP, "send DATA as the request body (POST unless -X says otherwise)"},
 	{"days", 0, "N", OPT_DAYS, CA, G_CA, "init: the root's lifetime (3650); issue: the leaf's (397)"},
 	{"echo", 0, NULL, OPT_ECHO, SERVE, G_SERVE, "echo bytes back instead of answering HTTP"},
+	{"expect-body", 0, "TEXT", OPT_EXPECT_BODY, FETCH, G_CHECKS, "critical unless the body contains TEXT"},
+	{"expect-header", 0, "NAME:VALUE", OPT_EXPECT_HEADER, FETCH, G_CHECKS, "critical unless the response has this header (repeatable)"},
+	{"expect-status", 0, "LIST", OPT_EXPECT_STATUS, FETCH, G_CHECKS, "critical unless the status is in LIST (200,301-308)"},
 	{"force", 0, NULL, OPT_FORCE, CA, G_CA, "init/issue: replace existing files"},
 	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, "output format: text, json"},
 	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, "drop clients that do not finish the handshake in time (10)"},
+	{"header", 'H', "LINE", OPT_HEADER, FETCH, G_HTTP, "send this request header, \"Name: value\" (repeatable)"},
 	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, "show this help"},
 	{"host", 0, "NAME", OPT_HOST, CA | CERT, G_TRUST, "the name the certificate must cover"},
-	{"insecure", 'k', NULL, OPT_INSECURE, CONNECT, G_TRUST, "report verification problems but do not fail on them"},
+	{"http1.1", 0, NULL, OPT_HTTP11, FETCH, G_HTTP, "use HTTP/1.1"},
+	{"http2", 0, NULL, OPT_HTTP2, FETCH, G_HTTP, "use HTTP/2 (negotiated with ALPN)"},
+	{"insecure", 'k', NULL, OPT_INSECURE, CLIENT, G_TRUST, "report verification problems but do not fail on them"},
 	{"ipv4", '4', NULL, OPT_IPV4, CONNECT, G_CONNECT, "connect over IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, CONNECT, G_CONNECT, "connect over IPv6 only"},
 	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, "one JSON object per target (same as --format json)"},
@@ -123,17 +149,24 @@ static const struct opt options[] = {
 	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, "init/issue: ecdsa (P-256, default), rsa (3072) or ed25519"},
 	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, "list the scenarios and what a client should report"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
+	{"location", 'L', NULL, OPT_LOCATION, FETCH, G_HTTP, "follow redirects"},
 	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, "log one JSON object per connection"},
+	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, "critical when the request takes more than N ms"},
+	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, "with -L: follow at most N redirects (10)"},
+	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, "bound the whole request (default 10)"},
+	{"method", 'X', "METHOD", OPT_METHOD, FETCH, G_HTTP, "request method (default GET)"},
 	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, "add NAME to the made certificates' names (repeatable)"},
 	{"name", 0, "NAME", OPT_NAME, CA, G_CA, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
 	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, "init: a root only; issue signs with it"},
-	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CONNECT | CERT, G_TRUST, "do not trust the system's CA store"},
+	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, "do not trust the system's CA store"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, CONNECT, G_TRUST, "fail when the server staples no OCSP response"},
 	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
 	{"priority", 0, "STRING", OPT_PRIORITY, CONNECT, G_TLS, "GnuTLS priority string (default NORMAL)"},
+	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, "use this proxy (default: the https_proxy and no_proxy variables)"},
 	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, "text: print only the verdict line"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, "ask clients for a certificate, accept them without"},
 	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, "refuse clients without a valid certificate"},
+	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, "resolve HOST:PORT to ADDR, as curl (repeatable)"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, CONNECT, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
 	{"timeout", 0, "SECONDS", OPT_TIMEOUT, CONNECT, G_CONNECT, "bound the whole probe (default 10)"},
@@ -150,6 +183,8 @@ static const struct opt options[] = {
 
 static const char *const group_names[G_COUNT] = {
 	[G_CONNECT] = "Connection",
+	[G_HTTP] = "HTTP",
+	[G_CHECKS] = "Checks",
 	[G_TRUST] = "Trust and verification",
 	[G_TLS] = "TLS",
 	[G_SERVE] = "Server",
@@ -182,6 +217,12 @@ static const struct command {
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
 	 "  tlsprobe demo\n"},
+	{"fetch", CMD_FETCH, "tlsprobe fetch URL [options]",
+	 "Make an HTTPS request through libcurl and report what real clients see: the\n"
+	 "status, HTTP version, redirects, timings, TLS facts and the chain, with the\n"
+	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
+	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
+	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n"},
 	{"cert", CMD_CERT, "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
 	 "with --verify judge the chain they form (the first is the leaf).",
@@ -291,6 +332,7 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 	struct tp_config *cfg = cli->cfg;
 	struct serve_args *sv = &cli->serve;
 	struct ca_args *ca = &cli->ca;
+	struct fetch_args *fa = &cli->fetch;
 	unsigned ms;
 	int n;
 
@@ -307,6 +349,63 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		sv->base_port = n;
 		break;
 	case OPT_CA: ca->root = arg; break;
+	case OPT_CONNECT_TO:
+		if (fa->o.n_connect_to == sizeof(fa->connect_to) / sizeof(*fa->connect_to))
+			return fail(err, errlen, "too many --connect-to");
+		fa->connect_to[fa->o.n_connect_to++] = arg;
+		break;
+	case OPT_DATA: fa->o.data = arg; break;
+	case OPT_EXPECT_BODY: fa->o.expect_body = arg; break;
+	case OPT_EXPECT_HEADER:
+		if (!strchr(arg, ':'))
+			return fail(err, errlen, "invalid --expect-header '%s': give NAME:VALUE (or NAME: for any value)",
+				    arg);
+		if (fa->o.n_expect_headers == sizeof(fa->expect_headers) / sizeof(*fa->expect_headers))
+			return fail(err, errlen, "too many --expect-header");
+		fa->expect_headers[fa->o.n_expect_headers++] = arg;
+		break;
+	case OPT_EXPECT_STATUS:
+		if (tp_fetch_check_status_list(arg) < 0)
+			return fail(err, errlen, "invalid --expect-status '%s': give codes and ranges, e.g. 200,301-308",
+				    arg);
+		fa->o.expect_status = arg;
+		break;
+	case OPT_HEADER:
+		if (!strchr(arg, ':'))
+			return fail(err, errlen, "invalid --header '%s': give \"Name: value\"", arg);
+		if (fa->o.n_headers == sizeof(fa->headers) / sizeof(*fa->headers))
+			return fail(err, errlen, "too many --header");
+		fa->headers[fa->o.n_headers++] = arg;
+		break;
+	case OPT_HTTP11: fa->o.http_version = 1; break;
+	case OPT_HTTP2: fa->o.http_version = 2; break;
+	case OPT_LOCATION: fa->o.follow = true; break;
+	case OPT_MAX_MS:
+		if (parse_int(arg, &n) < 0 || n < 1)
+			return fail(err, errlen, "invalid --max-ms '%s': give milliseconds, more than 0", arg);
+		fa->o.max_ms = n;
+		break;
+	case OPT_MAX_REDIRS:
+		if (parse_int(arg, &n) < 0)
+			return fail(err, errlen, "invalid --max-redirs '%s': give a number", arg);
+		fa->o.max_redirs = n;
+		break;
+	case OPT_MAX_TIME:
+		if (parse_seconds_ms(arg, &ms) < 0)
+			return fail(err, errlen, "invalid --max-time '%s': give seconds, more than 0", arg);
+		tp_config_set_timeout_ms(cfg, ms);
+		break;
+	case OPT_METHOD:
+		if (!*arg || strpbrk(arg, " \r\n"))
+			return fail(err, errlen, "invalid --method '%s'", arg);
+		fa->o.method = arg;
+		break;
+	case OPT_PROXY: fa->o.proxy = arg; break;
+	case OPT_RESOLVE:
+		if (fa->o.n_resolve == sizeof(fa->resolve) / sizeof(*fa->resolve))
+			return fail(err, errlen, "too many --resolve");
+		fa->resolve[fa->o.n_resolve++] = arg;
+		break;
 	case OPT_CERT:
 		if (cli->cmd == CMD_CA)
 			ca->cert = arg;
@@ -455,6 +554,11 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->serve.base_port = -1;
+	cli->fetch.o.max_redirs = -1;
+	cli->fetch.o.headers = cli->fetch.headers;
+	cli->fetch.o.resolve = cli->fetch.resolve;
+	cli->fetch.o.connect_to = cli->fetch.connect_to;
+	cli->fetch.o.expect_headers = cli->fetch.expect_headers;
 	cli->cfg = tp_config_create();
 	if (!cli->cfg)
 		return fail(err, errlen, "out of memory");
@@ -529,6 +633,8 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
 	if (cli->n_targets == 0 && cli->cmd == CMD_CONNECT)
 		return fail(err, errlen, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help");
+	if (cli->cmd == CMD_FETCH && cli->n_targets != 1)
+		return fail(err, errlen, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH");
 	if (cli->n_targets == 0 && cli->cmd == CMD_CERT)
 		return fail(err, errlen, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help");
 	if (cli->n_targets == 0 && cli->cmd == CMD_CA)

@@ -116,11 +116,33 @@ render_json_object(const struct tp_result *r)
 	json_object_set_new(o, "status", json_string(tp_status_name(tp_result_status(r))));
 	json_object_set_new(o, "reason", reason ? json_string(tp_reason_get(reason)->name) : json_null());
 
+	const struct tp_fetch_info *f = tp_result_fetch(r);
 	json_object_set_new(timing, "dns", jms(tm->dns_ms));
 	json_object_set_new(timing, "connect", jms(tm->connect_ms));
-	json_object_set_new(timing, "handshake", jms(tm->handshake_ms));
+	if (f) {
+		json_object_set_new(timing, "tls", jms(f->tls_ms));
+		json_object_set_new(timing, "ttfb", jms(f->ttfb_ms));
+	} else {
+		json_object_set_new(timing, "handshake", jms(tm->handshake_ms));
+	}
 	json_object_set_new(timing, "total", jms(tm->total_ms));
 	json_object_set_new(o, "timing_ms", timing);
+	if (f) {
+		json_t *h = json_object(), *hops = json_array();
+		json_object_set_new(h, "status", f->status ? json_integer(f->status) : json_null());
+		json_object_set_new(h, "reason", jstr(f->reason));
+		json_object_set_new(h, "http_version", jstr(f->http_version));
+		json_object_set_new(h, "final_url", jstr(f->final_url));
+		json_object_set_new(h, "content_type", jstr(f->content_type));
+		json_object_set_new(h, "size", json_integer(f->size));
+		for (size_t i = 0; i < f->n_hops; i++)
+			json_array_append_new(hops, json_pack("{s:I, s:o}", "status", (json_int_t)f->hops[i].status,
+							      "url", jstr(f->hops[i].url)));
+		json_object_set_new(h, "hops", hops);
+		json_object_set_new(h, "curl_code", json_integer(f->curl_code));
+		json_object_set_new(h, "curl_error", jstr(f->curl_message));
+		json_object_set_new(o, "http", h);
+	}
 
 	if (tls) {
 		json_t *j = json_object();

@@ -165,8 +165,13 @@ verdict(const struct out *w, const struct tp_result *r)
 	render_safe(w->f, t->host);
 	if (t->port)
 		fprintf(w->f, ":%u", t->port);
+	const struct tp_fetch_info *f = tp_result_fetch(r);
+	if (f && f->status)
+		fprintf(w->f, ": %ld%s%s, %s", f->status, f->reason ? " " : "", f->reason ? f->reason : "",
+			f->http_version ? f->http_version : "HTTP");
 	if (reason) {
-		fprintf(w->f, ": %s (%s)", tp_reason_get(reason)->title, tp_reason_get(reason)->name);
+		fprintf(w->f, "%s %s (%s)", f && f->status ? ";" : ":", tp_reason_get(reason)->title,
+			tp_reason_get(reason)->name);
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
 			if (tp_result_problem(r, i)->severity >= st && tp_result_problem(r, i)->code != reason)
 				ignored++;
@@ -175,6 +180,8 @@ verdict(const struct out *w, const struct tp_result *r)
 	} else if (tp_result_problem_count(r)) {
 		fprintf(w->f, ": %zu problem%s waived by --insecure", tp_result_problem_count(r),
 			tp_result_problem_count(r) == 1 ? "" : "s");
+	} else if (f && f->status) {
+		fprintf(w->f, "; %lld bytes in %.1f ms", f->size, f->total_ms);
 	} else if (tls) {
 		fprintf(w->f, ": chain trusted, name matches, %s", tls->version);
 	} else if (tp_result_verified(r)) {
@@ -192,7 +199,7 @@ connection(const struct out *w, const struct tp_result *r)
 	const struct tp_tls_info *tls = tp_result_tls(r);
 	const struct tp_timing *tm = tp_result_timing(r);
 	const char *addr = tp_result_address(r);
-	char timing[160];
+	char timing[200];
 	size_t used = 0;
 
 	fputc('\n', w->f);
@@ -218,16 +225,30 @@ connection(const struct out *w, const struct tp_result *r)
 					      : tls->client_cert_sent  ? "requested, sent"
 									: "requested, none sent");
 	}
+	const struct tp_fetch_info *f = tp_result_fetch(r);
+	if (f) {
+		if (f->n_hops > 1)
+			for (size_t i = 0; i < f->n_hops; i++)
+				field(w, 2, i ? "" : "redirects", "%ld %s", f->hops[i].status, f->hops[i].url);
+		if (f->final_url)
+			field(w, 2, "url", "%s", f->final_url);
+		if (f->status)
+			field(w, 2, "response", "%s %ld%s%s, %s, %lld bytes", f->http_version ? f->http_version : "HTTP",
+			      f->status, f->reason ? " " : "", f->reason ? f->reason : "",
+			      f->content_type ? f->content_type : "no content type", f->size);
+		if (f->curl_message)
+			field(w, 2, "curl", "error %d: %s", f->curl_code, f->curl_message);
+	}
 	const struct {
 		const char *name;
 		double ms;
-	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {"handshake", tm->handshake_ms},
-		      {"total", tm->total_ms}};
+	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {f ? "tls" : "handshake", tm->handshake_ms},
+		      {"first byte", f ? f->ttfb_ms : -1}, {"total", tm->total_ms}};
 	for (size_t i = 0; i < sizeof(stages) / sizeof(*stages); i++)
 		if (stages[i].ms >= 0)
 			used += (size_t)snprintf(timing + used, sizeof(timing) - used, "%s%s %.1f ms",
 						 used ? ", " : "", stages[i].name, stages[i].ms);
-	field(w, 2, "time", "%s", timing);
+	field(w, 2, "time", "%s (from the start)", timing);
 }
 
 static void

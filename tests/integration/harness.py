@@ -964,10 +964,12 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "expired", "not-yet-valid", "expires-soon", "insecure-algorithm",
                  "issuer-not-ca", "signature-failure", "purpose-mismatch", "revoked",
                  "unknown-issuer", "verify-failed", "chain-order", "weak-key", "ocsp-missing",
-                 "ocsp-invalid")
+                 "ocsp-invalid", "pathlen-exceeded", "key-mismatch", "key-id-mismatch",
+                 "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
+                 "body-mismatch", "header-mismatch", "too-slow")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
-               "starttls-refused", "internal-error")
+               "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
 
 
 def _num(v):

@@ -1,0 +1,133 @@
+# bash completion for tlsprobe(1)                          -*- shell-script -*-
+#
+# Needs bash-completion (_init_completion, _filedir, _known_hosts_real).
+# The commands and options MUST match `tlsprobe [COMMAND] --help`:
+# tests/docs checks them.
+
+_tlsprobe()
+{
+	local cur prev words cword split
+	_init_completion -s -n : || return
+
+	# The command, when named, is the first word; a probe needs no name.
+	local command=connect
+	case ${words[1]-} in
+		connect | serve | demo | cert | ca) ((cword > 1)) && command=${words[1]} ;;
+	esac
+
+	case $prev in
+		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
+			--client-ca | --write-ca | --ca | --csr | --out)
+			_filedir
+			return
+			;;
+		--key-type)
+			COMPREPLY=($(compgen -W 'ecdsa rsa ed25519' -- "$cur"))
+			return
+			;;
+		--format)
+			COMPREPLY=($(compgen -W 'text json' -- "$cur"))
+			return
+			;;
+		--color)
+			COMPREPLY=($(compgen -W 'auto always never' -- "$cur"))
+			return
+			;;
+		--tls-min | --tls-max)
+			COMPREPLY=($(compgen -W '1.0 1.1 1.2 1.3' -- "$cur"))
+			return
+			;;
+		--scenario)
+			# The scenarios of the tlsprobe being completed.
+			COMPREPLY=($(compgen -W "all $("$1" serve --list-scenarios \
+				2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur"))
+			return
+			;;
+		--sni | --host)
+			_known_hosts_real -- "$cur"
+			return
+			;;
+		--name)
+			# serve: a name for the certificates; ca init: the CA's name.
+			[[ $command == serve ]] && _known_hosts_real -- "$cur"
+			return
+			;;
+		--timeout | --at | --crit-days | --warn-days | --alpn | --priority | \
+			--base-port | --handshake-timeout | --listen | --workers | --days)
+			# A free value: nothing sensible to offer, and no file names.
+			return
+			;;
+	esac
+	$split && return
+
+	if [[ $cur == -* ]]; then
+		local opts
+		case $command in
+			connect)
+				opts='-4 --ipv4 -6 --ipv6 --sni --timeout --at --ca-file
+					--crit-days --crl -k --insecure --no-system-ca
+					--ocsp-required --warn-days --alpn --client-cert
+					--client-key --priority --tls-max --tls-min --color
+					--format --json -q --quiet -v --verbose'
+				;;
+			serve)
+				opts='--alpn --base-port --cert --echo --handshake-timeout
+					--key --list-scenarios --listen --log-json --name
+					--scenario --workers --write-ca --client-ca
+					--request-client-cert --require-client-cert'
+				;;
+			demo)
+				opts='--color -v --verbose'
+				;;
+			cert)
+				opts='--at --ca-file --crit-days --crl --host --no-system-ca
+					--verify --warn-days --color --format --json -q --quiet
+					-v --verbose'
+				;;
+			ca)
+				opts='--at --crit-days --crl --host --warn-days --ca --cert
+					--client --csr --days --force --key --key-type --name
+					--no-intermediate --out --color --format --json -q
+					--quiet -v --verbose'
+				;;
+		esac
+		COMPREPLY=($(compgen -W "$opts -h --help -V --version" -- "$cur"))
+		return
+	fi
+
+	case $command in
+		connect)
+			# Each TARGET is a host, never a file. After "host:" comes a
+			# port, and https:// URLs are typed out.
+			[[ $cur == *:* ]] && return
+			_known_hosts_real -- "$cur"
+			((cword == 1)) &&
+				COMPREPLY+=($(compgen -W 'connect serve demo cert ca' -- "$cur"))
+			;;
+		cert)
+			_filedir
+			;;
+		ca)
+			# ca init DIR, ca issue DIR NAME..., ca check: the operands
+			# are the words that are neither options nor their values.
+			local i operands=()
+			for ((i = 2; i < cword; i++)); do
+				case ${words[i]} in
+					--at | --crit-days | --crl | --host | --warn-days | --ca | \
+						--cert | --csr | --days | --key | --key-type | --name | \
+						--out | --color | --format) ((i++)) ;;
+					-*) ;;
+					*) operands+=("${words[i]}") ;;
+				esac
+			done
+			case ${#operands[@]}:${operands[0]-} in
+				0:) COMPREPLY=($(compgen -W 'init issue check' -- "$cur")) ;;
+				1:init | 1:issue) _filedir -d ;;
+				*:issue) _known_hosts_real -- "$cur" ;;
+			esac
+			;;
+	esac
+} &&
+	complete -F _tlsprobe tlsprobe
+
+# ex: filetype=sh

@@ -1,0 +1,166 @@
+# fish completion for tlsprobe(1)
+# The commands and options MUST match `tlsprobe [COMMAND] --help`:
+# tests/docs checks them.
+
+# The command, when named, is the first word; a probe needs no name.
+function __tlsprobe_command
+    set -l words (commandline -opc)
+    if set -q words[2]; and contains -- $words[2] connect serve demo cert ca
+        echo $words[2]
+    else
+        echo connect
+    end
+end
+
+function __tlsprobe_using
+    test (__tlsprobe_command) = $argv[1]
+end
+
+function __tlsprobe_first_word
+    test (count (commandline -opc)) -eq 1
+end
+
+# ca: the words after "ca" that are neither options nor their values.
+function __tlsprobe_ca_operands
+    set -l skip 0
+    for w in (commandline -opc)[3..-1]
+        if test $skip = 1
+            set skip 0
+        else if contains -- $w --at --crit-days --crl --host --warn-days --ca --cert --csr --days --key --key-type --name --out --color --format
+            set skip 1
+        else if not string match -q -- '-*' $w
+            echo $w
+        end
+    end
+end
+
+# ca init DIR, ca issue DIR NAME...: what the next operand is.
+function __tlsprobe_ca_expects
+    __tlsprobe_using ca; or return 1
+    set -l ops (__tlsprobe_ca_operands)
+    switch $argv[1]
+        case action
+            test (count $ops) -eq 0
+        case dir
+            test (count $ops) -eq 1; and contains -- $ops[1] init issue
+        case name
+            test (count $ops) -ge 2; and test $ops[1] = issue
+    end
+end
+
+# The scenarios of the tlsprobe being completed, without the header.
+function __tlsprobe_scenarios
+    set -l program (commandline -opc)[1]
+    echo all
+    $program serve --list-scenarios 2>/dev/null | string match -rv '^SCENARIO ' | string replace -r ' .*' ''
+end
+
+# A TARGET is a host (host, host:port, [v6addr]:port, https://URL), never a
+# file: no file names unless an option asks for one.
+complete -c tlsprobe -f
+
+complete -c tlsprobe -n __tlsprobe_first_word -a connect -d 'Probe each TARGET and report (the default)'
+complete -c tlsprobe -n __tlsprobe_first_word -a serve -d 'Run the reference TLS server'
+complete -c tlsprobe -n __tlsprobe_first_word -a demo -d 'Serve every scenario, probe each, show the diagnoses'
+complete -c tlsprobe -n __tlsprobe_first_word -a cert -d 'Show certificate files; judge their chain with --verify'
+complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, check'
+complete -c tlsprobe -n '__tlsprobe_using connect' -a '(__fish_print_hostnames)' -d Host
+complete -c tlsprobe -n '__tlsprobe_using cert' -F
+complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a init -d 'Make a root CA and an intermediate in DIR'
+complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a issue -d 'Issue a certificate for these names'
+complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a check -d 'Lint a setup before deploying it'
+complete -c tlsprobe -n '__tlsprobe_ca_expects dir' -a '(__fish_complete_directories)'
+complete -c tlsprobe -n '__tlsprobe_ca_expects name' -a '(__fish_print_hostnames)' -d Host
+
+# connect: Connection
+set -l c '__tlsprobe_using connect'
+complete -c tlsprobe -n $c -s 4 -l ipv4 -d 'Connect over IPv4 only'
+complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
+complete -c tlsprobe -n $c -l sni -x -a '(__fish_print_hostnames)' -d 'Send NAME as SNI and verify the certificate against it'
+complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
+
+# connect: Trust and verification
+complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
+complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
+complete -c tlsprobe -n $c -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
+complete -c tlsprobe -n $c -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'
+complete -c tlsprobe -n $c -s k -l insecure -d 'Report verification problems but do not fail on them'
+complete -c tlsprobe -n $c -l no-system-ca -d "Do not trust the system's CA store"
+complete -c tlsprobe -n $c -l ocsp-required -d 'Fail when the server staples no OCSP response'
+complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
+
+# connect: TLS
+complete -c tlsprobe -n $c -l alpn -x -d 'ALPN protocols to offer, comma separated (h2,http/1.1)'
+complete -c tlsprobe -n $c -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
+complete -c tlsprobe -n $c -l client-key -r -F -d 'Private key of --client-cert'
+complete -c tlsprobe -n $c -l priority -x -d 'GnuTLS priority string (default NORMAL)'
+complete -c tlsprobe -n $c -l tls-max -x -a '1.0 1.1 1.2 1.3' -d 'Highest TLS version to offer'
+complete -c tlsprobe -n $c -l tls-min -x -a '1.0 1.1 1.2 1.3' -d 'Lowest TLS version to offer (default 1.2)'
+
+# connect: Output
+complete -c tlsprobe -n $c -l color -x -a 'auto always never' -d 'Colour the text output'
+complete -c tlsprobe -n $c -l format -x -a 'text json' -d 'Output format'
+complete -c tlsprobe -n $c -l json -d 'One JSON object per target (same as --format json)'
+complete -c tlsprobe -n $c -s q -l quiet -d 'Text: print only the verdict line'
+complete -c tlsprobe -n $c -s v -l verbose -d 'Text: show more detail'
+
+# serve
+set -l s '__tlsprobe_using serve'
+complete -c tlsprobe -n $s -l alpn -x -d 'ALPN protocols to accept, comma separated (default http/1.1)'
+complete -c tlsprobe -n $s -l base-port -x -d 'With --scenario all: serve them on PORT, PORT+1, ...'
+complete -c tlsprobe -n $s -l cert -r -F -d 'Serve this certificate chain (PEM, leaf first)'
+complete -c tlsprobe -n $s -l echo -d 'Echo bytes back instead of answering HTTP'
+complete -c tlsprobe -n $s -l handshake-timeout -x -d 'Drop clients that do not finish the handshake in time (10)'
+complete -c tlsprobe -n $s -l key -r -F -d 'Private key of --cert'
+complete -c tlsprobe -n $s -l list-scenarios -d 'List the scenarios and what a client should report'
+complete -c tlsprobe -n $s -l listen -x -d 'Listen on ADDR:PORT (default 127.0.0.1:8443)'
+complete -c tlsprobe -n $s -l log-json -d 'Log one JSON object per connection'
+complete -c tlsprobe -n $s -l name -x -a '(__fish_print_hostnames)' -d "Add NAME to the made certificates' names"
+complete -c tlsprobe -n $s -l scenario -x -a '(__tlsprobe_scenarios)' -d 'Serve this setup (default good)'
+complete -c tlsprobe -n $s -l workers -x -d 'Worker threads (default: one per CPU)'
+complete -c tlsprobe -n $s -l write-ca -r -F -d 'Write the made root CA certificate to FILE'
+complete -c tlsprobe -n $s -l client-ca -r -F -d 'Verify client certificates with the CAs in FILE'
+complete -c tlsprobe -n $s -l request-client-cert -d 'Ask clients for a certificate, accept them without'
+complete -c tlsprobe -n $s -l require-client-cert -d 'Refuse clients without a valid certificate'
+
+# demo
+set -l d '__tlsprobe_using demo'
+complete -c tlsprobe -n $d -l color -x -a 'auto always never' -d 'Colour the text output'
+complete -c tlsprobe -n $d -s v -l verbose -d 'Text: show more detail'
+
+# cert, and ca check: judging a chain from files
+set -l j '__tlsprobe_using cert; or __tlsprobe_using ca'
+complete -c tlsprobe -n $j -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
+complete -c tlsprobe -n $j -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
+complete -c tlsprobe -n $j -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'
+complete -c tlsprobe -n $j -l host -x -a '(__fish_print_hostnames)' -d 'The name the certificate must cover'
+complete -c tlsprobe -n $j -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
+complete -c tlsprobe -n $j -l color -x -a 'auto always never' -d 'Colour the text output'
+complete -c tlsprobe -n $j -l format -x -a 'text json' -d 'Output format'
+complete -c tlsprobe -n $j -l json -d 'One JSON object per target (same as --format json)'
+complete -c tlsprobe -n $j -s q -l quiet -d 'Text: print only the verdict line'
+complete -c tlsprobe -n $j -s v -l verbose -d 'Text: show more detail'
+
+# cert
+set -l f '__tlsprobe_using cert'
+complete -c tlsprobe -n $f -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
+complete -c tlsprobe -n $f -l no-system-ca -d "Do not trust the system's CA store"
+complete -c tlsprobe -n $f -l verify -d 'Verify the chain in each file, as a probe would'
+
+# ca
+set -l a '__tlsprobe_using ca'
+complete -c tlsprobe -n $a -l ca -r -F -d 'check: the root CA certificate the chain must lead to'
+complete -c tlsprobe -n $a -l cert -r -F -d 'check: the certificate or chain file to check (leaf first)'
+complete -c tlsprobe -n $a -l client -d 'issue/check: a client certificate (clientAuth) for mutual TLS'
+complete -c tlsprobe -n $a -l csr -r -F -d 'issue: sign this certificate request instead of making a key'
+complete -c tlsprobe -n $a -l days -x -d "init: the root's lifetime (3650); issue: the leaf's (397)"
+complete -c tlsprobe -n $a -l force -d 'init/issue: replace existing files'
+complete -c tlsprobe -n $a -l key -r -F -d 'check: the private key that must belong to the certificate'
+complete -c tlsprobe -n $a -l key-type -x -a 'ecdsa rsa ed25519' -d 'init/issue: the key to make'
+complete -c tlsprobe -n $a -l name -x -d "init: the CA's name (NAME Root CA, NAME Intermediate CA)"
+complete -c tlsprobe -n $a -l no-intermediate -d 'init: a root only; issue signs with it'
+complete -c tlsprobe -n $a -l out -r -F -d 'issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem'
+
+# every command
+complete -c tlsprobe -s h -l help -d 'Show this help'
+complete -c tlsprobe -s V -l version -d 'Show versions of tlsprobe and its libraries'

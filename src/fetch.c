@@ -1,0 +1,543 @@
+/*
+ * fetch.c: an HTTPS request through libcurl, the HTTP stack most tools use,
+ * and the only file that includes <curl/curl.h>. It reports what curl saw
+ * (status, HTTP version, redirects, timings from curl's own timers) and the
+ * TLS session underneath (libcurl here runs on GnuTLS, whose session it
+ * lends us), then judges the chain with the probe's diagnosis. When curl
+ * fails in TLS, a probe of the same endpoint says why, in the same codes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "internal.h"
+
+#define BODY_KEEP (4u << 20) /* what --expect-body can search */
+
+struct transfer {
+	CURL *h;
+	struct tp_result *r;
+	const struct tp_fetch_options *o;
+	/* the TLS session of the latest response, copied while it lives */
+	gnutls_datum_t *peers;
+	unsigned n_peers;
+	const char *version, *cipher, *kx_group, *sig_alg;
+	char *alpn;
+	bool have_tls;
+	/* the latest response */
+	char *reason;
+	char *headers;       /* "name: value\n"... of the final response */
+	size_t headers_len;
+	bool in_headers;
+	char *body;
+	size_t body_len;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void
+init_curl(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+free_peers(struct transfer *t)
+{
+	for (unsigned i = 0; i < t->n_peers; i++)
+		gnutls_free(t->peers[i].data);
+	free(t->peers);
+	t->peers = NULL;
+	t->n_peers = 0;
+}
+
+/* Copy what the TLS session knows while curl still holds it open. */
+static void
+capture_tls(struct transfer *t)
+{
+	struct curl_tlssessioninfo *info = NULL;
+	gnutls_session_t s;
+	const gnutls_datum_t *peers;
+	unsigned n = 0;
+	gnutls_datum_t alpn;
+
+	if (curl_easy_getinfo(t->h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+	    info->backend != CURLSSLBACKEND_GNUTLS || !info->internals)
+		return;
+	s = info->internals;
+	free_peers(t);
+	peers = gnutls_certificate_get_peers(s, &n);
+	t->peers = calloc(n ? n : 1, sizeof(*t->peers));
+	for (unsigned i = 0; t->peers && i < n; i++) {
+		t->peers[i].data = gnutls_malloc(peers[i].size);
+		if (!t->peers[i].data)
+			break;
+		memcpy(t->peers[i].data, peers[i].data, peers[i].size);
+		t->peers[i].size = peers[i].size;
+		t->n_peers = i + 1;
+	}
+	gnutls_group_t g = gnutls_group_get(s);
+	gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
+	t->version = tp_version_name(gnutls_protocol_get_version(s));
+	t->cipher = gnutls_ciphersuite_get(s);
+	t->kx_group = g ? gnutls_group_get_name(g) : NULL;
+	t->sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
+	free(t->alpn);
+	t->alpn = gnutls_alpn_get_selected_protocol(s, &alpn) == 0 ? tp_utf8_clean((char *)alpn.data, alpn.size) : NULL;
+	t->have_tls = true;
+}
+
+static void
+end_of_response(struct transfer *t)
+{
+	struct tp_fetch_info *f = &t->r->fetch;
+	long code = 0;
+	char *url = NULL;
+	struct tp_fetch_hop *grown;
+
+	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(t->h, CURLINFO_EFFECTIVE_URL, &url);
+	if (code >= 100 && code < 200)
+		return; /* 100 Continue and the like are not hops */
+	grown = realloc(f->hops, (f->n_hops + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	f->hops = grown;
+	grown[f->n_hops].status = code;
+	grown[f->n_hops].url = tp_utf8_clean(url ? url : "", url ? strlen(url) : 0);
+	f->n_hops++;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A new response: its TLS session is the one to report. */
+		const char *sp = memchr(data, ' ', len), *sp2;
+		capture_tls(t);
+		free(t->reason);
+		t->reason = NULL;
+		t->headers_len = 0;
+		t->in_headers = true;
+		if (sp && (sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - data)))) {
+			size_t rlen = len - (size_t)(sp2 + 1 - data);
+			while (rlen && (sp2[rlen] == '\r' || sp2[rlen] == '\n' || sp2[rlen] == '\0'))
+				rlen--;
+			t->reason = tp_utf8_clean(sp2 + 1, rlen);
+			/* trim the line end */
+			size_t k = strlen(t->reason);
+			while (k && (t->reason[k - 1] == '\r' || t->reason[k - 1] == '\n'))
+				t->reason[--k] = '\0';
+		}
+		return len;
+	}
+	if (len <= 2 && t->in_headers) {
+		t->in_headers = false;
+		end_of_response(t);
+		return len;
+	}
+	/* Keep the headers of the latest response, bounded. */
+	if (t->headers_len + len < 65536) {
+		char *grown = realloc(t->headers, t->headers_len + len + 1);
+		if (grown) {
+			t->headers = grown;
+			memcpy(t->headers + t->headers_len, data, len);
+			t->headers_len += len;
+			t->headers[t->headers_len] = '\0';
+		}
+	}
+	return len;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n, keep = len;
+
+	if (!t->o->expect_body)
+		return len;
+	if (t->body_len + keep > BODY_KEEP)
+		keep = BODY_KEEP - t->body_len;
+	if (keep) {
+		char *grown = realloc(t->body, t->body_len + keep);
+		if (grown) {
+			t->body = grown;
+			memcpy(t->body + t->body_len, data, keep);
+			t->body_len += keep;
+		}
+	}
+	return len;
+}
+
+static struct curl_slist *
+slist(const char *const *items, size_t n)
+{
+	struct curl_slist *l = NULL, *next;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(next = curl_slist_append(l, items[i]))) {
+			curl_slist_free_all(l);
+			return NULL;
+		}
+		l = next;
+	}
+	return l;
+}
+
+static bool
+status_expected(const char *list, long status)
+{
+	const char *p = list;
+
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+		if (end == p)
+			return false;
+		p = end;
+		if (*p == '-') {
+			hi = strtol(p + 1, &end, 10);
+			p = end;
+		}
+		if (status >= lo && status <= hi)
+			return true;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+int
+tp_fetch_check_status_list(const char *list)
+{
+	const char *p = list;
+
+	if (!*p)
+		return -1;
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi;
+		if (end == p || lo < 100 || lo > 999)
+			return -1;
+		p = end;
+		if (*p == '-') {
+			hi = strtol(p + 1, &end, 10);
+			if (end == p + 1 || hi < lo || hi > 999)
+				return -1;
+			p = end;
+		}
+		if (*p == ',' && p[1])
+			p++;
+		else if (*p)
+			return -1;
+	}
+	return 0;
+}
+
+static bool
+header_matches(const char *headers, const char *want)
+{
+	const char *colon = strchr(want, ':'), *value;
+	size_t name_len;
+
+	if (!colon || !headers)
+		return false;
+	name_len = (size_t)(colon - want);
+	value = colon + 1;
+	while (*value == ' ')
+		value++;
+	for (const char *line = headers; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (len > name_len && line[name_len] == ':' && strncasecmp(line, want, name_len) == 0) {
+			const char *v = line + name_len + 1;
+			size_t vlen = len - name_len - 1;
+			while (vlen && (*v == ' ' || *v == '\t'))
+				v++, vlen--;
+			while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			if (!*value || (vlen >= strlen(value) && memmem(v, vlen, value, strlen(value))))
+				return true;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return false;
+}
+
+/* A combined CA file when curl must trust more than one file. */
+static char *
+ca_bundle(struct tp_config *cfg, char *err, size_t errlen)
+{
+	char path[] = "/tmp/tlsprobe-fetch-ca-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary CA file: %s", strerror(errno));
+		return NULL;
+	}
+	if (tp_trust_write_pem(cfg->trust, fd) < 0) {
+		close(fd);
+		unlink(path);
+		snprintf(err, errlen, "cannot write a temporary CA file");
+		return NULL;
+	}
+	close(fd);
+	return strdup(path);
+}
+
+static void
+map_curl_error(struct tp_result *r, CURLcode rc, const char *msg, long os_errno)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		tp_result_fail(r, TP_DNS_FAILURE, "curl: %s", msg);
+		break;
+	case CURLE_COULDNT_CONNECT:
+		tp_result_fail(r, os_errno == ECONNREFUSED ? TP_CONNECTION_REFUSED : TP_CONNECTION_FAILED, "curl: %s",
+			       msg);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		tp_result_fail(r, TP_TIMEOUT, "curl: %s", msg);
+		break;
+	default:
+		tp_result_fail(r, TP_FETCH_FAILED, "curl: %s", msg);
+		break;
+	}
+}
+
+static bool
+tls_failure(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
+	       rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	       rc == CURLE_GOT_NOTHING;
+}
+
+/*
+ * curl stopped in TLS: probe the same endpoint (same trust, same client
+ * certificate, within what is left of the time) and take its findings.
+ */
+static void
+explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host, long port, const char *curl_msg)
+{
+	struct tp_target t = {.input = r->target.input, .host = (char *)host, .port = (uint16_t)port};
+	struct in6_addr a;
+	struct tp_result *p;
+
+	t.host_is_ip = inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
+	p = tp_probe(cfg, &t);
+	if (!p)
+		return;
+	tp_result_adopt(r, p);
+	if (r->error) {
+		char *msg = tp_strdupf("%s (curl: %s)", r->error->message, curl_msg);
+		if (msg) {
+			free(r->error->message);
+			r->error->message = msg;
+		}
+	} else if (!r->n_problems || r->status == TP_STATUS_OK) {
+		tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+			       "curl failed in TLS (%s), but a probe of the same server finds nothing wrong", curl_msg);
+	}
+	tp_result_destroy(p);
+}
+
+struct tp_result *
+tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
+{
+	struct tp_target target;
+	char err[512] = "", errbuf[CURL_ERROR_SIZE] = "";
+	struct transfer t = {.o = o};
+	struct tp_result *r;
+	struct curl_slist *headers = NULL, *resolve = NULL, *connect_to = NULL;
+	char *cafile = NULL, *url = NULL, *ip = NULL, *ctype = NULL;
+	curl_off_t tm[5] = {0}, size = 0;
+	long http_version = 0, port = 0, os_errno = 0;
+	time_t now = cfg->at ? cfg->at : time(NULL);
+	CURLcode rc;
+
+	if (tp_target_parse(&target, o->url, err, sizeof(err)) < 0) {
+		target = (struct tp_target){.input = (char *)o->url, .host = (char *)""};
+		r = tp_result_create(&target);
+		if (r)
+			tp_result_fail(r, TP_INTERNAL_ERROR, "%s", err);
+		return r;
+	}
+	r = tp_result_create(&target);
+	tp_target_finish(&target);
+	if (!r)
+		return NULL;
+	r->is_fetch = true;
+	t.r = r;
+	pthread_once(&curl_once, init_curl);
+	if (!(t.h = curl_easy_init())) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot start libcurl");
+		goto out;
+	}
+	curl_easy_setopt(t.h, CURLOPT_URL, o->url);
+	curl_easy_setopt(t.h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t.h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(t.h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(t.h, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(t.h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(t.h, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	curl_easy_setopt(t.h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
+	curl_easy_setopt(t.h, CURLOPT_PROTOCOLS_STR, "https,http");
+	if (o->follow) {
+		curl_easy_setopt(t.h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(t.h, CURLOPT_MAXREDIRS, o->max_redirs >= 0 ? o->max_redirs : 10L);
+		curl_easy_setopt(t.h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+	}
+	if (o->method)
+		curl_easy_setopt(t.h, CURLOPT_CUSTOMREQUEST, o->method);
+	if (o->method && strcasecmp(o->method, "HEAD") == 0)
+		curl_easy_setopt(t.h, CURLOPT_NOBODY, 1L);
+	if (o->data)
+		curl_easy_setopt(t.h, CURLOPT_POSTFIELDS, o->data);
+	if (o->http_version)
+		curl_easy_setopt(t.h, CURLOPT_HTTP_VERSION,
+				 o->http_version == 2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	if (o->proxy)
+		curl_easy_setopt(t.h, CURLOPT_PROXY, o->proxy);
+	if ((o->n_headers && !(headers = slist(o->headers, o->n_headers))) ||
+	    (o->n_resolve && !(resolve = slist(o->resolve, o->n_resolve))) ||
+	    (o->n_connect_to && !(connect_to = slist(o->connect_to, o->n_connect_to)))) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(t.h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(t.h, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(t.h, CURLOPT_CONNECT_TO, connect_to);
+	if (cfg->client_cert_file) {
+		curl_easy_setopt(t.h, CURLOPT_SSLCERT, cfg->client_cert_file);
+		curl_easy_setopt(t.h, CURLOPT_SSLKEY, cfg->client_key_file);
+	}
+	if (cfg->insecure) {
+		curl_easy_setopt(t.h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(t.h, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (tp_trust_user_count(cfg->trust) || !tp_trust_uses_system(cfg->trust)) {
+		/* Trust exactly what the probe trusts. */
+		if (!(cafile = ca_bundle(cfg, err, sizeof(err)))) {
+			tp_result_fail(r, TP_INTERNAL_ERROR, "%s", err);
+			goto out;
+		}
+		curl_easy_setopt(t.h, CURLOPT_CAINFO, cafile);
+		curl_easy_setopt(t.h, CURLOPT_CAPATH, NULL);
+	}
+
+	rc = curl_easy_perform(t.h);
+
+	struct tp_fetch_info *f = &r->fetch;
+	curl_easy_getinfo(t.h, CURLINFO_NAMELOOKUP_TIME_T, &tm[0]);
+	curl_easy_getinfo(t.h, CURLINFO_CONNECT_TIME_T, &tm[1]);
+	curl_easy_getinfo(t.h, CURLINFO_APPCONNECT_TIME_T, &tm[2]);
+	curl_easy_getinfo(t.h, CURLINFO_STARTTRANSFER_TIME_T, &tm[3]);
+	curl_easy_getinfo(t.h, CURLINFO_TOTAL_TIME_T, &tm[4]);
+	curl_easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &f->status);
+	curl_easy_getinfo(t.h, CURLINFO_HTTP_VERSION, &http_version);
+	curl_easy_getinfo(t.h, CURLINFO_EFFECTIVE_URL, &url);
+	curl_easy_getinfo(t.h, CURLINFO_PRIMARY_IP, &ip);
+	curl_easy_getinfo(t.h, CURLINFO_PRIMARY_PORT, &port);
+	curl_easy_getinfo(t.h, CURLINFO_CONTENT_TYPE, &ctype);
+	curl_easy_getinfo(t.h, CURLINFO_SIZE_DOWNLOAD_T, &size);
+	curl_easy_getinfo(t.h, CURLINFO_OS_ERRNO, &os_errno);
+	/* curl's timers are cumulative from the start; 0 means not reached. */
+	f->dns_ms = tm[0] ? (double)tm[0] / 1000.0 : -1;
+	f->connect_ms = tm[1] ? (double)tm[1] / 1000.0 : -1;
+	f->tls_ms = tm[2] ? (double)tm[2] / 1000.0 : -1;
+	f->ttfb_ms = tm[3] ? (double)tm[3] / 1000.0 : -1;
+	f->total_ms = (double)tm[4] / 1000.0;
+	f->http_version = http_version == CURL_HTTP_VERSION_2_0 ? "HTTP/2"
+			  : http_version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
+			  : http_version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+			  : http_version == CURL_HTTP_VERSION_3	   ? "HTTP/3"
+								   : NULL;
+	f->final_url = url ? tp_utf8_clean(url, strlen(url)) : NULL;
+	f->content_type = ctype ? tp_utf8_clean(ctype, strlen(ctype)) : NULL;
+	f->size = (long long)size;
+	f->reason = t.reason;
+	t.reason = NULL;
+	f->curl_code = (int)rc;
+	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : curl_easy_strerror(rc)) : NULL;
+	if (ip && *ip)
+		snprintf(r->address, sizeof(r->address), "%s", ip);
+	r->timing.dns_ms = f->dns_ms;
+	r->timing.connect_ms = f->connect_ms;
+	r->timing.handshake_ms = f->tls_ms;
+	r->timing.total_ms = f->total_ms;
+
+	if (t.have_tls) {
+		r->handshake_done = true;
+		r->tls.version = t.version;
+		r->tls.cipher = t.cipher;
+		r->tls.kx_group = t.kx_group;
+		r->tls.sig_alg = t.sig_alg;
+		r->alpn = t.alpn;
+		r->tls.alpn = t.alpn;
+		t.alpn = NULL;
+		/* The name the final response's certificate must cover. */
+		struct tp_target fin;
+		char ferr[256];
+		if (f->final_url && tp_target_parse(&fin, f->final_url, ferr, sizeof(ferr)) == 0) {
+			tp_examine_into(r, cfg, t.peers, t.n_peers, fin.host, now);
+			tp_target_finish(&fin);
+		}
+	}
+	if (rc != CURLE_OK) {
+		if (tls_failure(rc) && !t.have_tls && r->target.host[0])
+			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, f->curl_message);
+		else
+			map_curl_error(r, rc, f->curl_message, os_errno);
+		goto out;
+	}
+
+	/* The checks a monitoring system asked for. */
+	if (o->expect_status && !status_expected(o->expect_status, f->status))
+		tp_result_add(r, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,
+			      f->reason ? " " : "", f->reason ? f->reason : "", o->expect_status);
+	if (o->expect_body && !(t.body && memmem(t.body, t.body_len, o->expect_body, strlen(o->expect_body))))
+		tp_result_add(r, TP_BODY_MISMATCH, -1, "the response body%s does not contain \"%s\"",
+			      t.body_len == BODY_KEEP ? " (its first 4 MiB)" : "", o->expect_body);
+	for (size_t i = 0; i < o->n_expect_headers; i++)
+		if (!header_matches(t.headers, o->expect_headers[i]))
+			tp_result_add(r, TP_HEADER_MISMATCH, -1, "the response has no header \"%s\"",
+				      o->expect_headers[i]);
+	if (o->max_ms > 0 && f->total_ms > (double)o->max_ms)
+		tp_result_add(r, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
+			      o->max_ms);
+out:
+	if (t.h)
+		curl_easy_cleanup(t.h);
+	curl_slist_free_all(headers);
+	curl_slist_free_all(resolve);
+	curl_slist_free_all(connect_to);
+	if (cafile) {
+		unlink(cafile);
+		free(cafile);
+	}
+	free_peers(&t);
+	free(t.alpn);
+	free(t.reason);
+	free(t.headers);
+	free(t.body);
+	tp_result_judge(r, cfg);
+	return r;
+}
+
+const char *
+tp_fetch_curl_version(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version;
+}

@@ -1,0 +1,940 @@
+"""Diagnosis in depth: issuer-not-ca (keyUsage), chain-order, weak-key, SHA-1 on an
+intermediate, --crl, stapled OCSP, expires-soon on an intermediate,
+no-shared-cipher and protocol-version (the second look), exact classification
+when the server also sends extras, --ca-file explanations, a wrong intermediate
+under the right name, and the order of problems.
+
+Every fixture is made here with the openssl command line (certificates, CRLs
+with `openssl ca -gencrl`, OCSP responses with `openssl ocsp`), never with
+tlsprobe, and served by `openssl s_server` or `gnutls-serv` on loopback
+(certtool only checks a CRL signature, as GnuTLS sees it).
+Time-dependent cases pass --at; nothing sleeps on the wall clock.
+"""
+
+import datetime
+import os
+import re
+import subprocess
+import unittest
+
+import harness
+from harness import ORG, ProbeCase, at_epoch, dump, problem_codes, run_tlsprobe
+
+F = None    # harness.fixtures(): root -> inter -> leaf and friends
+D = None    # DepthFixtures, below
+DAY = datetime.timedelta(days=1)
+HOUR = datetime.timedelta(hours=1)
+
+NOKS_CN = "tlsprobe CA without keyCertSign"
+SHA1_INTER_CN = "tlsprobe SHA-1 Intermediate CA"
+SHORT_INTER_CN = "tlsprobe Short-lived Intermediate CA"
+SERVED_ROOT_CN = "tlsprobe Served Root CA"
+
+_EXT = """
+[ v3_noksign ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_root_ds ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_localhost_noaki ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
+subjectKeyIdentifier = none
+authorityKeyIdentifier = none
+
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+"""
+
+
+def _run(argv, input=None):
+    p = subprocess.run([str(a) for a in argv], input=input, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s%s" % (
+            p.returncode, " ".join(map(str, argv)), p.stdout.decode(errors="replace"),
+            p.stderr.decode(errors="replace")))
+    return p.stdout
+
+
+class DepthFixtures:
+    """Certificates, CRLs and OCSP responses for this module, on top of the
+    harness fixtures F (same root and intermediate), in F.dir/depth.
+
+    noks_inter   CA:TRUE, keyUsage digitalSignature,cRLSign (no keyCertSign), by root
+    noks         leaf (localhost) by noks_inter
+    rsa1024      leaf (localhost) with an RSA 1024 key, by inter
+    sha1_inter   intermediate signed by root with ecdsa-with-SHA1
+    sha1i        leaf by sha1_inter (SHA-256)
+    short_inter  intermediate by root, now-365d .. now+60d
+    shorti       leaf by short_inter, now-30d .. now+365d (outlives its issuer)
+    fake_root    self-signed, the root's exact subject DN, another key
+    twin_inter   by root, the intermediate's exact subject DN, another key
+    noaki        leaf by inter without authority/subject key identifiers
+    served_root  self-signed CA (keyUsage also digitalSignature), no SAN: a root a
+                 server can use as its own certificate
+    crl_revoked  CRL by inter listing the leaf (7 days)
+    crl_empty    CRL by inter listing nothing (7 days)
+    crl_stale    CRL by inter listing nothing, next update in 1 day
+    crl_forged   CRL naming inter as its issuer and listing the leaf, but signed
+                 with twin_inter's key (same name, another key)
+    ocsp_good / ocsp_revoked / ocsp_rogue   OCSP responses about the leaf, by
+                 inter (good, revoked) and by the unrelated rogue CA, 7 days
+    """
+
+    def __init__(self, base):
+        self.F = base
+        self.now = base.now
+        self.dir = os.path.join(base.dir, "depth")
+        os.makedirs(os.path.join(self.dir, "newcerts"))
+        open(self.p("index.txt"), "w").close()
+        with open(self.p("serial"), "w") as f:
+            f.write("%016X\n" % (int.from_bytes(os.urandom(7), "big") + (2 << 60)))
+        self.conf = self._conf(self.dir)
+        self._make_all()
+
+    def p(self, name):
+        return os.path.join(self.dir, name)
+
+    def _conf(self, directory):
+        conf = os.path.join(directory, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write(harness._CA_CONF.format(dir=directory, aia="http://127.0.0.1:9/ca.crt",
+                                            san_placeholder="x.example"))
+            f.write(_EXT)
+        return conf
+
+    def _key(self, name, rsa_bits=None):
+        path = self.p(name + ".key")
+        if rsa_bits:
+            _run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                  "rsa_keygen_bits:%d" % rsa_bits, "-out", path])
+        else:
+            _run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-out", path])
+        return path
+
+    @staticmethod
+    def _date(dt):
+        return dt.astimezone(harness.UTC).strftime("%Y%m%d%H%M%SZ")
+
+    def issue(self, name, cn, ext, issuer, start, end, rsa_bits=None, md="sha256",
+              selfsign=False):
+        """A certificate by issuer (a CertInfo), or self-signed -> CertInfo."""
+        key = self._key(name, rsa_bits)
+        subj = "/O=%s/CN=%s" % (ORG, cn)
+        csr, cert = self.p(name + ".csr"), self.p(name + ".pem")
+        _run(["openssl", "req", "-new", "-config", self.conf, "-utf8", "-key", key,
+              "-subj", subj, "-out", csr])
+        argv = ["openssl", "ca", "-batch", "-config", self.conf, "-in", csr, "-out", cert,
+                "-notext", "-preserveDN", "-md", md, "-startdate", self._date(start),
+                "-enddate", self._date(end), "-extensions", ext]
+        if selfsign:
+            argv += ["-selfsign", "-keyfile", key]
+        else:
+            argv += ["-cert", issuer.cert, "-keyfile", issuer.key]
+        _run(argv)
+        chain = cert if selfsign else self.cat(name + "-chain.pem", cert, issuer.cert)
+        return harness.CertInfo(name, cert, key, chain, ",".join(reversed(subj[1:].split("/"))),
+                                start, end, cn)
+
+    def cat(self, name, *paths):
+        out = self.p(name)
+        with open(out, "wb") as f:
+            for path in paths:
+                with open(path, "rb") as g:
+                    f.write(g.read())
+        return out
+
+    def serial_hex(self, cert):
+        """The serial as openssl prints it (uppercase hex, even length)."""
+        out = _run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).decode()
+        return out.strip().split("=", 1)[1]
+
+    # -- CRLs: one small `openssl ca` database per CRL -----------------------
+    def crl(self, name, revoke=(), hours=7 * 24, issuer=None):
+        d = self.p(name + ".db")
+        os.makedirs(os.path.join(d, "newcerts"))
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "crlnumber"), "w") as f:
+            f.write("1000\n")
+        conf = self._conf(d)
+        with open(conf, "a") as f:
+            f.write("\n[ CA_default ]\ncrlnumber = $dir/crlnumber\n")
+        inter = issuer or self.F.inter
+        for cert in revoke:
+            _run(["openssl", "ca", "-batch", "-config", conf, "-revoke", cert,
+                  "-keyfile", inter.key, "-cert", inter.cert, "-crl_reason", "keyCompromise"])
+        out = self.p(name + ".crl.pem")
+        _run(["openssl", "ca", "-batch", "-config", conf, "-gencrl", "-keyfile", inter.key,
+              "-cert", inter.cert, "-md", "sha256", "-crlhours", str(hours),
+              "-crlexts", "crl_ext", "-out", out])
+        return out
+
+    # -- OCSP responses ------------------------------------------------------
+    def ocsp(self, name, revoked=False, signer=None, days=7):
+        leaf, inter = self.F.leaf, self.F.inter
+        signer = signer or inter
+        idx = self.p(name + ".index.txt")
+        end = leaf.not_after.astimezone(harness.UTC).strftime("%y%m%d%H%M%SZ")
+        rev = (self.now - HOUR).astimezone(harness.UTC).strftime("%y%m%d%H%M%SZ")
+        with open(idx, "w") as f:
+            f.write("%s\t%s\t%s\t%s\tunknown\t/O=%s/CN=%s\n" % (
+                "R" if revoked else "V", end, rev + ",keyCompromise" if revoked else "",
+                self.serial_hex(leaf.cert), ORG, leaf.cn))
+        out = self.p(name + ".ocsp.der")
+        _run(["openssl", "ocsp", "-index", idx, "-rsigner", signer.cert, "-rkey", signer.key,
+              "-CA", inter.cert, "-issuer", inter.cert, "-cert", leaf.cert, "-respout", out,
+              "-ndays", str(days), "-noverify"])
+        return out
+
+    def _make_all(self):
+        F, now = self.F, self.now
+        self.noks_inter = self.issue("noks_inter", NOKS_CN, "v3_noksign", F.root,
+                                     now - 365 * DAY, now + 1825 * DAY)
+        self.noks = self.issue("noks", "localhost", "v3_localhost", self.noks_inter,
+                               now - 30 * DAY, now + 365 * DAY)
+        self.rsa1024 = self.issue("rsa1024", "localhost", "v3_localhost", F.inter,
+                                  now - 30 * DAY, now + 365 * DAY, rsa_bits=1024)
+        self.sha1_inter = self.issue("sha1_inter", SHA1_INTER_CN, "v3_inter", F.root,
+                                     now - 365 * DAY, now + 1825 * DAY, md="sha1")
+        self.sha1i = self.issue("sha1i", "localhost", "v3_localhost", self.sha1_inter,
+                                now - 30 * DAY, now + 365 * DAY)
+        self.short_inter = self.issue("short_inter", SHORT_INTER_CN, "v3_inter", F.root,
+                                      now - 365 * DAY, now + 60 * DAY)
+        self.shorti = self.issue("shorti", "localhost", "v3_localhost", self.short_inter,
+                                 now - 30 * DAY, now + 365 * DAY)
+        self.fake_root = self.issue("fake_root", harness.ROOT_CN, "v3_root", None,
+                                    now - 365 * DAY, now + 3650 * DAY, selfsign=True)
+        self.twin_inter = self.issue("twin_inter", harness.INTER_CN, "v3_inter", F.root,
+                                     now - 365 * DAY, now + 1825 * DAY)
+        self.noaki = self.issue("noaki", "localhost", "v3_localhost_noaki", F.inter,
+                                now - 30 * DAY, now + 365 * DAY)
+        self.served_root = self.issue("served_root", SERVED_ROOT_CN, "v3_root_ds", None,
+                                      now - DAY, now + 3650 * DAY, selfsign=True)
+        self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
+        self.crl_empty = self.crl("empty")
+        self.crl_stale = self.crl("stale", hours=24)
+        self.crl_forged = self.crl("forged", revoke=[F.leaf.cert], issuer=self.twin_inter)
+        self.ocsp_good = self.ocsp("good")
+        self.ocsp_revoked = self.ocsp("revoked", revoked=True)
+        self.ocsp_rogue = self.ocsp("rogue", signer=F.rogue_ca)
+
+
+_depth = None
+
+
+def depth_fixtures():
+    global _depth
+    if _depth is None:
+        _depth = DepthFixtures(harness.fixtures())
+    return _depth
+
+
+def setUpModule():
+    global F, D
+    F = harness.fixtures()
+    D = depth_fixtures()
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def probe(*args):
+    """harness.probe_json: strict JSON, tlsprobe/1 schema check."""
+    return harness.probe_json(*args)
+
+
+def trust_root():
+    return ["--ca-file", F.root.cert, "--no-system-ca"]
+
+
+def target(srv):
+    return "localhost:%d" % srv.port
+
+
+def openssl_text(*argv):
+    return _run(["openssl"] + list(argv)).decode()
+
+
+def openssl_date(text, label):
+    """'Label: Nov 22 01:23:04 2026 GMT' in openssl -text output -> datetime."""
+    m = re.search(r"%s: *([A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \d{4}) GMT" % re.escape(label), text)
+    if not m:
+        raise AssertionError("no %r in openssl output:\n%s" % (label, text))
+    return datetime.datetime.strptime(" ".join(m.group(1).split()),
+                                      "%b %d %H:%M:%S %Y").replace(tzinfo=harness.UTC)
+
+
+def minute(dt):
+    """The date format of tlsprobe's messages: 2026-11-22 01:23 UTC."""
+    return dt.astimezone(harness.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class DepthCase(ProbeCase):
+    def problems(self, r, code):
+        return [p for p in (r.obj["verify"] or {}).get("problems", []) if p["code"] == code]
+
+    def assertFirstProblem(self, r, code, cert_index, severity="critical"):
+        """The most severe problem (listed first, and the verdict reason)."""
+        probs = (r.obj["verify"] or {}).get("problems", [])
+        self.assertTrue(probs, "no problems\n" + dump(r.obj))
+        first = probs[0]
+        self.assertEqual((first["code"], first["cert_index"], first["severity"]),
+                         (code, cert_index, severity), dump(r.obj))
+        self.assertEqual(r.obj["reason"], code, dump(r.obj))
+        return first
+
+    def assertOnlyProblems(self, r, required, allowed=()):
+        """Every code in required is present; nothing outside required+allowed."""
+        codes = set(problem_codes(r.obj))
+        self.assertLessEqual(set(required), codes, "missing problems\n" + dump(r.obj))
+        self.assertLessEqual(codes, set(required) | set(allowed),
+                             "unexpected problems\n" + dump(r.obj))
+
+
+# --------------------------------------------------------------------------
+# issuer-not-ca: a CA:TRUE signer whose keyUsage lacks keyCertSign
+# --------------------------------------------------------------------------
+
+class IssuerNotCaKeyUsage(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.noks.cert, D.noks.key,
+                                                    chain=D.noks_inter.cert))
+
+    def test_ca_without_key_cert_sign_is_issuer_not_ca_on_the_signer(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "issuer-not-ca")
+        self.assertProblems(r, ["issuer-not-ca"])
+        p = self.assertProblem(r, "issuer-not-ca", severity="critical", cert_index=1)
+        self.assertIn("keyCertSign", p["message"])
+        self.assertIn(NOKS_CN, p["message"], "message names the signer")
+        self.assertIs(r.obj["chain"][1]["is_ca"], True, "the signer is CA:TRUE")
+        self.assertIs(r.obj["verify"]["trusted"], False)
+
+
+# --------------------------------------------------------------------------
+# chain-order: wrong order, an unrelated extra, a duplicate (warnings, exit 1)
+# --------------------------------------------------------------------------
+
+class ChainOrder(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        # -cert_chain is sent as given: leaf, root, intermediate
+        cls.unordered = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=D.cat("root-inter.pem", F.root.cert, F.inter.cert)))
+        cls.extra = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=D.cat("inter-rogue.pem", F.inter.cert,
+                                                 F.rogue_ca.cert)))
+        cls.twice = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=D.cat("inter-leaf.pem", F.inter.cert, F.leaf.cert)))
+
+    def test_served_order_leaf_root_intermediate_is_chain_order_listing_the_right_order(self):
+        r = probe(target(self.unordered), *trust_root())
+        # a lone chain-order on a trusted chain: warning, exit 1
+        self.assertOutcome(r, 1, "warning", "chain-order")
+        self.assertProblems(r, ["chain-order"])
+        p = self.assertProblem(r, "chain-order", severity="warning", cert_index=2)
+        self.assertIn("out of order", p["message"])
+        self.assertIn("#0 'localhost', then #2 '%s', then #1 '%s'"
+                      % (harness.INTER_CN, harness.ROOT_CN), p["message"])
+        self.assertIs(r.obj["verify"]["trusted"], True)
+        self.assertEqual([c["subject"] for c in r.obj["chain"]],
+                         [F.leaf.subject, F.root.subject, F.inter.subject], "served order kept")
+
+    def test_unrelated_ca_in_the_chain_belongs_to_no_path(self):
+        r = probe(target(self.extra), *trust_root())
+        self.assertOutcome(r, 1, "warning", "chain-order")
+        self.assertProblems(r, ["chain-order"])
+        p = self.assertProblem(r, "chain-order", severity="warning", cert_index=2)
+        self.assertIn("belongs to no path", p["message"])
+        self.assertIn(harness.OTHER_ROOT_CN, p["message"])
+        self.assertIs(r.obj["verify"]["trusted"], True)
+
+    def test_leaf_sent_again_is_sent_twice(self):
+        r = probe(target(self.twice), *trust_root())
+        self.assertOutcome(r, 1, "warning", "chain-order")
+        self.assertProblems(r, ["chain-order"])
+        p = self.assertProblem(r, "chain-order", severity="warning", cert_index=2)
+        self.assertIn("sent twice", p["message"])
+        self.assertIn("#0", p["message"], "names the first copy")
+        self.assertEqual(r.obj["chain"][2]["sha256"], r.obj["chain"][0]["sha256"])
+
+    def test_insecure_waives_chain_order(self):
+        # chain-order is a finding like the others: --insecure waives it (exit 0)
+        r = probe(target(self.unordered), *trust_root(), "--insecure")
+        self.assertEqual((r.rc, r.obj["status"]), (0, "ok"), dump(r.obj))
+        self.assertProblems(r, ["chain-order"])
+
+
+# --------------------------------------------------------------------------
+# weak-key: RSA 1024 leaf
+# --------------------------------------------------------------------------
+
+class WeakKey(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        # OpenSSL's default security level refuses to load a 1024-bit key
+        cls.srv = cls.class_server(harness.s_server(
+            D.rsa1024.cert, D.rsa1024.key, chain=F.inter.cert,
+            extra=["-cipher", "DEFAULT@SECLEVEL=0"]))
+
+    def test_rsa_1024_leaf_is_weak_key_on_the_leaf(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertEqual(self.leaf(r)["key"], {"type": "RSA", "bits": 1024, "curve": None},
+                         dump(r.obj))
+        p = self.assertProblem(r, "weak-key", cert_index=0)
+        self.assertIn("1024", p["message"])
+        self.assertIn("2048", p["message"])
+        self.assertProblems(r, ["weak-key"])
+        # GnuTLS (3.7, default profile) verifies the chain anyway, so the weak
+        # key is a warning of its own, not the cause of a refusal.
+        self.assertIs(r.obj["verify"]["trusted"], True, dump(r.obj))
+        self.assertEqual(p["severity"], "warning")
+        self.assertNotIn("refuses", p["message"])
+        self.assertOutcome(r, 1, "warning", "weak-key")
+
+
+# --------------------------------------------------------------------------
+# insecure-algorithm on an intermediate (signed with SHA-1 by the root)
+# --------------------------------------------------------------------------
+
+class InsecureIntermediate(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        # OpenSSL 3 refuses to serve a SHA-1 signed chain ("ca md too weak")
+        cls.srv = cls.class_server(harness.gnutls_serv(D.sha1i.chain, D.sha1i.key))
+
+    def test_sha1_signed_intermediate_is_insecure_algorithm_on_cert_1(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "insecure-algorithm")
+        self.assertProblems(r, ["insecure-algorithm"])
+        p = self.assertProblem(r, "insecure-algorithm", severity="critical", cert_index=1)
+        self.assertIn(SHA1_INTER_CN, p["message"])
+        self.assertIn("SHA1", p["message"].upper().replace("-", ""))
+        self.assertIn("SHA1", r.obj["chain"][1]["sig_alg"].upper().replace("-", ""))
+        self.assertNotIn("SHA1", self.leaf(r)["sig_alg"].upper().replace("-", ""))
+
+
+# --------------------------------------------------------------------------
+# revocation with --crl
+# --------------------------------------------------------------------------
+
+class CrlRevocation(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                    chain=F.inter.cert))
+
+    def test_crl_listing_the_leaf_is_revoked_naming_serial_date_and_file(self):
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_revoked)
+        self.assertOutcome(r, 2, "critical", "revoked")
+        self.assertProblems(r, ["revoked"])
+        p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
+        serial = self.leaf(r)["serial"]
+        self.assertEqual(int(serial, 16), F.serial(F.leaf.cert))
+        self.assertIn(serial, p["message"], "the serial as chain[0].serial prints it")
+        self.assertIn(os.path.basename(D.crl_revoked), p["message"], "names the CRL file")
+        when = openssl_date(openssl_text("crl", "-in", D.crl_revoked, "-noout", "-text"),
+                            "Revocation Date")
+        self.assertIn("revoked on " + minute(when), p["message"])
+
+    def test_empty_crl_is_ok(self):
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_empty)
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertProblems(r, [])
+
+    def test_crl_past_its_next_update_is_a_stale_crl_warning(self):
+        # a stale CRL is its own warning, about the certificate it covers
+        nxt = openssl_date(openssl_text("crl", "-in", D.crl_stale, "-noout", "-text"),
+                           "Next Update")
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_stale,
+                  "--at", at_epoch(nxt + DAY))
+        self.assertOutcome(r, 1, "warning", "crl-stale")
+        self.assertProblems(r, ["crl-stale"])
+        p = self.assertProblem(r, "crl-stale", severity="warning", cert_index=0)
+        self.assertIn("stale", p["message"])
+        self.assertIn(os.path.basename(D.crl_stale), p["message"])
+        self.assertIn(minute(nxt), p["message"], "says when the update was due")
+        self.assertIn("CRL", p["fix"])
+
+    def test_stale_crl_verdict_does_not_say_the_certificate_is_revoked(self):
+        # nothing is revoked: the verdict line must not claim otherwise
+        nxt = openssl_date(openssl_text("crl", "-in", D.crl_stale, "-noout", "-text"),
+                           "Next Update")
+        rc, out, err, _ = run_tlsprobe(target(self.srv), *trust_root(), "--crl", D.crl_stale,
+                                       "--at", at_epoch(nxt + DAY), "-q", "--color", "never")
+        self.assertEqual(rc, 1, out + err)
+        self.assertTrue(out.startswith("WARNING"), out)
+        self.assertNotIn("certificate revoked", out.splitlines()[0],
+                         "a stale CRL that lists nothing is reported as a revoked certificate")
+
+    def test_same_crl_before_its_next_update_is_ok(self):
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_stale)
+        self.assertOutcome(r, 0, "ok", None)
+
+    def test_revoked_and_stale_lists_the_revocation_first(self):
+        nxt = openssl_date(openssl_text("crl", "-in", D.crl_revoked, "-noout", "-text"),
+                           "Next Update")
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_revoked,
+                  "--at", at_epoch(nxt + DAY))
+        self.assertOutcome(r, 2, "critical", "revoked")
+        self.assertFirstProblem(r, "revoked", 0)
+        self.assertEqual([(p["code"], p["severity"]) for p in r.obj["verify"]["problems"]],
+                         [("revoked", "critical"), ("crl-stale", "warning")], dump(r.obj))
+
+    def test_crl_not_signed_by_the_issuer_does_not_revoke(self):
+        # The forged CRL names the intermediate as its issuer but is signed
+        # with another key: GnuTLS's own certtool says its signature is
+        # invalid.  Such a CRL is no evidence that the leaf is revoked.
+        harness.require_tools("certtool")
+        for crl, ok in ((D.crl_revoked, True), (D.crl_forged, False)):
+            p = subprocess.run(["certtool", "--verify-crl", "--load-ca-certificate", F.inter.cert,
+                                "--infile", crl], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            self.assertEqual(b"Verification output: Verified." in p.stdout, ok, p.stdout[-400:])
+        r = probe(target(self.srv), *trust_root(), "--crl", D.crl_forged)
+        revoked = [q for q in self.problems(r, "revoked") if q["severity"] == "critical"]
+        self.assertEqual(revoked, [], "a forged CRL is reported as a revocation\n" + dump(r.obj))
+
+    def test_unreadable_crl_is_exit_3(self):
+        missing = D.p("no-such.crl")
+        rc, out, err, _ = run_tlsprobe(target(self.srv), *trust_root(), "--crl", missing,
+                                       "--json")
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("no-such.crl", err)
+
+    def test_file_without_a_crl_is_exit_3(self):
+        rc, out, err, _ = run_tlsprobe(target(self.srv), *trust_root(), "--crl", F.leaf.cert,
+                                       "--json")
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("CRL", err)
+
+
+# --------------------------------------------------------------------------
+# stapled OCSP
+# --------------------------------------------------------------------------
+
+def ocsp_facts(resp):
+    text = openssl_text("ocsp", "-respin", resp, "-resp_text", "-noverify")
+    return (harness.iso(openssl_date(text, "This Update")),
+            harness.iso(openssl_date(text, "Next Update")))
+
+
+class OcspStapling(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        def staple(resp):
+            return cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                                                     extra=["-status_file", resp]))
+        cls.good = staple(D.ocsp_good)
+        cls.revoked = staple(D.ocsp_revoked)
+        cls.rogue = staple(D.ocsp_rogue)
+        cls.plain = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                      chain=F.inter.cert))
+
+    def check_stapled(self, r, status, verified):
+        self.assertIs(r.obj["tls"]["ocsp_stapled"], True, dump(r.obj))
+        self.assertIn("ocsp", r.obj, dump(r.obj))
+        o = r.obj["ocsp"]
+        self.assertIsInstance(o, dict, dump(r.obj))
+        self.assertEqual((o["status"], o["verified"]), (status, verified), dump(r.obj))
+        return o
+
+    def test_good_staple_is_ok_with_the_ocsp_object(self):
+        r = probe(target(self.good), *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        o = self.check_stapled(r, "good", True)
+        self.assertEqual((o["this_update"], o["next_update"]), ocsp_facts(D.ocsp_good))
+        self.assertIsNone(o["revocation_time"])
+
+    def test_good_staple_satisfies_ocsp_required(self):
+        r = probe(target(self.good), *trust_root(), "--ocsp-required")
+        self.assertOutcome(r, 0, "ok", None)
+
+    def test_revoked_staple_is_revoked_on_the_leaf(self):
+        r = probe(target(self.revoked), *trust_root())
+        self.assertOutcome(r, 2, "critical", "revoked")
+        self.assertProblems(r, ["revoked"])
+        p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
+        self.assertIn("OCSP", p["message"])
+        when = D.now - HOUR      # the revocation date written in the index file
+        self.assertIn(minute(when), p["message"])
+        o = self.check_stapled(r, "revoked", True)
+        self.assertEqual((o["this_update"], o["next_update"]), ocsp_facts(D.ocsp_revoked))
+        self.assertEqual(o["revocation_time"], harness.iso(when))
+
+    def test_no_staple_with_ocsp_required_is_ocsp_missing(self):
+        r = probe(target(self.plain), *trust_root(), "--ocsp-required")
+        self.assertOutcome(r, 2, "critical", "ocsp-missing")
+        self.assertProblems(r, ["ocsp-missing"])
+        self.assertProblem(r, "ocsp-missing", severity="critical", cert_index=0)
+        self.assertIs(r.obj["tls"]["ocsp_stapled"], False)
+        self.assertIsNone(r.obj.get("ocsp", "absent"))
+
+    def test_no_staple_without_ocsp_required_is_ok(self):
+        r = probe(target(self.plain), *trust_root())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIs(r.obj["tls"]["ocsp_stapled"], False)
+
+    def test_staple_past_its_next_update_is_ocsp_invalid_stale(self):
+        this, nxt = ocsp_facts(D.ocsp_good)
+        at = datetime.datetime.strptime(nxt, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=harness.UTC) + DAY
+        self.assertLess(at, F.leaf.not_after, "still inside the leaf's validity")
+        r = probe(target(self.good), *trust_root(), "--at", at_epoch(at))
+        self.assertOutcome(r, 1, "warning", "ocsp-invalid")
+        self.assertProblems(r, ["ocsp-invalid"])
+        p = self.assertProblem(r, "ocsp-invalid", severity="warning", cert_index=0)
+        self.assertIn("stale", p["message"])
+        self.assertIn(minute(at - DAY), p["message"], "says when the update was due")
+        self.check_stapled(r, "good", True)
+
+    def test_staple_signed_by_an_unrelated_key_is_ocsp_invalid_not_signed(self):
+        r = probe(target(self.rogue), *trust_root())
+        self.assertOutcome(r, 1, "warning", "ocsp-invalid")
+        self.assertProblems(r, ["ocsp-invalid"])
+        p = self.assertProblem(r, "ocsp-invalid", severity="warning", cert_index=0)
+        self.assertIn("not signed", p["message"])
+        self.check_stapled(r, "good", False)
+
+    # -- the same responses stapled by gnutls-serv --------------------------
+    def gnutls_staple(self, resp):
+        try:
+            return self.server(harness.gnutls_serv(
+                F.leaf.chain, F.leaf.key,
+                extra=["--disable-client-cert", "--ocsp-response", resp]))
+        except RuntimeError as e:
+            raise unittest.SkipTest("gnutls-serv refuses to staple this response (%s)"
+                                    % str(e).strip().splitlines()[-1].rsplit(": ", 1)[-1])
+
+    def test_gnutls_serv_good_staple(self):
+        srv = self.gnutls_staple(D.ocsp_good)
+        r = probe(target(srv), *trust_root(), "--ocsp-required")
+        self.assertOutcome(r, 0, "ok", None)
+        o = self.check_stapled(r, "good", True)
+        self.assertEqual((o["this_update"], o["next_update"]), ocsp_facts(D.ocsp_good))
+
+    def test_gnutls_serv_revoked_staple(self):
+        # gnutls-serv 3.7 refuses to load a response that says "revoked"
+        srv = self.gnutls_staple(D.ocsp_revoked)
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "revoked")
+        self.assertProblem(r, "revoked", cert_index=0)
+        self.check_stapled(r, "revoked", True)
+
+    def test_gnutls_serv_rogue_staple(self):
+        srv = self.gnutls_staple(D.ocsp_rogue)
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 1, "warning", "ocsp-invalid")
+        self.assertIn("not signed", self.assertProblem(r, "ocsp-invalid", cert_index=0)["message"])
+        self.check_stapled(r, "good", False)
+
+
+# --------------------------------------------------------------------------
+# expires-soon on the intermediate
+# --------------------------------------------------------------------------
+
+class IntermediateExpiresSoon(DepthCase):
+    """short_inter ends at now+60d, its leaf at now+365d.  The leaf outlives its
+    issuer, which tlsprobe may report too (outlives-issuer)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.shorti.cert, D.shorti.key,
+                                                    chain=D.short_inter.cert))
+
+    def test_intermediate_inside_warn_days_is_expires_soon_on_cert_1(self):
+        r = probe(target(self.srv), *trust_root(),
+                  "--at", at_epoch(D.short_inter.not_after - 20 * DAY - HOUR))
+        self.assertEqual((r.rc, r.obj["status"]), (1, "warning"), dump(r.obj))
+        self.assertIn(r.obj["reason"], ("expires-soon", "outlives-issuer"))
+        self.assertOnlyProblems(r, ["expires-soon"], allowed=["outlives-issuer"])
+        self.assertEqual(len(self.problems(r, "expires-soon")), 1, "not on the leaf too")
+        p = self.assertProblem(r, "expires-soon", severity="warning", cert_index=1)
+        self.assertIn(SHORT_INTER_CN, p["message"])
+        self.assertIn("in 20 days", p["message"])
+        self.assertEqual(r.obj["chain"][1]["days_remaining"], 20)
+        self.assertGreater(self.leaf(r)["days_remaining"], 30)
+        self.assertIs(r.obj["verify"]["trusted"], True)
+
+    def test_intermediate_inside_crit_days_is_critical_on_cert_1(self):
+        r = probe(target(self.srv), *trust_root(),
+                  "--at", at_epoch(D.short_inter.not_after - 5 * DAY + HOUR))
+        self.assertOutcome(r, 2, "critical", "expires-soon")
+        self.assertFirstProblem(r, "expires-soon", 1)
+
+    def test_intermediate_expired_is_expired_on_cert_1(self):
+        r = probe(target(self.srv), *trust_root(),
+                  "--at", at_epoch(D.short_inter.not_after + DAY))
+        self.assertOutcome(r, 2, "critical", "expired")
+        self.assertFirstProblem(r, "expired", 1)
+        self.assertEqual(len(self.problems(r, "expired")), 1, "the leaf is still valid")
+
+
+# --------------------------------------------------------------------------
+# no-shared-cipher and protocol-version: the second look
+# --------------------------------------------------------------------------
+
+class NoSharedCipher(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+            extra=["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_8_SHA256"]))
+
+    def test_ccm8_only_server_is_no_shared_cipher_naming_the_suite(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertError(r, "no-shared-cipher")
+        e = r.obj["error"]
+        self.assertIn("TLS_AES_128_CCM_8_SHA256", e["message"])
+        self.assertIn("--priority", e["fix"])
+        self.assertIn("AES-128-CCM-8", e["fix"])
+
+    def test_the_suggested_priority_connects(self):
+        r = probe(target(self.srv), *trust_root())
+        m = re.search(r"--priority '([^']+)'", r.obj["error"]["fix"])
+        self.assertIsNotNone(m, dump(r.obj))
+        r = probe(target(self.srv), *trust_root(), "--priority", m.group(1))
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["cipher"], "TLS_AES_128_CCM_8_SHA256")
+        self.assertIs(r.obj["verify"]["trusted"], True)
+
+
+def openssl_speaks(srv, flag):
+    """Whether openssl s_client completes a handshake with flag (e.g. -tls1)."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port, flag,
+                        "-cipher", "DEFAULT@SECLEVEL=0"], input=b"", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=20)
+    return p.returncode == 0 and b"Cipher is (NONE)" not in p.stdout
+
+
+class ProtocolVersion(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tls12 = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                      chain=F.inter.cert, extra=["-tls1_2"]))
+        cls.tls10 = cls.class_server(harness.s_server(
+            F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+            extra=["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+        cls.tls10_ok = openssl_speaks(cls.tls10, "-tls1")
+
+    def test_tls12_server_with_tls_min_13_says_what_the_server_chose(self):
+        r = probe(target(self.tls12), *trust_root(), "--tls-min", "1.3")
+        self.assertError(r, "protocol-version")
+        e = r.obj["error"]
+        self.assertIn("chose TLSv1.2", e["message"])
+        self.assertIn("--tls-min 1.2", e["fix"])
+
+    def test_tls12_server_with_the_suggested_tls_min_connects(self):
+        r = probe(target(self.tls12), *trust_root(), "--tls-min", "1.2")
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.2")
+
+    def test_tls10_only_server_is_refused_by_default(self):
+        if not self.tls10_ok:
+            self.skipTest("openssl here cannot speak TLS 1.0 even at SECLEVEL=0")
+        r = probe(target(self.tls10), *trust_root())
+        self.assertError(r, "protocol-version")
+        e = r.obj["error"]
+        self.assertIn("TLSv1.0", e["message"])
+        self.assertIn("refuses by default", e["message"])
+        self.assertIn("--tls-min 1.0", e["fix"])
+
+    def test_tls10_only_server_with_tls_min_10_connects(self):
+        if not self.tls10_ok:
+            self.skipTest("openssl here cannot speak TLS 1.0 even at SECLEVEL=0")
+        r = probe(target(self.tls10), *trust_root(), "--tls-min", "1.0")
+        if r.obj["error"] and r.obj["error"]["code"] in ("protocol-version", "handshake-failure",
+                                                         "no-shared-cipher"):
+            self.skipTest("GnuTLS here refuses TLS 1.0 even when asked: %s"
+                          % r.obj["error"]["message"])
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["tls"]["version"], "TLSv1.0")
+
+
+# --------------------------------------------------------------------------
+# exact classification when the server also sends extras
+# --------------------------------------------------------------------------
+
+class ClassificationWithExtras(DepthCase):
+    def serve(self, info, chain=None):
+        return self.server(harness.s_server(info.cert, info.key, chain=chain))
+
+    def test_untrusted_root_with_a_duplicate_intermediate(self):
+        srv = self.serve(F.leaf, D.cat("inter-inter.pem", F.inter.cert, F.inter.cert))
+        r = probe(target(srv), "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "untrusted-root")
+        p = self.assertFirstProblem(r, "untrusted-root", 1)
+        self.assertIn(harness.ROOT_CN, p["message"])
+        self.assertProblems(r, ["untrusted-root", "chain-order"])
+        self.assertIn("sent twice", self.assertProblem(r, "chain-order", cert_index=2)["message"])
+
+    def test_missing_intermediate_with_an_unrelated_ca(self):
+        srv = self.serve(F.leaf, F.rogue_ca.cert)
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "missing-intermediate")
+        p = self.assertFirstProblem(r, "missing-intermediate", 0)
+        self.assertIn(harness.INTER_CN, p["message"])
+        self.assertProblems(r, ["missing-intermediate", "chain-order"])
+        self.assertIn("belongs to no path",
+                      self.assertProblem(r, "chain-order", cert_index=1)["message"])
+
+    def test_self_signed_leaf_with_an_unrelated_ca(self):
+        srv = self.serve(F.selfsigned, F.rogue_ca.cert)
+        r = probe(target(srv), "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "self-signed")
+        self.assertFirstProblem(r, "self-signed", 0)
+        self.assertProblems(r, ["self-signed", "chain-order"])
+
+    def test_root_as_the_only_certificate_is_self_signed(self):
+        # a self-signed CA certificate (keyUsage allows signing the handshake)
+        # served alone; it has no SAN for localhost either
+        srv = self.serve(D.served_root)
+        r = probe(target(srv), "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "self-signed")
+        self.assertFirstProblem(r, "self-signed", 0)
+        self.assertProblems(r, ["self-signed", "hostname-mismatch"])
+        self.assertIs(self.leaf(r)["is_ca"], True)
+        self.assertIs(self.leaf(r)["self_signed"], True)
+        self.assertIn(SERVED_ROOT_CN,
+                      self.assertProblem(r, "hostname-mismatch", cert_index=0)["message"])
+
+    def test_root_ca_without_digital_signature_as_the_only_certificate(self):
+        # The test root (keyUsage keyCertSign,cRLSign only) served as the
+        # server certificate: GnuTLS aborts the TLS 1.3 handshake ("Key usage
+        # violation"), OpenSSL says "unsuitable certificate purpose".  The
+        # cause is the certificate, so the fix must say what to change in it.
+        srv = self.serve(F.root)
+        r = probe(target(srv), "--no-system-ca")
+        self.assertEqual((r.rc, r.obj["status"]), (2, "critical"), dump(r.obj))
+        what = r.obj["error"] or self.assertFirstProblem(r, r.obj["reason"], 0)
+        self.assertRegex(what["message"], "(?i)key ?usage")
+        self.assertRegex(what["fix"], "(?i)key ?usage|digitalSignature",
+                         "the fix should point at the certificate's keyUsage\n" + dump(r.obj))
+
+
+# --------------------------------------------------------------------------
+# --ca-file explanations
+# --------------------------------------------------------------------------
+
+class CaFileExplanations(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.leaf_only = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key))
+        cls.with_inter = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                           chain=F.inter.cert))
+        cls.with_root = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key,
+                                                          chain=F.inter_root))
+
+    def test_missing_intermediate_says_what_the_ca_file_holds(self):
+        r = probe(target(self.leaf_only), *trust_root())
+        self.assertOutcome(r, 2, "critical", "missing-intermediate")
+        p = self.assertFirstProblem(r, "missing-intermediate", 0)
+        self.assertIn("the --ca-file holds '%s'" % harness.ROOT_CN, p["message"])
+        self.assertIn(harness.INTER_CN, p["message"])
+
+    def test_ca_file_root_of_the_same_name_but_another_key(self):
+        self.assertEqual(D.fake_root.subject, F.root.subject)
+        r = probe(target(self.with_inter), "--ca-file", D.fake_root.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "untrusted-root")
+        self.assertProblems(r, ["untrusted-root"])
+        p = self.assertFirstProblem(r, "untrusted-root", 1)
+        self.assertIn("same name, different key", p["message"])
+        self.assertIn("--ca-file", p["message"])
+        self.assertIn(harness.ROOT_CN, p["message"])
+
+    def test_ca_file_root_of_the_same_name_when_the_server_sends_its_root(self):
+        # as above, but the server also sends the real root: the explanation
+        # must still be that the --ca-file holds another key under that name
+        r = probe(target(self.with_root), "--ca-file", D.fake_root.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "untrusted-root")
+        p = self.assertFirstProblem(r, "untrusted-root", 2)
+        self.assertIn("same name, different key", p["message"])
+
+
+# --------------------------------------------------------------------------
+# signature-failure: the wrong intermediate under the right name
+# --------------------------------------------------------------------------
+
+class WrongIntermediateSameName(DepthCase):
+    """twin_inter has the intermediate's exact subject DN and another key; it is
+    a real CA by the trusted root (an old intermediate after a re-key)."""
+
+    def check(self, leaf):
+        self.assertEqual(D.twin_inter.subject, F.inter.subject)
+        with harness.s_server(leaf.cert, leaf.key, chain=D.twin_inter.cert) as s:
+            r = probe(target(s), *trust_root())
+        self.assertOutcome(r, 2, "critical", "signature-failure")
+        p = self.assertFirstProblem(r, "signature-failure", 0)
+        self.assertIn("same name, different key", p["message"])
+        self.assertIn(harness.INTER_CN, p["message"])
+        self.assertIn("#1", p["message"])
+        self.assertEqual(self.problems(r, "missing-intermediate"), [])
+        self.assertIs(r.obj["verify"]["trusted"], False)
+        return r
+
+    def test_leaf_without_key_identifiers(self):
+        r = self.check(D.noaki)
+        self.assertProblems(r, ["signature-failure"])
+
+    def test_leaf_with_an_authority_key_identifier(self):
+        # the leaf's AKI names the real intermediate's key, not twin_inter's
+        r = self.check(F.leaf)
+        self.assertOnlyProblems(r, ["signature-failure"], allowed=["key-id-mismatch"])
+
+
+# --------------------------------------------------------------------------
+# ordering: most severe first, the verdict is the critical one
+# --------------------------------------------------------------------------
+
+class ProblemOrder(DepthCase):
+    @classmethod
+    def setUpClass(cls):
+        # wrong host name (critical) + out-of-order chain and expiry (warnings);
+        # tlsprobe finds the chain order before it checks the name
+        cls.srv = cls.class_server(harness.s_server(
+            F.wronghost.cert, F.wronghost.key,
+            chain=D.cat("root-inter-2.pem", F.root.cert, F.inter.cert)))
+        cls.at = at_epoch(F.wronghost.not_after - 20 * DAY)
+
+    def test_critical_first_and_verdict_is_the_critical_one(self):
+        r = probe(target(self.srv), *trust_root(), "--at", self.at)
+        self.assertOutcome(r, 2, "critical", "hostname-mismatch")
+        self.assertProblems(r, ["hostname-mismatch", "chain-order", "expires-soon"])
+        sev = [p["severity"] for p in r.obj["verify"]["problems"]]
+        self.assertEqual(sev, ["critical", "warning", "warning"], dump(r.obj))
+        self.assertFirstProblem(r, "hostname-mismatch", 0)
+
+    def test_text_verdict_names_the_critical_one(self):
+        rc, out, err, _ = run_tlsprobe(target(self.srv), *trust_root(), "--at", self.at, "-q",
+                                       "--color", "never")
+        self.assertEqual(rc, 2, out + err)
+        first = out.splitlines()[0]
+        self.assertTrue(first.startswith("CRITICAL"), first)
+        # the warnings are not counted as "and N more" (only equally severe ones are)
+        self.assertTrue(first.endswith("(hostname-mismatch)"), first)
+
+    def test_without_the_critical_one_the_warnings_decide(self):
+        # the same chain order and expiry for the right name: warning, exit 1
+        with harness.s_server(F.leaf.cert, F.leaf.key,
+                              chain=D.cat("root-inter-3.pem", F.root.cert, F.inter.cert)) as s:
+            r = probe(target(s), *trust_root(), "--at", at_epoch(F.leaf.not_after - 20 * DAY))
+        self.assertEqual((r.rc, r.obj["status"]), (1, "warning"), dump(r.obj))
+        self.assertProblems(r, ["chain-order", "expires-soon"])
+        self.assertIn(r.obj["reason"], ("chain-order", "expires-soon"))
+
+
+if __name__ == "__main__":
+    unittest.main()
