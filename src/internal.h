@@ -47,6 +47,9 @@ enum tp_trust_source { TP_TRUST_NONE, TP_TRUST_USER, TP_TRUST_SYSTEM };
 enum tp_trust_source tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn);
 size_t tp_trust_user_count(const struct tp_trust *t);
 bool tp_trust_uses_system(const struct tp_trust *t);
+/* Add every system root now, so that the trust list is only read from then
+ * on, by any number of threads. */
+void tp_trust_preload(struct tp_trust *t);
 /* Everything trusted, as PEM: the user's CA files, then the system bundle. */
 int tp_trust_write_pem(struct tp_trust *t, int fd);
 int tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen);

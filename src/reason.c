@@ -63,6 +63,9 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_FETCH_FAILED] = {TP_FETCH_FAILED, "fetch-failed", TP_STATUS_CRITICAL, "HTTP request failed",
 		"Read curl's words in the message: the server may have closed the connection, answered with "
 		"something that is not HTTP, or redirected too often."},
+	[TP_INVALID_TARGET] = {TP_INVALID_TARGET, "invalid-target", TP_STATUS_UNKNOWN, "not a valid target",
+		"Write one target per line: host, host:port, [v6addr]:port or https://URL, optionally "
+		"followed by --sni NAME; lines starting with # are comments."},
 	[TP_INTERNAL_ERROR] = {TP_INTERNAL_ERROR, "internal-error", TP_STATUS_UNKNOWN, "internal error",
 		"This is a bug or a resource problem on this machine; run again with -v and report it."},
 	[TP_HTTP_STATUS] = {TP_HTTP_STATUS, "http-status", TP_STATUS_CRITICAL, "unexpected HTTP status",

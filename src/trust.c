@@ -431,6 +431,19 @@ add_system_roots_named(struct tp_trust *t, const gnutls_datum_t *dn)
 	}
 }
 
+void
+tp_trust_preload(struct tp_trust *t)
+{
+	if (!t->use_system)
+		return;
+	if (!t->indexed)
+		index_system(t);
+	for (size_t i = 0; i < t->n_sys; i++) {
+		gnutls_datum_t dn = {(unsigned char *)t->sys[i].subject, (unsigned)t->sys[i].subject_len};
+		add_system_roots_named(t, &dn);
+	}
+}
+
 gnutls_x509_trust_list_t
 tp_trust_list_for(struct tp_trust *t, gnutls_x509_crt_t *certs, size_t n)
 {

@@ -90,15 +90,12 @@ ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 static void
 render(struct cli *cli, const struct tp_result *r)
 {
-	struct render_opts ro = {
-		.color = cli_want_color(cli->color), .quiet = cli->quiet, .verbose = cli->verbose,
-		.pretty = isatty(STDOUT_FILENO),
-	};
-	if (cli->format == FORMAT_JSON)
-		render_json(stdout, r, &ro);
-	else
-		render_text(stdout, r, &ro);
-	fflush(stdout);
+	struct out out;
+
+	if (out_init(&out, cli) < 0)
+		return;
+	out_result(&out, r);
+	out_finish(&out);
 }
 
 static int
@@ -179,28 +176,32 @@ int
 cert_command(struct cli *cli)
 {
 	int worst = TP_STATUS_OK;
+	struct out out;
 
+	if (out_init(&out, cli) < 0) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
+		return TP_STATUS_UNKNOWN;
+	}
 	for (size_t i = 0; i < cli->n_targets; i++) {
 		gnutls_datum_t *certs = NULL;
 		size_t n = 0;
 		char err[512];
 		if (tp_certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tlsprobe: %s\n", err);
-			worst = TP_STATUS_UNKNOWN;
+			worst = (int)cli_worse((enum tp_status)worst, TP_STATUS_UNKNOWN);
 			continue;
 		}
 		struct tp_result *r = tp_examine(cli->cfg, cli->targets[i], certs, n, cli->ca.host, cli->ca.verify);
 		tp_certs_free(certs, n);
 		if (!r) {
 			fprintf(stderr, "tlsprobe: out of memory\n");
-			return TP_STATUS_UNKNOWN;
+			worst = TP_STATUS_UNKNOWN;
+			break;
 		}
-		if (i && cli->format == FORMAT_TEXT)
-			fputc('\n', stdout);
-		render(cli, r);
-		if ((int)tp_result_status(r) > worst)
-			worst = (int)tp_result_status(r);
+		out_result(&out, r);
+		worst = (int)cli_worse((enum tp_status)worst, tp_result_status(r));
 		tp_result_destroy(r);
 	}
+	out_finish(&out);
 	return worst;
 }

@@ -12,7 +12,7 @@
 
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-enum cli_format { FORMAT_TEXT, FORMAT_JSON };
+enum cli_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_NAGIOS, FORMAT_PROMETHEUS, FORMAT_TSV };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
 enum cli_command {
@@ -22,6 +22,12 @@ enum cli_command {
 	CMD_CA = 1 << 3,
 	CMD_CERT = 1 << 4,
 	CMD_FETCH = 1 << 5,
+	CMD_BATCH = 1 << 6,
+};
+
+struct batch_args {
+	unsigned parallel;
+	bool ordered;
 };
 
 struct fetch_args {
@@ -57,6 +63,8 @@ struct cli {
 	struct serve_args serve;
 	struct ca_args ca;
 	struct fetch_args fetch;
+	struct batch_args batch;
+	int warn_days, crit_days;
 	char **targets;
 	size_t n_targets;
 	const char *sni;
@@ -81,6 +89,7 @@ struct render_opts {
 	int quiet, verbose;
 	bool pretty;  /* JSON: indented */
 	bool diagnosis_only; /* text: the verdict and the problems, no details */
+	int warn_days, crit_days; /* for Nagios perfdata */
 	time_t now;
 };
 
@@ -92,6 +101,29 @@ int demo_command(struct cli *cli);
 int ca_command(struct cli *cli);
 int cert_command(struct cli *cli);
 int fetch_command(struct cli *cli);
+int batch_command(struct cli *cli);
+
+/* The monitoring formats (render_monitor.c). */
+void render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o);
+struct prom;
+struct prom *prom_create(void);
+void prom_add(struct prom *p, const struct tp_result *r);
+void prom_write(struct prom *p, FILE *out);
+void prom_destroy(struct prom *p);
+void render_tsv_header(FILE *out);
+void render_tsv(FILE *out, const struct tp_result *r);
+
+/* Where results go, in the chosen format (output.c). */
+struct out {
+	enum cli_format format;
+	struct render_opts ro;
+	struct prom *prom;
+	size_t count;
+};
+int out_init(struct out *o, const struct cli *cli);
+void out_result(struct out *o, const struct tp_result *r);
+void out_finish(struct out *o);
+enum tp_status cli_worse(enum tp_status a, enum tp_status b);
 bool cli_want_color(enum cli_color c);
 
 /* Writes s with every control character made visible (\x1b, \u{202e}). */

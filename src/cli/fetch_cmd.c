@@ -2,18 +2,13 @@
  * fetch_cmd.c: tlsprobe fetch URL, an HTTPS request through libcurl,
  * rendered like a probe with the HTTP facts added.
  */
-#include <unistd.h>
-
 #include "cli.h"
 
 int
 fetch_command(struct cli *cli)
 {
-	struct render_opts ro = {
-		.color = cli_want_color(cli->color), .quiet = cli->quiet, .verbose = cli->verbose,
-		.pretty = isatty(STDOUT_FILENO),
-	};
 	struct tp_result *r;
+	struct out out;
 	int status;
 
 	cli->fetch.o.url = cli->targets[0];
@@ -22,10 +17,10 @@ fetch_command(struct cli *cli)
 		fprintf(stderr, "tlsprobe: out of memory\n");
 		return TP_STATUS_UNKNOWN;
 	}
-	if (cli->format == FORMAT_JSON)
-		render_json(stdout, r, &ro);
-	else
-		render_text(stdout, r, &ro);
+	if (out_init(&out, cli) == 0) {
+		out_result(&out, r);
+		out_finish(&out);
+	}
 	status = (int)tp_result_status(r);
 	tp_result_destroy(r);
 	return status;

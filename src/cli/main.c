@@ -24,18 +24,14 @@ static int
 connect_command(struct cli *cli)
 {
 	struct tp_target *targets = calloc(cli->n_targets, sizeof(*targets));
-	struct render_opts ro = {
-		.color = cli_want_color(cli->color),
-		.quiet = cli->quiet,
-		.verbose = cli->verbose,
-		.pretty = isatty(STDOUT_FILENO),
-	};
 	enum tp_status worst = TP_STATUS_OK;
+	struct out out;
 	char err[512];
 	size_t parsed = 0;
 
-	if (!targets) {
+	if (!targets || out_init(&out, cli) < 0) {
 		fprintf(stderr, "tlsprobe: out of memory\n");
+		free(targets);
 		return TP_STATUS_UNKNOWN;
 	}
 	/* Check every target before probing any: bad usage probes nothing. */
@@ -54,19 +50,12 @@ connect_command(struct cli *cli)
 			worst = TP_STATUS_UNKNOWN;
 			break;
 		}
-		if (cli->format == FORMAT_JSON) {
-			render_json(stdout, r, &ro);
-		} else {
-			if (i)
-				fputc('\n', stdout);
-			render_text(stdout, r, &ro);
-		}
-		fflush(stdout);
-		if (tp_result_status(r) > worst)
-			worst = tp_result_status(r);
+		out_result(&out, r);
+		worst = cli_worse(worst, tp_result_status(r));
 		tp_result_destroy(r);
 	}
 out:
+	out_finish(&out);
 	for (size_t i = 0; i < parsed; i++)
 		tp_target_finish(&targets[i]);
 	free(targets);
@@ -102,6 +91,8 @@ main(int argc, char **argv)
 		status = cert_command(&cli);
 	} else if (cli.cmd == CMD_FETCH) {
 		status = fetch_command(&cli);
+	} else if (cli.cmd == CMD_BATCH) {
+		status = batch_command(&cli);
 	} else {
 		status = connect_command(&cli);
 	}

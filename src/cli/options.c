@@ -64,7 +64,9 @@ enum opt_id {
 	OPT_NO_INTERMEDIATE,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
+	OPT_ORDERED,
 	OPT_OUT,
+	OPT_PARALLEL,
 	OPT_PRIORITY,
 	OPT_PROXY,
 	OPT_QUIET,
@@ -101,16 +103,19 @@ struct opt {
 #define DEMO CMD_DEMO
 #define CA CMD_CA
 #define CERT CMD_CERT
-#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH)
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
 /* What reads and judges a chain, live or from files. */
 #define FETCH CMD_FETCH
-#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH)
+#define BATCH CMD_BATCH
+#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
 /* What makes a TLS connection as a client. */
-#define CLIENT (CMD_CONNECT | CMD_FETCH)
+#define CLIENT (CMD_CONNECT | CMD_FETCH | CMD_BATCH)
+/* What probes: a target or a list of them. */
+#define PROBE (CMD_CONNECT | CMD_BATCH)
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
-	{"alpn", 0, "LIST", OPT_ALPN, CONNECT | SERVE, G_TLS, "ALPN protocols, comma separated (h2,http/1.1)"},
+	{"alpn", 0, "LIST", OPT_ALPN, PROBE | SERVE, G_TLS, "ALPN protocols, comma separated (h2,http/1.1)"},
 	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
 	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, "with --scenario all: serve them on PORT, PORT+1, ..."},
 	{"ca", 0, "FILE", OPT_CA, CA, G_CA, "check: the root CA certificate the chain must lead to"},
@@ -133,7 +138,7 @@ static const struct opt options[] = {
 	{"expect-header", 0, "NAME:VALUE", OPT_EXPECT_HEADER, FETCH, G_CHECKS, "critical unless the response has this header (repeatable)"},
 	{"expect-status", 0, "LIST", OPT_EXPECT_STATUS, FETCH, G_CHECKS, "critical unless the status is in LIST (200,301-308)"},
 	{"force", 0, NULL, OPT_FORCE, CA, G_CA, "init/issue: replace existing files"},
-	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, "output format: text, json"},
+	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, "output format: text, json, nagios, prometheus, tsv"},
 	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, "drop clients that do not finish the handshake in time (10)"},
 	{"header", 'H', "LINE", OPT_HEADER, FETCH, G_HTTP, "send this request header, \"Name: value\" (repeatable)"},
 	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, "show this help"},
@@ -141,8 +146,8 @@ static const struct opt options[] = {
 	{"http1.1", 0, NULL, OPT_HTTP11, FETCH, G_HTTP, "use HTTP/1.1"},
 	{"http2", 0, NULL, OPT_HTTP2, FETCH, G_HTTP, "use HTTP/2 (negotiated with ALPN)"},
 	{"insecure", 'k', NULL, OPT_INSECURE, CLIENT, G_TRUST, "report verification problems but do not fail on them"},
-	{"ipv4", '4', NULL, OPT_IPV4, CONNECT, G_CONNECT, "connect over IPv4 only"},
-	{"ipv6", '6', NULL, OPT_IPV6, CONNECT, G_CONNECT, "connect over IPv6 only"},
+	{"ipv4", '4', NULL, OPT_IPV4, PROBE, G_CONNECT, "connect over IPv4 only"},
+	{"ipv6", '6', NULL, OPT_IPV6, PROBE, G_CONNECT, "connect over IPv6 only"},
 	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, "one JSON object per target (same as --format json)"},
 	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, "private key of --cert"},
 	{"key", 0, "FILE", OPT_KEY, CA, G_CA, "check: the private key that must belong to the certificate"},
@@ -159,19 +164,21 @@ static const struct opt options[] = {
 	{"name", 0, "NAME", OPT_NAME, CA, G_CA, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
 	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, "init: a root only; issue signs with it"},
 	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, "do not trust the system's CA store"},
-	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, CONNECT, G_TRUST, "fail when the server staples no OCSP response"},
+	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, "fail when the server staples no OCSP response"},
+	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, "write results in input order (default: as they finish)"},
 	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
-	{"priority", 0, "STRING", OPT_PRIORITY, CONNECT, G_TLS, "GnuTLS priority string (default NORMAL)"},
+	{"parallel", 'P', "N", OPT_PARALLEL, BATCH, G_CONNECT, "probe up to N targets at once (default 32)"},
+	{"priority", 0, "STRING", OPT_PRIORITY, PROBE, G_TLS, "GnuTLS priority string (default NORMAL)"},
 	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, "use this proxy (default: the https_proxy and no_proxy variables)"},
 	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, "text: print only the verdict line"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, "ask clients for a certificate, accept them without"},
 	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, "refuse clients without a valid certificate"},
 	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, "resolve HOST:PORT to ADDR, as curl (repeatable)"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
-	{"sni", 0, "NAME", OPT_SNI, CONNECT, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
-	{"timeout", 0, "SECONDS", OPT_TIMEOUT, CONNECT, G_CONNECT, "bound the whole probe (default 10)"},
-	{"tls-max", 0, "VER", OPT_TLS_MAX, CONNECT, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
-	{"tls-min", 0, "VER", OPT_TLS_MIN, CONNECT, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
+	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
+	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, "bound the whole probe (default 10)"},
+	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
+	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
 	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, "text: show more detail"},
 	{"verify", 0, NULL, OPT_VERIFY, CERT, G_TRUST, "verify the chain in each file, as a probe would"},
 	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, "show versions of tlsprobe and its libraries"},
@@ -223,6 +230,12 @@ static const struct command {
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
 	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n"},
+	{"batch", CMD_BATCH, "tlsprobe batch [FILE|-] [options]",
+	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
+	 "--sni NAME may follow a target), many at once in one process. One record per\n"
+	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
+	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
+	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n"},
 	{"cert", CMD_CERT, "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
 	 "with --verify judge the chain they form (the first is the leaf).",
@@ -432,7 +445,13 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 			return fail(err, errlen, "invalid --key-type '%s': use ecdsa, rsa or ed25519", arg);
 		break;
 	case OPT_NO_INTERMEDIATE: ca->no_intermediate = true; break;
+	case OPT_ORDERED: cli->batch.ordered = true; break;
 	case OPT_OUT: ca->out = arg; break;
+	case OPT_PARALLEL:
+		if (parse_int(arg, &n) < 0 || n < 1 || n > 1024)
+			return fail(err, errlen, "invalid --parallel '%s': give a number from 1 to 1024", arg);
+		cli->batch.parallel = (unsigned)n;
+		break;
 	case OPT_VERIFY: ca->verify = true; break;
 	case OPT_CLIENT_CA: sv->client_ca = arg; break;
 	case OPT_ECHO: sv->echo = true; break;
@@ -502,14 +521,19 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		if (tp_config_add_crl_file(cfg, arg) < 0)
 			return fail(err, errlen, "%s", tp_config_error(cfg));
 		break;
-	case OPT_FORMAT:
-		if (strcmp(arg, "text") == 0)
-			cli->format = FORMAT_TEXT;
-		else if (strcmp(arg, "json") == 0)
-			cli->format = FORMAT_JSON;
-		else
-			return fail(err, errlen, "invalid --format '%s': use text or json", arg);
+	case OPT_FORMAT: {
+		static const char *const names[] = {
+			[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
+			[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
+		};
+		size_t k = 0;
+		while (k < sizeof(names) / sizeof(*names) && strcmp(arg, names[k]) != 0)
+			k++;
+		if (k == sizeof(names) / sizeof(*names))
+			return fail(err, errlen, "invalid --format '%s': use text, json, nagios, prometheus or tsv", arg);
+		cli->format = (enum cli_format)k;
 		break;
+	}
 	case OPT_HELP: cli->help = true; break;
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_IPV4: tp_config_set_family(cfg, AF_INET); break;
@@ -554,6 +578,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->serve.base_port = -1;
+	cli->batch.parallel = 32;
 	cli->fetch.o.max_redirs = -1;
 	cli->fetch.o.headers = cli->fetch.headers;
 	cli->fetch.o.resolve = cli->fetch.resolve;
@@ -627,12 +652,16 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
 	if (tp_config_set_expiry_days(cli->cfg, warn, crit) < 0)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
+	cli->warn_days = warn;
+	cli->crit_days = crit;
 	/* Settings that can only be checked together (the priority string,
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
 		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
 	if (cli->n_targets == 0 && cli->cmd == CMD_CONNECT)
 		return fail(err, errlen, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help");
+	if (cli->cmd == CMD_BATCH && cli->n_targets > 1)
+		return fail(err, errlen, "tlsprobe batch reads one list: a FILE, or - (or nothing) for standard input");
 	if (cli->cmd == CMD_FETCH && cli->n_targets != 1)
 		return fail(err, errlen, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH");
 	if (cli->n_targets == 0 && cli->cmd == CMD_CERT)

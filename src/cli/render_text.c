@@ -11,7 +11,7 @@
 
 #define WIDTH 78
 
-struct out {
+struct tout {
 	FILE *f;
 	const struct render_opts *o;
 };
@@ -28,7 +28,7 @@ status_color(enum tp_status s)
 }
 
 static void
-status_word(const struct out *w, enum tp_status s)
+status_word(const struct tout *w, enum tp_status s)
 {
 	static const char *const words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 	const char *word = words[s <= TP_STATUS_UNKNOWN ? s : TP_STATUS_UNKNOWN];
@@ -95,7 +95,7 @@ render_safe(FILE *out, const char *str)
  * text is our own words with certificate strings inside; it goes through
  * render_safe word by word. */
 static void
-wrapped(const struct out *w, const char *text, int indent, int col)
+wrapped(const struct tout *w, const char *text, int indent, int col)
 {
 	const char *p = text;
 
@@ -126,7 +126,7 @@ wrapped(const struct out *w, const char *text, int indent, int col)
 
 /* One "label  value" line, the value wrapped under itself. */
 CLI_PRINTF(4, 5) static void
-field(const struct out *w, int indent, const char *label, const char *fmt, ...)
+field(const struct tout *w, int indent, const char *label, const char *fmt, ...)
 {
 	char *text = NULL;
 	va_list ap;
@@ -152,7 +152,7 @@ date(time_t t, char *buf, size_t len)
 }
 
 static void
-verdict(const struct out *w, const struct tp_result *r)
+verdict(const struct tout *w, const struct tp_result *r)
 {
 	const struct tp_target *t = tp_result_target(r);
 	const struct tp_tls_info *tls = tp_result_tls(r);
@@ -162,7 +162,7 @@ verdict(const struct out *w, const struct tp_result *r)
 
 	status_word(w, st);
 	fputs("  ", w->f);
-	render_safe(w->f, t->host);
+	render_safe(w->f, t->host && *t->host ? t->host : t->input);
 	if (t->port)
 		fprintf(w->f, ":%u", t->port);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
@@ -194,7 +194,7 @@ verdict(const struct out *w, const struct tp_result *r)
 }
 
 static void
-connection(const struct out *w, const struct tp_result *r)
+connection(const struct tout *w, const struct tp_result *r)
 {
 	const struct tp_tls_info *tls = tp_result_tls(r);
 	const struct tp_timing *tm = tp_result_timing(r);
@@ -252,7 +252,7 @@ connection(const struct out *w, const struct tp_result *r)
 }
 
 static void
-chain(const struct out *w, const struct tp_result *r)
+chain(const struct tout *w, const struct tp_result *r)
 {
 	size_t n = tp_result_cert_count(r);
 	char from[32], to[32];
@@ -299,7 +299,7 @@ chain(const struct out *w, const struct tp_result *r)
 }
 
 static void
-problem(const struct out *w, const struct tp_problem *p, bool waived)
+problem(const struct tout *w, const struct tp_problem *p, bool waived)
 {
 	fputs("  ", w->f);
 	status_word(w, waived ? TP_STATUS_OK : p->severity);
@@ -322,7 +322,7 @@ problem(const struct out *w, const struct tp_problem *p, bool waived)
 void
 render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 {
-	const struct out w = {f, o};
+	const struct tout w = {f, o};
 	const struct tp_problem *err = tp_result_error(r);
 	size_t n = tp_result_problem_count(r);
 

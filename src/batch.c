@@ -1,0 +1,156 @@
+/*
+ * batch.c: many probes in one process. A pool of worker threads takes
+ * targets from the caller as they come (the input is streamed, never held
+ * whole), probes them with one shared configuration, and hands each result
+ * back as it finishes, or in input order when asked, with a bounded window
+ * so that memory stays flat however long the list is.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_PARALLEL 1024
+/* In order, results may wait for an earlier slow one: at most this many per worker. */
+#define WINDOW_PER_WORKER 4
+#define WORKER_STACK (256 * 1024)
+
+struct batch {
+	struct tp_config *cfg;
+	bool ordered;
+	tp_batch_next_fn *next;
+	tp_batch_done_fn *done;
+	void *ctx;
+
+	pthread_mutex_t lock;
+	pthread_cond_t room;   /* the window has room again */
+	bool input_over;
+	size_t next_index;     /* of the next target read */
+	size_t next_emit;      /* of the next result handed back, when ordered */
+	size_t window;
+	struct tp_result **pending; /* ring of window slots, by index % window */
+};
+
+/* With b->lock held: hand back what can go, in order. */
+static void
+emit_ready(struct batch *b)
+{
+	struct tp_result *r;
+
+	while ((r = b->pending[b->next_emit % b->window])) {
+		b->pending[b->next_emit % b->window] = NULL;
+		b->done(b->ctx, b->next_emit, r);
+		b->next_emit++;
+	}
+	pthread_cond_broadcast(&b->room);
+}
+
+static void *
+worker(void *arg)
+{
+	struct batch *b = arg;
+
+	for (;;) {
+		struct tp_target t;
+		char err[512] = "";
+		size_t index;
+		int got;
+
+		pthread_mutex_lock(&b->lock);
+		while (b->ordered && !b->input_over && b->next_index - b->next_emit >= b->window)
+			pthread_cond_wait(&b->room, &b->lock);
+		if (b->input_over) {
+			pthread_mutex_unlock(&b->lock);
+			return NULL;
+		}
+		memset(&t, 0, sizeof(t));
+		got = b->next(b->ctx, &t, err, sizeof(err));
+		if (got == 0) {
+			b->input_over = true;
+			pthread_cond_broadcast(&b->room);
+			pthread_mutex_unlock(&b->lock);
+			return NULL;
+		}
+		index = b->next_index++;
+		pthread_mutex_unlock(&b->lock);
+
+		struct tp_result *r;
+		if (got > 0) {
+			r = tp_probe(b->cfg, &t);
+		} else {
+			/* A line that is no target still gets its record. */
+			struct tp_target bad = {.input = t.input ? t.input : (char *)"", .host = (char *)""};
+			r = tp_result_create(&bad);
+			if (r) {
+				r->timing.total_ms = 0;
+				tp_result_fail(r, TP_INVALID_TARGET, "%s", err);
+				tp_result_judge(r, b->cfg);
+			}
+		}
+		tp_target_finish(&t);
+
+		pthread_mutex_lock(&b->lock);
+		if (!r) {
+			/* Out of memory: say so in the record's place. */
+			struct tp_target none = {.input = (char *)"", .host = (char *)""};
+			r = tp_result_create(&none);
+		}
+		if (!r) {
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		}
+		if (b->ordered) {
+			b->pending[index % b->window] = r;
+			emit_ready(b);
+		} else {
+			b->done(b->ctx, index, r);
+		}
+		pthread_mutex_unlock(&b->lock);
+	}
+}
+
+int
+tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_next_fn *next, tp_batch_done_fn *done,
+	     void *ctx)
+{
+	struct batch b = {.cfg = cfg, .ordered = ordered, .next = next, .done = done, .ctx = ctx};
+	pthread_t *threads;
+	pthread_attr_t attr;
+	size_t started = 0;
+
+	if (parallel < 1)
+		parallel = 1;
+	if (parallel > MAX_PARALLEL)
+		parallel = MAX_PARALLEL;
+	/* Everything shared is made before the threads start and only read
+	 * after: the credentials, the priorities, the whole trust store. */
+	if (tp_config_ready(cfg) < 0)
+		return -1;
+	tp_trust_preload(cfg->trust);
+	b.window = (size_t)parallel * WINDOW_PER_WORKER;
+	b.pending = calloc(b.window, sizeof(*b.pending));
+	threads = calloc(parallel, sizeof(*threads));
+	if (!b.pending || !threads) {
+		free(b.pending);
+		free(threads);
+		return tp_config_fail(cfg, "out of memory");
+	}
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_cond_init(&b.room, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	for (; started < parallel; started++)
+		if (pthread_create(&threads[started], &attr, worker, &b) != 0)
+			break;
+	pthread_attr_destroy(&attr);
+	if (started == 0)
+		worker(&b);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_cond_destroy(&b.room);
+	pthread_mutex_destroy(&b.lock);
+	free(b.pending);
+	free(threads);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * batch_cmd.c: tlsprobe batch, the front end of batch.c. Reads targets one
+ * line at a time as the workers ask for them, writes each record as it is
+ * handed back, a progress line on stderr when that is a terminal, and a
+ * summary on stderr at the end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct batch_ctx {
+	const struct cli *cli;
+	FILE *in;
+	const char *name;
+	size_t lineno;
+	char *line;
+	size_t cap;
+	struct out out;
+	size_t count[4];
+	size_t done;
+	enum tp_status worst;
+	bool progress;
+};
+
+static int
+next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
+{
+	struct batch_ctx *b = arg;
+
+	while (getline(&b->line, &b->cap, b->in) >= 0) {
+		char *save = NULL, *tok, *target, *sni = (char *)b->cli->sni;
+		b->lineno++;
+		/* A '#' at the start of a word starts a comment. */
+		for (char *p = b->line; *p; p++)
+			if (*p == '#' && (p == b->line || *(p - 1) == ' ' || *(p - 1) == '\t')) {
+				*p = '\0';
+				break;
+			}
+		if (!(target = strtok_r(b->line, " \t\r\n", &save)))
+			continue;
+		while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+			if (strcmp(tok, "--sni") == 0 && (sni = strtok_r(NULL, " \t\r\n", &save)))
+				continue;
+			if (strncmp(tok, "--sni=", 6) == 0 && tok[6]) {
+				sni = tok + 6;
+				continue;
+			}
+			t->input = strdup(target);
+			snprintf(err, errlen, "line %zu: '%s' is not a per-line option (only --sni NAME is)", b->lineno,
+				 tok);
+			return -1;
+		}
+		char why[400];
+		if (tp_target_parse(t, target, why, sizeof(why)) < 0) {
+			t->input = strdup(target);
+			snprintf(err, errlen, "line %zu: %s", b->lineno, why);
+			return -1;
+		}
+		if (sni && tp_target_set_sni(t, sni) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static void
+done(void *arg, size_t index, struct tp_result *r)
+{
+	struct batch_ctx *b = arg;
+	enum tp_status st = tp_result_status(r);
+
+	(void)index;
+	out_result(&b->out, r);
+	b->count[st <= TP_STATUS_UNKNOWN ? st : TP_STATUS_UNKNOWN]++;
+	b->worst = cli_worse(b->worst, st);
+	b->done++;
+	if (b->progress)
+		fprintf(stderr, "\rtlsprobe batch: %zu done: %zu ok, %zu warning, %zu critical, %zu unknown ", b->done,
+			b->count[0], b->count[1], b->count[2], b->count[3]);
+	tp_result_destroy(r);
+}
+
+int
+batch_command(struct cli *cli)
+{
+	struct batch_ctx b = {.cli = cli, .progress = isatty(STDERR_FILENO)};
+	const char *path = cli->n_targets ? cli->targets[0] : "-";
+	static const char *const words[] = {"ok", "warning", "critical", "unknown"};
+
+	if (strcmp(path, "-") == 0) {
+		b.in = stdin;
+		b.name = "standard input";
+	} else if (!(b.in = fopen(path, "r"))) {
+		fprintf(stderr, "tlsprobe: cannot read %s: %s\n", path, strerror(errno));
+		return TP_STATUS_UNKNOWN;
+	} else {
+		b.name = path;
+	}
+	if (out_init(&b.out, cli) < 0) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (tp_batch_run(cli->cfg, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
+		b.worst = cli_worse(b.worst, TP_STATUS_UNKNOWN);
+	}
+	out_finish(&b.out);
+	if (b.progress)
+		fputc('\n', stderr);
+	fprintf(stderr, "tlsprobe batch: %zu target%s from %s: %zu ok, %zu warning, %zu critical, %zu unknown; worst: %s\n",
+		b.done, b.done == 1 ? "" : "s", b.name, b.count[0], b.count[1], b.count[2], b.count[3], words[b.worst]);
+	if (b.in != stdin)
+		fclose(b.in);
+	free(b.line);
+	return (int)b.worst;
+}

@@ -1,0 +1,82 @@
+/*
+ * output.c: one place that sends a result to the chosen format, for every
+ * command that judges certificates. Prometheus output is held until the end:
+ * the exposition format wants each metric's samples together.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int
+out_init(struct out *o, const struct cli *cli)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = cli->format;
+	o->ro = (struct render_opts){
+		.color = cli_want_color(cli->color),
+		/* A list gets one line per target. */
+		.quiet = cli->quiet || cli->cmd == CMD_BATCH,
+		.verbose = cli->verbose,
+		.pretty = isatty(STDOUT_FILENO) && cli->cmd != CMD_BATCH,
+		.warn_days = cli->warn_days,
+		.crit_days = cli->crit_days,
+	};
+	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create()))
+		return -1;
+	if (o->format == FORMAT_TSV)
+		render_tsv_header(stdout);
+	return 0;
+}
+
+void
+out_result(struct out *o, const struct tp_result *r)
+{
+	switch (o->format) {
+	case FORMAT_JSON:
+		render_json(stdout, r, &o->ro);
+		break;
+	case FORMAT_NAGIOS:
+		render_nagios(stdout, r, &o->ro);
+		break;
+	case FORMAT_PROMETHEUS:
+		prom_add(o->prom, r);
+		break;
+	case FORMAT_TSV:
+		render_tsv(stdout, r);
+		break;
+	default:
+		if (o->count && !o->ro.quiet)
+			fputc('\n', stdout);
+		render_text(stdout, r, &o->ro);
+		break;
+	}
+	o->count++;
+	fflush(stdout);
+}
+
+/*
+ * Which of two statuses is worse, as Icinga ranks them: CRITICAL, then
+ * UNKNOWN, then WARNING, then OK. A list with one bad line and one broken
+ * server is critical, not unknown.
+ */
+enum tp_status
+cli_worse(enum tp_status a, enum tp_status b)
+{
+	static const int rank[] = {[TP_STATUS_OK] = 0, [TP_STATUS_WARNING] = 1, [TP_STATUS_UNKNOWN] = 2,
+				   [TP_STATUS_CRITICAL] = 3};
+	return rank[a <= TP_STATUS_UNKNOWN ? a : TP_STATUS_UNKNOWN] >= rank[b <= TP_STATUS_UNKNOWN ? b : TP_STATUS_UNKNOWN]
+		       ? a
+		       : b;
+}
+
+void
+out_finish(struct out *o)
+{
+	if (o->prom) {
+		prom_write(o->prom, stdout);
+		prom_destroy(o->prom);
+		o->prom = NULL;
+	}
+	fflush(stdout);
+}

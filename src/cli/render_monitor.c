@@ -1,0 +1,304 @@
+/*
+ * render_monitor.c: the formats monitoring systems already read. Nagios
+ * (one status line with perfdata, as the plugin guidelines say), Prometheus
+ * exposition text with blackbox_exporter's metric names where they exist,
+ * and TSV for scripts (one line per target, sortable).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const status_words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+/* The earliest not_after of the certificates sent, and that cert's index. */
+static bool
+earliest_expiry(const struct tp_result *r, time_t *when, long *days)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < tp_result_cert_count(r); i++) {
+		const struct tp_cert_info *c = tp_result_cert(r, i);
+		if (c->not_after == (time_t)-1)
+			continue;
+		if (!any || c->not_after < *when) {
+			*when = c->not_after;
+			*days = c->days_remaining;
+		}
+		any = true;
+	}
+	return any;
+}
+
+/* A one-line, plain-text copy: no controls, no '|', which starts perfdata. */
+static void
+put_flat(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p == '|' ? '/' : *p, out);
+}
+
+static const char *
+target_label(const struct tp_result *r)
+{
+	return tp_result_target(r)->input;
+}
+
+void
+render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o)
+{
+	enum tp_status st = tp_result_status(r);
+	enum tp_code reason = tp_result_reason(r);
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	const struct tp_timing *tm = tp_result_timing(r);
+	const struct tp_fetch_info *f = tp_result_fetch(r);
+	time_t when = 0;
+	long days = 0;
+	bool has_expiry = earliest_expiry(r, &when, &days);
+
+	fprintf(out, "TLSPROBE %s - ", status_words[st <= TP_STATUS_UNKNOWN ? st : TP_STATUS_UNKNOWN]);
+	put_flat(out, target_label(r));
+	if (reason) {
+		const struct tp_problem *p = tp_result_error(r);
+		for (size_t i = 0; !p && i < tp_result_problem_count(r); i++)
+			if (tp_result_problem(r, i)->code == reason)
+				p = tp_result_problem(r, i);
+		fprintf(out, ": %s: ", tp_reason_get(reason)->name);
+		put_flat(out, p ? p->message : tp_reason_get(reason)->title);
+	} else {
+		if (f && f->status)
+			fprintf(out, ": HTTP %ld", f->status);
+		fprintf(out, "%s%s%s", f && f->status ? "," : ":", tls ? " " : "", tls ? tls->version : "");
+		if (has_expiry)
+			fprintf(out, ", certificate expires in %ld days", days);
+	}
+	/* Perfdata: 'label'=value[UOM];[warn];[crit];[min];[max]; "N:" alerts below N. */
+	fputs(" |", out);
+	if (has_expiry)
+		fprintf(out, " days_remaining=%ld;%d:;%d:;;", days, o->warn_days, o->crit_days);
+	if (tm->handshake_ms >= 0)
+		fprintf(out, " %s=%.6fs;;;0;", f ? "tls" : "handshake", tm->handshake_ms / 1000.0);
+	fprintf(out, " total=%.6fs;;;0;\n", tm->total_ms / 1000.0);
+}
+
+/* ---- Prometheus ------------------------------------------------------- */
+
+enum family {
+	F_SUCCESS,
+	F_DURATION,
+	F_EARLIEST,
+	F_LAST_CHAIN,
+	F_VERSION,
+	F_CIPHER,
+	F_CHAIN_INFO,
+	F_HTTP_STATUS,
+	F_STATUS,
+	F_PROBLEM,
+	F_COUNT
+};
+
+static const struct {
+	const char *name, *help;
+} families[F_COUNT] = {
+	[F_SUCCESS] = {"probe_success", "Whether the probe succeeded: reached, verified, no critical problem."},
+	[F_DURATION] = {"probe_duration_seconds", "How long the probe took in seconds."},
+	[F_EARLIEST] = {"probe_ssl_earliest_cert_expiry", "Earliest expiry of the certificates sent, unix time."},
+	[F_LAST_CHAIN] = {"probe_ssl_last_chain_expiry_timestamp_seconds",
+			  "Earliest expiry in the chain the server sent, unix time."},
+	[F_VERSION] = {"probe_tls_version_info", "The negotiated TLS version."},
+	[F_CIPHER] = {"probe_tls_cipher_info", "The negotiated cipher suite."},
+	[F_CHAIN_INFO] = {"probe_ssl_last_chain_info", "The leaf certificate of the chain."},
+	[F_HTTP_STATUS] = {"probe_http_status_code", "The HTTP status code of the final response."},
+	[F_STATUS] = {"tlsprobe_status", "tlsprobe's verdict: 0 ok, 1 warning, 2 critical, 3 unknown."},
+	[F_PROBLEM] = {"tlsprobe_problem", "A problem tlsprobe found, by reason code."},
+};
+
+struct prom {
+	char *buf[F_COUNT];
+	size_t len[F_COUNT];
+	FILE *f[F_COUNT];
+};
+
+struct prom *
+prom_create(void)
+{
+	struct prom *p = calloc(1, sizeof(*p));
+
+	for (int i = 0; p && i < F_COUNT; i++)
+		if (!(p->f[i] = open_memstream(&p->buf[i], &p->len[i]))) {
+			prom_destroy(p);
+			return NULL;
+		}
+	return p;
+}
+
+void
+prom_destroy(struct prom *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < F_COUNT; i++) {
+		if (p->f[i])
+			fclose(p->f[i]);
+		free(p->buf[i]);
+	}
+	free(p);
+}
+
+/* A label value: backslash, double quote and newline escaped; no other control bytes. */
+static void
+label(FILE *out, const char *key, const char *value, bool first)
+{
+	fprintf(out, "%s%s=\"", first ? "" : ",", key);
+	for (const unsigned char *s = (const unsigned char *)(value ? value : ""); *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else if (*s < 0x20 || *s == 0x7f)
+			fputc(' ', out);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static FILE *
+sample(struct prom *p, enum family fam, const struct tp_result *r)
+{
+	fprintf(p->f[fam], "%s{", families[fam].name);
+	label(p->f[fam], "target", target_label(r), true);
+	return p->f[fam];
+}
+
+static char *
+sans_list(const struct tp_cert_info *c)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&s, &len);
+
+	for (size_t i = 0; m && i < c->n_sans; i++)
+		fprintf(m, "%s%s", i ? "," : "", c->sans[i]);
+	if (m)
+		fclose(m);
+	return s;
+}
+
+void
+prom_add(struct prom *p, const struct tp_result *r)
+{
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	const struct tp_fetch_info *f = tp_result_fetch(r);
+	enum tp_status st = tp_result_status(r);
+	time_t when = 0;
+	long days = 0;
+	FILE *o;
+
+	o = sample(p, F_SUCCESS, r);
+	fprintf(o, "} %d\n", st <= TP_STATUS_WARNING ? 1 : 0);
+	o = sample(p, F_DURATION, r);
+	fprintf(o, "} %.6f\n", tp_result_timing(r)->total_ms / 1000.0);
+	/* Expiry is reported whenever certificates were seen, verified or not. */
+	if (earliest_expiry(r, &when, &days)) {
+		o = sample(p, F_EARLIEST, r);
+		fprintf(o, "} %lld\n", (long long)when);
+		o = sample(p, F_LAST_CHAIN, r);
+		fprintf(o, "} %lld\n", (long long)when);
+	}
+	if (tls) {
+		char version[16];
+		/* blackbox_exporter writes "TLS 1.3" */
+		snprintf(version, sizeof(version), "%s", tls->version);
+		if (strncmp(version, "TLSv", 4) == 0)
+			version[3] = ' ';
+		o = sample(p, F_VERSION, r);
+		label(o, "version", version, false);
+		fputs("} 1\n", o);
+		o = sample(p, F_CIPHER, r);
+		label(o, "cipher", tls->cipher, false);
+		fputs("} 1\n", o);
+	}
+	if (tp_result_cert_count(r)) {
+		const struct tp_cert_info *c = tp_result_cert(r, 0);
+		char *sans = sans_list(c);
+		o = sample(p, F_CHAIN_INFO, r);
+		label(o, "fingerprint_sha256", c->sha256, false);
+		label(o, "subject", c->subject, false);
+		label(o, "issuer", c->issuer, false);
+		label(o, "subjectalternative", sans, false);
+		label(o, "serialnumber", c->serial, false);
+		fputs("} 1\n", o);
+		free(sans);
+	}
+	if (f && f->status) {
+		o = sample(p, F_HTTP_STATUS, r);
+		fprintf(o, "} %ld\n", f->status);
+	}
+	o = sample(p, F_STATUS, r);
+	fprintf(o, "} %d\n", (int)st);
+	const struct tp_problem *err = tp_result_error(r);
+	for (size_t i = 0; i < tp_result_problem_count(r) + (err ? 1 : 0); i++) {
+		const struct tp_problem *pr = i < tp_result_problem_count(r) ? tp_result_problem(r, i) : err;
+		char index[16];
+		snprintf(index, sizeof(index), "%d", pr->cert_index);
+		o = sample(p, F_PROBLEM, r);
+		label(o, "code", tp_reason_get(pr->code)->name, false);
+		label(o, "severity", tp_status_name(pr->severity), false);
+		label(o, "cert_index", pr->cert_index >= 0 ? index : "", false);
+		fputs("} 1\n", o);
+	}
+}
+
+void
+prom_write(struct prom *p, FILE *out)
+{
+	for (int i = 0; i < F_COUNT; i++) {
+		fflush(p->f[i]);
+		if (!p->len[i])
+			continue;
+		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name, families[i].help, families[i].name);
+		fwrite(p->buf[i], 1, p->len[i], out);
+	}
+}
+
+/* ---- TSV ------------------------------------------------------------- */
+
+static void
+tsv_field(FILE *out, const char *s, bool last)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, out);
+	fputc(last ? '\n' : '\t', out);
+}
+
+void
+render_tsv_header(FILE *out)
+{
+	fputs("target\tstatus\treason\tdays_remaining\tnot_after\tsubject\taddress\tversion\n", out);
+}
+
+void
+render_tsv(FILE *out, const struct tp_result *r)
+{
+	const struct tp_tls_info *tls = tp_result_tls(r);
+	enum tp_code reason = tp_result_reason(r);
+	time_t when = 0;
+	long days = 0;
+	char d[24] = "", t[32] = "";
+	struct tm tm;
+
+	if (earliest_expiry(r, &when, &days)) {
+		snprintf(d, sizeof(d), "%ld", days);
+		if (gmtime_r(&when, &tm))
+			strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	tsv_field(out, target_label(r), false);
+	tsv_field(out, tp_status_name(tp_result_status(r)), false);
+	tsv_field(out, reason ? tp_reason_get(reason)->name : "", false);
+	tsv_field(out, d, false);
+	tsv_field(out, t, false);
+	tsv_field(out, tp_result_cert_count(r) ? tp_result_cert(r, 0)->subject : "", false);
+	tsv_field(out, tp_result_address(r), false);
+	tsv_field(out, tls ? tls->version : "", true);
+}
