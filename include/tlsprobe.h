@@ -40,6 +40,7 @@ enum tp_code {
 	TP_HANDSHAKE_FAILURE,
 	TP_STARTTLS_REFUSED,
 	TP_FETCH_FAILED,
+	TP_INVALID_TARGET,
 	TP_INTERNAL_ERROR,
 	/* findings about the certificates (and, for fetch, the HTTP response) */
 	TP_HTTP_STATUS,
@@ -94,6 +95,8 @@ struct tp_target {
 	uint16_t port;
 	bool host_is_ip;
 	char *sni;      /* --sni override, or NULL */
+	char *starttls; /* "smtp", "imap", "pop3", "ftp", "postgres", or NULL */
+	bool port_given;
 };
 
 /*
@@ -102,6 +105,11 @@ struct tp_target {
  */
 int tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen);
 int tp_target_set_sni(struct tp_target *t, const char *sni);
+/* Talk PROTO in the clear before TLS; without an explicit port, its usual
+ * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
+int tp_target_set_starttls(struct tp_target *t, const char *proto);
+/* 0 when proto is a STARTTLS protocol tlsprobe speaks. */
+int tp_starttls_known(const char *proto);
 void tp_target_finish(struct tp_target *t);
 
 /* ---- configuration ----------------------------------------------------- */
@@ -141,7 +149,7 @@ int tp_config_ready(struct tp_config *cfg);
 struct tp_timing {
 	/* Milliseconds from the start until each stage ended (cumulative, as
 	 * curl reports them); negative when the stage was not reached. */
-	double dns_ms, connect_ms, handshake_ms, total_ms;
+	double dns_ms, connect_ms, starttls_ms, handshake_ms, total_ms;
 };
 
 struct tp_tls_info {
@@ -259,6 +267,21 @@ int tp_pki_key(gnutls_x509_privkey_t *key, enum tp_key_type type, unsigned bits)
  * spec->csr, key is NULL and the request's subject and key are used. */
 int tp_pki_cert(gnutls_x509_crt_t *crt, const struct tp_cert_spec *spec, gnutls_x509_privkey_t key,
 		gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key);
+
+/* ---- many targets at once (batch.c) ------------------------------------- */
+
+/* Fill t with the next target: 1, or 0 at the end of the input, or -1 for
+ * a line that is not a target (err says why; t->input may name it). Called
+ * from the workers, one at a time. */
+typedef int tp_batch_next_fn(void *ctx, struct tp_target *t, char *err, size_t errlen);
+/* Take a finished result (and own it); index counts targets from 0. Called
+ * one at a time, in input order when ordered. */
+typedef void tp_batch_done_fn(void *ctx, size_t index, struct tp_result *r);
+
+/* Probe every target with up to parallel probes at once; 0, or -1 (see
+ * tp_config_error). */
+int tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_next_fn *next,
+		 tp_batch_done_fn *done, void *ctx);
 
 /* ---- an HTTPS request through libcurl (fetch.c) ------------------------- */
 

@@ -475,6 +475,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		snprintf(r->address, sizeof(r->address), "%s", ip);
 	r->timing.dns_ms = f->dns_ms;
 	r->timing.connect_ms = f->connect_ms;
+	r->timing.starttls_ms = -1;
 	r->timing.handshake_ms = f->tls_ms;
 	r->timing.total_ms = f->total_ms;
 

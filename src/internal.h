@@ -137,6 +137,11 @@ TP_PRINTF(1, 0) char *tp_vstrdupf(const char *fmt, va_list ap);
 /* net.c: resolve and connect within the deadline; returns a socket or -1. */
 int tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d);
 
+/* starttls.c: the clear-text dialogue before TLS; 0, or -1 with the error in r. */
+int tp_starttls(struct tp_result *r, int fd, const char *proto, const struct tp_deadline *d);
+/* The usual port of a STARTTLS protocol, -1 when unknown. */
+int tp_starttls_port(const char *proto);
+
 /* session.c: handshake over fd; on success fills r->tls and returns the
  * session (caller deinits). */
 gnutls_session_t tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd,

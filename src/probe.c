@@ -595,12 +595,14 @@ tp_result_create(const struct tp_target *target)
 
 	if (!r)
 		return NULL;
-	r->timing = (struct tp_timing){-1, -1, -1, -1};
+	r->timing = (struct tp_timing){-1, -1, -1, -1, -1};
 	r->target.input = strdup(target->input ? target->input : "");
 	r->target.host = strdup(target->host ? target->host : "");
 	r->target.sni = target->sni ? strdup(target->sni) : NULL;
 	r->target.port = target->port;
 	r->target.host_is_ip = target->host_is_ip;
+	r->target.starttls = target->starttls ? strdup(target->starttls) : NULL;
+	r->target.port_given = target->port_given;
 	r->ocsp.this_update = r->ocsp.next_update = r->ocsp.revocation_time = (time_t)-1;
 	return r;
 }
@@ -760,6 +762,15 @@ tp_probe(struct tp_config *cfg, const struct tp_target *target)
 	fd = tp_net_connect(r, cfg, &d);
 	if (fd < 0)
 		goto out;
+	if (target->starttls) {
+		double t1 = tp_now_ms();
+		int ret = tp_starttls(r, fd, target->starttls, &d);
+		r->timing.starttls_ms = tp_now_ms() - t1;
+		if (ret < 0) {
+			close(fd);
+			goto out;
+		}
+	}
 	s = tp_session_handshake(r, cfg, fd, &d);
 	if (s) {
 		unsigned n = 0;
@@ -778,8 +789,11 @@ out:
 	 * curl's timers do: dns <= connect <= handshake <= total. */
 	if (r->timing.connect_ms >= 0 && r->timing.dns_ms >= 0)
 		r->timing.connect_ms += r->timing.dns_ms;
-	if (r->timing.handshake_ms >= 0 && r->timing.connect_ms >= 0)
-		r->timing.handshake_ms += r->timing.connect_ms;
+	double before = r->timing.connect_ms;
+	if (r->timing.starttls_ms >= 0 && before >= 0)
+		before = r->timing.starttls_ms += before;
+	if (r->timing.handshake_ms >= 0 && before >= 0)
+		r->timing.handshake_ms += before;
 	tp_result_judge(r, cfg);
 	return r;
 }

@@ -119,6 +119,7 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 		return bad(err, errlen, "empty host name in '%s': give host[:port]", input);
 	if (port && parse_port(port, portlen, &t->port, err, errlen) < 0)
 		return -1;
+	t->port_given = port != NULL;
 	t->host = strndup(host, hostlen);
 	t->input = strdup(input);
 	if (!t->host || !t->input) {
@@ -154,6 +155,21 @@ tp_target_set_sni(struct tp_target *t, const char *sni)
 	return 0;
 }
 
+int
+tp_target_set_starttls(struct tp_target *t, const char *proto)
+{
+	int port = proto ? tp_starttls_port(proto) : 0;
+	char *copy;
+
+	if (port < 0 || !(copy = proto ? strdup(proto) : NULL))
+		return -1;
+	free(t->starttls);
+	t->starttls = copy;
+	if (!t->port_given)
+		t->port = (uint16_t)port;
+	return 0;
+}
+
 void
 tp_target_finish(struct tp_target *t)
 {
@@ -162,5 +178,6 @@ tp_target_finish(struct tp_target *t)
 	free(t->input);
 	free(t->host);
 	free(t->sni);
+	free(t->starttls);
 	memset(t, 0, sizeof(*t));
 }

@@ -31,7 +31,7 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 	struct batch_ctx *b = arg;
 
 	while (getline(&b->line, &b->cap, b->in) >= 0) {
-		char *save = NULL, *tok, *target, *sni = (char *)b->cli->sni;
+		char *save = NULL, *tok, *target, *sni = (char *)b->cli->sni, *starttls = (char *)b->cli->starttls;
 		b->lineno++;
 		/* A '#' at the start of a word starts a comment. */
 		for (char *p = b->line; *p; p++)
@@ -48,8 +48,14 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 				sni = tok + 6;
 				continue;
 			}
+			if (strcmp(tok, "--starttls") == 0 && (starttls = strtok_r(NULL, " \t\r\n", &save)))
+				continue;
+			if (strncmp(tok, "--starttls=", 11) == 0 && tok[11]) {
+				starttls = tok + 11;
+				continue;
+			}
 			t->input = strdup(target);
-			snprintf(err, errlen, "line %zu: '%s' is not a per-line option (only --sni NAME is)", b->lineno,
+			snprintf(err, errlen, "line %zu: '%s' is not a per-line option (--sni NAME and --starttls PROTO are)", b->lineno,
 				 tok);
 			return -1;
 		}
@@ -61,6 +67,11 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 		}
 		if (sni && tp_target_set_sni(t, sni) < 0) {
 			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (starttls && tp_target_set_starttls(t, starttls) < 0) {
+			snprintf(err, errlen, "line %zu: unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres",
+				 b->lineno, starttls);
 			return -1;
 		}
 		return 1;

@@ -68,6 +68,7 @@ struct cli {
 	char **targets;
 	size_t n_targets;
 	const char *sni;
+	const char *starttls;
 	enum cli_format format;
 	enum cli_color color;
 	int quiet, verbose;

@@ -37,7 +37,8 @@ connect_command(struct cli *cli)
 	/* Check every target before probing any: bad usage probes nothing. */
 	for (; parsed < cli->n_targets; parsed++) {
 		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0 ||
-		    (cli->sni && tp_target_set_sni(&targets[parsed], cli->sni) < 0)) {
+		    (cli->sni && tp_target_set_sni(&targets[parsed], cli->sni) < 0) ||
+		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0)) {
 			fprintf(stderr, "tlsprobe: %s\n", err);
 			worst = TP_STATUS_UNKNOWN;
 			goto out;

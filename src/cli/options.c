@@ -75,6 +75,7 @@ enum opt_id {
 	OPT_RESOLVE,
 	OPT_SCENARIO,
 	OPT_SNI,
+	OPT_STARTTLS,
 	OPT_TIMEOUT,
 	OPT_TLS_MAX,
 	OPT_TLS_MIN,
@@ -176,6 +177,7 @@ static const struct opt options[] = {
 	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, "resolve HOST:PORT to ADDR, as curl (repeatable)"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
+	{"starttls", 0, "PROTO", OPT_STARTTLS, PROBE, G_CONNECT, "speak PROTO before TLS: smtp, imap, pop3, ftp, postgres"},
 	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, "bound the whole probe (default 10)"},
 	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
 	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
@@ -547,6 +549,11 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		if (!*arg)
 			return fail(err, errlen, "empty --sni: give a host name");
 		cli->sni = arg;
+		break;
+	case OPT_STARTTLS:
+		if (tp_starttls_known(arg) < 0)
+			return fail(err, errlen, "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres", arg);
+		cli->starttls = arg;
 		break;
 	case OPT_TIMEOUT:
 		if (parse_seconds_ms(arg, &ms) < 0)

@@ -242,7 +242,8 @@ connection(const struct tout *w, const struct tp_result *r)
 	const struct {
 		const char *name;
 		double ms;
-	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {f ? "tls" : "handshake", tm->handshake_ms},
+	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {"starttls", tm->starttls_ms},
+		      {f ? "tls" : "handshake", tm->handshake_ms},
 		      {"first byte", f ? f->ttfb_ms : -1}, {"total", tm->total_ms}};
 	for (size_t i = 0; i < sizeof(stages) / sizeof(*stages); i++)
 		if (stages[i].ms >= 0)

@@ -1,0 +1,291 @@
+/*
+ * starttls.c: the plain-text dialogue that comes before TLS on ports where
+ * the connection starts in the clear (SMTP, IMAP, POP3, FTP, PostgreSQL),
+ * bounded by the probe's deadline. Only the exchange needed to get to the
+ * handshake: greeting, capabilities where they matter, the upgrade command.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+#define LINE_MAX_BYTES 4096
+
+struct dialogue {
+	struct tp_result *r;
+	int fd;
+	const struct tp_deadline *d;
+	const char *proto;
+	char buf[LINE_MAX_BYTES];
+	size_t len;
+};
+
+static const struct {
+	const char *name;
+	uint16_t port;
+} protocols[] = {
+	{"ftp", 21}, {"imap", 143}, {"pop3", 110}, {"postgres", 5432}, {"smtp", 25},
+};
+
+int
+tp_starttls_known(const char *proto)
+{
+	return tp_starttls_port(proto) < 0 ? -1 : 0;
+}
+
+int
+tp_starttls_port(const char *proto)
+{
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(*protocols); i++)
+		if (strcmp(protocols[i].name, proto) == 0)
+			return protocols[i].port;
+	return -1;
+}
+
+static int
+send_all(struct dialogue *g, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = send(g->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = g->fd, .events = POLLOUT};
+			if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0)
+				goto timeout;
+			continue;
+		}
+		if (n <= 0) {
+			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the connection broke while talking to the server",
+				       g->proto);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+timeout:
+	tp_result_fail(g->r, TP_TIMEOUT, "%s: the server did not answer in time before TLS", g->proto);
+	return -1;
+}
+
+/* One line into line (without CRLF); -1 on error (recorded). */
+static int
+read_line(struct dialogue *g, char *line, size_t size)
+{
+	for (;;) {
+		char *nl = memchr(g->buf, '\n', g->len);
+		if (nl) {
+			size_t n = (size_t)(nl - g->buf);
+			size_t copy = n < size - 1 ? n : size - 1;
+			memcpy(line, g->buf, copy);
+			line[copy] = '\0';
+			if (copy && line[copy - 1] == '\r')
+				line[copy - 1] = '\0';
+			memmove(g->buf, nl + 1, g->len - n - 1);
+			g->len -= n + 1;
+			return 0;
+		}
+		if (g->len == sizeof(g->buf)) {
+			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes",
+				       g->proto, LINE_MAX_BYTES);
+			return -1;
+		}
+		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+		int ready = poll(&pfd, 1, tp_deadline_left(g->d));
+		if (ready <= 0) {
+			tp_result_fail(g->r, TP_TIMEOUT, "%s: the server said nothing%s within the timeout", g->proto,
+				       g->len ? " more" : "");
+			return -1;
+		}
+		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - g->len, 0);
+		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS",
+				       g->proto);
+			return -1;
+		}
+		if (n > 0)
+			g->len += (size_t)n;
+	}
+}
+
+/* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1. */
+static int
+read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
+{
+	char line[LINE_MAX_BYTES];
+
+	for (;;) {
+		if (read_line(g, line, sizeof(line)) < 0)
+			return -1;
+		if (starttls_offered && strlen(line) >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0)
+			*starttls_offered = true;
+		if (strlen(line) >= 4 && line[3] == '-')
+			continue;
+		snprintf(last, size, "%s", line);
+		return strlen(line) >= 3 ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') : -1;
+	}
+}
+
+TP_PRINTF(3, 4) static void
+refused(struct dialogue *g, const char *said, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	char *clean = tp_utf8_clean(said, strlen(said));
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: %s (the server said \"%.120s\")", g->proto, what,
+		       clean ? clean : "");
+	free(clean);
+}
+
+static int
+smtp(struct dialogue *g)
+{
+	char last[LINE_MAX_BYTES];
+	bool offered = false;
+	int code;
+
+	if ((code = read_reply(g, last, sizeof(last), NULL)) < 0)
+		return -1;
+	if (code != 220) {
+		refused(g, last, "the greeting is not 220");
+		return -1;
+	}
+	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 || (code = read_reply(g, last, sizeof(last), &offered)) < 0)
+		return -1;
+	if (code != 250) {
+		refused(g, last, "EHLO was refused");
+		return -1;
+	}
+	if (!offered) {
+		refused(g, last, "the server does not offer STARTTLS");
+		return -1;
+	}
+	if (send_all(g, "STARTTLS\r\n", 10) < 0 || (code = read_reply(g, last, sizeof(last), NULL)) < 0)
+		return -1;
+	if (code != 220) {
+		refused(g, last, "STARTTLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ftp(struct dialogue *g)
+{
+	char last[LINE_MAX_BYTES];
+	int code;
+
+	if ((code = read_reply(g, last, sizeof(last), NULL)) < 0)
+		return -1;
+	if (code != 220) {
+		refused(g, last, "the greeting is not 220");
+		return -1;
+	}
+	if (send_all(g, "AUTH TLS\r\n", 10) < 0 || (code = read_reply(g, last, sizeof(last), NULL)) < 0)
+		return -1;
+	if (code != 234) {
+		refused(g, last, "AUTH TLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+imap(struct dialogue *g)
+{
+	char line[LINE_MAX_BYTES];
+
+	if (read_line(g, line, sizeof(line)) < 0)
+		return -1;
+	if (strncasecmp(line, "* OK", 4) != 0) {
+		refused(g, line, "the greeting is not * OK");
+		return -1;
+	}
+	if (send_all(g, "a1 STARTTLS\r\n", 13) < 0)
+		return -1;
+	do
+		if (read_line(g, line, sizeof(line)) < 0)
+			return -1;
+	while (strncmp(line, "a1 ", 3) != 0);
+	if (strncasecmp(line, "a1 OK", 5) != 0) {
+		refused(g, line, "STARTTLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pop3(struct dialogue *g)
+{
+	char line[LINE_MAX_BYTES];
+
+	if (read_line(g, line, sizeof(line)) < 0)
+		return -1;
+	if (strncmp(line, "+OK", 3) != 0) {
+		refused(g, line, "the greeting is not +OK");
+		return -1;
+	}
+	if (send_all(g, "STLS\r\n", 6) < 0 || read_line(g, line, sizeof(line)) < 0)
+		return -1;
+	if (strncmp(line, "+OK", 3) != 0) {
+		refused(g, line, "STLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+postgres(struct dialogue *g)
+{
+	/* SSLRequest: length 8, then the code 80877103 (1234 << 16 | 5679). */
+	static const unsigned char request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+	unsigned char answer;
+	struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+
+	if (send_all(g, request, sizeof(request)) < 0)
+		return -1;
+	if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
+		tp_result_fail(g->r, TP_TIMEOUT, "postgres: no answer to the SSL request within the timeout");
+		return -1;
+	}
+	if (recv(g->fd, &answer, 1, 0) != 1) {
+		tp_result_fail(g->r, TP_STARTTLS_REFUSED, "postgres: the server closed the connection");
+		return -1;
+	}
+	if (answer != 'S') {
+		tp_result_fail(g->r, TP_STARTTLS_REFUSED,
+			       "postgres: the server does not accept TLS (it answered '%c' to the SSL request)",
+			       answer >= 0x20 && answer < 0x7f ? answer : '?');
+		return -1;
+	}
+	return 0;
+}
+
+int
+tp_starttls(struct tp_result *r, int fd, const char *proto, const struct tp_deadline *d)
+{
+	struct dialogue g = {.r = r, .fd = fd, .d = d, .proto = proto};
+
+	if (strcmp(proto, "smtp") == 0)
+		return smtp(&g);
+	if (strcmp(proto, "imap") == 0)
+		return imap(&g);
+	if (strcmp(proto, "pop3") == 0)
+		return pop3(&g);
+	if (strcmp(proto, "ftp") == 0)
+		return ftp(&g);
+	if (strcmp(proto, "postgres") == 0)
+		return postgres(&g);
+	tp_result_fail(r, TP_INTERNAL_ERROR, "unknown STARTTLS protocol '%s'", proto);
+	return -1;
+}
