@@ -58,6 +58,10 @@ gnutls_x509_crl_t tp_trust_crl(const struct tp_trust *t, size_t i);
 const char *tp_trust_crl_file(const struct tp_trust *t, size_t i);
 gnutls_x509_crt_t tp_trust_user_cert(const struct tp_trust *t, size_t i);
 
+/* The subject Name inside a certificate's DER (a hostile input: bounds are
+ * checked at every step); 0, or -1 when the DER is not a certificate. */
+int tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len);
+
 /* ---- configuration ------------------------------------------------------ */
 
 struct tp_config {

@@ -362,7 +362,7 @@ new_problem(struct tp_result *r)
 	return &grown[r->n_problems++];
 }
 
-static void
+TP_PRINTF(5, 0) static void
 problem_fill(struct tp_result *r, struct tp_problem *p, enum tp_code code, int cert_index, const char *fmt,
 	     va_list ap)
 {

@@ -320,8 +320,8 @@ der_element(const unsigned char *p, const unsigned char *end, unsigned char *tag
 }
 
 /* Locate the subject Name inside a certificate's DER, without parsing the rest. */
-static int
-der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len)
+int
+tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len)
 {
 	const unsigned char *p = der->data, *end = der->data + der->size;
 	unsigned char tag;
@@ -401,7 +401,7 @@ index_system(struct tp_trust *t)
 		p = q;
 		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &root.der) < 0)
 			continue;
-		if (der_subject(&root.der, &root.subject, &root.subject_len) < 0 ||
+		if (tp_der_subject(&root.der, &root.subject, &root.subject_len) < 0 ||
 		    !(grown = realloc(t->sys, (t->n_sys + 1) * sizeof(*t->sys)))) {
 			gnutls_free(root.der.data);
 			continue;
