@@ -1,0 +1,61 @@
+#!/bin/sh
+# The main paths of tlsprobe under valgrind's memcheck: any invalid access,
+# use of uninitialised memory or definite leak fails. Prints TAP.
+set -u
+tlsprobe=${TLSPROBE:?TLSPROBE must name the binary}
+here=$(dirname "$0")
+if ! command -v valgrind >/dev/null 2>&1; then
+	echo "1..0 # SKIP valgrind is not installed"
+	exit 0
+fi
+dir=$(mktemp -d)
+server=""
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; fi; rm -rf "$dir"' EXIT INT TERM
+vg() {
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite --suppressions="$here/valgrind.supp" --log-file="$dir/vg.log" "$@" \
+		>"$dir/out" 2>"$dir/err"
+}
+n=0 failed=0
+check() { # name, expected exit codes (space separated), command...
+	name=$1 want=$2
+	shift 2
+	n=$((n + 1))
+	vg "$@"
+	rc=$?
+	case " $want " in
+	*" $rc "*) echo "ok $n - $name" ;;
+	*)
+		failed=$((failed + 1))
+		echo "not ok $n - $name (exit $rc, wanted $want)"
+		sed 's/^/# /' "$dir/vg.log" "$dir/err" | head -60
+		;;
+	esac
+}
+
+check "demo: every scenario served and probed in one process" "0" "$tlsprobe" demo
+check "ca init" "0" "$tlsprobe" ca init "$dir/ca" --name Valgrind
+check "ca issue" "0" "$tlsprobe" ca issue "$dir/ca" localhost 127.0.0.1
+check "ca check" "0" "$tlsprobe" ca check --ca "$dir/ca/root.pem" --cert "$dir/ca/localhost.fullchain.pem" \
+	--key "$dir/ca/localhost.key" --host localhost --json
+check "cert --verify" "0" "$tlsprobe" cert "$dir/ca/localhost.fullchain.pem" --verify --ca-file "$dir/ca/root.pem" \
+	--no-system-ca --host localhost
+
+# A server outside valgrind, for the clients under it.
+"$tlsprobe" serve --scenario all --listen 127.0.0.1:0 --write-ca "$dir/root.pem" >"$dir/ports" 2>/dev/null &
+server=$!
+i=0
+while [ "$(grep -c '^[0-9]' "$dir/ports" 2>/dev/null)" -lt 15 ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+awk '/^[0-9]/ { print "localhost:" $1 }' "$dir/ports" >"$dir/targets"
+good=$(head -1 "$dir/targets")
+check "batch over every scenario" "2" "$tlsprobe" batch "$dir/targets" --ca-file "$dir/root.pem" --json --parallel 8
+check "connect, prometheus" "0" "$tlsprobe" "$good" --ca-file "$dir/root.pem" --format prometheus
+check "fetch" "0" "$tlsprobe" fetch "https://$good/" --ca-file "$dir/root.pem" --json
+check "fetch, failing TLS explained by a probe" "2" "$tlsprobe" fetch "https://$(sed -n 2p "$dir/targets")/" \
+	--ca-file "$dir/root.pem"
+check "connect, refused port" "2" "$tlsprobe" localhost:1 --timeout 2
+echo "1..$n"
+[ "$failed" -eq 0 ]
