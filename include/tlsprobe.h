@@ -97,6 +97,9 @@ struct tp_target {
 	char *sni;      /* --sni override, or NULL */
 	char *starttls; /* "smtp", "imap", "pop3", "ftp", "postgres", or NULL */
 	bool port_given;
+	char *connect_host; /* connect here instead (--connect-to), or NULL */
+	uint16_t connect_port;
+	bool connect_is_ip;
 };
 
 /*
@@ -108,6 +111,9 @@ int tp_target_set_sni(struct tp_target *t, const char *sni);
 /* Talk PROTO in the clear before TLS; without an explicit port, its usual
  * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
 int tp_target_set_starttls(struct tp_target *t, const char *proto);
+/* Connect to ADDR[:PORT] instead of what DNS says, keeping the target's
+ * name for SNI and verification. -1 with err on a bad address. */
+int tp_target_set_connect_to(struct tp_target *t, const char *addr, char *err, size_t errlen);
 /* 0 when proto is a STARTTLS protocol tlsprobe speaks. */
 int tp_starttls_known(const char *proto);
 void tp_target_finish(struct tp_target *t);

@@ -58,19 +58,22 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 	struct addrinfo **res)
 {
 	const struct tp_target *t = &r->target;
+	/* --connect-to: somewhere else than DNS says, under the same name. */
+	const char *host = t->connect_host ? t->connect_host : t->host;
+	bool is_ip = t->connect_host ? t->connect_is_ip : t->host_is_ip;
 	char port[8];
 	struct addrinfo hints = {
 		.ai_family = cfg->family,
 		.ai_socktype = SOCK_STREAM,
-		.ai_flags = t->host_is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG,
+		.ai_flags = is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG,
 	};
-	struct gaicb req = {.ar_name = t->host, .ar_service = port, .ar_request = &hints};
+	struct gaicb req = {.ar_name = host, .ar_service = port, .ar_request = &hints};
 	struct gaicb *list[1] = {&req};
 	int ret;
 
-	snprintf(port, sizeof(port), "%u", t->port);
-	if (t->host_is_ip) {
-		ret = getaddrinfo(t->host, port, &hints, res);
+	snprintf(port, sizeof(port), "%u", t->connect_host ? t->connect_port : t->port);
+	if (is_ip) {
+		ret = getaddrinfo(host, port, &hints, res);
 	} else {
 		ret = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
 		while (ret == 0 && (ret = gai_error(&req)) == EAI_INPROGRESS) {
@@ -86,7 +89,7 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 				if (req.ar_result)
 					freeaddrinfo(req.ar_result);
 				tp_result_fail(r, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
-					       t->host, cfg->timeout_ms / 1000.0);
+					       host, cfg->timeout_ms / 1000.0);
 				return -1;
 			}
 			gai_suspend(wait, 1, &ts);
@@ -99,10 +102,10 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 	if (ret != 0) {
 		if (ret == EAI_NONAME || ret == EAI_NODATA || ret == EAI_FAIL || ret == EAI_AGAIN) {
 			const char *fam = cfg->family == AF_INET ? " IPv4" : cfg->family == AF_INET6 ? " IPv6" : "";
-			tp_result_fail(r, TP_DNS_FAILURE, "the name %s has no%s address (%s)", t->host, fam,
+			tp_result_fail(r, TP_DNS_FAILURE, "the name %s has no%s address (%s)", host, fam,
 				       gai_strerror(ret));
 		} else {
-			tp_result_fail(r, TP_DNS_FAILURE, "cannot resolve %s: %s", t->host, gai_strerror(ret));
+			tp_result_fail(r, TP_DNS_FAILURE, "cannot resolve %s: %s", host, gai_strerror(ret));
 		}
 		return -1;
 	}
@@ -185,14 +188,15 @@ tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp
 
 	if (err == 0)
 		return fd;
+	unsigned port = r->target.connect_host ? r->target.connect_port : r->target.port;
 	if (err == ETIMEDOUT)
 		tp_result_fail(r, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
-			       last, r->target.port, cfg->timeout_ms / 1000.0);
+			       last, port, cfg->timeout_ms / 1000.0);
 	else if (err == ECONNREFUSED)
 		tp_result_fail(r, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there",
-			       last, r->target.port);
+			       last, port);
 	else
-		tp_result_fail(r, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, r->target.port,
+		tp_result_fail(r, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, port,
 			       strerror(err));
 	return -1;
 }

@@ -603,6 +603,9 @@ tp_result_create(const struct tp_target *target)
 	r->target.host_is_ip = target->host_is_ip;
 	r->target.starttls = target->starttls ? strdup(target->starttls) : NULL;
 	r->target.port_given = target->port_given;
+	r->target.connect_host = target->connect_host ? strdup(target->connect_host) : NULL;
+	r->target.connect_port = target->connect_port;
+	r->target.connect_is_ip = target->connect_is_ip;
 	r->ocsp.this_update = r->ocsp.next_update = r->ocsp.revocation_time = (time_t)-1;
 	return r;
 }

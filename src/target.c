@@ -120,6 +120,9 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	if (port && parse_port(port, portlen, &t->port, err, errlen) < 0)
 		return -1;
 	t->port_given = port != NULL;
+	/* "example.com." is the same name; SNI and certificates never carry the dot. */
+	if (hostlen > 1 && host[hostlen - 1] == '.' && host[0] != '[')
+		hostlen--;
 	t->host = strndup(host, hostlen);
 	t->input = strdup(input);
 	if (!t->host || !t->input) {
@@ -164,9 +167,26 @@ tp_target_set_starttls(struct tp_target *t, const char *proto)
 	if (port < 0 || !(copy = proto ? strdup(proto) : NULL))
 		return -1;
 	free(t->starttls);
+	free(t->connect_host);
 	t->starttls = copy;
 	if (!t->port_given)
 		t->port = (uint16_t)port;
+	return 0;
+}
+
+int
+tp_target_set_connect_to(struct tp_target *t, const char *addr, char *err, size_t errlen)
+{
+	struct tp_target to;
+
+	if (tp_target_parse(&to, addr, err, errlen) < 0)
+		return -1;
+	free(t->connect_host);
+	t->connect_host = to.host;
+	to.host = NULL;
+	t->connect_port = to.port_given ? to.port : t->port;
+	t->connect_is_ip = to.host_is_ip;
+	tp_target_finish(&to);
 	return 0;
 }
 
@@ -179,5 +199,6 @@ tp_target_finish(struct tp_target *t)
 	free(t->host);
 	free(t->sni);
 	free(t->starttls);
+	free(t->connect_host);
 	memset(t, 0, sizeof(*t));
 }

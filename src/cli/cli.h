@@ -69,6 +69,7 @@ struct cli {
 	size_t n_targets;
 	const char *sni;
 	const char *starttls;
+	const char *connect_to;
 	enum cli_format format;
 	enum cli_color color;
 	int quiet, verbose;

@@ -128,6 +128,7 @@ static const struct opt options[] = {
 	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CLIENT, G_TLS, "client certificate for mutual TLS (PEM)"},
 	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, "private key of --client-cert"},
 	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
+	{"connect-to", 0, "ADDR[:PORT]", OPT_CONNECT_TO, PROBE, G_CONNECT, "connect there instead of where DNS says, keeping the name"},
 	{"connect-to", 0, "H1:P1:H2:P2", OPT_CONNECT_TO, FETCH, G_CONNECT, "connect to H2:P2 for requests to H1:P1, as curl (repeatable)"},
 	{"crit-days", 0, "N", OPT_CRIT_DAYS, JUDGE, G_TRUST, "critical when a certificate expires within N days (14)"},
 	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
@@ -365,6 +366,10 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		break;
 	case OPT_CA: ca->root = arg; break;
 	case OPT_CONNECT_TO:
+		if (cli->cmd != CMD_FETCH) {
+			cli->connect_to = arg;
+			break;
+		}
 		if (fa->o.n_connect_to == sizeof(fa->connect_to) / sizeof(*fa->connect_to))
 			return fail(err, errlen, "too many --connect-to");
 		fa->connect_to[fa->o.n_connect_to++] = arg;

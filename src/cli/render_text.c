@@ -204,7 +204,8 @@ connection(const struct tout *w, const struct tp_result *r)
 
 	fputc('\n', w->f);
 	if (addr)
-		field(w, 2, "address", "%s port %u%s%s", addr, tp_result_target(r)->port,
+		field(w, 2, "address", "%s port %u%s%s", addr,
+		      tp_result_target(r)->connect_host ? tp_result_target(r)->connect_port : tp_result_target(r)->port,
 		      tp_result_sni(r) ? ", SNI " : ", no SNI", tp_result_sni(r) ? tp_result_sni(r) : "");
 	if (tls) {
 		field(w, 2, "protocol", "%s, %s", tls->version, tls->cipher ? tls->cipher : "?");
