@@ -367,6 +367,7 @@ struct tp_ca_report {
 	char *files[4];
 	size_t n_files;
 	char note[256];
+	bool flat;                 /* a root only, no intermediate */
 };
 
 int tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *rep, char *err, size_t errlen);

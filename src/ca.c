@@ -24,6 +24,7 @@ struct out_file {
 	gnutls_datum_t data;
 	mode_t mode;
 	char tmp[4096];
+	char backup[4096];
 	bool placed;
 };
 
@@ -53,6 +54,10 @@ write_all(int fd, const gnutls_datum_t *d)
 	return 0;
 }
 
+/*
+ * With force, each file that already exists is first kept under a backup
+ * name, so that a run failing half way can put everything back as it was.
+ */
 static int
 place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *rep, char *err, size_t errlen)
 {
@@ -79,19 +84,38 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 			goto undo;
 		}
 		close(fd);
+		if (force && access(files[i].path, F_OK) == 0) {
+			snprintf(files[i].backup, sizeof(files[i].backup), "%s.old-XXXXXX", files[i].path);
+			fd = mkstemp(files[i].backup);
+			if (fd < 0 || (close(fd), rename(files[i].path, files[i].backup)) < 0 ||
+			    link(files[i].backup, files[i].path) < 0) {
+				fail(err, errlen, "cannot replace %s: %s", files[i].path, strerror(errno));
+				if (fd >= 0 && access(files[i].path, F_OK) != 0)
+					rename(files[i].backup, files[i].path);
+				else if (fd >= 0)
+					unlink(files[i].backup);
+				files[i].backup[0] = '\0';
+				goto undo;
+			}
+		}
 	}
 	for (i = 0; i < n; i++) {
+		/* Without force, link(2) refuses an existing name: never a lost file. */
 		int ret = force ? rename(files[i].tmp, files[i].path) : link(files[i].tmp, files[i].path);
 		if (ret < 0) {
 			fail(err, errlen, "cannot create %s: %s", files[i].path,
 			     errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
 			goto undo;
 		}
+		if (force)
+			files[i].tmp[0] = '\0';
 		files[i].placed = true;
 	}
 	for (i = 0; i < n; i++) {
-		if (!force)
+		if (files[i].tmp[0])
 			unlink(files[i].tmp);
+		if (files[i].backup[0])
+			unlink(files[i].backup);
 		if (rep->n_files < sizeof(rep->files) / sizeof(*rep->files))
 			rep->files[rep->n_files++] = strdup(files[i].path);
 	}
@@ -100,8 +124,13 @@ undo:
 	for (i = 0; i < n; i++) {
 		if (files[i].tmp[0])
 			unlink(files[i].tmp);
-		/* What this run placed without --force was new: take it back. */
-		if (files[i].placed && !force)
+		/* The backup is a second link to the old file: put it back
+		 * over the new one, or drop it if the old is still in place. */
+		if (files[i].backup[0] && files[i].placed)
+			rename(files[i].backup, files[i].path);
+		else if (files[i].backup[0])
+			unlink(files[i].backup);
+		else if (files[i].placed)
 			unlink(files[i].path);
 	}
 	return -1;
@@ -165,6 +194,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	gnutls_x509_crt_t rcrt = NULL, icrt = NULL;
 	struct out_file files[4] = {{0}};
 	size_t n = 0;
+	bool made_dir = false;
 	int ret = -1, g;
 
 	memset(rep, 0, sizeof(*rep));
@@ -174,7 +204,9 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	inter.pathlen = 0;
 	inter.not_after = now + (days / 2 > 0 ? days / 2 : 1) * DAY;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0755) == 0)
+		made_dir = true;
+	else if (errno != EEXIST)
 		return fail(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
 	if ((g = tp_pki_key(&rkey, o->key_type, 0)) < 0 || (g = tp_pki_cert(&rcrt, &root, rkey, NULL, NULL)) < 0)
 		goto gnutls_fail;
@@ -201,6 +233,18 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
+	if (ret == 0 && !o->intermediate) {
+		/* A flat CA replacing a two-level one: an old intermediate
+		 * left behind would go on signing under the old root. */
+		char *old_key = tp_strdupf("%s/intermediate.key", dir), *old_crt = tp_strdupf("%s/intermediate.pem", dir);
+		if (old_key)
+			unlink(old_key);
+		if (old_crt)
+			unlink(old_crt);
+		free(old_key);
+		free(old_crt);
+	}
+	rep->flat = !o->intermediate;
 	goto out;
 gnutls_fail:
 	fail(err, errlen, "cannot make the CA: %s", gnutls_strerror(g));
@@ -214,6 +258,9 @@ out:
 		gnutls_x509_privkey_deinit(rkey);
 	if (ikey)
 		gnutls_x509_privkey_deinit(ikey);
+	/* A failed run leaves nothing behind, not even the directory it made. */
+	if (ret < 0 && made_dir)
+		rmdir(dir);
 	return ret;
 }
 
@@ -221,9 +268,11 @@ static int
 load_crt(const char *path, gnutls_x509_crt_t *crt)
 {
 	gnutls_datum_t d = {NULL, 0};
-	int ret = gnutls_load_file(path, &d);
+	int ret;
 
-	if (ret < 0)
+	if (access(path, R_OK) != 0)
+		return GNUTLS_E_FILE_ERROR; /* errno says why */
+	if ((ret = gnutls_load_file(path, &d)) < 0)
 		return ret;
 	if ((ret = gnutls_x509_crt_init(crt)) == 0 &&
 	    (ret = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
@@ -238,9 +287,11 @@ static int
 load_key(const char *path, gnutls_x509_privkey_t *key)
 {
 	gnutls_datum_t d = {NULL, 0};
-	int ret = gnutls_load_file(path, &d);
+	int ret;
 
-	if (ret < 0)
+	if (access(path, R_OK) != 0)
+		return GNUTLS_E_FILE_ERROR; /* errno says why */
+	if ((ret = gnutls_load_file(path, &d)) < 0)
 		return ret;
 	if ((ret = gnutls_x509_privkey_init(key)) == 0 &&
 	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0 &&
@@ -313,12 +364,12 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	flat = access(icrt_path, F_OK) != 0;
 	if ((g = load_crt(flat ? rcrt_path : icrt_path, &issuer)) < 0) {
 		fail(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
-		     flat ? rcrt_path : icrt_path, g == GNUTLS_E_FILE_ERROR ? "no such file" : gnutls_strerror(g), dir);
+		     flat ? rcrt_path : icrt_path, g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g), dir);
 		goto out;
 	}
 	if ((g = load_key(flat ? rkey_path : ikey_path, &issuer_key)) < 0) {
 		fail(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path,
-		     g == GNUTLS_E_FILE_ERROR ? "no such file" : gnutls_strerror(g));
+		     g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g));
 		goto out;
 	}
 	if (o->csr_file && load_csr(o->csr_file, &csr, err, errlen) < 0)
@@ -379,6 +430,7 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
+	rep->flat = flat;
 	goto out;
 gnutls_fail:
 	fail(err, errlen, "cannot issue the certificate: %s", gnutls_strerror(g));
@@ -410,25 +462,40 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 {
 	struct tp_result *r = tp_examine(cfg, label, certs, n, name, true);
 	gnutls_x509_privkey_t key = NULL;
-	gnutls_x509_crt_t leaf = NULL;
+	gnutls_x509_crt_t leaf_crt = NULL;
 	unsigned char a[64], b[64];
 	size_t alen = sizeof(a), blen = sizeof(b);
 	int ret;
 
-	if (!r || !key_file || n == 0)
+	if (!r || !key_file || n == 0 || r->n_certs == 0)
 		return r;
+	/* The leaf the report starts with (the file may have it elsewhere). */
+	size_t leaf = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char fp[32];
+		size_t fplen = sizeof(fp);
+		char hexfp[65];
+		if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[i], fp, &fplen) < 0)
+			continue;
+		for (size_t k = 0; k < fplen; k++)
+			snprintf(hexfp + 2 * k, 3, "%02x", fp[k]);
+		if (strcmp(hexfp, r->certs[0].sha256) == 0) {
+			leaf = i;
+			break;
+		}
+	}
 	if ((ret = load_key(key_file, &key)) < 0) {
 		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file,
 			      ret == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(ret));
-	} else if (gnutls_x509_crt_init(&leaf) == 0 &&
-		   gnutls_x509_crt_import(leaf, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+	} else if (gnutls_x509_crt_init(&leaf_crt) == 0 &&
+		   gnutls_x509_crt_import(leaf_crt, &certs[leaf], GNUTLS_X509_FMT_DER) == 0 &&
 		   gnutls_x509_privkey_get_key_id(key, 0, a, &alen) == 0 &&
-		   gnutls_x509_crt_get_key_id(leaf, 0, b, &blen) == 0 && (alen != blen || memcmp(a, b, alen) != 0)) {
+		   gnutls_x509_crt_get_key_id(leaf_crt, 0, b, &blen) == 0 && (alen != blen || memcmp(a, b, alen) != 0)) {
 		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key in %s is not the key of '%s'", key_file,
 			      r->certs[0].subject);
 	}
-	if (leaf)
-		gnutls_x509_crt_deinit(leaf);
+	if (leaf_crt)
+		gnutls_x509_crt_deinit(leaf_crt);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	tp_result_judge(r, cfg);

@@ -23,6 +23,13 @@ struct chain {
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
 };
 
+/* Who handed over the chain, for messages: a server, or a file (ca check, cert). */
+static bool
+from_file(const struct chain *c)
+{
+	return c->r->target.port == 0;
+}
+
 static const char *
 subj(const struct chain *c, size_t i)
 {
@@ -132,8 +139,8 @@ explain_unknown_issuer(struct chain *c)
 	if (ci->self_signed) {
 		if (top == 0) {
 			tp_result_add(r, TP_SELF_SIGNED, 0,
-				      "the server sent a self-signed certificate for '%s'; no trusted CA vouches "
-				      "for it%s", top_cn, from_files);
+				      "%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
+				      from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
 		} else {
 			enum tp_trust_source same = TP_TRUST_NONE;
 			if (gnutls_x509_crt_get_raw_dn(c->certs[top], &dn) == 0) {
@@ -142,14 +149,15 @@ explain_unknown_issuer(struct chain *c)
 			}
 			if (same != TP_TRUST_NONE)
 				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
-					      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s); %s "
-					      "holds a CA of that name, but not this one (same name, different key)",
-					      top_cn, ci->sha256,
+					      "the chain ends at the root CA '%s' (%s, SHA-256 %s); %s holds a CA of that "
+					      "name, but not this one (same name, different key)", top_cn,
+					      from_file(c) ? "in the file" : "sent by the server", ci->sha256,
 					      same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
 			else
 				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
-					      "the chain ends at the root CA '%s' (sent by the server, SHA-256 %s), which "
-					      "is not in the trust store%s", top_cn, ci->sha256, from_files);
+					      "the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
+					      "trust store%s", top_cn, from_file(c) ? "in the file" : "sent by the server",
+					      ci->sha256, from_files);
 		}
 		goto out;
 	}
@@ -185,12 +193,14 @@ explain_unknown_issuer(struct chain *c)
 				 ci->ca_issuers[0]);
 		if (c->n == 1)
 			p = tp_result_add(r, TP_MISSING_INTERMEDIATE, (int)top,
-					  "the server sent only its leaf certificate; its issuer '%s' is missing from "
-					  "the chain and is not in the trust store%s", issuer_cn, from_files);
+					  "%s only the leaf certificate; its issuer '%s' is missing from the chain and "
+					  "is not in the trust store%s", from_file(c) ? "the file holds" : "the server sent",
+					  issuer_cn, from_files);
 		else
 			p = tp_result_add(r, TP_MISSING_INTERMEDIATE, (int)top,
-					  "the server sent %zu certificates but not '%s', the issuer of '%s'; it is "
-					  "not in the trust store either%s", c->n, issuer_cn, top_cn, from_files);
+					  "%s %zu certificates but not '%s', the issuer of '%s'; it is not in the trust "
+					  "store either%s", from_file(c) ? "the file holds" : "the server sent", c->n,
+					  issuer_cn, top_cn, from_files);
 		if (p)
 			tp_problem_set_fix(p, "%s%s If '%s' is instead a root CA of your own, trust it on the "
 					      "client: tlsprobe --ca-file root.pem, curl --cacert root.pem.",
@@ -211,7 +221,8 @@ explain_bad_signature(struct chain *c)
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		struct tp_problem *p = tp_result_add(c->r, TP_SIGNATURE_FAILURE, (int)i,
 			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
-			"certificate the server sent (#%zu): same name, different key", a, b, b, j);
+			"certificate %s (#%zu): same name, different key", a, b, b, from_file(c) ? "in the file" : "the server sent",
+			j);
 		tp_problem_set_fix(p, "The server sends the wrong '%s' certificate, perhaps an old one from before "
 				      "the CA changed keys: install the intermediate your CA issued with this "
 				      "certificate (the chain file that came with it).", b);
@@ -407,7 +418,8 @@ check_order(struct chain *c)
 		while (first < c->len && c->path[first] == first)
 			first++;
 		tp_result_add(c->r, TP_CHAIN_ORDER, (int)(first < c->len ? c->path[first] : 0),
-			      "the server sent its certificates out of order; the chain is %s", want);
+			      "%s its certificates out of order; the chain is %s",
+			      from_file(c) ? "the file has" : "the server sent", want);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (in_path[i])

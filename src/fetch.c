@@ -30,6 +30,7 @@ struct transfer {
 	const char *version, *cipher, *kx_group, *sig_alg;
 	char *alpn;
 	bool have_tls;
+	bool client_cert_requested;
 	/* the latest response */
 	char *reason;
 	char *headers;       /* "name: value\n"... of the final response */
@@ -90,6 +91,7 @@ capture_tls(struct transfer *t)
 	t->sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
 	free(t->alpn);
 	t->alpn = gnutls_alpn_get_selected_protocol(s, &alpn) == 0 ? tp_utf8_clean((char *)alpn.data, alpn.size) : NULL;
+	t->client_cert_requested = gnutls_certificate_client_get_request_status(s) != 0;
 	t->have_tls = true;
 }
 
@@ -133,10 +135,14 @@ on_header(char *data, size_t size, size_t n, void *arg)
 			while (rlen && (sp2[rlen] == '\r' || sp2[rlen] == '\n' || sp2[rlen] == '\0'))
 				rlen--;
 			t->reason = tp_utf8_clean(sp2 + 1, rlen);
-			/* trim the line end */
-			size_t k = strlen(t->reason);
-			while (k && (t->reason[k - 1] == '\r' || t->reason[k - 1] == '\n'))
+			/* trim the line end; HTTP/2 has no reason phrase at all */
+			size_t k = t->reason ? strlen(t->reason) : 0;
+			while (k && (t->reason[k - 1] == '\r' || t->reason[k - 1] == '\n' || t->reason[k - 1] == ' '))
 				t->reason[--k] = '\0';
+			if (t->reason && !*t->reason) {
+				free(t->reason);
+				t->reason = NULL;
+			}
 		}
 		return len;
 	}
@@ -316,10 +322,12 @@ map_curl_error(struct tp_result *r, CURLcode rc, const char *msg, long os_errno)
 	}
 }
 
+/* Failures a probe of the same endpoint explains better than curl's words:
+ * TLS ones, and a refused connection (curl does not say which address). */
 static bool
-tls_failure(CURLcode rc)
+probe_explains(CURLcode rc)
 {
-	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
 	       rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
 	       rc == CURLE_GOT_NOTHING;
 }
@@ -329,14 +337,24 @@ tls_failure(CURLcode rc)
  * certificate, within what is left of the time) and take its findings.
  */
 static void
-explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host, long port, const char *curl_msg)
+explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host, long port, const char *ip,
+		   double spent_ms, const char *curl_msg)
 {
 	struct tp_target t = {.input = r->target.input, .host = (char *)host, .port = (uint16_t)port};
+	struct tp_config within = *cfg;
 	struct in6_addr a;
 	struct tp_result *p;
 
 	t.host_is_ip = inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
-	p = tp_probe(cfg, &t);
+	/* The very address curl used (--resolve, --connect-to), under the same name. */
+	if (ip && *ip) {
+		t.connect_host = (char *)ip;
+		t.connect_port = (uint16_t)port;
+		t.connect_is_ip = true;
+	}
+	/* Within what is left of --max-time. */
+	within.timeout_ms = spent_ms < cfg->timeout_ms ? cfg->timeout_ms - (unsigned)spent_ms : 1;
+	p = tp_probe(&within, &t);
 	if (!p)
 		return;
 	tp_result_adopt(r, p);
@@ -379,6 +397,9 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	if (!r)
 		return NULL;
 	r->is_fetch = true;
+	/* curl sends the URL's host name as SNI, never an IP address. */
+	if (!r->target.host_is_ip && r->target.host[0])
+		r->sni = strdup(r->target.host);
 	t.r = r;
 	pthread_once(&curl_once, init_curl);
 	if (!(t.h = curl_easy_init())) {
@@ -471,6 +492,15 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	t.reason = NULL;
 	f->curl_code = (int)rc;
 	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : curl_easy_strerror(rc)) : NULL;
+	/* The trust file curl names is our temporary copy, gone by now. */
+	char *cafile_note = f->curl_message ? strstr(f->curl_message, " CAfile:") : NULL;
+	if (cafile_note && cafile)
+		*cafile_note = '\0';
+	if (f->curl_message) {
+		size_t k = strlen(f->curl_message);
+		while (k && (f->curl_message[k - 1] == '.' || f->curl_message[k - 1] == ' '))
+			f->curl_message[--k] = '\0';
+	}
 	if (ip && *ip)
 		snprintf(r->address, sizeof(r->address), "%s", ip);
 	r->timing.dns_ms = f->dns_ms;
@@ -487,6 +517,8 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		r->tls.sig_alg = t.sig_alg;
 		r->alpn = t.alpn;
 		r->tls.alpn = t.alpn;
+		r->tls.client_cert_requested = t.client_cert_requested;
+		r->tls.client_cert_sent = t.client_cert_requested && cfg->client_cert_file;
 		t.alpn = NULL;
 		/* The name the final response's certificate must cover. */
 		struct tp_target fin;
@@ -497,8 +529,9 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		}
 	}
 	if (rc != CURLE_OK) {
-		if (tls_failure(rc) && !t.have_tls && r->target.host[0])
-			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, f->curl_message);
+		if (probe_explains(rc) && !t.have_tls && r->target.host[0])
+			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, f->total_ms,
+					   f->curl_message);
 		else
 			map_curl_error(r, rc, f->curl_message, os_errno);
 		goto out;

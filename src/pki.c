@@ -145,8 +145,12 @@ tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509
 		    (ret = gnutls_x509_crt_set_authority_key_id(crt, id, id_len)) < 0)
 			goto fail;
 	}
-	ret = gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, issuer ? issuer_key : key,
-				    spec->hash ? spec->hash : GNUTLS_DIG_SHA256, 0);
+	gnutls_x509_privkey_t signer = issuer ? issuer_key : key;
+	gnutls_digest_algorithm_t hash = spec->hash ? spec->hash : GNUTLS_DIG_SHA256;
+	/* EdDSA hashes as part of the algorithm: GnuTLS wants SHA-512 named for Ed25519. */
+	if (gnutls_x509_privkey_get_pk_algorithm(signer) == GNUTLS_PK_EDDSA_ED25519)
+		hash = GNUTLS_DIG_SHA512;
+	ret = gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, signer, hash, 0);
 	if (ret < 0)
 		goto fail;
 	*out = crt;

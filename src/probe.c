@@ -610,6 +610,24 @@ tp_result_create(const struct tp_target *target)
 	return r;
 }
 
+/* The first certificate that is not a CA: where a file's leaf is. */
+static size_t
+find_leaf(const gnutls_datum_t *certs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		gnutls_x509_crt_t crt;
+		bool ca = true;
+		if (gnutls_x509_crt_init(&crt) < 0)
+			return 0;
+		if (gnutls_x509_crt_import(crt, &certs[i], GNUTLS_X509_FMT_DER) == 0)
+			ca = tp_chain_is_ca(crt);
+		gnutls_x509_crt_deinit(crt);
+		if (!ca)
+			return i;
+	}
+	return 0;
+}
+
 struct tp_result *
 tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *name,
 	   bool verify)
@@ -617,13 +635,41 @@ tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs
 	struct tp_target t = {.input = (char *)label, .host = (char *)label};
 	struct tp_result *r = tp_result_create(&t);
 	double t0 = tp_now_ms();
+	size_t leaf = n ? find_leaf(certs, n) : 0;
+	gnutls_datum_t *order = NULL;
 
 	if (!r)
 		return NULL;
+	/*
+	 * A file that starts with a CA certificate, the leaf further down:
+	 * a server would present the CA as its own. Judge the chain as it
+	 * should be, leaf first, and say so.
+	 */
+	if (leaf && (order = malloc(n * sizeof(*order)))) {
+		order[0] = certs[leaf];
+		for (size_t i = 0, k = 1; i < n; i++)
+			if (i != leaf)
+				order[k++] = certs[i];
+	}
 	if (n == 0)
 		tp_result_fail(r, TP_INTERNAL_ERROR, "no certificate to examine");
 	else
-		examine_chain(r, cfg, certs, (unsigned)n, name, cfg->at ? cfg->at : time(NULL), verify);
+		examine_chain(r, cfg, order ? order : certs, (unsigned)n, name, cfg->at ? cfg->at : time(NULL), verify);
+	if (order && r->n_certs > 1) {
+		char *first = tp_short_name(r->certs[1].subject), *own = tp_short_name(r->certs[0].subject);
+		struct tp_problem *p = tp_result_add(r, TP_CHAIN_ORDER, 0,
+			"the file starts with '%s', a CA certificate; the leaf '%s' is its certificate #%zu (shown here "
+			"as #0, as a server must send it)", first ? first : "?", own ? own : "?", leaf);
+		if (p) {
+			p->severity = TP_STATUS_CRITICAL;
+			tp_problem_set_fix(p, "Put the leaf first in the file, then its issuer, then that one's issuer: "
+					      "a server presents the first certificate as its own, and its key must "
+					      "match it.");
+		}
+		free(first);
+		free(own);
+	}
+	free(order);
 	r->timing.total_ms = tp_now_ms() - t0;
 	tp_result_judge(r, cfg);
 	return r;

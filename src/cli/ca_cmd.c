@@ -9,17 +9,49 @@
 
 #include "cli.h"
 
-static void
-trust_howto(FILE *out, const char *root)
+/* s as one shell word: quoted when it holds anything a shell would split or expand. */
+static const char *
+shq(const char *s, char *buf, size_t len)
 {
+	size_t o = 0;
+
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+=,-")] == '\0' && *s)
+		return s;
+	buf[o++] = '\'';
+	for (; *s && o + 5 < len; s++) {
+		if (*s == '\'') {
+			memcpy(buf + o, "'\\''", 4);
+			o += 4;
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
+}
+
+static void
+trust_howto(FILE *out, const char *root_path, bool flat)
+{
+	char q[4200], py[4200];
+	const char *root = shq(root_path, q, sizeof(q));
+	json_t *j = json_string(root_path);
+	char *pys = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL; /* a JSON string is a valid Python literal */
+
+	snprintf(py, sizeof(py), "%s", pys ? pys : "\"root.pem\"");
+	free(pys);
+	json_decref(j);
+
+	fprintf(out, flat ? "\nTrust the root on clients (root.key signs every certificate: guard it):\n"
+			  : "\nTrust the root on clients (keep root.key offline: the intermediate does the signing):\n");
 	fprintf(out,
-		"\nTrust the root on clients (and only there: keep root.key offline):\n"
 		"  tlsprobe:         tlsprobe --ca-file %s HOST:PORT\n"
 		"  curl:             curl --cacert %s https://HOST/\n"
-		"  Python requests:  requests.get(url, verify=\"%s\")\n"
+		"  Python requests:  requests.get(url, verify=%s)\n"
 		"  OpenSSL tools:    export SSL_CERT_FILE=%s\n"
 		"  Debian system:    cp %s /usr/local/share/ca-certificates/my-root-ca.crt && update-ca-certificates\n",
-		root, root, root, root, root);
+		root, root, py, root, root);
 }
 
 static int
@@ -38,10 +70,10 @@ ca_init(struct cli *cli, const char *dir)
 	printf("Made a root CA%s in %s:\n", o.intermediate ? " and an intermediate CA" : "", dir);
 	for (size_t i = 0; i < rep.n_files; i++)
 		printf("  %s%s\n", rep.files[i], strstr(rep.files[i], ".key") ? "  (private key, mode 0600)" : "");
-	printf("\nIssue a server certificate:\n  tlsprobe ca issue %s localhost 127.0.0.1\n", dir);
-	char root[4096];
+	char q[4200], root[4096];
+	printf("\nIssue a server certificate:\n  tlsprobe ca issue %s localhost 127.0.0.1\n", shq(dir, q, sizeof(q)));
 	snprintf(root, sizeof(root), "%s/root.pem", dir);
-	trust_howto(stdout, root);
+	trust_howto(stdout, root, rep.flat);
 	tp_ca_report_finish(&rep);
 	return TP_STATUS_OK;
 }
@@ -70,18 +102,23 @@ ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 			chain = f;
 		else if (strstr(f, ".key"))
 			key = f;
-		printf("  %s%s\n", f, strstr(f, ".fullchain.pem") ? "  (certificate + intermediate: what servers serve)"
-				      : strstr(f, ".key")	   ? "  (private key, mode 0600)"
-								   : "  (the certificate)");
+		printf("  %s%s\n", f, !strstr(f, ".fullchain.pem") ? strstr(f, ".key") ? "  (private key, mode 0600)"
+											: "  (the certificate)"
+				      : rep.flat ? "  (the certificate alone: a root signed it, and servers do not send the root)"
+						 : "  (certificate + intermediate: what servers serve)");
 	}
+	char q1[4200], q2[4200], q3[4200], q4[4200];
+	char rootpem[4096];
+	snprintf(rootpem, sizeof(rootpem), "%s/root.pem", dir);
+	const char *qc = chain ? shq(chain, q1, sizeof(q1)) : "", *qk = shq(key ? key : "YOUR.key", q2, sizeof(q2));
 	if (!a->client && chain) {
-		printf("\nServe it:\n  tlsprobe serve --cert %s --key %s\n", chain, key ? key : "YOUR.key");
-		printf("  nginx: ssl_certificate %s; ssl_certificate_key %s;\n", chain, key ? key : "YOUR.key");
-		printf("\nCheck it before deploying:\n  tlsprobe ca check --ca %s/root.pem --cert %s%s%s --host %s\n", dir,
-		       chain, key ? " --key " : "", key ? key : "", n ? names[0] : "NAME");
+		printf("\nServe it:\n  tlsprobe serve --cert %s --key %s\n", qc, qk);
+		printf("  nginx: ssl_certificate %s; ssl_certificate_key %s;\n", qc, qk);
+		printf("\nCheck it before deploying:\n  tlsprobe ca check --ca %s --cert %s --key %s --host %s\n",
+		       shq(rootpem, q3, sizeof(q3)), qc, qk, shq(n ? names[0] : "NAME", q4, sizeof(q4)));
 	} else if (a->client && chain) {
-		printf("\nUse it: curl --cert %s --key %s https://HOST/\n", chain, key ? key : "YOUR.key");
-		printf("        tlsprobe HOST:PORT --client-cert %s --client-key %s\n", chain, key ? key : "YOUR.key");
+		printf("\nUse it: curl --cert %s --key %s https://HOST/\n", qc, qk);
+		printf("        tlsprobe HOST:PORT --client-cert %s --client-key %s\n", qc, qk);
 	}
 	tp_ca_report_finish(&rep);
 	return TP_STATUS_OK;
