@@ -28,16 +28,6 @@ struct out_file {
 	bool placed;
 };
 
-TP_PRINTF(3, 4) static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int
 write_all(int fd, const gnutls_datum_t *d)
 {
@@ -67,7 +57,7 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 	if (!force)
 		for (i = 0; i < n; i++)
 			if (access(files[i].path, F_OK) == 0)
-				return fail(err, errlen, "%s exists already: tlsprobe never overwrites it; use --force to "
+				return tp_err(err, errlen, "%s exists already: tlsprobe never overwrites it; use --force to "
 							 "replace it", files[i].path);
 	for (i = 0; i < n; i++) {
 		int fd;
@@ -75,11 +65,11 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 		fd = mkstemp(files[i].tmp);
 		if (fd < 0) {
 			files[i].tmp[0] = '\0';
-			fail(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
+			tp_err(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
 			goto undo;
 		}
 		if (fchmod(fd, files[i].mode) < 0 || write_all(fd, &files[i].data) < 0 || fsync(fd) < 0) {
-			fail(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
+			tp_err(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
 			close(fd);
 			goto undo;
 		}
@@ -89,7 +79,7 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 			fd = mkstemp(files[i].backup);
 			if (fd < 0 || (close(fd), rename(files[i].path, files[i].backup)) < 0 ||
 			    link(files[i].backup, files[i].path) < 0) {
-				fail(err, errlen, "cannot replace %s: %s", files[i].path, strerror(errno));
+				tp_err(err, errlen, "cannot replace %s: %s", files[i].path, strerror(errno));
 				if (fd >= 0 && access(files[i].path, F_OK) != 0)
 					rename(files[i].backup, files[i].path);
 				else if (fd >= 0)
@@ -103,7 +93,7 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 		/* Without force, link(2) refuses an existing name: never a lost file. */
 		int ret = force ? rename(files[i].tmp, files[i].path) : link(files[i].tmp, files[i].path);
 		if (ret < 0) {
-			fail(err, errlen, "cannot create %s: %s", files[i].path,
+			tp_err(err, errlen, "cannot create %s: %s", files[i].path,
 			     errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
 			goto undo;
 		}
@@ -207,7 +197,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	if (mkdir(dir, 0755) == 0)
 		made_dir = true;
 	else if (errno != EEXIST)
-		return fail(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+		return tp_err(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
 	if ((g = tp_pki_key(&rkey, o->key_type, 0)) < 0 || (g = tp_pki_cert(&rcrt, &root, rkey, NULL, NULL)) < 0)
 		goto gnutls_fail;
 	files[n].path = tp_strdupf("%s/root.key", dir), files[n].mode = 0600;
@@ -229,7 +219,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!files[i].path) {
-			fail(err, errlen, "out of memory");
+			tp_err(err, errlen, "out of memory");
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
@@ -247,7 +237,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	rep->flat = !o->intermediate;
 	goto out;
 gnutls_fail:
-	fail(err, errlen, "cannot make the CA: %s", gnutls_strerror(g));
+	tp_err(err, errlen, "cannot make the CA: %s", gnutls_strerror(g));
 out:
 	files_free(files, n);
 	if (rcrt)
@@ -264,15 +254,22 @@ out:
 	return ret;
 }
 
+/* A file's bytes; GNUTLS_E_FILE_ERROR with errno saying why when unreadable. */
+static int
+read_file(const char *path, gnutls_datum_t *d)
+{
+	if (access(path, R_OK) != 0)
+		return GNUTLS_E_FILE_ERROR;
+	return gnutls_load_file(path, d);
+}
+
 static int
 load_crt(const char *path, gnutls_x509_crt_t *crt)
 {
 	gnutls_datum_t d = {NULL, 0};
 	int ret;
 
-	if (access(path, R_OK) != 0)
-		return GNUTLS_E_FILE_ERROR; /* errno says why */
-	if ((ret = gnutls_load_file(path, &d)) < 0)
+	if ((ret = read_file(path, &d)) < 0)
 		return ret;
 	if ((ret = gnutls_x509_crt_init(crt)) == 0 &&
 	    (ret = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
@@ -289,9 +286,7 @@ load_key(const char *path, gnutls_x509_privkey_t *key)
 	gnutls_datum_t d = {NULL, 0};
 	int ret;
 
-	if (access(path, R_OK) != 0)
-		return GNUTLS_E_FILE_ERROR; /* errno says why */
-	if ((ret = gnutls_load_file(path, &d)) < 0)
+	if ((ret = read_file(path, &d)) < 0)
 		return ret;
 	if ((ret = gnutls_x509_privkey_init(key)) == 0 &&
 	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0 &&
@@ -310,16 +305,16 @@ load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
 	int ret;
 
 	if (gnutls_load_file(path, &d) < 0)
-		return fail(err, errlen, "cannot read the request %s: %s", path, strerror(errno));
+		return tp_err(err, errlen, "cannot read the request %s: %s", path, strerror(errno));
 	if ((ret = gnutls_x509_crq_init(csr)) == 0 &&
 	    (ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_PEM)) < 0)
 		ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_DER);
 	gnutls_free(d.data);
 	if (ret < 0)
-		return fail(err, errlen, "%s is not a certificate request (PEM or DER): %s", path, gnutls_strerror(ret));
+		return tp_err(err, errlen, "%s is not a certificate request (PEM or DER): %s", path, gnutls_strerror(ret));
 	/* Only someone holding the key can have signed the request. */
 	if ((ret = gnutls_x509_crq_verify(*csr, 0)) < 0)
-		return fail(err, errlen, "the request %s is not signed by its own key: %s", path, gnutls_strerror(ret));
+		return tp_err(err, errlen, "the request %s is not signed by its own key: %s", path, gnutls_strerror(ret));
 	return 0;
 }
 
@@ -354,21 +349,21 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 
 	memset(rep, 0, sizeof(*rep));
 	if (!ikey_path || !icrt_path || !rkey_path || !rcrt_path) {
-		fail(err, errlen, "out of memory");
+		tp_err(err, errlen, "out of memory");
 		goto out;
 	}
 	if (o->n_names == 0 && !o->csr_file) {
-		fail(err, errlen, "give at least one name for the certificate (e.g. localhost 127.0.0.1)");
+		tp_err(err, errlen, "give at least one name for the certificate (e.g. localhost 127.0.0.1)");
 		goto out;
 	}
 	flat = access(icrt_path, F_OK) != 0;
 	if ((g = load_crt(flat ? rcrt_path : icrt_path, &issuer)) < 0) {
-		fail(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
+		tp_err(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
 		     flat ? rcrt_path : icrt_path, g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g), dir);
 		goto out;
 	}
 	if ((g = load_key(flat ? rkey_path : ikey_path, &issuer_key)) < 0) {
-		fail(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path,
+		tp_err(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path,
 		     g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g));
 		goto out;
 	}
@@ -407,7 +402,7 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		prefix = default_prefix(dir, cn);
 	}
 	if (!prefix) {
-		fail(err, errlen, "out of memory");
+		tp_err(err, errlen, "out of memory");
 		goto out;
 	}
 	if ((g = export_crt(leaf, &leaf_pem)) < 0 || (g = export_crt(issuer, &issuer_pem)) < 0)
@@ -426,14 +421,14 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		goto gnutls_fail;
 	for (size_t i = 0; i < n; i++)
 		if (!files[i].path) {
-			fail(err, errlen, "out of memory");
+			tp_err(err, errlen, "out of memory");
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
 	rep->flat = flat;
 	goto out;
 gnutls_fail:
-	fail(err, errlen, "cannot issue the certificate: %s", gnutls_strerror(g));
+	tp_err(err, errlen, "cannot issue the certificate: %s", gnutls_strerror(g));
 out:
 	files_free(files, n);
 	gnutls_free(leaf_pem.data);

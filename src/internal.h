@@ -134,6 +134,8 @@ void tp_result_judge(struct tp_result *r, const struct tp_config *cfg);
 TP_PRINTF(2, 3) void tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...);
 
 TP_PRINTF(1, 2) char *tp_strdupf(const char *fmt, ...);
+/* Write a one-line reason to err and return -1. */
+TP_PRINTF(3, 4) int tp_err(char *err, size_t errlen, const char *fmt, ...);
 TP_PRINTF(1, 0) char *tp_vstrdupf(const char *fmt, va_list ap);
 
 /* ---- modules ------------------------------------------------------------ */

@@ -39,6 +39,16 @@ tp_strdupf(const char *fmt, ...)
 	return s;
 }
 
+int
+tp_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* ---- configuration ------------------------------------------------------- */
 
 struct tp_config *

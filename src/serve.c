@@ -142,22 +142,12 @@ ensure_pki(struct tp_server *srv, char *err, size_t errlen)
 	return srv->pki ? 0 : -1;
 }
 
-TP_PRINTF(3, 4) static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int
 readable(const char *what, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return fail(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+		return tp_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
 	fclose(f);
 	return 0;
 }
@@ -183,14 +173,14 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	int ret;
 
 	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0) {
-		fail(err, errlen, "out of memory");
+		tp_err(err, errlen, "out of memory");
 		goto fail;
 	}
 	site->name = strdup(scenario ? scenario : "files");
 	if (scenario) {
 		site->scenario = tp_scenario_find(scenario);
 		if (!site->scenario) {
-			fail(err, errlen, "unknown scenario '%s'; see tlsprobe serve --list-scenarios", scenario);
+			tp_err(err, errlen, "unknown scenario '%s'; see tlsprobe serve --list-scenarios", scenario);
 			goto fail;
 		}
 		if (ensure_pki(srv, err, errlen) < 0 ||
@@ -206,12 +196,12 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		ret = gnutls_certificate_set_x509_key_file2(site->cred, srv->o.cert_file, srv->o.key_file,
 							    GNUTLS_X509_FMT_PEM, NULL, 0);
 		if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-			fail(err, errlen, "the key in %s does not belong to the certificate in %s: give the key "
+			tp_err(err, errlen, "the key in %s does not belong to the certificate in %s: give the key "
 					  "the certificate was issued for", srv->o.key_file, srv->o.cert_file);
 			goto fail;
 		}
 		if (ret < 0) {
-			fail(err, errlen, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
+			tp_err(err, errlen, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
 					  "expected)", srv->o.cert_file, srv->o.key_file, gnutls_strerror(ret));
 			goto fail;
 		}
@@ -221,7 +211,7 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 			goto fail;
 		ret = gnutls_certificate_set_x509_trust_file(site->cred, srv->o.client_ca_file, GNUTLS_X509_FMT_PEM);
 		if (ret <= 0) {
-			fail(err, errlen, "client CA file %s holds no certificate", srv->o.client_ca_file);
+			tp_err(err, errlen, "client CA file %s holds no certificate", srv->o.client_ca_file);
 			goto fail;
 		}
 		if (!site->client_cert)
@@ -230,7 +220,7 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	if (srv->o.client_cert)
 		site->client_cert = srv->o.client_cert;
 	if (site->client_cert && !srv->o.client_ca_file && !site->scenario) {
-		fail(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
+		tp_err(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
 		goto fail;
 	}
 	if (site->client_cert && !srv->o.client_ca_file && site->scenario) {
@@ -241,7 +231,7 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
 	}
 	if ((ret = gnutls_priority_init(&site->prio, prio ? prio : "NORMAL", NULL)) < 0) {
-		fail(err, errlen, "cannot set up priorities: %s", gnutls_strerror(ret));
+		tp_err(err, errlen, "cannot set up priorities: %s", gnutls_strerror(ret));
 		goto fail;
 	}
 	return site;
@@ -260,7 +250,7 @@ find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		if (strcmp(srv->sites[i]->name, name) == 0)
 			return srv->sites[i];
 	if (srv->n_sites == MAX_LISTENERS) {
-		fail(err, errlen, "too many scenarios at once");
+		tp_err(err, errlen, "too many scenarios at once");
 		return NULL;
 	}
 	site = make_site(srv, scenario, err, errlen);
@@ -281,12 +271,12 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 	int fd = -1, one = 1, ret;
 
 	if (srv->n_listeners == MAX_LISTENERS)
-		return fail(err, errlen, "too many listening addresses");
+		return tp_err(err, errlen, "too many listening addresses");
 	if (!(site = find_site(srv, scenario, err, errlen)))
 		return -1;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((ret = getaddrinfo(addr, portstr, &hints, &res)) != 0)
-		return fail(err, errlen, "cannot listen on '%s': not an IP address (%s)", addr, gai_strerror(ret));
+		return tp_err(err, errlen, "cannot listen on '%s': not an IP address (%s)", addr, gai_strerror(ret));
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto sockfail;
@@ -308,9 +298,9 @@ sockfail:
 		close(fd);
 	freeaddrinfo(res);
 	if (ret == EADDRINUSE)
-		return fail(err, errlen, "cannot listen on %s port %u: the port is taken by another program "
+		return tp_err(err, errlen, "cannot listen on %s port %u: the port is taken by another program "
 					 "(ss -ltnp shows which); choose another with --listen", addr, port);
-	return fail(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
+	return tp_err(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
 int
@@ -323,12 +313,12 @@ tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t er
 	if (ensure_pki(srv, err, errlen) < 0)
 		return -1;
 	if (tp_pki_root_pem(srv->pki, &pem) < 0)
-		return fail(err, errlen, "cannot export the root certificate");
+		return tp_err(err, errlen, "cannot export the root certificate");
 	f = fopen(path, "w");
 	if (!f)
-		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	else if (fwrite(pem.data, 1, pem.size, f) != pem.size || fclose(f) != 0)
-		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	else
 		ret = 0;
 	gnutls_free(pem.data);

@@ -147,6 +147,24 @@ refused(struct dialogue *g, const char *said, const char *fmt, ...)
 	free(clean);
 }
 
+/* Send cmd (NULL: none) and expect a reply with code want. */
+static int
+exchange(struct dialogue *g, const char *cmd, int want, const char *what, bool *starttls_offered)
+{
+	char last[LINE_MAX_BYTES];
+	int code;
+
+	if (cmd && send_all(g, cmd, strlen(cmd)) < 0)
+		return -1;
+	if ((code = read_reply(g, last, sizeof(last), starttls_offered)) < 0)
+		return -1;
+	if (code != want) {
+		refused(g, last, "%s", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 smtp(struct dialogue *g)
 {
@@ -154,12 +172,8 @@ smtp(struct dialogue *g)
 	bool offered = false;
 	int code;
 
-	if ((code = read_reply(g, last, sizeof(last), NULL)) < 0)
+	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
-	if (code != 220) {
-		refused(g, last, "the greeting is not 220");
-		return -1;
-	}
 	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 || (code = read_reply(g, last, sizeof(last), &offered)) < 0)
 		return -1;
 	if (code != 250) {
@@ -170,34 +184,15 @@ smtp(struct dialogue *g)
 		refused(g, last, "the server does not offer STARTTLS");
 		return -1;
 	}
-	if (send_all(g, "STARTTLS\r\n", 10) < 0 || (code = read_reply(g, last, sizeof(last), NULL)) < 0)
-		return -1;
-	if (code != 220) {
-		refused(g, last, "STARTTLS was refused");
-		return -1;
-	}
-	return 0;
+	return exchange(g, "STARTTLS\r\n", 220, "STARTTLS was refused", NULL);
 }
 
 static int
 ftp(struct dialogue *g)
 {
-	char last[LINE_MAX_BYTES];
-	int code;
-
-	if ((code = read_reply(g, last, sizeof(last), NULL)) < 0)
+	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
-	if (code != 220) {
-		refused(g, last, "the greeting is not 220");
-		return -1;
-	}
-	if (send_all(g, "AUTH TLS\r\n", 10) < 0 || (code = read_reply(g, last, sizeof(last), NULL)) < 0)
-		return -1;
-	if (code != 234) {
-		refused(g, last, "AUTH TLS was refused");
-		return -1;
-	}
-	return 0;
+	return exchange(g, "AUTH TLS\r\n", 234, "AUTH TLS was refused", NULL);
 }
 
 static int

@@ -13,30 +13,20 @@
 
 #define DEFAULT_PORT 443
 
-TP_PRINTF(3, 4) static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int
 parse_port(const char *s, size_t len, uint16_t *port, char *err, size_t errlen)
 {
 	unsigned long v = 0;
 
 	if (len == 0)
-		return bad(err, errlen, "missing port after ':'; give a port number from 1 to 65535");
+		return tp_err(err, errlen, "missing port after ':'; give a port number from 1 to 65535");
 	for (size_t i = 0; i < len; i++) {
 		if (!isdigit((unsigned char)s[i]) || v > 65535)
-			return bad(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
+			return tp_err(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
 	if (v == 0 || v > 65535)
-		return bad(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
+		return tp_err(err, errlen, "invalid port '%.*s': give a number from 1 to 65535", (int)len, s);
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -79,23 +69,23 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	if (strncasecmp(s, "https://", 8) == 0) {
 		s += 8;
 	} else if (strstr(s, "://")) {
-		return bad(err, errlen, "unsupported URL scheme in '%s': only https:// URLs are probed; "
+		return tp_err(err, errlen, "unsupported URL scheme in '%s': only https:// URLs are probed; "
 				       "for another port give host:port", input);
 	}
 	/* In a URL the authority ends where the path, query or fragment begin. */
 	end = s + strcspn(s, "/?#");
 	if (memchr(s, '@', (size_t)(end - s)))
-		return bad(err, errlen, "user names in '%s' are not supported: give host[:port]", input);
+		return tp_err(err, errlen, "user names in '%s' are not supported: give host[:port]", input);
 
 	if (*s == '[') {
 		const char *close = memchr(s, ']', (size_t)(end - s));
 		if (!close)
-			return bad(err, errlen, "missing ']' in '%s': write IPv6 targets as [addr]:port", input);
+			return tp_err(err, errlen, "missing ']' in '%s': write IPv6 targets as [addr]:port", input);
 		host = s + 1;
 		hostlen = (size_t)(close - host);
 		if (close + 1 < end) {
 			if (close[1] != ':')
-				return bad(err, errlen, "unexpected text after ']' in '%s': write [addr]:port", input);
+				return tp_err(err, errlen, "unexpected text after ']' in '%s': write [addr]:port", input);
 			port = close + 2;
 			portlen = (size_t)(end - port);
 		}
@@ -116,7 +106,7 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	}
 
 	if (hostlen == 0)
-		return bad(err, errlen, "empty host name in '%s': give host[:port]", input);
+		return tp_err(err, errlen, "empty host name in '%s': give host[:port]", input);
 	if (port && parse_port(port, portlen, &t->port, err, errlen) < 0)
 		return -1;
 	t->port_given = port != NULL;
@@ -127,18 +117,18 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	t->input = strdup(input);
 	if (!t->host || !t->input) {
 		tp_target_finish(t);
-		return bad(err, errlen, "out of memory");
+		return tp_err(err, errlen, "out of memory");
 	}
 	if (is_ipv6(t->host)) {
 		t->host_is_ip = true;
 	} else if (strchr(t->host, ':')) {
-		bad(err, errlen, "invalid IPv6 address '%s'", t->host);
+		tp_err(err, errlen, "invalid IPv6 address '%s'", t->host);
 		tp_target_finish(t);
 		return -1;
 	} else {
 		t->host_is_ip = inet_pton(AF_INET, t->host, &a4) == 1;
 		if (!t->host_is_ip && !valid_hostname(t->host)) {
-			bad(err, errlen, "invalid host name in '%s': use letters, digits, '-' and '.'", input);
+			tp_err(err, errlen, "invalid host name in '%s': use letters, digits, '-' and '.'", input);
 			tp_target_finish(t);
 			return -1;
 		}
