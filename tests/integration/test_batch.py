@@ -1,0 +1,999 @@
+"""tlsprobe batch, the monitoring formats (--format nagios|prometheus|tsv on
+batch and connect) and the ready-made probes in probes/.
+
+Peers, all on loopback: `tlsprobe serve --scenario all` (every good and broken
+setup on its own port, with the root it writes by --write-ca), openssl
+s_server with harness.Fixtures' leaf + intermediate (365 days left),
+harness's silent server (accepts, never answers), a plain HTTP server, a
+closed port, and gnutls-serv with the hostile certificate where it exists.
+Both roots are trusted with --ca-file and the system store is not.
+
+Expectations come from the server (the scenario table says what a client
+must report), from the fixtures (dates, fingerprints made by openssl) and
+from the documents (tlsprobe-json(7) severities, the Nagios plugin
+guidelines, the Prometheus text exposition format), never from tlsprobe's
+own output alone: the monitoring formats are checked against the --json
+record of the same target.
+"""
+
+import os
+import re
+import shutil
+import stat
+import threading
+import time
+import unittest
+from collections import Counter
+
+import harness
+import batch_helpers as bh
+from batch_helpers import SEVERITY, EXIT_CODE, WORD
+
+F = None            # harness.Fixtures
+REF = None          # bh.ReferenceServer
+GOOD = None         # s_server: leaf + intermediate, 365 days
+SILENT = None       # accepts and never answers
+HTTP = None         # plain HTTP
+CLOSED = None       # a port nothing listens on
+TMP = None
+
+TIMEOUT = "2"       # --timeout for every batch here: the silent targets cost this
+
+
+def setUpModule():
+    global F, REF, GOOD, SILENT, HTTP, CLOSED, TMP
+    F = harness.fixtures()
+    TMP = os.path.join(harness.scratch_dir(), "batch")
+    os.makedirs(TMP, exist_ok=True)
+    REF = bh.ReferenceServer()
+    GOOD = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert)
+    SILENT = harness.silent_server()
+    HTTP = harness.http_server()
+    CLOSED = harness.closed_port()
+
+
+def tearDownModule():
+    for s in (REF, GOOD, SILENT, HTTP):
+        if s is not None:
+            s.stop()
+
+
+def trust():
+    return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
+
+
+def ref(name):
+    return REF.target(name)
+
+
+def expect_ref(name):
+    """(status, reason) a correct client reports for a reference scenario,
+    from the server's own table and the documented severities."""
+    reason = REF.scenarios[name].expect
+    if reason == "ok":
+        return "ok", None
+    return SEVERITY[reason], reason
+
+
+def batch(path_or_dash, *args, input=None, timeout=60):
+    argv = ["batch"] + ([path_or_dash] if path_or_dash is not None else [])
+    return bh.tlsprobe(*argv, *trust(), "--timeout", TIMEOUT, *args, input=input,
+                       timeout=timeout)
+
+
+class Expect:
+    """What one line of a list must give."""
+
+    def __init__(self, line, input, status, reason=None, error=None, sni=Ellipsis,
+                 version=None, name=None):
+        self.line, self.input, self.status, self.reason = line, input, status, reason
+        self.error, self.sni, self.version, self.name = error, sni, version, name
+        self.lineno = None
+
+    def key(self):
+        return (self.input, self.status, self.reason)
+
+
+def mixed_list(silent=2):
+    """The list of the batch tests: comments, blank lines, good, broken,
+    closed, silent and not-TLS targets, per-line --sni, a CRLF line and lines
+    that are no target.  Returns (lines, [Expect])."""
+    good_port = REF.scenarios["good"].port
+    g = ref("good")
+    items = [
+        "# tlsprobe batch test list",
+        "",
+        "   \t ",
+        Expect(g, g, "ok", sni=None, version="TLSv1.3"),
+        Expect(GOOD.target + "   # the openssl peer, 365 days left", GOOD.target, "ok"),
+        "  # an indented comment",
+    ]
+    for name in ("missing-intermediate", "untrusted-root", "self-signed", "expired",
+                 "weak-key", "chain-order", "not-yet-valid"):
+        st, reason = expect_ref(name)
+        items.append(Expect(ref(name), ref(name), st, reason))
+    st, reason = expect_ref("client-cert-required")
+    items += [
+        Expect(ref("client-cert-required"), ref("client-cert-required"), st, reason,
+               error="client-cert-required"),
+        Expect(ref("tls12-only"), ref("tls12-only"), "ok", version="TLSv1.2"),
+        Expect(ref("untrusted-root") + "\r", ref("untrusted-root"), "critical",
+               "untrusted-root"),
+        # per-line --sni: the name sent and the one verified
+        Expect("localhost:%d" % good_port, "localhost:%d" % good_port, "ok", sni="localhost",
+               name="localhost"),
+        Expect(g + " --sni localhost", g, "ok", sni="localhost", name="localhost"),
+        Expect(g + "\t--sni=wrong.example", g, "critical", "hostname-mismatch",
+               sni="wrong.example", name="wrong.example"),
+        Expect(ref("wrong-host") + " --sni wrong-host.invalid", ref("wrong-host"), "ok",
+               sni="wrong-host.invalid"),
+        Expect(ref("wrong-host"), ref("wrong-host"), "critical", "hostname-mismatch"),
+        Expect("127.0.0.1:%d" % CLOSED, "127.0.0.1:%d" % CLOSED, "critical",
+               "connection-refused", error="connection-refused"),
+        Expect(HTTP.target, HTTP.target, "critical", "not-tls", error="not-tls"),
+        # no targets: each still gets its record
+        Expect("bad_host!:443", "bad_host!:443", "unknown", "invalid-target",
+               error="invalid-target"),
+        Expect("127.0.0.1:99999", "127.0.0.1:99999", "unknown", "invalid-target",
+               error="invalid-target"),
+        Expect(g + " --bogus", g, "unknown", "invalid-target", error="invalid-target"),
+        "",
+    ]
+    for _ in range(silent):
+        items.append(Expect(SILENT.target, SILENT.target, "critical", "timeout",
+                            error="timeout"))
+    items.append("# the end")
+    lines, expects = [], []
+    for it in items:
+        if isinstance(it, Expect):
+            it.lineno = len(lines) + 1
+            lines.append(it.line)
+            expects.append(it)
+        else:
+            lines.append(it)
+    return lines, expects
+
+
+class BatchCase(unittest.TestCase):
+    maxDiff = None
+
+    def assertRecord(self, obj, e):
+        ctx = "line %d %r\n%s" % (e.lineno, e.line, harness.dump(obj))
+        bh.check_record(obj)
+        self.assertEqual(obj["target"]["input"], e.input, ctx)
+        self.assertEqual((obj["status"], obj["reason"]), (e.status, e.reason), ctx)
+        self.assertEqual((obj["error"] or {}).get("code"), e.error, ctx)
+        if e.sni is not Ellipsis:
+            self.assertEqual(obj["target"]["sni"], e.sni, ctx)
+        if e.version:
+            self.assertEqual(obj["tls"]["version"], e.version, ctx)
+        if e.name:
+            self.assertEqual(obj["verify"]["name"], e.name, ctx)
+        if e.error == "invalid-target":
+            self.assertRegex(obj["error"]["message"], r"\bline %d\b" % e.lineno, ctx)
+        if e.reason and e.error is None:
+            self.assertIn(e.reason, harness.problem_codes(obj), ctx)
+
+    def assertSummary(self, r, statuses, name):
+        s = bh.parse_summary(r.err)
+        c = Counter(statuses)
+        self.assertEqual(s, dict(n=len(statuses), name=name, ok=c["ok"], warning=c["warning"],
+                                 critical=c["critical"], unknown=c["unknown"],
+                                 worst=bh.worst(statuses)), r.err)
+        self.assertEqual(r.rc, EXIT_CODE[bh.worst(statuses)], r.err)
+
+
+# --------------------------------------------------------------------------
+# JSON: one record per target, codes, order, input, exit code, stderr
+# --------------------------------------------------------------------------
+
+class MixedListJson(BatchCase):
+    """One mixed list, run once ordered and once as the results come."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lines, cls.expects = mixed_list(silent=2)
+        cls.path = bh.write_list(TMP, "mixed.txt", cls.lines)
+        cls.ordered = batch(cls.path, "--json", "--ordered", "--parallel", "32")
+        cls.unordered = batch(cls.path, "--json", "--parallel", "32")
+
+    def test_ordered_gives_one_record_per_target_in_input_order(self):
+        r = self.ordered
+        objs = bh.ndjson(r.out)
+        self.assertEqual([o["target"]["input"] for o in objs],
+                         [e.input for e in self.expects], r.err)
+
+    def test_each_record_has_the_right_status_reason_and_error_code(self):
+        objs = bh.ndjson(self.ordered.out)
+        self.assertEqual(len(objs), len(self.expects))
+        for o, e in zip(objs, self.expects):
+            with self.subTest(line=e.lineno, text=e.line):
+                self.assertRecord(o, e)
+
+    def test_exit_code_and_summary_count_every_status(self):
+        self.assertSummary(self.ordered, [e.status for e in self.expects], self.path)
+
+    def test_stderr_is_only_the_summary_when_not_a_terminal(self):
+        for r in (self.ordered, self.unordered):
+            self.assertNotIn("\r", r.err)
+            self.assertEqual(r.err.count("\n"), 1, r.err)
+            self.assertTrue(r.err.startswith("tlsprobe batch: %d targets from "
+                                              % len(self.expects)), r.err)
+
+    def test_unordered_gives_the_same_records(self):
+        objs = bh.ndjson(self.unordered.out)
+        for o in objs:
+            bh.check_record(o)
+        got = Counter((o["target"]["input"], o["status"], o["reason"]) for o in objs)
+        self.assertEqual(got, Counter(e.key() for e in self.expects))
+        self.assertSummary(self.unordered, [e.status for e in self.expects], self.path)
+
+    def test_unordered_silent_targets_do_not_hold_back_the_others(self):
+        objs = bh.ndjson(self.unordered.out)
+        kinds = ["timeout" if (o["error"] or {}).get("code") == "timeout" else "other"
+                 for o in objs]
+        n = kinds.count("timeout")
+        self.assertEqual(n, 2)
+        self.assertEqual(kinds[-n:], ["timeout"] * n,
+                         "records written as they finish: the silent ones come last\n%s"
+                         % [o["target"]["input"] for o in objs])
+        self.assertLess(self.unordered.elapsed, float(TIMEOUT) + 2.0)
+
+
+class StandardInput(BatchCase):
+    """The list on standard input: '-' and no argument at all."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lines, cls.expects = mixed_list(silent=0)
+        cls.text = "".join(l + "\n" for l in cls.lines)
+
+    def check(self, r):
+        objs = bh.ndjson(r.out)
+        self.assertEqual(len(objs), len(self.expects), r.out)
+        for o, e in zip(objs, self.expects):
+            with self.subTest(line=e.lineno, text=e.line):
+                self.assertRecord(o, e)
+        self.assertSummary(r, [e.status for e in self.expects], "standard input")
+
+    def test_dash_reads_standard_input(self):
+        self.check(batch("-", "--json", "--ordered", input=self.text))
+
+    def test_no_argument_reads_standard_input(self):
+        self.check(batch(None, "--json", "--ordered", input=self.text))
+
+    def test_empty_input_is_ok_with_no_records(self):
+        r = batch("-", "--json", input="# nothing\n\n")
+        self.assertEqual(r.out, "")
+        self.assertSummary(r, [], "standard input")
+
+    def test_unreadable_list_is_unknown(self):
+        r = batch(os.path.join(TMP, "no-such-list.txt"), "--json")
+        self.assertEqual(r.rc, 3, r.err)
+        self.assertEqual(r.out, "")
+        self.assertIn("no-such-list.txt", r.err)
+
+
+class Progress(BatchCase):
+    """A progress line on standard error when it is a terminal, none otherwise."""
+
+    def test_progress_line_counts_up_on_a_terminal(self):
+        lines, expects = mixed_list(silent=0)
+        path = bh.write_list(TMP, "progress.txt", lines)
+        r = bh.run_stderr_tty([bh.exe(), "batch", path, "--json", *trust(),
+                               "--timeout", TIMEOUT])
+        n = len(expects)
+        objs = bh.ndjson(r.out)
+        self.assertEqual(len(objs), n, "stdout keeps one record per target")
+        err = r.err.replace("\r\n", "\n")
+        done = [int(m) for m in re.findall(r"\rtlsprobe batch: (\d+) done: ", err)]
+        self.assertEqual(done, list(range(1, n + 1)), repr(err))
+        last = err.rstrip("\n").split("\n")[-1]
+        self.assertRegex(last, bh.SUMMARY_RE)
+        self.assertEqual(r.rc, EXIT_CODE[bh.worst(e.status for e in expects)])
+
+    def test_no_progress_when_stderr_is_a_pipe(self):
+        r = batch("-", "--json", input=GOOD.target + "\n" + ref("good") + "\n")
+        self.assertEqual(r.err.count("\n"), 1, repr(r.err))
+        self.assertNotIn("done:", r.err)
+        self.assertNotIn("\r", r.err)
+
+
+class Timeouts(BatchCase):
+
+    def test_silent_targets_finish_within_timeout_while_the_others_proceed(self):
+        good = [ref("good"), GOOD.target, ref("tls13-only"), ref("tls12-only")]
+        lines = [SILENT.target] * 10 + good
+        path = bh.write_list(TMP, "silent.txt", lines)
+        r = batch(path, "--json", "--timeout", "2", "--parallel", "32")
+        self.assertLess(r.elapsed, 4.0, "10 silent targets, --timeout 2, --parallel 32")
+        objs = bh.ndjson(r.out)
+        self.assertEqual(len(objs), len(lines))
+        silent = [o for o in objs if o["target"]["input"] == SILENT.target]
+        others = [o for o in objs if o["target"]["input"] != SILENT.target]
+        self.assertEqual(len(silent), 10)
+        for o in silent:
+            bh.check_record(o)
+            self.assertEqual((o["status"], o["error"]["code"]), ("critical", "timeout"),
+                             harness.dump(o))
+            self.assertGreaterEqual(o["timing_ms"]["total"], 1500, harness.dump(o))
+            self.assertLessEqual(o["timing_ms"]["total"], 3000, harness.dump(o))
+        for o in others:
+            self.assertEqual(o["status"], "ok", harness.dump(o))
+            self.assertLess(o["timing_ms"]["total"], 1000,
+                            "a good target waited for the silent ones\n" + harness.dump(o))
+        self.assertEqual(objs[:len(others)], others, "the good ones come out first")
+        self.assertSummary(r, [o["status"] for o in objs], path)
+
+    def test_parallel_bounds_the_probes_in_flight(self):
+        path = bh.write_list(TMP, "silent4.txt", [SILENT.target] * 4)
+        r = batch(path, "--json", "--timeout", "1", "--parallel", "2")
+        self.assertEqual(len(bh.ndjson(r.out)), 4)
+        self.assertGreaterEqual(r.elapsed, 1.9, "4 silent targets, 2 at a time, 1 s each")
+        self.assertLess(r.elapsed, 3.5)
+
+
+class ExitCodes(BatchCase):
+    """The exit code is the worst status, as Icinga ranks them:
+    CRITICAL > UNKNOWN > WARNING > OK; the summary agrees."""
+
+    CASES = [
+        ("ok", ["harness"], "ok"),
+        ("ok+warning", ["harness", "ref-good"], "warning"),
+        ("warning+unknown", ["ref-good", "invalid"], "unknown"),
+        ("ok+unknown", ["harness", "invalid"], "unknown"),
+        ("unknown+critical", ["invalid", "closed"], "critical"),
+        ("warning+critical", ["ref-good", "closed"], "critical"),
+        ("all", ["closed", "invalid", "ref-good", "harness"], "critical"),
+    ]
+
+    def test_worst_status_as_icinga_ranks_them(self):
+        # --warn-days 100: the reference server's 90-day leaf warns, the
+        # fixtures' 365-day leaf does not
+        lines = {"harness": GOOD.target, "ref-good": ref("good"),
+                 "invalid": "no_such_host!", "closed": "127.0.0.1:%d" % CLOSED}
+        statuses = {"harness": "ok", "ref-good": "warning", "invalid": "unknown",
+                    "closed": "critical"}
+        for name, members, want in self.CASES:
+            with self.subTest(case=name):
+                r = batch("-", "--json", "--warn-days", "100", "--crit-days", "7",
+                          input="".join(lines[m] + "\n" for m in members))
+                got = [o["status"] for o in bh.ndjson(r.out)]
+                self.assertEqual(sorted(got), sorted(statuses[m] for m in members), r.out)
+                self.assertEqual(r.rc, EXIT_CODE[want], r.err)
+                self.assertSummary(r, got, "standard input")
+
+
+# --------------------------------------------------------------------------
+# text
+# --------------------------------------------------------------------------
+
+TEXT_LINE_RE = re.compile(r"^(OK|WARNING|CRITICAL|UNKNOWN)\s+(\S+): \S")
+
+
+class TextMode(BatchCase):
+
+    def test_one_line_per_target(self):
+        lines, expects = mixed_list(silent=1)
+        path = bh.write_list(TMP, "text.txt", lines)
+        r = batch(path, "--ordered")
+        out = r.out.split("\n")
+        self.assertEqual(out[-1], "", "ends with a newline")
+        out = out[:-1]
+        self.assertEqual(len(out), len(expects), r.out)
+        for line, e in zip(out, expects):
+            with self.subTest(line=line):
+                m = TEXT_LINE_RE.match(line)
+                self.assertIsNotNone(m, line)
+                self.assertEqual((m.group(1), m.group(2).rstrip(":")),
+                                 (e.status.upper(), e.input))
+                self.assertNotIn("\x1b", line, "no colour when stdout is not a terminal")
+        self.assertSummary(r, [e.status for e in expects], path)
+
+    def test_hostile_names_stay_on_their_line(self):
+        harness.require_tools("gnutls-serv")
+        srv = harness.gnutls_serv(F.hostile.chain, F.hostile.key)
+        self.addCleanup(srv.stop)
+        r = batch("-", "--ordered", input="%s\n%s\n" % (srv.target, GOOD.target))
+        out = r.out.split("\n")[:-1]
+        self.assertEqual(len(out), 2, repr(r.out))
+        for line in out:
+            self.assertRegex(line, TEXT_LINE_RE)
+            self.assertFalse(any(ord(c) < 0x20 for c in line), repr(line))
+
+
+# --------------------------------------------------------------------------
+# Nagios
+# --------------------------------------------------------------------------
+
+class Nagios(BatchCase):
+    """--format nagios: 'TLSPROBE STATUS - text | perfdata' per the plugin
+    guidelines, checked against the --json record of the same target."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lines, cls.expects = mixed_list(silent=1)
+        cls.path = bh.write_list(TMP, "nagios.txt", cls.lines)
+        cls.nagios = batch(cls.path, "--format", "nagios", "--ordered")
+        cls.json = batch(cls.path, "--json", "--ordered")
+
+    def check_line(self, line, obj, warn="30", crit="14"):
+        ctx = "%s\n%s" % (line, harness.dump(obj))
+        p = bh.parse_nagios_line(line)
+        self.assertEqual(p.service, "TLSPROBE", ctx)
+        self.assertEqual(p.status, obj["status"].upper(), ctx)
+        self.assertTrue(p.text.startswith(obj["target"]["input"] + ":"), ctx)
+        if obj["reason"]:
+            self.assertIn(obj["reason"], p.text, ctx)
+        perf = p.perfdata
+        if obj["chain"]:
+            _, days = bh.earliest(obj["chain"])
+            d = perf.get("days_remaining")
+            self.assertIsNotNone(d, ctx)
+            self.assertEqual((d.value, d.uom), (days, ""), ctx)
+            self.assertEqual((d.warn.text, d.crit.text), (warn + ":", crit + ":"), ctx)
+        else:
+            self.assertNotIn("days_remaining", perf, ctx)
+        tm = obj["timing_ms"]
+        for label, ms in (("handshake", tm["handshake"]), ("total", tm["total"])):
+            if ms is None:
+                self.assertNotIn(label, perf, ctx)
+                continue
+            it = perf.get(label)
+            self.assertIsNotNone(it, ctx)
+            self.assertEqual((it.uom, it.min), ("s", 0.0), ctx)
+            self.assertGreaterEqual(it.value, 0.0, ctx)
+            self.assertLess(it.value, 5.0, ctx)
+        if "handshake" in perf:
+            self.assertLessEqual(perf["handshake"].value, perf["total"].value, ctx)
+        return p
+
+    def test_batch_prints_one_valid_plugin_line_per_target(self):
+        out = self.nagios.out.split("\n")
+        self.assertEqual(out[-1], "")
+        out = out[:-1]
+        objs = bh.ndjson(self.json.out)
+        self.assertEqual(len(out), len(self.expects), self.nagios.out)
+        self.assertEqual(len(objs), len(self.expects))
+        for line, obj, e in zip(out, objs, self.expects):
+            with self.subTest(line=e.line):
+                self.assertEqual(obj["target"]["input"], e.input)
+                self.check_line(line, obj)
+        self.assertEqual(self.nagios.rc, 2)
+        self.assertSummary(self.nagios, [e.status for e in self.expects], self.path)
+
+    def connect(self, target, *args):
+        n = bh.tlsprobe(target, *trust(), "--timeout", TIMEOUT, "--format", "nagios", *args)
+        j = harness.probe_json(target, *trust(), "--timeout", TIMEOUT, *args)
+        out = n.out.split("\n")
+        self.assertEqual(len(out), 2, repr(n.out))
+        self.assertEqual(out[1], "")
+        return n, j, out[0]
+
+    def test_connect_exit_code_matches_the_status_word(self):
+        cases = [
+            (GOOD.target, (), "OK"),
+            (ref("good"), ("--warn-days", "100"), "WARNING"),
+            (ref("good"), ("--warn-days", "100", "--crit-days", "95"), "CRITICAL"),
+            (ref("missing-intermediate"), (), "CRITICAL"),
+            ("127.0.0.1:%d" % CLOSED, (), "CRITICAL"),
+        ]
+        for target, args, word in cases:
+            with self.subTest(target=target, args=args):
+                n, j, line = self.connect(target, *args)
+                warn = args[1] if args else "30"
+                crit = args[3] if len(args) > 2 else "14"
+                p = self.check_line(line, j.obj, warn=warn, crit=crit)
+                self.assertEqual(p.status, word)
+                self.assertEqual(n.rc, {v: k for k, v in WORD.items()}[word], line)
+
+    def test_thresholds_agree_with_the_status_at_the_boundary(self):
+        # a Nagios range "N:" alerts below N; tlsprobe warns within N days:
+        # the word must be what the perfdata thresholds say
+        _, j, _ = self.connect(ref("good"))
+        _, days = bh.earliest(j.obj["chain"])
+        for w, c in ((days - 1, 1), (days, 1), (days + 1, 1), (days + 5, days),
+                     (days + 5, days + 1)):
+            with self.subTest(warn=w, crit=c):
+                n, _, line = self.connect(ref("good"), "--warn-days", str(w),
+                                          "--crit-days", str(c))
+                p = bh.parse_nagios_line(line)
+                d = p.perfdata["days_remaining"]
+                if bh.range_alerts(d.crit, d.value):
+                    want = "CRITICAL"
+                elif bh.range_alerts(d.warn, d.value):
+                    want = "WARNING"
+                else:
+                    want = "OK"
+                self.assertEqual(p.status, want, line)
+                self.assertEqual(WORD[n.rc], want, line)
+
+    def test_invalid_batch_line_is_an_unknown_plugin_line(self):
+        r = batch("-", "--format", "nagios", input="bad_host!:1\n")
+        p = bh.parse_nagios_line(r.out.rstrip("\n"))
+        self.assertEqual(p.status, "UNKNOWN")
+        self.assertIn("invalid-target", p.text)
+        self.assertEqual(list(p.perfdata), ["total"])
+        self.assertEqual(r.rc, 3)
+
+    def test_connect_bad_usage_still_prints_an_unknown_plugin_line(self):
+        # the plugin guidelines: a plugin always prints one status line on
+        # stdout; a usage error is UNKNOWN (exit 3)
+        r = bh.tlsprobe(GOOD.target, "--ca-file", os.path.join(TMP, "missing-ca.pem"),
+                        "--format", "nagios")
+        self.assertEqual(r.rc, 3, r.err)
+        line = r.out.rstrip("\n")
+        self.assertTrue(line, "no plugin output on stdout (stderr: %r)" % r.err)
+        self.assertEqual(bh.parse_nagios_line(line).status, "UNKNOWN")
+
+
+# --------------------------------------------------------------------------
+# Prometheus
+# --------------------------------------------------------------------------
+
+PROM_FAMILIES = ("probe_success", "probe_duration_seconds", "probe_ssl_earliest_cert_expiry",
+                 "probe_tls_version_info", "tlsprobe_status", "tlsprobe_problem")
+STATUS_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
+
+
+def prom_label(s):
+    """A certificate string as a label value: controls other than newline
+    become spaces (the exposition format has escapes for \\ \" \\n only)."""
+    return re.sub(r"[\x00-\x09\x0b-\x1f\x7f]", " ", s)
+
+
+class Prometheus(BatchCase):
+    """--format prometheus on a list without duplicate targets."""
+
+    @classmethod
+    def setUpClass(cls):
+        names = ("good", "missing-intermediate", "untrusted-root", "self-signed", "expired",
+                 "weak-key", "tls12-only", "client-cert-required", "not-yet-valid")
+        cls.lines = [ref(n) for n in names] + [
+            GOOD.target, "127.0.0.1:%d" % CLOSED, 'bad"host\\x:1', HTTP.target]
+        cls.hostile = None
+        if harness.have("gnutls-serv"):
+            cls.hostile = harness.gnutls_serv(F.hostile.chain, F.hostile.key)
+            cls.addClassCleanup(cls.hostile.stop)
+            cls.lines.append(cls.hostile.target)
+        cls.path = bh.write_list(TMP, "prom.txt", cls.lines)
+        cls.prom = batch(cls.path, "--format", "prometheus")
+        cls.json = batch(cls.path, "--json", "--ordered")
+        cls.objs = {o["target"]["input"]: o for o in bh.ndjson(cls.json.out)}
+
+    def families(self):
+        try:
+            return bh.parse_exposition(self.prom.out.encode("utf-8", "surrogateescape"))
+        except ValueError as e:
+            self.fail("not valid exposition text: %s\n%s" % (e, self.prom.out))
+
+    def one(self, fam, target, **labels):
+        s = fam.series(target=target, **labels)
+        self.assertEqual(len(s), 1, "%s{target=%r} %r" % (fam.name, target, fam.samples))
+        return s[0]
+
+    def test_promtool_check_metrics_accepts_it(self):
+        tool = bh.promtool()
+        if not tool:
+            self.skipTest("promtool not installed (Debian: prometheus)")
+        r = bh.run([tool, "check", "metrics"], input=self.prom.out)
+        self.assertEqual(r.rc, 0, "promtool: %s%s\n%s" % (r.out, r.err, self.prom.out))
+
+    def test_strict_exposition_every_family_gauge_with_help(self):
+        fams = self.families()
+        for name in PROM_FAMILIES:
+            self.assertIn(name, fams)
+        for fam in fams.values():
+            self.assertEqual(fam.type, "gauge", fam.name)
+            self.assertTrue(fam.help, fam.name)
+            self.assertTrue(fam.samples, fam.name)
+        self.assertEqual(self.prom.rc, 2)
+        self.assertSummary(self.prom, [o["status"] for o in self.objs.values()], self.path)
+
+    def test_every_target_once_in_success_and_status(self):
+        fams = self.families()
+        for name in ("probe_success", "tlsprobe_status", "probe_duration_seconds"):
+            got = Counter(s.labels["target"] for s in fams[name].samples)
+            self.assertEqual(got, Counter(self.lines), name)
+
+    def test_probe_success_and_status_values(self):
+        fams = self.families()
+        for target, o in self.objs.items():
+            with self.subTest(target=target):
+                ok = 1.0 if o["status"] in ("ok", "warning") else 0.0
+                self.assertEqual(self.one(fams["probe_success"], target).value, ok)
+                self.assertEqual(self.one(fams["tlsprobe_status"], target).value,
+                                 STATUS_VALUE[o["status"]])
+        self.assertEqual(self.one(fams["probe_success"], ref("good")).value, 1.0)
+        self.assertEqual(self.one(fams["probe_success"], ref("untrusted-root")).value, 0.0)
+
+    def test_earliest_expiry_is_the_leaf_not_after_even_when_unverified(self):
+        fams = self.families()
+        exp = fams["probe_ssl_earliest_cert_expiry"]
+        last = fams.get("probe_ssl_last_chain_expiry_timestamp_seconds")
+        for target, o in self.objs.items():
+            with self.subTest(target=target):
+                if not o["chain"]:
+                    self.assertEqual(exp.series(target=target), [])
+                    continue
+                leaf = o["chain"][0]
+                self.assertEqual(bh.earliest(o["chain"])[0], leaf["not_after"],
+                                 "the leaf expires first in these chains")
+                self.assertEqual(self.one(exp, target).value, bh.epoch(leaf["not_after"]))
+                if last is not None:
+                    self.assertEqual(self.one(last, target).value,
+                                     bh.epoch(leaf["not_after"]))
+        for name in ("untrusted-root", "missing-intermediate", "self-signed", "expired"):
+            self.assertTrue(exp.series(target=ref(name)), name)
+        # and the fixture's date, from openssl, for the openssl peer
+        self.assertEqual(self.one(exp, GOOD.target).value, F.leaf.not_after.timestamp())
+
+    def test_tls_version_info(self):
+        fams = self.families()
+        fam = fams["probe_tls_version_info"]
+        self.assertEqual(self.one(fam, ref("good")).labels["version"], "TLS 1.3")
+        self.assertEqual(self.one(fam, ref("untrusted-root")).labels["version"], "TLS 1.3")
+        self.assertEqual(self.one(fam, ref("tls12-only")).labels["version"], "TLS 1.2")
+        self.assertEqual(fam.series(target="127.0.0.1:%d" % CLOSED), [])
+        for s in fam.samples:
+            self.assertEqual(s.value, 1.0)
+
+    def test_problems_by_code_match_the_json_record(self):
+        fams = self.families()
+        fam = fams["tlsprobe_problem"]
+        for target, o in self.objs.items():
+            with self.subTest(target=target):
+                want = Counter((p["code"], p["severity"],
+                                "" if p["cert_index"] is None else str(p["cert_index"]))
+                               for p in o["verify"]["problems"]) if o["verify"] else Counter()
+                if o["error"]:
+                    want[(o["error"]["code"], o["status"], "")] += 1
+                got = Counter((s.labels["code"], s.labels["severity"], s.labels["cert_index"])
+                              for s in fam.series(target=target))
+                self.assertEqual(got, want, harness.dump(o))
+        codes = {s.labels["code"] for s in fam.series(target=ref("missing-intermediate"))}
+        self.assertEqual(codes, {"missing-intermediate"})
+
+    def test_chain_info_labels_are_the_leaf(self):
+        fams = self.families()
+        fam = fams["probe_ssl_last_chain_info"]
+        for target, o in self.objs.items():
+            with self.subTest(target=target):
+                if not o["chain"]:
+                    self.assertEqual(fam.series(target=target), [])
+                    continue
+                leaf = o["chain"][0]
+                lb = self.one(fam, target).labels
+                self.assertEqual(lb["fingerprint_sha256"], leaf["sha256"])
+                self.assertEqual(lb["subject"], prom_label(leaf["subject"]))
+                self.assertEqual(lb["issuer"], prom_label(leaf["issuer"]))
+                self.assertEqual(lb["serialnumber"], leaf["serial"])
+        self.assertEqual(self.one(fam, GOOD.target).labels["fingerprint_sha256"],
+                         F.sha256(F.leaf.cert))
+
+    def test_label_values_are_escaped(self):
+        fams = self.families()
+        s = self.one(fams["tlsprobe_status"], 'bad"host\\x:1')
+        self.assertEqual(s.value, 3.0)
+        self.assertIn('target="bad\\"host\\\\x:1"', self.prom.out)
+        if self.hostile:
+            lb = self.one(fams["probe_ssl_last_chain_info"], self.hostile.target).labels
+            self.assertIn("\n", lb["subject"])
+            self.assertIn('"', lb["subject"])
+            self.assertNotIn("\x1b", lb["subject"])
+
+    def test_connect_prometheus(self):
+        r = bh.tlsprobe(ref("untrusted-root"), *trust(), "--format", "prometheus")
+        self.assertEqual(r.rc, 2)
+        fams = bh.parse_exposition(r.out)
+        j = harness.probe_json(ref("untrusted-root"), *trust())
+        self.assertEqual(self.one(fams["probe_ssl_earliest_cert_expiry"],
+                                  ref("untrusted-root")).value,
+                         bh.epoch(j.obj["chain"][0]["not_after"]))
+        self.assertEqual(self.one(fams["probe_success"], ref("untrusted-root")).value, 0.0)
+        tool = bh.promtool()
+        if tool:
+            p = bh.run([tool, "check", "metrics"], input=r.out)
+            self.assertEqual(p.rc, 0, p.out + p.err)
+
+    def test_same_address_with_two_sni_names_gives_distinct_series(self):
+        # one address, two virtual hosts: a textfile list may hold both
+        # (--sni per line); duplicate series make the whole file invalid
+        g = ref("good")
+        r = batch("-", "--format", "prometheus",
+                  input="%s --sni localhost\n%s --sni wrong.example\n" % (g, g))
+        try:
+            bh.parse_exposition(r.out)
+        except ValueError as e:
+            self.fail("%s\n%s" % (e, r.out))
+
+
+# --------------------------------------------------------------------------
+# TSV
+# --------------------------------------------------------------------------
+
+class Tsv(BatchCase):
+
+    def test_header_and_one_line_of_8_columns_per_target(self):
+        lines, expects = mixed_list(silent=1)
+        if harness.have("gnutls-serv"):
+            srv = harness.gnutls_serv(F.hostile.chain, F.hostile.key)
+            self.addCleanup(srv.stop)
+            lines.append(srv.target)
+            e = Expect(srv.target, srv.target, "critical", "hostname-mismatch")
+            e.lineno = len(lines)
+            expects.append(e)
+        path = bh.write_list(TMP, "tsv.txt", lines)
+        r = batch(path, "--format", "tsv", "--ordered")
+        objs = bh.ndjson(batch(path, "--json", "--ordered").out)
+        header, rows = bh.parse_tsv(r.out)
+        self.assertEqual(header, bh.TSV_COLUMNS)
+        self.assertEqual(len(rows), len(expects), r.out)
+        for row, o, e in zip(rows, objs, expects):
+            with self.subTest(line=e.line):
+                self.assertEqual(row["target"], e.input)
+                self.assertEqual(row["target"], o["target"]["input"])
+                self.assertEqual(row["status"], o["status"])
+                self.assertEqual(row["reason"], o["reason"] or "")
+                if o["chain"]:
+                    na, days = bh.earliest(o["chain"])
+                    self.assertEqual((row["days_remaining"], row["not_after"]), (str(days), na))
+                    self.assertEqual(row["subject"],
+                                     re.sub(r"[\x00-\x1f\x7f]", " ", o["chain"][0]["subject"]))
+                else:
+                    self.assertEqual((row["days_remaining"], row["not_after"], row["subject"]),
+                                     ("", "", ""))
+                self.assertEqual(row["address"], o["target"]["address"] or "")
+                self.assertEqual(row["version"], (o["tls"] or {}).get("version") or "")
+        self.assertSummary(r, [e.status for e in expects], path)
+
+
+# --------------------------------------------------------------------------
+# probes/
+# --------------------------------------------------------------------------
+
+def probe_env():
+    return dict(os.environ, TLSPROBE=bh.exe())
+
+
+def script(name):
+    return os.path.join(bh.PROBES_DIR, name)
+
+
+class ProbeScriptsLint(unittest.TestCase):
+
+    def test_shellcheck_passes(self):
+        harness.require_tools("shellcheck")
+        for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report"):
+            with self.subTest(script=name):
+                r = bh.run(["shellcheck", script(name)])
+                self.assertEqual(r.rc, 0, r.out + r.err)
+
+    def test_systemd_units_verify(self):
+        harness.require_tools("systemd-analyze")
+        d = os.path.join(TMP, "units")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "bin"))
+        for name in ("tlsprobe-textfile",):
+            shutil.copy(script(name), os.path.join(d, "bin", name))
+        shutil.copy(bh.exe(), os.path.join(d, "bin", "tlsprobe"))
+        with open(script("tlsprobe-textfile.service.in")) as f:
+            unit = f.read()
+        self.assertIn("@bindir@", unit)
+        with open(os.path.join(d, "tlsprobe-textfile.service"), "w") as f:
+            f.write(unit.replace("@bindir@", os.path.join(d, "bin")))
+        shutil.copy(script("tlsprobe-textfile.timer"), d)
+        # --man=no: the man page need not be installed on this machine
+        r = bh.run(["systemd-analyze", "verify", "--man=no",
+                    os.path.join(d, "tlsprobe-textfile.service"),
+                    os.path.join(d, "tlsprobe-textfile.timer")])
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertNotRegex(r.out + r.err, r"(?i)unknown|ignoring|invalid|fail", r.out + r.err)
+
+
+class CheckTlsprobe(unittest.TestCase):
+    """probes/check_tlsprobe, the Nagios/Icinga plugin, against live servers."""
+
+    def check(self, *args):
+        r = bh.run([script("check_tlsprobe")] + list(args), env=probe_env())
+        lines = r.out.split("\n")
+        self.assertEqual(lines[-1], "", repr(r.out))
+        self.assertEqual(len(lines), 2, "one line of plugin output: %r" % r.out)
+        return r, lines[0]
+
+    def trust(self):
+        return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
+
+    def test_ok_exit_0(self):
+        r, line = self.check("-H", "127.0.0.1", "-p", str(GOOD.port), *self.trust())
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (0, "OK"), line)
+        self.assertEqual(p.perfdata["days_remaining"].warn.text, "30:")
+        self.assertEqual(p.perfdata["days_remaining"].crit.text, "14:")
+        self.assertIn("handshake", p.perfdata)
+        self.assertIn("total", p.perfdata)
+
+    def test_missing_intermediate_exit_2(self):
+        r, line = self.check("-H", "127.0.0.1", "-p", str(REF.scenarios[
+            "missing-intermediate"].port), *self.trust())
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
+        self.assertIn("missing-intermediate", p.text)
+
+    def test_warning_and_critical_thresholds(self):
+        port = str(REF.scenarios["good"].port)
+        r, line = self.check("-H", "localhost", "-p", port, "-w", "100", *self.trust())
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (1, "WARNING"), line)
+        self.assertIn("expires-soon", p.text)
+        self.assertEqual((p.perfdata["days_remaining"].warn.text,
+                          p.perfdata["days_remaining"].crit.text), ("100:", "14:"))
+        r, line = self.check("-H", "localhost", "-p", port, "-w", "100", "-c", "95",
+                             *self.trust())
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
+        self.assertEqual(p.perfdata["days_remaining"].crit.text, "95:")
+        r, line = self.check("-H", "localhost", "-p", port, "-w", "10", "-c", "5",
+                             *self.trust())
+        self.assertEqual((r.rc, bh.parse_nagios_line(line).status), (0, "OK"), line)
+
+    def test_timeout_option(self):
+        t0 = time.monotonic()
+        r, line = self.check("-H", "127.0.0.1", "-p", str(SILENT.port), "-t", "1",
+                             *self.trust())
+        self.assertLess(time.monotonic() - t0, 3.0)
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
+        self.assertIn("timeout", p.text)
+
+    def test_ipv6_host(self):
+        harness.require_ipv6()
+        srv = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert, host="::1")
+        self.addCleanup(srv.stop)
+        r, line = self.check("-H", "::1", "-p", str(srv.port), *self.trust())
+        p = bh.parse_nagios_line(line)
+        self.assertEqual((r.rc, p.status), (0, "OK"), line)
+        self.assertTrue(p.text.startswith("[::1]:%d:" % srv.port), line)
+
+    BAD_USAGE = [
+        (),
+        ("-p", "443"),
+        ("-H", "127.0.0.1", "-p", "https"),
+        ("-H", "127.0.0.1", "-w", "ten"),
+        ("-H", "127.0.0.1", "--frobnicate"),
+        ("-H",),
+    ]
+
+    def test_bad_usage_exit_3_unknown(self):
+        for args in self.BAD_USAGE:
+            with self.subTest(args=args):
+                r, line = self.check(*args)
+                self.assertEqual(r.rc, 3, line)
+                self.assertTrue(line.startswith("TLSPROBE UNKNOWN - "), line)
+
+    def test_bad_usage_line_follows_the_plugin_guidelines(self):
+        # what follows '|' is perfdata: a usage text there is not valid perfdata
+        for args in self.BAD_USAGE:
+            with self.subTest(args=args):
+                r, line = self.check(*args)
+                try:
+                    p = bh.parse_nagios_line(line)
+                except ValueError as e:
+                    self.fail("%s" % e)
+                self.assertEqual(p.status, "UNKNOWN")
+
+    def test_unreadable_ca_file_is_unknown_with_a_status_line(self):
+        r = bh.run([script("check_tlsprobe"), "-H", "127.0.0.1", "-p", str(GOOD.port),
+                    "--ca-file", os.path.join(TMP, "no-such-ca.pem")], env=probe_env())
+        self.assertEqual(r.rc, 3, r.out + r.err)
+        self.assertTrue(r.out.startswith("TLSPROBE UNKNOWN - "),
+                        "stdout %r, stderr %r" % (r.out, r.err))
+
+
+class Textfile(unittest.TestCase):
+    """probes/tlsprobe-textfile writes the metrics file atomically."""
+
+    def setUp(self):
+        self.dir = os.path.join(TMP, "textfile-%s" % self._testMethodName)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.out = os.path.join(self.dir, "tlsprobe.prom")
+        self.old = "# HELP old_metric from before\n# TYPE old_metric gauge\nold_metric 1\n"
+        with open(self.out, "w") as f:
+            f.write(self.old)
+        self.targets = bh.write_list(TMP, "textfile-targets.txt", [
+            "# targets", ref("good"), ref("missing-intermediate"), GOOD.target,
+            "127.0.0.1:%d" % CLOSED, SILENT.target])
+
+    def read(self):
+        with open(self.out) as f:
+            return f.read()
+
+    def test_writes_the_whole_file_at_once_and_leaves_no_temp_file(self):
+        seen, names, stop = set(), set(), threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                try:
+                    with open(self.out, "rb") as f:
+                        seen.add(f.read())
+                except OSError:
+                    seen.add(None)          # the file was missing for a moment
+                names.update(os.listdir(self.dir))
+                time.sleep(0.005)
+
+        t = threading.Thread(target=watch)
+        t.start()
+        try:
+            r = bh.run([script("tlsprobe-textfile"), self.targets, self.out, *trust(),
+                        "--timeout", TIMEOUT], env=probe_env())
+        finally:
+            stop.set()
+            t.join()
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        new = self.read()
+        self.assertEqual(seen - {self.old.encode(), new.encode()}, set(),
+                         "the file was only ever the old or the new one")
+        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"], "no temp file left")
+        self.assertTrue(any(n.startswith("tlsprobe.prom.") for n in names),
+                        "written under a temporary name in the same directory: %s" % names)
+        self.assertEqual(stat.S_IMODE(os.stat(self.out).st_mode), 0o644)
+        fams = bh.parse_exposition(new)
+        got = {s.labels["target"]: s.value for s in fams["tlsprobe_status"].samples}
+        self.assertEqual(got, {ref("good"): 0, ref("missing-intermediate"): 2,
+                               GOOD.target: 0, "127.0.0.1:%d" % CLOSED: 2,
+                               SILENT.target: 2})
+        tool = bh.promtool()
+        if tool:
+            p = bh.run([tool, "check", "metrics"], input=new)
+            self.assertEqual(p.rc, 0, p.out + p.err)
+
+    def test_keeps_the_old_file_when_tlsprobe_cannot_run(self):
+        env = dict(os.environ, TLSPROBE="/bin/false")
+        r = bh.run([script("tlsprobe-textfile"), self.targets, self.out], env=env)
+        self.assertEqual(r.rc, 1, r.out + r.err)
+        self.assertEqual(self.read(), self.old)
+        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"])
+        self.assertIn("keeping", r.err)
+
+    def test_unreadable_targets(self):
+        r = bh.run([script("tlsprobe-textfile"), os.path.join(TMP, "none.txt"), self.out],
+                   env=probe_env())
+        self.assertNotEqual(r.rc, 0)
+        self.assertEqual(self.read(), self.old)
+        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"])
+
+
+class ExpiryReport(unittest.TestCase):
+    """probes/tlsprobe-expiry-report: unreachable first, then by days left."""
+
+    def test_table_sorted_by_days_unreachable_first(self):
+        harness.require_tools("sort", "awk")
+        lines = ["# report", GOOD.target, ref("expired"), "127.0.0.1:%d" % CLOSED,
+                 ref("good"), "bad_host!", ref("not-yet-valid"), ref("missing-intermediate")]
+        path = bh.write_list(TMP, "report.txt", lines)
+        r = bh.run([script("tlsprobe-expiry-report"), path, *trust(), "--timeout", TIMEOUT],
+                   env=probe_env())
+        objs = {o["target"]["input"]: o for o in bh.ndjson(batch(path, "--json").out)}
+        out = r.out.rstrip("\n").split("\n")
+        self.assertEqual(out[0].split(), ["DAYS", "EXPIRES", "STATUS", "TARGET", "PROBLEM"])
+        rows = []
+        for line in out[1:]:
+            f = line.split()
+            self.assertIn(len(f), (4, 5), line)
+            rows.append(f + [""] * (5 - len(f)))
+        self.assertEqual(sorted(r[3] for r in rows), sorted(lines[1:]), r.out)
+        unreachable = [r for r in rows if r[0] == "-"]
+        self.assertEqual({r[3] for r in unreachable}, {"127.0.0.1:%d" % CLOSED, "bad_host!"})
+        self.assertEqual(rows[:len(unreachable)], unreachable, "unreachable first\n" + r.out)
+        days = [int(r[0]) for r in rows[len(unreachable):]]
+        self.assertEqual(days, sorted(days), r.out)
+        for row in rows:
+            o = objs[row[3]]
+            with self.subTest(target=row[3]):
+                self.assertEqual(row[2], o["status"].upper())
+                self.assertEqual(row[4], o["reason"] or "")
+                if o["chain"]:
+                    na, d = bh.earliest(o["chain"])
+                    self.assertEqual((row[0], row[1]), (str(d), na[:10]))
+        self.assertEqual(r.rc, 2, r.err)

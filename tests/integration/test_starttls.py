@@ -1,0 +1,178 @@
+"""--starttls: the clear-text dialogue before TLS, against hand-written
+servers that speak each protocol and then hand the socket to Python's ssl."""
+import os
+import socket
+import ssl
+import unittest
+
+import harness
+from harness import ThreadServer, fixtures, probe_json, run_tlsprobe
+
+
+def trust():
+    return ("--ca-file", fixtures().p("root.pem"), "--no-system-ca")
+
+
+def tls_context():
+    f = fixtures()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f.leaf.chain, f.leaf.key)
+    return ctx
+
+
+def line(conn):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        b = conn.recv(1)
+        if not b:
+            break
+        buf += b
+    return buf
+
+
+def upgrade(conn):
+    """Take the TLS handshake over; the probe closes right after it."""
+    try:
+        tls = tls_context().wrap_socket(conn, server_side=True)
+        tls.close()
+    except (OSError, ssl.SSLError):
+        pass
+
+
+def smtp(offer=True, accept=True):
+    def handler(conn):
+        conn.sendall(b"220 mail.test ESMTP\r\n")
+        if not line(conn).upper().startswith(b"EHLO"):
+            return
+        conn.sendall(b"250-mail.test\r\n" + (b"250-STARTTLS\r\n" if offer else b"") + b"250 SIZE 1000\r\n")
+        if not line(conn).upper().startswith(b"STARTTLS"):
+            return
+        if not accept:
+            conn.sendall(b"454 TLS not available due to temporary reason\r\n")
+            return
+        conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+        upgrade(conn)
+    return handler
+
+
+def imap(conn):
+    conn.sendall(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n")
+    if line(conn).startswith(b"a1 STARTTLS"):
+        conn.sendall(b"a1 OK Begin TLS negotiation now\r\n")
+        upgrade(conn)
+
+
+def pop3(conn):
+    conn.sendall(b"+OK POP3 ready\r\n")
+    if line(conn).startswith(b"STLS"):
+        conn.sendall(b"+OK Begin TLS\r\n")
+        upgrade(conn)
+
+
+def ftp(conn):
+    conn.sendall(b"220-Welcome\r\n220 FTP ready\r\n")
+    if line(conn).startswith(b"AUTH TLS"):
+        conn.sendall(b"234 AUTH TLS successful\r\n")
+        upgrade(conn)
+
+
+def postgres(accept):
+    def handler(conn):
+        req = conn.recv(8)
+        if req != bytes([0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]):
+            return
+        conn.sendall(b"S" if accept else b"N")
+        if accept:
+            upgrade(conn)
+    return handler
+
+
+def silent_after_greeting(conn):
+    """Greets, takes EHLO, then says nothing until the client gives up."""
+    conn.sendall(b"220 mail.test ESMTP\r\n")
+    conn.settimeout(10)
+    try:
+        line(conn)
+        conn.recv(100)
+    except OSError:
+        pass
+
+
+class Starttls(unittest.TestCase):
+    def probe(self, handler, proto, *extra):
+        with ThreadServer(handler) as s:
+            return probe_json("localhost:%d" % s.port, "--starttls", proto, *trust(), *extra)
+
+    def assertVerified(self, r):
+        self.assertEqual(r.rc, 0, r.stdout + r.stderr)
+        self.assertEqual(r.obj["status"], "ok")
+        self.assertTrue(r.obj["verify"]["trusted"])
+        t = r.obj["timing_ms"]
+        self.assertIsNotNone(t["starttls"])
+        self.assertTrue(t["connect"] <= t["starttls"] <= t["handshake"] <= t["total"], t)
+
+    def test_smtp_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(smtp(), "smtp"))
+
+    def test_imap_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(imap, "imap"))
+
+    def test_pop3_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(pop3, "pop3"))
+
+    def test_ftp_multiline_greeting_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(ftp, "ftp"))
+
+    def test_postgres_ssl_request_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(postgres(True), "postgres"))
+
+    def test_smtp_without_starttls_capability_is_refused(self):
+        r = self.probe(smtp(offer=False), "smtp")
+        self.assertEqual(r.rc, 2)
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+        self.assertIn("does not offer STARTTLS", r.obj["error"]["message"])
+
+    def test_smtp_starttls_answered_454_is_refused_with_the_servers_words(self):
+        r = self.probe(smtp(accept=False), "smtp")
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+        self.assertIn("454", r.obj["error"]["message"])
+
+    def test_postgres_without_tls_is_refused(self):
+        r = self.probe(postgres(False), "postgres")
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+
+    def test_silent_server_after_greeting_times_out_within_the_timeout(self):
+        r = self.probe(silent_after_greeting, "smtp", "--timeout", "1")
+        self.assertEqual(r.obj["error"]["code"], "timeout")
+        self.assertLess(r.elapsed, 2.5)
+
+    def test_smtp_port_probed_without_starttls_suggests_it(self):
+        with ThreadServer(smtp()) as s:
+            r = probe_json("localhost:%d" % s.port, *trust())
+        self.assertEqual(r.obj["error"]["code"], "not-tls")
+        self.assertIn("--starttls smtp", r.obj["error"]["message"])
+
+    def test_unknown_protocol_is_bad_usage(self):
+        rc, out, err, _ = run_tlsprobe("localhost:25", "--starttls", "gopher")
+        self.assertEqual(rc, 3)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+    def test_protocol_gives_the_default_port(self):
+        # Nothing listens on 127.0.0.1:25 here: the refusal names the port.
+        r = probe_json("127.0.0.1", "--starttls", "smtp", "--timeout", "2", *trust())
+        self.assertEqual(r.obj["target"]["port"], 25)
+
+    def test_batch_line_may_set_starttls(self):
+        with ThreadServer(smtp()) as s, ThreadServer(imap) as i:
+            lines = "localhost:%d --starttls smtp\nlocalhost:%d --starttls=imap\n" % (s.port, i.port)
+            path = os.path.join(harness.scratch_dir(), "starttls-targets.txt")
+            with open(path, "w") as f:
+                f.write(lines)
+            r = harness.probe_json_lines("batch", path, "--ordered", *trust())
+        self.assertEqual(r.rc, 0, r.stdout + r.stderr)
+        self.assertEqual([o["status"] for o in r.objs], ["ok", "ok"])
+
+
+if __name__ == "__main__":
+    unittest.main()
