@@ -10,9 +10,11 @@ _tlsprobe()
 	_init_completion -s -n : || return
 
 	# The command, when named, is the first word; a probe needs no name.
-	local command=connect
+	local command=connect start=1
 	case ${words[1]-} in
-		connect | serve | demo | cert | ca) ((cword > 1)) && command=${words[1]} ;;
+		connect | serve | demo | fetch | batch | cert | ca)
+			((cword > 1)) && command=${words[1]} start=2
+			;;
 	esac
 
 	case $prev in
@@ -26,7 +28,7 @@ _tlsprobe()
 			return
 			;;
 		--format)
-			COMPREPLY=($(compgen -W 'text json' -- "$cur"))
+			COMPREPLY=($(compgen -W 'text json nagios prometheus tsv' -- "$cur"))
 			return
 			;;
 		--color)
@@ -47,13 +49,29 @@ _tlsprobe()
 			_known_hosts_real -- "$cur"
 			return
 			;;
+		--connect-to)
+			# connect, batch: a host; fetch: curl's H1:P1:H2:P2
+			[[ $command == fetch || $cur == *:* ]] || _known_hosts_real -- "$cur"
+			return
+			;;
 		--name)
 			# serve: a name for the certificates; ca init: the CA's name.
 			[[ $command == serve ]] && _known_hosts_real -- "$cur"
 			return
 			;;
+		--starttls)
+			COMPREPLY=($(compgen -W 'smtp imap pop3 ftp postgres' -- "$cur"))
+			return
+			;;
+		-X | --method)
+			COMPREPLY=($(compgen -W 'GET HEAD POST PUT PATCH DELETE OPTIONS' -- "$cur"))
+			return
+			;;
 		--timeout | --at | --crit-days | --warn-days | --alpn | --priority | \
-			--base-port | --handshake-timeout | --listen | --workers | --days)
+			--base-port | --handshake-timeout | --listen | --workers | --days | \
+			--max-time | --proxy | --resolve | --data | -H | \
+			--header | --max-redirs | --expect-body | --expect-header | \
+			--expect-status | --max-ms | -P | --parallel)
 			# A free value: nothing sensible to offer, and no file names.
 			return
 			;;
@@ -63,12 +81,14 @@ _tlsprobe()
 	if [[ $cur == -* ]]; then
 		local opts
 		case $command in
-			connect)
-				opts='-4 --ipv4 -6 --ipv6 --sni --timeout --at --ca-file
+			connect | batch)
+				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --starttls --timeout
+					--at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
 					--client-key --priority --tls-max --tls-min --color
 					--format --json -q --quiet -v --verbose'
+				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
 				;;
 			serve)
 				opts='--alpn --base-port --cert --echo --handshake-timeout
@@ -78,6 +98,14 @@ _tlsprobe()
 				;;
 			demo)
 				opts='--color -v --verbose'
+				;;
+			fetch)
+				opts='--connect-to --max-time --proxy --resolve --data -H
+					--header --http1.1 --http2 -L --location --max-redirs -X
+					--method --expect-body --expect-header --expect-status
+					--max-ms --at --ca-file --crit-days --crl -k --insecure
+					--no-system-ca --warn-days --client-cert --client-key
+					--color --format --json -q --quiet -v --verbose'
 				;;
 			cert)
 				opts='--at --ca-file --crit-days --crl --host --no-system-ca
@@ -95,6 +123,25 @@ _tlsprobe()
 		return
 	fi
 
+	# The operands so far: the words after the command that are neither
+	# options nor their values.
+	local i operands=()
+	for ((i = start; i < cword; i++)); do
+		case ${words[i]} in
+			--sni | --starttls | --timeout | --at | --ca-file | --crit-days | --crl | \
+				--warn-days | --alpn | --client-cert | --client-key | --priority | \
+				--tls-max | --tls-min | --color | --format | -P | --parallel | \
+				--base-port | --cert | --handshake-timeout | --key | --listen | \
+				--name | --scenario | --workers | --write-ca | --client-ca | \
+				--connect-to | --max-time | --proxy | --resolve | --data | -H | \
+				--header | --max-redirs | -X | --method | --expect-body | \
+				--expect-header | --expect-status | --max-ms | --host | --ca | \
+				--csr | --days | --key-type | --out) ((i++)) ;;
+			-*) ;;
+			*) operands+=("${words[i]}") ;;
+		esac
+	done
+
 	case $command in
 		connect)
 			# Each TARGET is a host, never a file. After "host:" comes a
@@ -102,24 +149,17 @@ _tlsprobe()
 			[[ $cur == *:* ]] && return
 			_known_hosts_real -- "$cur"
 			((cword == 1)) &&
-				COMPREPLY+=($(compgen -W 'connect serve demo cert ca' -- "$cur"))
+				COMPREPLY+=($(compgen -W 'connect serve demo fetch batch cert ca' -- "$cur"))
+			;;
+		batch)
+			# One list of targets, or - for standard input.
+			((${#operands[@]} == 0)) && _filedir
 			;;
 		cert)
 			_filedir
 			;;
 		ca)
-			# ca init DIR, ca issue DIR NAME..., ca check: the operands
-			# are the words that are neither options nor their values.
-			local i operands=()
-			for ((i = 2; i < cword; i++)); do
-				case ${words[i]} in
-					--at | --crit-days | --crl | --host | --warn-days | --ca | \
-						--cert | --csr | --days | --key | --key-type | --name | \
-						--out | --color | --format) ((i++)) ;;
-					-*) ;;
-					*) operands+=("${words[i]}") ;;
-				esac
-			done
+			# ca init DIR, ca issue DIR NAME..., ca check
 			case ${#operands[@]}:${operands[0]-} in
 				0:) COMPREPLY=($(compgen -W 'init issue check' -- "$cur")) ;;
 				1:init | 1:issue) _filedir -d ;;

@@ -5,7 +5,7 @@
 # The command, when named, is the first word; a probe needs no name.
 function __tlsprobe_command
     set -l words (commandline -opc)
-    if set -q words[2]; and contains -- $words[2] connect serve demo cert ca
+    if set -q words[2]; and contains -- $words[2] connect serve demo fetch batch cert ca
         echo $words[2]
     else
         echo connect
@@ -20,13 +20,15 @@ function __tlsprobe_first_word
     test (count (commandline -opc)) -eq 1
 end
 
-# ca: the words after "ca" that are neither options nor their values.
-function __tlsprobe_ca_operands
+# The words after the command that are neither options nor their values.
+function __tlsprobe_operands
+    set -l words (commandline -opc)[2..-1]
+    contains -- $words[1] connect serve demo fetch batch cert ca; and set -e words[1]
     set -l skip 0
-    for w in (commandline -opc)[3..-1]
+    for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --at --crit-days --crl --host --warn-days --ca --cert --csr --days --key --key-type --name --out --color --format
+        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -37,7 +39,7 @@ end
 # ca init DIR, ca issue DIR NAME...: what the next operand is.
 function __tlsprobe_ca_expects
     __tlsprobe_using ca; or return 1
-    set -l ops (__tlsprobe_ca_operands)
+    set -l ops (__tlsprobe_operands)
     switch $argv[1]
         case action
             test (count $ops) -eq 0
@@ -62,9 +64,12 @@ complete -c tlsprobe -f
 complete -c tlsprobe -n __tlsprobe_first_word -a connect -d 'Probe each TARGET and report (the default)'
 complete -c tlsprobe -n __tlsprobe_first_word -a serve -d 'Run the reference TLS server'
 complete -c tlsprobe -n __tlsprobe_first_word -a demo -d 'Serve every scenario, probe each, show the diagnoses'
+complete -c tlsprobe -n __tlsprobe_first_word -a fetch -d 'Make an HTTPS request through libcurl and report it'
+complete -c tlsprobe -n __tlsprobe_first_word -a batch -d 'Probe every target in a list, many at once'
 complete -c tlsprobe -n __tlsprobe_first_word -a cert -d 'Show certificate files; judge their chain with --verify'
 complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, check'
 complete -c tlsprobe -n '__tlsprobe_using connect' -a '(__fish_print_hostnames)' -d Host
+complete -c tlsprobe -n '__tlsprobe_using batch; and test (count (__tlsprobe_operands)) -eq 0' -F
 complete -c tlsprobe -n '__tlsprobe_using cert' -F
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a init -d 'Make a root CA and an intermediate in DIR'
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a issue -d 'Issue a certificate for these names'
@@ -72,14 +77,16 @@ complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a check -d 'Lint a setup
 complete -c tlsprobe -n '__tlsprobe_ca_expects dir' -a '(__fish_complete_directories)'
 complete -c tlsprobe -n '__tlsprobe_ca_expects name' -a '(__fish_print_hostnames)' -d Host
 
-# connect: Connection
-set -l c '__tlsprobe_using connect'
+# connect and batch: Connection
+set -l c '__tlsprobe_using connect; or __tlsprobe_using batch'
+complete -c tlsprobe -n $c -l connect-to -x -a '(__fish_print_hostnames)' -d 'Connect to ADDR[:PORT] instead of where DNS says, keeping the name'
 complete -c tlsprobe -n $c -s 4 -l ipv4 -d 'Connect over IPv4 only'
 complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
 complete -c tlsprobe -n $c -l sni -x -a '(__fish_print_hostnames)' -d 'Send NAME as SNI and verify the certificate against it'
+complete -c tlsprobe -n $c -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'Speak PROTO before TLS'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
-# connect: Trust and verification
+# connect and batch: Trust and verification
 complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
 complete -c tlsprobe -n $c -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
@@ -89,7 +96,7 @@ complete -c tlsprobe -n $c -l no-system-ca -d "Do not trust the system's CA stor
 complete -c tlsprobe -n $c -l ocsp-required -d 'Fail when the server staples no OCSP response'
 complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
 
-# connect: TLS
+# connect and batch: TLS
 complete -c tlsprobe -n $c -l alpn -x -d 'ALPN protocols to offer, comma separated (h2,http/1.1)'
 complete -c tlsprobe -n $c -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
 complete -c tlsprobe -n $c -l client-key -r -F -d 'Private key of --client-cert'
@@ -97,12 +104,17 @@ complete -c tlsprobe -n $c -l priority -x -d 'GnuTLS priority string (default NO
 complete -c tlsprobe -n $c -l tls-max -x -a '1.0 1.1 1.2 1.3' -d 'Highest TLS version to offer'
 complete -c tlsprobe -n $c -l tls-min -x -a '1.0 1.1 1.2 1.3' -d 'Lowest TLS version to offer (default 1.2)'
 
-# connect: Output
+# connect and batch: Output
 complete -c tlsprobe -n $c -l color -x -a 'auto always never' -d 'Colour the text output'
-complete -c tlsprobe -n $c -l format -x -a 'text json' -d 'Output format'
+complete -c tlsprobe -n $c -l format -x -a 'text json nagios prometheus tsv' -d 'Output format'
 complete -c tlsprobe -n $c -l json -d 'One JSON object per target (same as --format json)'
 complete -c tlsprobe -n $c -s q -l quiet -d 'Text: print only the verdict line'
 complete -c tlsprobe -n $c -s v -l verbose -d 'Text: show more detail'
+
+# batch
+set -l b '__tlsprobe_using batch'
+complete -c tlsprobe -n $b -s P -l parallel -x -d 'Probe up to N targets at once (default 32)'
+complete -c tlsprobe -n $b -l ordered -d 'Write results in input order (default: as they finish)'
 
 # serve
 set -l s '__tlsprobe_using serve'
@@ -128,15 +140,38 @@ set -l d '__tlsprobe_using demo'
 complete -c tlsprobe -n $d -l color -x -a 'auto always never' -d 'Colour the text output'
 complete -c tlsprobe -n $d -s v -l verbose -d 'Text: show more detail'
 
-# cert, and ca check: judging a chain from files
-set -l j '__tlsprobe_using cert; or __tlsprobe_using ca'
+# fetch
+set -l h '__tlsprobe_using fetch'
+complete -c tlsprobe -n $h -l connect-to -x -d 'Connect to H2:P2 for requests to H1:P1, as curl (repeatable)'
+complete -c tlsprobe -n $h -l max-time -x -d 'Bound the whole request, in seconds (default 10)'
+complete -c tlsprobe -n $h -l proxy -x -d 'Use this proxy (default: https_proxy and no_proxy)'
+complete -c tlsprobe -n $h -l resolve -x -d 'Resolve HOST:PORT to ADDR, as curl (repeatable)'
+complete -c tlsprobe -n $h -l data -x -d 'Send DATA as the request body'
+complete -c tlsprobe -n $h -s H -l header -x -d 'Send this request header, "Name: value" (repeatable)'
+complete -c tlsprobe -n $h -l http1.1 -d 'Use HTTP/1.1'
+complete -c tlsprobe -n $h -l http2 -d 'Use HTTP/2 (negotiated with ALPN)'
+complete -c tlsprobe -n $h -s L -l location -d 'Follow redirects'
+complete -c tlsprobe -n $h -l max-redirs -x -d 'With -L: follow at most N redirects (10)'
+complete -c tlsprobe -n $h -s X -l method -x -a 'GET HEAD POST PUT PATCH DELETE OPTIONS' -d 'Request method (default GET)'
+complete -c tlsprobe -n $h -l expect-body -x -d 'Critical unless the body contains TEXT'
+complete -c tlsprobe -n $h -l expect-header -x -d 'Critical unless the response has this header (repeatable)'
+complete -c tlsprobe -n $h -l expect-status -x -d 'Critical unless the status is in LIST (200,301-308)'
+complete -c tlsprobe -n $h -l max-ms -x -d 'Critical when the request takes more than N ms'
+complete -c tlsprobe -n $h -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
+complete -c tlsprobe -n $h -s k -l insecure -d 'Report verification problems but do not fail on them'
+complete -c tlsprobe -n $h -l no-system-ca -d "Do not trust the system's CA store"
+complete -c tlsprobe -n $h -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
+complete -c tlsprobe -n $h -l client-key -r -F -d 'Private key of --client-cert'
+
+# fetch, cert and ca check: judging a chain, and output
+set -l j '__tlsprobe_using fetch; or __tlsprobe_using cert; or __tlsprobe_using ca'
 complete -c tlsprobe -n $j -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $j -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
 complete -c tlsprobe -n $j -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'
-complete -c tlsprobe -n $j -l host -x -a '(__fish_print_hostnames)' -d 'The name the certificate must cover'
 complete -c tlsprobe -n $j -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
+complete -c tlsprobe -n '__tlsprobe_using cert; or __tlsprobe_using ca' -l host -x -a '(__fish_print_hostnames)' -d 'The name the certificate must cover'
 complete -c tlsprobe -n $j -l color -x -a 'auto always never' -d 'Colour the text output'
-complete -c tlsprobe -n $j -l format -x -a 'text json' -d 'Output format'
+complete -c tlsprobe -n $j -l format -x -a 'text json nagios prometheus tsv' -d 'Output format'
 complete -c tlsprobe -n $j -l json -d 'One JSON object per target (same as --format json)'
 complete -c tlsprobe -n $j -s q -l quiet -d 'Text: print only the verdict line'
 complete -c tlsprobe -n $j -s v -l verbose -d 'Text: show more detail'
