@@ -334,7 +334,7 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 				.handshake_ms = c->handshake_ms};
 	char *sni = NULL, *client = NULL;
 	gnutls_datum_t alpn;
-	char name[256];
+	char name[256], selected[256];
 	size_t len = sizeof(name);
 	unsigned type;
 
@@ -345,8 +345,11 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 	if (c->handshake_ms >= 0) {
 		l.version = tp_version_name(gnutls_protocol_get_version(c->s));
 		l.cipher = gnutls_ciphersuite_get(c->s);
-		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0)
-			l.alpn = srv->alpn; /* only ours can be selected */
+		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 && alpn.size < sizeof(selected)) {
+			memcpy(selected, alpn.data, alpn.size);
+			selected[alpn.size] = '\0';
+			l.alpn = selected;
+		}
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->s, &n);
 		gnutls_x509_crt_t crt;

@@ -153,7 +153,7 @@ static const struct opt options[] = {
 	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, "one JSON object per target (same as --format json)"},
 	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, "private key of --cert"},
 	{"key", 0, "FILE", OPT_KEY, CA, G_CA, "check: the private key that must belong to the certificate"},
-	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, "init/issue: ecdsa (P-256, default), rsa (3072) or ed25519"},
+	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, "init/issue: key type: ecdsa, rsa, ed25519 (ecdsa P-256 by default; rsa is 3072 bits)"},
 	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, "list the scenarios and what a client should report"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
 	{"location", 'L', NULL, OPT_LOCATION, FETCH, G_HTTP, "follow redirects"},
@@ -719,7 +719,7 @@ cli_help(FILE *out, const char *name)
 			else
 				snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
 					 o->arg ? o->arg : "");
-			fprintf(out, "  %-26s %s\n", left, o->help);
+			fprintf(out, "  %-33s %s\n", left, o->help);
 		}
 	}
 	fprintf(out,
