@@ -6,6 +6,7 @@
  * so that memory stays flat however long the list is.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,27 +24,37 @@ struct batch {
 	tp_batch_done_fn *done;
 	void *ctx;
 
-	pthread_mutex_t lock;
+	/*
+	 * Reading and writing never wait for each other: a reader blocked on
+	 * a slow input (a pipe) must not keep finished results from going out.
+	 * Lock order: in, then window; out, then window.
+	 */
+	pthread_mutex_t in;    /* the input: next(), next_index, input_over */
+	pthread_mutex_t out;   /* the output: done(), pending */
+	pthread_mutex_t window_lock;
 	pthread_cond_t room;   /* the window has room again */
 	bool input_over;
 	size_t next_index;     /* of the next target read */
-	size_t next_emit;      /* of the next result handed back, when ordered */
+	atomic_size_t next_emit; /* of the next result handed back, when ordered */
 	size_t window;
 	struct tp_result **pending; /* ring of window slots, by index % window */
 };
 
-/* With b->lock held: hand back what can go, in order. */
+/* With b->out held: hand back what can go, in order. */
 static void
 emit_ready(struct batch *b)
 {
 	struct tp_result *r;
+	size_t i = atomic_load(&b->next_emit);
 
-	while ((r = b->pending[b->next_emit % b->window])) {
-		b->pending[b->next_emit % b->window] = NULL;
-		b->done(b->ctx, b->next_emit, r);
-		b->next_emit++;
+	while ((r = b->pending[i % b->window])) {
+		b->pending[i % b->window] = NULL;
+		b->done(b->ctx, i, r);
+		atomic_store(&b->next_emit, ++i);
 	}
+	pthread_mutex_lock(&b->window_lock);
 	pthread_cond_broadcast(&b->room);
+	pthread_mutex_unlock(&b->window_lock);
 }
 
 static void *
@@ -57,23 +68,26 @@ worker(void *arg)
 		size_t index;
 		int got;
 
-		pthread_mutex_lock(&b->lock);
-		while (b->ordered && !b->input_over && b->next_index - b->next_emit >= b->window)
-			pthread_cond_wait(&b->room, &b->lock);
+		pthread_mutex_lock(&b->in);
+		if (b->ordered) {
+			pthread_mutex_lock(&b->window_lock);
+			while (b->next_index - atomic_load(&b->next_emit) >= b->window)
+				pthread_cond_wait(&b->room, &b->window_lock);
+			pthread_mutex_unlock(&b->window_lock);
+		}
 		if (b->input_over) {
-			pthread_mutex_unlock(&b->lock);
+			pthread_mutex_unlock(&b->in);
 			return NULL;
 		}
 		memset(&t, 0, sizeof(t));
 		got = b->next(b->ctx, &t, err, sizeof(err));
 		if (got == 0) {
 			b->input_over = true;
-			pthread_cond_broadcast(&b->room);
-			pthread_mutex_unlock(&b->lock);
+			pthread_mutex_unlock(&b->in);
 			return NULL;
 		}
 		index = b->next_index++;
-		pthread_mutex_unlock(&b->lock);
+		pthread_mutex_unlock(&b->in);
 
 		struct tp_result *r;
 		if (got > 0) {
@@ -90,14 +104,14 @@ worker(void *arg)
 		}
 		tp_target_finish(&t);
 
-		pthread_mutex_lock(&b->lock);
+		pthread_mutex_lock(&b->out);
 		if (!r) {
 			/* Out of memory: say so in the record's place. */
 			struct tp_target none = {.input = (char *)"", .host = (char *)""};
 			r = tp_result_create(&none);
 		}
 		if (!r) {
-			pthread_mutex_unlock(&b->lock);
+			pthread_mutex_unlock(&b->out);
 			continue;
 		}
 		if (b->ordered) {
@@ -106,7 +120,7 @@ worker(void *arg)
 		} else {
 			b->done(b->ctx, index, r);
 		}
-		pthread_mutex_unlock(&b->lock);
+		pthread_mutex_unlock(&b->out);
 	}
 }
 
@@ -136,8 +150,11 @@ tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_ne
 		free(threads);
 		return tp_config_fail(cfg, "out of memory");
 	}
-	pthread_mutex_init(&b.lock, NULL);
+	pthread_mutex_init(&b.in, NULL);
+	pthread_mutex_init(&b.out, NULL);
+	pthread_mutex_init(&b.window_lock, NULL);
 	pthread_cond_init(&b.room, NULL);
+	atomic_init(&b.next_emit, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	for (; started < parallel; started++)
@@ -149,7 +166,9 @@ tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_ne
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	pthread_cond_destroy(&b.room);
-	pthread_mutex_destroy(&b.lock);
+	pthread_mutex_destroy(&b.in);
+	pthread_mutex_destroy(&b.out);
+	pthread_mutex_destroy(&b.window_lock);
 	free(b.pending);
 	free(threads);
 	return 0;

@@ -67,7 +67,7 @@ names_issuer(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
  * reported as such and not as a missing one.
  */
 static void
-build_path(struct chain *c)
+build_path(struct chain *c, bool verified)
 {
 	bool used[MAX_PATH] = {false};
 	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH;
@@ -76,19 +76,26 @@ build_path(struct chain *c)
 	c->len = 1;
 	used[0] = true;
 	while (c->len < n) {
-		size_t cur = c->path[c->len - 1], named = n, signer = n;
+		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
 		if (c->r->certs[cur].self_signed)
 			break;
-		for (size_t j = 0; j < n && signer == n; j++) {
+		for (size_t j = 0; j < n; j++) {
 			if (used[j] || !names_issuer(c->certs[cur], c->certs[j]))
 				continue;
 			if (named == n)
 				named = j;
-			if (tp_chain_signed_by(c->certs[cur], c->certs[j]))
-				signer = j;
+			candidates++;
 		}
 		if (named == n)
 			break;
+		/* A chain GnuTLS verified has its signatures checked already:
+		 * only several certificates of one name need telling apart. */
+		if (verified && candidates == 1)
+			signer = named;
+		for (size_t j = named; j < n && signer == n; j++)
+			if (!used[j] && names_issuer(c->certs[cur], c->certs[j]) &&
+			    tp_chain_signed_by(c->certs[cur], c->certs[j]))
+				signer = j;
 		if (signer == n)
 			c->bad_link = true;
 		else
@@ -535,9 +542,9 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		r->verified = true;
 		return;
 	}
-	build_path(&c);
 	tl = tp_trust_list_for(cfg->trust, certs, n);
 	ret = gnutls_x509_trust_list_verify_crt2(tl, certs, (unsigned)n, &purpose, 1, flags, &status, NULL);
+	build_path(&c, ret == 0 && status == 0);
 	r->verified = true;
 	r->hostname_ok = true;
 	if (ret < 0) {

@@ -73,6 +73,13 @@ main(int argc, char **argv)
 
 	if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlsprobe: %s\n", err);
+		/* A monitoring plugin must print a status line even for bad usage. */
+		for (int i = 1; i < argc; i++)
+			if (strcmp(argv[i], "--format=nagios") == 0 ||
+			    (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "nagios") == 0)) {
+				printf("TLSPROBE UNKNOWN - %s\n", err);
+				break;
+			}
 		cli_finish(&cli);
 		return TP_STATUS_UNKNOWN;
 	}

@@ -166,8 +166,13 @@ label(FILE *out, const char *key, const char *value, bool first)
 static FILE *
 sample(struct prom *p, enum family fam, const struct tp_result *r)
 {
+	const char *sni = tp_result_target(r)->sni;
+
 	fprintf(p->f[fam], "%s{", families[fam].name);
 	label(p->f[fam], "target", target_label(r), true);
+	/* One address probed under several names is several series. */
+	if (sni)
+		label(p->f[fam], "sni", sni, false);
 	return p->f[fam];
 }
 

@@ -267,6 +267,30 @@ class StandardInput(BatchCase):
         self.assertEqual(r.out, "")
         self.assertSummary(r, [], "standard input")
 
+    def test_records_come_out_as_probes_finish_not_when_the_input_ends(self):
+        # the list is streamed: a producer that writes targets over time
+        # (a pipe from another program) gets each record once its probe is done
+        import select
+        import subprocess
+        p = subprocess.Popen([bh.exe(), "batch", "-", "--json", *trust(), "--timeout", TIMEOUT],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write((GOOD.target + "\n").encode())
+            p.stdin.flush()
+            ready, _, _ = select.select([p.stdout], [], [], 5)
+            first = p.stdout.readline() if ready else b""
+        finally:
+            p.stdin.close()
+            rest = p.stdout.read()
+            p.stderr.read()
+            p.wait(30)
+            p.stdout.close()
+            p.stderr.close()
+        self.assertTrue(first, "no record 5 s after the first target while the input stays "
+                               "open (it came only at the end of input: %r)" % rest[:300])
+        self.assertEqual(bh.ndjson(first.decode())[0]["status"], "ok")
+
     def test_unreadable_list_is_unknown(self):
         r = batch(os.path.join(TMP, "no-such-list.txt"), "--json")
         self.assertEqual(r.rc, 3, r.err)
@@ -323,6 +347,19 @@ class Timeouts(BatchCase):
             self.assertLess(o["timing_ms"]["total"], 1000,
                             "a good target waited for the silent ones\n" + harness.dump(o))
         self.assertEqual(objs[:len(others)], others, "the good ones come out first")
+        self.assertSummary(r, [o["status"] for o in objs], path)
+
+    def test_ordered_with_slow_targets_keeps_order_and_finishes(self):
+        # in order, later results wait for an earlier slow one in a bounded
+        # window; the window must neither lose nor reorder records
+        lines = ([SILENT.target] + [GOOD.target, ref("good")] * 30 + [SILENT.target] +
+                 ["127.0.0.1:%d" % CLOSED] * 30)
+        path = bh.write_list(TMP, "ordered-slow.txt", lines)
+        r = batch(path, "--json", "--ordered", "--timeout", "1", "--parallel", "2",
+                  timeout=30)
+        objs = bh.ndjson(r.out)
+        self.assertEqual([o["target"]["input"] for o in objs], lines)
+        self.assertLess(r.elapsed, 5.0)
         self.assertSummary(r, [o["status"] for o in objs], path)
 
     def test_parallel_bounds_the_probes_in_flight(self):
