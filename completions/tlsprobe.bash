@@ -19,7 +19,7 @@ _tlsprobe()
 
 	case $prev in
 		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
-			--client-ca | --write-ca | --ca | --csr | --out)
+			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out)
 			_filedir
 			return
 			;;
@@ -94,7 +94,8 @@ _tlsprobe()
 				opts='--alpn --base-port --cert --echo --handshake-timeout
 					--key --list-scenarios --listen --log-json --name
 					--scenario --workers --write-ca --client-ca
-					--request-client-cert --require-client-cert'
+					--request-client-cert --require-client-cert
+					--write-client-cert'
 				;;
 			demo)
 				opts='--color -v --verbose'
@@ -132,7 +133,7 @@ _tlsprobe()
 				--warn-days | --alpn | --client-cert | --client-key | --priority | \
 				--tls-max | --tls-min | --color | --format | -P | --parallel | \
 				--base-port | --cert | --handshake-timeout | --key | --listen | \
-				--name | --scenario | --workers | --write-ca | --client-ca | \
+				--name | --scenario | --workers | --write-ca | --write-client-cert | --client-ca | \
 				--connect-to | --max-time | --proxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
+        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -131,6 +131,7 @@ complete -c tlsprobe -n $s -l name -x -a '(__fish_print_hostnames)' -d "Add NAME
 complete -c tlsprobe -n $s -l scenario -x -a '(__tlsprobe_scenarios)' -d 'Serve this setup (default good)'
 complete -c tlsprobe -n $s -l workers -x -d 'Worker threads (default: one per CPU)'
 complete -c tlsprobe -n $s -l write-ca -r -F -d 'Write the made root CA certificate to FILE'
+complete -c tlsprobe -n $s -l write-client-cert -r -F -d 'Write a client certificate the server accepts'
 complete -c tlsprobe -n $s -l client-ca -r -F -d 'Verify client certificates with the CAs in FILE'
 complete -c tlsprobe -n $s -l request-client-cert -d 'Ask clients for a certificate, accept them without'
 complete -c tlsprobe -n $s -l require-client-cert -d 'Refuse clients without a valid certificate'

@@ -426,6 +426,9 @@ int tp_server_listen(struct tp_server *s, const char *scenario, const char *addr
 		     size_t errlen);
 /* Write the made root CA certificate (PEM) for clients to trust. */
 int tp_server_write_ca(struct tp_server *s, const char *path, char *err, size_t errlen);
+/* Write a client certificate (and its chain) issued by the made CA to
+ * PREFIX.pem and its key to PREFIX.key (mode 0600). */
+int tp_server_write_client_cert(struct tp_server *s, const char *prefix, char *err, size_t errlen);
 /* Start the worker threads and return. */
 int tp_server_start(struct tp_server *s);
 /* Ask the workers to stop; safe in a signal handler. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -37,6 +38,7 @@ struct site {
 	struct tp_raw_chain *raw; /* served as is, through raw_cert() */
 	gnutls_priority_t prio;
 	int client_cert;
+	bool version_limited; /* a scenario that speaks one TLS version */
 };
 
 struct listener {
@@ -44,7 +46,15 @@ struct listener {
 	struct site *site;
 };
 
-enum conn_state { HANDSHAKE, READING, WRITING };
+/*
+ * DRAINING: after a failed handshake and its alert. Closing with unread
+ * input makes the kernel send a reset, which can overtake the alert and hide
+ * it (curl then reports a broken connection, not certificate_required); so
+ * the server half-closes and reads what the client still sends, briefly.
+ */
+enum conn_state { HANDSHAKE, READING, WRITING, DRAINING };
+
+#define DRAIN_MS 200
 
 struct conn {
 	int fd;
@@ -152,6 +162,26 @@ readable(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * With --request-client-cert a client may send no certificate; one it does
+ * send must verify (and be meant for clients), as with --require-client-cert.
+ */
+static int
+verify_optional(gnutls_session_t s)
+{
+	gnutls_typed_vdata_st purpose = {
+		.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+	};
+	unsigned n = 0, status = 0;
+
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 || !gnutls_certificate_get_peers(s, &n) || n == 0)
+		return 0;
+	if (gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status != 0)
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	return 0;
+}
+
 /* Hands GnuTLS a site's raw chain, in the order it was made. */
 static int
 raw_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutls_pk_algorithm_t *algos, int nalgos,
@@ -170,6 +200,7 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 {
 	struct site *site = calloc(1, sizeof(*site));
 	const char *prio = NULL;
+	bool scenario_trusts_root = false;
 	int ret;
 
 	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0) {
@@ -189,6 +220,9 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 			goto fail;
 		if (site->raw)
 			gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
+		/* Scenarios that ask for client certificates trust their root already. */
+		scenario_trusts_root = site->client_cert != 0;
+		site->version_limited = prio != NULL;
 	} else {
 		if (readable("certificate", srv->o.cert_file, err, errlen) < 0 ||
 		    readable("key", srv->o.key_file, err, errlen) < 0)
@@ -219,11 +253,13 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	}
 	if (srv->o.client_cert)
 		site->client_cert = srv->o.client_cert;
+	if (site->client_cert == 1)
+		gnutls_certificate_set_verify_function(site->cred, verify_optional);
 	if (site->client_cert && !srv->o.client_ca_file && !site->scenario) {
 		tp_err(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
 		goto fail;
 	}
-	if (site->client_cert && !srv->o.client_ca_file && site->scenario) {
+	if (site->client_cert && !srv->o.client_ca_file && site->scenario && !scenario_trusts_root) {
 		/* A scenario trusts its own root for client certificates. */
 		if (ensure_pki(srv, err, errlen) < 0)
 			goto fail;
@@ -325,6 +361,64 @@ tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t er
 	return ret;
 }
 
+static int
+write_file(const char *path, const gnutls_datum_t *d, mode_t mode, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t off = 0;
+
+	if (fd < 0)
+		return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	fchmod(fd, mode);
+	while (off < d->size) {
+		ssize_t n = write(fd, d->data + off, d->size - off);
+		if (n <= 0) {
+			close(fd);
+			return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	return close(fd) == 0 ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+}
+
+int
+tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t chain[2];
+	gnutls_x509_privkey_t key;
+	gnutls_datum_t pem[2] = {{NULL, 0}, {NULL, 0}}, all = {NULL, 0}, kpem = {NULL, 0};
+	char *cpath = tp_strdupf("%s.pem", prefix), *kpath = tp_strdupf("%s.key", prefix);
+	size_t n = 0;
+	int ret = -1, g;
+
+	if (!cpath || !kpath || ensure_pki(srv, err, errlen) < 0)
+		goto out;
+	if ((g = tp_pki_client(srv->pki, chain, &n, &key)) < 0 ||
+	    (g = gnutls_x509_crt_export2(chain[0], GNUTLS_X509_FMT_PEM, &pem[0])) < 0 ||
+	    (g = gnutls_x509_crt_export2(chain[1], GNUTLS_X509_FMT_PEM, &pem[1])) < 0 ||
+	    (g = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
+		tp_err(err, errlen, "cannot make a client certificate: %s", gnutls_strerror(g));
+		goto out;
+	}
+	all.size = pem[0].size + pem[1].size;
+	if (!(all.data = gnutls_malloc(all.size))) {
+		tp_err(err, errlen, "out of memory");
+		goto out;
+	}
+	memcpy(all.data, pem[0].data, pem[0].size);
+	memcpy(all.data + pem[0].size, pem[1].data, pem[1].size);
+	if (write_file(kpath, &kpem, 0600, err, errlen) == 0 && write_file(cpath, &all, 0644, err, errlen) == 0)
+		ret = 0;
+out:
+	gnutls_free(pem[0].data);
+	gnutls_free(pem[1].data);
+	gnutls_free(all.data);
+	gnutls_free(kpem.data);
+	free(cpath);
+	free(kpath);
+	return ret;
+}
+
 /* ---- connections --------------------------------------------------------- */
 
 static void
@@ -414,10 +508,17 @@ conn_accept(struct tp_server *srv, struct listener *l)
 	gnutls_priority_set(c->s, c->site->prio);
 	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->site->cred);
 	gnutls_session_ticket_enable_server(c->s, &srv->ticket_key);
-	if (c->site->client_cert) {
-		gnutls_certificate_server_set_request(c->s, c->site->client_cert == 2 ? GNUTLS_CERT_REQUIRE
-										    : GNUTLS_CERT_REQUEST);
-		gnutls_session_set_verify_cert(c->s, NULL, 0);
+	if (c->site->client_cert == 2) {
+		/* Verified during the handshake, and only for client use. */
+		static gnutls_typed_vdata_st purpose = {
+			.type = GNUTLS_DT_KEY_PURPOSE_OID,
+			.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+		};
+		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert2(c->s, &purpose, 1, 0);
+	} else if (c->site->client_cert == 1) {
+		/* Asked for, not required: verify_optional() accepts none. */
+		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUEST);
 	}
 	gnutls_datum_t protos[8];
 	unsigned n = 0;
@@ -536,15 +637,23 @@ advance(struct tp_server *srv, struct conn *c)
 				continue;
 			if (ret < 0) {
 				char why[160];
-				/* Tell the client why (certificate_required, ...); best effort. */
-				gnutls_alert_send_appropriate(c->s, ret);
+				/* Tell the client why (certificate_required, ...); best effort. A
+				 * one-version scenario that finds nothing in common is a
+				 * version mismatch, whatever GnuTLS calls it. */
+				if (c->site->version_limited && ret == GNUTLS_E_NO_CIPHER_SUITES)
+					gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
+				else
+					gnutls_alert_send_appropriate(c->s, ret);
 				if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
 					snprintf(why, sizeof(why), "handshake failed: the client sent alert %s",
 						 gnutls_alert_get_name(gnutls_alert_get(c->s)));
 				else
 					snprintf(why, sizeof(why), "handshake failed: %s", gnutls_strerror(ret));
 				log_conn(srv, c, false, why);
-				return false;
+				shutdown(c->fd, SHUT_WR);
+				c->state = DRAINING;
+				tp_deadline_start(&c->deadline, DRAIN_MS);
+				return true;
 			}
 			c->handshake_ms = tp_now_ms() - c->t0;
 			c->state = READING;
@@ -592,6 +701,15 @@ advance(struct tp_server *srv, struct conn *c)
 					tp_strdupf("request too large\n"));
 			}
 			break;
+		case DRAINING: {
+			char buf[4096];
+			n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return true;
+			if (n > 0)
+				continue;
+			return false; /* the client is done too: close quietly */
+		}
 		case WRITING:
 			if (!c->out) {
 				log_conn(srv, c, false, "out of memory");
@@ -626,6 +744,8 @@ conn_events(struct conn *c)
 {
 	if (c->state == WRITING)
 		return POLLOUT;
+	if (c->state == DRAINING)
+		return POLLIN;
 	/* In the handshake GnuTLS may be waiting to write. */
 	return gnutls_record_get_direction(c->s) ? POLLOUT : POLLIN;
 }
@@ -696,8 +816,11 @@ worker(void *arg)
 			bool alive = true;
 			/* The deadline holds even for a client that trickles bytes. */
 			if (tp_deadline_left(&c->deadline) == 0) {
-				log_conn(srv, c, false, c->state == HANDSHAKE ? "timeout: the handshake did not finish in time"
-									 : "timeout: the client went quiet");
+				/* A draining connection was logged when its handshake failed. */
+				if (c->state != DRAINING)
+					log_conn(srv, c, false, c->state == HANDSHAKE
+								      ? "timeout: the handshake did not finish in time"
+								      : "timeout: the client went quiet");
 				alive = false;
 			} else if (pfd[i].revents) {
 				alive = advance(srv, c);

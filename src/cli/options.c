@@ -85,6 +85,7 @@ enum opt_id {
 	OPT_WARN_DAYS,
 	OPT_WORKERS,
 	OPT_WRITE_CA,
+	OPT_WRITE_CLIENT_CERT,
 };
 
 enum opt_group { G_CONNECT, G_HTTP, G_CHECKS, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
@@ -188,6 +189,7 @@ static const struct opt options[] = {
 	{"warn-days", 0, "N", OPT_WARN_DAYS, JUDGE, G_TRUST, "warn when a certificate expires within N days (30)"},
 	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, "worker threads (default: one per CPU)"},
 	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, "write the made root CA certificate to FILE for clients"},
+	{"write-client-cert", 0, "PREFIX", OPT_WRITE_CLIENT_CERT, SERVE, G_SERVE_TLS, "write a client certificate the server accepts to PREFIX.pem and PREFIX.key"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(*options))
 
@@ -498,6 +500,7 @@ apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, 
 		sv->workers = (unsigned)n;
 		break;
 	case OPT_WRITE_CA: sv->write_ca = arg; break;
+	case OPT_WRITE_CLIENT_CERT: sv->write_client_cert = arg; break;
 	case OPT_AT:
 		if (cli_parse_time(arg, &cli->at) < 0)
 			return fail(err, errlen, "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "

@@ -155,6 +155,25 @@ serve_command(struct cli *cli)
 	}
 	if (!sv->cert && !scenario)
 		scenario = "good";
+	if (sv->alpn && !sv->echo) {
+		/* It answers HTTP/1.1: picking h2 would leave h2 clients talking to
+		 * a server that does not speak it. */
+		const char *p = sv->alpn;
+		while ((p = strstr(p, "h2"))) {
+			bool word = (p == sv->alpn || p[-1] == ',') && (p[2] == '\0' || p[2] == ',');
+			if (word) {
+				fprintf(stderr, "tlsprobe: --alpn h2: the server answers HTTP/1.1 only; offer h2 with --echo, "
+						"or leave it out\n");
+				return TP_STATUS_UNKNOWN;
+			}
+			p += 2;
+		}
+	}
+	if (sv->write_client_cert && !scenario) {
+		fprintf(stderr, "tlsprobe: --write-client-cert writes a certificate from the made CA, and with --cert "
+				"nothing is made: issue one with tlsprobe ca issue DIR NAME --client\n");
+		return TP_STATUS_UNKNOWN;
+	}
 	all = scenario && strcmp(scenario, "all") == 0;
 	if (scenario && !all && !tp_scenario_find(scenario)) {
 		fprintf(stderr, "tlsprobe: unknown scenario '%s'; see tlsprobe serve --list-scenarios\n", scenario);
@@ -179,6 +198,8 @@ serve_command(struct cli *cli)
 		return TP_STATUS_UNKNOWN;
 	}
 	if (sv->write_ca && tp_server_write_ca(srv, sv->write_ca, err, sizeof(err)) < 0)
+		goto fail;
+	if (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert, err, sizeof(err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < sv->n_listen; i++) {
 		parse_listen(sv->listen[i], addr, sizeof(addr), &port);
@@ -212,6 +233,9 @@ serve_command(struct cli *cli)
 	if (sv->write_ca)
 		printf("clients trust the root CA with: tlsprobe --ca-file %s, curl --cacert %s\n", sv->write_ca,
 		       sv->write_ca);
+	if (sv->write_client_cert)
+		printf("a client certificate the server accepts: curl --cert %s.pem --key %s.key\n", sv->write_client_cert,
+		       sv->write_client_cert);
 	fflush(stdout);
 
 	running = srv;
