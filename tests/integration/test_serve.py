@@ -976,14 +976,19 @@ class Robustness(ServeCase):
         self.assertGreaterEqual(len(results), 20, "too few good requests in %.1fs" % attack_time)
         slowest = max(r[1] for r in results)
         self.assertLess(slowest, 1.0, "a good request took %.2fs during the attack" % slowest)
-        self.assertLess(peak, self.RSS_LIMIT_KB, "peak RSS %d KB (baseline %d KB)" % (peak, base))
+        # AddressSanitizer keeps freed memory in quarantine and adds shadow
+        # memory: the bound is about tlsprobe, so it is checked without it.
+        sanitized = os.environ.get("TLSPROBE_SANITIZED", "") not in ("", "none")
+        if not sanitized:
+            self.assertLess(peak, self.RSS_LIMIT_KB, "peak RSS %d KB (baseline %d KB)" % (peak, base))
 
         # still serving, memory back near the baseline, every stall logged
         r = https_get(srv.port, ctx)
         self.assertEqual(r.status, 200)
         after = srv.rss_kb()
-        self.assertLess(after, base + self.RSS_SLACK_KB,
-                        "RSS %d KB after, baseline %d KB, peak %d KB" % (after, base, peak))
+        if not sanitized:
+            self.assertLess(after, base + self.RSS_SLACK_KB,
+                            "RSS %d KB after, baseline %d KB, peak %d KB" % (after, base, peak))
         n_stalled = sum(self.KINDS.count(k) for k in self.STALLED)
         timeouts = [l for l in srv.log_lines() if "timeout: the handshake did not finish" in l]
         self.assertGreaterEqual(len(timeouts), n_stalled, srv.stderr()[-2000:])
