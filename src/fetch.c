@@ -13,10 +13,71 @@
 #include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
+/* Plain prototypes: the calls below go through pointers (see curl_api). */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "config.h"
 #include "internal.h"
+
+/*
+ * libcurl is loaded when a fetch needs it, not at start-up: linked in, its
+ * dependencies (Kerberos, LDAP, SSH, OpenSSL's libcrypto...) cost every
+ * probe milliseconds and megabytes for a library only fetch uses.
+ */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *h);
+	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+	void (*slist_free_all)(struct curl_slist *list);
+	curl_version_info_data *(*version_info)(CURLversion v);
+	bool loaded;
+	char error[256];
+} api;
+
+static pthread_once_t api_once = PTHREAD_ONCE_INIT;
+
+static void
+load_curl(void)
+{
+	/* The GnuTLS build first: its TLS session is the one tlsprobe can read. */
+	static const char *const names[] = {TP_CURL_SONAME, "libcurl-gnutls.so.4", "libcurl.so.4"};
+	void *lib = NULL;
+
+	for (size_t i = 0; !lib && i < sizeof(names) / sizeof(*names); i++)
+		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(api.error, sizeof(api.error), "libcurl cannot be loaded (%s): install the Debian package "
+						       "libcurl3-gnutls", dlerror());
+		return;
+	}
+#define SYM(field, name) *(void **)(&api.field) = dlsym(lib, name)
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_perform, "curl_easy_perform");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(version_info, "curl_version_info");
+#undef SYM
+	if (!api.global_init || !api.easy_init || !api.easy_setopt || !api.easy_perform || !api.easy_getinfo ||
+	    !api.easy_cleanup || !api.easy_strerror || !api.slist_append || !api.slist_free_all || !api.version_info) {
+		snprintf(api.error, sizeof(api.error), "the libcurl found lacks functions tlsprobe needs");
+		return;
+	}
+	/* The library stays loaded for the life of the process. */
+	api.global_init(CURL_GLOBAL_DEFAULT);
+	api.loaded = true;
+}
 
 #define BODY_KEEP (4u << 20) /* what --expect-body can search */
 
@@ -40,14 +101,6 @@ struct transfer {
 	size_t body_len;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-init_curl(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void
 free_peers(struct transfer *t)
 {
@@ -68,7 +121,7 @@ capture_tls(struct transfer *t)
 	unsigned n = 0;
 	gnutls_datum_t alpn;
 
-	if (curl_easy_getinfo(t->h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+	if (api.easy_getinfo(t->h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
 	    info->backend != CURLSSLBACKEND_GNUTLS || !info->internals)
 		return;
 	s = info->internals;
@@ -103,8 +156,8 @@ end_of_response(struct transfer *t)
 	char *url = NULL;
 	struct tp_fetch_hop *grown;
 
-	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(t->h, CURLINFO_EFFECTIVE_URL, &url);
+	api.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &code);
+	api.easy_getinfo(t->h, CURLINFO_EFFECTIVE_URL, &url);
 	if (code >= 100 && code < 200)
 		return; /* 100 Continue and the like are not hops */
 	grown = realloc(f->hops, (f->n_hops + 1) * sizeof(*grown));
@@ -191,8 +244,8 @@ slist(const char *const *items, size_t n)
 	struct curl_slist *l = NULL, *next;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!(next = curl_slist_append(l, items[i]))) {
-			curl_slist_free_all(l);
+		if (!(next = api.slist_append(l, items[i]))) {
+			api.slist_free_all(l);
 			return NULL;
 		}
 		l = next;
@@ -401,79 +454,83 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	if (!r->target.host_is_ip && r->target.host[0])
 		r->sni = strdup(r->target.host);
 	t.r = r;
-	pthread_once(&curl_once, init_curl);
-	if (!(t.h = curl_easy_init())) {
+	pthread_once(&api_once, load_curl);
+	if (!api.loaded) {
+		tp_result_fail(r, TP_INTERNAL_ERROR, "%s", api.error);
+		goto out;
+	}
+	if (!(t.h = api.easy_init())) {
 		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot start libcurl");
 		goto out;
 	}
-	curl_easy_setopt(t.h, CURLOPT_URL, o->url);
-	curl_easy_setopt(t.h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t.h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(t.h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(t.h, CURLOPT_HEADERDATA, &t);
-	curl_easy_setopt(t.h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(t.h, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-	curl_easy_setopt(t.h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
-	curl_easy_setopt(t.h, CURLOPT_PROTOCOLS_STR, "https,http");
+	api.easy_setopt(t.h, CURLOPT_URL, o->url);
+	api.easy_setopt(t.h, CURLOPT_NOSIGNAL, 1L);
+	api.easy_setopt(t.h, CURLOPT_ERRORBUFFER, errbuf);
+	api.easy_setopt(t.h, CURLOPT_HEADERFUNCTION, on_header);
+	api.easy_setopt(t.h, CURLOPT_HEADERDATA, &t);
+	api.easy_setopt(t.h, CURLOPT_WRITEFUNCTION, on_body);
+	api.easy_setopt(t.h, CURLOPT_WRITEDATA, &t);
+	api.easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	api.easy_setopt(t.h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
+	api.easy_setopt(t.h, CURLOPT_PROTOCOLS_STR, "https,http");
 	if (o->follow) {
-		curl_easy_setopt(t.h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(t.h, CURLOPT_MAXREDIRS, o->max_redirs >= 0 ? o->max_redirs : 10L);
-		curl_easy_setopt(t.h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+		api.easy_setopt(t.h, CURLOPT_FOLLOWLOCATION, 1L);
+		api.easy_setopt(t.h, CURLOPT_MAXREDIRS, o->max_redirs >= 0 ? o->max_redirs : 10L);
+		api.easy_setopt(t.h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
 	}
 	if (o->method)
-		curl_easy_setopt(t.h, CURLOPT_CUSTOMREQUEST, o->method);
+		api.easy_setopt(t.h, CURLOPT_CUSTOMREQUEST, o->method);
 	if (o->method && strcasecmp(o->method, "HEAD") == 0)
-		curl_easy_setopt(t.h, CURLOPT_NOBODY, 1L);
+		api.easy_setopt(t.h, CURLOPT_NOBODY, 1L);
 	if (o->data)
-		curl_easy_setopt(t.h, CURLOPT_POSTFIELDS, o->data);
+		api.easy_setopt(t.h, CURLOPT_POSTFIELDS, o->data);
 	if (o->http_version)
-		curl_easy_setopt(t.h, CURLOPT_HTTP_VERSION,
+		api.easy_setopt(t.h, CURLOPT_HTTP_VERSION,
 				 o->http_version == 2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 	if (o->proxy)
-		curl_easy_setopt(t.h, CURLOPT_PROXY, o->proxy);
+		api.easy_setopt(t.h, CURLOPT_PROXY, o->proxy);
 	if ((o->n_headers && !(headers = slist(o->headers, o->n_headers))) ||
 	    (o->n_resolve && !(resolve = slist(o->resolve, o->n_resolve))) ||
 	    (o->n_connect_to && !(connect_to = slist(o->connect_to, o->n_connect_to)))) {
 		tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
 		goto out;
 	}
-	curl_easy_setopt(t.h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(t.h, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(t.h, CURLOPT_CONNECT_TO, connect_to);
+	api.easy_setopt(t.h, CURLOPT_HTTPHEADER, headers);
+	api.easy_setopt(t.h, CURLOPT_RESOLVE, resolve);
+	api.easy_setopt(t.h, CURLOPT_CONNECT_TO, connect_to);
 	if (cfg->client_cert_file) {
-		curl_easy_setopt(t.h, CURLOPT_SSLCERT, cfg->client_cert_file);
-		curl_easy_setopt(t.h, CURLOPT_SSLKEY, cfg->client_key_file);
+		api.easy_setopt(t.h, CURLOPT_SSLCERT, cfg->client_cert_file);
+		api.easy_setopt(t.h, CURLOPT_SSLKEY, cfg->client_key_file);
 	}
 	if (cfg->insecure) {
-		curl_easy_setopt(t.h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(t.h, CURLOPT_SSL_VERIFYHOST, 0L);
+		api.easy_setopt(t.h, CURLOPT_SSL_VERIFYPEER, 0L);
+		api.easy_setopt(t.h, CURLOPT_SSL_VERIFYHOST, 0L);
 	} else if (tp_trust_user_count(cfg->trust) || !tp_trust_uses_system(cfg->trust)) {
 		/* Trust exactly what the probe trusts. */
 		if (!(cafile = ca_bundle(cfg, err, sizeof(err)))) {
 			tp_result_fail(r, TP_INTERNAL_ERROR, "%s", err);
 			goto out;
 		}
-		curl_easy_setopt(t.h, CURLOPT_CAINFO, cafile);
-		curl_easy_setopt(t.h, CURLOPT_CAPATH, NULL);
+		api.easy_setopt(t.h, CURLOPT_CAINFO, cafile);
+		api.easy_setopt(t.h, CURLOPT_CAPATH, NULL);
 	}
 
-	rc = curl_easy_perform(t.h);
+	rc = api.easy_perform(t.h);
 
 	struct tp_fetch_info *f = &r->fetch;
-	curl_easy_getinfo(t.h, CURLINFO_NAMELOOKUP_TIME_T, &tm[0]);
-	curl_easy_getinfo(t.h, CURLINFO_CONNECT_TIME_T, &tm[1]);
-	curl_easy_getinfo(t.h, CURLINFO_APPCONNECT_TIME_T, &tm[2]);
-	curl_easy_getinfo(t.h, CURLINFO_STARTTRANSFER_TIME_T, &tm[3]);
-	curl_easy_getinfo(t.h, CURLINFO_TOTAL_TIME_T, &tm[4]);
-	curl_easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &f->status);
-	curl_easy_getinfo(t.h, CURLINFO_HTTP_VERSION, &http_version);
-	curl_easy_getinfo(t.h, CURLINFO_EFFECTIVE_URL, &url);
-	curl_easy_getinfo(t.h, CURLINFO_PRIMARY_IP, &ip);
-	curl_easy_getinfo(t.h, CURLINFO_PRIMARY_PORT, &port);
-	curl_easy_getinfo(t.h, CURLINFO_CONTENT_TYPE, &ctype);
-	curl_easy_getinfo(t.h, CURLINFO_SIZE_DOWNLOAD_T, &size);
-	curl_easy_getinfo(t.h, CURLINFO_OS_ERRNO, &os_errno);
+	api.easy_getinfo(t.h, CURLINFO_NAMELOOKUP_TIME_T, &tm[0]);
+	api.easy_getinfo(t.h, CURLINFO_CONNECT_TIME_T, &tm[1]);
+	api.easy_getinfo(t.h, CURLINFO_APPCONNECT_TIME_T, &tm[2]);
+	api.easy_getinfo(t.h, CURLINFO_STARTTRANSFER_TIME_T, &tm[3]);
+	api.easy_getinfo(t.h, CURLINFO_TOTAL_TIME_T, &tm[4]);
+	api.easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &f->status);
+	api.easy_getinfo(t.h, CURLINFO_HTTP_VERSION, &http_version);
+	api.easy_getinfo(t.h, CURLINFO_EFFECTIVE_URL, &url);
+	api.easy_getinfo(t.h, CURLINFO_PRIMARY_IP, &ip);
+	api.easy_getinfo(t.h, CURLINFO_PRIMARY_PORT, &port);
+	api.easy_getinfo(t.h, CURLINFO_CONTENT_TYPE, &ctype);
+	api.easy_getinfo(t.h, CURLINFO_SIZE_DOWNLOAD_T, &size);
+	api.easy_getinfo(t.h, CURLINFO_OS_ERRNO, &os_errno);
 	/* curl's timers are cumulative from the start; 0 means not reached. */
 	f->dns_ms = tm[0] ? (double)tm[0] / 1000.0 : -1;
 	f->connect_ms = tm[1] ? (double)tm[1] / 1000.0 : -1;
@@ -491,7 +548,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	f->reason = t.reason;
 	t.reason = NULL;
 	f->curl_code = (int)rc;
-	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : curl_easy_strerror(rc)) : NULL;
+	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : api.easy_strerror(rc)) : NULL;
 	/* The trust file curl names is our temporary copy, gone by now. */
 	char *cafile_note = f->curl_message ? strstr(f->curl_message, " CAfile:") : NULL;
 	if (cafile_note && cafile)
@@ -552,11 +609,13 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		tp_result_add(r, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
 			      o->max_ms);
 out:
-	if (t.h)
-		curl_easy_cleanup(t.h);
-	curl_slist_free_all(headers);
-	curl_slist_free_all(resolve);
-	curl_slist_free_all(connect_to);
+	if (api.loaded) {
+		if (t.h)
+			api.easy_cleanup(t.h);
+		api.slist_free_all(headers);
+		api.slist_free_all(resolve);
+		api.slist_free_all(connect_to);
+	}
 	if (cafile) {
 		unlink(cafile);
 		free(cafile);
@@ -573,5 +632,6 @@ out:
 const char *
 tp_fetch_curl_version(void)
 {
-	return curl_version_info(CURLVERSION_NOW)->version;
+	pthread_once(&api_once, load_curl);
+	return api.loaded ? api.version_info(CURLVERSION_NOW)->version : "not found";
 }
