@@ -50,8 +50,8 @@ bool tp_trust_uses_system(const struct tp_trust *t);
 /* Add every system root now, so that the trust list is only read from then
  * on, by any number of threads. */
 void tp_trust_preload(struct tp_trust *t);
-/* Everything trusted, as PEM: the user's CA files, then the system bundle. */
-int tp_trust_write_pem(struct tp_trust *t, int fd);
+/* What is trusted, as PEM: the user's CA files, then (with_system) the system bundle. */
+int tp_trust_write_pem(struct tp_trust *t, int fd, bool with_system);
 int tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t errlen);
 size_t tp_trust_crl_count(const struct tp_trust *t);
 gnutls_x509_crl_t tp_trust_crl(const struct tp_trust *t, size_t i);

@@ -89,7 +89,7 @@ tp_trust_uses_system(const struct tp_trust *t)
 }
 
 int
-tp_trust_write_pem(struct tp_trust *t, int fd)
+tp_trust_write_pem(struct tp_trust *t, int fd, bool with_system)
 {
 	FILE *f = fdopen(dup(fd), "w");
 	int ret = 0;
@@ -103,7 +103,7 @@ tp_trust_write_pem(struct tp_trust *t, int fd)
 			ret = -1;
 		gnutls_free(pem.data);
 	}
-	if (t->use_system) {
+	if (t->use_system && with_system) {
 		const char *path = bundle_path();
 		gnutls_datum_t data = {NULL, 0};
 		if (path && gnutls_load_file(path, &data) == 0) {
