@@ -16,6 +16,9 @@
 /* In order, results may wait for an earlier slow one: at most this many per worker. */
 #define WINDOW_PER_WORKER 4
 #define WORKER_STACK (256 * 1024)
+/* A result that could not be made, in its place in the ordered window. */
+#define LOST ((struct tp_result *)&lost_marker)
+static const char lost_marker;
 
 struct batch {
 	struct tp_config *cfg;
@@ -49,7 +52,8 @@ emit_ready(struct batch *b)
 
 	while ((r = b->pending[i % b->window])) {
 		b->pending[i % b->window] = NULL;
-		b->done(b->ctx, i, r);
+		if (r != LOST)
+			b->done(b->ctx, i, r);
 		atomic_store(&b->next_emit, ++i);
 	}
 	pthread_mutex_lock(&b->window_lock);
@@ -110,11 +114,15 @@ worker(void *arg)
 			struct tp_target none = {.input = (char *)"", .host = (char *)""};
 			r = tp_result_create(&none);
 		}
-		if (!r) {
+		if (!r && !b->ordered) {
 			pthread_mutex_unlock(&b->out);
 			continue;
 		}
 		if (b->ordered) {
+			/* Out of memory: the slot must still be filled, or the window
+			 * never moves on. LOST marks it: nothing to hand back. */
+			if (!r)
+				r = LOST;
 			b->pending[index % b->window] = r;
 			emit_ready(b);
 		} else {

@@ -244,6 +244,9 @@ not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci)
 {
 	unsigned usage = 0, critical = 0;
 
+	/* An X.509 v1 root predates basicConstraints; GnuTLS accepts it as a trusted anchor. */
+	if (!ci->is_ca && gnutls_x509_crt_get_version(issuer) == 1 && ci->self_signed)
+		return NULL;
 	if (!ci->is_ca)
 		return "it is not a CA certificate (no basicConstraints CA:TRUE)";
 	if (gnutls_x509_crt_get_key_usage(issuer, &usage, &critical) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
@@ -436,9 +439,18 @@ check_order(struct chain *c)
 		for (size_t j = 0; j < n && dup == n; j++)
 			if (j != i && in_path[j] && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
 				dup = j;
+		size_t twin = n;
+		for (size_t j = 0; j < n && twin == n && dup == n; j++)
+			if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, c->r->certs[i].subject) == 0)
+				twin = j;
 		if (dup != n)
 			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
 				      "certificate #%zu '%s' is sent twice (it is also #%zu)", i, cn, dup);
+		else if (twin != n)
+			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+				      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
+				      "cross-signed or older copy, which clients building the path another way may "
+				      "use instead", i, cn, twin);
 		else
 			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
 				      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
@@ -566,7 +578,8 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	}
 	/* GnuTLS says SIGNER_NOT_CA, or, when the non-CA is below a CA with
 	 * a path length limit, SIGNER_CONSTRAINTS_FAILURE. */
-	if (check_issuers(&c))
+	/* What GnuTLS accepted needs no second opinion on who may sign. */
+	if (status != 0 && check_issuers(&c))
 		explained |= GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
 		tp_result_add(r, TP_ISSUER_NOT_CA, -1,

@@ -122,8 +122,15 @@ capture_tls(struct transfer *t)
 	gnutls_datum_t alpn;
 
 	if (api.easy_getinfo(t->h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
-	    info->backend != CURLSSLBACKEND_GNUTLS || !info->internals)
+	    info->backend != CURLSSLBACKEND_GNUTLS || !info->internals) {
+		/* This response came without TLS (a redirect to http://): the
+		 * facts of an earlier hop's session are not about it. */
+		free_peers(t);
+		free(t->alpn);
+		t->alpn = NULL;
+		t->have_tls = false;
 		return;
+	}
 	s = info->internals;
 	free_peers(t);
 	peers = gnutls_certificate_get_peers(s, &n);
@@ -521,11 +528,15 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		api.easy_setopt(t.h, CURLOPT_CAPATH, NULL);
 	}
 
+	double started = tp_now_ms();
 	rc = api.easy_perform(t.h);
+	double spent = tp_now_ms() - started;
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && cafile && tp_trust_uses_system(cfg->trust) &&
-	    tp_trust_user_count(cfg->trust)) {
+	    tp_trust_user_count(cfg->trust) && spent + 1 < cfg->timeout_ms) {
 		char *all = ca_bundle(cfg, true, err, sizeof(err));
 		if (all) {
+			/* Within what is left of --max-time. */
+			api.easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ms - (unsigned)spent));
 			unlink(cafile);
 			free(cafile);
 			cafile = all;
@@ -606,13 +617,17 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	}
 	if (rc != CURLE_OK) {
 		if (probe_explains(rc) && !t.have_tls && r->target.host[0])
-			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, f->total_ms,
-					   f->curl_message);
+			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip,
+					   tp_now_ms() - started, f->curl_message);
 		else
 			map_curl_error(r, rc, f->curl_message, os_errno);
 		goto out;
 	}
 
+	/* Followed from https:// to http://: the final answer came in the clear. */
+	if (f->final_url && strncasecmp(f->final_url, "http://", 7) == 0 && strncasecmp(o->url, "https://", 8) == 0)
+		tp_result_add(r, TP_INSECURE_REDIRECT, -1, "the redirects end at %s, an answer sent in the clear",
+			      f->final_url);
 	/* The checks a monitoring system asked for. */
 	if (o->expect_status && !status_expected(o->expect_status, f->status))
 		tp_result_add(r, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -50,9 +52,37 @@ tp_deadline_left(const struct tp_deadline *d)
 }
 
 /*
- * getaddrinfo() cannot be interrupted, so the lookup runs through glibc's
- * asynchronous interface and is abandoned when the deadline passes.
+ * getaddrinfo() cannot be interrupted, and a lookup glibc has started cannot
+ * be cancelled either: so the lookup runs through glibc's asynchronous
+ * interface on a request of its own on the heap. When the deadline passes
+ * the probe walks away; whichever of the probe and the lookup's completion
+ * notice comes last frees the request.
  */
+struct lookup {
+	struct gaicb req;
+	struct addrinfo hints;
+	char host[256];
+	char port[8];
+	atomic_int refs;   /* the probe, and the completion notice */
+	atomic_bool taken; /* the probe took the result */
+};
+
+static void
+lookup_release(struct lookup *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	if (!atomic_load(&l->taken) && l->req.ar_result)
+		freeaddrinfo(l->req.ar_result);
+	free(l);
+}
+
+static void
+lookup_done(union sigval v)
+{
+	lookup_release(v.sival_ptr);
+}
+
 static int
 resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d,
 	struct addrinfo **res)
@@ -61,41 +91,58 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 	/* --connect-to: somewhere else than DNS says, under the same name. */
 	const char *host = t->connect_host ? t->connect_host : t->host;
 	bool is_ip = t->connect_host ? t->connect_is_ip : t->host_is_ip;
-	char port[8];
 	struct addrinfo hints = {
 		.ai_family = cfg->family,
 		.ai_socktype = SOCK_STREAM,
 		.ai_flags = is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG,
 	};
-	struct gaicb req = {.ar_name = host, .ar_service = port, .ar_request = &hints};
-	struct gaicb *list[1] = {&req};
+	char port[8];
 	int ret;
 
 	snprintf(port, sizeof(port), "%u", t->connect_host ? t->connect_port : t->port);
-	if (is_ip) {
+	if (is_ip || strlen(host) >= sizeof(((struct lookup *)0)->host)) {
 		ret = getaddrinfo(host, port, &hints, res);
 	} else {
-		ret = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-		while (ret == 0 && (ret = gai_error(&req)) == EAI_INPROGRESS) {
-			const struct gaicb *wait[1] = {&req};
-			int left = tp_deadline_left(d);
-			struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
-			if (left == 0) {
-				/* A cancel that fails means the lookup is done or
-				 * still running; wait for it so req can go away. */
-				gai_cancel(&req);
-				while (gai_error(&req) == EAI_INPROGRESS)
-					gai_suspend(wait, 1, NULL);
-				if (req.ar_result)
-					freeaddrinfo(req.ar_result);
-				tp_result_fail(r, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
-					       host, cfg->timeout_ms / 1000.0);
-				return -1;
-			}
-			gai_suspend(wait, 1, &ts);
-			ret = 0;
+		struct lookup *l = calloc(1, sizeof(*l));
+		struct gaicb *list[1];
+		struct sigevent sev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = lookup_done};
+		if (!l) {
+			tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+			return -1;
 		}
-		*res = req.ar_result;
+		snprintf(l->host, sizeof(l->host), "%s", host);
+		snprintf(l->port, sizeof(l->port), "%s", port);
+		l->hints = hints;
+		l->req = (struct gaicb){.ar_name = l->host, .ar_service = l->port, .ar_request = &l->hints};
+		atomic_init(&l->refs, 2);
+		atomic_init(&l->taken, false);
+		sev.sigev_value.sival_ptr = l;
+		list[0] = &l->req;
+		ret = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
+		if (ret != 0) {
+			free(l); /* no notice will come */
+		} else {
+			while ((ret = gai_error(&l->req)) == EAI_INPROGRESS) {
+				const struct gaicb *wait[1] = {&l->req};
+				int left = tp_deadline_left(d);
+				struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+				if (left == 0) {
+					/* A lookup cancelled before it ran gets no completion notice. */
+					if (gai_cancel(&l->req) == EAI_CANCELED)
+						lookup_release(l);
+					lookup_release(l);
+					tp_result_fail(r, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
+						       host, cfg->timeout_ms / 1000.0);
+					return -1;
+				}
+				gai_suspend(wait, 1, &ts);
+			}
+			if (ret == 0) {
+				*res = l->req.ar_result;
+				atomic_store(&l->taken, true);
+			}
+			lookup_release(l);
+		}
 	}
 	if (ret == 0 && !*res)
 		ret = EAI_NONAME;

@@ -321,32 +321,41 @@ tp_config_ready(struct tp_config *cfg)
 		[GNUTLS_TLS1_0] = "TLS1.0", [GNUTLS_TLS1_1] = "TLS1.1",
 		[GNUTLS_TLS1_2] = "TLS1.2", [GNUTLS_TLS1_3] = "TLS1.3",
 	};
-	char prio[1024];
+	char *prio = NULL;
+	size_t len = 0;
 	const char *err = NULL;
-	size_t used;
+	FILE *m;
 	int ret;
 
 	if (cfg->ready)
 		return 0;
-	used = (size_t)snprintf(prio, sizeof(prio), "%s", cfg->priority ? cfg->priority : "NORMAL");
+	if (!(m = open_memstream(&prio, &len)))
+		return tp_config_fail(cfg, "out of memory");
+	fputs(cfg->priority ? cfg->priority : "NORMAL", m);
 	/* Like current browsers and HTTP clients, refuse TLS 1.0 and 1.1
 	 * unless asked: a server that speaks only those is broken for them. */
 	if (!cfg->priority || cfg->tls_min || cfg->tls_max) {
 		int lo, hi;
 		offered_versions(cfg, &lo, &hi);
-		used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":-VERS-ALL");
-		for (int v = lo; v <= hi && used < sizeof(prio); v++)
-			used += (size_t)snprintf(prio + used, sizeof(prio) - used, ":+VERS-%s", vers[v]);
+		fputs(":-VERS-ALL", m);
+		for (int v = lo; v <= hi; v++)
+			fprintf(m, ":+VERS-%s", vers[v]);
 	}
-	if (used >= sizeof(prio))
-		return tp_config_fail(cfg, "--priority is too long");
+	if (fclose(m) != 0 || !prio) {
+		free(prio);
+		return tp_config_fail(cfg, "out of memory");
+	}
 	ret = gnutls_priority_init(&cfg->prio, prio, &err);
 	if (ret < 0) {
 		cfg->prio = NULL;
 		if (ret == GNUTLS_E_INVALID_REQUEST && err)
-			return tp_config_fail(cfg, "invalid --priority '%s': GnuTLS cannot parse it at '%s'", prio, err);
-		return tp_config_fail(cfg, "invalid --priority '%s': %s", prio, gnutls_strerror(ret));
+			tp_config_fail(cfg, "invalid --priority '%.200s': GnuTLS cannot parse it at '%.40s'", prio, err);
+		else
+			tp_config_fail(cfg, "invalid --priority '%.200s': %s", prio, gnutls_strerror(ret));
+		free(prio);
+		return -1;
 	}
+	free(prio);
 	if ((ret = gnutls_certificate_allocate_credentials(&cfg->cred)) < 0)
 		return tp_config_fail(cfg, "cannot allocate credentials: %s", gnutls_strerror(ret));
 	tp_session_setup_credentials(cfg->cred);

@@ -82,6 +82,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_TOO_SLOW] = {TP_TOO_SLOW, "too-slow", TP_STATUS_CRITICAL, "response too slow",
 		"The request took longer than --max-ms: see which stage took the time (dns, connect, tls, "
 		"first byte) in the timings, and look there."},
+	[TP_INSECURE_REDIRECT] = {TP_INSECURE_REDIRECT, "insecure-redirect", TP_STATUS_CRITICAL,
+		"redirected to plain HTTP",
+		"The redirects lead from HTTPS to an http:// URL, so the final answer travels in the clear: "
+		"make the server redirect to https://, and send HSTS (Strict-Transport-Security)."},
 	[TP_REVOKED] = {TP_REVOKED, "revoked", TP_STATUS_CRITICAL, "certificate revoked",
 		"The CA has revoked this certificate: install a newly issued one on the server now."},
 	[TP_EXPIRED] = {TP_EXPIRED, "expired", TP_STATUS_CRITICAL, "certificate expired",

@@ -10,6 +10,9 @@
 #include "internal.h"
 
 #define DAY (24 * 3600)
+/* Validity ends an hour short of whole days, so that "days left" reads the
+ * same (89, not 90 in the first second) however soon after start it is read. */
+#define SHORT (3600)
 
 enum leaf_kind {
 	LEAF_GOOD,
@@ -195,14 +198,14 @@ make_ca(struct tp_pki *pki, struct pair *root, struct pair *inter, const char *r
 {
 	struct tp_cert_spec r = {
 		.cn = root_cn, .org = "tlsprobe", .ca = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 3650L * DAY,
+		.not_before = pki->now - DAY, .not_after = pki->now + 3650L * DAY - SHORT,
 	};
 	struct tp_cert_spec i = r;
 	int ret;
 
 	i.cn = inter_cn;
 	i.pathlen = 0;
-	i.not_after = pki->now + 1825L * DAY;
+	i.not_after = pki->now + 1825L * DAY - SHORT;
 	if ((ret = make(root, &r, TP_KEY_ECDSA, 0, NULL)) < 0)
 		return ret;
 	return make(inter, &i, TP_KEY_ECDSA, 0, root);
@@ -266,7 +269,7 @@ tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x5
 {
 	struct tp_cert_spec spec = {
 		.cn = "tlsprobe reference client", .org = "tlsprobe", .client_auth = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY,
+		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY - SHORT,
 	};
 	int ret;
 
@@ -324,7 +327,7 @@ tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate
 	struct tp_cert_spec spec = {
 		.cn = "localhost", .org = "tlsprobe", .names = (const char *const *)pki->names,
 		.n_names = pki->n_names, .server_auth = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY,
+		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY - SHORT,
 	};
 	struct pair leaf = {0}, mid = {0};
 	const struct pair *issuer = &pki->inter;
@@ -362,7 +365,7 @@ tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate
 		break;
 	case LEAF_NOT_YET_VALID:
 		spec.not_before = pki->now + 30L * DAY;
-		spec.not_after = pki->now + 120L * DAY;
+		spec.not_after = pki->now + 120L * DAY - SHORT;
 		break;
 	case LEAF_WEAK_KEY:
 		type = TP_KEY_RSA;

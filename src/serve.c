@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,9 @@ struct site {
 	const struct tp_scenario_info *scenario;
 	gnutls_certificate_credentials_t cred;
 	struct tp_raw_chain *raw; /* served as is, through raw_cert() */
+	/* Its own: a ticket from one site must not resume at another (one
+	 * without a client certificate requirement, say). */
+	gnutls_datum_t ticket_key;
 	gnutls_priority_t prio;
 	int client_cert;
 	bool version_limited; /* a scenario that speaks one TLS version */
@@ -69,6 +73,7 @@ struct conn {
 	char *out;
 	size_t nout, sent;
 	bool close_after_write;
+	bool again;     /* served again at once, before polling: its turn ran out */
 	struct conn *next;
 };
 
@@ -80,10 +85,10 @@ struct tp_server {
 	size_t n_sites;
 	struct listener listeners[MAX_LISTENERS];
 	size_t n_listeners;
-	gnutls_datum_t ticket_key;
 	int stop_pipe[2];
 	pthread_t workers[MAX_WORKERS];
 	size_t n_workers;
+	size_t planned_workers;
 };
 
 /* ---- setup ------------------------------------------------------------- */
@@ -102,8 +107,7 @@ tp_server_create(const struct tp_server_options *o, char *err, size_t errlen)
 	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
 	if (!srv->o.handshake_timeout_ms)
 		srv->o.handshake_timeout_ms = 10000;
-	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn ||
-	    gnutls_session_ticket_key_generate(&srv->ticket_key) < 0) {
+	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn) {
 		snprintf(err, errlen, "cannot set up the server: %s", strerror(errno));
 		tp_server_destroy(srv);
 		return NULL;
@@ -121,6 +125,7 @@ site_free(struct site *site)
 	if (site->prio)
 		gnutls_priority_deinit(site->prio);
 	tp_raw_chain_free(site->raw);
+	gnutls_free(site->ticket_key.data);
 	free(site->name);
 	free(site);
 }
@@ -138,7 +143,6 @@ tp_server_destroy(struct tp_server *srv)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)
 		close(srv->stop_pipe[1]);
-	gnutls_free(srv->ticket_key.data);
 	tp_pki_destroy(srv->pki);
 	free(srv->alpn);
 	free(srv);
@@ -203,7 +207,8 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	bool scenario_trusts_root = false;
 	int ret;
 
-	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0) {
+	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0 ||
+	    gnutls_session_ticket_key_generate(&site->ticket_key) < 0) {
 		tp_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -472,7 +477,7 @@ conn_close(struct conn *c)
 }
 
 static struct conn *
-conn_accept(struct tp_server *srv, struct listener *l)
+conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -481,8 +486,10 @@ conn_accept(struct tp_server *srv, struct listener *l)
 	int fd, one = 1;
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		*out_of_fds = errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
 		return NULL;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = calloc(1, sizeof(*c));
 	if (!c || gnutls_init(&c->s, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
@@ -507,7 +514,7 @@ conn_accept(struct tp_server *srv, struct listener *l)
 	gnutls_session_set_ptr(c->s, c->site);
 	gnutls_priority_set(c->s, c->site->prio);
 	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->site->cred);
-	gnutls_session_ticket_enable_server(c->s, &srv->ticket_key);
+	gnutls_session_ticket_enable_server(c->s, &c->site->ticket_key);
 	if (c->site->client_cert == 2) {
 		/* Verified during the handshake, and only for client use. */
 		static gnutls_typed_vdata_st purpose = {
@@ -620,14 +627,24 @@ respond(struct tp_server *srv, struct conn *c, int code, const char *reason, con
 	c->state = WRITING;
 }
 
+/* Rounds of reading and writing one connection gets before the others' turn. */
+#define ROUNDS_PER_TURN 16
+
 /* Advance one connection; false when it is finished (closed and freed by the caller). */
 static bool
 advance(struct tp_server *srv, struct conn *c)
 {
 	ssize_t n;
-	int ret;
+	int ret, rounds = 0;
 
+	c->again = false;
 	for (;;) {
+		/* A client that keeps sending (--echo) must not hold the worker;
+		 * GnuTLS may hold data already read, so come back without polling. */
+		if (++rounds > ROUNDS_PER_TURN) {
+			c->again = true;
+			return true;
+		}
 		switch (c->state) {
 		case HANDSHAKE:
 			ret = gnutls_handshake(c->s);
@@ -758,12 +775,24 @@ worker(void *arg)
 	struct pollfd *pfd = malloc(cap * sizeof(*pfd));
 	struct conn **order = malloc(cap * sizeof(*order));
 	struct conn *conns = NULL;
+	struct tp_deadline accept_pause = {{0, 0}};
+	struct rlimit nofile;
+	size_t max_conns = MAX_CONNS_PER_WORKER;
 
+	/* Never more connections than file descriptors allow, a few kept spare. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+		size_t fair = nofile.rlim_cur > 64 ? (nofile.rlim_cur - 64) / srv->planned_workers : 1;
+		if (fair < max_conns)
+			max_conns = fair ? fair : 1;
+	}
 	if (!pfd || !order)
 		goto out;
 	for (;;) {
 		size_t n = 0;
 		int timeout = -1;
+		/* After running out of descriptors, leave the listeners alone a
+		 * moment: they stay readable, and polling them would spin. */
+		bool accepting = count < max_conns && tp_deadline_left(&accept_pause) == 0;
 
 		if (count + nl + 1 > cap) {
 			size_t want = (count + nl + 1) * 2;
@@ -779,10 +808,13 @@ worker(void *arg)
 		}
 		pfd[n++] = (struct pollfd){.fd = srv->stop_pipe[0], .events = POLLIN};
 		for (size_t i = 0; i < nl; i++)
-			pfd[n++] = (struct pollfd){.fd = srv->listeners[i].fd,
-						   .events = count < MAX_CONNS_PER_WORKER ? POLLIN : 0};
+			pfd[n++] = (struct pollfd){.fd = srv->listeners[i].fd, .events = accepting ? POLLIN : 0};
+		if (!accepting && count < max_conns) {
+			int left = tp_deadline_left(&accept_pause);
+			timeout = left ? left : 1;
+		}
 		for (struct conn *c = conns; c; c = c->next) {
-			int left = tp_deadline_left(&c->deadline);
+			int left = c->again ? 0 : tp_deadline_left(&c->deadline);
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 			order[n] = c;
@@ -795,10 +827,14 @@ worker(void *arg)
 		for (size_t i = 0; i < nl; i++) {
 			if (!(pfd[1 + i].revents & POLLIN))
 				continue;
-			for (int k = 0; k < ACCEPTS_PER_WAKE && count < MAX_CONNS_PER_WORKER; k++) {
-				struct conn *c = conn_accept(srv, &srv->listeners[i]);
-				if (!c)
+			for (int k = 0; k < ACCEPTS_PER_WAKE && count < max_conns; k++) {
+				bool out_of_fds = false;
+				struct conn *c = conn_accept(srv, &srv->listeners[i], &out_of_fds);
+				if (!c) {
+					if (out_of_fds)
+						tp_deadline_start(&accept_pause, 100);
 					break;
+				}
 				c->next = conns;
 				conns = c;
 				count++;
@@ -822,7 +858,7 @@ worker(void *arg)
 								      ? "timeout: the handshake did not finish in time"
 								      : "timeout: the client went quiet");
 				alive = false;
-			} else if (pfd[i].revents) {
+			} else if (pfd[i].revents || c->again) {
 				alive = advance(srv, c);
 			}
 			if (!alive) {
@@ -856,6 +892,7 @@ tp_server_start(struct tp_server *srv)
 
 	if (want > MAX_WORKERS)
 		want = MAX_WORKERS;
+	srv->planned_workers = want;
 	for (size_t i = 0; i < want; i++) {
 		if (pthread_create(&srv->workers[i], NULL, worker, srv) != 0)
 			break;

@@ -157,7 +157,6 @@ tp_target_set_starttls(struct tp_target *t, const char *proto)
 	if (port < 0 || !(copy = proto ? strdup(proto) : NULL))
 		return -1;
 	free(t->starttls);
-	free(t->connect_host);
 	t->starttls = copy;
 	if (!t->port_given)
 		t->port = (uint16_t)port;

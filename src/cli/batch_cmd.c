@@ -69,13 +69,14 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		if (b->cli->connect_to && tp_target_set_connect_to(t, b->cli->connect_to, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "--connect-to: %s", why);
-			return -1;
-		}
 		if (starttls && tp_target_set_starttls(t, starttls) < 0) {
 			snprintf(err, errlen, "line %zu: unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres",
 				 b->lineno, starttls);
+			return -1;
+		}
+		/* After --starttls, which may set the port --connect-to keeps. */
+		if (b->cli->connect_to && tp_target_set_connect_to(t, b->cli->connect_to, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "--connect-to: %s", why);
 			return -1;
 		}
 		return 1;

@@ -176,7 +176,9 @@ render_json_object(const struct tp_result *r)
 		json_array_append_new(chain, cert_object(tp_result_cert(r, i), i));
 	json_object_set_new(o, "chain", chain);
 
-	if (tp_result_verified(r)) {
+	/* Problems always have a place, even where no chain was verified
+	 * (a fetch whose redirects ended in plain HTTP). */
+	if (tp_result_verified(r) || tp_result_problem_count(r)) {
 		json_t *v = json_object(), *problems = json_array();
 		json_object_set_new(v, "trusted", json_boolean(tp_result_trusted(r)));
 		json_object_set_new(v, "hostname_ok", json_boolean(tp_result_hostname_ok(r)));

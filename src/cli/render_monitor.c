@@ -30,12 +30,22 @@ earliest_expiry(const struct tp_result *r, time_t *when, long *days)
 	return any;
 }
 
-/* A one-line, plain-text copy: no controls, no '|', which starts perfdata. */
+/* One line of plain text: every control character escaped (render_safe),
+ * and no '|', which starts Nagios perfdata. */
 static void
 put_flat(FILE *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p == '|' ? '/' : *p, out);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return;
+	render_safe(m, s);
+	fclose(m);
+	for (char *p = buf; p && *p; p++)
+		fputc(*p == '|' ? '/' : *p, out);
+	free(buf);
 }
 
 static const char *
@@ -246,6 +256,14 @@ prom_add(struct prom *p, const struct tp_result *r)
 	for (size_t i = 0; i < tp_result_problem_count(r) + (err ? 1 : 0); i++) {
 		const struct tp_problem *pr = i < tp_result_problem_count(r) ? tp_result_problem(r, i) : err;
 		char index[16];
+		bool seen = false;
+		/* Two sources saying the same thing (a CRL and OCSP) are one series. */
+		for (size_t k = 0; k < i && k < tp_result_problem_count(r); k++) {
+			const struct tp_problem *q = tp_result_problem(r, k);
+			seen |= q->code == pr->code && q->severity == pr->severity && q->cert_index == pr->cert_index;
+		}
+		if (seen)
+			continue;
 		snprintf(index, sizeof(index), "%d", pr->cert_index);
 		o = sample(p, F_PROBLEM, r);
 		label(o, "code", tp_reason_get(pr->code)->name, false);
@@ -272,8 +290,8 @@ prom_write(struct prom *p, FILE *out)
 static void
 tsv_field(FILE *out, const char *s, bool last)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, out);
+	/* Tabs and newlines come out escaped too: one line, 8 fields. */
+	render_safe(out, s ? s : "");
 	fputc(last ? '\n' : '\t', out);
 }
 

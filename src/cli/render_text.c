@@ -111,6 +111,10 @@ wrapped(const struct tout *w, const char *text, int indent, int col)
 		}
 		while (word > 0) {
 			size_t chunk = word < sizeof(buf) - 1 ? word : sizeof(buf) - 1;
+			/* Never split a UTF-8 sequence: its halves would not decode,
+			 * and render_safe could not tell a control character. */
+			while (chunk < word && chunk > 1 && ((unsigned char)p[chunk] & 0xc0) == 0x80)
+				chunk--;
 			memcpy(buf, p, chunk);
 			buf[chunk] = '\0';
 			render_safe(w->f, buf);
@@ -166,9 +170,12 @@ verdict(const struct tout *w, const struct tp_result *r)
 	if (t->port)
 		fprintf(w->f, ":%u", t->port);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
-	if (f && f->status)
-		fprintf(w->f, ": %ld%s%s, %s", f->status, f->reason ? " " : "", f->reason ? f->reason : "",
-			f->http_version ? f->http_version : "HTTP");
+	if (f && f->status) {
+		/* The reason phrase is the server's words: untrusted. */
+		fprintf(w->f, ": %ld%s", f->status, f->reason ? " " : "");
+		render_safe(w->f, f->reason);
+		fprintf(w->f, ", %s", f->http_version ? f->http_version : "HTTP");
+	}
 	if (reason) {
 		fprintf(w->f, "%s %s (%s)", f && f->status ? ";" : ":", tp_reason_get(reason)->title,
 			tp_reason_get(reason)->name);

@@ -966,7 +966,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "unknown-issuer", "verify-failed", "chain-order", "weak-key", "ocsp-missing",
                  "ocsp-invalid", "pathlen-exceeded", "key-mismatch", "key-id-mismatch",
                  "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
-                 "body-mismatch", "header-mismatch", "too-slow")
+                 "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
                "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
