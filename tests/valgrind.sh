@@ -45,7 +45,10 @@ check "cert --verify" "0" "$tlsprobe" cert "$dir/ca/localhost.fullchain.pem" --v
 "$tlsprobe" serve --scenario all --listen 127.0.0.1:0 --write-ca "$dir/root.pem" >"$dir/ports" 2>/dev/null &
 server=$!
 i=0
-while [ "$(grep -c '^[0-9]' "$dir/ports" 2>/dev/null)" -lt 15 ] && [ $i -lt 100 ]; do
+while :; do
+	# The file may not exist yet: the server's shell makes it.
+	count=$(grep -c '^[0-9]' "$dir/ports" 2>/dev/null)
+	[ "${count:-0}" -lt 15 ] && [ $i -lt 100 ] || break
 	sleep 0.1
 	i=$((i + 1))
 done
