@@ -48,7 +48,9 @@ i=0
 while :; do
 	# The file may not exist yet: the server's shell makes it.
 	count=$(grep -c '^[0-9]' "$dir/ports" 2>/dev/null)
-	[ "${count:-0}" -lt 15 ] && [ $i -lt 100 ] || break
+	if [ "${count:-0}" -ge 15 ] || [ $i -ge 100 ]; then
+		break
+	fi
 	sleep 0.1
 	i=$((i + 1))
 done
