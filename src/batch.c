@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "internal.h"
 
@@ -141,10 +142,16 @@ tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_ne
 	pthread_attr_t attr;
 	size_t started = 0;
 
+	struct rlimit nofile;
+
 	if (parallel < 1)
 		parallel = 1;
 	if (parallel > MAX_PARALLEL)
 		parallel = MAX_PARALLEL;
+	/* A probe holds one socket at a time: stay within the descriptors there are. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur > 64 &&
+	    parallel > nofile.rlim_cur - 64)
+		parallel = (unsigned)(nofile.rlim_cur - 64);
 	/* Everything shared is made before the threads start and only read
 	 * after: the credentials, the priorities, the whole trust store. */
 	if (tp_config_ready(cfg) < 0)

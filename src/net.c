@@ -223,20 +223,35 @@ tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp
 	t1 = tp_now_ms();
 	r->timing.dns_ms = t1 - t0;
 
-	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+	size_t total = 0, tried = 0;
+	bool timed_out = false;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		total++;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next, tried++) {
+		/* Each address gets its share of the time left, so that one that
+		 * drops packets (a broken IPv6 route) leaves time for the next. */
+		struct tp_deadline share;
+		tp_deadline_start(&share, (unsigned)(tp_deadline_left(d) / (int)(total - tried)));
 		addr_string(ai->ai_addr, last, sizeof(last));
-		err = connect_one(ai, d, &fd);
-		if (err == 0 || err == ETIMEDOUT)
+		err = connect_one(ai, &share, &fd);
+		timed_out |= err == ETIMEDOUT;
+		if (err == 0 || err == EMFILE || err == ENFILE || tp_deadline_left(d) == 0)
 			break;
 	}
 	freeaddrinfo(res);
+	if (err && timed_out && err != EMFILE && err != ENFILE && tp_deadline_left(d) == 0)
+		err = ETIMEDOUT;
 	r->timing.connect_ms = tp_now_ms() - t1;
 	snprintf(r->address, sizeof(r->address), "%s", last);
 
 	if (err == 0)
 		return fd;
 	unsigned port = r->target.connect_host ? r->target.connect_port : r->target.port;
-	if (err == ETIMEDOUT)
+	if (err == EMFILE || err == ENFILE)
+		/* Not the target's fault: this machine ran out of descriptors. */
+		tp_result_fail(r, TP_INTERNAL_ERROR, "no file descriptor left for a socket (%s): lower --parallel, "
+						     "or raise the limit (ulimit -n)", strerror(err));
+	else if (err == ETIMEDOUT)
 		tp_result_fail(r, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
 			       last, port, cfg->timeout_ms / 1000.0);
 	else if (err == ECONNREFUSED)

@@ -723,6 +723,33 @@ append(struct tp_problem *p, const char *fmt, ...)
 }
 
 
+/* Whether the suite session s negotiated is among those prio offers. */
+static bool
+suite_offered(gnutls_priority_t prio, gnutls_session_t s)
+{
+	gnutls_kx_algorithm_t kx = gnutls_kx_get(s);
+	gnutls_cipher_algorithm_t cipher = gnutls_cipher_get(s);
+	gnutls_mac_algorithm_t mac = gnutls_mac_get(s);
+	bool tls13 = gnutls_protocol_get_version(s) == GNUTLS_TLS1_3;
+
+	for (unsigned idx = 0;; idx++) {
+		unsigned sidx;
+		unsigned char id[2];
+		gnutls_kx_algorithm_t k;
+		gnutls_cipher_algorithm_t c;
+		gnutls_mac_algorithm_t m;
+		gnutls_protocol_t minv;
+		int ret = gnutls_priority_get_cipher_suite_index(prio, idx, &sidx);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			return false;
+		if (ret < 0 || !gnutls_cipher_suite_info(sidx, id, &k, &c, &m, &minv))
+			continue;
+		/* TLS 1.3 suites name no key exchange. */
+		if (c == cipher && m == mac && (tls13 || k == kx))
+			return true;
+	}
+}
+
 /*
  * When the server refused what was offered (no common version, or a
  * handshake_failure alert), connect once more offering every version and
@@ -765,6 +792,19 @@ second_look(struct tp_result *r, struct tp_config *cfg, const struct tp_deadline
 				tp_problem_set_fix(e, "The best version this server speaks is %s: enable TLS 1.2 and "
 						      "TLS 1.3 on it. To inspect it as it is, probe with --tls-min %s.",
 						   name, num);
+		} else if (suite_offered(cfg->prio, s)) {
+			/* The suite was in the first offer too: what the wider offer
+			 * added that mattered was a group or a signature algorithm. */
+			gnutls_group_t g = gnutls_group_get(s);
+			gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
+			append(e, "offered every algorithm GnuTLS knows, the server chose %s (%s), which was offered "
+				  "already, with key exchange %s and signature %s: one of those two is what it wants",
+			       scratch.tls.cipher ? scratch.tls.cipher : "?", name, g ? gnutls_group_get_name(g) : "?",
+			       sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : "?");
+			tp_problem_set_fix(e, "The server accepts only a key-exchange group or signature algorithm that "
+					      "current clients do not offer: configure ECDHE groups X25519 or P-256 and "
+					      "ECDSA or RSA-PSS signatures on it. To inspect it as it is, probe with "
+					      "--priority 'NORMAL:+GROUP-ALL:+SIGN-ALL'.");
 		} else {
 			const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(s));
 			const char *mac = gnutls_mac_get_name(gnutls_mac_get(s));
