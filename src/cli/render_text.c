@@ -277,6 +277,10 @@ chain(const struct tout *w, const struct tp_result *r)
 		field(w, 5, "issuer", "%s", c->issuer);
 		date(c->not_before, from, sizeof(from));
 		date(c->not_after, to, sizeof(to));
+		/* "2026-11-22 01:10 UTC to 2031-11-21 01:10 UTC": one UTC is enough. */
+		char *utc = strstr(from, " UTC");
+		if (utc)
+			*utc = '\0';
 		if (c->days_remaining < 0)
 			field(w, 5, "valid", "%s to %s (expired %ld days ago)", from, to, -c->days_remaining);
 		else
