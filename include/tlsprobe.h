@@ -243,6 +243,9 @@ bool tp_result_verified(const struct tp_result *r);
 bool tp_result_trusted(const struct tp_result *r);
 bool tp_result_hostname_ok(const struct tp_result *r);
 const char *tp_result_verify_name(const struct tp_result *r);
+/* GnuTLS's own words for the chain's verification status (NULL when it
+ * verified): what gnutls-cli would say, beside tlsprobe's diagnosis. */
+const char *tp_result_gnutls_status(const struct tp_result *r);
 size_t tp_result_problem_count(const struct tp_result *r);
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i);
 /* The probe error, or NULL when the probe got through. */

@@ -564,6 +564,14 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		status = GNUTLS_CERT_INVALID;
 	}
 	r->trusted = status == 0;
+	if (status) {
+		gnutls_datum_t words = {NULL, 0};
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &words, 0) == 0 && words.data) {
+			free(r->gnutls_status);
+			r->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
+		}
+		gnutls_free(words.data);
+	}
 
 	explained = GNUTLS_CERT_INVALID;
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE)) {

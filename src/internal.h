@@ -106,6 +106,7 @@ struct tp_result {
 	struct tp_ocsp_info ocsp;
 	bool verified, trusted, hostname_ok;
 	char *verify_name;
+	char *gnutls_status;      /* GnuTLS's own words for its verdict, or NULL when trusted */
 	struct tp_problem *problems;
 	size_t n_problems;
 	struct tp_problem *error;

@@ -473,6 +473,9 @@ tp_result_adopt(struct tp_result *r, struct tp_result *from)
 	free(r->verify_name);
 	r->verify_name = from->verify_name;
 	from->verify_name = NULL;
+	free(r->gnutls_status);
+	r->gnutls_status = from->gnutls_status;
+	from->gnutls_status = NULL;
 	r->problems = from->problems;
 	r->n_problems = from->n_problems;
 	from->problems = NULL;
@@ -501,6 +504,7 @@ tp_result_destroy(struct tp_result *r)
 	free(r->sni);
 	free(r->alpn);
 	free(r->verify_name);
+	free(r->gnutls_status);
 	gnutls_free(r->ocsp_der.data);
 	for (size_t i = 0; i < r->n_certs; i++)
 		tp_chain_facts_free(&r->certs[i]);
@@ -922,6 +926,7 @@ bool tp_result_verified(const struct tp_result *r) { return r->verified; }
 bool tp_result_trusted(const struct tp_result *r) { return r->trusted; }
 bool tp_result_hostname_ok(const struct tp_result *r) { return r->hostname_ok; }
 const char *tp_result_verify_name(const struct tp_result *r) { return r->verify_name; }
+const char *tp_result_gnutls_status(const struct tp_result *r) { return r->gnutls_status; }
 size_t tp_result_problem_count(const struct tp_result *r) { return r->n_problems; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->n_problems ? &r->problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->error; }

@@ -183,6 +183,7 @@ render_json_object(const struct tp_result *r)
 		json_object_set_new(v, "trusted", json_boolean(tp_result_trusted(r)));
 		json_object_set_new(v, "hostname_ok", json_boolean(tp_result_hostname_ok(r)));
 		json_object_set_new(v, "name", jstr(tp_result_verify_name(r)));
+		json_object_set_new(v, "gnutls_status", jstr(tp_result_gnutls_status(r)));
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
 			json_array_append_new(problems, problem_object(tp_result_problem(r, i), true));
 		json_object_set_new(v, "problems", problems);

@@ -352,6 +352,10 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 		fputs("\nError\n", f);
 		problem(&w, err, false);
 	}
+	if (o->verbose && tp_result_gnutls_status(r)) {
+		fputs("\nGnuTLS says\n  ", f);
+		wrapped(&w, tp_result_gnutls_status(r), 2, 2);
+	}
 	if (n) {
 		fputs("\nProblems\n", f);
 		for (size_t i = 0; i < n; i++)
