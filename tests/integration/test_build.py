@@ -26,3 +26,21 @@ class Linking(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GnutlsWords(unittest.TestCase):
+    """verify.gnutls_status keeps GnuTLS's own words beside the diagnosis."""
+
+    def test_unknown_issuer_in_gnutls_words_and_missing_intermediate_in_ours(self):
+        f = harness.fixtures()
+        with harness.s_server(f.leaf.cert, f.leaf.key) as s:
+            r = harness.probe_json("localhost:%d" % s.port, "--ca-file", f.p("root.pem"), "--no-system-ca")
+        self.assertEqual(r.obj["reason"], "missing-intermediate")
+        self.assertIn("issuer is unknown", r.obj["verify"]["gnutls_status"])
+
+    def test_null_when_the_chain_verifies(self):
+        f = harness.fixtures()
+        with harness.s_server(f.leaf.cert, f.leaf.key, chain=f.p("inter.pem")) as s:
+            r = harness.probe_json("localhost:%d" % s.port, "--ca-file", f.p("root.pem"), "--no-system-ca")
+        self.assertEqual(r.obj["status"], "ok", r.stdout)
+        self.assertIsNone(r.obj["verify"]["gnutls_status"])
