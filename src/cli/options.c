@@ -209,44 +209,52 @@ static const char *const group_names[G_COUNT] = {
 static const struct command {
 	const char *name;
 	unsigned bit;
+	const char *summary;
 	const char *usage;
 	const char *about;
 	const char *examples;
 } commands[] = {
-	{"connect", CMD_CONNECT, "tlsprobe [connect] TARGET... [options]",
+	{"connect", CMD_CONNECT, "probe servers: handshake, chain, why it does not verify (the default)",
+	 "tlsprobe [connect] TARGET... [options]",
 	 "Connect to each TARGET (host, host:port, [v6addr]:port or https://URL; port 443\n"
 	 "by default), report the TLS version, cipher and certificate chain, and say why\n"
 	 "the chain does not verify and how to fix it.",
 	 "  tlsprobe localhost:8443 --ca-file root.pem\n"
 	 "  tlsprobe example.com --json | jq .verify.problems\n"},
-	{"serve", CMD_SERVE, "tlsprobe serve [options]",
+	{"serve", CMD_SERVE, "run the reference TLS server: good and broken setups, mutual TLS",
+	 "tlsprobe serve [options]",
 	 "Run the reference TLS server: a good setup or a deliberately broken one, with\n"
 	 "certificates made in memory (or yours with --cert/--key). It answers HTTP/1.1\n"
 	 "with what was negotiated. Stop it with Ctrl-C.",
 	 "  tlsprobe serve --scenario missing-intermediate --write-ca ca.pem\n"
 	 "  tlsprobe serve --scenario all --base-port 9000 --write-ca ca.pem\n"},
-	{"demo", CMD_DEMO, "tlsprobe demo [options]",
+	{"demo", CMD_DEMO, "serve every scenario on loopback and show what tlsprobe says",
+	 "tlsprobe demo [options]",
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
 	 "  tlsprobe demo\n"},
-	{"fetch", CMD_FETCH, "tlsprobe fetch URL [options]",
+	{"fetch", CMD_FETCH, "an HTTPS request through libcurl, with the same diagnosis",
+	 "tlsprobe fetch URL [options]",
 	 "Make an HTTPS request through libcurl and report what real clients see: the\n"
 	 "status, HTTP version, redirects, timings, TLS facts and the chain, with the\n"
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
 	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n"},
-	{"batch", CMD_BATCH, "tlsprobe batch [FILE|-] [options]",
+	{"batch", CMD_BATCH, "many targets at once, one record each, for monitoring",
+	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
 	 "--sni NAME may follow a target), many at once in one process. One record per\n"
 	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n"},
-	{"cert", CMD_CERT, "tlsprobe cert FILE... [options]",
+	{"cert", CMD_CERT, "show and judge certificate files offline",
+	 "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
 	 "with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n"},
-	{"ca", CMD_CA, "tlsprobe ca init|issue|check ...",
+	{"ca", CMD_CA, "run a small CA: init, issue, check",
+	 "tlsprobe ca init|issue|check ...",
 	 "Run a small CA of your own.\n"
 	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
 	 "  ca issue DIR NAME...    issue a certificate for these names (IPs become IP SANs)\n"
@@ -704,7 +712,7 @@ cli_help(FILE *out, const char *name)
 	if (command->bit == CMD_CONNECT) {
 		fprintf(out, "\nCommands:\n");
 		for (size_t i = 0; i < N_COMMANDS; i++)
-			fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].usage);
+			fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	}
 	for (int g = 0; g < G_COUNT; g++) {
 		bool header = false;
