@@ -431,22 +431,41 @@ check_order(struct chain *c)
 			      "%s its certificates out of order; the chain is %s",
 			      from_file(c) ? "the file has" : "the server sent", want);
 	}
+	/* Copies are counted per original, so that a certificate sent a
+	 * hundred times is one finding, not a hundred. */
+	size_t copies[MAX_PATH] = {0}, copy_of[MAX_PATH];
 	for (size_t i = 0; i < n; i++) {
-		if (in_path[i])
+		copy_of[i] = n;
+		for (size_t j = 0; j < i && copy_of[i] == n; j++)
+			if (copy_of[j] == n && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
+				copy_of[i] = j;
+		if (copy_of[i] != n)
+			copies[copy_of[i]]++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (copies[i]) {
+			char *cn = tp_short_name(subj(c, i));
+			size_t first = n;
+			for (size_t k = 0; k < n && first == n; k++)
+				if (copy_of[k] == i)
+					first = k;
+			if (copies[i] == 1)
+				tp_result_add(c->r, TP_CHAIN_ORDER, (int)first,
+					      "certificate #%zu '%s' is sent twice (it is also #%zu)", first, cn, i);
+			else
+				tp_result_add(c->r, TP_CHAIN_ORDER, (int)first,
+					      "'%s' (#%zu) is sent %zu more times, from #%zu on: once is enough", cn, i,
+					      copies[i], first);
+			free(cn);
+		}
+		if (in_path[i] || copy_of[i] != n)
 			continue;
 		char *cn = tp_short_name(subj(c, i));
-		size_t dup = n;
-		for (size_t j = 0; j < n && dup == n; j++)
-			if (j != i && in_path[j] && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
-				dup = j;
 		size_t twin = n;
-		for (size_t j = 0; j < n && twin == n && dup == n; j++)
+		for (size_t j = 0; j < n && twin == n; j++)
 			if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, c->r->certs[i].subject) == 0)
 				twin = j;
-		if (dup != n)
-			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-				      "certificate #%zu '%s' is sent twice (it is also #%zu)", i, cn, dup);
-		else if (twin != n)
+		if (twin != n)
 			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
 				      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
 				      "cross-signed or older copy, which clients building the path another way may "
@@ -457,6 +476,11 @@ check_order(struct chain *c)
 				      "any certificate sent before it", i, cn);
 		free(cn);
 	}
+	if (c->r->n_sent > n)
+		tp_result_add(c->r, TP_CHAIN_ORDER, -1,
+			      "%s %zu certificates; only the first %zu were examined (a chain needs a handful, and "
+			      "clients give up after 10 to 16)", from_file(c) ? "the file holds" : "the server sent",
+			      c->r->n_sent, n);
 }
 
 static void

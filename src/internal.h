@@ -102,6 +102,7 @@ struct tp_result {
 	char *alpn;
 	struct tp_cert_info *certs;
 	size_t n_certs;
+	size_t n_sent;            /* how many the server (or file) gave; certs holds at most 64 */
 	gnutls_datum_t ocsp_der;  /* the stapled response, if any */
 	struct tp_ocsp_info ocsp;
 	bool verified, trusted, hostname_ok;

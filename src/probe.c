@@ -577,6 +577,7 @@ examine_chain(struct tp_result *r, struct tp_config *cfg, const gnutls_datum_t *
 {
 	gnutls_x509_crt_t *certs;
 
+	r->n_sent = n;
 	if (n > MAX_PEER_CERTS)
 		n = MAX_PEER_CERTS;
 	certs = calloc(n ? n : 1, sizeof(*certs));
