@@ -304,7 +304,8 @@ int
 tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port, char *err,
 		 size_t errlen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *res = NULL;
+	/* An address, or a name such as localhost (its IPv4 address first). */
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL, *ai;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct site *site;
@@ -317,15 +318,20 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 		return -1;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((ret = getaddrinfo(addr, portstr, &hints, &res)) != 0)
-		return tp_err(err, errlen, "cannot listen on '%s': not an IP address (%s)", addr, gai_strerror(ret));
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		return tp_err(err, errlen, "cannot listen on '%s': not an address of this machine (%s)", addr,
+			      gai_strerror(ret));
+	for (ai = res; ai->ai_next && ai->ai_family != AF_INET; ai = ai->ai_next)
+		;
+	if (ai->ai_family != AF_INET)
+		ai = res;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto sockfail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (res->ai_family == AF_INET6)
+	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* A long queue: under load a short one turns into second-long waits. */
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0)
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0)
 		goto sockfail;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		goto sockfail;
