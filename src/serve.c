@@ -350,28 +350,6 @@ sockfail:
 	return tp_err(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
-int
-tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t errlen)
-{
-	gnutls_datum_t pem = {NULL, 0};
-	FILE *f;
-	int ret = -1;
-
-	if (ensure_pki(srv, err, errlen) < 0)
-		return -1;
-	if (tp_pki_root_pem(srv->pki, &pem) < 0)
-		return tp_err(err, errlen, "cannot export the root certificate");
-	f = fopen(path, "w");
-	if (!f)
-		tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	else if (fwrite(pem.data, 1, pem.size, f) != pem.size || fclose(f) != 0)
-		tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	else
-		ret = 0;
-	gnutls_free(pem.data);
-	return ret;
-}
-
 static int
 write_file(const char *path, const gnutls_datum_t *d, mode_t mode, char *err, size_t errlen)
 {
@@ -391,6 +369,22 @@ write_file(const char *path, const gnutls_datum_t *d, mode_t mode, char *err, si
 	}
 	return close(fd) == 0 ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
 }
+
+int
+tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t errlen)
+{
+	gnutls_datum_t pem = {NULL, 0};
+	int ret;
+
+	if (ensure_pki(srv, err, errlen) < 0)
+		return -1;
+	if (tp_pki_root_pem(srv->pki, &pem) < 0)
+		return tp_err(err, errlen, "cannot export the root certificate");
+	ret = write_file(path, &pem, 0644, err, errlen);
+	gnutls_free(pem.data);
+	return ret;
+}
+
 
 int
 tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err, size_t errlen)
