@@ -10,7 +10,6 @@ import math
 import os
 import re
 import select
-import signal
 import subprocess
 import tempfile
 import time
@@ -113,13 +112,7 @@ class ReferenceServer(harness._Server):
 
     def stop(self):
         p = self.proc
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(3)
+        harness.stop_process(p)
         if p is not None and p.stdout:
             p.stdout.close()
         harness._live_servers.discard(self)

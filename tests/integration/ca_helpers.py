@@ -581,13 +581,7 @@ class TlsprobeServe:
 
     def stop(self):
         p = self.proc
-        if p is not None and p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        harness.stop_process(p)
         _live.discard(self)
         shutil.rmtree(self.logdir, True)
 

@@ -296,13 +296,7 @@ class Serve(harness._Server):
 
     def stop(self):
         p = self.proc
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        harness.stop_process(p)
         harness._live_servers.discard(self)
 
 

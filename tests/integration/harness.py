@@ -637,13 +637,7 @@ class ProcessServer(_Server):
 
     def stop(self):
         p = self.proc
-        if p is not None and p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(3)
+        stop_process(p, 3)
         if p is not None:
             if p.stdin:
                 try:
@@ -651,6 +645,18 @@ class ProcessServer(_Server):
                 except OSError:
                     pass
         _live_servers.discard(self)
+
+
+def stop_process(p, grace=5):
+    """SIGTERM, give it `grace` seconds, then SIGKILL; None is fine."""
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(grace)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
 
 
 def s_server(cert, key, chain=None, host="127.0.0.1", extra=(), www=True):

@@ -1,7 +1,6 @@
 """--starttls: the clear-text dialogue before TLS, against hand-written
 servers that speak each protocol and then hand the socket to Python's ssl."""
 import os
-import socket
 import ssl
 import unittest
 
