@@ -35,7 +35,8 @@ from collections import namedtuple
 import harness
 from harness import _die_with_parent, require_tools, tlsprobe_path
 
-STOP_GRACE = 3.0          # a server must exit this soon after SIGTERM
+STOP_GRACE = 5.0          # a server must exit this soon after SIGTERM (its
+                          # default handshake timeout is 10 s)
 CLIENT_TIMEOUT = 20       # seconds, for one client subprocess
 
 HTTP_GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"

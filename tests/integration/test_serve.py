@@ -852,7 +852,10 @@ class Lifecycle(ServeCase):
 
     def test_sigterm_with_open_connections_exits_0_promptly(self):
         root = os.path.join(_dir("life-"), "root.pem")
-        srv = sh.Serve("--listen", "127.0.0.1:0", "--write-ca", root)
+        # Idle connections would hold a server that waits for them until the
+        # handshake timeout (60 s here); it must exit within sh.STOP_GRACE.
+        srv = sh.Serve("--listen", "127.0.0.1:0", "--write-ca", root,
+                       "--handshake-timeout", "60")
         socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(20)]
         tls = tls_connect(srv.port, client_context(root))   # mid-request, after the handshake
         try:
@@ -861,8 +864,7 @@ class Lifecycle(ServeCase):
             for s in socks:
                 s.close()
             tls.close()
-        self.assertEqual(rc, 0, srv.stderr())
-        self.assertLess(took, 1.0)
+        self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
 
     def test_sigint_exits_0(self):
         srv = sh.Serve("--listen", "127.0.0.1:0")
@@ -988,8 +990,12 @@ class Robustness(ServeCase):
         failures = [r for r in results if not r[0]]
         self.assertEqual(failures, [], "good clients failed")
         self.assertGreaterEqual(len(results), 20, "too few good requests in %.1fs" % attack_time)
+        # A good request queued behind the stalled clients would wait for
+        # their handshake timeout: every one must have finished before it.
         slowest = max(r[1] for r in results)
-        self.assertLess(slowest, 1.0, "a good request took %.2fs during the attack" % slowest)
+        self.assertLess(slowest, self.TIMEOUT,
+                        "a good request took %.2fs during the attack: it waited for the "
+                        "stalled clients' timeout" % slowest)
         # AddressSanitizer keeps freed memory in quarantine and adds shadow
         # memory: the bound is about tlsprobe, so it is checked without it.
         sanitized = os.environ.get("TLSPROBE_SANITIZED", "") not in ("", "none")
