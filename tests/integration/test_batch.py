@@ -359,7 +359,8 @@ class Timeouts(BatchCase):
             self.assertLessEqual(o["timing_ms"]["total"], 3000, harness.dump(o))
         for o in others:
             self.assertEqual(o["status"], "ok", harness.dump(o))
-            self.assertLess(o["timing_ms"]["total"], 1000,
+            # one that waited for the silent ones would take their timeout
+            self.assertLess(o["timing_ms"]["total"], 2000,
                             "a good target waited for the silent ones\n" + harness.dump(o))
         self.assertEqual(objs[:len(others)], others, "the good ones come out first")
         self.assertSummary(r, [o["status"] for o in objs], path)
