@@ -21,6 +21,8 @@ struct chain {
 	size_t path[MAX_PATH]; /* indexes into certs: leaf, its issuer, ... */
 	size_t len;
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
+	bool anchored;         /* the path ends where the trust store holds the next issuer */
+	time_t now;            /* validity is judged at this time */
 };
 
 /* Who handed over the chain, for messages: a server, or a file (ca check, cert). */
@@ -45,26 +47,34 @@ format_date(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
+/*
+ * Whether certificate j's subject is the issuer name in certificate i. As
+ * GnuTLS (and OpenSSL) compare names: the same bytes, or the same text when
+ * only the string types differ (UTF8String and PrintableString, say).
+ */
 static bool
-names_issuer(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+names_issuer(const struct chain *c, size_t i, size_t j)
 {
 	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
 	bool same = false;
 
-	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &a) == 0 && gnutls_x509_crt_get_raw_dn(issuer, &b) == 0)
+	if (gnutls_x509_crt_get_raw_issuer_dn(c->certs[i], &a) == 0 && gnutls_x509_crt_get_raw_dn(c->certs[j], &b) == 0)
 		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
 	gnutls_free(a.data);
 	gnutls_free(b.data);
-	return same;
+	return same || strcmp(c->r->certs[i].issuer, c->r->certs[j].subject) == 0;
 }
 
 /*
  * Follow issuers through what the server sent: leaf, then the certificate
- * whose subject is the leaf's issuer, and so on, until a self-signed one or
- * a gap. Among several of the right name the one whose key verifies the
- * signature wins; when none does, the link is still made, so that a wrong
- * certificate under the right name (an old intermediate after a re-key) is
- * reported as such and not as a missing one.
+ * whose subject is the leaf's issuer, and so on, until a self-signed one, a
+ * gap, or a certificate whose issuer the trust store holds: there GnuTLS,
+ * OpenSSL and browsers stop too, and what the server sent beyond it (a
+ * cross-signed copy of that root, perhaps expired) is not on the path; only
+ * the root itself, sent in-band, is. Among several of the right name the
+ * one whose key verifies the signature wins; when none does, the link is
+ * still made, so that a wrong certificate under the right name (an old
+ * intermediate after a re-key) is reported as such and not as a missing one.
  */
 static void
 build_path(struct chain *c, bool verified)
@@ -75,12 +85,16 @@ build_path(struct chain *c, bool verified)
 	c->path[0] = 0;
 	c->len = 1;
 	used[0] = true;
-	while (c->len < n) {
+	for (;;) {
 		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
 		if (c->r->certs[cur].self_signed)
 			break;
+		c->anchored = tp_trust_has_issuer(c->cfg->trust, c->certs[cur], !verified);
+		if (c->len == n)
+			break;
 		for (size_t j = 0; j < n; j++) {
-			if (used[j] || !names_issuer(c->certs[cur], c->certs[j]))
+			if (used[j] || !names_issuer(c, cur, j) ||
+			    (c->anchored && !c->r->certs[j].self_signed))
 				continue;
 			if (named == n)
 				named = j;
@@ -93,9 +107,11 @@ build_path(struct chain *c, bool verified)
 		if (verified && candidates == 1)
 			signer = named;
 		for (size_t j = named; j < n && signer == n; j++)
-			if (!used[j] && names_issuer(c->certs[cur], c->certs[j]) &&
-			    tp_chain_signed_by(c->certs[cur], c->certs[j]))
+			if (!used[j] && names_issuer(c, cur, j) &&
+			    (!c->anchored || c->r->certs[j].self_signed) && tp_chain_signed_by(c->certs[cur], c->certs[j]))
 				signer = j;
+		if (signer == n && c->anchored)
+			break; /* a root of that name in-band, but not the one trusted */
 		if (signer == n)
 			c->bad_link = true;
 		else
@@ -401,6 +417,63 @@ check_lifetimes(struct chain *c)
 }
 
 /*
+ * A certificate the server sent that is not on the path. Beyond a trusted
+ * anchor, a certificate for the anchor's name is a cross-signed copy for
+ * clients that lack the new root: harmless while valid, a trap for those
+ * clients once expired (the old Let's Encrypt chain).
+ */
+static void
+explain_extra(struct chain *c, size_t i, const bool *in_path)
+{
+	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH, top = c->path[c->len - 1], twin = n;
+	const struct tp_cert_info *ci = &c->r->certs[i];
+	char *cn = tp_short_name(ci->subject);
+
+	if (c->anchored && names_issuer(c, top, i) && !ci->self_signed) {
+		char *by = tp_short_name(ci->issuer), date[40];
+		struct tp_problem *p = NULL;
+		if (c->now > ci->not_after) {
+			format_date(ci->not_after, date, sizeof(date));
+			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+				      "certificate #%zu '%s', issued by '%s', is a cross-signed copy of a root this "
+				      "trust store holds, so it is not needed here; but it expired on %s, and clients "
+				      "that trust only '%s' (older systems) build their path through it and fail",
+				      i, cn, by, date, by);
+		} else if (c->now < ci->not_before) {
+			format_date(ci->not_before, date, sizeof(date));
+			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+				      "certificate #%zu '%s', issued by '%s', is a cross-signed copy of a root this "
+				      "trust store holds; it is not valid before %s, so clients that trust only '%s' "
+				      "fail until then", i, cn, by, date, by);
+		}
+		if (p)
+			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file: clients that trust "
+					      "'%s' do not need it. Keep a cross-signature only while it is valid, and "
+					      "only for clients that trust '%s' alone.", i, cn, by);
+		free(by);
+		free(cn);
+		return;
+	}
+	for (size_t j = 0; j < n && twin == n; j++)
+		if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, ci->subject) == 0)
+			twin = j;
+	if (c->anchored && ci->self_signed && names_issuer(c, top, i))
+		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+			      "certificate #%zu is a root CA named '%s', but not the '%s' in the trust store that "
+			      "signed the chain (different key): clients ignore it, at best", i, cn, cn);
+	else if (twin != n)
+		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+			      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
+			      "cross-signed or older copy, which clients building the path another way may "
+			      "use instead", i, cn, twin);
+	else
+		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+			      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
+			      "any certificate sent before it", i, cn);
+	free(cn);
+}
+
+/*
  * The served order should be the path: leaf, its issuer, that one's issuer.
  * Certificates that belong to no path are extras (or duplicates); many
  * clients cope with both, some do not, so this is a warning.
@@ -458,23 +531,8 @@ check_order(struct chain *c)
 					      copies[i], first);
 			free(cn);
 		}
-		if (in_path[i] || copy_of[i] != n)
-			continue;
-		char *cn = tp_short_name(subj(c, i));
-		size_t twin = n;
-		for (size_t j = 0; j < n && twin == n; j++)
-			if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, c->r->certs[i].subject) == 0)
-				twin = j;
-		if (twin != n)
-			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-				      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
-				      "cross-signed or older copy, which clients building the path another way may "
-				      "use instead", i, cn, twin);
-		else
-			tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-				      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
-				      "any certificate sent before it", i, cn);
-		free(cn);
+		if (!in_path[i] && copy_of[i] == n)
+			explain_extra(c, i, in_path);
 	}
 	if (c->r->n_sent > n)
 		tp_result_add(c->r, TP_CHAIN_ORDER, -1,
@@ -542,8 +600,14 @@ explain_validity(struct chain *c, time_t now)
 		} else if (now > ci->not_after) {
 			format_date(ci->not_after, date, sizeof(date));
 			days = difftime(now, ci->not_after) / 86400.0;
-			tp_result_add(c->r, TP_EXPIRED, (int)i, "'%s' expired on %s, %ld day%s ago %s", cn, date,
-				      (long)days, (long)days == 1 ? "" : "s", when);
+			struct tp_problem *p = tp_result_add(c->r, TP_EXPIRED, (int)i, "'%s' expired on %s, %ld day%s ago %s",
+							     cn, date, (long)days, (long)days == 1 ? "" : "s", when);
+			if (p && i > 0 && ci->is_ca)
+				tp_problem_set_fix(p, "'%s' is a CA certificate in the %s chain: replace it with the "
+						      "current one from the CA (the chain file that comes with a new "
+						      "certificate), or drop it if the chain reaches a trusted root "
+						      "without it; then reload the server.", cn,
+						   from_file(c) ? "file's" : "server's");
 		} else if (ci->days_remaining < cfg->warn_days) {
 			struct tp_problem *p;
 			format_date(ci->not_after, date, sizeof(date));
@@ -562,7 +626,7 @@ void
 tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, size_t n, const char *name,
 	    time_t now)
 {
-	struct chain c = {.r = r, .cfg = cfg, .certs = certs, .n = n};
+	struct chain c = {.r = r, .cfg = cfg, .certs = certs, .n = n, .now = now};
 	gnutls_typed_vdata_st purpose = {
 		.type = GNUTLS_DT_KEY_PURPOSE_OID,
 		.data = (unsigned char *)(cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER),

@@ -29,6 +29,8 @@ NOKS_CN = "tlsprobe CA without keyCertSign"
 SHA1_INTER_CN = "tlsprobe SHA-1 Intermediate CA"
 SHORT_INTER_CN = "tlsprobe Short-lived Intermediate CA"
 SERVED_ROOT_CN = "tlsprobe Served Root CA"
+NEW_ROOT_CN = "tlsprobe New Root CA"
+NEW_INTER_CN = "tlsprobe New Intermediate CA"
 
 _EXT = """
 [ v3_noksign ]
@@ -82,6 +84,11 @@ class DepthFixtures:
     noaki        leaf by inter without authority/subject key identifiers
     served_root  self-signed CA (keyUsage also digitalSignature), no SAN: a root a
                  server can use as its own certificate
+    new_root     self-signed CA, another root; new_inter by it; new_leaf
+                 (localhost) by new_inter
+    cross / cross_expired / cross_printable   new_root's name and key, signed
+                 by the root: valid (now-30d .. now+365d), expired (now-730d ..
+                 now-365d), valid with the name as PrintableString
     crl_revoked  CRL by inter listing the leaf (7 days)
     crl_empty    CRL by inter listing nothing (7 days)
     crl_stale    CRL by inter listing nothing, next update in 1 day
@@ -128,13 +135,20 @@ class DepthFixtures:
         return dt.astimezone(harness.UTC).strftime("%Y%m%d%H%M%SZ")
 
     def issue(self, name, cn, ext, issuer, start, end, rsa_bits=None, md="sha256",
-              selfsign=False):
-        """A certificate by issuer (a CertInfo), or self-signed -> CertInfo."""
-        key = self._key(name, rsa_bits)
+              selfsign=False, key=None, printable=False):
+        """A certificate by issuer (a CertInfo), or self-signed -> CertInfo.
+        key: reuse that key file (a cross-signature); printable: the subject
+        as PrintableString instead of UTF8String (same text, other bytes)."""
+        key = key or self._key(name, rsa_bits)
         subj = "/O=%s/CN=%s" % (ORG, cn)
         csr, cert = self.p(name + ".csr"), self.p(name + ".pem")
-        _run(["openssl", "req", "-new", "-config", self.conf, "-utf8", "-key", key,
-              "-subj", subj, "-out", csr])
+        req_conf = self.conf
+        if printable:
+            req_conf = self.p("printable.cnf")
+            with open(req_conf, "w") as f:
+                f.write("[ req ]\ndistinguished_name = dn\nstring_mask = default\nprompt = no\n[ dn ]\n")
+        _run(["openssl", "req", "-new", "-config", req_conf] + ([] if printable else ["-utf8"]) +
+             ["-key", key, "-subj", subj, "-out", csr])
         argv = ["openssl", "ca", "-batch", "-config", self.conf, "-in", csr, "-out", cert,
                 "-notext", "-preserveDN", "-md", md, "-startdate", self._date(start),
                 "-enddate", self._date(end), "-extensions", ext]
@@ -221,6 +235,18 @@ class DepthFixtures:
                                 now - 30 * DAY, now + 365 * DAY)
         self.served_root = self.issue("served_root", SERVED_ROOT_CN, "v3_root_ds", None,
                                       now - DAY, now + 3650 * DAY, selfsign=True)
+        self.new_root = self.issue("new_root", NEW_ROOT_CN, "v3_root", None,
+                                   now - 365 * DAY, now + 3650 * DAY, selfsign=True)
+        self.new_inter = self.issue("new_inter", NEW_INTER_CN, "v3_inter", self.new_root,
+                                    now - 365 * DAY, now + 1825 * DAY)
+        self.new_leaf = self.issue("new_leaf", "localhost", "v3_localhost", self.new_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
+        for name, start, end, printable in (("cross", -30, 3000, False),
+                                            ("cross_expired", -730, -365, False),
+                                            ("cross_printable", -30, 3000, True)):
+            setattr(self, name, self.issue(name, NEW_ROOT_CN, "v3_root", F.root,
+                                           now + start * DAY, now + end * DAY,
+                                           key=self.new_root.key, printable=printable))
         self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
         self.crl_empty = self.crl("empty")
         self.crl_stale = self.crl("stale", hours=24)
@@ -819,6 +845,63 @@ class ClassificationWithExtras(DepthCase):
         self.assertRegex(what["message"], "(?i)key ?usage")
         self.assertRegex(what["fix"], "(?i)key ?usage|digitalSignature",
                          "the fix should point at the certificate's keyUsage\n" + dump(r.obj))
+
+
+# --------------------------------------------------------------------------
+# cross-signed roots: the path stops at the first issuer the store trusts
+# --------------------------------------------------------------------------
+
+class CrossSigned(DepthCase):
+    """leaf -> new_inter -> a cross-signature of new_root by the old root, the
+    way a CA moving to a new root serves its chain."""
+
+    def serve(self, cross):
+        chain = D.cat(os.path.basename(cross.cert) + "-served.pem", D.new_inter.cert, cross.cert)
+        return self.server(harness.s_server(D.new_leaf.cert, D.new_leaf.key, chain=chain))
+
+    def trusting(self, root):
+        return ("--ca-file", root.cert, "--no-system-ca")
+
+    def test_valid_cross_signature_verifies_from_either_root(self):
+        srv = self.serve(D.cross)
+        for root in (D.new_root, F.root):
+            r = probe(target(srv), *self.trusting(root))
+            self.assertOutcome(r, 0, "ok", None)
+            self.assertEqual(r.obj["verify"]["problems"], [], dump(r.obj))
+
+    def test_expired_cross_signature_is_skipped_by_clients_that_trust_the_new_root(self):
+        # the old Let's Encrypt chain: clients that trust the new root stop
+        # there and never look at the expired cross-signature
+        srv = self.serve(D.cross_expired)
+        r = probe(target(srv), *self.trusting(D.new_root))
+        self.assertOutcome(r, 1, "warning", "chain-order")
+        self.assertIs(r.obj["verify"]["trusted"], True, dump(r.obj))
+        self.assertProblems(r, ["chain-order"])
+        p = self.assertProblem(r, "chain-order", cert_index=2)
+        self.assertIn("cross-signed", p["message"])
+        self.assertIn("expired on", p["message"])
+        self.assertIn(harness.ROOT_CN, p["message"])
+        self.assertIn("Drop certificate #2", p["fix"])
+
+    def test_expired_cross_signature_fails_clients_that_trust_only_the_old_root(self):
+        srv = self.serve(D.cross_expired)
+        r = probe(target(srv), *self.trusting(F.root))
+        self.assertOutcome(r, 2, "critical", "expired")
+        p = self.assertFirstProblem(r, "expired", 2)
+        self.assertIn("CA certificate", p["fix"])
+        self.assertNotIn("certbot", p["fix"])
+
+    def test_name_encoded_differently_still_links(self):
+        # the same name as PrintableString instead of UTF8String: GnuTLS and
+        # OpenSSL compare names ignoring the string type, and so must tlsprobe
+        parsed = _run(["openssl", "asn1parse", "-in", D.cross_printable.cert]).decode()
+        self.assertIn("PRINTABLESTRING   :%s" % NEW_ROOT_CN, parsed)
+        self.assertIn("UTF8STRING        :%s" % NEW_ROOT_CN,
+                      _run(["openssl", "asn1parse", "-in", D.new_inter.cert]).decode())
+        srv = self.serve(D.cross_printable)
+        r = probe(target(srv), *self.trusting(F.root))
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["verify"]["problems"], [], dump(r.obj))
 
 
 # --------------------------------------------------------------------------
