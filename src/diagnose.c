@@ -4,9 +4,11 @@
  * and why, in words: which issuer is missing, whether the root was sent but
  * is not trusted, which names the certificate does cover, how many days ago.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -21,7 +23,8 @@ struct chain {
 	size_t path[MAX_PATH]; /* indexes into certs: leaf, its issuer, ... */
 	size_t len;
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
-	bool anchored;         /* the path ends where the trust store holds the next issuer */
+	bool anchored;         /* the path ends where the trust store holds the next issuer, */
+	gnutls_x509_crt_t anchor; /* this one */
 	time_t now;            /* validity is judged at this time */
 };
 
@@ -89,7 +92,10 @@ build_path(struct chain *c, bool verified)
 		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
 		if (c->r->certs[cur].self_signed)
 			break;
-		c->anchored = tp_trust_has_issuer(c->cfg->trust, c->certs[cur], !verified);
+		if (c->anchor)
+			gnutls_x509_crt_deinit(c->anchor);
+		c->anchor = tp_trust_issuer(c->cfg->trust, c->certs[cur], !verified);
+		c->anchored = c->anchor != NULL;
 		if (c->len == n)
 			break;
 		for (size_t j = 0; j < n; j++) {
@@ -112,6 +118,10 @@ build_path(struct chain *c, bool verified)
 				signer = j;
 		if (signer == n && c->anchored)
 			break; /* a root of that name in-band, but not the one trusted */
+		if (c->anchored) { /* the trusted root itself, sent in-band: the path ends with it */
+			gnutls_x509_crt_deinit(c->anchor);
+			c->anchor = NULL;
+		}
 		if (signer == n)
 			c->bad_link = true;
 		else
@@ -354,6 +364,24 @@ check_path_lengths(struct chain *c)
 {
 	size_t found = 0;
 
+	if (c->anchor) { /* the trusted root above the path */
+		unsigned critical = 0, ca = 0;
+		int pathlen = -1;
+		size_t below = 0;
+		for (size_t m = 1; m < c->len; m++)
+			below += c->r->certs[c->path[m]].is_ca;
+		if (gnutls_x509_crt_get_basic_constraints(c->anchor, &critical, &ca, &pathlen) >= 0 && ca &&
+		    pathlen >= 0 && (int)below > pathlen) {
+			char *dn = tp_chain_dn(c->anchor, false), *a = dn ? tp_short_name(dn) : NULL;
+			tp_result_add(c->r, TP_PATHLEN_EXCEEDED, -1,
+				      "the trusted root '%s' allows %d CA%s below it (pathlen:%d), but the chain has "
+				      "%zu", a ? a : "?", pathlen, pathlen == 1 ? "" : "s", pathlen, below);
+			free(dn);
+			free(a);
+			found++;
+		}
+	}
+
 	for (size_t k = 2; k < c->len; k++) {
 		unsigned critical = 0, ca = 0;
 		int pathlen = -1;
@@ -369,6 +397,114 @@ check_path_lengths(struct chain *c)
 			      "'%s' allows %d CA%s below it (pathlen:%d), but the chain has %zu", a, pathlen,
 			      pathlen == 1 ? "" : "s", pathlen, below);
 		free(a);
+		found++;
+	}
+	return found;
+}
+
+/* Append one of the leaf's names (a SAN of this type, raw) to a list for a message. */
+static void
+append_name(char *buf, size_t len, size_t *used, unsigned type, const char *data, size_t size)
+{
+	char text[INET6_ADDRSTRLEN] = "?", *clean = NULL;
+
+	if (*used >= len)
+		return;
+	if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16))
+		inet_ntop(size == 4 ? AF_INET : AF_INET6, data, text, sizeof(text));
+	else
+		clean = tp_utf8_clean(data, size);
+	*used += (size_t)snprintf(buf + *used, len - *used, "%s'%s'", *used ? ", " : "", clean ? clean : text);
+	free(clean);
+}
+
+/* "permits 'a', 'b'; excludes 'c'" for a message (DNS and e-mail subtrees). */
+static void
+describe_constraints(gnutls_x509_name_constraints_t nc, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	*buf = '\0';
+	for (int excluded = 0; excluded < 2 && used < len; excluded++) {
+		char list[300] = "";
+		size_t listed = 0;
+		for (unsigned i = 0;; i++) {
+			unsigned type = 0;
+			gnutls_datum_t name = {NULL, 0};
+			int ret = excluded ? gnutls_x509_name_constraints_get_excluded(nc, i, &type, &name)
+					   : gnutls_x509_name_constraints_get_permitted(nc, i, &type, &name);
+			if (ret < 0)
+				break;
+			/* addresses are address/mask pairs: left out of the words */
+			if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_RFC822NAME)
+				append_name(list, sizeof(list), &listed, type, (const char *)name.data, name.size);
+		}
+		if (listed)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? "; " : "",
+						 excluded ? "excludes" : "permits", list);
+	}
+}
+
+/*
+ * A CA's nameConstraints bind every certificate below it: each name of the
+ * leaf (its DNS names, addresses and e-mail addresses, or its CN when it
+ * has no SAN) must lie inside them. Checks the CAs on the path and the
+ * trusted root above it; returns how many CAs the leaf violates.
+ */
+static size_t
+check_name_constraints(struct chain *c)
+{
+	size_t found = 0;
+
+	for (size_t k = 1; k <= c->len; k++) {
+		gnutls_x509_crt_t ca = k < c->len ? c->certs[c->path[k]] : c->anchor;
+		gnutls_x509_name_constraints_t nc;
+		char names[600] = "";
+		size_t used = 0;
+		unsigned sans = 0;
+
+		if (!ca || gnutls_x509_name_constraints_init(&nc) < 0)
+			continue;
+		if (gnutls_x509_crt_get_name_constraints(ca, nc, 0, NULL) < 0) {
+			gnutls_x509_name_constraints_deinit(nc);
+			continue;
+		}
+		for (unsigned i = 0;; i++) {
+			char buf[1024];
+			size_t size = sizeof(buf);
+			unsigned type = 0;
+			int ret = gnutls_x509_crt_get_subject_alt_name2(c->certs[0], i, buf, &size, &type, NULL);
+			if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+				break;
+			if (ret < 0 || (type != GNUTLS_SAN_DNSNAME && type != GNUTLS_SAN_IPADDRESS &&
+					type != GNUTLS_SAN_RFC822NAME))
+				continue;
+			sans++;
+			gnutls_datum_t name = {(unsigned char *)buf, (unsigned)size};
+			if (!gnutls_x509_name_constraints_check(nc, (gnutls_x509_subject_alt_name_t)type, &name))
+				append_name(names, sizeof(names), &used, type, buf, size);
+		}
+		if (!sans && !gnutls_x509_name_constraints_check_crt(nc, GNUTLS_SAN_DNSNAME, c->certs[0])) {
+			char *cn = tp_short_name(c->r->certs[0].subject);
+			used += (size_t)snprintf(names, sizeof(names), "'%s' (its CN; it has no subjectAltName)",
+						 cn ? cn : "?");
+			free(cn);
+		}
+		if (!used) {
+			gnutls_x509_name_constraints_deinit(nc);
+			continue;
+		}
+		char rules[400];
+		describe_constraints(nc, rules, sizeof(rules));
+		gnutls_x509_name_constraints_deinit(nc);
+		char *dn = k < c->len ? NULL : tp_chain_dn(ca, false);
+		char *a = tp_short_name(k < c->len ? subj(c, c->path[k]) : dn ? dn : "?");
+		tp_result_add(c->r, TP_NAME_CONSTRAINTS, k < c->len ? (int)c->path[k] : -1,
+			      "%s '%s' may only certify names inside its nameConstraints%s%s%s, and the server's "
+			      "certificate (#0) has names outside them: %s", k < c->len ? "the CA" : "the trusted root",
+			      a, *rules ? " (it " : "", rules, *rules ? ")" : "", names);
+		free(a);
+		free(dn);
 		found++;
 	}
 	return found;
@@ -541,6 +677,25 @@ check_order(struct chain *c)
 			      c->r->n_sent, n);
 }
 
+/* A "*.example.com" SAN that name misses by a label: "example.com" or "a.b.example.com". */
+static const char *
+wildcard_near_miss(const struct tp_cert_info *leaf, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < leaf->n_sans; i++) {
+		const char *w = leaf->sans[i];
+		size_t slen = strlen(w + 1); /* ".example.com" */
+		if (strncmp(w, "*.", 2) != 0)
+			continue;
+		if (strcasecmp(name, w + 2) == 0)
+			return w;
+		if (nlen > slen && strcasecmp(name + nlen - slen, w + 1) == 0 && memchr(name, '.', nlen - slen))
+			return w;
+	}
+	return NULL;
+}
+
 static void
 explain_names(struct chain *c, const char *name)
 {
@@ -562,8 +717,15 @@ explain_names(struct chain *c, const char *name)
 	for (size_t i = 0; i < leaf->n_sans && used < sizeof(covers); i++)
 		used += (size_t)snprintf(covers + used, sizeof(covers) - used, "%s%s", i ? ", " : "", leaf->sans[i]);
 	if (leaf->n_sans) {
-		tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
-			      name, covers);
+		const char *wild = wildcard_near_miss(leaf, name);
+		if (wild)
+			tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
+				      "the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
+				      "exactly one label, so it covers names like 'www%s', not '%s')", name, covers,
+				      wild, wild + 1, name);
+		else
+			tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
+				      name, covers);
 	} else {
 		char *cn = tp_short_name(leaf->subject);
 		tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
@@ -705,7 +867,7 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 					      "clientAuth (tlsprobe ca issue --client).");
 		explained |= GNUTLS_CERT_PURPOSE_MISMATCH;
 	}
-	if (check_path_lengths(&c))
+	if (check_path_lengths(&c) + check_name_constraints(&c))
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	check_key_ids(&c);
 	check_lifetimes(&c);
@@ -724,6 +886,8 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		explain_names(&c, name);
 	}
 	explain_validity(&c, now);
+	if (c.anchor)
+		gnutls_x509_crt_deinit(c.anchor);
 	for (size_t i = 0; i < r->n_problems; i++)
 		if (r->problems[i].code == TP_EXPIRED || r->problems[i].code == TP_NOT_YET_VALID)
 			r->trusted = false;

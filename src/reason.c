@@ -113,6 +113,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"CA path length exceeded",
 		"A CA's basicConstraints pathlen forbids as many CAs below it as the chain has: reissue that CA "
 		"with a larger pathlen (or none), or issue from a CA higher up."},
+	[TP_NAME_CONSTRAINTS] = {TP_NAME_CONSTRAINTS, "name-constraints", TP_STATUS_CRITICAL,
+		"name outside the CA's constraints",
+		"A CA's nameConstraints do not allow a name the certificate carries: issue the certificate "
+		"only for names inside the CA's permitted subtrees, or from a CA without that constraint."},
 	[TP_KEY_MISMATCH] = {TP_KEY_MISMATCH, "key-mismatch", TP_STATUS_CRITICAL,
 		"key does not match the certificate",
 		"The private key is not the one the certificate was issued for: find the key that goes with "

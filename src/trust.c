@@ -500,17 +500,18 @@ tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn)
 	return TP_TRUST_NONE;
 }
 
-bool
-tp_trust_has_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature)
+gnutls_x509_crt_t
+tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature)
 {
 	gnutls_x509_crt_t issuer;
-	bool found;
 
 	/* By name and key identifier, as GnuTLS looks issuers up; the list
 	 * already holds the system roots that crt names (tp_trust_list_for). */
 	if (gnutls_x509_trust_list_get_issuer(t->tl, crt, &issuer, GNUTLS_TL_GET_COPY) < 0)
-		return false;
-	found = !check_signature || tp_chain_signed_by(crt, issuer);
-	gnutls_x509_crt_deinit(issuer);
-	return found;
+		return NULL;
+	if (check_signature && !tp_chain_signed_by(crt, issuer)) {
+		gnutls_x509_crt_deinit(issuer);
+		return NULL;
+	}
+	return issuer;
 }

@@ -970,7 +970,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "expired", "not-yet-valid", "expires-soon", "insecure-algorithm",
                  "issuer-not-ca", "signature-failure", "purpose-mismatch", "revoked",
                  "unknown-issuer", "verify-failed", "chain-order", "weak-key", "ocsp-missing",
-                 "ocsp-invalid", "pathlen-exceeded", "key-mismatch", "key-id-mismatch",
+                 "ocsp-invalid", "pathlen-exceeded", "name-constraints", "key-mismatch", "key-id-mismatch",
                  "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
                  "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",

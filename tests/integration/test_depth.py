@@ -53,6 +53,26 @@ subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 subjectKeyIdentifier = none
 authorityKeyIdentifier = none
 
+[ v3_inter_nc ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+nameConstraints = critical,permitted;DNS:.corp.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_root_nc ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+nameConstraints = critical,permitted;DNS:.corp.test,excluded;DNS:bad.corp.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_root_pathlen0 ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
@@ -89,6 +109,11 @@ class DepthFixtures:
     cross / cross_expired / cross_printable   new_root's name and key, signed
                  by the root: valid (now-30d .. now+365d), expired (now-730d ..
                  now-365d), valid with the name as PrintableString
+    nc_inter     by root, nameConstraints permitted DNS:.corp.test; nc_leaf
+                 (localhost, 127.0.0.1) by it
+    nc_root      self-signed, permitted DNS:.corp.test, excluded bad.corp.test;
+                 nc_root_leaf (localhost) by it directly
+    pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
     crl_empty    CRL by inter listing nothing (7 days)
     crl_stale    CRL by inter listing nothing, next update in 1 day
@@ -247,6 +272,20 @@ class DepthFixtures:
             setattr(self, name, self.issue(name, NEW_ROOT_CN, "v3_root", F.root,
                                            now + start * DAY, now + end * DAY,
                                            key=self.new_root.key, printable=printable))
+        self.nc_inter = self.issue("nc_inter", "tlsprobe Constrained CA", "v3_inter_nc", F.root,
+                                   now - 365 * DAY, now + 1825 * DAY)
+        self.nc_leaf = self.issue("nc_leaf", "localhost", "v3_localhost", self.nc_inter,
+                                  now - 30 * DAY, now + 365 * DAY)
+        self.nc_root = self.issue("nc_root", "tlsprobe Constrained Root", "v3_root_nc", None,
+                                  now - 365 * DAY, now + 3650 * DAY, selfsign=True)
+        self.nc_root_leaf = self.issue("nc_root_leaf", "localhost", "v3_localhost", self.nc_root,
+                                       now - 30 * DAY, now + 365 * DAY)
+        self.pl0_root = self.issue("pl0_root", "tlsprobe Pathlen 0 Root", "v3_root_pathlen0", None,
+                                   now - 365 * DAY, now + 3650 * DAY, selfsign=True)
+        self.pl0_inter = self.issue("pl0_inter", "tlsprobe Pathlen Intermediate", "v3_root",
+                                    self.pl0_root, now - 365 * DAY, now + 1825 * DAY)
+        self.pl0_leaf = self.issue("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
         self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
         self.crl_empty = self.crl("empty")
         self.crl_stale = self.crl("stale", hours=24)
@@ -902,6 +941,41 @@ class CrossSigned(DepthCase):
         r = probe(target(srv), *self.trusting(F.root))
         self.assertOutcome(r, 0, "ok", None)
         self.assertEqual(r.obj["verify"]["problems"], [], dump(r.obj))
+
+
+# --------------------------------------------------------------------------
+# constraints a CA puts on what is below it: names, path length
+# --------------------------------------------------------------------------
+
+class Constraints(DepthCase):
+    def serve(self, info, issuer=None):
+        return self.server(harness.s_server(info.cert, info.key,
+                                            chain=issuer.cert if issuer else None))
+
+    def test_intermediate_name_constraints_name_the_ca_and_the_names(self):
+        r = probe(target(self.serve(D.nc_leaf, D.nc_inter)), *trust_root())
+        self.assertOutcome(r, 2, "critical", "name-constraints")
+        m = self.assertFirstProblem(r, "name-constraints", 1)["message"]
+        self.assertIn("tlsprobe Constrained CA", m)
+        self.assertIn("'.corp.test'", m)
+        self.assertIn("'localhost'", m)
+        self.assertNotIn("127.0.0.1", m, "addresses are not constrained by a DNS subtree")
+        self.assertNotIn("verify-failed", [p["code"] for p in r.obj["verify"]["problems"]])
+
+    def test_trusted_root_name_constraints(self):
+        r = probe(target(self.serve(D.nc_root_leaf)), "--ca-file", D.nc_root.cert,
+                  "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "name-constraints")
+        p = self.assertProblem(r, "name-constraints", cert_index=None)
+        self.assertIn("trusted root 'tlsprobe Constrained Root'", p["message"])
+        self.assertIn("excludes 'bad.corp.test'", p["message"])
+
+    def test_trusted_root_pathlen(self):
+        r = probe(target(self.serve(D.pl0_leaf, D.pl0_inter)), "--ca-file", D.pl0_root.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "pathlen-exceeded")
+        p = self.assertProblem(r, "pathlen-exceeded", cert_index=None)
+        self.assertIn("trusted root 'tlsprobe Pathlen 0 Root'", p["message"])
+        self.assertIn("pathlen:0", p["message"])
 
 
 # --------------------------------------------------------------------------
