@@ -73,6 +73,14 @@ keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_wildcard ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:*.example.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
@@ -113,6 +121,7 @@ class DepthFixtures:
                  (localhost, 127.0.0.1) by it
     nc_root      self-signed, permitted DNS:.corp.test, excluded bad.corp.test;
                  nc_root_leaf (localhost) by it directly
+    wildcard     SAN DNS:*.example.test only, by inter
     pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
     crl_empty    CRL by inter listing nothing (7 days)
@@ -285,6 +294,8 @@ class DepthFixtures:
         self.pl0_inter = self.issue("pl0_inter", "tlsprobe Pathlen Intermediate", "v3_root",
                                     self.pl0_root, now - 365 * DAY, now + 1825 * DAY)
         self.pl0_leaf = self.issue("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
+        self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
         self.crl_empty = self.crl("empty")
@@ -976,6 +987,35 @@ class Constraints(DepthCase):
         p = self.assertProblem(r, "pathlen-exceeded", cert_index=None)
         self.assertIn("trusted root 'tlsprobe Pathlen 0 Root'", p["message"])
         self.assertIn("pathlen:0", p["message"])
+
+
+class Wildcard(DepthCase):
+    """A wildcard stands for one label: the message says so when a name
+    misses it by a label, and not otherwise."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.wildcard.cert, D.wildcard.key,
+                                                    chain=F.inter.cert))
+
+    def check(self, name):
+        return probe("127.0.0.1:%d" % self.srv.port, "--sni", name, *trust_root())
+
+    def test_one_label_matches(self):
+        self.assertOutcome(self.check("www.example.test"), 0, "ok", None)
+
+    def test_two_labels_and_the_bare_domain_are_explained(self):
+        for name in ("a.b.example.test", "example.test"):
+            r = self.check(name)
+            self.assertOutcome(r, 2, "critical", "hostname-mismatch")
+            m = self.assertFirstProblem(r, "hostname-mismatch", 0)["message"]
+            self.assertIn("exactly one label", m)
+            self.assertIn("not '%s'" % name, m)
+
+    def test_an_unrelated_name_gets_no_wildcard_lesson(self):
+        r = self.check("other.test")
+        self.assertOutcome(r, 2, "critical", "hostname-mismatch")
+        self.assertNotIn("label", self.assertFirstProblem(r, "hostname-mismatch", 0)["message"])
 
 
 # --------------------------------------------------------------------------
