@@ -173,6 +173,45 @@ alert_name(gnutls_alert_description_t a, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/* GnuTLS refused the server's handshake signature for its certificate's keyUsage. */
+static void
+explain_key_usage(gnutls_session_t s, struct tp_result *r)
+{
+	unsigned n = 0, usage = 0, critical = 0;
+	const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
+	gnutls_x509_crt_t crt = NULL;
+	struct tp_problem *p;
+	bool is_ca = true;
+	char *name = NULL;
+
+	if (peers && n && gnutls_x509_crt_init(&crt) == 0 &&
+	    gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
+		char *dn = tp_chain_dn(crt, false);
+		name = dn ? tp_short_name(dn) : NULL;
+		free(dn);
+		is_ca = tp_chain_is_ca(crt);
+		gnutls_x509_crt_get_key_usage(crt, &usage, &critical);
+	}
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (is_ca) {
+		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+			"the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
+			"digitalSignature): a CA certificate served as the server's own", name ? "the CA certificate '" : "a CA certificate",
+			name ? name : "", name ? "'" : "");
+		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
+				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
+	} else {
+		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+			"the server's certificate '%s' has keyUsage %s but not digitalSignature, and the server "
+			"must sign the handshake with it (always in TLS 1.3, and with any ECDSA key)",
+			name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? "keyEncipherment" : "set");
+		tp_problem_set_fix(p, "Reissue the certificate with keyUsage digitalSignature (keyEncipherment "
+				      "alone suits only the old RSA key exchange of TLS 1.2).");
+	}
+	free(name);
+}
+
 static void
 handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, int ret)
 {
@@ -240,14 +279,9 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 		tp_result_fail(r, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
 			       gnutls_strerror(ret));
 		return;
-	case GNUTLS_E_KEY_USAGE_VIOLATION: {
-		struct tp_problem *p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
-			"the server signed the handshake with a certificate whose keyUsage does not allow it (no "
-			"digitalSignature): a CA certificate served as the server's own, perhaps");
-		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
-				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
+	case GNUTLS_E_KEY_USAGE_VIOLATION:
+		explain_key_usage(s, r);
 		return;
-	}
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:

@@ -81,6 +81,14 @@ subjectAltName = DNS:*.example.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_encipher_only ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
@@ -122,6 +130,7 @@ class DepthFixtures:
     nc_root      self-signed, permitted DNS:.corp.test, excluded bad.corp.test;
                  nc_root_leaf (localhost) by it directly
     wildcard     SAN DNS:*.example.test only, by inter
+    encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
     pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
     crl_empty    CRL by inter listing nothing (7 days)
@@ -294,6 +303,8 @@ class DepthFixtures:
         self.pl0_inter = self.issue("pl0_inter", "tlsprobe Pathlen Intermediate", "v3_root",
                                     self.pl0_root, now - 365 * DAY, now + 1825 * DAY)
         self.pl0_leaf = self.issue("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
+        self.encipher = self.issue("encipher", "localhost", "v3_encipher_only", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
@@ -1016,6 +1027,15 @@ class Wildcard(DepthCase):
         r = self.check("other.test")
         self.assertOutcome(r, 2, "critical", "hostname-mismatch")
         self.assertNotIn("label", self.assertFirstProblem(r, "hostname-mismatch", 0)["message"])
+
+
+class LeafKeyUsage(DepthCase):
+    def test_leaf_without_digital_signature_names_its_key_usage(self):
+        srv = self.server(harness.s_server(D.encipher.cert, D.encipher.key, chain=F.inter.cert))
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "purpose-mismatch")
+        self.assertIn("keyUsage keyEncipherment but not digitalSignature", r.obj["error"]["message"])
+        self.assertIn("Reissue the certificate with keyUsage digitalSignature", r.obj["error"]["fix"])
 
 
 # --------------------------------------------------------------------------
