@@ -101,6 +101,7 @@ struct tp_result {
 	struct tp_timing timing;
 	bool handshake_done;
 	struct tp_tls_info tls;
+	char kx_name[24];         /* tls.kx_group for a DH group the server made up: "DH-1024" */
 	char *alpn;
 	struct tp_cert_info *certs;
 	size_t n_certs;

@@ -300,6 +300,26 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 	}
 }
 
+/* A TLS 1.2 DHE group of the server's own making (not an RFC 7919 one): its size. */
+static void
+weak_dh(struct tp_result *r, int bits)
+{
+	struct tp_problem *p;
+
+	if (bits <= 0)
+		return;
+	snprintf(r->kx_name, sizeof(r->kx_name), "DH-%d", bits);
+	r->tls.kx_group = r->kx_name;
+	if (bits >= 2048)
+		return;
+	p = tp_result_add(r, TP_WEAK_KEY, -1,
+			  "the server's DHE key exchange used a %d-bit group, below 2048 bits: such groups can be "
+			  "broken by a well-funded attacker (Logjam), and stricter clients refuse them", bits);
+	tp_problem_set_fix(p, "Give the server a DH group of 2048 bits or more (an RFC 7919 group such as "
+			      "ffdhe2048; nginx ssl_dhparam, Apache SSLOpenSSLConfCmd DHParameters), or prefer ECDHE "
+			      "cipher suites.");
+}
+
 static void
 collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 {
@@ -312,6 +332,8 @@ collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 	r->tls.cipher = gnutls_ciphersuite_get(s);
 	r->tls.kx_group = g ? gnutls_group_get_name(g) : NULL;
 	r->tls.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
+	if (!g && (gnutls_kx_get(s) == GNUTLS_KX_DHE_RSA || gnutls_kx_get(s) == GNUTLS_KX_DHE_DSS))
+		weak_dh(r, gnutls_dh_get_prime_bits(s));
 	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0) {
 		r->alpn = tp_utf8_clean((const char *)alpn.data, alpn.size);
 		r->tls.alpn = r->alpn;

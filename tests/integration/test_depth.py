@@ -11,6 +11,7 @@ tlsprobe, and served by `openssl s_server` or `gnutls-serv` on loopback
 Time-dependent cases pass --at; nothing sleeps on the wall clock.
 """
 
+import base64
 import datetime
 import os
 import re
@@ -491,6 +492,45 @@ class WeakKey(DepthCase):
         self.assertEqual(p["severity"], "warning")
         self.assertNotIn("refuses", p["message"])
         self.assertOutcome(r, 1, "warning", "weak-key")
+
+
+# RFC 2409's 1024-bit MODP group (Oakley group 2), generator 2
+OAKLEY2_P = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF", 16)
+
+
+def dh_params_pem(p, g=2):
+    def integer(n):
+        b = n.to_bytes((n.bit_length() + 8) // 8, "big")
+        return harness._der_tlv(0x02, b)
+    der = harness._der_tlv(0x30, integer(p) + integer(g))
+    b64 = base64.b64encode(der).decode()
+    return ("-----BEGIN DH PARAMETERS-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) +
+            "\n-----END DH PARAMETERS-----\n")
+
+
+class WeakDhGroup(DepthCase):
+    """TLS 1.2 DHE with a 1024-bit group of the server's own: GnuTLS takes it,
+    tlsprobe names the group and warns."""
+
+    @classmethod
+    def setUpClass(cls):
+        path = D.p("oakley2.pem")
+        with open(path, "w") as f:
+            f.write(dh_params_pem(OAKLEY2_P))
+        cls.srv = cls.class_server(harness.s_server(
+            F.rsa.cert, F.rsa.key, chain=F.inter.cert,
+            extra=["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0", "-dhparam", path]))
+
+    def test_small_dh_group_is_weak_key_for_the_session(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertEqual(r.obj["tls"]["kx_group"], "DH-1024", dump(r.obj))
+        self.assertOutcome(r, 1, "warning", "weak-key")
+        p = self.assertProblem(r, "weak-key", cert_index=None)
+        self.assertIn("1024-bit group", p["message"])
+        self.assertIn("ffdhe2048", p["fix"])
 
 
 # --------------------------------------------------------------------------
