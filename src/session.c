@@ -235,11 +235,19 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
 				       "the server requires a client certificate and none was sent (alert %s)", name);
 			return;
-		case GNUTLS_A_UNRECOGNIZED_NAME:
-			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
-				       "the server does not serve the name %s (alert %s)",
-				       r->sni ? r->sni : "(no SNI sent)", name);
+		case GNUTLS_A_UNRECOGNIZED_NAME: {
+			struct tp_problem *p = tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+				"the server does not serve the name %s (alert %s)", r->sni ? r->sni : "(no SNI sent)",
+				name);
+			if (r->sni)
+				tp_problem_set_fix(p, "Check the name: the server has no site (virtual host, server "
+						      "block) for '%s'. Probe the name it serves with --sni NAME, or add "
+						      "a site with a certificate for this one.", r->sni);
+			else
+				tp_problem_set_fix(p, "The server wants a server name (SNI) and none was sent, as "
+						      "happens when probing by IP address: add --sni NAME.");
 			return;
+		}
 		default:
 			break;
 		}

@@ -90,6 +90,19 @@ class ConnectionLevel(ProbeCase):
         r = probe_json("localhost:%d" % srv.port, *trust_root(), "--tls-max", "1.2")
         self.assertError(r, "protocol-version")
 
+    def test_name_the_server_does_not_serve_says_so_and_how_to_probe(self):
+        # a server with a site for localhost (-cert2) and a fatal alert for any other name
+        srv = self.server(harness.s_server(F.wronghost.cert, F.wronghost.key, extra=[
+            "-servername", "localhost", "-cert2", F.leaf.cert, "-key2", F.leaf.key,
+            "-servername_fatal"]))
+        r = probe_json("127.0.0.1:%d" % srv.port, "--sni", "other.test", *trust_root())
+        self.assertError(r, "handshake-failure")
+        self.assertIn("does not serve the name other.test", r.obj["error"]["message"])
+        self.assertIn("unrecognized_name", r.obj["error"]["message"])
+        self.assertIn("--sni NAME", r.obj["error"]["fix"])
+        r = probe_json("localhost:%d" % srv.port, *trust_root(), "--ca-file", F.inter.cert)
+        self.assertEqual(r.obj["status"], "ok", dump(r.obj))
+
     def test_unresolvable_name_is_dns_failure(self):
         name = "nonexistent.invalid"
         t0 = time.monotonic()
