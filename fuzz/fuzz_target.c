@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* What parses must be usable: a host and a real port. */
 		if (!t.host || !*t.host || t.port == 0)
 			abort();
-		tp_target_set_sni(&t, t.host);
+		tp_target_set_sni(&t, t.host, NULL, 0);
 		tp_target_set_starttls(&t, "smtp");
 		tp_target_finish(&t);
 	} else if (!memchr(err, '\0', sizeof(err))) {

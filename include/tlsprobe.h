@@ -109,7 +109,7 @@ struct tp_target {
  * URL. On error returns -1 and writes a one-line reason to err.
  */
 int tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen);
-int tp_target_set_sni(struct tp_target *t, const char *sni);
+int tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen);
 /* Talk PROTO in the clear before TLS; without an explicit port, its usual
  * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
 int tp_target_set_starttls(struct tp_target *t, const char *proto);

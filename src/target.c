@@ -46,6 +46,41 @@ is_ipv6(const char *s)
 	return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
+/*
+ * An internationalised name ("bücher.example") in the ASCII form DNS, SNI
+ * and certificates use ("xn--bcher-kva.example"), in place. A name that is
+ * ASCII already is left alone. Returns 0, or -1 with err set.
+ */
+static int
+idna_ascii(char **name, const char *what, char *err, size_t errlen)
+{
+	gnutls_datum_t out = {NULL, 0};
+	bool ascii = true;
+	char *copy;
+	int ret;
+
+	for (const char *p = *name; *p; p++)
+		ascii = ascii && !((unsigned char)*p & 0x80);
+	if (ascii)
+		return 0;
+	ret = gnutls_idna_map(*name, (unsigned)strlen(*name), &out, 0);
+	if (ret < 0) {
+		const char *why = gnutls_strerror(ret);
+		size_t len = strlen(why);
+		if (len && why[len - 1] == '.')
+			len--;
+		return tp_err(err, errlen, "invalid international name in %s (%.*s): give its xn-- form", what,
+			      (int)len, why);
+	}
+	copy = strndup((const char *)out.data, out.size);
+	gnutls_free(out.data);
+	if (!copy)
+		return tp_err(err, errlen, "out of memory");
+	free(*name);
+	*name = copy;
+	return 0;
+}
+
 static bool
 valid_hostname(const char *h)
 {
@@ -126,6 +161,12 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 		tp_target_finish(t);
 		return -1;
 	} else {
+		char what[300];
+		snprintf(what, sizeof(what), "'%.280s'", input);
+		if (idna_ascii(&t->host, what, err, errlen) < 0) {
+			tp_target_finish(t);
+			return -1;
+		}
 		t->host_is_ip = inet_pton(AF_INET, t->host, &a4) == 1;
 		if (!t->host_is_ip && !valid_hostname(t->host)) {
 			tp_err(err, errlen, "invalid host name in '%s': use letters, digits, '-' and '.'", input);
@@ -137,12 +178,16 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 }
 
 int
-tp_target_set_sni(struct tp_target *t, const char *sni)
+tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen)
 {
 	char *copy = NULL;
 
 	if (sni && !(copy = strdup(sni)))
+		return tp_err(err, errlen, "out of memory");
+	if (copy && idna_ascii(&copy, "--sni", err, errlen) < 0) {
+		free(copy);
 		return -1;
+	}
 	free(t->sni);
 	t->sni = copy;
 	return 0;

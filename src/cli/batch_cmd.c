@@ -65,8 +65,8 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			snprintf(err, errlen, "line %zu: %s", b->lineno, why);
 			return -1;
 		}
-		if (sni && tp_target_set_sni(t, sni) < 0) {
-			snprintf(err, errlen, "out of memory");
+		if (sni && tp_target_set_sni(t, sni, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "line %zu: %s", b->lineno, why);
 			return -1;
 		}
 		if (starttls && tp_target_set_starttls(t, starttls) < 0) {

@@ -36,11 +36,16 @@ connect_command(struct cli *cli)
 	}
 	/* Check every target before probing any: bad usage probes nothing. */
 	for (; parsed < cli->n_targets; parsed++) {
-		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0 ||
-		    (cli->sni && tp_target_set_sni(&targets[parsed], cli->sni) < 0) ||
+		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0) {
+			fprintf(stderr, "tlsprobe: %s\n", err);
+			worst = TP_STATUS_UNKNOWN;
+			goto out;
+		}
+		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
 		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
 		    (cli->connect_to && tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "tlsprobe: %s\n", err);
+			tp_target_finish(&targets[parsed]);
 			worst = TP_STATUS_UNKNOWN;
 			goto out;
 		}

@@ -834,7 +834,7 @@ def _exe():
 
 def run_tlsprobe_raw(*args, timeout=30):
     """Run tlsprobe -> (exit code, stdout bytes, stderr bytes, elapsed seconds)."""
-    argv = [_exe()] + [str(a) for a in args]
+    argv = [_exe()] + [a if isinstance(a, bytes) else str(a) for a in args]
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -5,6 +5,7 @@ made by harness.Fixtures; the root is trusted with --ca-file --no-system-ca.
 """
 
 import math
+import os
 import time
 import unittest
 
@@ -363,3 +364,44 @@ class CommandLineBasics(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InternationalNames(ProbeCase):
+    """A name typed in Unicode is looked up, sent as SNI and matched in its
+    ASCII (xn--) form, as browsers and curl do; bytes that are not UTF-8 are
+    bad usage."""
+
+    NAME, ACE = "bücher.test", "xn--bcher-kva.test"
+
+    @classmethod
+    def setUpClass(cls):
+        d = os.path.join(harness.scratch_dir(), "idn")
+        for args in (("ca", "init", d), ("ca", "issue", d, cls.NAME, "--out", os.path.join(d, "b"))):
+            rc, out, err, _ = run_tlsprobe(*args)
+            if rc != 0:
+                raise RuntimeError("tlsprobe %s: %s%s" % (" ".join(args), out, err))
+        cls.root = os.path.join(d, "root.pem")
+        cls.srv = cls.class_server(harness.s_server(os.path.join(d, "b.pem"), os.path.join(d, "b.key"),
+                                                    chain=os.path.join(d, "intermediate.pem")))
+
+    def trust(self):
+        return ("--ca-file", self.root, "--no-system-ca")
+
+    def test_unicode_target_is_probed_by_its_ascii_form(self):
+        r = probe_json("%s:%d" % (self.NAME, self.srv.port), "--connect-to", "127.0.0.1",
+                       *self.trust())
+        self.assertEqual(r.obj["status"], "ok", dump(r.obj))
+        self.assertEqual(r.obj["target"]["input"], "%s:%d" % (self.NAME, self.srv.port))
+        self.assertEqual((r.obj["target"]["host"], r.obj["target"]["sni"]), (self.ACE, self.ACE))
+
+    def test_unicode_sni(self):
+        r = probe_json("127.0.0.1:%d" % self.srv.port, "--sni", self.NAME, *self.trust())
+        self.assertEqual(r.obj["status"], "ok", dump(r.obj))
+        self.assertEqual(r.obj["target"]["sni"], self.ACE)
+
+    def test_bytes_that_are_not_utf8_are_bad_usage(self):
+        for args in ((b"b\xffcher.test:1",), (b"127.0.0.1:1", b"--sni", b"b\xffcher.test")):
+            rc, out, err, _ = harness.run_tlsprobe_raw(*args)
+            self.assertEqual(rc, 3, err)
+            self.assertIn(b"invalid international name", err)
+            self.assertIn(b"xn--", err)

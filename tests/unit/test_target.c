@@ -88,7 +88,7 @@ test_sni_override(void **state)
 
 	assert_int_equal(tp_target_parse(&t, "127.0.0.1:8443", err, sizeof(err)), 0);
 	assert_null(t.sni);
-	assert_int_equal(tp_target_set_sni(&t, "www.example.test"), 0);
+	assert_int_equal(tp_target_set_sni(&t, "www.example.test", NULL, 0), 0);
 	assert_string_equal(t.sni, "www.example.test");
 	tp_target_finish(&t);
 	tp_target_finish(NULL);
