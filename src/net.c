@@ -94,7 +94,10 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 	struct addrinfo hints = {
 		.ai_family = cfg->family,
 		.ai_socktype = SOCK_STREAM,
-		.ai_flags = is_ip ? AI_NUMERICHOST : AI_ADDRCONFIG,
+		/* No AI_ADDRCONFIG: it ignores loopback, so on a machine with
+		 * only lo up, localhost would not resolve. An address family
+		 * the machine lacks fails at connect, and the next is tried. */
+		.ai_flags = is_ip ? AI_NUMERICHOST : 0,
 	};
 	char port[8];
 	int ret;
