@@ -147,6 +147,23 @@ ocsp_verify(gnutls_ocsp_resp_t resp, struct tp_config *cfg, gnutls_x509_crt_t *c
 	return gnutls_ocsp_resp_verify(resp, tp_trust_list_for(cfg->trust, certs, 1), verify, 0);
 }
 
+/* The leaf carries the TLS feature status_request: "OCSP Must-Staple" (RFC 7633). */
+static bool
+must_staple(gnutls_x509_crt_t crt)
+{
+	gnutls_x509_tlsfeatures_t f;
+	unsigned feature = 0;
+	bool found = false;
+
+	if (gnutls_x509_tlsfeatures_init(&f) < 0)
+		return false;
+	if (gnutls_x509_crt_get_tlsfeatures(crt, f, 0, NULL) == 0)
+		for (unsigned i = 0; !found && gnutls_x509_tlsfeatures_get(f, i, &feature) == 0; i++)
+			found = feature == 5; /* status_request */
+	gnutls_x509_tlsfeatures_deinit(f);
+	return found;
+}
+
 static void
 check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len,
 	   time_t now)
@@ -159,9 +176,19 @@ check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs,
 
 	o->this_update = o->next_update = o->revocation_time = (time_t)-1;
 	if (!o->stapled) {
-		if (cfg->ocsp_required)
+		if (r->handshake_done && must_staple(certs[0])) {
+			char *cn = tp_short_name(r->certs[0].subject);
+			struct tp_problem *p = tp_result_add(r, TP_OCSP_MISSING, 0,
+				"'%s' demands an OCSP response stapled to it (TLS feature status_request, \"OCSP "
+				"Must-Staple\"), and the server stapled none: Firefox and GnuTLS refuse the connection",
+				cn);
+			tp_problem_set_fix(p, "%s Or reissue the certificate without Must-Staple.",
+					   tp_reason_get(TP_OCSP_MISSING)->fix);
+			free(cn);
+		} else if (cfg->ocsp_required) {
 			tp_result_add(r, TP_OCSP_MISSING, 0,
 				      "the server stapled no OCSP response to its certificate (--ocsp-required)");
+		}
 		return;
 	}
 	if (gnutls_ocsp_resp_init(&resp) < 0)

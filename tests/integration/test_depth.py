@@ -90,6 +90,15 @@ subjectAltName = DNS:localhost
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_must_staple ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+tlsfeature = status_request
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
@@ -131,6 +140,7 @@ class DepthFixtures:
     nc_root      self-signed, permitted DNS:.corp.test, excluded bad.corp.test;
                  nc_root_leaf (localhost) by it directly
     wildcard     SAN DNS:*.example.test only, by inter
+    must_staple  leaf (localhost) with the TLS feature status_request, by inter
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
     pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
@@ -307,6 +317,8 @@ class DepthFixtures:
                                    now - 30 * DAY, now + 365 * DAY)
         self.encipher = self.issue("encipher", "localhost", "v3_encipher_only", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
+        self.must_staple = self.issue("must_staple", "localhost", "v3_must_staple", F.inter,
+                                      now - 30 * DAY, now + 365 * DAY)
         self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
@@ -1067,6 +1079,23 @@ class Wildcard(DepthCase):
         r = self.check("other.test")
         self.assertOutcome(r, 2, "critical", "hostname-mismatch")
         self.assertNotIn("label", self.assertFirstProblem(r, "hostname-mismatch", 0)["message"])
+
+
+class MustStaple(DepthCase):
+    def test_must_staple_without_a_staple_is_ocsp_missing(self):
+        # gnutls-cli refuses this server; so must tlsprobe, without --ocsp-required
+        srv = self.server(harness.s_server(D.must_staple.cert, D.must_staple.key,
+                                           chain=F.inter.cert))
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "ocsp-missing")
+        p = self.assertFirstProblem(r, "ocsp-missing", 0)
+        self.assertIn("Must-Staple", p["message"])
+        self.assertIn("without Must-Staple", p["fix"])
+
+    def test_must_staple_offline_is_not_a_problem(self):
+        # a certificate file has no server that could staple
+        rc, out, err, _ = harness.run_tlsprobe("cert", D.must_staple.cert, "--json")
+        self.assertNotIn("ocsp-missing", out, out + err)
 
 
 class LeafKeyUsage(DepthCase):
