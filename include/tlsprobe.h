@@ -269,6 +269,7 @@ struct tp_cert_spec {
 	bool server_auth, client_auth; /* extendedKeyUsage; neither: no extension */
 	time_t not_before, not_after;
 	gnutls_digest_algorithm_t hash; /* 0: SHA-256 */
+	const char *permitted_dns;  /* a CA's nameConstraints: only DNS names under this one */
 	gnutls_x509_crq_t csr;      /* when set: its subject and key (not its extensions) */
 };
 

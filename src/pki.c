@@ -79,6 +79,21 @@ copy_csr_names(gnutls_x509_crt_t crt, gnutls_x509_crq_t csr)
 	}
 }
 
+static int
+set_permitted_dns(gnutls_x509_crt_t crt, const char *name)
+{
+	gnutls_x509_name_constraints_t nc;
+	gnutls_datum_t d = {(unsigned char *)name, (unsigned)strlen(name)};
+	int ret = gnutls_x509_name_constraints_init(&nc);
+
+	if (ret < 0)
+		return ret;
+	if ((ret = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_DNSNAME, &d)) >= 0)
+		ret = gnutls_x509_crt_set_name_constraints(crt, nc, 1);
+	gnutls_x509_name_constraints_deinit(nc);
+	return ret;
+}
+
 int
 tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509_privkey_t key,
 	    gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key)
@@ -130,6 +145,8 @@ tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509
 			usage |= GNUTLS_KEY_KEY_ENCIPHERMENT;
 	}
 	if (ret < 0 || (ret = gnutls_x509_crt_set_key_usage(crt, usage)) < 0)
+		goto fail;
+	if (spec->permitted_dns && (ret = set_permitted_dns(crt, spec->permitted_dns)) < 0)
 		goto fail;
 	if (spec->server_auth && (ret = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0)
 		goto fail;

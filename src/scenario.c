@@ -27,6 +27,8 @@ enum leaf_kind {
 	LEAF_CLIENT_EKU,
 	LEAF_BELOW_NON_CA,
 	LEAF_OUT_OF_ORDER,
+	LEAF_EXPIRED_INTER, /* a valid leaf below an intermediate that has expired */
+	LEAF_CONSTRAINED,   /* below an intermediate whose nameConstraints exclude localhost */
 };
 
 struct scenario {
@@ -101,6 +103,18 @@ static const struct scenario scenarios[] = {
 	{
 		.info = {"issuer-not-ca", "the leaf is signed by a certificate that is not a CA", "issuer-not-ca"},
 		.leaf = LEAF_BELOW_NON_CA,
+		.priority = NULL,
+		.client_cert = 0,
+	},
+	{
+		.info = {"expired-intermediate", "a valid leaf, sent with an intermediate that expired 30 days ago", "expired"},
+		.leaf = LEAF_EXPIRED_INTER,
+		.priority = NULL,
+		.client_cert = 0,
+	},
+	{
+		.info = {"name-constraints", "the intermediate may only certify names under corp.example (nameConstraints)", "name-constraints"},
+		.leaf = LEAF_CONSTRAINED,
 		.priority = NULL,
 		.client_cert = 0,
 	},
@@ -386,6 +400,23 @@ tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate
 		issuer = &mid;
 		break;
 	}
+	case LEAF_EXPIRED_INTER:
+	case LEAF_CONSTRAINED: {
+		struct tp_cert_spec ca = {
+			.cn = "tlsprobe Expired Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
+			.not_before = pki->now - 400L * DAY, .not_after = pki->now - 30L * DAY,
+		};
+		if (sc->leaf == LEAF_CONSTRAINED) {
+			ca.cn = "tlsprobe Constrained Intermediate CA";
+			ca.not_before = pki->now - DAY;
+			ca.not_after = pki->now + 1825L * DAY - SHORT;
+			ca.permitted_dns = "corp.example";
+		}
+		if ((ret = make(&mid, &ca, TP_KEY_ECDSA, 0, &pki->root)) < 0)
+			goto fail;
+		issuer = &mid;
+		break;
+	}
 	default: break;
 	}
 	if ((ret = make(&leaf, &spec, type, bits, issuer)) < 0)
@@ -396,8 +427,8 @@ tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate
 		chain[n++] = mid.crt;
 	if (sc->leaf == LEAF_OTHER_ROOT)
 		chain[n++] = pki->other_inter.crt;
-	else if (issuer && sc->leaf != LEAF_ONLY)
-		chain[n++] = pki->inter.crt;
+	else if (issuer && sc->leaf != LEAF_ONLY && sc->leaf != LEAF_EXPIRED_INTER && sc->leaf != LEAF_CONSTRAINED)
+		chain[n++] = pki->inter.crt; /* those two intermediates are the root's own */
 	*raw = NULL;
 	if (sc->leaf == LEAF_OUT_OF_ORDER) {
 		/* The leaf first (it goes with the key), then the root

@@ -58,6 +58,8 @@ OPENSSL_VERIFY = {
     "sha1-signature": (68, "CA signature digest algorithm too weak"),
     "wrong-eku": (26, "unsuitable certificate purpose"),
     "issuer-not-ca": (79, "invalid CA certificate"),
+    "expired-intermediate": (10, "certificate has expired"),
+    "name-constraints": (47, "permitted subtree violation"),
 }
 # Scenarios every OpenSSL-based client accepts: it builds the path from the
 # certificates it was sent in any order (chain-order).
@@ -74,6 +76,8 @@ GNUTLS_STATUS = {
     "sha1-signature": "The certificate chain uses insecure algorithm.",
     "wrong-eku": "The certificate chain does not match the intended purpose.",
     "issuer-not-ca": "The certificate chain violates the signer's constraints.",
+    "expired-intermediate": "The certificate chain uses expired certificate.",
+    "name-constraints": "The certificate chain violates the signer's constraints.",
 }
 # gnutls-cli accepts a 1024-bit RSA leaf (GnuTLS's default verification
 # profile allows it) and sorts an out-of-order chain itself.
