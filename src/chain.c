@@ -208,7 +208,10 @@ tp_chain_facts(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now)
 	ci->sha256 = gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, buf, &size) == 0 ? hex(buf, size)
 											     : strdup("");
 	ci->is_ca = tp_chain_is_ca(crt);
-	ci->self_signed = tp_chain_is_self_signed(crt);
+	/* Names that read differently cannot match; GnuTLS would find that out
+	 * by decoding both names again, at a cost, for every certificate. */
+	ci->self_signed = ci->subject && ci->issuer && strcmp(ci->subject, ci->issuer) == 0 &&
+			  tp_chain_is_self_signed(crt);
 	if (!ci->subject || !ci->issuer || !ci->serial || !ci->sha256)
 		return -1;
 	return 0;

@@ -24,7 +24,7 @@ struct chain {
 	size_t len;
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
 	bool anchored;         /* the path ends where the trust store holds the next issuer, */
-	gnutls_x509_crt_t anchor; /* this one */
+	gnutls_x509_crt_t anchor; /* this one (the trust store's) */
 	time_t now;            /* validity is judged at this time */
 };
 
@@ -92,8 +92,6 @@ build_path(struct chain *c, bool verified)
 		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
 		if (c->r->certs[cur].self_signed)
 			break;
-		if (c->anchor)
-			gnutls_x509_crt_deinit(c->anchor);
 		c->anchor = tp_trust_issuer(c->cfg->trust, c->certs[cur], !verified);
 		c->anchored = c->anchor != NULL;
 		if (c->len == n)
@@ -118,10 +116,8 @@ build_path(struct chain *c, bool verified)
 				signer = j;
 		if (signer == n && c->anchored)
 			break; /* a root of that name in-band, but not the one trusted */
-		if (c->anchored) { /* the trusted root itself, sent in-band: the path ends with it */
-			gnutls_x509_crt_deinit(c->anchor);
+		if (c->anchored) /* the trusted root itself, sent in-band: the path ends with it */
 			c->anchor = NULL;
-		}
 		if (signer == n)
 			c->bad_link = true;
 		else
@@ -886,8 +882,6 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		explain_names(&c, name);
 	}
 	explain_validity(&c, now);
-	if (c.anchor)
-		gnutls_x509_crt_deinit(c.anchor);
 	for (size_t i = 0; i < r->n_problems; i++)
 		if (r->problems[i].code == TP_EXPIRED || r->problems[i].code == TP_NOT_YET_VALID)
 			r->trusted = false;

@@ -506,12 +506,10 @@ tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature)
 	gnutls_x509_crt_t issuer;
 
 	/* By name and key identifier, as GnuTLS looks issuers up; the list
-	 * already holds the system roots that crt names (tp_trust_list_for). */
-	if (gnutls_x509_trust_list_get_issuer(t->tl, crt, &issuer, GNUTLS_TL_GET_COPY) < 0)
+	 * already holds the system roots that crt names (tp_trust_list_for).
+	 * No copy: the list is a plain one (no PKCS #11), and lives as long
+	 * as t, so what it holds can be lent. */
+	if (gnutls_x509_trust_list_get_issuer(t->tl, crt, &issuer, 0) < 0)
 		return NULL;
-	if (check_signature && !tp_chain_signed_by(crt, issuer)) {
-		gnutls_x509_crt_deinit(issuer);
-		return NULL;
-	}
-	return issuer;
+	return !check_signature || tp_chain_signed_by(crt, issuer) ? issuer : NULL;
 }
