@@ -5,6 +5,7 @@
  * summary on stderr at the end.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,6 +122,12 @@ batch_command(struct cli *cli)
 		fprintf(stderr, "tlsprobe: out of memory\n");
 		return TP_STATUS_UNKNOWN;
 	}
+	/* One malloc arena per CPU, not glibc's eight: the workers spend their
+	 * time waiting on the network, and each extra arena keeps its own
+	 * free memory (bench/batch: about 14 KB less per probe in flight at
+	 * --parallel 64, the same speed). */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
 	if (tp_batch_run(cli->cfg, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
 		fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
 		b.worst = cli_worse(b.worst, TP_STATUS_UNKNOWN);
