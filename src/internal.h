@@ -171,6 +171,12 @@ bool tp_chain_is_self_signed(gnutls_x509_crt_t crt);
 bool tp_chain_is_ca(gnutls_x509_crt_t crt);
 /* Whether issuer's key signed crt (names and signature both match). */
 bool tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
+/* Whether path is a file this process can read; errors name it ("cannot read WHATPATH: ..."). */
+int tp_readable(const char *path, const char *what, char *err, size_t errlen);
+/* Read a whole file; errors name it ("cannot read WHATPATH: it is a directory"). */
+int tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err, size_t errlen);
+/* The error for a file without certificates, naming what it holds instead. */
+void tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path, char *err, size_t errlen);
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
 /* The shortest name for a message: the CN's value when the DN has one. */
 char *tp_short_name(const char *dn);

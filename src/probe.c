@@ -153,10 +153,10 @@ tp_config_set_system_ca(struct tp_config *cfg, bool use)
 static int
 readable(struct tp_config *cfg, const char *what, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return tp_config_fail(cfg, "cannot read %s %s: %s", what, path, strerror(errno));
-	fclose(f);
+	char why[600];
+
+	if (tp_readable(path, what, why, sizeof(why)) < 0)
+		return tp_config_fail(cfg, "%s", why);
 	return 0;
 }
 
@@ -165,7 +165,7 @@ tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *k
 {
 	if (!cert || !key)
 		return tp_config_fail(cfg, "--client-cert and --client-key go together: give both");
-	if (readable(cfg, "client certificate", cert) < 0 || readable(cfg, "client key", key) < 0)
+	if (readable(cfg, "client certificate ", cert) < 0 || readable(cfg, "client key ", key) < 0)
 		return -1;
 	free(cfg->client_cert_file);
 	free(cfg->client_key_file);

@@ -156,15 +156,6 @@ ensure_pki(struct tp_server *srv, char *err, size_t errlen)
 	return srv->pki ? 0 : -1;
 }
 
-static int
-readable(const char *what, const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return tp_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
-	fclose(f);
-	return 0;
-}
 
 /*
  * With --request-client-cert a client may send no certificate; one it does
@@ -229,8 +220,8 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		scenario_trusts_root = site->client_cert != 0;
 		site->version_limited = prio != NULL;
 	} else {
-		if (readable("certificate", srv->o.cert_file, err, errlen) < 0 ||
-		    readable("key", srv->o.key_file, err, errlen) < 0)
+		if (tp_readable(srv->o.cert_file, "certificate ", err, errlen) < 0 ||
+		    tp_readable(srv->o.key_file, "key ", err, errlen) < 0)
 			goto fail;
 		ret = gnutls_certificate_set_x509_key_file2(site->cred, srv->o.cert_file, srv->o.key_file,
 							    GNUTLS_X509_FMT_PEM, NULL, 0);
@@ -246,7 +237,7 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		}
 	}
 	if (srv->o.client_ca_file) {
-		if (readable("client CA file", srv->o.client_ca_file, err, errlen) < 0)
+		if (tp_readable(srv->o.client_ca_file, "client CA file ", err, errlen) < 0)
 			goto fail;
 		ret = gnutls_certificate_set_x509_trust_file(site->cred, srv->o.client_ca_file, GNUTLS_X509_FMT_PEM);
 		if (ret <= 0) {

@@ -159,21 +159,12 @@ tp_trust_add_file(struct tp_trust *t, const char *path, char *err, size_t errlen
 	gnutls_datum_t data = {NULL, 0};
 	gnutls_x509_crt_t *mine = NULL, *theirs = NULL, *grown;
 	unsigned n = 0, n2 = 0;
-	FILE *f = fopen(path, "rb");
 	int ret = -1;
 
-	if (!f) {
-		snprintf(err, errlen, "cannot read CA file %s: %s", path, strerror(errno));
+	if (tp_file_load(path, "CA file ", &data, err, errlen) < 0)
 		return -1;
-	}
-	fclose(f);
-	if (gnutls_load_file(path, &data) < 0) {
-		snprintf(err, errlen, "cannot read CA file %s", path);
-		return -1;
-	}
 	if (import_all(&data, &mine, &n) < 0 || import_all(&data, &theirs, &n2) < 0) {
-		snprintf(err, errlen, "CA file %s holds no certificate: expected PEM "
-				      "(-----BEGIN CERTIFICATE-----) or DER", path);
+		tp_no_certificate(&data, "CA file ", path, err, errlen);
 		goto out;
 	}
 	grown = realloc(t->user, (t->n_user + n) * sizeof(*t->user));
@@ -235,18 +226,10 @@ tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t er
 	gnutls_x509_crl_t *mine = NULL;
 	struct user_crl *grown;
 	unsigned n = 0;
-	FILE *f = fopen(path, "rb");
 	int ret = -1;
 
-	if (!f) {
-		snprintf(err, errlen, "cannot read CRL file %s: %s", path, strerror(errno));
+	if (tp_file_load(path, "CRL file ", &data, err, errlen) < 0)
 		return -1;
-	}
-	fclose(f);
-	if (gnutls_load_file(path, &data) < 0) {
-		snprintf(err, errlen, "cannot read CRL file %s", path);
-		return -1;
-	}
 	if (import_crls(&data, &mine, &n) < 0) {
 		snprintf(err, errlen, "CRL file %s holds no CRL: expected PEM (-----BEGIN X509 CRL-----) or DER",
 			 path);

@@ -139,6 +139,22 @@ class BadUsage(unittest.TestCase):
         self.assertTrue(err.endswith("\n"), ctx)
         self.assertEqual(len(err.splitlines()), 1, ctx)
         self.assertTrue(err.startswith("tlsprobe: "), ctx)
+        return err
+
+    def test_files_that_are_not_what_was_asked_say_what_they_are(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        d = harness.scratch_dir()
+        for args, said in (
+                (("--ca-file", d), "cannot read CA file %s: it is a directory" % d),
+                (("--ca-file", F.leaf.key), "holds a private key, not a certificate"),
+                (("--crl", d), "cannot read CRL file %s: it is a directory" % d),
+                (("--client-cert", d, "--client-key", F.leaf.key), "it is a directory")):
+            self.assertIn(said, self.check(closed, *args))
+        csr = os.path.join(d, "leaf.csr")
+        harness._run(["openssl", "req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost",
+                      "-out", csr])
+        self.assertIn("holds a certificate request (CSR), not a certificate; give the certificate "
+                      "the CA issued for it", self.check("cert", csr))
 
     def test_port_0_is_bad_usage(self):
         self.check("localhost:0")
