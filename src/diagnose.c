@@ -23,8 +23,9 @@ struct chain {
 	size_t path[MAX_PATH]; /* indexes into certs: leaf, its issuer, ... */
 	size_t len;
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
-	bool anchored;         /* the path ends where the trust store holds the next issuer, */
-	gnutls_x509_crt_t anchor; /* this one (the trust store's) */
+	bool anchored;         /* the path ends where the trust store vouches for it: */
+	gnutls_x509_crt_t anchor; /* the trusted issuer above it, or NULL when the path ends with it */
+	bool anchor_owned;     /* anchor is a copy, to be freed */
 	time_t now;            /* validity is judged at this time */
 };
 
@@ -68,16 +69,27 @@ names_issuer(const struct chain *c, size_t i, size_t j)
 	return same || strcmp(c->r->certs[i].issuer, c->r->certs[j].subject) == 0;
 }
 
+static void
+release_anchor(struct chain *c)
+{
+	if (c->anchor && c->anchor_owned)
+		gnutls_x509_crt_deinit(c->anchor);
+	c->anchor = NULL;
+	c->anchor_owned = false;
+}
+
 /*
  * Follow issuers through what the server sent: leaf, then the certificate
  * whose subject is the leaf's issuer, and so on, until a self-signed one, a
  * gap, or a certificate whose issuer the trust store holds: there GnuTLS,
- * OpenSSL and browsers stop too, and what the server sent beyond it (a
- * cross-signed copy of that root, perhaps expired) is not on the path; only
- * the root itself, sent in-band, is. Among several of the right name the
- * one whose key verifies the signature wins; when none does, the link is
- * still made, so that a wrong certificate under the right name (an old
- * intermediate after a re-key) is reported as such and not as a missing one.
+ * OpenSSL and browsers stop too. The trusted certificate itself, when the
+ * server sent it too (a root, or an intermediate the store trusts), ends
+ * the path; anything the server sent beyond it (a cross-signed copy of the
+ * root, perhaps expired) is not on the path. Among several of the right
+ * name the one whose key verifies the signature wins; when none does, the
+ * link is still made, so that a wrong certificate under the right name (an
+ * old intermediate after a re-key) is reported as such and not as a
+ * missing one.
  */
 static void
 build_path(struct chain *c, bool verified)
@@ -92,13 +104,21 @@ build_path(struct chain *c, bool verified)
 		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
 		if (c->r->certs[cur].self_signed)
 			break;
-		c->anchor = tp_trust_issuer(c->cfg->trust, c->certs[cur], !verified);
-		c->anchored = c->anchor != NULL;
+		c->anchor = tp_trust_issuer(c->cfg->trust, c->certs[cur], !verified, &c->anchor_owned);
+		if (c->anchor) {
+			c->anchored = true;
+			for (size_t j = 0; j < n; j++)
+				if (!used[j] && gnutls_x509_crt_equals(c->anchor, c->certs[j])) {
+					c->path[c->len++] = j;
+					release_anchor(c);
+					break;
+				}
+			break;
+		}
 		if (c->len == n)
 			break;
 		for (size_t j = 0; j < n; j++) {
-			if (used[j] || !names_issuer(c, cur, j) ||
-			    (c->anchored && !c->r->certs[j].self_signed))
+			if (used[j] || !names_issuer(c, cur, j))
 				continue;
 			if (named == n)
 				named = j;
@@ -111,13 +131,8 @@ build_path(struct chain *c, bool verified)
 		if (verified && candidates == 1)
 			signer = named;
 		for (size_t j = named; j < n && signer == n; j++)
-			if (!used[j] && names_issuer(c, cur, j) &&
-			    (!c->anchored || c->r->certs[j].self_signed) && tp_chain_signed_by(c->certs[cur], c->certs[j]))
+			if (!used[j] && names_issuer(c, cur, j) && tp_chain_signed_by(c->certs[cur], c->certs[j]))
 				signer = j;
-		if (signer == n && c->anchored)
-			break; /* a root of that name in-band, but not the one trusted */
-		if (c->anchored) /* the trusted root itself, sent in-band: the path ends with it */
-			c->anchor = NULL;
 		if (signer == n)
 			c->bad_link = true;
 		else
@@ -125,6 +140,18 @@ build_path(struct chain *c, bool verified)
 		used[named] = true;
 		c->path[c->len++] = named;
 	}
+}
+
+/* Whether certificate i is one the user gave with --ca-file. */
+static bool
+user_holds(const struct chain *c, size_t i)
+{
+	struct tp_trust *t = c->cfg->trust;
+
+	for (size_t k = 0; k < tp_trust_user_count(t); k++)
+		if (gnutls_x509_crt_equals(tp_trust_user_cert(t, k), c->certs[i]))
+			return true;
+	return false;
 }
 
 /* " (the --ca-file holds 'A' and 'B', not it)", or "" without --ca-file. */
@@ -203,6 +230,13 @@ explain_unknown_issuer(struct chain *c)
 		tp_problem_set_fix(p, "Find the '%s' certificate that really issued this chain (its key must match "
 				      "the chain's authority key identifier) and trust that one; the one trusted "
 				      "now is another CA, or an old one replaced by a re-key.", issuer_cn);
+	} else if (ci->is_ca && user_holds(c, top)) {
+		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+				  "the --ca-file holds '%s' itself, an intermediate CA (%s as #%zu), not the root "
+				  "CA '%s' above it, and the chain does not verify without that root", top_cn,
+				  from_file(c) ? "the file has it" : "the server sends it", top, issuer_cn);
+		tp_problem_set_fix(p, "Give the client the root CA '%s' instead (tlsprobe --ca-file root.pem, "
+				      "curl --cacert root.pem), not the intermediate.", issuer_cn);
 	} else if (ci->is_ca) {
 		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
 			      "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
@@ -470,8 +504,8 @@ check_name_constraints(struct chain *c)
 			size_t size = sizeof(buf);
 			unsigned type = 0;
 			int ret = gnutls_x509_crt_get_subject_alt_name2(c->certs[0], i, buf, &size, &type, NULL);
-			if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-				break;
+			if (ret < 0 && ret != GNUTLS_E_SHORT_MEMORY_BUFFER)
+				break; /* the end, or a SAN extension that cannot be read */
 			if (ret < 0 || (type != GNUTLS_SAN_DNSNAME && type != GNUTLS_SAN_IPADDRESS &&
 					type != GNUTLS_SAN_RFC822NAME))
 				continue;
@@ -549,10 +583,13 @@ check_lifetimes(struct chain *c)
 }
 
 /*
- * A certificate the server sent that is not on the path. Beyond a trusted
- * anchor, a certificate for the anchor's name is a cross-signed copy for
- * clients that lack the new root: harmless while valid, a trap for those
- * clients once expired (the old Let's Encrypt chain).
+ * A certificate the server sent that is not on the path. Above the point
+ * where the trust store vouches for the chain, a certificate for the next
+ * name up is harmless while valid (a cross-signed copy of a root for
+ * clients that lack it, or the root above a trusted intermediate), and a
+ * trap for the clients that need it once expired (the old Let's Encrypt
+ * chain). A root of the trusted root's name that is not the trusted one is
+ * at best ignored.
  */
 static void
 explain_extra(struct chain *c, size_t i, const bool *in_path)
@@ -561,39 +598,39 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 	const struct tp_cert_info *ci = &c->r->certs[i];
 	char *cn = tp_short_name(ci->subject);
 
-	if (c->anchored && names_issuer(c, top, i) && !ci->self_signed) {
-		char *by = tp_short_name(ci->issuer), date[40];
+	if (c->anchored && names_issuer(c, top, i)) {
+		char *by = tp_short_name(ci->issuer), *above = tp_short_name(subj(c, top)), date[40];
+		const char *what = c->anchor ? "a cross-signed copy of a root this trust store holds"
+					     : "the issuer of a certificate this trust store holds";
 		struct tp_problem *p = NULL;
-		if (c->now > ci->not_after) {
-			format_date(ci->not_after, date, sizeof(date));
+		if (c->anchor && ci->self_signed) {
+			bool same_key = tp_chain_signed_by(c->certs[top], c->certs[i]);
 			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-				      "certificate #%zu '%s', issued by '%s', is a cross-signed copy of a root this "
-				      "trust store holds, so it is not needed here; but it expired on %s, and clients "
-				      "that trust only '%s' (older systems) build their path through it and fail",
-				      i, cn, by, date, by);
-		} else if (c->now < ci->not_before) {
-			format_date(ci->not_before, date, sizeof(date));
+				"certificate #%zu is a root CA named '%s' but not the '%s' in the trust store%s: "
+				"clients use the one they trust, so it is not needed", i, cn, cn,
+				same_key ? " (another certificate for the same key)" : ", and not the key that signed the chain");
+			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file: a root never "
+					      "needs to be sent.", i);
+		} else if (c->now > ci->not_after || c->now < ci->not_before) {
+			bool expired = c->now > ci->not_after;
+			format_date(expired ? ci->not_after : ci->not_before, date, sizeof(date));
 			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-				      "certificate #%zu '%s', issued by '%s', is a cross-signed copy of a root this "
-				      "trust store holds; it is not valid before %s, so clients that trust only '%s' "
-				      "fail until then", i, cn, by, date, by);
+				"certificate #%zu '%s', issued by '%s', is %s, so it is not needed here; but it %s %s, "
+				"and clients that do not trust '%s' build their path through it and fail",
+				i, cn, by, what, expired ? "expired on" : "is not valid before", date,
+				c->anchor ? cn : above);
+			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file, or replace it with a "
+					      "current one; a cross-signature is worth sending only while it is valid.", i);
 		}
-		if (p)
-			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file: clients that trust "
-					      "'%s' do not need it. Keep a cross-signature only while it is valid, and "
-					      "only for clients that trust '%s' alone.", i, cn, by);
 		free(by);
+		free(above);
 		free(cn);
 		return;
 	}
 	for (size_t j = 0; j < n && twin == n; j++)
 		if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, ci->subject) == 0)
 			twin = j;
-	if (c->anchored && ci->self_signed && names_issuer(c, top, i))
-		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
-			      "certificate #%zu is a root CA named '%s', but not the '%s' in the trust store that "
-			      "signed the chain (different key): clients ignore it, at best", i, cn, cn);
-	else if (twin != n)
+	if (twin != n)
 		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
 			      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
 			      "cross-signed or older copy, which clients building the path another way may "
@@ -681,9 +718,9 @@ wildcard_near_miss(const struct tp_cert_info *leaf, const char *name)
 
 	for (size_t i = 0; i < leaf->n_sans; i++) {
 		const char *w = leaf->sans[i];
-		size_t slen = strlen(w + 1); /* ".example.com" */
 		if (strncmp(w, "*.", 2) != 0)
 			continue;
+		size_t slen = strlen(w + 1); /* ".example.com" */
 		if (strcasecmp(name, w + 2) == 0)
 			return w;
 		if (nlen > slen && strcasecmp(name + nlen - slen, w + 1) == 0 && memchr(name, '.', nlen - slen))
@@ -882,6 +919,7 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		explain_names(&c, name);
 	}
 	explain_validity(&c, now);
+	release_anchor(&c);
 	for (size_t i = 0; i < r->n_problems; i++)
 		if (r->problems[i].code == TP_EXPIRED || r->problems[i].code == TP_NOT_YET_VALID)
 			r->trusted = false;

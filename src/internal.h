@@ -45,9 +45,9 @@ gnutls_x509_trust_list_t tp_trust_list_for(struct tp_trust *t, gnutls_x509_crt_t
 enum tp_trust_source { TP_TRUST_NONE, TP_TRUST_USER, TP_TRUST_SYSTEM };
 /* Where a CA certificate whose subject is dn can be found, if anywhere. */
 enum tp_trust_source tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn);
-/* crt's issuer in the trust list (after tp_trust_list_for named it), or NULL;
- * it belongs to the trust store, valid as long as it is. */
-gnutls_x509_crt_t tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature);
+/* crt's issuer in the trust list (after tp_trust_list_for named it), or NULL.
+ * *owned: a copy the caller frees; otherwise the trust store's, valid as long as it is. */
+gnutls_x509_crt_t tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature, bool *owned);
 size_t tp_trust_user_count(const struct tp_trust *t);
 bool tp_trust_uses_system(const struct tp_trust *t);
 /* Add every system root now, so that the trust list is only read from then

@@ -194,7 +194,15 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 	}
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
-	if (is_ca) {
+	if (gnutls_kx_get(s) == GNUTLS_KX_RSA && !is_ca && !(usage & GNUTLS_KEY_KEY_ENCIPHERMENT)) {
+		/* TLS 1.2 RSA key exchange encrypts to the certificate's key. */
+		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+			"the server chose RSA key exchange, which encrypts to its certificate's key, but "
+			"'%s' has no keyUsage keyEncipherment", name ? name : "?");
+		tp_problem_set_fix(p, "Reissue the certificate with keyUsage keyEncipherment as well as "
+				      "digitalSignature, or have the server prefer ECDHE cipher suites (RSA key "
+				      "exchange has no forward secrecy).");
+	} else if (is_ca) {
 		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
 			"the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
 			"digitalSignature): a CA certificate served as the server's own", name ? "the CA certificate '" : "a CA certificate",
@@ -203,9 +211,9 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
 	} else {
 		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
-			"the server's certificate '%s' has keyUsage %s but not digitalSignature, and the server "
+			"the server's certificate '%s' has a keyUsage without digitalSignature%s, and the server "
 			"must sign the handshake with it (always in TLS 1.3, and with any ECDSA key)",
-			name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? "keyEncipherment" : "set");
+			name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? " (keyEncipherment only)" : "");
 		tp_problem_set_fix(p, "Reissue the certificate with keyUsage digitalSignature (keyEncipherment "
 				      "alone suits only the old RSA key exchange of TLS 1.2).");
 	}

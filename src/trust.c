@@ -484,15 +484,21 @@ tp_trust_has_subject(struct tp_trust *t, const gnutls_datum_t *dn)
 }
 
 gnutls_x509_crt_t
-tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature)
+tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature, bool *owned)
 {
 	gnutls_x509_crt_t issuer;
 
 	/* By name and key identifier, as GnuTLS looks issuers up; the list
 	 * already holds the system roots that crt names (tp_trust_list_for).
-	 * No copy: the list is a plain one (no PKCS #11), and lives as long
-	 * as t, so what it holds can be lent. */
-	if (gnutls_x509_trust_list_get_issuer(t->tl, crt, &issuer, 0) < 0)
+	 * A list of our own making can lend what it holds (it lives as long
+	 * as t); one GnuTLS filled from the system (perhaps a PKCS #11 store)
+	 * must give copies to be thread-safe. */
+	*owned = t->fallback;
+	if (gnutls_x509_trust_list_get_issuer(t->tl, crt, &issuer, t->fallback ? GNUTLS_TL_GET_COPY : 0) < 0)
 		return NULL;
-	return !check_signature || tp_chain_signed_by(crt, issuer) ? issuer : NULL;
+	if (!check_signature || tp_chain_signed_by(crt, issuer))
+		return issuer;
+	if (*owned)
+		gnutls_x509_crt_deinit(issuer);
+	return NULL;
 }

@@ -122,12 +122,16 @@ batch_command(struct cli *cli)
 		fprintf(stderr, "tlsprobe: out of memory\n");
 		return TP_STATUS_UNKNOWN;
 	}
-	/* One malloc arena per CPU, not glibc's eight: the workers spend their
-	 * time waiting on the network, and each extra arena keeps its own
-	 * free memory (bench/batch: about 14 KB less per probe in flight at
-	 * --parallel 64, the same speed). */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
+#ifdef M_ARENA_MAX
+	/* One malloc arena per CPU, not glibc's eight per CPU: the workers
+	 * spend their time waiting on the network, and each extra arena keeps
+	 * its own free memory (bench/batch: about 14 KB less per probe in
+	 * flight at --parallel 64, the same speed). MALLOC_ARENA_MAX wins. */
+	if (!getenv("MALLOC_ARENA_MAX")) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
+	}
+#endif
 	if (tp_batch_run(cli->cfg, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
 		fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
 		b.worst = cli_worse(b.worst, TP_STATUS_UNKNOWN);

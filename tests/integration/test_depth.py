@@ -99,6 +99,14 @@ tlsfeature = status_request
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_sign_only ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
@@ -141,6 +149,9 @@ class DepthFixtures:
                  nc_root_leaf (localhost) by it directly
     wildcard     SAN DNS:*.example.test only, by inter
     must_staple  leaf (localhost) with the TLS feature status_request, by inter
+    rsa_sign_only  RSA 2048 leaf (localhost) with keyUsage digitalSignature only
+    old_inter    intermediate by root, expired (now-730d .. now-365d); old_leaf
+                 (localhost, valid) by it
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
     pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
@@ -317,6 +328,12 @@ class DepthFixtures:
                                    now - 30 * DAY, now + 365 * DAY)
         self.encipher = self.issue("encipher", "localhost", "v3_encipher_only", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
+        self.old_inter = self.issue("old_inter", "tlsprobe Old Intermediate CA", "v3_inter", F.root,
+                                    now - 730 * DAY, now - 365 * DAY)
+        self.old_leaf = self.issue("old_leaf", "localhost", "v3_localhost", self.old_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
+        self.rsa_sign_only = self.issue("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
+                                        now - 30 * DAY, now + 365 * DAY, rsa_bits=2048)
         self.must_staple = self.issue("must_staple", "localhost", "v3_must_staple", F.inter,
                                       now - 30 * DAY, now + 365 * DAY)
         self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
@@ -1004,6 +1021,26 @@ class CrossSigned(DepthCase):
         self.assertIn("CA certificate", p["fix"])
         self.assertNotIn("certbot", p["fix"])
 
+    def test_a_trusted_intermediate_sent_in_band_is_judged(self):
+        # the store trusts the intermediate itself; the server sends it, expired
+        srv = self.server(harness.s_server(D.old_leaf.cert, D.old_leaf.key, chain=D.old_inter.cert))
+        r = probe(target(srv), "--ca-file", D.old_inter.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "expired")
+        self.assertFirstProblem(r, "expired", 1)
+        self.assertNotIn("chain-order", [p["code"] for p in r.obj["verify"]["problems"]])
+
+    def test_another_root_of_the_trusted_name_sent_in_band_is_an_extra(self):
+        # leaf, intermediate, then a root with the trusted root's name and another key
+        chain = D.cat("inter-fake-root.pem", F.inter.cert, D.fake_root.cert)
+        srv = self.server(harness.s_server(F.leaf.cert, F.leaf.key, chain=chain))
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 1, "warning", "chain-order")
+        self.assertIs(r.obj["verify"]["trusted"], True, dump(r.obj))
+        self.assertProblems(r, ["chain-order"])
+        m = self.assertProblem(r, "chain-order", cert_index=2)["message"]
+        self.assertIn("not the '%s' in the trust store" % harness.ROOT_CN, m)
+        self.assertIn("not the key that signed the chain", m)
+
     def test_name_encoded_differently_still_links(self):
         # the same name as PrintableString instead of UTF8String: GnuTLS and
         # OpenSSL compare names ignoring the string type, and so must tlsprobe
@@ -1099,11 +1136,20 @@ class MustStaple(DepthCase):
 
 
 class LeafKeyUsage(DepthCase):
+    def test_rsa_key_exchange_needs_key_encipherment(self):
+        srv = self.server(harness.s_server(D.rsa_sign_only.cert, D.rsa_sign_only.key, chain=F.inter.cert,
+                                           extra=["-tls1_2", "-cipher", "AES128-GCM-SHA256"]))
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "purpose-mismatch")
+        self.assertIn("RSA key exchange", r.obj["error"]["message"])
+        self.assertIn("no keyUsage keyEncipherment", r.obj["error"]["message"])
+        self.assertIn("keyEncipherment", r.obj["error"]["fix"])
+
     def test_leaf_without_digital_signature_names_its_key_usage(self):
         srv = self.server(harness.s_server(D.encipher.cert, D.encipher.key, chain=F.inter.cert))
         r = probe(target(srv), *trust_root())
         self.assertOutcome(r, 2, "critical", "purpose-mismatch")
-        self.assertIn("keyUsage keyEncipherment but not digitalSignature", r.obj["error"]["message"])
+        self.assertIn("keyUsage without digitalSignature (keyEncipherment only)", r.obj["error"]["message"])
         self.assertIn("Reissue the certificate with keyUsage digitalSignature", r.obj["error"]["fix"])
 
 
@@ -1136,6 +1182,23 @@ class CaFileExplanations(DepthCase):
         self.assertIn("same name, different key", p["message"])
         self.assertIn("--ca-file", p["message"])
         self.assertIn(harness.ROOT_CN, p["message"])
+
+    def test_ca_file_with_the_intermediate_is_an_anchor_for_gnutls(self):
+        for srv in (self.leaf_only, self.with_inter, self.with_root):
+            r = probe(target(srv), "--ca-file", F.inter.cert, "--no-system-ca")
+            self.assertOutcome(r, 0, "ok", None)
+
+    def test_ca_file_with_the_intermediate_when_the_chain_goes_on_past_it(self):
+        # leaf, intermediate, then a cross-signature of its root: GnuTLS does
+        # not stop at the trusted intermediate, and fails; the report says the
+        # file holds the intermediate, not the root
+        chain = D.cat("new-inter-cross.pem", D.new_inter.cert, D.cross.cert)
+        srv = self.server(harness.s_server(D.new_leaf.cert, D.new_leaf.key, chain=chain))
+        r = probe(target(srv), "--ca-file", D.new_inter.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "untrusted-root")
+        p = self.assertFirstProblem(r, "untrusted-root", 1)
+        self.assertIn("the --ca-file holds '%s' itself, an intermediate CA" % NEW_INTER_CN, p["message"])
+        self.assertIn("root CA '%s'" % NEW_ROOT_CN, p["fix"])
 
     def test_ca_file_root_of_the_same_name_when_the_server_sends_its_root(self):
         # as above, but the server also sends the real root: the explanation
