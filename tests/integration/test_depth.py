@@ -74,42 +74,23 @@ keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
-[ v3_wildcard ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:*.example.test
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_encipher_only ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_must_staple ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost
-tlsfeature = status_request
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_sign_only ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 """
+
+
+def _leaf_section(name, key_usage, san="DNS:localhost", extra=""):
+    """An openssl extension section for a server leaf that differs in one way."""
+    return ("\n[ %s ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,%s\n"
+            "extendedKeyUsage = serverAuth\nsubjectAltName = %s\n%s"
+            "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
+            % (name, key_usage, san, extra))
+
+
+_EXT += (_leaf_section("v3_wildcard", "digitalSignature", san="DNS:*.example.test") +
+         _leaf_section("v3_encipher_only", "keyEncipherment") +
+         _leaf_section("v3_must_staple", "digitalSignature", extra="tlsfeature = status_request\n") +
+         _leaf_section("v3_sign_only", "digitalSignature"))
 
 
 def _run(argv, input=None):
