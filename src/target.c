@@ -72,6 +72,13 @@ idna_ascii(char **name, const char *what, char *err, size_t errlen)
 		return tp_err(err, errlen, "invalid international name in %s (%.*s): give its xn-- form", what,
 			      (int)len, why);
 	}
+	/* The mapping may drop what it cannot encode ("a\u02dc.test" gives
+	 * "a.test"): a name that lost its non-ASCII part is another name. */
+	if (out.size == 0 || !memmem(out.data, out.size, "xn--", 4)) {
+		gnutls_free(out.data);
+		return tp_err(err, errlen, "invalid international name in %s: its non-ASCII characters cannot be "
+				       "encoded; give its xn-- form", what);
+	}
 	copy = strndup((const char *)out.data, out.size);
 	gnutls_free(out.data);
 	if (!copy)
@@ -84,6 +91,8 @@ idna_ascii(char **name, const char *what, char *err, size_t errlen)
 static bool
 valid_hostname(const char *h)
 {
+	if (!*h)
+		return false;
 	for (const char *p = h; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
 			return false;

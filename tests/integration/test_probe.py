@@ -400,7 +400,9 @@ class InternationalNames(ProbeCase):
         self.assertEqual(r.obj["target"]["sni"], self.ACE)
 
     def test_bytes_that_are_not_utf8_are_bad_usage(self):
-        for args in ((b"b\xffcher.test:1",), (b"127.0.0.1:1", b"--sni", b"b\xffcher.test")):
+        for args in ((b"b\xffcher.test:1",), (b"127.0.0.1:1", b"--sni", b"b\xffcher.test"),
+                     # U+02DC, which the IDNA mapping would drop: "a.test" is another name
+                     (b"a\xcb\x9c.test:1",)):
             rc, out, err, _ = harness.run_tlsprobe_raw(*args)
             self.assertEqual(rc, 3, err)
             self.assertIn(b"invalid international name", err)
