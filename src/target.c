@@ -74,7 +74,7 @@ idna_ascii(char **name, const char *what, char *err, size_t errlen)
 	}
 	/* The mapping may drop what it cannot encode ("a\u02dc.test" gives
 	 * "a.test"): a name that lost its non-ASCII part is another name. */
-	if (out.size == 0 || !memmem(out.data, out.size, "xn--", 4)) {
+	if (!out.data || out.size == 0 || !memmem(out.data, out.size, "xn--", 4)) {
 		gnutls_free(out.data);
 		return tp_err(err, errlen, "invalid international name in %s: its non-ASCII characters cannot be "
 				       "encoded; give its xn-- form", what);
