@@ -303,6 +303,9 @@ not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci)
 	/* An X.509 v1 root predates basicConstraints; GnuTLS accepts it as a trusted anchor. */
 	if (!ci->is_ca && gnutls_x509_crt_get_version(issuer) == 1 && ci->self_signed)
 		return NULL;
+	if (!ci->is_ca && gnutls_x509_crt_get_version(issuer) == 1)
+		return "it is an X.509 version 1 certificate, which has no extensions and so cannot say it is a "
+		       "CA (only a trusted root may be version 1)";
 	if (!ci->is_ca)
 		return "it is not a CA certificate (no basicConstraints CA:TRUE)";
 	if (gnutls_x509_crt_get_key_usage(issuer, &usage, &critical) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))

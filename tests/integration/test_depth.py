@@ -131,6 +131,7 @@ class DepthFixtures:
     wildcard     SAN DNS:*.example.test only, by inter
     must_staple  leaf (localhost) with the TLS feature status_request, by inter
     rsa_sign_only  RSA 2048 leaf (localhost) with keyUsage digitalSignature only
+    v1_inter     an X.509 v1 certificate by root (no extensions); v1_leaf by it
     old_inter    intermediate by root, expired (now-730d .. now-365d); old_leaf
                  (localhost, valid) by it
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
@@ -219,6 +220,20 @@ class DepthFixtures:
         """The serial as openssl prints it (uppercase hex, even length)."""
         out = _run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).decode()
         return out.strip().split("=", 1)[1]
+
+    def _make_v1_inter(self):
+        """An X.509 v1 "intermediate" by the root (openssl x509 -req with no
+        extensions), and a leaf by it -> (inter path, leaf CertInfo)."""
+        F = self.F
+        key, csr, cert = self._key("v1_inter"), self.p("v1_inter.csr"), self.p("v1_inter.pem")
+        _run(["openssl", "req", "-new", "-config", self.conf, "-key", key, "-subj",
+              "/O=%s/CN=tlsprobe Version 1 CA" % ORG, "-out", csr])
+        _run(["openssl", "x509", "-req", "-in", csr, "-CA", F.root.cert, "-CAkey", F.root.key,
+              "-set_serial", "4242", "-days", "30", "-out", cert])
+        inter = harness.CertInfo("v1_inter", cert, key, cert, "CN=tlsprobe Version 1 CA,O=" + ORG,
+                                 self.now, self.now + 30 * DAY, "tlsprobe Version 1 CA")
+        leaf = self.issue("v1_leaf", "localhost", "v3_localhost_noaki", inter, self.now - DAY, self.now + 20 * DAY)
+        return cert, leaf
 
     # -- CRLs: one small `openssl ca` database per CRL -----------------------
     def crl(self, name, revoke=(), hours=7 * 24, issuer=None):
@@ -315,6 +330,7 @@ class DepthFixtures:
                                    now - 30 * DAY, now + 365 * DAY)
         self.rsa_sign_only = self.issue("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
                                         now - 30 * DAY, now + 365 * DAY, rsa_bits=2048)
+        self.v1_inter, self.v1_leaf = self._make_v1_inter()
         self.must_staple = self.issue("must_staple", "localhost", "v3_must_staple", F.inter,
                                       now - 30 * DAY, now + 365 * DAY)
         self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
@@ -1114,6 +1130,15 @@ class MustStaple(DepthCase):
         # a certificate file has no server that could staple
         rc, out, err, _ = harness.run_tlsprobe("cert", D.must_staple.cert, "--json")
         self.assertNotIn("ocsp-missing", out, out + err)
+
+
+class VersionOneIntermediate(DepthCase):
+    def test_v1_intermediate_is_issuer_not_ca_and_says_why(self):
+        srv = self.server(harness.s_server(D.v1_leaf.cert, D.v1_leaf.key, chain=D.v1_inter))
+        r = probe(target(srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "issuer-not-ca")
+        m = self.assertFirstProblem(r, "issuer-not-ca", 1)["message"]
+        self.assertIn("X.509 version 1", m)
 
 
 class LeafKeyUsage(DepthCase):
