@@ -771,6 +771,30 @@ explain_names(struct chain *c, const char *name)
 	}
 }
 
+/* A time span in the unit a person would use: "5 minutes", "3 hours", "12 days". */
+static void
+format_span(double seconds, char *buf, size_t len)
+{
+	long n;
+	const char *unit;
+
+	if (seconds < 60) {
+		snprintf(buf, len, "less than a minute");
+		return;
+	}
+	if (seconds < 3600) {
+		n = (long)(seconds / 60);
+		unit = "minute";
+	} else if (seconds < 2 * 86400) {
+		n = (long)(seconds / 3600);
+		unit = "hour";
+	} else {
+		n = (long)(seconds / 86400);
+		unit = "day";
+	}
+	snprintf(buf, len, "%ld %s%s", n, unit, n == 1 ? "" : "s");
+}
+
 static void
 explain_validity(struct chain *c, time_t now)
 {
@@ -788,18 +812,22 @@ explain_validity(struct chain *c, time_t now)
 		size_t i = c->path[k];
 		const struct tp_cert_info *ci = &c->r->certs[i];
 		char *cn = tp_short_name(ci->subject);
-		double days;
+		char span[40];
 		if (now < ci->not_before) {
 			format_date(ci->not_before, date, sizeof(date));
-			days = difftime(ci->not_before, now) / 86400.0;
-			tp_result_add(c->r, TP_NOT_YET_VALID, (int)i,
-				      "'%s' is not valid before %s, %.0f day%s from now %s", cn, date, days + 0.5,
-				      days + 0.5 >= 1 && days + 0.5 < 2 ? "" : "s", when);
+			format_span(difftime(ci->not_before, now), span, sizeof(span));
+			struct tp_problem *p = tp_result_add(c->r, TP_NOT_YET_VALID, (int)i,
+							     "'%s' is not valid before %s, %s from now %s", cn, date,
+							     span, when);
+			if (p && !cfg->at && difftime(ci->not_before, now) < 86400)
+				tp_problem_set_fix(p, "So close to its start, a clock is the likelier culprit: check this "
+						      "machine's clock (timedatectl) and the CA's. A CA should backdate "
+						      "the start of a new certificate by an hour or so.");
 		} else if (now > ci->not_after) {
 			format_date(ci->not_after, date, sizeof(date));
-			days = difftime(now, ci->not_after) / 86400.0;
-			struct tp_problem *p = tp_result_add(c->r, TP_EXPIRED, (int)i, "'%s' expired on %s, %ld day%s ago %s",
-							     cn, date, (long)days, (long)days == 1 ? "" : "s", when);
+			format_span(difftime(now, ci->not_after), span, sizeof(span));
+			struct tp_problem *p = tp_result_add(c->r, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s",
+							     cn, date, span, when);
 			if (p && i > 0 && ci->is_ca)
 				tp_problem_set_fix(p, "'%s' is a CA certificate in the %s chain: replace it with the "
 						      "current one from the CA (the chain file that comes with a new "

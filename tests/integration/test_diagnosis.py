@@ -14,6 +14,7 @@ from harness import ProbeCase, at_date, at_epoch, dump, iso, probe_json, run_tls
 F = None
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
+MINUTE = datetime.timedelta(minutes=1)
 
 
 def setUpModule():
@@ -178,6 +179,19 @@ class Validity(ProbeCase):
         r = probe_json(self.target, *trust_root(), "--at", at_epoch(F.short.not_after + HOUR))
         self.assertOutcome(r, 2, "critical", "expired")
         self.assertEqual(self.leaf(r)["days_remaining"], -1, dump(r.obj))
+
+    def test_how_long_ago_and_how_soon_read_in_the_right_unit(self):
+        for at, words in ((F.short.not_after + 5 * MINUTE, "expired on %s, 5 minutes ago"),
+                          (F.short.not_after + HOUR, "expired on %s, 1 hour ago"),
+                          (F.short.not_after + 3 * DAY + HOUR, "expired on %s, 3 days ago"),
+                          (F.short.not_before - 2 * MINUTE, "2 minutes from now"),
+                          (F.short.not_before - 30 * HOUR, "30 hours from now")):
+            r = probe_json(self.target, *trust_root(), "--at", at_epoch(at))
+            code = "expired" if at > F.short.not_after else "not-yet-valid"
+            m = self.assertProblem(r, code, cert_index=0)["message"]
+            if "%s" in words:
+                words = words % F.short.not_after.strftime("%Y-%m-%d %H:%M UTC")
+            self.assertIn(words, m)
 
     def test_at_before_not_before_is_not_yet_valid_on_the_leaf(self):
         r = probe_json(self.target, *trust_root(), "--at", iso(F.short.not_before - 2 * DAY))
