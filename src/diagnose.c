@@ -837,10 +837,10 @@ explain_validity(struct chain *c, time_t now)
 		} else if (ci->days_remaining < cfg->warn_days) {
 			struct tp_problem *p;
 			format_date(ci->not_after, date, sizeof(date));
+			format_span(difftime(ci->not_after, now), span, sizeof(span));
 			p = tp_result_add(c->r, TP_EXPIRES_SOON, (int)i,
-					  "'%s' expires on %s, in %ld day%s (thresholds: warning %d, critical %d days)",
-					  cn, date, ci->days_remaining, ci->days_remaining == 1 ? "" : "s",
-					  cfg->warn_days, cfg->crit_days);
+					  "'%s' expires on %s, in %s (thresholds: warning %d, critical %d days)", cn, date,
+					  span, cfg->warn_days, cfg->crit_days);
 			if (p && ci->days_remaining < cfg->crit_days)
 				p->severity = TP_STATUS_CRITICAL;
 		}
