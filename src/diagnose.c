@@ -435,20 +435,28 @@ check_path_lengths(struct chain *c)
 	return found;
 }
 
-/* Append one of the leaf's names (a SAN of this type, raw) to a list for a message. */
-static void
+/* Append a name (a SAN of this type, raw) to a list for a message; false,
+ * and nothing appended, when it does not fit whole. */
+static bool
 append_name(char *buf, size_t len, size_t *used, unsigned type, const char *data, size_t size)
 {
 	char text[INET6_ADDRSTRLEN] = "?", *clean = NULL;
+	int n;
 
 	if (*used >= len)
-		return;
+		return false;
 	if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16))
 		inet_ntop(size == 4 ? AF_INET : AF_INET6, data, text, sizeof(text));
 	else
 		clean = tp_utf8_clean(data, size);
-	*used += (size_t)snprintf(buf + *used, len - *used, "%s'%s'", *used ? ", " : "", clean ? clean : text);
+	n = snprintf(buf + *used, len - *used, "%s'%s'", *used ? ", " : "", clean ? clean : text);
 	free(clean);
+	if (n < 0 || (size_t)n >= len - *used) {
+		buf[*used] = '\0';
+		return false;
+	}
+	*used += (size_t)n;
+	return true;
 }
 
 /* "permits 'a', 'b'; excludes 'c'" for a message (DNS and e-mail subtrees). */
@@ -493,7 +501,7 @@ check_name_constraints(struct chain *c)
 		gnutls_x509_crt_t ca = k < c->len ? c->certs[c->path[k]] : c->anchor;
 		gnutls_x509_name_constraints_t nc;
 		char names[600] = "";
-		size_t used = 0;
+		size_t used = 0, more = 0;
 		unsigned sans = 0;
 
 		if (!ca || gnutls_x509_name_constraints_init(&nc) < 0)
@@ -514,8 +522,9 @@ check_name_constraints(struct chain *c)
 				continue;
 			sans++;
 			gnutls_datum_t name = {(unsigned char *)buf, (unsigned)size};
-			if (!gnutls_x509_name_constraints_check(nc, (gnutls_x509_subject_alt_name_t)type, &name))
-				append_name(names, sizeof(names), &used, type, buf, size);
+			if (!gnutls_x509_name_constraints_check(nc, (gnutls_x509_subject_alt_name_t)type, &name) &&
+			    !append_name(names, sizeof(names), &used, type, buf, size))
+				more++;
 		}
 		if (!sans && !gnutls_x509_name_constraints_check_crt(nc, GNUTLS_SAN_DNSNAME, c->certs[0])) {
 			char *cn = tp_short_name(c->r->certs[0].subject);
@@ -523,10 +532,13 @@ check_name_constraints(struct chain *c)
 						 cn ? cn : "?");
 			free(cn);
 		}
-		if (!used) {
+		if (!used && !more) {
 			gnutls_x509_name_constraints_deinit(nc);
 			continue;
 		}
+		char rest[40] = "";
+		if (more)
+			snprintf(rest, sizeof(rest), " and %zu more", more);
 		char rules[400];
 		describe_constraints(nc, rules, sizeof(rules));
 		gnutls_x509_name_constraints_deinit(nc);
@@ -534,8 +546,8 @@ check_name_constraints(struct chain *c)
 		char *a = tp_short_name(k < c->len ? subj(c, c->path[k]) : dn ? dn : "?");
 		tp_result_add(c->r, TP_NAME_CONSTRAINTS, k < c->len ? (int)c->path[k] : -1,
 			      "%s '%s' may only certify names inside its nameConstraints%s%s%s, and the server's "
-			      "certificate (#0) has names outside them: %s", k < c->len ? "the CA" : "the trusted root",
-			      a, *rules ? " (it " : "", rules, *rules ? ")" : "", names);
+			      "certificate (#0) has names outside them: %s%s", k < c->len ? "the CA" : "the trusted root",
+			      a, *rules ? " (it " : "", rules, *rules ? ")" : "", names, rest);
 		free(a);
 		free(dn);
 		found++;
@@ -750,8 +762,14 @@ explain_names(struct chain *c, const char *name)
 		return;
 	}
 	c->r->hostname_ok = false;
-	for (size_t i = 0; i < leaf->n_sans && used < sizeof(covers); i++)
-		used += (size_t)snprintf(covers + used, sizeof(covers) - used, "%s%s", i ? ", " : "", leaf->sans[i]);
+	for (size_t i = 0; i < leaf->n_sans; i++) {
+		int w = snprintf(covers + used, sizeof(covers) - used, "%s%s", i ? ", " : "", leaf->sans[i]);
+		if (w < 0 || (size_t)w >= sizeof(covers) - used - 24) { /* room for " and N more" */
+			snprintf(covers + used, sizeof(covers) - used, " and %zu more", leaf->n_sans - i);
+			break;
+		}
+		used += (size_t)w;
+	}
 	if (leaf->n_sans) {
 		const char *wild = wildcard_near_miss(leaf, name);
 		if (wild)

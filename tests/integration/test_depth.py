@@ -90,7 +90,9 @@ def _leaf_section(name, key_usage, san="DNS:localhost", extra=""):
 _EXT += (_leaf_section("v3_wildcard", "digitalSignature", san="DNS:*.example.test") +
          _leaf_section("v3_encipher_only", "keyEncipherment") +
          _leaf_section("v3_must_staple", "digitalSignature", extra="tlsfeature = status_request\n") +
-         _leaf_section("v3_sign_only", "digitalSignature"))
+         _leaf_section("v3_sign_only", "digitalSignature") +
+         _leaf_section("v3_many_sans", "digitalSignature",
+                       san=",".join("DNS:host%d.example.test" % i for i in range(300))))
 
 
 def _run(argv, input=None):
@@ -126,6 +128,7 @@ class DepthFixtures:
                  now-365d), valid with the name as PrintableString
     nc_inter     by root, nameConstraints permitted DNS:.corp.test; nc_leaf
                  (localhost, 127.0.0.1) by it
+    nc_many      a leaf with 300 DNS names (host0..host299.example.test) by nc_inter
     nc_root      self-signed, permitted DNS:.corp.test, excluded bad.corp.test;
                  nc_root_leaf (localhost) by it directly
     wildcard     SAN DNS:*.example.test only, by inter
@@ -311,6 +314,8 @@ class DepthFixtures:
         self.nc_inter = self.issue("nc_inter", "tlsprobe Constrained CA", "v3_inter_nc", F.root,
                                    now - 365 * DAY, now + 1825 * DAY)
         self.nc_leaf = self.issue("nc_leaf", "localhost", "v3_localhost", self.nc_inter,
+                                  now - 30 * DAY, now + 365 * DAY)
+        self.nc_many = self.issue("nc_many", "localhost", "v3_many_sans", self.nc_inter,
                                   now - 30 * DAY, now + 365 * DAY)
         self.nc_root = self.issue("nc_root", "tlsprobe Constrained Root", "v3_root_nc", None,
                                   now - 365 * DAY, now + 3650 * DAY, selfsign=True)
@@ -1069,6 +1074,16 @@ class Constraints(DepthCase):
         self.assertIn("'localhost'", m)
         self.assertNotIn("127.0.0.1", m, "addresses are not constrained by a DNS subtree")
         self.assertNotIn("verify-failed", [p["code"] for p in r.obj["verify"]["problems"]])
+
+    def test_long_name_lists_end_with_how_many_more(self):
+        srv = self.serve(D.nc_many, D.nc_inter)
+        r = probe(target(srv), *trust_root())
+        m = self.assertFirstProblem(r, "name-constraints", 1)["message"]
+        self.assertRegex(m, r"'host\d+\.example\.test' and \d+ more$")
+        self.assertLess(len(m), 1000)
+        m = self.assertProblem(r, "hostname-mismatch", cert_index=0)["message"]
+        self.assertRegex(m, r"host\d+\.example\.test and \d+ more$")
+        self.assertLess(len(m), 1200)
 
     def test_trusted_root_name_constraints(self):
         r = probe(target(self.serve(D.nc_root_leaf)), "--ca-file", D.nc_root.cert,
