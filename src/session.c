@@ -205,8 +205,8 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 	} else if (is_ca) {
 		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
 			"the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
-			"digitalSignature): a CA certificate served as the server's own", name ? "the CA certificate '" : "a CA certificate",
-			name ? name : "", name ? "'" : "");
+			"digitalSignature): a CA certificate served as the server's own",
+			name ? "the CA certificate '" : "a CA certificate", name ? name : "", name ? "'" : "");
 		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
 				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
 	} else {
