@@ -57,6 +57,15 @@ tp_chain_dn(gnutls_x509_crt_t crt, bool issuer)
 	return s;
 }
 
+char *
+tp_chain_cn(gnutls_x509_crt_t crt)
+{
+	char *dn = tp_chain_dn(crt, false), *cn = dn ? tp_short_name(dn) : NULL;
+
+	free(dn);
+	return cn;
+}
+
 static int
 push(char ***list, size_t *n, char *s)
 {

@@ -166,10 +166,9 @@ describe_user_cas(const struct chain *c, char *buf, size_t len)
 		return;
 	used = (size_t)snprintf(buf, len, " (the --ca-file holds ");
 	for (size_t i = 0; i < n && i < 3 && used < len; i++) {
-		char *dn = tp_chain_dn(tp_trust_user_cert(t, i), false), *cn = dn ? tp_short_name(dn) : NULL;
+		char *cn = tp_chain_cn(tp_trust_user_cert(t, i));
 		used += (size_t)snprintf(buf + used, len - used, "%s'%s'", i == 0 ? "" : i + 1 == n ? " and " : ", ",
 					 cn ? cn : "?");
-		free(dn);
 		free(cn);
 	}
 	if (n > 3 && used < len)
@@ -391,43 +390,54 @@ check_key_sizes(struct chain *c, bool refused)
 	return found;
 }
 
+/*
+ * The CAs that bind the path: step k of it (1 <= k < len), and at k == len
+ * the trusted root above it, when the path does not end with that root.
+ */
+static gnutls_x509_crt_t
+path_ca(const struct chain *c, size_t k)
+{
+	return k < c->len ? c->certs[c->path[k]] : c->anchor;
+}
+
+/* Its cert_index for a problem: the trusted root above the path has none. */
+static int
+path_ca_index(const struct chain *c, size_t k)
+{
+	return k < c->len ? (int)c->path[k] : -1;
+}
+
+/* "'Name'", or "the trusted root 'Name'" above the path; free it. */
+static char *
+path_ca_name(const struct chain *c, size_t k)
+{
+	char *cn = k < c->len ? tp_short_name(subj(c, c->path[k])) : tp_chain_cn(c->anchor);
+	char *s = tp_strdupf("%s'%s'", k < c->len ? "" : "the trusted root ", cn ? cn : "?");
+
+	free(cn);
+	return s;
+}
+
 /* A CA's pathlen limits how many CAs may stand below it (the leaf aside). */
 static size_t
 check_path_lengths(struct chain *c)
 {
 	size_t found = 0;
 
-	if (c->anchor) { /* the trusted root above the path */
-		unsigned critical = 0, ca = 0;
+	for (size_t k = 2; k <= c->len; k++) {
+		gnutls_x509_crt_t ca = path_ca(c, k);
+		unsigned critical = 0, is_ca = 0;
 		int pathlen = -1;
 		size_t below = 0;
-		for (size_t m = 1; m < c->len; m++)
-			below += c->r->certs[c->path[m]].is_ca;
-		if (gnutls_x509_crt_get_basic_constraints(c->anchor, &critical, &ca, &pathlen) >= 0 && ca &&
-		    pathlen >= 0 && (int)below > pathlen) {
-			char *dn = tp_chain_dn(c->anchor, false), *a = dn ? tp_short_name(dn) : NULL;
-			tp_result_add(c->r, TP_PATHLEN_EXCEEDED, -1,
-				      "the trusted root '%s' allows %d CA%s below it (pathlen:%d), but the chain has "
-				      "%zu", a ? a : "?", pathlen, pathlen == 1 ? "" : "s", pathlen, below);
-			free(dn);
-			free(a);
-			found++;
-		}
-	}
-
-	for (size_t k = 2; k < c->len; k++) {
-		unsigned critical = 0, ca = 0;
-		int pathlen = -1;
-		size_t i = c->path[k], below = 0;
 		/* Only real CAs count; a non-CA signer is issuer-not-ca's business. */
 		for (size_t m = 1; m < k; m++)
 			below += c->r->certs[c->path[m]].is_ca;
-		if (gnutls_x509_crt_get_basic_constraints(c->certs[i], &critical, &ca, &pathlen) < 0 || !ca ||
+		if (!ca || gnutls_x509_crt_get_basic_constraints(ca, &critical, &is_ca, &pathlen) < 0 || !is_ca ||
 		    pathlen < 0 || (int)below <= pathlen)
 			continue;
-		char *a = tp_short_name(subj(c, i));
-		tp_result_add(c->r, TP_PATHLEN_EXCEEDED, (int)i,
-			      "'%s' allows %d CA%s below it (pathlen:%d), but the chain has %zu", a, pathlen,
+		char *a = path_ca_name(c, k);
+		tp_result_add(c->r, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
+			      "%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
 			      pathlen == 1 ? "" : "s", pathlen, below);
 		free(a);
 		found++;
@@ -498,7 +508,7 @@ check_name_constraints(struct chain *c)
 	size_t found = 0;
 
 	for (size_t k = 1; k <= c->len; k++) {
-		gnutls_x509_crt_t ca = k < c->len ? c->certs[c->path[k]] : c->anchor;
+		gnutls_x509_crt_t ca = path_ca(c, k);
 		gnutls_x509_name_constraints_t nc;
 		char names[600] = "";
 		size_t used = 0, more = 0;
@@ -542,14 +552,12 @@ check_name_constraints(struct chain *c)
 		char rules[400];
 		describe_constraints(nc, rules, sizeof(rules));
 		gnutls_x509_name_constraints_deinit(nc);
-		char *dn = k < c->len ? NULL : tp_chain_dn(ca, false);
-		char *a = tp_short_name(k < c->len ? subj(c, c->path[k]) : dn ? dn : "?");
-		tp_result_add(c->r, TP_NAME_CONSTRAINTS, k < c->len ? (int)c->path[k] : -1,
-			      "%s '%s' may only certify names inside its nameConstraints%s%s%s, and the server's "
-			      "certificate (#0) has names outside them: %s%s", k < c->len ? "the CA" : "the trusted root",
-			      a, *rules ? " (it " : "", rules, *rules ? ")" : "", names, rest);
+		char *a = path_ca_name(c, k);
+		tp_result_add(c->r, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
+			      "%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
+			      "certificate (#0) has names outside them: %s%s", k < c->len ? "the CA " : "", a ? a : "?",
+			      *rules ? " (it " : "", rules, *rules ? ")" : "", names, rest);
 		free(a);
-		free(dn);
 		found++;
 	}
 	return found;

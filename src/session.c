@@ -186,9 +186,7 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 
 	if (peers && n && gnutls_x509_crt_init(&crt) == 0 &&
 	    gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
-		char *dn = tp_chain_dn(crt, false);
-		name = dn ? tp_short_name(dn) : NULL;
-		free(dn);
+		name = tp_chain_cn(crt);
 		is_ca = tp_chain_is_ca(crt);
 		gnutls_x509_crt_get_key_usage(crt, &usage, &critical);
 	}
@@ -348,7 +346,8 @@ collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
 	r->tls.cipher = gnutls_ciphersuite_get(s);
 	r->tls.kx_group = g ? gnutls_group_get_name(g) : NULL;
 	r->tls.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
-	if (!g && (gnutls_kx_get(s) == GNUTLS_KX_DHE_RSA || gnutls_kx_get(s) == GNUTLS_KX_DHE_DSS))
+	gnutls_kx_algorithm_t kx = gnutls_kx_get(s);
+	if (!g && (kx == GNUTLS_KX_DHE_RSA || kx == GNUTLS_KX_DHE_DSS))
 		weak_dh(r, gnutls_dh_get_prime_bits(s));
 	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0) {
 		r->alpn = tp_utf8_clean((const char *)alpn.data, alpn.size);
