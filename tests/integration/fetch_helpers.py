@@ -189,12 +189,7 @@ class Pki:
         return cert, key
 
     def _cat(self, name, *paths):
-        out = self.p(name)
-        with open(out, "wb") as f:
-            for path in paths:
-                with open(path, "rb") as g:
-                    f.write(g.read())
-        return out
+        return harness.cat_files(self.p(name), *paths)
 
 
 _pki = None

@@ -124,7 +124,7 @@ def at_date(dt):
 
 
 def _run(argv, cwd=None, input=None):
-    p = subprocess.run(argv, cwd=cwd, input=input, stdout=subprocess.PIPE,
+    p = subprocess.run([str(a) for a in argv], cwd=cwd, input=input, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60)
     if p.returncode != 0:
         raise RuntimeError("command failed (%d): %s\n%s%s" % (
@@ -136,6 +136,15 @@ def _run(argv, cwd=None, input=None):
 # --------------------------------------------------------------------------
 # minimal DER helpers (used to put raw bytes into the hostile certificate)
 # --------------------------------------------------------------------------
+
+def cat_files(out, *paths):
+    """Write the concatenation of paths to out -> out."""
+    with open(out, "wb") as f:
+        for path in paths:
+            with open(path, "rb") as g:
+                f.write(g.read())
+    return out
+
 
 def _der_read(buf, pos):
     """Return (tag, header_len, content_len) of the TLV starting at pos."""
@@ -355,12 +364,7 @@ class Fixtures:
         return out, key
 
     def _cat(self, name, *paths):
-        out = self.p(name)
-        with open(out, "wb") as f:
-            for p in paths:
-                with open(p, "rb") as g:
-                    f.write(g.read())
-        return out
+        return cat_files(self.p(name), *paths)
 
     @staticmethod
     def _rfc4514(subj):

@@ -95,14 +95,7 @@ _EXT += (_leaf_section("v3_wildcard", "digitalSignature", san="DNS:*.example.tes
                        san=",".join("DNS:host%d.example.test" % i for i in range(300))))
 
 
-def _run(argv, input=None):
-    p = subprocess.run([str(a) for a in argv], input=input, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s" % (
-            p.returncode, " ".join(map(str, argv)), p.stdout.decode(errors="replace"),
-            p.stderr.decode(errors="replace")))
-    return p.stdout
+_run = harness._run
 
 
 class DepthFixtures:
@@ -212,12 +205,7 @@ class DepthFixtures:
                                 start, end, cn)
 
     def cat(self, name, *paths):
-        out = self.p(name)
-        with open(out, "wb") as f:
-            for path in paths:
-                with open(path, "rb") as g:
-                    f.write(g.read())
-        return out
+        return harness.cat_files(self.p(name), *paths)
 
     def serial_hex(self, cert):
         """The serial as openssl prints it (uppercase hex, even length)."""
