@@ -130,5 +130,7 @@ bool cli_want_color(enum cli_color c);
 
 /* Writes s with every control character made visible (\x1b, \u{202e}). */
 void render_safe(FILE *out, const char *s);
+/* A certificate's subjectAltNames joined by sep (render_text.c); free it. NULL when out of memory. */
+char *cli_join_sans(const struct tp_cert_info *c, const char *sep);
 
 #endif

@@ -186,20 +186,6 @@ sample(struct prom *p, enum family fam, const struct tp_result *r)
 	return p->f[fam];
 }
 
-static char *
-sans_list(const struct tp_cert_info *c)
-{
-	char *s = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&s, &len);
-
-	for (size_t i = 0; m && i < c->n_sans; i++)
-		fprintf(m, "%s%s", i ? "," : "", c->sans[i]);
-	if (m)
-		fclose(m);
-	return s;
-}
-
 void
 prom_add(struct prom *p, const struct tp_result *r)
 {
@@ -236,7 +222,7 @@ prom_add(struct prom *p, const struct tp_result *r)
 	}
 	if (tp_result_cert_count(r)) {
 		const struct tp_cert_info *c = tp_result_cert(r, 0);
-		char *sans = sans_list(c);
+		char *sans = cli_join_sans(c, ",");
 		o = sample(p, F_CHAIN_INFO, r);
 		label(o, "fingerprint_sha256", c->sha256, false);
 		label(o, "subject", c->subject, false);

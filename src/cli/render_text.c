@@ -71,6 +71,20 @@ is_control(unsigned cp)
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f;
 }
 
+char *
+cli_join_sans(const struct tp_cert_info *c, const char *sep)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&s, &len);
+
+	for (size_t i = 0; m && i < c->n_sans; i++)
+		fprintf(m, "%s%s", i ? sep : "", c->sans[i]);
+	if (m)
+		fclose(m);
+	return s;
+}
+
 void
 render_safe(FILE *out, const char *str)
 {
@@ -286,13 +300,7 @@ chain(const struct tout *w, const struct tp_result *r)
 		else
 			field(w, 5, "valid", "%s to %s (%ld days left)", from, to, c->days_remaining);
 		if (c->n_sans) {
-			char *names = NULL;
-			size_t len = 0;
-			FILE *m = open_memstream(&names, &len);
-			for (size_t k = 0; m && k < c->n_sans; k++)
-				fprintf(m, "%s%s", k ? ", " : "", c->sans[k]);
-			if (m)
-				fclose(m);
+			char *names = cli_join_sans(c, ", ");
 			field(w, 5, "names", "%s", names ? names : "");
 			free(names);
 		}
