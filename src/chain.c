@@ -57,6 +57,22 @@ tp_chain_dn(gnutls_x509_crt_t crt, bool issuer)
 	return s;
 }
 
+gnutls_x509_crt_t
+tp_chain_peer(gnutls_session_t s)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
+	gnutls_x509_crt_t crt;
+
+	if (!peers || !n || gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	return crt;
+}
+
 char *
 tp_chain_cn(gnutls_x509_crt_t crt)
 {

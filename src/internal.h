@@ -180,6 +180,8 @@ void tp_no_certificate(const gnutls_datum_t *data, const char *what, const char 
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
 /* The shortest name for a message: the CN's value when the DN has one. */
 char *tp_short_name(const char *dn);
+/* The peer's own certificate in a session, parsed (deinit it), or NULL. */
+gnutls_x509_crt_t tp_chain_peer(gnutls_session_t s);
 /* The short name (tp_short_name) of a certificate's subject; free it. NULL on failure. */
 char *tp_chain_cn(gnutls_x509_crt_t crt);
 

@@ -440,12 +440,9 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 			selected[alpn.size] = '\0';
 			l.alpn = selected;
 		}
-		unsigned n = 0;
-		const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->s, &n);
-		gnutls_x509_crt_t crt;
-		if (n && gnutls_x509_crt_init(&crt) == 0) {
-			if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0)
-				client = tp_chain_dn(crt, false);
+		gnutls_x509_crt_t crt = tp_chain_peer(c->s);
+		if (crt) {
+			client = tp_chain_dn(crt, false);
 			gnutls_x509_crt_deinit(crt);
 		}
 	}
@@ -536,11 +533,10 @@ describe_session(struct tp_server *srv, struct conn *c, bool json)
 	gnutls_datum_t alpn;
 	char name[256], *sni = NULL, *client = NULL, *out;
 	size_t len = sizeof(name);
-	unsigned type, n = 0;
-	const gnutls_datum_t *peers = gnutls_certificate_get_peers(c->s, &n);
+	unsigned type;
 	const struct tp_scenario_info *sc = c->site->scenario;
 	const char *alpn_name = gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 ? srv->alpn : NULL;
-	gnutls_x509_crt_t crt;
+	gnutls_x509_crt_t crt = tp_chain_peer(c->s);
 	char alpn_buf[64] = "";
 
 	if (alpn_name) {
@@ -549,9 +545,8 @@ describe_session(struct tp_server *srv, struct conn *c, bool json)
 	}
 	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
 		sni = tp_utf8_clean(name, strnlen(name, len));
-	if (n && gnutls_x509_crt_init(&crt) == 0) {
-		if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0)
-			client = tp_chain_dn(crt, false);
+	if (crt) {
+		client = tp_chain_dn(crt, false);
 		gnutls_x509_crt_deinit(crt);
 	}
 	if (json) {

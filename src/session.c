@@ -177,21 +177,18 @@ alert_name(gnutls_alert_description_t a, char *buf, size_t len)
 static void
 explain_key_usage(gnutls_session_t s, struct tp_result *r)
 {
-	unsigned n = 0, usage = 0, critical = 0;
-	const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
-	gnutls_x509_crt_t crt = NULL;
+	unsigned usage = 0, critical = 0;
+	gnutls_x509_crt_t crt = tp_chain_peer(s);
 	struct tp_problem *p;
 	bool is_ca = true;
 	char *name = NULL;
 
-	if (peers && n && gnutls_x509_crt_init(&crt) == 0 &&
-	    gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
+	if (crt) {
 		name = tp_chain_cn(crt);
 		is_ca = tp_chain_is_ca(crt);
 		gnutls_x509_crt_get_key_usage(crt, &usage, &critical);
-	}
-	if (crt)
 		gnutls_x509_crt_deinit(crt);
+	}
 	if (gnutls_kx_get(s) == GNUTLS_KX_RSA && !is_ca && !(usage & GNUTLS_KEY_KEY_ENCIPHERMENT)) {
 		/* TLS 1.2 RSA key exchange encrypts to the certificate's key. */
 		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
