@@ -290,9 +290,14 @@ typedef int tp_batch_next_fn(void *ctx, struct tp_target *t, char *err, size_t e
  * one at a time, in input order when ordered. */
 typedef void tp_batch_done_fn(void *ctx, size_t index, struct tp_result *r);
 
-/* Probe every target with up to parallel probes at once; 0, or -1 (see
- * tp_config_error). */
-int tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_next_fn *next,
+struct tp_batch;
+
+/* Probes with cfg, which must outlive the batch. NULL when out of memory. */
+struct tp_batch *tp_batch_create(struct tp_config *cfg);
+void tp_batch_destroy(struct tp_batch *batch);
+const char *tp_batch_error(const struct tp_batch *batch);
+/* Probe every target with up to parallel probes at once; 0, or -1. */
+int tp_batch_run(struct tp_batch *batch, unsigned parallel, bool ordered, tp_batch_next_fn *next,
 		 tp_batch_done_fn *done, void *ctx);
 
 /* ---- an HTTPS request through libcurl (fetch.c) ------------------------- */

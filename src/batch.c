@@ -7,11 +7,14 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "internal.h"
+#include "config.h"
+#include "probe.h"
+#include "trust.h"
 
 #define MAX_PARALLEL 1024
 /* In order, results may wait for an earlier slow one: at most this many per worker. */
@@ -21,6 +24,13 @@
 #define LOST ((struct tp_result *)&lost_marker)
 static const char lost_marker;
 
+/* The handle: the shared configuration, and the last error. */
+struct tp_batch {
+	struct tp_config *cfg;
+	char error[512];
+};
+
+/* One run. */
 struct batch {
 	struct tp_config *cfg;
 	bool ordered;
@@ -103,8 +113,8 @@ worker(void *arg)
 			r = tp_result_create(&bad);
 			if (r) {
 				r->timing.total_ms = 0;
-				tp_result_fail(r, TP_INVALID_TARGET, "%s", err);
-				tp_result_judge(r, b->cfg);
+				tp_fail(&r->found, TP_INVALID_TARGET, "%s", err);
+				tp_result_judge(r, b->cfg->insecure);
 			}
 		}
 		tp_target_finish(&t);
@@ -133,10 +143,33 @@ worker(void *arg)
 	}
 }
 
+struct tp_batch *
+tp_batch_create(struct tp_config *cfg)
+{
+	struct tp_batch *batch = calloc(1, sizeof(*batch));
+
+	if (batch)
+		batch->cfg = cfg;
+	return batch;
+}
+
+void
+tp_batch_destroy(struct tp_batch *batch)
+{
+	free(batch);
+}
+
+const char *
+tp_batch_error(const struct tp_batch *batch)
+{
+	return batch->error;
+}
+
 int
-tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_next_fn *next, tp_batch_done_fn *done,
+tp_batch_run(struct tp_batch *batch, unsigned parallel, bool ordered, tp_batch_next_fn *next, tp_batch_done_fn *done,
 	     void *ctx)
 {
+	struct tp_config *cfg = batch->cfg;
 	struct batch b = {.cfg = cfg, .ordered = ordered, .next = next, .done = done, .ctx = ctx};
 	pthread_t *threads;
 	pthread_attr_t attr;
@@ -155,7 +188,7 @@ tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_ne
 	/* Everything shared is made before the threads start and only read
 	 * after: the credentials, the priorities, the whole trust store. */
 	if (tp_config_ready(cfg) < 0)
-		return -1;
+		return tp_err(batch->error, sizeof(batch->error), "%s", tp_config_error(cfg));
 	tp_trust_preload(cfg->trust);
 	b.window = (size_t)parallel * WINDOW_PER_WORKER;
 	b.pending = calloc(b.window, sizeof(*b.pending));
@@ -163,7 +196,7 @@ tp_batch_run(struct tp_config *cfg, unsigned parallel, bool ordered, tp_batch_ne
 	if (!b.pending || !threads) {
 		free(b.pending);
 		free(threads);
-		return tp_config_fail(cfg, "out of memory");
+		return tp_err(batch->error, sizeof(batch->error), "out of memory");
 	}
 	pthread_mutex_init(&b.in, NULL);
 	pthread_mutex_init(&b.out, NULL);

@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "config.h"
+#include "probe.h"
+#include "util.h"
 
 #define DAY (24 * 3600L)
 
@@ -455,15 +457,17 @@ struct tp_result *
 tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *key_file,
 	    const char *name)
 {
-	struct tp_result *r = tp_examine(cfg, label, certs, n, name, true);
+	struct tp_result *r = tp_examine_unjudged(cfg, label, certs, n, name, true);
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t leaf_crt = NULL;
 	unsigned char a[64], b[64];
 	size_t alen = sizeof(a), blen = sizeof(b);
 	int ret;
 
-	if (!r || !key_file || n == 0 || r->n_certs == 0)
-		return r;
+	if (!r)
+		return NULL;
+	if (!key_file || n == 0 || r->chain.n == 0)
+		goto out;
 	/* The leaf the report starts with (the file may have it elsewhere). */
 	size_t leaf = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -474,25 +478,26 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 			continue;
 		for (size_t k = 0; k < fplen; k++)
 			snprintf(hexfp + 2 * k, 3, "%02x", fp[k]);
-		if (strcmp(hexfp, r->certs[0].sha256) == 0) {
+		if (strcmp(hexfp, r->chain.certs[0].sha256) == 0) {
 			leaf = i;
 			break;
 		}
 	}
 	if ((ret = load_key(key_file, &key)) < 0) {
-		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file,
+		tp_find(&r->found, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file,
 			      ret == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(ret));
 	} else if (gnutls_x509_crt_init(&leaf_crt) == 0 &&
 		   gnutls_x509_crt_import(leaf_crt, &certs[leaf], GNUTLS_X509_FMT_DER) == 0 &&
 		   gnutls_x509_privkey_get_key_id(key, 0, a, &alen) == 0 &&
 		   gnutls_x509_crt_get_key_id(leaf_crt, 0, b, &blen) == 0 && (alen != blen || memcmp(a, b, alen) != 0)) {
-		tp_result_add(r, TP_KEY_MISMATCH, 0, "the key in %s is not the key of '%s'", key_file,
-			      r->certs[0].subject);
+		tp_find(&r->found, TP_KEY_MISMATCH, 0, "the key in %s is not the key of '%s'", key_file,
+			      r->chain.certs[0].subject);
 	}
 	if (leaf_crt)
 		gnutls_x509_crt_deinit(leaf_crt);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
-	tp_result_judge(r, cfg);
+out:
+	tp_result_judge(r, cfg->insecure);
 	return r;
 }

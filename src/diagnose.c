@@ -10,17 +10,20 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "chain.h"
+#include "diagnose.h"
+#include "trust.h"
 
-/* A longer served chain is not analysed link by link (it is still verified). */
-#define MAX_PATH 64
 
 struct chain {
-	struct tp_result *r;
-	struct tp_config *cfg;
+	struct tp_findings *f;
+	struct tp_verdict *v;
+	const struct tp_config *cfg;
+	const struct tp_chain_in *in;
+	const struct tp_cert_info *info; /* the facts of certs[] */
 	gnutls_x509_crt_t *certs;
 	size_t n;
-	size_t path[MAX_PATH]; /* indexes into certs: leaf, its issuer, ... */
+	size_t path[TP_MAX_CERTS]; /* indexes into certs: leaf, its issuer, ... */
 	size_t len;
 	bool bad_link;         /* a certificate in path is named but not signed by the next */
 	bool anchored;         /* the path ends where the trust store vouches for it: */
@@ -33,23 +36,15 @@ struct chain {
 static bool
 from_file(const struct chain *c)
 {
-	return c->r->target.port == 0;
+	return c->in->from_file;
 }
 
 static const char *
 subj(const struct chain *c, size_t i)
 {
-	return c->r->certs[i].subject;
+	return c->info[i].subject;
 }
 
-
-static void
-format_date(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
-}
 
 /*
  * Whether certificate j's subject is the issuer name in certificate i. As
@@ -66,7 +61,7 @@ names_issuer(const struct chain *c, size_t i, size_t j)
 		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
 	gnutls_free(a.data);
 	gnutls_free(b.data);
-	return same || strcmp(c->r->certs[i].issuer, c->r->certs[j].subject) == 0;
+	return same || strcmp(c->info[i].issuer, c->info[j].subject) == 0;
 }
 
 static void
@@ -94,15 +89,15 @@ release_anchor(struct chain *c)
 static void
 build_path(struct chain *c, bool verified)
 {
-	bool used[MAX_PATH] = {false};
-	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH;
+	bool used[TP_MAX_CERTS] = {false};
+	size_t n = c->n < TP_MAX_CERTS ? c->n : TP_MAX_CERTS;
 
 	c->path[0] = 0;
 	c->len = 1;
 	used[0] = true;
 	for (;;) {
 		size_t cur = c->path[c->len - 1], named = n, signer = n, candidates = 0;
-		if (c->r->certs[cur].self_signed)
+		if (c->info[cur].self_signed)
 			break;
 		c->anchor = tp_trust_issuer(c->cfg->trust, c->certs[cur], !verified, &c->anchor_owned);
 		if (c->anchor) {
@@ -180,9 +175,9 @@ describe_user_cas(const struct chain *c, char *buf, size_t len)
 static void
 explain_unknown_issuer(struct chain *c)
 {
-	struct tp_result *r = c->r;
+	struct tp_findings *f = c->f;
 	size_t top = c->path[c->len - 1];
-	const struct tp_cert_info *ci = &r->certs[top];
+	const struct tp_cert_info *ci = &c->info[top];
 	char *issuer_cn = tp_short_name(ci->issuer), *top_cn = tp_short_name(ci->subject);
 	char from_files[400];
 	gnutls_datum_t dn;
@@ -193,7 +188,7 @@ explain_unknown_issuer(struct chain *c)
 
 	if (ci->self_signed) {
 		if (top == 0) {
-			tp_result_add(r, TP_SELF_SIGNED, 0,
+			tp_find(f, TP_SELF_SIGNED, 0,
 				      "%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
 				      from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
 		} else {
@@ -203,13 +198,13 @@ explain_unknown_issuer(struct chain *c)
 				gnutls_free(dn.data);
 			}
 			if (same != TP_TRUST_NONE)
-				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
 					      "the chain ends at the root CA '%s' (%s, SHA-256 %s); %s holds a CA of that "
 					      "name, but not this one (same name, different key)", top_cn,
 					      from_file(c) ? "in the file" : "sent by the server", ci->sha256,
 					      same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
 			else
-				tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
 					      "the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
 					      "trust store%s", top_cn, from_file(c) ? "in the file" : "sent by the server",
 					      ci->sha256, from_files);
@@ -222,7 +217,7 @@ explain_unknown_issuer(struct chain *c)
 		gnutls_free(dn.data);
 	}
 	if (src != TP_TRUST_NONE) {
-		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
 				  "'%s' was issued by '%s'; %s holds a CA certificate of that name, but not the one "
 				  "that signed it (same name, different key)", top_cn, issuer_cn,
 				  src == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
@@ -230,14 +225,14 @@ explain_unknown_issuer(struct chain *c)
 				      "the chain's authority key identifier) and trust that one; the one trusted "
 				      "now is another CA, or an old one replaced by a re-key.", issuer_cn);
 	} else if (ci->is_ca && user_holds(c, top)) {
-		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
 				  "the --ca-file holds '%s' itself, an intermediate CA (%s as #%zu), not the root "
 				  "CA '%s' above it, and the chain does not verify without that root", top_cn,
 				  from_file(c) ? "the file has it" : "the server sends it", top, issuer_cn);
 		tp_problem_set_fix(p, "Give the client the root CA '%s' instead (tlsprobe --ca-file root.pem, "
 				      "curl --cacert root.pem), not the intermediate.", issuer_cn);
 	} else if (ci->is_ca) {
-		p = tp_result_add(r, TP_UNTRUSTED_ROOT, (int)top,
+		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
 			      "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
 			      "'%s' is a private or unknown root, or one more intermediate the server should send",
 			      top_cn, issuer_cn, from_files, issuer_cn);
@@ -254,12 +249,12 @@ explain_unknown_issuer(struct chain *c)
 			snprintf(aia, sizeof(aia), " The certificate says its issuer can be downloaded from %s.",
 				 ci->ca_issuers[0]);
 		if (c->n == 1)
-			p = tp_result_add(r, TP_MISSING_INTERMEDIATE, (int)top,
+			p = tp_find(f, TP_MISSING_INTERMEDIATE, (int)top,
 					  "%s only the leaf certificate; its issuer '%s' is missing from the chain and "
 					  "is not in the trust store%s", from_file(c) ? "the file holds" : "the server sent",
 					  issuer_cn, from_files);
 		else
-			p = tp_result_add(r, TP_MISSING_INTERMEDIATE, (int)top,
+			p = tp_find(f, TP_MISSING_INTERMEDIATE, (int)top,
 					  "%s %zu certificates but not '%s', the issuer of '%s'; it is not in the trust "
 					  "store either%s", from_file(c) ? "the file holds" : "the server sent", c->n,
 					  issuer_cn, top_cn, from_files);
@@ -281,7 +276,7 @@ explain_bad_signature(struct chain *c)
 		if (tp_chain_signed_by(c->certs[i], c->certs[j]))
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		struct tp_problem *p = tp_result_add(c->r, TP_SIGNATURE_FAILURE, (int)i,
+		struct tp_problem *p = tp_find(c->f, TP_SIGNATURE_FAILURE, (int)i,
 			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
 			"certificate %s (#%zu): same name, different key", a, b, b, from_file(c) ? "in the file" : "the server sent",
 			j);
@@ -320,11 +315,11 @@ check_issuers(struct chain *c)
 
 	for (size_t k = 0; k + 1 < c->len; k++) {
 		size_t i = c->path[k], j = c->path[k + 1];
-		const char *why = not_a_ca(c->certs[j], &c->r->certs[j]);
+		const char *why = not_a_ca(c->certs[j], &c->info[j]);
 		if (!why)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		tp_result_add(c->r, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why);
+		tp_find(c->f, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why);
 		free(a);
 		free(b);
 		found++;
@@ -352,12 +347,12 @@ check_signature_algorithms(struct chain *c)
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
 		/* A root's signature on itself is never checked by anyone. */
-		if (c->r->certs[i].self_signed || !weak_hash(c->certs[i], &h))
+		if (c->info[i].self_signed || !weak_hash(c->certs[i], &h))
 			continue;
 		char *a = tp_short_name(subj(c, i));
-		tp_result_add(c->r, TP_INSECURE_ALGORITHM, (int)i,
+		tp_find(c->f, TP_INSECURE_ALGORITHM, (int)i,
 			      "'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
-			      h ? h : "a broken hash", c->r->certs[i].sig_alg);
+			      h ? h : "a broken hash", c->info[i].sig_alg);
 		free(a);
 		found++;
 	}
@@ -372,18 +367,18 @@ check_key_sizes(struct chain *c, bool refused)
 
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
-		const struct tp_cert_info *ci = &c->r->certs[i];
+		const struct tp_cert_info *ci = &c->info[i];
 		bool rsa_like = strcmp(ci->key_type, "RSA") == 0 || strcmp(ci->key_type, "RSA-PSS") == 0 ||
 				strcmp(ci->key_type, "DSA") == 0;
 		unsigned min = rsa_like ? 2048 : strcmp(ci->key_type, "ECDSA") == 0 ? 256 : 0;
 		if (!min || ci->key_bits >= min)
 			continue;
 		char *a = tp_short_name(ci->subject);
-		struct tp_problem *p = tp_result_add(c->r, TP_WEAK_KEY, (int)i,
+		struct tp_problem *p = tp_find(c->f, TP_WEAK_KEY, (int)i,
 			"'%s' has a %u-bit %s key, below the %u bits CAs must use; stricter clients refuse it%s", a, ci->key_bits,
 			ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
-		if (p && refused)
-			p->severity = TP_STATUS_CRITICAL;
+		if (refused)
+			tp_problem_grade(p, TP_GRADE_REFUSED);
 		free(a);
 		found++;
 	}
@@ -431,12 +426,12 @@ check_path_lengths(struct chain *c)
 		size_t below = 0;
 		/* Only real CAs count; a non-CA signer is issuer-not-ca's business. */
 		for (size_t m = 1; m < k; m++)
-			below += c->r->certs[c->path[m]].is_ca;
+			below += c->info[c->path[m]].is_ca;
 		if (!ca || gnutls_x509_crt_get_basic_constraints(ca, &critical, &is_ca, &pathlen) < 0 || !is_ca ||
 		    pathlen < 0 || (int)below <= pathlen)
 			continue;
 		char *a = path_ca_name(c, k);
-		tp_result_add(c->r, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
+		tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
 			      "%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
 			      pathlen == 1 ? "" : "s", pathlen, below);
 		free(a);
@@ -537,7 +532,7 @@ check_name_constraints(struct chain *c)
 				more++;
 		}
 		if (!sans && !gnutls_x509_name_constraints_check_crt(nc, GNUTLS_SAN_DNSNAME, c->certs[0])) {
-			char *cn = tp_short_name(c->r->certs[0].subject);
+			char *cn = tp_short_name(c->info[0].subject);
 			used += (size_t)snprintf(names, sizeof(names), "'%s' (its CN; it has no subjectAltName)",
 						 cn ? cn : "?");
 			free(cn);
@@ -553,7 +548,7 @@ check_name_constraints(struct chain *c)
 		describe_constraints(nc, rules, sizeof(rules));
 		gnutls_x509_name_constraints_deinit(nc);
 		char *a = path_ca_name(c, k);
-		tp_result_add(c->r, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
+		tp_find(c->f, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
 			      "%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
 			      "certificate (#0) has names outside them: %s%s", k < c->len ? "the CA " : "", a ? a : "?",
 			      *rules ? " (it " : "", rules, *rules ? ")" : "", names, rest);
@@ -578,7 +573,7 @@ check_key_ids(struct chain *c)
 		if (aki_len == ski_len && memcmp(aki, ski, aki_len) == 0)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		tp_result_add(c->r, TP_KEY_ID_MISMATCH, (int)i,
+		tp_find(c->f, TP_KEY_ID_MISMATCH, (int)i,
 			      "'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
 			      "'%s', the certificate it links to", a, b);
 		free(a);
@@ -594,11 +589,11 @@ check_lifetimes(struct chain *c)
 
 	for (size_t k = 0; k + 1 < c->len; k++) {
 		size_t i = c->path[k], j = c->path[k + 1];
-		if (c->r->certs[i].not_after <= c->r->certs[j].not_after)
+		if (c->info[i].not_after <= c->info[j].not_after)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		format_date(c->r->certs[j].not_after, date, sizeof(date));
-		tp_result_add(c->r, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s",
+		tp_format_date(c->info[j].not_after, date, sizeof(date));
+		tp_find(c->f, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s",
 			      a, b, date);
 		free(a);
 		free(b);
@@ -617,8 +612,8 @@ check_lifetimes(struct chain *c)
 static void
 explain_extra(struct chain *c, size_t i, const bool *in_path)
 {
-	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH, top = c->path[c->len - 1], twin = n;
-	const struct tp_cert_info *ci = &c->r->certs[i];
+	size_t n = c->n < TP_MAX_CERTS ? c->n : TP_MAX_CERTS, top = c->path[c->len - 1], twin = n;
+	const struct tp_cert_info *ci = &c->info[i];
 	char *cn = tp_short_name(ci->subject);
 
 	if (c->anchored && names_issuer(c, top, i)) {
@@ -628,7 +623,7 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 		struct tp_problem *p = NULL;
 		if (c->anchor && ci->self_signed) {
 			bool same_key = tp_chain_signed_by(c->certs[top], c->certs[i]);
-			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+			p = tp_find(c->f, TP_CHAIN_ORDER, (int)i,
 				"certificate #%zu is a root CA named '%s' but not the '%s' in the trust store%s: "
 				"clients use the one they trust, so it is not needed", i, cn, cn,
 				same_key ? " (another certificate for the same key)" : ", and not the key that signed the chain");
@@ -636,8 +631,8 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 					      "needs to be sent.", i);
 		} else if (c->now > ci->not_after || c->now < ci->not_before) {
 			bool expired = c->now > ci->not_after;
-			format_date(expired ? ci->not_after : ci->not_before, date, sizeof(date));
-			p = tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+			tp_format_date(expired ? ci->not_after : ci->not_before, date, sizeof(date));
+			p = tp_find(c->f, TP_CHAIN_ORDER, (int)i,
 				"certificate #%zu '%s', issued by '%s', is %s, so it is not needed here; but it %s %s, "
 				"and clients that do not trust '%s' build their path through it and fail",
 				i, cn, by, what, expired ? "expired on" : "is not valid before", date,
@@ -651,15 +646,15 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 		return;
 	}
 	for (size_t j = 0; j < n && twin == n; j++)
-		if (j != i && in_path[j] && strcmp(c->r->certs[j].subject, ci->subject) == 0)
+		if (j != i && in_path[j] && strcmp(c->info[j].subject, ci->subject) == 0)
 			twin = j;
 	if (twin != n)
-		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+		tp_find(c->f, TP_CHAIN_ORDER, (int)i,
 			      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
 			      "cross-signed or older copy, which clients building the path another way may "
 			      "use instead", i, cn, twin);
 	else
-		tp_result_add(c->r, TP_CHAIN_ORDER, (int)i,
+		tp_find(c->f, TP_CHAIN_ORDER, (int)i,
 			      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
 			      "any certificate sent before it", i, cn);
 	free(cn);
@@ -673,8 +668,8 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 static void
 check_order(struct chain *c)
 {
-	size_t n = c->n < MAX_PATH ? c->n : MAX_PATH;
-	bool in_path[MAX_PATH] = {false}, sorted = true;
+	size_t n = c->n < TP_MAX_CERTS ? c->n : TP_MAX_CERTS;
+	bool in_path[TP_MAX_CERTS] = {false}, sorted = true;
 	char want[600] = "";
 	size_t used = 0;
 
@@ -692,17 +687,17 @@ check_order(struct chain *c)
 		size_t first = 0;
 		while (first < c->len && c->path[first] == first)
 			first++;
-		tp_result_add(c->r, TP_CHAIN_ORDER, (int)(first < c->len ? c->path[first] : 0),
+		tp_find(c->f, TP_CHAIN_ORDER, (int)(first < c->len ? c->path[first] : 0),
 			      "%s its certificates out of order; the chain is %s",
 			      from_file(c) ? "the file has" : "the server sent", want);
 	}
 	/* Copies are counted per original, so that a certificate sent a
 	 * hundred times is one finding, not a hundred. */
-	size_t copies[MAX_PATH] = {0}, copy_of[MAX_PATH];
+	size_t copies[TP_MAX_CERTS] = {0}, copy_of[TP_MAX_CERTS];
 	for (size_t i = 0; i < n; i++) {
 		copy_of[i] = n;
 		for (size_t j = 0; j < i && copy_of[i] == n; j++)
-			if (copy_of[j] == n && strcmp(c->r->certs[j].sha256, c->r->certs[i].sha256) == 0)
+			if (copy_of[j] == n && strcmp(c->info[j].sha256, c->info[i].sha256) == 0)
 				copy_of[i] = j;
 		if (copy_of[i] != n)
 			copies[copy_of[i]]++;
@@ -715,10 +710,10 @@ check_order(struct chain *c)
 				if (copy_of[k] == i)
 					first = k;
 			if (copies[i] == 1)
-				tp_result_add(c->r, TP_CHAIN_ORDER, (int)first,
+				tp_find(c->f, TP_CHAIN_ORDER, (int)first,
 					      "certificate #%zu '%s' is sent twice (it is also #%zu)", first, cn, i);
 			else
-				tp_result_add(c->r, TP_CHAIN_ORDER, (int)first,
+				tp_find(c->f, TP_CHAIN_ORDER, (int)first,
 					      "'%s' (#%zu) is sent %zu more times, from #%zu on: once is enough", cn, i,
 					      copies[i], first);
 			free(cn);
@@ -726,11 +721,11 @@ check_order(struct chain *c)
 		if (!in_path[i] && copy_of[i] == n)
 			explain_extra(c, i, in_path);
 	}
-	if (c->r->n_sent > n)
-		tp_result_add(c->r, TP_CHAIN_ORDER, -1,
+	if (c->in->facts->n_sent > n)
+		tp_find(c->f, TP_CHAIN_ORDER, -1,
 			      "%s %zu certificates; only the first %zu were examined (a chain needs a handful, and "
 			      "clients give up after 10 to 16)", from_file(c) ? "the file holds" : "the server sent",
-			      c->r->n_sent, n);
+			      c->in->facts->n_sent, n);
 }
 
 /* A "*.example.com" SAN that name misses by a label: "example.com" or "a.b.example.com". */
@@ -755,21 +750,20 @@ wildcard_near_miss(const struct tp_cert_info *leaf, const char *name)
 static void
 explain_names(struct chain *c, const char *name)
 {
-	const struct tp_cert_info *leaf = &c->r->certs[0];
+	const struct tp_cert_info *leaf = &c->info[0];
 	char covers[1024] = "";
 	size_t used = 0;
 
 	if (gnutls_x509_crt_check_hostname2(c->certs[0], name, 0)) {
 		struct tp_problem *p = NULL;
 		if (!leaf->n_sans)
-			p = tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
+			p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
 					  "'%s' matches only the certificate's subject CN: it has no subjectAltName, "
 					  "and browsers, Go and Python ignore the CN", name);
-		if (p)
-			p->severity = TP_STATUS_WARNING;
+		tp_problem_grade(p, TP_GRADE_ADVISORY);
 		return;
 	}
-	c->r->hostname_ok = false;
+	c->v->hostname_ok = false;
 	for (size_t i = 0; i < leaf->n_sans; i++) {
 		int w = snprintf(covers + used, sizeof(covers) - used, "%s%s", i ? ", " : "", leaf->sans[i]);
 		if (w < 0 || (size_t)w >= sizeof(covers) - used - 24) { /* room for " and N more" */
@@ -781,16 +775,16 @@ explain_names(struct chain *c, const char *name)
 	if (leaf->n_sans) {
 		const char *wild = wildcard_near_miss(leaf, name);
 		if (wild)
-			tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
+			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
 				      "the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
 				      "exactly one label, so it covers names like 'www%s', not '%s')", name, covers,
 				      wild, wild + 1, name);
 		else
-			tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
+			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
 				      name, covers);
 	} else {
 		char *cn = tp_short_name(leaf->subject);
-		tp_result_add(c->r, TP_HOSTNAME_MISMATCH, 0,
+		tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
 			      "the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'",
 			      name, cn);
 		free(cn);
@@ -828,21 +822,21 @@ explain_validity(struct chain *c, time_t now)
 	char date[40], when[80];
 
 	if (cfg->at) {
-		format_date(cfg->at, date, sizeof(date));
+		tp_format_date(cfg->at, date, sizeof(date));
 		snprintf(when, sizeof(when), "at %s (--at)", date);
 	} else {
-		format_date(now, date, sizeof(date));
+		tp_format_date(now, date, sizeof(date));
 		snprintf(when, sizeof(when), "by this machine's clock, %s", date);
 	}
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
-		const struct tp_cert_info *ci = &c->r->certs[i];
+		const struct tp_cert_info *ci = &c->info[i];
 		char *cn = tp_short_name(ci->subject);
 		char span[40];
 		if (now < ci->not_before) {
-			format_date(ci->not_before, date, sizeof(date));
+			tp_format_date(ci->not_before, date, sizeof(date));
 			format_span(difftime(ci->not_before, now), span, sizeof(span));
-			struct tp_problem *p = tp_result_add(c->r, TP_NOT_YET_VALID, (int)i,
+			struct tp_problem *p = tp_find(c->f, TP_NOT_YET_VALID, (int)i,
 							     "'%s' is not valid before %s, %s from now %s", cn, date,
 							     span, when);
 			if (p && !cfg->at && difftime(ci->not_before, now) < 86400)
@@ -850,9 +844,9 @@ explain_validity(struct chain *c, time_t now)
 						      "machine's clock (timedatectl) and the CA's. A CA should backdate "
 						      "the start of a new certificate by an hour or so.");
 		} else if (now > ci->not_after) {
-			format_date(ci->not_after, date, sizeof(date));
+			tp_format_date(ci->not_after, date, sizeof(date));
 			format_span(difftime(now, ci->not_after), span, sizeof(span));
-			struct tp_problem *p = tp_result_add(c->r, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s",
+			struct tp_problem *p = tp_find(c->f, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s",
 							     cn, date, span, when);
 			if (p && i > 0 && ci->is_ca)
 				tp_problem_set_fix(p, "'%s' is a CA certificate in the %s chain: replace it with the "
@@ -862,23 +856,26 @@ explain_validity(struct chain *c, time_t now)
 						   from_file(c) ? "file's" : "server's");
 		} else if (ci->days_remaining < cfg->warn_days) {
 			struct tp_problem *p;
-			format_date(ci->not_after, date, sizeof(date));
+			tp_format_date(ci->not_after, date, sizeof(date));
 			format_span(difftime(ci->not_after, now), span, sizeof(span));
-			p = tp_result_add(c->r, TP_EXPIRES_SOON, (int)i,
+			p = tp_find(c->f, TP_EXPIRES_SOON, (int)i,
 					  "'%s' expires on %s, in %s (thresholds: warning %d, critical %d days)", cn, date,
 					  span, cfg->warn_days, cfg->crit_days);
-			if (p && ci->days_remaining < cfg->crit_days)
-				p->severity = TP_STATUS_CRITICAL;
+			if (ci->days_remaining < cfg->crit_days)
+				tp_problem_grade(p, TP_GRADE_REFUSED);
 		}
 		free(cn);
 	}
 }
 
 void
-tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, size_t n, const char *name,
-	    time_t now)
+tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
+	    const struct tp_chain_in *in, const char *name, time_t now)
 {
-	struct chain c = {.r = r, .cfg = cfg, .certs = certs, .n = n, .now = now};
+	gnutls_x509_crt_t *certs = in->certs;
+	size_t n = in->facts->n;
+	struct chain c = {.f = f, .v = v, .cfg = cfg, .in = in, .info = in->facts->certs, .certs = certs, .n = n,
+			  .now = now};
 	gnutls_typed_vdata_st purpose = {
 		.type = GNUTLS_DT_KEY_PURPOSE_OID,
 		.data = (unsigned char *)(cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER),
@@ -890,25 +887,25 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	int ret;
 
 	if (n == 0) {
-		tp_result_add(r, TP_VERIFY_FAILED, -1, "the server sent no certificate");
-		r->verified = true;
+		tp_find(f, TP_VERIFY_FAILED, -1, "the server sent no certificate");
+		v->verified = true;
 		return;
 	}
 	tl = tp_trust_list_for(cfg->trust, certs, n);
 	ret = gnutls_x509_trust_list_verify_crt2(tl, certs, (unsigned)n, &purpose, 1, flags, &status, NULL);
 	build_path(&c, ret == 0 && status == 0);
-	r->verified = true;
-	r->hostname_ok = true;
+	v->verified = true;
+	v->hostname_ok = true;
 	if (ret < 0) {
-		tp_result_add(r, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s", gnutls_strerror(ret));
+		tp_find(f, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s", gnutls_strerror(ret));
 		status = GNUTLS_CERT_INVALID;
 	}
-	r->trusted = status == 0;
+	v->trusted = status == 0;
 	if (status) {
 		gnutls_datum_t words = {NULL, 0};
 		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &words, 0) == 0 && words.data) {
-			free(r->gnutls_status);
-			r->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
+			free(v->gnutls_status);
+			v->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
 		}
 		gnutls_free(words.data);
 	}
@@ -920,7 +917,7 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 		else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
 			explain_unknown_issuer(&c);
 		else
-			tp_result_add(r, TP_SIGNATURE_FAILURE, -1,
+			tp_find(f, TP_SIGNATURE_FAILURE, -1,
 				      "a signature in the chain does not verify with its issuer's key");
 		explained |= GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE;
 	}
@@ -930,7 +927,7 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	if (status != 0 && check_issuers(&c))
 		explained |= GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
-		tp_result_add(r, TP_ISSUER_NOT_CA, -1,
+		tp_find(f, TP_ISSUER_NOT_CA, -1,
 			      "a certificate in the chain was signed by one that may not sign certificates (the "
 			      "trusted anchor, or a CA whose constraints forbid it)");
 	explained |= GNUTLS_CERT_SIGNER_NOT_CA;
@@ -940,14 +937,14 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	size_t weak = check_signature_algorithms(&c) + check_key_sizes(&c, refused);
 	if (refused) {
 		if (!weak)
-			tp_result_add(r, TP_INSECURE_ALGORITHM, -1,
+			tp_find(f, TP_INSECURE_ALGORITHM, -1,
 				      "GnuTLS refuses an algorithm in the chain, or in the trusted root that anchors "
 				      "it, as insecure");
 		explained |= GNUTLS_CERT_INSECURE_ALGORITHM;
 	}
 	check_order(&c);
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH) {
-		struct tp_problem *p = tp_result_add(r, TP_PURPOSE_MISMATCH, 0,
+		struct tp_problem *p = tp_find(f, TP_PURPOSE_MISMATCH, 0,
 			cfg->client_purpose ? "the certificate's extendedKeyUsage does not include clientAuth: it "
 					      "cannot be used as a client certificate"
 					    : "the certificate's extendedKeyUsage does not include serverAuth: it is "
@@ -962,22 +959,22 @@ tp_diagnose(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs
 	check_key_ids(&c);
 	check_lifetimes(&c);
 	/* CRLs never reach GnuTLS (see trust.c): revocation is revoke.c's. */
-	tp_revoke_check(r, cfg, certs, c.path, c.len, now);
+	tp_revoke_check(ocsp, f, cfg, in, c.path, c.len, now);
 	if (status & ~explained) {
 		gnutls_datum_t out = {NULL, 0};
 		gnutls_certificate_verification_status_print(status & ~explained, GNUTLS_CRT_X509, &out, 0);
-		tp_result_add(r, TP_VERIFY_FAILED, -1, "GnuTLS reports: %s", out.data ? (char *)out.data : "invalid");
+		tp_find(f, TP_VERIFY_FAILED, -1, "GnuTLS reports: %s", out.data ? (char *)out.data : "invalid");
 		gnutls_free(out.data);
 	}
 
 	if (name) {
-		free(r->verify_name);
-		r->verify_name = strdup(name);
+		free(v->name);
+		v->name = strdup(name);
 		explain_names(&c, name);
 	}
 	explain_validity(&c, now);
 	release_anchor(&c);
-	for (size_t i = 0; i < r->n_problems; i++)
-		if (r->problems[i].code == TP_EXPIRED || r->problems[i].code == TP_NOT_YET_VALID)
-			r->trusted = false;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->problems[i].code == TP_EXPIRED || f->problems[i].code == TP_NOT_YET_VALID)
+			v->trusted = false;
 }

@@ -18,8 +18,11 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
-#include "config.h"
-#include "internal.h"
+#include "buildconf.h"
+#include "clock.h"
+#include "probe.h"
+#include "session.h"
+#include "trust.h"
 
 /*
  * libcurl is loaded when a fetch needs it, not at start-up: linked in, its
@@ -367,17 +370,17 @@ map_curl_error(struct tp_result *r, CURLcode rc, const char *msg, long os_errno)
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		tp_result_fail(r, TP_DNS_FAILURE, "curl: %s", msg);
+		tp_fail(&r->found, TP_DNS_FAILURE, "curl: %s", msg);
 		break;
 	case CURLE_COULDNT_CONNECT:
-		tp_result_fail(r, os_errno == ECONNREFUSED ? TP_CONNECTION_REFUSED : TP_CONNECTION_FAILED, "curl: %s",
+		tp_fail(&r->found, os_errno == ECONNREFUSED ? TP_CONNECTION_REFUSED : TP_CONNECTION_FAILED, "curl: %s",
 			       msg);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		tp_result_fail(r, TP_TIMEOUT, "curl: %s", msg);
+		tp_fail(&r->found, TP_TIMEOUT, "curl: %s", msg);
 		break;
 	default:
-		tp_result_fail(r, TP_FETCH_FAILED, "curl: %s", msg);
+		tp_fail(&r->found, TP_FETCH_FAILED, "curl: %s", msg);
 		break;
 	}
 }
@@ -401,7 +404,6 @@ explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host,
 		   double spent_ms, const char *curl_msg)
 {
 	struct tp_target t = {.input = r->target.input, .host = (char *)host, .port = (uint16_t)port};
-	struct tp_config within = *cfg;
 	struct in6_addr a;
 	struct tp_result *p;
 
@@ -413,19 +415,18 @@ explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host,
 		t.connect_is_ip = true;
 	}
 	/* Within what is left of --max-time. */
-	within.timeout_ms = spent_ms < cfg->timeout_ms ? cfg->timeout_ms - (unsigned)spent_ms : 1;
-	p = tp_probe(&within, &t);
+	p = tp_probe_within(cfg, &t, spent_ms < cfg->timeout_ms ? cfg->timeout_ms - (unsigned)spent_ms : 1);
 	if (!p)
 		return;
 	tp_result_adopt(r, p);
-	if (r->error) {
-		char *msg = tp_strdupf("%s (curl: %s)", r->error->message, curl_msg);
+	if (r->found.error) {
+		char *msg = tp_strdupf("%s (curl: %s)", r->found.error->message, curl_msg);
 		if (msg) {
-			free(r->error->message);
-			r->error->message = msg;
+			free(r->found.error->message);
+			r->found.error->message = msg;
 		}
-	} else if (!r->n_problems || r->status == TP_STATUS_OK) {
-		tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+	} else if (!r->found.n || r->status == TP_STATUS_OK) {
+		tp_fail(&r->found, TP_HANDSHAKE_FAILURE,
 			       "curl failed in TLS (%s), but a probe of the same server finds nothing wrong", curl_msg);
 	}
 	tp_result_destroy(p);
@@ -449,7 +450,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		target = (struct tp_target){.input = (char *)o->url, .host = (char *)""};
 		r = tp_result_create(&target);
 		if (r)
-			tp_result_fail(r, TP_INTERNAL_ERROR, "%s", err);
+			tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", err);
 		return r;
 	}
 	r = tp_result_create(&target);
@@ -463,11 +464,11 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	t.r = r;
 	pthread_once(&api_once, load_curl);
 	if (!api.loaded) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "%s", api.error);
+		tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", api.error);
 		goto out;
 	}
 	if (!(t.h = api.easy_init())) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot start libcurl");
+		tp_fail(&r->found, TP_INTERNAL_ERROR, "cannot start libcurl");
 		goto out;
 	}
 	api.easy_setopt(t.h, CURLOPT_URL, o->url);
@@ -499,7 +500,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	if ((o->n_headers && !(headers = slist(o->headers, o->n_headers))) ||
 	    (o->n_resolve && !(resolve = slist(o->resolve, o->n_resolve))) ||
 	    (o->n_connect_to && !(connect_to = slist(o->connect_to, o->n_connect_to)))) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+		tp_fail(&r->found, TP_INTERNAL_ERROR, "out of memory");
 		goto out;
 	}
 	api.easy_setopt(t.h, CURLOPT_HTTPHEADER, headers);
@@ -521,7 +522,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		 * A failed verification sends no request, so trying twice is safe.
 		 */
 		if (!(cafile = ca_bundle(cfg, false, err, sizeof(err)))) {
-			tp_result_fail(r, TP_INTERNAL_ERROR, "%s", err);
+			tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", err);
 			goto out;
 		}
 		api.easy_setopt(t.h, CURLOPT_CAINFO, cafile);
@@ -597,15 +598,15 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	r->timing.total_ms = f->total_ms;
 
 	if (t.have_tls) {
-		r->handshake_done = true;
-		r->tls.version = t.version;
-		r->tls.cipher = t.cipher;
-		r->tls.kx_group = t.kx_group;
-		r->tls.sig_alg = t.sig_alg;
-		r->alpn = t.alpn;
+		r->tls.done = true;
+		r->tls.info.version = t.version;
+		r->tls.info.cipher = t.cipher;
+		r->tls.info.kx_group = t.kx_group;
+		r->tls.info.sig_alg = t.sig_alg;
 		r->tls.alpn = t.alpn;
-		r->tls.client_cert_requested = t.client_cert_requested;
-		r->tls.client_cert_sent = t.client_cert_requested && cfg->client_cert_file;
+		r->tls.info.alpn = t.alpn;
+		r->tls.info.client_cert_requested = t.client_cert_requested;
+		r->tls.info.client_cert_sent = t.client_cert_requested && cfg->client_cert_file;
 		t.alpn = NULL;
 		/* The name the final response's certificate must cover. */
 		struct tp_target fin;
@@ -626,21 +627,21 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 
 	/* Followed from https:// to http://: the final answer came in the clear. */
 	if (f->final_url && strncasecmp(f->final_url, "http://", 7) == 0 && strncasecmp(o->url, "https://", 8) == 0)
-		tp_result_add(r, TP_INSECURE_REDIRECT, -1, "the redirects end at %s, an answer sent in the clear",
+		tp_find(&r->found, TP_INSECURE_REDIRECT, -1, "the redirects end at %s, an answer sent in the clear",
 			      f->final_url);
 	/* The checks a monitoring system asked for. */
 	if (o->expect_status && !status_expected(o->expect_status, f->status))
-		tp_result_add(r, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,
+		tp_find(&r->found, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,
 			      f->reason ? " " : "", f->reason ? f->reason : "", o->expect_status);
 	if (o->expect_body && !(t.body && memmem(t.body, t.body_len, o->expect_body, strlen(o->expect_body))))
-		tp_result_add(r, TP_BODY_MISMATCH, -1, "the response body%s does not contain \"%s\"",
+		tp_find(&r->found, TP_BODY_MISMATCH, -1, "the response body%s does not contain \"%s\"",
 			      t.body_len == BODY_KEEP ? " (its first 4 MiB)" : "", o->expect_body);
 	for (size_t i = 0; i < o->n_expect_headers; i++)
 		if (!header_matches(t.headers, o->expect_headers[i]))
-			tp_result_add(r, TP_HEADER_MISMATCH, -1, "the response has no header \"%s\"",
+			tp_find(&r->found, TP_HEADER_MISMATCH, -1, "the response has no header \"%s\"",
 				      o->expect_headers[i]);
 	if (o->max_ms > 0 && f->total_ms > (double)o->max_ms)
-		tp_result_add(r, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
+		tp_find(&r->found, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
 			      o->max_ms);
 out:
 	if (api.loaded) {
@@ -659,7 +660,7 @@ out:
 	free(t.reason);
 	free(t.headers);
 	free(t.body);
-	tp_result_judge(r, cfg);
+	tp_result_judge(r, cfg->insecure);
 	return r;
 }
 

@@ -10,46 +10,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "internal.h"
-
-double
-tp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-void
-tp_deadline_start(struct tp_deadline *d, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, &d->end);
-	d->end.tv_sec += ms / 1000;
-	d->end.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (d->end.tv_nsec >= 1000000000L) {
-		d->end.tv_sec++;
-		d->end.tv_nsec -= 1000000000L;
-	}
-}
-
-int
-tp_deadline_left(const struct tp_deadline *d)
-{
-	struct timespec now;
-	long long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(d->end.tv_sec - now.tv_sec) * 1000 + (d->end.tv_nsec - now.tv_nsec) / 1000000;
-	if (ms <= 0)
-		return 0;
-	return ms > 1000000000 ? 1000000000 : (int)ms;
-}
+#include "net.h"
 
 /*
  * getaddrinfo() cannot be interrupted, and a lookup glibc has started cannot
@@ -84,10 +52,9 @@ lookup_done(union sigval v)
 }
 
 static int
-resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d,
-	struct addrinfo **res)
+resolve(const struct tp_target *t, const struct tp_config *cfg, const struct tp_deadline *d,
+	struct addrinfo **res, struct tp_findings *f)
 {
-	const struct tp_target *t = &r->target;
 	/* --connect-to: somewhere else than DNS says, under the same name. */
 	const char *host = t->connect_host ? t->connect_host : t->host;
 	bool is_ip = t->connect_host ? t->connect_is_ip : t->host_is_ip;
@@ -110,7 +77,7 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 		struct gaicb *list[1];
 		struct sigevent sev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = lookup_done};
 		if (!l) {
-			tp_result_fail(r, TP_INTERNAL_ERROR, "out of memory");
+			tp_fail(f, TP_INTERNAL_ERROR, "out of memory");
 			return -1;
 		}
 		snprintf(l->host, sizeof(l->host), "%s", host);
@@ -134,8 +101,8 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 					if (gai_cancel(&l->req) == EAI_CANCELED)
 						lookup_release(l);
 					lookup_release(l);
-					tp_result_fail(r, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
-						       host, cfg->timeout_ms / 1000.0);
+					tp_fail(f, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
+						       host, d->ms / 1000.0);
 					return -1;
 				}
 				gai_suspend(wait, 1, &ts);
@@ -152,10 +119,10 @@ resolve(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadli
 	if (ret != 0) {
 		if (ret == EAI_NONAME || ret == EAI_NODATA || ret == EAI_FAIL || ret == EAI_AGAIN) {
 			const char *fam = cfg->family == AF_INET ? " IPv4" : cfg->family == AF_INET6 ? " IPv6" : "";
-			tp_result_fail(r, TP_DNS_FAILURE, "the name %s has no%s address (%s)", host, fam,
+			tp_fail(f, TP_DNS_FAILURE, "the name %s has no%s address (%s)", host, fam,
 				       gai_strerror(ret));
 		} else {
-			tp_result_fail(r, TP_DNS_FAILURE, "cannot resolve %s: %s", host, gai_strerror(ret));
+			tp_fail(f, TP_DNS_FAILURE, "cannot resolve %s: %s", host, gai_strerror(ret));
 		}
 		return -1;
 	}
@@ -212,19 +179,21 @@ fail:
 }
 
 int
-tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp_deadline *d)
+tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
+	       const struct tp_deadline *d, struct tp_findings *f)
 {
 	struct addrinfo *res = NULL;
 	double t0 = tp_now_ms(), t1;
 	int fd = -1, err = 0;
 	char last[64] = "";
 
-	if (resolve(r, cfg, d, &res) < 0) {
-		r->timing.dns_ms = tp_now_ms() - t0;
+	*out = (struct tp_net_info){.dns_ms = -1, .connect_ms = -1};
+	if (resolve(t, cfg, d, &res, f) < 0) {
+		out->dns_ms = tp_now_ms() - t0;
 		return -1;
 	}
 	t1 = tp_now_ms();
-	r->timing.dns_ms = t1 - t0;
+	out->dns_ms = t1 - t0;
 
 	size_t total = 0, tried = 0;
 	bool timed_out = false;
@@ -244,24 +213,24 @@ tp_net_connect(struct tp_result *r, const struct tp_config *cfg, const struct tp
 	freeaddrinfo(res);
 	if (err && timed_out && err != EMFILE && err != ENFILE && tp_deadline_left(d) == 0)
 		err = ETIMEDOUT;
-	r->timing.connect_ms = tp_now_ms() - t1;
-	snprintf(r->address, sizeof(r->address), "%s", last);
+	out->connect_ms = tp_now_ms() - t1;
+	snprintf(out->address, sizeof(out->address), "%s", last);
 
 	if (err == 0)
 		return fd;
-	unsigned port = r->target.connect_host ? r->target.connect_port : r->target.port;
+	unsigned port = t->connect_host ? t->connect_port : t->port;
 	if (err == EMFILE || err == ENFILE)
 		/* Not the target's fault: this machine ran out of descriptors. */
-		tp_result_fail(r, TP_INTERNAL_ERROR, "no file descriptor left for a socket (%s): lower --parallel, "
+		tp_fail(f, TP_INTERNAL_ERROR, "no file descriptor left for a socket (%s): lower --parallel, "
 						     "or raise the limit (ulimit -n)", strerror(err));
 	else if (err == ETIMEDOUT)
-		tp_result_fail(r, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
-			       last, port, cfg->timeout_ms / 1000.0);
+		tp_fail(f, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
+			       last, port, d->ms / 1000.0);
 	else if (err == ECONNREFUSED)
-		tp_result_fail(r, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there",
+		tp_fail(f, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there",
 			       last, port);
 	else
-		tp_result_fail(r, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, port,
+		tp_fail(f, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, port,
 			       strerror(err));
 	return -1;
 }

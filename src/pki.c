@@ -8,7 +8,7 @@
 #include <string.h>
 #include <gnutls/crypto.h>
 
-#include "internal.h"
+#include "tlsprobe.h"
 
 int
 tp_pki_key(gnutls_x509_privkey_t *key, enum tp_key_type type, unsigned bits)

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "tlsprobe.h"
 
 #define SERVER_CHAIN_FIX \
 	"Fix on the server: send the leaf certificate followed by every intermediate, in order " \

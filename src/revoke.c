@@ -7,17 +7,9 @@
 #include <string.h>
 #include <gnutls/ocsp.h>
 
-#include "internal.h"
-
-static void
-format_date(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	if (t == (time_t)-1 || !gmtime_r(&t, &tm))
-		snprintf(buf, len, "an unknown date");
-	else
-		strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
-}
+#include "chain.h"
+#include "revoke.h"
+#include "trust.h"
 
 static bool
 crl_issued_for(gnutls_x509_crl_t crl, gnutls_x509_crt_t crt)
@@ -58,7 +50,7 @@ crl_lists(gnutls_x509_crl_t crl, gnutls_x509_crt_t crt, time_t *when)
 
 /* The certificate that issued path[k]: the next one sent, or a trusted CA. */
 static gnutls_x509_crt_t
-issuer_of(struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len, size_t k, bool *owned)
+issuer_of(const struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len, size_t k, bool *owned)
 {
 	gnutls_x509_crt_t issuer = NULL;
 
@@ -76,9 +68,11 @@ issuer_of(struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, s
  * its signature verifies with that issuer's key: anyone can write a CRL.
  */
 static void
-check_crls(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len,
-	   time_t now)
+check_crls(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, const size_t *path,
+	   size_t len, time_t now)
 {
+	gnutls_x509_crt_t *certs = in->certs;
+	const struct tp_cert_info *info = in->facts->certs;
 	char date[40];
 
 	for (size_t c = 0; c < tp_trust_crl_count(cfg->trust); c++) {
@@ -92,29 +86,29 @@ check_crls(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs,
 			if (!crl_issued_for(crl, certs[i]))
 				continue;
 			gnutls_x509_crt_t issuer = issuer_of(cfg, certs, path, len, k, &owned);
-			char *cn = tp_short_name(r->certs[i].issuer), *subject = tp_short_name(r->certs[i].subject);
+			char *cn = tp_short_name(info[i].issuer), *subject = tp_short_name(info[i].subject);
 			/* GnuTLS also flags a CRL past its next update, by the real
 			 * clock: freshness is judged below, at --at time. */
 			if (!issuer ||
 			    gnutls_x509_crl_verify(crl, &issuer, 1, GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1, &verify) < 0 ||
 			    (verify & (GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_SIGNER_NOT_FOUND |
 				       GNUTLS_CERT_SIGNER_NOT_CA))) {
-				struct tp_problem *p = tp_result_add(r, TP_CRL_INVALID, (int)i,
+				struct tp_problem *p = tp_find(f, TP_CRL_INVALID, (int)i,
 					"the CRL in %s names '%s' as its issuer but %s, so it was not used", file, cn,
 					issuer ? "is not signed by that CA's key" : "that CA is neither sent nor trusted");
 				(void)p;
 			} else {
 				if (crl_lists(crl, certs[i], &when)) {
-					format_date(when, date, sizeof(date));
-					tp_result_add(r, TP_REVOKED, (int)i,
+					tp_format_date(when, date, sizeof(date));
+					tp_find(f, TP_REVOKED, (int)i,
 						      "'%s' (serial %s) was revoked on %s, says the CRL of '%s' in %s",
-						      subject, r->certs[i].serial, date, cn, file);
+						      subject, info[i].serial, date, cn, file);
 				}
 				/* A CRL past its next update may miss recent revocations. */
 				next = gnutls_x509_crl_get_next_update(crl);
 				if (next != (time_t)-1 && next < now) {
-					format_date(next, date, sizeof(date));
-					tp_result_add(r, TP_CRL_STALE, (int)i,
+					tp_format_date(next, date, sizeof(date));
+					tp_find(f, TP_CRL_STALE, (int)i,
 						      "the CRL of '%s' in %s is stale: its next update was due %s, so "
 						      "revocations since then are missing from it", cn, file, date);
 				}
@@ -139,7 +133,7 @@ ocsp_status_name(unsigned status)
 
 /* The issuer of the leaf: the next in path, else a trusted CA of that name. */
 static int
-ocsp_verify(gnutls_ocsp_resp_t resp, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
+ocsp_verify(gnutls_ocsp_resp_t resp, const struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
 	    size_t len, unsigned *verify)
 {
 	if (len > 1)
@@ -165,20 +159,22 @@ must_staple(gnutls_x509_crt_t crt)
 }
 
 static void
-check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path, size_t len,
-	   time_t now)
+check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in,
+	   const size_t *path, size_t len, time_t now)
 {
-	struct tp_ocsp_info *o = &r->ocsp;
+	gnutls_x509_crt_t *certs = in->certs;
+	const struct tp_cert_info *info = in->facts->certs;
 	gnutls_ocsp_resp_t resp = NULL;
 	unsigned status = 0, reason = 0, verify = 0;
 	time_t revoked_at = (time_t)-1;
 	char date[40];
 
 	o->this_update = o->next_update = o->revocation_time = (time_t)-1;
+	o->stapled = in->ocsp && in->ocsp->size;
 	if (!o->stapled) {
-		if (r->handshake_done && must_staple(certs[0])) {
-			char *cn = tp_short_name(r->certs[0].subject);
-			struct tp_problem *p = tp_result_add(r, TP_OCSP_MISSING, 0,
+		if (in->handshake && must_staple(certs[0])) {
+			char *cn = tp_short_name(info[0].subject);
+			struct tp_problem *p = tp_find(f, TP_OCSP_MISSING, 0,
 				"'%s' demands an OCSP response stapled to it (TLS feature status_request, \"OCSP "
 				"Must-Staple\"), and the server stapled none: Firefox and GnuTLS refuse the connection",
 				cn);
@@ -186,18 +182,18 @@ check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs,
 					   tp_reason_get(TP_OCSP_MISSING)->fix);
 			free(cn);
 		} else if (cfg->ocsp_required) {
-			tp_result_add(r, TP_OCSP_MISSING, 0,
+			tp_find(f, TP_OCSP_MISSING, 0,
 				      "the server stapled no OCSP response to its certificate (--ocsp-required)");
 		}
 		return;
 	}
 	if (gnutls_ocsp_resp_init(&resp) < 0)
 		return;
-	if (gnutls_ocsp_resp_import(resp, &r->ocsp_der) < 0 ||
+	if (gnutls_ocsp_resp_import(resp, in->ocsp) < 0 ||
 	    gnutls_ocsp_resp_get_status(resp) != GNUTLS_OCSP_RESP_SUCCESSFUL ||
 	    gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &status, &o->this_update, &o->next_update,
 					&revoked_at, &reason) < 0) {
-		tp_result_add(r, TP_OCSP_INVALID, 0, "the stapled OCSP response cannot be read, or is not a "
+		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response cannot be read, or is not a "
 						     "successful response");
 		goto out;
 	}
@@ -208,27 +204,27 @@ check_ocsp(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs,
 	o->verified = about_leaf && vret == 0 && verify == 0;
 
 	if (!about_leaf) {
-		tp_result_add(r, TP_OCSP_INVALID, 0, "the stapled OCSP response is about another certificate");
+		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is about another certificate");
 	} else if (!o->verified && len == 1) {
-		tp_result_add(r, TP_OCSP_INVALID, 0,
+		tp_find(f, TP_OCSP_INVALID, 0,
 			      "the stapled OCSP response could not be checked: the server did not send the "
 			      "certificate's issuer, whose key must have signed it");
 	} else if (!o->verified) {
-		tp_result_add(r, TP_OCSP_INVALID, 0,
+		tp_find(f, TP_OCSP_INVALID, 0,
 			      "the stapled OCSP response is not signed by the certificate's issuer (nor by a "
 			      "responder it delegated to)");
 	} else if (status == GNUTLS_OCSP_CERT_REVOKED) {
-		format_date(revoked_at, date, sizeof(date));
-		char *cn = tp_short_name(r->certs[0].subject);
-		tp_result_add(r, TP_REVOKED, 0, "'%s' was revoked on %s, says the OCSP response the server stapled",
+		tp_format_date(revoked_at, date, sizeof(date));
+		char *cn = tp_short_name(info[0].subject);
+		tp_find(f, TP_REVOKED, 0, "'%s' was revoked on %s, says the OCSP response the server stapled",
 			      cn, date);
 		free(cn);
 	} else if (o->next_update != (time_t)-1 && o->next_update < now) {
-		format_date(o->next_update, date, sizeof(date));
-		tp_result_add(r, TP_OCSP_INVALID, 0, "the stapled OCSP response is stale: its next update was due %s",
+		tp_format_date(o->next_update, date, sizeof(date));
+		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is stale: its next update was due %s",
 			      date);
 	} else if (status != GNUTLS_OCSP_CERT_GOOD) {
-		tp_result_add(r, TP_OCSP_INVALID, 0,
+		tp_find(f, TP_OCSP_INVALID, 0,
 			      "the stapled OCSP response says the certificate's status is unknown to its CA");
 	}
 out:
@@ -236,9 +232,9 @@ out:
 }
 
 void
-tp_revoke_check(struct tp_result *r, struct tp_config *cfg, gnutls_x509_crt_t *certs, const size_t *path,
-		size_t len, time_t now)
+tp_revoke_check(struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
+		const struct tp_chain_in *in, const size_t *path, size_t len, time_t now)
 {
-	check_crls(r, cfg, certs, path, len, now);
-	check_ocsp(r, cfg, certs, path, len, now);
+	check_crls(f, cfg, in, path, len, now);
+	check_ocsp(ocsp, f, cfg, in, path, len, now);
 }

@@ -4,10 +4,12 @@
  * scenario needs besides), made in memory with pki.c. Each scenario says
  * what a correct client must report about it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "scenario.h"
+#include "util.h"
 
 #define DAY (24 * 3600)
 /* Validity ends an hour short of whole days, so that "days left" reads the

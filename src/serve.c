@@ -23,7 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "chain.h"
+#include "clock.h"
+#include "file.h"
+#include "scenario.h"
+#include "session.h"
 
 #define MAX_LISTENERS 64
 #define MAX_CONNS_PER_WORKER 4096
@@ -761,7 +765,7 @@ worker(void *arg)
 	struct pollfd *pfd = malloc(cap * sizeof(*pfd));
 	struct conn **order = malloc(cap * sizeof(*order));
 	struct conn *conns = NULL;
-	struct tp_deadline accept_pause = {{0, 0}};
+	struct tp_deadline accept_pause = {.end = {0, 0}};
 	struct rlimit nofile;
 	size_t max_conns = MAX_CONNS_PER_WORKER;
 

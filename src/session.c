@@ -14,19 +14,19 @@
 #include <sys/uio.h>
 #include <gnutls/abstract.h>
 
-#include "internal.h"
+#include "chain.h"
+#include "clock.h"
+#include "session.h"
 
 /* The transport: the socket, and the first bytes the server sent, kept to
  * tell a port that does not speak TLS from a TLS failure. */
 struct io {
+	struct tp_cert_ask ask; /* first: the session's user pointer is the io */
 	int fd;
 	unsigned char first[64];
 	size_t nfirst;
 	size_t nread;
 	bool eof;
-	bool cert_requested;
-	bool cert_sent;
-	const struct tp_config *cfg;
 };
 
 static ssize_t
@@ -54,32 +54,6 @@ io_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 	struct io *io = p;
 	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
 	return sendmsg(io->fd, &msg, MSG_NOSIGNAL);
-}
-
-/* Called when the server asks for a client certificate. */
-static int
-retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutls_pk_algorithm_t *algos,
-	      int nalgos, gnutls_pcert_st **pcert, unsigned *npcert, gnutls_privkey_t *key)
-{
-	struct io *io = gnutls_session_get_ptr(s);
-
-	io->cert_requested = true;
-	*npcert = 0;
-	*pcert = NULL;
-	*key = NULL;
-	if (io->cfg->client_pcert_n) {
-		*pcert = io->cfg->client_pcert;
-		*npcert = io->cfg->client_pcert_n;
-		*key = io->cfg->client_key;
-		io->cert_sent = true;
-	}
-	return 0;
-}
-
-void
-tp_session_setup_credentials(gnutls_certificate_credentials_t cred)
-{
-	gnutls_certificate_set_retrieve_function2(cred, retrieve_cert);
 }
 
 const char *
@@ -175,7 +149,7 @@ alert_name(gnutls_alert_description_t a, char *buf, size_t len)
 
 /* GnuTLS refused the server's handshake signature for its certificate's keyUsage. */
 static void
-explain_key_usage(gnutls_session_t s, struct tp_result *r)
+explain_key_usage(gnutls_session_t s, struct tp_findings *f)
 {
 	unsigned usage = 0, critical = 0;
 	gnutls_x509_crt_t crt = tp_chain_peer(s);
@@ -191,21 +165,21 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 	}
 	if (gnutls_kx_get(s) == GNUTLS_KX_RSA && !is_ca && !(usage & GNUTLS_KEY_KEY_ENCIPHERMENT)) {
 		/* TLS 1.2 RSA key exchange encrypts to the certificate's key. */
-		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+		p = tp_fail(f, TP_PURPOSE_MISMATCH,
 			"the server chose RSA key exchange, which encrypts to its certificate's key, but "
 			"'%s' has no keyUsage keyEncipherment", name ? name : "?");
 		tp_problem_set_fix(p, "Reissue the certificate with keyUsage keyEncipherment as well as "
 				      "digitalSignature, or have the server prefer ECDHE cipher suites (RSA key "
 				      "exchange has no forward secrecy).");
 	} else if (is_ca) {
-		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+		p = tp_fail(f, TP_PURPOSE_MISMATCH,
 			"the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
 			"digitalSignature): a CA certificate served as the server's own",
 			name ? "the CA certificate '" : "a CA certificate", name ? name : "", name ? "'" : "");
 		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
 				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
 	} else {
-		p = tp_result_fail(r, TP_PURPOSE_MISMATCH,
+		p = tp_fail(f, TP_PURPOSE_MISMATCH,
 			"the server's certificate '%s' has a keyUsage without digitalSignature%s, and the server "
 			"must sign the handshake with it (always in TLS 1.3, and with any ECDSA key)",
 			name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? " (keyEncipherment only)" : "");
@@ -216,13 +190,13 @@ explain_key_usage(gnutls_session_t s, struct tp_result *r)
 }
 
 static void
-handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, int ret)
+handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t s, const struct io *io, int ret)
 {
 	char what[160];
 
 	if (!looks_like_tls(io)) {
 		describe_plaintext(io, what, sizeof(what));
-		tp_result_fail(r, TP_NOT_TLS, "the server answered with %s", what);
+		tp_fail(f, TP_NOT_TLS, "the server answered with %s", what);
 		return;
 	}
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
@@ -231,21 +205,21 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 		alert_name(a, name, sizeof(name));
 		switch ((int)a) {
 		case GNUTLS_A_PROTOCOL_VERSION:
-			tp_result_fail(r, TP_PROTOCOL_VERSION,
+			tp_fail(f, TP_PROTOCOL_VERSION,
 				       "the server refused the TLS versions offered (alert %s)", name);
 			return;
 		case GNUTLS_A_CERTIFICATE_REQUIRED:
-			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
 				       "the server requires a client certificate and none was sent (alert %s)", name);
 			return;
 		case GNUTLS_A_UNRECOGNIZED_NAME: {
-			struct tp_problem *p = tp_result_fail(r, TP_HANDSHAKE_FAILURE,
-				"the server does not serve the name %s (alert %s)", r->sni ? r->sni : "(no SNI sent)",
+			struct tp_problem *p = tp_fail(f, TP_HANDSHAKE_FAILURE,
+				"the server does not serve the name %s (alert %s)", h->sni ? h->sni : "(no SNI sent)",
 				name);
-			if (r->sni)
+			if (h->sni)
 				tp_problem_set_fix(p, "Check the name: the server has no site (virtual host, server "
 						      "block) for '%s'. Probe the name it serves with --sni NAME, or add "
-						      "a site with a certificate for this one.", r->sni);
+						      "a site with a certificate for this one.", h->sni);
 			else
 				tp_problem_set_fix(p, "The server wants a server name (SNI) and none was sent, as "
 						      "happens when probing by IP address: add --sni NAME.");
@@ -254,14 +228,14 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 		default:
 			break;
 		}
-		if (io->cert_requested && !io->cert_sent) {
-			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+		if (io->ask.requested && !io->ask.sent) {
+			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
 				       "the server asked for a client certificate, none was sent, and it ended the "
 				       "handshake (alert %s)", name);
 			return;
 		}
-		if (io->cert_requested && io->cert_sent) {
-			struct tp_problem *p = tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+		if (io->ask.requested && io->ask.sent) {
+			struct tp_problem *p = tp_fail(f, TP_CLIENT_CERT_REQUIRED,
 				"the server rejected the client certificate that was sent (alert %s)", name);
 			tp_problem_set_fix(p, "The server does not accept this client certificate: use one issued "
 					      "by a CA the server trusts (its client CA list), not expired, with "
@@ -269,61 +243,62 @@ handshake_failed(struct tp_result *r, gnutls_session_t s, const struct io *io, i
 			return;
 		}
 		if (a == GNUTLS_A_HANDSHAKE_FAILURE || a == GNUTLS_A_INSUFFICIENT_SECURITY) {
-			r->offer_refused = true;
-			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+			h->offer_refused = true;
+			tp_fail(f, TP_HANDSHAKE_FAILURE,
 				       "the server ended the handshake with alert %s: it found nothing acceptable "
 				       "in the client's offer (cipher suites, groups or signature algorithms)", name);
 			return;
 		}
-		tp_result_fail(r, TP_HANDSHAKE_FAILURE, "the server ended the handshake with alert %s", name);
+		tp_fail(f, TP_HANDSHAKE_FAILURE, "the server ended the handshake with alert %s", name);
 		return;
 	}
 	switch (ret) {
 	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
-		tp_result_fail(r, TP_PROTOCOL_VERSION,
+		tp_fail(f, TP_PROTOCOL_VERSION,
 			       "the server chose a TLS version this client does not allow (%s)", gnutls_strerror(ret));
 		return;
 	case GNUTLS_E_NO_CIPHER_SUITES:
 	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
 	case GNUTLS_E_NO_PRIORITIES_WERE_SET:
-		r->offer_refused = true;
-		tp_result_fail(r, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
+		h->offer_refused = true;
+		tp_fail(f, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
 			       gnutls_strerror(ret));
 		return;
 	case GNUTLS_E_KEY_USAGE_VIOLATION:
-		explain_key_usage(s, r);
+		explain_key_usage(s, f);
 		return;
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
 		if (io->nread == 0)
-			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+			tp_fail(f, TP_HANDSHAKE_FAILURE,
 				       "the server closed the connection without answering the TLS hello%s",
 				       io->eof ? "" : " (connection reset)");
 		else
-			tp_result_fail(r, TP_HANDSHAKE_FAILURE,
+			tp_fail(f, TP_HANDSHAKE_FAILURE,
 				       "the server %s the connection in the middle of the handshake, after %zu bytes",
 				       io->eof ? "closed" : "reset", io->nread);
 		return;
 	default:
-		tp_result_fail(r, TP_HANDSHAKE_FAILURE, "the handshake failed: %s", gnutls_strerror(ret));
+		tp_fail(f, TP_HANDSHAKE_FAILURE, "the handshake failed: %s", gnutls_strerror(ret));
 		return;
 	}
 }
 
 /* A TLS 1.2 DHE group of the server's own making (not an RFC 7919 one): its size. */
 static void
-weak_dh(struct tp_result *r, int bits)
+weak_dh(struct tp_tls_facts *tls, struct tp_findings *f, int bits)
 {
 	struct tp_problem *p;
 
 	if (bits <= 0)
 		return;
-	snprintf(r->kx_name, sizeof(r->kx_name), "DH-%d", bits);
-	r->tls.kx_group = r->kx_name;
+	free(tls->kx_name);
+	tls->kx_name = tp_strdupf("DH-%d", bits);
+	tls->info.kx_group = tls->kx_name;
 	if (bits >= 2048)
 		return;
-	p = tp_result_add(r, TP_WEAK_KEY, -1,
+	p = tp_find(f, TP_WEAK_KEY, -1,
 			  "the server's DHE key exchange used a %d-bit group, below 2048 bits: such groups can be "
 			  "broken by a well-funded attacker (Logjam), and stricter clients refuse them", bits);
 	tp_problem_set_fix(p, "Give the server a DH group of 2048 bits or more (an RFC 7919 group such as "
@@ -332,33 +307,32 @@ weak_dh(struct tp_result *r, int bits)
 }
 
 static void
-collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
+collect(struct tp_tls_facts *tls, struct tp_findings *f, gnutls_session_t s, const struct io *io)
 {
 	gnutls_datum_t alpn, ocsp;
 	gnutls_group_t g = gnutls_group_get(s);
 	gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
 
-	r->handshake_done = true;
-	r->tls.version = tp_version_name(gnutls_protocol_get_version(s));
-	r->tls.cipher = gnutls_ciphersuite_get(s);
-	r->tls.kx_group = g ? gnutls_group_get_name(g) : NULL;
-	r->tls.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
+	tls->done = true;
+	tls->info.version = tp_version_name(gnutls_protocol_get_version(s));
+	tls->info.cipher = gnutls_ciphersuite_get(s);
+	tls->info.kx_group = g ? gnutls_group_get_name(g) : NULL;
+	tls->info.sig_alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
 	gnutls_kx_algorithm_t kx = gnutls_kx_get(s);
 	if (!g && (kx == GNUTLS_KX_DHE_RSA || kx == GNUTLS_KX_DHE_DSS))
-		weak_dh(r, gnutls_dh_get_prime_bits(s));
+		weak_dh(tls, f, gnutls_dh_get_prime_bits(s));
 	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0) {
-		r->alpn = tp_utf8_clean((const char *)alpn.data, alpn.size);
-		r->tls.alpn = r->alpn;
+		tls->alpn = tp_utf8_clean((const char *)alpn.data, alpn.size);
+		tls->info.alpn = tls->alpn;
 	}
-	r->tls.resumed = gnutls_session_is_resumed(s);
-	r->tls.client_cert_requested = io->cert_requested;
-	r->tls.client_cert_sent = io->cert_sent;
+	tls->info.resumed = gnutls_session_is_resumed(s);
+	tls->info.client_cert_requested = io->ask.requested;
+	tls->info.client_cert_sent = io->ask.sent;
 	if (gnutls_ocsp_status_request_get2(s, 0, &ocsp) == 0 && ocsp.size) {
-		r->ocsp_der.data = gnutls_malloc(ocsp.size);
-		if (r->ocsp_der.data) {
-			memcpy(r->ocsp_der.data, ocsp.data, ocsp.size);
-			r->ocsp_der.size = ocsp.size;
-			r->ocsp.stapled = true;
+		tls->ocsp_der.data = gnutls_malloc(ocsp.size);
+		if (tls->ocsp_der.data) {
+			memcpy(tls->ocsp_der.data, ocsp.data, ocsp.size);
+			tls->ocsp_der.size = ocsp.size;
 		}
 	}
 }
@@ -370,11 +344,11 @@ collect(struct tp_result *r, gnutls_session_t s, const struct io *io)
  * round trip or two could take: a session ticket or data means accepted.
  */
 static void
-await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, const struct io *io,
+await_verdict_on_client_cert(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t s, int fd, const struct io *io,
 			     const struct tp_deadline *d)
 {
 	char buf[512];
-	int budget = (int)(4 * r->timing.connect_ms) + 150;
+	int budget = (int)(4 * h->connect_ms) + 150;
 	struct tp_deadline wait;
 
 	tp_deadline_start(&wait, (unsigned)budget);
@@ -393,13 +367,13 @@ await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, co
 		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 			/* The handshake did complete: the chain is still worth
 			 * examining, but the probe ends in this error. */
-			handshake_failed(r, s, io, (int)n);
+			handshake_failed(h, f, s, io, (int)n);
 			return;
 		}
 		if (n < 0 && !gnutls_error_is_fatal((int)n))
 			continue;
-		if ((n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR) && !io->cert_sent)
-			tp_result_fail(r, TP_CLIENT_CERT_REQUIRED,
+		if ((n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR) && !io->ask.sent)
+			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
 				       "the server asked for a client certificate, none was sent, and it closed the "
 				       "connection right after the handshake without saying why");
 		return;
@@ -407,7 +381,8 @@ await_verdict_on_client_cert(struct tp_result *r, gnutls_session_t s, int fd, co
 }
 
 gnutls_session_t
-tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const struct tp_deadline *d)
+tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const struct tp_config *cfg, int fd,
+		     const struct tp_deadline *d, struct tp_findings *f)
 {
 	gnutls_session_t s = NULL;
 	struct io *io = calloc(1, sizeof(*io));
@@ -415,37 +390,37 @@ tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const s
 	int ret;
 
 	if (!io || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot create a TLS session");
+		tp_fail(f, TP_INTERNAL_ERROR, "cannot create a TLS session");
 		goto fail;
 	}
 	io->fd = fd;
-	io->cfg = cfg;
+	io->ask.cfg = cfg;
 	gnutls_session_set_ptr(s, io);
 	gnutls_transport_set_ptr(s, io);
 	gnutls_transport_set_pull_function(s, io_pull);
 	gnutls_transport_set_vec_push_function(s, io_push);
 
-	if ((ret = gnutls_priority_set(s, cfg->prio)) < 0 ||
+	if ((ret = gnutls_priority_set(s, h->prio ? h->prio : cfg->prio)) < 0 ||
 	    (ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cfg->cred)) < 0) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot configure the TLS session: %s", gnutls_strerror(ret));
+		tp_fail(f, TP_INTERNAL_ERROR, "cannot configure the TLS session: %s", gnutls_strerror(ret));
 		goto fail;
 	}
-	if (r->sni && (ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS, r->sni, strlen(r->sni))) < 0) {
-		tp_result_fail(r, TP_INTERNAL_ERROR, "cannot set the server name: %s", gnutls_strerror(ret));
+	if (h->sni && (ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS, h->sni, strlen(h->sni))) < 0) {
+		tp_fail(f, TP_INTERNAL_ERROR, "cannot set the server name: %s", gnutls_strerror(ret));
 		goto fail;
 	}
 	/* Ask for a stapled OCSP response; what it says is judged later. */
 	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
 	if (cfg->alpn) {
-		gnutls_datum_t protos[16];
+		gnutls_datum_t protos[TP_MAX_ALPN];
 		unsigned n = 0;
-		for (char *p = cfg->alpn; *p && n < 16;) {
+		for (char *p = cfg->alpn; *p && n < TP_MAX_ALPN;) {
 			size_t len = strcspn(p, ",");
 			protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)len};
 			p += len + (p[len] == ',');
 		}
 		if ((ret = gnutls_alpn_set_protocols(s, protos, n, 0)) < 0) {
-			tp_result_fail(r, TP_INTERNAL_ERROR, "cannot set ALPN: %s", gnutls_strerror(ret));
+			tp_fail(f, TP_INTERNAL_ERROR, "cannot set ALPN: %s", gnutls_strerror(ret));
 			goto fail;
 		}
 	}
@@ -458,30 +433,30 @@ tp_session_handshake(struct tp_result *r, struct tp_config *cfg, int fd, const s
 			int left = tp_deadline_left(d);
 			if (left > 0 && wait_io(s, fd, left) > 0)
 				continue;
-			r->timing.handshake_ms = tp_now_ms() - t0;
+			h->handshake_ms = tp_now_ms() - t0;
 			if (!looks_like_tls(io))
-				handshake_failed(r, s, io, ret);
+				handshake_failed(h, f, s, io, ret);
 			else if (io->nread == 0)
-				tp_result_fail(r, TP_TIMEOUT,
+				tp_fail(f, TP_TIMEOUT,
 					       "connected, but the server sent nothing within the %.1f s timeout "
 					       "(a TLS server answers the client's hello at once)",
-					       cfg->timeout_ms / 1000.0);
+					       d->ms / 1000.0);
 			else
-				tp_result_fail(r, TP_TIMEOUT,
+				tp_fail(f, TP_TIMEOUT,
 					       "the handshake stalled after %zu bytes from the server and did not "
-					       "finish within the %.1f s timeout", io->nread, cfg->timeout_ms / 1000.0);
+					       "finish within the %.1f s timeout", io->nread, d->ms / 1000.0);
 			goto fail;
 		}
 		if (!gnutls_error_is_fatal(ret))
 			continue;
-		r->timing.handshake_ms = tp_now_ms() - t0;
-		handshake_failed(r, s, io, ret);
+		h->handshake_ms = tp_now_ms() - t0;
+		handshake_failed(h, f, s, io, ret);
 		goto fail;
 	}
-	collect(r, s, io);
-	if (io->cert_requested && gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
-		await_verdict_on_client_cert(r, s, fd, io, d);
-	r->timing.handshake_ms = tp_now_ms() - t0;
+	collect(tls, f, s, io);
+	if (io->ask.requested && gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
+		await_verdict_on_client_cert(h, f, s, fd, io, d);
+	h->handshake_ms = tp_now_ms() - t0;
 	/* The transport pointer outlives this function; the session owns it
 	 * through its user pointer and tp_session_free() releases both. */
 	return s;

@@ -12,40 +12,18 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "starttls.h"
 
 #define LINE_MAX_BYTES 4096
 
 struct dialogue {
-	struct tp_result *r;
+	struct tp_findings *f;
 	int fd;
 	const struct tp_deadline *d;
 	const char *proto;
 	char buf[LINE_MAX_BYTES];
 	size_t len;
 };
-
-static const struct {
-	const char *name;
-	uint16_t port;
-} protocols[] = {
-	{"ftp", 21}, {"imap", 143}, {"pop3", 110}, {"postgres", 5432}, {"smtp", 25},
-};
-
-int
-tp_starttls_known(const char *proto)
-{
-	return tp_starttls_port(proto) < 0 ? -1 : 0;
-}
-
-int
-tp_starttls_port(const char *proto)
-{
-	for (size_t i = 0; i < sizeof(protocols) / sizeof(*protocols); i++)
-		if (strcmp(protocols[i].name, proto) == 0)
-			return protocols[i].port;
-	return -1;
-}
 
 static int
 send_all(struct dialogue *g, const void *data, size_t len)
@@ -61,7 +39,7 @@ send_all(struct dialogue *g, const void *data, size_t len)
 			continue;
 		}
 		if (n <= 0) {
-			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the connection broke while talking to the server",
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the connection broke while talking to the server",
 				       g->proto);
 			return -1;
 		}
@@ -70,7 +48,7 @@ send_all(struct dialogue *g, const void *data, size_t len)
 	}
 	return 0;
 timeout:
-	tp_result_fail(g->r, TP_TIMEOUT, "%s: the server did not answer in time before TLS", g->proto);
+	tp_fail(g->f, TP_TIMEOUT, "%s: the server did not answer in time before TLS", g->proto);
 	return -1;
 }
 
@@ -92,20 +70,20 @@ read_line(struct dialogue *g, char *line, size_t size)
 			return 0;
 		}
 		if (g->len == sizeof(g->buf)) {
-			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes",
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes",
 				       g->proto, LINE_MAX_BYTES);
 			return -1;
 		}
 		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
 		int ready = poll(&pfd, 1, tp_deadline_left(g->d));
 		if (ready <= 0) {
-			tp_result_fail(g->r, TP_TIMEOUT, "%s: the server said nothing%s within the timeout", g->proto,
+			tp_fail(g->f, TP_TIMEOUT, "%s: the server said nothing%s within the timeout", g->proto,
 				       g->len ? " more" : "");
 			return -1;
 		}
 		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - g->len, 0);
 		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-			tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS",
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS",
 				       g->proto);
 			return -1;
 		}
@@ -142,7 +120,7 @@ refused(struct dialogue *g, const char *said, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	tp_result_fail(g->r, TP_STARTTLS_REFUSED, "%s: %s (the server said \"%.120s\")", g->proto, what,
+	tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: %s (the server said \"%.120s\")", g->proto, what,
 		       clean ? clean : "");
 	free(clean);
 }
@@ -250,15 +228,15 @@ postgres(struct dialogue *g)
 	if (send_all(g, request, sizeof(request)) < 0)
 		return -1;
 	if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
-		tp_result_fail(g->r, TP_TIMEOUT, "postgres: no answer to the SSL request within the timeout");
+		tp_fail(g->f, TP_TIMEOUT, "postgres: no answer to the SSL request within the timeout");
 		return -1;
 	}
 	if (recv(g->fd, &answer, 1, 0) != 1) {
-		tp_result_fail(g->r, TP_STARTTLS_REFUSED, "postgres: the server closed the connection");
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "postgres: the server closed the connection");
 		return -1;
 	}
 	if (answer != 'S') {
-		tp_result_fail(g->r, TP_STARTTLS_REFUSED,
+		tp_fail(g->f, TP_STARTTLS_REFUSED,
 			       "postgres: the server does not accept TLS (it answered '%c' to the SSL request)",
 			       answer >= 0x20 && answer < 0x7f ? answer : '?');
 		return -1;
@@ -267,20 +245,20 @@ postgres(struct dialogue *g)
 }
 
 int
-tp_starttls(struct tp_result *r, int fd, const char *proto, const struct tp_deadline *d)
+tp_starttls(struct tp_findings *f, int fd, const char *proto, const struct tp_deadline *d)
 {
-	struct dialogue g = {.r = r, .fd = fd, .d = d, .proto = proto};
+	/* The protocols and their ports are target.c's (tp_starttls_port). */
+	static const struct {
+		const char *name;
+		int (*talk)(struct dialogue *g);
+	} dialogues[] = {
+		{"ftp", ftp}, {"imap", imap}, {"pop3", pop3}, {"postgres", postgres}, {"smtp", smtp},
+	};
+	struct dialogue g = {.f = f, .fd = fd, .d = d, .proto = proto};
 
-	if (strcmp(proto, "smtp") == 0)
-		return smtp(&g);
-	if (strcmp(proto, "imap") == 0)
-		return imap(&g);
-	if (strcmp(proto, "pop3") == 0)
-		return pop3(&g);
-	if (strcmp(proto, "ftp") == 0)
-		return ftp(&g);
-	if (strcmp(proto, "postgres") == 0)
-		return postgres(&g);
-	tp_result_fail(r, TP_INTERNAL_ERROR, "unknown STARTTLS protocol '%s'", proto);
+	for (size_t i = 0; i < sizeof(dialogues) / sizeof(*dialogues); i++)
+		if (strcmp(proto, dialogues[i].name) == 0)
+			return dialogues[i].talk(&g);
+	tp_fail(f, TP_INTERNAL_ERROR, "unknown STARTTLS protocol '%s'", proto);
 	return -1;
 }

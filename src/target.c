@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "tlsprobe.h"
+#include "util.h"
 
 #define DEFAULT_PORT 443
 
@@ -200,6 +201,28 @@ tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen
 	free(t->sni);
 	t->sni = copy;
 	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint16_t port;
+} starttls_protocols[] = {
+	{"ftp", 21}, {"imap", 143}, {"pop3", 110}, {"postgres", 5432}, {"smtp", 25},
+};
+
+static int
+tp_starttls_port(const char *proto)
+{
+	for (size_t i = 0; i < sizeof(starttls_protocols) / sizeof(*starttls_protocols); i++)
+		if (strcmp(starttls_protocols[i].name, proto) == 0)
+			return starttls_protocols[i].port;
+	return -1;
+}
+
+int
+tp_starttls_known(const char *proto)
+{
+	return tp_starttls_port(proto) < 0 ? -1 : 0;
 }
 
 int

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "chain.h"
+#include "file.h"
+#include "trust.h"
 
 struct sys_root {
 	gnutls_datum_t der;

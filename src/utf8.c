@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "tlsprobe.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
 static size_t

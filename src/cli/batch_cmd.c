@@ -132,10 +132,12 @@ batch_command(struct cli *cli)
 		mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
 	}
 #endif
-	if (tp_batch_run(cli->cfg, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
+	struct tp_batch *batch = tp_batch_create(cli->cfg);
+	if (!batch || tp_batch_run(batch, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
+		fprintf(stderr, "tlsprobe: %s\n", batch ? tp_batch_error(batch) : "out of memory");
 		b.worst = cli_worse(b.worst, TP_STATUS_UNKNOWN);
 	}
+	tp_batch_destroy(batch);
 	out_finish(&b.out);
 	if (b.progress)
 		fputc('\n', stderr);

@@ -8,7 +8,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cli.h"
-#include "config.h"
+#include "buildconf.h"
 
 bool
 cli_want_color(enum cli_color c)

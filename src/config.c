@@ -1,0 +1,356 @@
+/*
+ * config.c: the configuration, its setters and its error, and the GnuTLS
+ * priority and credentials made from it once, before the first probe.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "file.h"
+#include "trust.h"
+
+#define MAX_CLIENT_CERTS 16
+
+struct tp_config *
+tp_config_create(void)
+{
+	struct tp_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->trust = tp_trust_create();
+	if (!cfg->trust) {
+		free(cfg);
+		return NULL;
+	}
+	cfg->timeout_ms = 10000;
+	cfg->family = AF_UNSPEC;
+	cfg->warn_days = TP_WARN_DAYS;
+	cfg->crit_days = TP_CRIT_DAYS;
+	return cfg;
+}
+
+static void
+unready(struct tp_config *cfg)
+{
+	if (cfg->prio)
+		gnutls_priority_deinit(cfg->prio);
+	if (cfg->cred)
+		gnutls_certificate_free_credentials(cfg->cred);
+	for (unsigned i = 0; i < cfg->client_pcert_n; i++)
+		gnutls_pcert_deinit(&cfg->client_pcert[i]);
+	free(cfg->client_pcert);
+	if (cfg->client_key)
+		gnutls_privkey_deinit(cfg->client_key);
+	cfg->prio = NULL;
+	cfg->cred = NULL;
+	cfg->client_pcert = NULL;
+	cfg->client_pcert_n = 0;
+	cfg->client_key = NULL;
+	cfg->ready = false;
+}
+
+void
+tp_config_destroy(struct tp_config *cfg)
+{
+	if (!cfg)
+		return;
+	unready(cfg);
+	tp_trust_destroy(cfg->trust);
+	free(cfg->alpn);
+	free(cfg->priority);
+	free(cfg->client_cert_file);
+	free(cfg->client_key_file);
+	free(cfg);
+}
+
+const char *
+tp_config_error(const struct tp_config *cfg)
+{
+	return cfg->error;
+}
+
+int
+tp_config_fail(struct tp_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+tp_config_add_ca_file(struct tp_config *cfg, const char *path)
+{
+	return tp_trust_add_file(cfg->trust, path, cfg->error, sizeof(cfg->error));
+}
+
+int
+tp_config_add_crl_file(struct tp_config *cfg, const char *path)
+{
+	return tp_trust_add_crl_file(cfg->trust, path, cfg->error, sizeof(cfg->error));
+}
+
+void
+tp_config_set_ocsp_required(struct tp_config *cfg, bool required)
+{
+	cfg->ocsp_required = required;
+}
+
+void
+tp_config_set_client_purpose(struct tp_config *cfg, bool client)
+{
+	cfg->client_purpose = client;
+}
+
+void
+tp_config_set_system_ca(struct tp_config *cfg, bool use)
+{
+	tp_trust_use_system(cfg->trust, use);
+}
+
+static int
+readable(struct tp_config *cfg, const char *what, const char *path)
+{
+	char why[600];
+
+	if (tp_readable(path, what, why, sizeof(why)) < 0)
+		return tp_config_fail(cfg, "%s", why);
+	return 0;
+}
+
+int
+tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *key)
+{
+	if (!cert || !key)
+		return tp_config_fail(cfg, "--client-cert and --client-key go together: give both");
+	if (readable(cfg, "client certificate ", cert) < 0 || readable(cfg, "client key ", key) < 0)
+		return -1;
+	free(cfg->client_cert_file);
+	free(cfg->client_key_file);
+	cfg->client_cert_file = strdup(cert);
+	cfg->client_key_file = strdup(key);
+	unready(cfg);
+	return 0;
+}
+
+int
+tp_config_set_alpn(struct tp_config *cfg, const char *list)
+{
+	size_t n = 1;
+
+	if (!list || !*list || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
+		return tp_config_fail(cfg, "invalid ALPN list '%s': give protocols separated by commas, "
+					   "e.g. h2,http/1.1", list ? list : "");
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	if (n > TP_MAX_ALPN)
+		return tp_config_fail(cfg, "too many ALPN protocols (at most %d)", TP_MAX_ALPN);
+	free(cfg->alpn);
+	cfg->alpn = strdup(list);
+	return cfg->alpn ? 0 : tp_config_fail(cfg, "out of memory");
+}
+
+static int
+parse_version(const char *s)
+{
+	static const struct {
+		const char *name;
+		int v;
+	} versions[] = {
+		{"1.0", GNUTLS_TLS1_0}, {"1.1", GNUTLS_TLS1_1}, {"1.2", GNUTLS_TLS1_2}, {"1.3", GNUTLS_TLS1_3},
+	};
+	if (!s)
+		return 0;
+	if (strncasecmp(s, "tls", 3) == 0)
+		s += 3 + (s[3] == 'v' || s[3] == 'V' || s[3] == ' ');
+	for (size_t i = 0; i < sizeof(versions) / sizeof(*versions); i++)
+		if (strcmp(s, versions[i].name) == 0)
+			return versions[i].v;
+	return -1;
+}
+
+int
+tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max)
+{
+	int lo = parse_version(min), hi = parse_version(max);
+
+	if (lo < 0)
+		return tp_config_fail(cfg, "invalid TLS version '%s': use 1.0, 1.1, 1.2 or 1.3", min);
+	if (hi < 0)
+		return tp_config_fail(cfg, "invalid TLS version '%s': use 1.0, 1.1, 1.2 or 1.3", max);
+	if (lo && hi && lo > hi)
+		return tp_config_fail(cfg, "--tls-min %s is above --tls-max %s", min, max);
+	cfg->tls_min = lo;
+	cfg->tls_max = hi;
+	unready(cfg);
+	return 0;
+}
+
+int
+tp_config_set_priority(struct tp_config *cfg, const char *priority)
+{
+	free(cfg->priority);
+	cfg->priority = priority ? strdup(priority) : NULL;
+	unready(cfg);
+	return 0;
+}
+
+void
+tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms)
+{
+	cfg->timeout_ms = ms;
+}
+
+void
+tp_config_set_family(struct tp_config *cfg, int family)
+{
+	cfg->family = family;
+}
+
+void
+tp_config_set_insecure(struct tp_config *cfg, bool insecure)
+{
+	cfg->insecure = insecure;
+}
+
+void
+tp_config_set_time(struct tp_config *cfg, time_t at)
+{
+	cfg->at = at;
+}
+
+int
+tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
+{
+	if (warn < 0 || crit < 0)
+		return tp_config_fail(cfg, "--warn-days and --crit-days must not be negative");
+	if (crit > warn)
+		return tp_config_fail(cfg, "--crit-days %d is above --warn-days %d: the critical threshold must be "
+					   "the smaller one", crit, warn);
+	cfg->warn_days = warn;
+	cfg->crit_days = crit;
+	return 0;
+}
+
+static int
+load_client_cert(struct tp_config *cfg)
+{
+	gnutls_datum_t key = {NULL, 0};
+	unsigned n = MAX_CLIENT_CERTS;
+	int ret;
+
+	cfg->client_pcert = calloc(MAX_CLIENT_CERTS, sizeof(*cfg->client_pcert));
+	if (!cfg->client_pcert)
+		return tp_config_fail(cfg, "out of memory");
+	ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
+						 GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
+	if (ret < 0)
+		ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
+							 GNUTLS_X509_FMT_DER, NULL, NULL, 0);
+	if (ret < 0)
+		return tp_config_fail(cfg, "client certificate %s: %s", cfg->client_cert_file, gnutls_strerror(ret));
+	cfg->client_pcert_n = n;
+	if ((ret = gnutls_load_file(cfg->client_key_file, &key)) < 0)
+		return tp_config_fail(cfg, "cannot read client key %s", cfg->client_key_file);
+	if ((ret = gnutls_privkey_init(&cfg->client_key)) == 0) {
+		ret = gnutls_privkey_import_x509_raw(cfg->client_key, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret < 0)
+			ret = gnutls_privkey_import_x509_raw(cfg->client_key, &key, GNUTLS_X509_FMT_DER, NULL, 0);
+	}
+	gnutls_free(key.data);
+	if (ret < 0)
+		return tp_config_fail(cfg, "client key %s: %s (an unencrypted PEM or DER private key is needed)",
+				      cfg->client_key_file, gnutls_strerror(ret));
+	return 0;
+}
+
+void
+tp_config_versions(const struct tp_config *cfg, int *lo, int *hi)
+{
+	*lo = cfg->tls_min ? cfg->tls_min : cfg->priority ? GNUTLS_TLS1_0 : GNUTLS_TLS1_2;
+	*hi = cfg->tls_max ? cfg->tls_max : GNUTLS_TLS1_3;
+}
+
+/* Called when the server asks for a client certificate. */
+static int
+retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutls_pk_algorithm_t *algos,
+	      int nalgos, gnutls_pcert_st **pcert, unsigned *npcert, gnutls_privkey_t *key)
+{
+	struct tp_cert_ask *ask = gnutls_session_get_ptr(s);
+
+	ask->requested = true;
+	*npcert = 0;
+	*pcert = NULL;
+	*key = NULL;
+	if (ask->cfg->client_pcert_n) {
+		*pcert = ask->cfg->client_pcert;
+		*npcert = ask->cfg->client_pcert_n;
+		*key = ask->cfg->client_key;
+		ask->sent = true;
+	}
+	return 0;
+}
+
+int
+tp_config_ready(struct tp_config *cfg)
+{
+	static const char *const vers[] = {
+		[GNUTLS_TLS1_0] = "TLS1.0", [GNUTLS_TLS1_1] = "TLS1.1",
+		[GNUTLS_TLS1_2] = "TLS1.2", [GNUTLS_TLS1_3] = "TLS1.3",
+	};
+	char *prio = NULL;
+	size_t len = 0;
+	const char *err = NULL;
+	FILE *m;
+	int ret;
+
+	if (cfg->ready)
+		return 0;
+	if (!(m = open_memstream(&prio, &len)))
+		return tp_config_fail(cfg, "out of memory");
+	fputs(cfg->priority ? cfg->priority : "NORMAL", m);
+	/* Like current browsers and HTTP clients, refuse TLS 1.0 and 1.1
+	 * unless asked: a server that speaks only those is broken for them. */
+	if (!cfg->priority || cfg->tls_min || cfg->tls_max) {
+		int lo, hi;
+		tp_config_versions(cfg, &lo, &hi);
+		fputs(":-VERS-ALL", m);
+		for (int v = lo; v <= hi; v++)
+			fprintf(m, ":+VERS-%s", vers[v]);
+	}
+	if (fclose(m) != 0 || !prio) {
+		free(prio);
+		return tp_config_fail(cfg, "out of memory");
+	}
+	ret = gnutls_priority_init(&cfg->prio, prio, &err);
+	if (ret < 0) {
+		cfg->prio = NULL;
+		if (ret == GNUTLS_E_INVALID_REQUEST && err)
+			tp_config_fail(cfg, "invalid --priority '%.200s': GnuTLS cannot parse it at '%.40s'", prio, err);
+		else
+			tp_config_fail(cfg, "invalid --priority '%.200s': %s", prio, gnutls_strerror(ret));
+		free(prio);
+		return -1;
+	}
+	free(prio);
+	if ((ret = gnutls_certificate_allocate_credentials(&cfg->cred)) < 0)
+		return tp_config_fail(cfg, "cannot allocate credentials: %s", gnutls_strerror(ret));
+	gnutls_certificate_set_retrieve_function2(cfg->cred, retrieve_cert);
+	if (cfg->client_cert_file && load_client_cert(cfg) < 0) {
+		unready(cfg);
+		return -1;
+	}
+	cfg->ready = true;
+	return 0;
+}
+
+time_t
+tp_config_now(const struct tp_config *cfg)
+{
+	return cfg->at ? cfg->at : time(NULL);
+}

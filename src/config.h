@@ -1,0 +1,58 @@
+/*
+ * config.h: the probe's configuration (the opaque struct tp_config of the
+ * public header), its setters and its error, and what tp_config_ready()
+ * makes of it for GnuTLS: the priority and the credentials.
+ */
+#ifndef TP_CONFIG_H
+#define TP_CONFIG_H
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+
+#include "tlsprobe.h"
+#include "util.h"
+
+struct tp_trust;
+
+struct tp_config {
+	char error[512];
+	struct tp_trust *trust;
+	char *alpn;             /* comma separated */
+	char *priority;         /* user's, or NULL */
+	int tls_min, tls_max;   /* GNUTLS_TLS1_0.., 0 for none */
+	unsigned timeout_ms;
+	int family;
+	bool insecure;
+	bool ocsp_required;
+	bool client_purpose;
+	time_t at;
+	int warn_days, crit_days;
+	char *client_cert_file, *client_key_file;
+
+	/* made by tp_config_ready(), then only read (by any number of threads) */
+	bool ready;
+	gnutls_priority_t prio;
+	gnutls_certificate_credentials_t cred;
+	gnutls_pcert_st *client_pcert;
+	unsigned client_pcert_n;
+	gnutls_privkey_t client_key;
+};
+
+TP_PRINTF(2, 3) int tp_config_fail(struct tp_config *cfg, const char *fmt, ...);
+/* The lowest and highest versions a probe offers. */
+void tp_config_versions(const struct tp_config *cfg, int *lo, int *hi);
+/* The time validity is judged at: --at, or now. */
+time_t tp_config_now(const struct tp_config *cfg);
+
+/*
+ * What the server asked of the client certificate. The credentials'
+ * callback fills it in: a session using cfg->cred MUST point its user
+ * pointer (gnutls_session_set_ptr) at one.
+ */
+struct tp_cert_ask {
+	const struct tp_config *cfg;
+	bool requested;
+	bool sent;
+};
+
+#endif

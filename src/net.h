@@ -1,0 +1,24 @@
+/*
+ * net.h: name resolution and TCP connect, both bounded by the deadline.
+ * The only module that opens sockets for a probe.
+ */
+#ifndef TP_NET_H
+#define TP_NET_H
+
+#include "clock.h"
+#include "config.h"
+#include "result.h"
+
+/* Where the probe connected, and how long each step took. */
+struct tp_net_info {
+	char address[64]; /* the last address tried */
+	double dns_ms;    /* negative when not reached */
+	double connect_ms;
+};
+
+/* Resolve and connect to t (or its --connect-to address); a socket, or -1
+ * with the error in f. */
+int tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
+		   const struct tp_deadline *d, struct tp_findings *f);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * result.h: what a probe found, and the severity policy. Each concern fills
+ * its own part (net: the address and timings; session: the TLS facts;
+ * chain: the certificates; diagnose: the verdict) and adds findings; the
+ * orchestrator assembles the parts into a tp_result and judges it once.
+ */
+#ifndef TP_RESULT_H
+#define TP_RESULT_H
+
+#include <gnutls/gnutls.h>
+
+#include "tlsprobe.h"
+#include "util.h"
+
+/* Findings about the target, and at most one probe error (the first wins). */
+struct tp_findings {
+	struct tp_problem *problems;
+	size_t n;
+	struct tp_problem *error;
+};
+
+/*
+ * How serious a finding is, beyond its code: the reason table gives each
+ * code a default severity, and the finder says only why this one differs.
+ * tp_severity() is the whole policy.
+ */
+enum tp_grade {
+	TP_GRADE_DEFAULT,
+	TP_GRADE_REFUSED,  /* a verifier refuses the chain for it, or a critical threshold is crossed */
+	TP_GRADE_ADVISORY, /* common clients accept it: worth a warning, not an alarm */
+};
+
+TP_PRINTF(3, 4) struct tp_problem *tp_fail(struct tp_findings *f, enum tp_code code, const char *fmt, ...);
+TP_PRINTF(4, 5) struct tp_problem *tp_find(struct tp_findings *f, enum tp_code code, int cert_index,
+					   const char *fmt, ...);
+/* Make a finding more or less serious than its code's default. */
+void tp_problem_grade(struct tp_problem *p, enum tp_grade grade);
+/* Replace a finding's fix with a more specific one. */
+TP_PRINTF(2, 3) void tp_problem_set_fix(struct tp_problem *p, const char *fmt, ...);
+/* Add "; more" to the message. */
+TP_PRINTF(2, 3) void tp_problem_append(struct tp_problem *p, const char *fmt, ...);
+/* Give an error another code, keeping its message; the fix follows the code. */
+void tp_problem_recode(struct tp_problem *p, enum tp_code code);
+void tp_findings_finish(struct tp_findings *f);
+/* Move from's findings to the end of to's; from's error replaces to's. */
+void tp_findings_move(struct tp_findings *to, struct tp_findings *from);
+
+/* What a handshake learned. The strings of info point into GnuTLS's static
+ * tables or into the members below, which the result owns. */
+struct tp_tls_facts {
+	bool done;               /* a handshake completed */
+	struct tp_tls_info info;
+	char *alpn;
+	char *kx_name;           /* a DH group the server made up: "DH-1024" */
+	gnutls_datum_t ocsp_der; /* the stapled response, if any */
+};
+void tp_tls_facts_finish(struct tp_tls_facts *t);
+
+/* The certificates a server (or a file) gave, read. */
+struct tp_chain_facts {
+	struct tp_cert_info *certs;
+	size_t n;      /* examined: at most TP_MAX_CERTS */
+	size_t n_sent; /* given */
+};
+void tp_chain_facts_finish(struct tp_chain_facts *c);
+void tp_cert_info_finish(struct tp_cert_info *ci);
+
+/* What the verification concluded. */
+struct tp_verdict {
+	bool verified;       /* a chain was verified at all */
+	bool trusted;
+	bool hostname_ok;
+	char *name;          /* the name the chain was checked for */
+	char *gnutls_status; /* GnuTLS's own words, or NULL when it accepted the chain */
+};
+void tp_verdict_finish(struct tp_verdict *v);
+
+struct tp_result {
+	struct tp_target target;
+	char *sni;
+	char address[64];
+	struct tp_timing timing;
+	struct tp_tls_facts tls;
+	struct tp_chain_facts chain;
+	struct tp_ocsp_info ocsp;
+	struct tp_verdict verdict;
+	struct tp_findings found;
+	enum tp_status status;
+	enum tp_code reason;
+	bool is_fetch;
+	struct tp_fetch_info fetch;
+};
+
+struct tp_result *tp_result_create(const struct tp_target *target);
+/* Take over what a probe learned: TLS facts, chain, verification, findings. */
+void tp_result_adopt(struct tp_result *r, struct tp_result *from);
+/* Name each finding's certificate, sort the findings and set the status and
+ * the reason from them; with insecure, verification findings do not count. */
+void tp_result_judge(struct tp_result *r, bool insecure);
+
+#endif
