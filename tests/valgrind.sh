@@ -10,7 +10,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 dir=$(mktemp -d)
 server=""
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; fi; rm -rf "$dir"' EXIT INT TERM
+servers=""
+trap 'for p in $server $servers; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT INT TERM
 vg() {
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite --suppressions="$here/valgrind.supp" --log-file="$dir/vg.log" "$@" \
@@ -62,5 +63,33 @@ check "fetch" "0" "$tlsprobe" fetch "https://$good/" --ca-file "$dir/root.pem" -
 check "fetch, failing TLS explained by a probe" "2" "$tlsprobe" fetch "https://$(sed -n 2p "$dir/targets")/" \
 	--ca-file "$dir/root.pem"
 check "connect, refused port" "2" "$tlsprobe" localhost:1 --timeout 2
+# Servers with a 1024-bit DH group of their own (RFC 5114's, not an RFC 7919
+# one): tlsprobe names it "DH-1024" in a string of its own making, which a
+# failed fetch takes over from the probe that explains it, and which the
+# second look of a probe of a TLS 1.1-only server makes and must free.
+dh_server() { # file for the port, then s_server options
+	out=$1
+	shift
+	openssl s_server -accept 127.0.0.1:0 -cert "$dir/dh.crt" -key "$dir/dh.key" -dhparam "$dir/dh.pem" -www "$@" \
+		>"$out" 2>&1 &
+	servers="$servers $!"
+	i=0
+	until grep -q '^ACCEPT' "$out" 2>/dev/null || [ $i -ge 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$out"
+}
+if command -v openssl >/dev/null 2>&1 &&
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/dh.key" -out "$dir/dh.crt" -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost -days 30 >/dev/null 2>&1 &&
+	openssl genpkey -genparam -algorithm DH -pkeyopt dh_rfc5114:1 -out "$dir/dh.pem" >/dev/null 2>&1; then
+	port=$(dh_server "$dir/dh12" -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0')
+	check "fetch explained by a probe that found a DH-1024 group" "2" "$tlsprobe" fetch "https://localhost:$port/" \
+		--no-system-ca --json
+	port=$(dh_server "$dir/dh11" -tls1_1 -cipher 'DHE-RSA-AES128-SHA:@SECLEVEL=0')
+	check "connect, a second look at a TLS 1.1-only server with a DH-1024 group" "2" "$tlsprobe" \
+		"localhost:$port" --no-system-ca --json
+fi
 echo "1..$n"
 [ "$failed" -eq 0 ]
