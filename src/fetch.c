@@ -102,6 +102,9 @@ struct transfer {
 	bool in_headers;
 	char *body;
 	size_t body_len;
+	/* what curl was given, freed with it */
+	struct curl_slist *send_headers, *resolve, *connect_to;
+	char *cafile;        /* a temporary copy of what is trusted */
 };
 
 static void
@@ -345,7 +348,7 @@ header_matches(const char *headers, const char *want)
 
 /* A CA file for curl: the user's CA files, and the system store's roots when with_system. */
 static char *
-ca_bundle(struct tp_config *cfg, bool with_system, char *err, size_t errlen)
+ca_bundle(const struct tp_config *cfg, bool with_system, char *err, size_t errlen)
 {
 	char path[] = "/tmp/tlsprobe-fetch-ca-XXXXXX";
 	int fd = mkstemp(path);
@@ -432,6 +435,241 @@ explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host,
 	tp_result_destroy(p);
 }
 
+/* Turn the options and the config into curl's: 0, or -1 with the error in r. */
+static int
+configure(struct transfer *t, const struct tp_config *cfg, char *errbuf)
+{
+	const struct tp_fetch_options *o = t->o;
+	char err[512];
+
+	if (!(t->h = api.easy_init())) {
+		tp_fail(&t->r->found, TP_INTERNAL_ERROR, "cannot start libcurl");
+		return -1;
+	}
+	api.easy_setopt(t->h, CURLOPT_URL, o->url);
+	api.easy_setopt(t->h, CURLOPT_NOSIGNAL, 1L);
+	api.easy_setopt(t->h, CURLOPT_ERRORBUFFER, errbuf);
+	api.easy_setopt(t->h, CURLOPT_HEADERFUNCTION, on_header);
+	api.easy_setopt(t->h, CURLOPT_HEADERDATA, t);
+	api.easy_setopt(t->h, CURLOPT_WRITEFUNCTION, on_body);
+	api.easy_setopt(t->h, CURLOPT_WRITEDATA, t);
+	api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	api.easy_setopt(t->h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
+	api.easy_setopt(t->h, CURLOPT_PROTOCOLS_STR, "https,http");
+	if (o->follow) {
+		api.easy_setopt(t->h, CURLOPT_FOLLOWLOCATION, 1L);
+		api.easy_setopt(t->h, CURLOPT_MAXREDIRS, o->max_redirs >= 0 ? o->max_redirs : 10L);
+		api.easy_setopt(t->h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+	}
+	if (o->method)
+		api.easy_setopt(t->h, CURLOPT_CUSTOMREQUEST, o->method);
+	if (o->method && strcasecmp(o->method, "HEAD") == 0)
+		api.easy_setopt(t->h, CURLOPT_NOBODY, 1L);
+	if (o->data)
+		api.easy_setopt(t->h, CURLOPT_POSTFIELDS, o->data);
+	if (o->http_version)
+		api.easy_setopt(t->h, CURLOPT_HTTP_VERSION,
+				o->http_version == 2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	if (o->proxy)
+		api.easy_setopt(t->h, CURLOPT_PROXY, o->proxy);
+	if ((o->n_headers && !(t->send_headers = slist(o->headers, o->n_headers))) ||
+	    (o->n_resolve && !(t->resolve = slist(o->resolve, o->n_resolve))) ||
+	    (o->n_connect_to && !(t->connect_to = slist(o->connect_to, o->n_connect_to)))) {
+		tp_fail(&t->r->found, TP_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	api.easy_setopt(t->h, CURLOPT_HTTPHEADER, t->send_headers);
+	api.easy_setopt(t->h, CURLOPT_RESOLVE, t->resolve);
+	api.easy_setopt(t->h, CURLOPT_CONNECT_TO, t->connect_to);
+	if (cfg->client_cert_file) {
+		api.easy_setopt(t->h, CURLOPT_SSLCERT, cfg->client_cert_file);
+		api.easy_setopt(t->h, CURLOPT_SSLKEY, cfg->client_key_file);
+	}
+	if (cfg->insecure) {
+		api.easy_setopt(t->h, CURLOPT_SSL_VERIFYPEER, 0L);
+		api.easy_setopt(t->h, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (tp_trust_user_count(cfg->trust) || !tp_trust_uses_system(cfg->trust)) {
+		/*
+		 * Trust exactly what the probe trusts. With --ca-file the chain
+		 * mostly ends at that CA: try it alone first, since curl parses
+		 * every root it is given on every fetch (about 10 ms for the
+		 * system's), and only when that does not verify, all of them.
+		 * A failed verification sends no request, so trying twice is safe.
+		 */
+		if (!(t->cafile = ca_bundle(cfg, false, err, sizeof(err)))) {
+			tp_fail(&t->r->found, TP_INTERNAL_ERROR, "%s", err);
+			return -1;
+		}
+		api.easy_setopt(t->h, CURLOPT_CAINFO, t->cafile);
+		api.easy_setopt(t->h, CURLOPT_CAPATH, NULL);
+	}
+	return 0;
+}
+
+/* The transfer, once more with every trusted root when the user's CAs alone did not verify. */
+static CURLcode
+perform(struct transfer *t, const struct tp_config *cfg, double started)
+{
+	CURLcode rc = api.easy_perform(t->h);
+	double spent = tp_now_ms() - started;
+	char err[512];
+
+	if (rc == CURLE_PEER_FAILED_VERIFICATION && t->cafile && tp_trust_uses_system(cfg->trust) &&
+	    tp_trust_user_count(cfg->trust) && spent + 1 < cfg->timeout_ms) {
+		char *all = ca_bundle(cfg, true, err, sizeof(err));
+		if (all) {
+			/* Within what is left of --max-time. */
+			api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ms - (unsigned)spent));
+			unlink(t->cafile);
+			free(t->cafile);
+			t->cafile = all;
+			free_peers(t);
+			t->have_tls = false;
+			api.easy_setopt(t->h, CURLOPT_CAINFO, t->cafile);
+			rc = api.easy_perform(t->h);
+		}
+	}
+	return rc;
+}
+
+static const char *
+http_version_name(long v)
+{
+	return v == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+	       : v == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
+	       : v == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+	       : v == CURL_HTTP_VERSION_3   ? "HTTP/3"
+					    : NULL;
+}
+
+/* What curl learned: status, timers, where it connected (*ip, *port), its error. */
+static void
+collect(struct transfer *t, CURLcode rc, const char *errbuf, char **ip, long *port, long *os_errno)
+{
+	struct tp_result *r = t->r;
+	struct tp_fetch_info *f = &r->fetch;
+	curl_off_t tm[5] = {0}, size = 0;
+	long http_version = 0;
+	char *url = NULL, *ctype = NULL;
+
+	api.easy_getinfo(t->h, CURLINFO_NAMELOOKUP_TIME_T, &tm[0]);
+	api.easy_getinfo(t->h, CURLINFO_CONNECT_TIME_T, &tm[1]);
+	api.easy_getinfo(t->h, CURLINFO_APPCONNECT_TIME_T, &tm[2]);
+	api.easy_getinfo(t->h, CURLINFO_STARTTRANSFER_TIME_T, &tm[3]);
+	api.easy_getinfo(t->h, CURLINFO_TOTAL_TIME_T, &tm[4]);
+	api.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &f->status);
+	api.easy_getinfo(t->h, CURLINFO_HTTP_VERSION, &http_version);
+	api.easy_getinfo(t->h, CURLINFO_EFFECTIVE_URL, &url);
+	api.easy_getinfo(t->h, CURLINFO_PRIMARY_IP, ip);
+	api.easy_getinfo(t->h, CURLINFO_PRIMARY_PORT, port);
+	api.easy_getinfo(t->h, CURLINFO_CONTENT_TYPE, &ctype);
+	api.easy_getinfo(t->h, CURLINFO_SIZE_DOWNLOAD_T, &size);
+	api.easy_getinfo(t->h, CURLINFO_OS_ERRNO, os_errno);
+	/* curl's timers are cumulative from the start; 0 means not reached. */
+	f->dns_ms = tm[0] ? (double)tm[0] / 1000.0 : -1;
+	f->connect_ms = tm[1] ? (double)tm[1] / 1000.0 : -1;
+	f->tls_ms = tm[2] ? (double)tm[2] / 1000.0 : -1;
+	f->ttfb_ms = tm[3] ? (double)tm[3] / 1000.0 : -1;
+	f->total_ms = (double)tm[4] / 1000.0;
+	f->http_version = http_version_name(http_version);
+	f->final_url = url ? tp_utf8_clean(url, strlen(url)) : NULL;
+	f->content_type = ctype ? tp_utf8_clean(ctype, strlen(ctype)) : NULL;
+	f->size = (long long)size;
+	f->reason = t->reason;
+	t->reason = NULL;
+	f->curl_code = (int)rc;
+	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : api.easy_strerror(rc)) : NULL;
+	/* The trust file curl names is our temporary copy, gone by now. */
+	char *cafile_note = f->curl_message ? strstr(f->curl_message, " CAfile:") : NULL;
+	if (cafile_note && t->cafile)
+		*cafile_note = '\0';
+	if (f->curl_message) {
+		size_t k = strlen(f->curl_message);
+		while (k && (f->curl_message[k - 1] == '.' || f->curl_message[k - 1] == ' '))
+			f->curl_message[--k] = '\0';
+	}
+	if (*ip && **ip)
+		snprintf(r->address, sizeof(r->address), "%s", *ip);
+	r->timing.dns_ms = f->dns_ms;
+	r->timing.connect_ms = f->connect_ms;
+	r->timing.starttls_ms = -1;
+	r->timing.handshake_ms = f->tls_ms;
+	r->timing.total_ms = f->total_ms;
+}
+
+/* The TLS session of the final response, and the diagnosis of its chain. */
+static void
+adopt_tls(struct transfer *t, const struct tp_config *cfg)
+{
+	struct tp_result *r = t->r;
+	struct tp_target fin;
+	char ferr[256];
+
+	r->tls.done = true;
+	r->tls.info.version = t->version;
+	r->tls.info.cipher = t->cipher;
+	r->tls.info.kx_group = t->kx_group;
+	r->tls.info.sig_alg = t->sig_alg;
+	r->tls.alpn = t->alpn;
+	r->tls.info.alpn = t->alpn;
+	r->tls.info.client_cert_requested = t->client_cert_requested;
+	r->tls.info.client_cert_sent = t->client_cert_requested && cfg->client_cert_file;
+	t->alpn = NULL;
+	/* The name the final response's certificate must cover. */
+	if (r->fetch.final_url && tp_target_parse(&fin, r->fetch.final_url, ferr, sizeof(ferr)) == 0) {
+		tp_examine_into(r, cfg, t->peers, t->n_peers, fin.host, tp_config_now(cfg));
+		tp_target_finish(&fin);
+	}
+}
+
+/* The checks a monitoring system asked for, on a response that came. */
+static void
+check_response(struct transfer *t)
+{
+	const struct tp_fetch_options *o = t->o;
+	struct tp_findings *found = &t->r->found;
+	const struct tp_fetch_info *f = &t->r->fetch;
+
+	/* Followed from https:// to http://: the final answer came in the clear. */
+	if (f->final_url && strncasecmp(f->final_url, "http://", 7) == 0 && strncasecmp(o->url, "https://", 8) == 0)
+		tp_find(found, TP_INSECURE_REDIRECT, -1, "the redirects end at %s, an answer sent in the clear",
+			f->final_url);
+	if (o->expect_status && !status_expected(o->expect_status, f->status))
+		tp_find(found, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,
+			f->reason ? " " : "", f->reason ? f->reason : "", o->expect_status);
+	if (o->expect_body && !(t->body && memmem(t->body, t->body_len, o->expect_body, strlen(o->expect_body))))
+		tp_find(found, TP_BODY_MISMATCH, -1, "the response body%s does not contain \"%s\"",
+			t->body_len == BODY_KEEP ? " (its first 4 MiB)" : "", o->expect_body);
+	for (size_t i = 0; i < o->n_expect_headers; i++)
+		if (!header_matches(t->headers, o->expect_headers[i]))
+			tp_find(found, TP_HEADER_MISMATCH, -1, "the response has no header \"%s\"",
+				o->expect_headers[i]);
+	if (o->max_ms > 0 && f->total_ms > (double)o->max_ms)
+		tp_find(found, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
+			o->max_ms);
+}
+
+static void
+transfer_finish(struct transfer *t)
+{
+	if (api.loaded) {
+		if (t->h)
+			api.easy_cleanup(t->h);
+		api.slist_free_all(t->send_headers);
+		api.slist_free_all(t->resolve);
+		api.slist_free_all(t->connect_to);
+	}
+	if (t->cafile) {
+		unlink(t->cafile);
+		free(t->cafile);
+	}
+	free_peers(t);
+	free(t->alpn);
+	free(t->reason);
+	free(t->headers);
+	free(t->body);
+}
+
 struct tp_result *
 tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 {
@@ -439,11 +677,9 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	char err[512] = "", errbuf[CURL_ERROR_SIZE] = "";
 	struct transfer t = {.o = o};
 	struct tp_result *r;
-	struct curl_slist *headers = NULL, *resolve = NULL, *connect_to = NULL;
-	char *cafile = NULL, *url = NULL, *ip = NULL, *ctype = NULL;
-	curl_off_t tm[5] = {0}, size = 0;
-	long http_version = 0, port = 0, os_errno = 0;
-	time_t now = cfg->at ? cfg->at : time(NULL);
+	char *ip = NULL;
+	long port = 0, os_errno = 0;
+	double started;
 	CURLcode rc;
 
 	if (tp_target_parse(&target, o->url, err, sizeof(err)) < 0) {
@@ -467,199 +703,22 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", api.error);
 		goto out;
 	}
-	if (!(t.h = api.easy_init())) {
-		tp_fail(&r->found, TP_INTERNAL_ERROR, "cannot start libcurl");
+	if (configure(&t, cfg, errbuf) < 0)
 		goto out;
-	}
-	api.easy_setopt(t.h, CURLOPT_URL, o->url);
-	api.easy_setopt(t.h, CURLOPT_NOSIGNAL, 1L);
-	api.easy_setopt(t.h, CURLOPT_ERRORBUFFER, errbuf);
-	api.easy_setopt(t.h, CURLOPT_HEADERFUNCTION, on_header);
-	api.easy_setopt(t.h, CURLOPT_HEADERDATA, &t);
-	api.easy_setopt(t.h, CURLOPT_WRITEFUNCTION, on_body);
-	api.easy_setopt(t.h, CURLOPT_WRITEDATA, &t);
-	api.easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-	api.easy_setopt(t.h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
-	api.easy_setopt(t.h, CURLOPT_PROTOCOLS_STR, "https,http");
-	if (o->follow) {
-		api.easy_setopt(t.h, CURLOPT_FOLLOWLOCATION, 1L);
-		api.easy_setopt(t.h, CURLOPT_MAXREDIRS, o->max_redirs >= 0 ? o->max_redirs : 10L);
-		api.easy_setopt(t.h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
-	}
-	if (o->method)
-		api.easy_setopt(t.h, CURLOPT_CUSTOMREQUEST, o->method);
-	if (o->method && strcasecmp(o->method, "HEAD") == 0)
-		api.easy_setopt(t.h, CURLOPT_NOBODY, 1L);
-	if (o->data)
-		api.easy_setopt(t.h, CURLOPT_POSTFIELDS, o->data);
-	if (o->http_version)
-		api.easy_setopt(t.h, CURLOPT_HTTP_VERSION,
-				 o->http_version == 2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
-	if (o->proxy)
-		api.easy_setopt(t.h, CURLOPT_PROXY, o->proxy);
-	if ((o->n_headers && !(headers = slist(o->headers, o->n_headers))) ||
-	    (o->n_resolve && !(resolve = slist(o->resolve, o->n_resolve))) ||
-	    (o->n_connect_to && !(connect_to = slist(o->connect_to, o->n_connect_to)))) {
-		tp_fail(&r->found, TP_INTERNAL_ERROR, "out of memory");
-		goto out;
-	}
-	api.easy_setopt(t.h, CURLOPT_HTTPHEADER, headers);
-	api.easy_setopt(t.h, CURLOPT_RESOLVE, resolve);
-	api.easy_setopt(t.h, CURLOPT_CONNECT_TO, connect_to);
-	if (cfg->client_cert_file) {
-		api.easy_setopt(t.h, CURLOPT_SSLCERT, cfg->client_cert_file);
-		api.easy_setopt(t.h, CURLOPT_SSLKEY, cfg->client_key_file);
-	}
-	if (cfg->insecure) {
-		api.easy_setopt(t.h, CURLOPT_SSL_VERIFYPEER, 0L);
-		api.easy_setopt(t.h, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (tp_trust_user_count(cfg->trust) || !tp_trust_uses_system(cfg->trust)) {
-		/*
-		 * Trust exactly what the probe trusts. With --ca-file the chain
-		 * mostly ends at that CA: try it alone first, since curl parses
-		 * every root it is given on every fetch (about 10 ms for the
-		 * system's), and only when that does not verify, all of them.
-		 * A failed verification sends no request, so trying twice is safe.
-		 */
-		if (!(cafile = ca_bundle(cfg, false, err, sizeof(err)))) {
-			tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", err);
-			goto out;
-		}
-		api.easy_setopt(t.h, CURLOPT_CAINFO, cafile);
-		api.easy_setopt(t.h, CURLOPT_CAPATH, NULL);
-	}
-
-	double started = tp_now_ms();
-	rc = api.easy_perform(t.h);
-	double spent = tp_now_ms() - started;
-	if (rc == CURLE_PEER_FAILED_VERIFICATION && cafile && tp_trust_uses_system(cfg->trust) &&
-	    tp_trust_user_count(cfg->trust) && spent + 1 < cfg->timeout_ms) {
-		char *all = ca_bundle(cfg, true, err, sizeof(err));
-		if (all) {
-			/* Within what is left of --max-time. */
-			api.easy_setopt(t.h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ms - (unsigned)spent));
-			unlink(cafile);
-			free(cafile);
-			cafile = all;
-			free_peers(&t);
-			t.have_tls = false;
-			api.easy_setopt(t.h, CURLOPT_CAINFO, cafile);
-			rc = api.easy_perform(t.h);
-		}
-	}
-
-	struct tp_fetch_info *f = &r->fetch;
-	api.easy_getinfo(t.h, CURLINFO_NAMELOOKUP_TIME_T, &tm[0]);
-	api.easy_getinfo(t.h, CURLINFO_CONNECT_TIME_T, &tm[1]);
-	api.easy_getinfo(t.h, CURLINFO_APPCONNECT_TIME_T, &tm[2]);
-	api.easy_getinfo(t.h, CURLINFO_STARTTRANSFER_TIME_T, &tm[3]);
-	api.easy_getinfo(t.h, CURLINFO_TOTAL_TIME_T, &tm[4]);
-	api.easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &f->status);
-	api.easy_getinfo(t.h, CURLINFO_HTTP_VERSION, &http_version);
-	api.easy_getinfo(t.h, CURLINFO_EFFECTIVE_URL, &url);
-	api.easy_getinfo(t.h, CURLINFO_PRIMARY_IP, &ip);
-	api.easy_getinfo(t.h, CURLINFO_PRIMARY_PORT, &port);
-	api.easy_getinfo(t.h, CURLINFO_CONTENT_TYPE, &ctype);
-	api.easy_getinfo(t.h, CURLINFO_SIZE_DOWNLOAD_T, &size);
-	api.easy_getinfo(t.h, CURLINFO_OS_ERRNO, &os_errno);
-	/* curl's timers are cumulative from the start; 0 means not reached. */
-	f->dns_ms = tm[0] ? (double)tm[0] / 1000.0 : -1;
-	f->connect_ms = tm[1] ? (double)tm[1] / 1000.0 : -1;
-	f->tls_ms = tm[2] ? (double)tm[2] / 1000.0 : -1;
-	f->ttfb_ms = tm[3] ? (double)tm[3] / 1000.0 : -1;
-	f->total_ms = (double)tm[4] / 1000.0;
-	f->http_version = http_version == CURL_HTTP_VERSION_2_0 ? "HTTP/2"
-			  : http_version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
-			  : http_version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
-			  : http_version == CURL_HTTP_VERSION_3	   ? "HTTP/3"
-								   : NULL;
-	f->final_url = url ? tp_utf8_clean(url, strlen(url)) : NULL;
-	f->content_type = ctype ? tp_utf8_clean(ctype, strlen(ctype)) : NULL;
-	f->size = (long long)size;
-	f->reason = t.reason;
-	t.reason = NULL;
-	f->curl_code = (int)rc;
-	f->curl_message = rc != CURLE_OK ? strdup(errbuf[0] ? errbuf : api.easy_strerror(rc)) : NULL;
-	/* The trust file curl names is our temporary copy, gone by now. */
-	char *cafile_note = f->curl_message ? strstr(f->curl_message, " CAfile:") : NULL;
-	if (cafile_note && cafile)
-		*cafile_note = '\0';
-	if (f->curl_message) {
-		size_t k = strlen(f->curl_message);
-		while (k && (f->curl_message[k - 1] == '.' || f->curl_message[k - 1] == ' '))
-			f->curl_message[--k] = '\0';
-	}
-	if (ip && *ip)
-		snprintf(r->address, sizeof(r->address), "%s", ip);
-	r->timing.dns_ms = f->dns_ms;
-	r->timing.connect_ms = f->connect_ms;
-	r->timing.starttls_ms = -1;
-	r->timing.handshake_ms = f->tls_ms;
-	r->timing.total_ms = f->total_ms;
-
-	if (t.have_tls) {
-		r->tls.done = true;
-		r->tls.info.version = t.version;
-		r->tls.info.cipher = t.cipher;
-		r->tls.info.kx_group = t.kx_group;
-		r->tls.info.sig_alg = t.sig_alg;
-		r->tls.alpn = t.alpn;
-		r->tls.info.alpn = t.alpn;
-		r->tls.info.client_cert_requested = t.client_cert_requested;
-		r->tls.info.client_cert_sent = t.client_cert_requested && cfg->client_cert_file;
-		t.alpn = NULL;
-		/* The name the final response's certificate must cover. */
-		struct tp_target fin;
-		char ferr[256];
-		if (f->final_url && tp_target_parse(&fin, f->final_url, ferr, sizeof(ferr)) == 0) {
-			tp_examine_into(r, cfg, t.peers, t.n_peers, fin.host, now);
-			tp_target_finish(&fin);
-		}
-	}
-	if (rc != CURLE_OK) {
-		if (probe_explains(rc) && !t.have_tls && r->target.host[0])
-			explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip,
-					   tp_now_ms() - started, f->curl_message);
-		else
-			map_curl_error(r, rc, f->curl_message, os_errno);
-		goto out;
-	}
-
-	/* Followed from https:// to http://: the final answer came in the clear. */
-	if (f->final_url && strncasecmp(f->final_url, "http://", 7) == 0 && strncasecmp(o->url, "https://", 8) == 0)
-		tp_find(&r->found, TP_INSECURE_REDIRECT, -1, "the redirects end at %s, an answer sent in the clear",
-			      f->final_url);
-	/* The checks a monitoring system asked for. */
-	if (o->expect_status && !status_expected(o->expect_status, f->status))
-		tp_find(&r->found, TP_HTTP_STATUS, -1, "the server answered %ld%s%s, not %s", f->status,
-			      f->reason ? " " : "", f->reason ? f->reason : "", o->expect_status);
-	if (o->expect_body && !(t.body && memmem(t.body, t.body_len, o->expect_body, strlen(o->expect_body))))
-		tp_find(&r->found, TP_BODY_MISMATCH, -1, "the response body%s does not contain \"%s\"",
-			      t.body_len == BODY_KEEP ? " (its first 4 MiB)" : "", o->expect_body);
-	for (size_t i = 0; i < o->n_expect_headers; i++)
-		if (!header_matches(t.headers, o->expect_headers[i]))
-			tp_find(&r->found, TP_HEADER_MISMATCH, -1, "the response has no header \"%s\"",
-				      o->expect_headers[i]);
-	if (o->max_ms > 0 && f->total_ms > (double)o->max_ms)
-		tp_find(&r->found, TP_TOO_SLOW, -1, "the request took %.0f ms, more than --max-ms %ld", f->total_ms,
-			      o->max_ms);
+	started = tp_now_ms();
+	rc = perform(&t, cfg, started);
+	collect(&t, rc, errbuf, &ip, &port, &os_errno);
+	if (t.have_tls)
+		adopt_tls(&t, cfg);
+	if (rc == CURLE_OK)
+		check_response(&t);
+	else if (probe_explains(rc) && !t.have_tls && r->target.host[0])
+		explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, tp_now_ms() - started,
+				   r->fetch.curl_message);
+	else
+		map_curl_error(r, rc, r->fetch.curl_message, os_errno);
 out:
-	if (api.loaded) {
-		if (t.h)
-			api.easy_cleanup(t.h);
-		api.slist_free_all(headers);
-		api.slist_free_all(resolve);
-		api.slist_free_all(connect_to);
-	}
-	if (cafile) {
-		unlink(cafile);
-		free(cafile);
-	}
-	free_peers(&t);
-	free(t.alpn);
-	free(t.reason);
-	free(t.headers);
-	free(t.body);
+	transfer_finish(&t);
 	tp_result_judge(r, cfg->insecure);
 	return r;
 }
