@@ -126,11 +126,13 @@ int out_init(struct out *o, const struct cli *cli);
 void out_result(struct out *o, const struct tp_result *r);
 void out_finish(struct out *o);
 enum tp_status cli_worse(enum tp_status a, enum tp_status b);
-bool cli_want_color(enum cli_color c);
 
+/* What reaches a terminal (term.c). */
+/* Whether to colour stdout: --color, or on a terminal unless NO_COLOR or TERM=dumb. */
+bool cli_want_color(enum cli_color c);
 /* Writes s with every control character made visible (\x1b, \u{202e}). */
 void render_safe(FILE *out, const char *s);
-/* A certificate's subjectAltNames joined by sep (render_text.c); free it. NULL when out of memory. */
+/* A certificate's subjectAltNames joined by sep; free it. NULL when out of memory. */
 char *cli_join_sans(const struct tp_cert_info *c, const char *sep);
 
 #endif

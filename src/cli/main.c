@@ -10,16 +10,6 @@
 #include "cli.h"
 #include "config.h"
 
-bool
-cli_want_color(enum cli_color c)
-{
-	const char *term = getenv("TERM");
-
-	if (c != COLOR_AUTO)
-		return c == COLOR_ALWAYS;
-	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-}
-
 static int
 connect_command(struct cli *cli)
 {
