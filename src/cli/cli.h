@@ -60,6 +60,7 @@ struct serve_args {
 struct cli {
 	const char *command;  /* "connect", "serve", ... */
 	unsigned cmd;         /* its CMD_ bit */
+	int (*run)(struct cli *cli); /* its entry point; returns the exit status */
 	struct serve_args serve;
 	struct ca_args ca;
 	struct fetch_args fetch;
@@ -83,6 +84,8 @@ struct cli {
 int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
 void cli_finish(struct cli *cli);
 void cli_help(FILE *out, const char *command);
+/* tlsprobe --version: tlsprobe's and its libraries' versions. */
+void cli_version(FILE *out);
 /* Parses --at's forms; -1 on error. */
 int cli_parse_time(const char *s, time_t *t);
 
@@ -98,6 +101,9 @@ struct render_opts {
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
 json_t *render_json_object(const struct tp_result *r);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
+
+/* The commands, each in its own file; each returns the exit status. */
+int connect_command(struct cli *cli);
 int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
 int ca_command(struct cli *cli);

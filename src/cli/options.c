@@ -14,7 +14,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
+
 #include "cli.h"
+#include "config.h"
 
 enum opt_id {
 	OPT_ALPN = 256,
@@ -209,51 +212,52 @@ static const char *const group_names[G_COUNT] = {
 static const struct command {
 	const char *name;
 	unsigned bit;
+	int (*run)(struct cli *cli);
 	const char *summary;
 	const char *usage;
 	const char *about;
 	const char *examples;
 } commands[] = {
-	{"connect", CMD_CONNECT, "probe servers: handshake, chain, why it does not verify (the default)",
+	{"connect", CMD_CONNECT, connect_command, "probe servers: handshake, chain, why it does not verify (the default)",
 	 "tlsprobe [connect] TARGET... [options]",
 	 "Connect to each TARGET (host, host:port, [v6addr]:port or https://URL; port 443\n"
 	 "by default), report the TLS version, cipher and certificate chain, and say why\n"
 	 "the chain does not verify and how to fix it.",
 	 "  tlsprobe localhost:8443 --ca-file root.pem\n"
 	 "  tlsprobe example.com --json | jq .verify.problems\n"},
-	{"serve", CMD_SERVE, "run the reference TLS server: good and broken setups, mutual TLS",
+	{"serve", CMD_SERVE, serve_command, "run the reference TLS server: good and broken setups, mutual TLS",
 	 "tlsprobe serve [options]",
 	 "Run the reference TLS server: a good setup or a deliberately broken one, with\n"
 	 "certificates made in memory (or yours with --cert/--key). It answers HTTP/1.1\n"
 	 "with what was negotiated. Stop it with Ctrl-C.",
 	 "  tlsprobe serve --scenario missing-intermediate --write-ca ca.pem\n"
 	 "  tlsprobe serve --scenario all --base-port 9000 --write-ca ca.pem\n"},
-	{"demo", CMD_DEMO, "serve every scenario on loopback and show what tlsprobe says",
+	{"demo", CMD_DEMO, demo_command, "serve every scenario on loopback and show what tlsprobe says",
 	 "tlsprobe demo [options]",
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
 	 "  tlsprobe demo\n"},
-	{"fetch", CMD_FETCH, "an HTTPS request through libcurl, with the same diagnosis",
+	{"fetch", CMD_FETCH, fetch_command, "an HTTPS request through libcurl, with the same diagnosis",
 	 "tlsprobe fetch URL [options]",
 	 "Make an HTTPS request through libcurl and report what real clients see: the\n"
 	 "status, HTTP version, redirects, timings, TLS facts and the chain, with the\n"
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
 	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n"},
-	{"batch", CMD_BATCH, "many targets at once, one record each, for monitoring",
+	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
 	 "--sni NAME may follow a target), many at once in one process. One record per\n"
 	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n"},
-	{"cert", CMD_CERT, "show and judge certificate files offline",
+	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
 	 "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
 	 "with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n"},
-	{"ca", CMD_CA, "run a small CA: init, issue, check",
+	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, check",
 	 "tlsprobe ca init|issue|check ...",
 	 "Run a small CA of your own.\n"
 	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
@@ -618,6 +622,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	}
 	cli->command = command->name;
 	cli->cmd = command->bit;
+	cli->run = command->run;
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (!(options[i].cmds & cli->cmd))
@@ -741,4 +746,11 @@ cli_help(FILE *out, const char *name)
 		"\n"
 		"See tlsprobe(1) and tlsprobe-json(7).\n",
 		command->examples);
+}
+
+void
+cli_version(FILE *out)
+{
+	fprintf(out, "tlsprobe %s\nGnuTLS %s\nlibcurl %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
+		tp_fetch_curl_version(), jansson_version_str());
 }
