@@ -12,6 +12,9 @@
 
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* Said of a --starttls value the core does not know, on the command line or in a batch list. */
+#define CLI_UNKNOWN_STARTTLS "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres"
+
 enum cli_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_NAGIOS, FORMAT_PROMETHEUS, FORMAT_TSV };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
