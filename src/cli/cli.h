@@ -134,7 +134,13 @@ struct out {
 int out_init(struct out *o, const struct cli *cli);
 void out_result(struct out *o, const struct tp_result *r);
 void out_finish(struct out *o);
+/* A command with one result: writes r as out_init, out_result and out_finish
+ * would, frees it and returns its status. NULL (out of memory) is said on
+ * stderr and is UNKNOWN. */
+int out_single(const struct cli *cli, struct tp_result *r);
 enum tp_status cli_worse(enum tp_status a, enum tp_status b);
+/* OK, WARNING, CRITICAL, UNKNOWN: a status as Nagios and people read it. */
+const char *cli_status_word(enum tp_status s);
 
 /* What reaches a terminal (term.c). */
 /* Whether to colour stdout: --color, or on a terminal unless NO_COLOR or TERM=dumb. */

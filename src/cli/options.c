@@ -98,6 +98,8 @@ enum opt_id {
 #define WARN_DAYS 30
 #define CRIT_DAYS 14
 #define PARALLEL 32
+/* The core's own default for a whole probe or request (tp_config). */
+#define TIMEOUT_S 10
 #define STR(x) STR_(x)
 #define STR_(x) #x
 
@@ -185,7 +187,7 @@ static const struct opt options[] = {
 	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, apply_serve, "log one JSON object per connection"},
 	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, apply_fetch, "critical when the request takes more than N ms"},
 	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, apply_fetch, "with -L: follow at most N redirects (10)"},
-	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, apply_fetch, "bound the whole request (default 10)"},
+	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, apply_fetch, "bound the whole request (default " STR(TIMEOUT_S) ")"},
 	{"method", 'X', "METHOD", OPT_METHOD, FETCH, G_HTTP, apply_fetch, "request method (default GET)"},
 	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, apply_serve, "add NAME to the made certificates' names (repeatable)"},
 	{"name", 0, "NAME", OPT_NAME, CA, G_CA, apply_ca, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
@@ -204,7 +206,7 @@ static const struct opt options[] = {
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, apply_serve, "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect, "send NAME as SNI and verify the certificate against it"},
 	{"starttls", 0, "PROTO", OPT_STARTTLS, PROBE, G_CONNECT, apply_connect, "speak PROTO before TLS: smtp, imap, pop3, ftp, postgres"},
-	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, apply_connect, "bound the whole probe (default 10)"},
+	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, apply_connect, "bound the whole probe (default " STR(TIMEOUT_S) ")"},
 	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, apply_tls, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
 	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, apply_tls, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
 	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, apply_output, "text: show more detail"},

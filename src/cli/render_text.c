@@ -30,8 +30,7 @@ status_color(enum tp_status s)
 static void
 status_word(const struct tout *w, enum tp_status s)
 {
-	static const char *const words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-	const char *word = words[s <= TP_STATUS_UNKNOWN ? s : TP_STATUS_UNKNOWN];
+	const char *word = cli_status_word(s);
 
 	if (w->o->color)
 		fprintf(w->f, "%s%s\033[0m", status_color(s), word);
