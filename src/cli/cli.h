@@ -82,8 +82,8 @@ struct cli {
 	struct tp_config *cfg;
 };
 
-/* Parses argv into cli (which owns a new config). Returns 0, or -1 with a
- * one-line reason in err. */
+/* Parses argv into cli (which owns a new config), cli->run being the named
+ * command's entry point. Returns 0, or -1 with a one-line reason in err. */
 int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
 void cli_finish(struct cli *cli);
 void cli_help(FILE *out, const char *command);
@@ -105,7 +105,9 @@ void render_text(FILE *out, const struct tp_result *r, const struct render_opts 
 json_t *render_json_object(const struct tp_result *r);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
 
-/* The commands, each in its own file; each returns the exit status. */
+/* The commands, the entry points the commands table names (connect_cmd.c,
+ * serve_cmd.c, demo.c, ca_cmd.c for ca and cert, fetch_cmd.c, batch_cmd.c);
+ * each returns the exit status. */
 int connect_command(struct cli *cli);
 int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
@@ -142,8 +144,8 @@ enum tp_status cli_worse(enum tp_status a, enum tp_status b);
 /* OK, WARNING, CRITICAL, UNKNOWN: a status as Nagios and people read it. */
 const char *cli_status_word(enum tp_status s);
 
-/* What reaches a terminal (term.c). */
-/* Whether to colour stdout: --color, or on a terminal unless NO_COLOR or TERM=dumb. */
+/* What reaches a terminal (term.c). Whether to colour stdout: as --color says,
+ * or on a terminal unless NO_COLOR is set or TERM=dumb. */
 bool cli_want_color(enum cli_color c);
 /* Writes s with every control character made visible (\x1b, \u{202e}). */
 void render_safe(FILE *out, const char *s);

@@ -30,7 +30,8 @@ connect_command(struct cli *cli)
 		}
 		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
 		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
-		    (cli->connect_to && tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
+		    (cli->connect_to &&
+		     tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "tlsprobe: %s\n", err);
 			tp_target_finish(&targets[parsed]);
 			worst = TP_STATUS_UNKNOWN;
