@@ -71,8 +71,7 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			return -1;
 		}
 		if (starttls && tp_target_set_starttls(t, starttls) < 0) {
-			snprintf(err, errlen, "line %zu: unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres",
-				 b->lineno, starttls);
+			snprintf(err, errlen, "line %zu: " CLI_UNKNOWN_STARTTLS, b->lineno, starttls);
 			return -1;
 		}
 		/* After --starttls, which may set the port --connect-to keeps. */
@@ -107,7 +106,6 @@ batch_command(struct cli *cli)
 {
 	struct batch_ctx b = {.cli = cli, .progress = isatty(STDERR_FILENO)};
 	const char *path = cli->n_targets ? cli->targets[0] : "-";
-	static const char *const words[] = {"ok", "warning", "critical", "unknown"};
 
 	if (strcmp(path, "-") == 0) {
 		b.in = stdin;
@@ -142,7 +140,8 @@ batch_command(struct cli *cli)
 	if (b.progress)
 		fputc('\n', stderr);
 	fprintf(stderr, "tlsprobe batch: %zu target%s from %s: %zu ok, %zu warning, %zu critical, %zu unknown; worst: %s\n",
-		b.done, b.done == 1 ? "" : "s", b.name, b.count[0], b.count[1], b.count[2], b.count[3], words[b.worst]);
+		b.done, b.done == 1 ? "" : "s", b.name, b.count[0], b.count[1], b.count[2], b.count[3],
+		tp_status_name(b.worst));
 	if (b.in != stdin)
 		fclose(b.in);
 	free(b.line);

@@ -124,17 +124,6 @@ ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 	return TP_STATUS_OK;
 }
 
-static void
-render(struct cli *cli, const struct tp_result *r)
-{
-	struct out out;
-
-	if (out_init(&out, cli) < 0)
-		return;
-	out_result(&out, r);
-	out_finish(&out);
-}
-
 static int
 ca_check(struct cli *cli)
 {
@@ -142,7 +131,6 @@ ca_check(struct cli *cli)
 	gnutls_datum_t *certs = NULL;
 	size_t n = 0;
 	char err[512];
-	int status;
 
 	if (!a->cert) {
 		fprintf(stderr, "tlsprobe: ca check needs --cert FILE (the certificate or chain file to check)\n");
@@ -166,14 +154,7 @@ ca_check(struct cli *cli)
 	tp_config_set_client_purpose(cli->cfg, a->client);
 	struct tp_result *r = tp_ca_check(cli->cfg, a->cert, certs, n, a->key, a->host);
 	tp_certs_free(certs, n);
-	if (!r) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
-		return TP_STATUS_UNKNOWN;
-	}
-	render(cli, r);
-	status = (int)tp_result_status(r);
-	tp_result_destroy(r);
-	return status;
+	return out_single(cli, r);
 }
 
 int

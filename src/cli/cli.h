@@ -12,6 +12,9 @@
 
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* Said of a --starttls value the core does not know, on the command line or in a batch list. */
+#define CLI_UNKNOWN_STARTTLS "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres"
+
 enum cli_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_NAGIOS, FORMAT_PROMETHEUS, FORMAT_TSV };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
@@ -60,6 +63,7 @@ struct serve_args {
 struct cli {
 	const char *command;  /* "connect", "serve", ... */
 	unsigned cmd;         /* its CMD_ bit */
+	int (*run)(struct cli *cli); /* its entry point; returns the exit status */
 	struct serve_args serve;
 	struct ca_args ca;
 	struct fetch_args fetch;
@@ -78,11 +82,13 @@ struct cli {
 	struct tp_config *cfg;
 };
 
-/* Parses argv into cli (which owns a new config). Returns 0, or -1 with a
- * one-line reason in err. */
+/* Parses argv into cli (which owns a new config), cli->run being the named
+ * command's entry point. Returns 0, or -1 with a one-line reason in err. */
 int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
 void cli_finish(struct cli *cli);
 void cli_help(FILE *out, const char *command);
+/* tlsprobe --version: tlsprobe's and its libraries' versions. */
+void cli_version(FILE *out);
 /* Parses --at's forms; -1 on error. */
 int cli_parse_time(const char *s, time_t *t);
 
@@ -98,6 +104,11 @@ struct render_opts {
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
 json_t *render_json_object(const struct tp_result *r);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
+
+/* The commands, the entry points the commands table names (connect_cmd.c,
+ * serve_cmd.c, demo.c, ca_cmd.c for ca and cert, fetch_cmd.c, batch_cmd.c);
+ * each returns the exit status. */
+int connect_command(struct cli *cli);
 int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
 int ca_command(struct cli *cli);
@@ -125,12 +136,20 @@ struct out {
 int out_init(struct out *o, const struct cli *cli);
 void out_result(struct out *o, const struct tp_result *r);
 void out_finish(struct out *o);
+/* A command with one result: writes r as out_init, out_result and out_finish
+ * would, frees it and returns its status. NULL (out of memory) is said on
+ * stderr and is UNKNOWN. */
+int out_single(const struct cli *cli, struct tp_result *r);
 enum tp_status cli_worse(enum tp_status a, enum tp_status b);
-bool cli_want_color(enum cli_color c);
+/* OK, WARNING, CRITICAL, UNKNOWN: a status as Nagios and people read it. */
+const char *cli_status_word(enum tp_status s);
 
+/* What reaches a terminal (term.c). Whether to colour stdout: as --color says,
+ * or on a terminal unless NO_COLOR is set or TERM=dumb. */
+bool cli_want_color(enum cli_color c);
 /* Writes s with every control character made visible (\x1b, \u{202e}). */
 void render_safe(FILE *out, const char *s);
-/* A certificate's subjectAltNames joined by sep (render_text.c); free it. NULL when out of memory. */
+/* A certificate's subjectAltNames joined by sep; free it. NULL when out of memory. */
 char *cli_join_sans(const struct tp_cert_info *c, const char *sep);
 
 #endif

@@ -9,6 +9,9 @@
 
 #include "cli.h"
 
+/* The servers' handshake timeout and the probes' timeout: loopback answers at once. */
+#define TIMEOUT_MS 5000
+
 static bool
 reported(const struct tp_result *r, const char *expect)
 {
@@ -27,7 +30,7 @@ reported(const struct tp_result *r, const char *expect)
 int
 demo_command(struct cli *cli)
 {
-	struct tp_server_options o = {.handshake_timeout_ms = 5000};
+	struct tp_server_options o = {.handshake_timeout_ms = TIMEOUT_MS};
 	struct render_opts ro = {.color = cli_want_color(cli->color), .verbose = cli->verbose, .diagnosis_only = true};
 	size_t n = tp_scenario_count();
 	int *ports = calloc(n, sizeof(*ports));
@@ -60,7 +63,7 @@ demo_command(struct cli *cli)
 		goto fail;
 	}
 	tp_config_set_system_ca(cfg, false);
-	tp_config_set_timeout_ms(cfg, 5000);
+	tp_config_set_timeout_ms(cfg, TIMEOUT_MS);
 	if (tp_server_start(srv) < 0) {
 		snprintf(err, sizeof(err), "cannot start the server's threads");
 		goto fail;

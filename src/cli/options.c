@@ -1,8 +1,10 @@
 /*
- * options.c: the options are data. One table, sorted by long name, drives
- * getopt_long, --help and the list that man pages and completions are
- * checked against. Turning an option into a core setting happens in
- * apply() below, one case per option.
+ * options.c: the options and the commands are data. One table of options,
+ * sorted by long name, drives getopt_long, --help and the list that man
+ * pages and completions are checked against; each row names the topic that
+ * turns the option into a setting (apply_trust, apply_fetch, ...), one
+ * function per topic below. The commands table names each command's entry
+ * point, its help and the words it takes after the options.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,11 +12,15 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
+
 #include "cli.h"
+#include "buildconf.h"
 
 enum opt_id {
 	OPT_ALPN = 256,
@@ -88,7 +94,25 @@ enum opt_id {
 	OPT_WRITE_CLIENT_CERT,
 };
 
+/* Defaults that --help names: one definition each. */
+#define WARN_DAYS 30
+#define CRIT_DAYS 14
+#define PARALLEL 32
+/* The core's own default for a whole probe or request (tp_config). */
+#define TIMEOUT_S 10
+#define STR(x) STR_(x)
+#define STR_(x) #x
+
+#define COUNT(a) (sizeof(a) / sizeof(*(a)))
+
 enum opt_group { G_CONNECT, G_HTTP, G_CHECKS, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
+
+struct opt;
+struct parse;
+/* A topic: turns one of its options into a setting; -1 with a message in
+ * the parse state when the value is wrong. */
+typedef int apply_fn(struct parse *p, const struct opt *o, const char *arg);
+static apply_fn apply_output, apply_trust, apply_connect, apply_tls, apply_fetch, apply_batch, apply_serve, apply_ca;
 
 struct opt {
 	const char *name;
@@ -97,6 +121,7 @@ struct opt {
 	enum opt_id id;
 	unsigned cmds;   /* the commands that take it */
 	enum opt_group group;
+	apply_fn *apply; /* its topic */
 	const char *help;
 };
 
@@ -117,81 +142,125 @@ struct opt {
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
-	{"alpn", 0, "LIST", OPT_ALPN, PROBE | SERVE, G_TLS, "ALPN protocols, comma separated (h2,http/1.1)"},
-	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
-	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, "with --scenario all: serve them on PORT, PORT+1, ..."},
-	{"ca", 0, "FILE", OPT_CA, CA, G_CA, "check: the root CA certificate the chain must lead to"},
-	{"ca-file", 0, "FILE", OPT_CA_FILE, CLIENT | CERT, G_TRUST, "also trust the CA certificates in FILE (repeatable)"},
-	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, "serve this certificate chain (PEM, leaf first) instead of a scenario"},
-	{"cert", 0, "FILE", OPT_CERT, CA, G_CA, "check: the certificate or chain file to check (leaf first)"},
-	{"client", 0, NULL, OPT_CLIENT, CA, G_CA, "issue/check: a client certificate (clientAuth) for mutual TLS"},
-	{"client-ca", 0, "FILE", OPT_CLIENT_CA, SERVE, G_SERVE_TLS, "verify client certificates with the CAs in FILE"},
-	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CLIENT, G_TLS, "client certificate for mutual TLS (PEM)"},
-	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, "private key of --client-cert"},
-	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, "colour the text output: auto, always, never"},
-	{"connect-to", 0, "ADDR[:PORT]", OPT_CONNECT_TO, PROBE, G_CONNECT, "connect there instead of where DNS says, keeping the name"},
-	{"connect-to", 0, "H1:P1:H2:P2", OPT_CONNECT_TO, FETCH, G_CONNECT, "connect to H2:P2 for requests to H1:P1, as curl (repeatable)"},
-	{"crit-days", 0, "N", OPT_CRIT_DAYS, JUDGE, G_TRUST, "critical when a certificate expires within N days (14)"},
-	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, "check the chain against the CRLs in FILE (repeatable)"},
-	{"csr", 0, "FILE", OPT_CSR, CA, G_CA, "issue: sign this certificate request instead of making a key"},
-	{"data", 0, "DATA", OPT_DATA, FETCH, G_HTTP, "send DATA as the request body (POST unless -X says otherwise)"},
-	{"days", 0, "N", OPT_DAYS, CA, G_CA, "init: the root's lifetime (3650); issue: the leaf's (397)"},
-	{"echo", 0, NULL, OPT_ECHO, SERVE, G_SERVE, "echo bytes back instead of answering HTTP"},
-	{"expect-body", 0, "TEXT", OPT_EXPECT_BODY, FETCH, G_CHECKS, "critical unless the body contains TEXT"},
-	{"expect-header", 0, "NAME:VALUE", OPT_EXPECT_HEADER, FETCH, G_CHECKS, "critical unless the response has this header (repeatable)"},
-	{"expect-status", 0, "LIST", OPT_EXPECT_STATUS, FETCH, G_CHECKS, "critical unless the status is in LIST (200,301-308)"},
-	{"force", 0, NULL, OPT_FORCE, CA, G_CA, "init/issue: replace existing files"},
-	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, "output format: text, json, nagios, prometheus, tsv"},
-	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, "drop clients that do not finish the handshake in time (10)"},
-	{"header", 'H', "LINE", OPT_HEADER, FETCH, G_HTTP, "send this request header, \"Name: value\" (repeatable)"},
-	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, "show this help"},
-	{"host", 0, "NAME", OPT_HOST, CA | CERT, G_TRUST, "the name the certificate must cover"},
-	{"http1.1", 0, NULL, OPT_HTTP11, FETCH, G_HTTP, "use HTTP/1.1"},
-	{"http2", 0, NULL, OPT_HTTP2, FETCH, G_HTTP, "use HTTP/2 (negotiated with ALPN)"},
-	{"insecure", 'k', NULL, OPT_INSECURE, CLIENT, G_TRUST, "report verification problems but do not fail on them"},
-	{"ipv4", '4', NULL, OPT_IPV4, PROBE, G_CONNECT, "connect over IPv4 only"},
-	{"ipv6", '6', NULL, OPT_IPV6, PROBE, G_CONNECT, "connect over IPv6 only"},
-	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, "one JSON object per target (same as --format json)"},
-	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, "private key of --cert"},
-	{"key", 0, "FILE", OPT_KEY, CA, G_CA, "check: the private key that must belong to the certificate"},
-	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, "init/issue: key type: ecdsa, rsa, ed25519 (ecdsa P-256 by default; rsa is 3072 bits)"},
-	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, "list the scenarios and what a client should report"},
-	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
-	{"location", 'L', NULL, OPT_LOCATION, FETCH, G_HTTP, "follow redirects"},
-	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, "log one JSON object per connection"},
-	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, "critical when the request takes more than N ms"},
-	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, "with -L: follow at most N redirects (10)"},
-	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, "bound the whole request (default 10)"},
-	{"method", 'X', "METHOD", OPT_METHOD, FETCH, G_HTTP, "request method (default GET)"},
-	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, "add NAME to the made certificates' names (repeatable)"},
-	{"name", 0, "NAME", OPT_NAME, CA, G_CA, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
-	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, "init: a root only; issue signs with it"},
-	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, "do not trust the system's CA store"},
-	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, "fail when the server staples no OCSP response"},
-	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, "write results in input order (default: as they finish)"},
-	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
-	{"parallel", 'P', "N", OPT_PARALLEL, BATCH, G_CONNECT, "probe up to N targets at once (default 32)"},
-	{"priority", 0, "STRING", OPT_PRIORITY, PROBE, G_TLS, "GnuTLS priority string (default NORMAL)"},
-	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, "use this proxy (default: the https_proxy and no_proxy variables)"},
-	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, "text: print only the verdict line"},
-	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, "ask clients for a certificate, accept them without"},
-	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, "refuse clients without a valid certificate"},
-	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, "resolve HOST:PORT to ADDR, as curl (repeatable)"},
-	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, "serve this setup (default good; all: every one)"},
-	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, "send NAME as SNI and verify the certificate against it"},
-	{"starttls", 0, "PROTO", OPT_STARTTLS, PROBE, G_CONNECT, "speak PROTO before TLS: smtp, imap, pop3, ftp, postgres"},
-	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, "bound the whole probe (default 10)"},
-	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
-	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
-	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, "text: show more detail"},
-	{"verify", 0, NULL, OPT_VERIFY, CERT, G_TRUST, "verify the chain in each file, as a probe would"},
-	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, "show versions of tlsprobe and its libraries"},
-	{"warn-days", 0, "N", OPT_WARN_DAYS, JUDGE, G_TRUST, "warn when a certificate expires within N days (30)"},
-	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, "worker threads (default: one per CPU)"},
-	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, "write the made root CA certificate to FILE for clients"},
-	{"write-client-cert", 0, "PREFIX", OPT_WRITE_CLIENT_CERT, SERVE, G_SERVE_TLS, "write a client certificate the server accepts to PREFIX.pem and PREFIX.key"},
+	{"alpn", 0, "LIST", OPT_ALPN, PROBE, G_TLS, apply_tls, "ALPN protocols, comma separated (h2,http/1.1)"},
+	{"alpn", 0, "LIST", OPT_ALPN, SERVE, G_TLS, apply_serve, "ALPN protocols, comma separated (h2,http/1.1)"},
+	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, apply_trust,
+	 "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
+	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, apply_serve,
+	 "with --scenario all: serve them on PORT, PORT+1, ..."},
+	{"ca", 0, "FILE", OPT_CA, CA, G_CA, apply_ca, "check: the root CA certificate the chain must lead to"},
+	{"ca-file", 0, "FILE", OPT_CA_FILE, CLIENT | CERT, G_TRUST, apply_trust,
+	 "also trust the CA certificates in FILE (repeatable)"},
+	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, apply_serve,
+	 "serve this certificate chain (PEM, leaf first) instead of a scenario"},
+	{"cert", 0, "FILE", OPT_CERT, CA, G_CA, apply_ca, "check: the certificate or chain file to check (leaf first)"},
+	{"client", 0, NULL, OPT_CLIENT, CA, G_CA, apply_ca,
+	 "issue/check: a client certificate (clientAuth) for mutual TLS"},
+	{"client-ca", 0, "FILE", OPT_CLIENT_CA, SERVE, G_SERVE_TLS, apply_serve,
+	 "verify client certificates with the CAs in FILE"},
+	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CLIENT, G_TLS, apply_tls,
+	 "client certificate for mutual TLS (PEM)"},
+	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, apply_tls, "private key of --client-cert"},
+	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, apply_output,
+	 "colour the text output: auto, always, never"},
+	{"connect-to", 0, "ADDR[:PORT]", OPT_CONNECT_TO, PROBE, G_CONNECT, apply_connect,
+	 "connect there instead of where DNS says, keeping the name"},
+	{"connect-to", 0, "H1:P1:H2:P2", OPT_CONNECT_TO, FETCH, G_CONNECT, apply_fetch,
+	 "connect to H2:P2 for requests to H1:P1, as curl (repeatable)"},
+	{"crit-days", 0, "N", OPT_CRIT_DAYS, JUDGE, G_TRUST, apply_trust,
+	 "critical when a certificate expires within N days (" STR(CRIT_DAYS) ")"},
+	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, apply_trust,
+	 "check the chain against the CRLs in FILE (repeatable)"},
+	{"csr", 0, "FILE", OPT_CSR, CA, G_CA, apply_ca, "issue: sign this certificate request instead of making a key"},
+	{"data", 0, "DATA", OPT_DATA, FETCH, G_HTTP, apply_fetch,
+	 "send DATA as the request body (POST unless -X says otherwise)"},
+	{"days", 0, "N", OPT_DAYS, CA, G_CA, apply_ca, "init: the root's lifetime (3650); issue: the leaf's (397)"},
+	{"echo", 0, NULL, OPT_ECHO, SERVE, G_SERVE, apply_serve, "echo bytes back instead of answering HTTP"},
+	{"expect-body", 0, "TEXT", OPT_EXPECT_BODY, FETCH, G_CHECKS, apply_fetch,
+	 "critical unless the body contains TEXT"},
+	{"expect-header", 0, "NAME:VALUE", OPT_EXPECT_HEADER, FETCH, G_CHECKS, apply_fetch,
+	 "critical unless the response has this header (repeatable)"},
+	{"expect-status", 0, "LIST", OPT_EXPECT_STATUS, FETCH, G_CHECKS, apply_fetch,
+	 "critical unless the status is in LIST (200,301-308)"},
+	{"force", 0, NULL, OPT_FORCE, CA, G_CA, apply_ca, "init/issue: replace existing files"},
+	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, apply_output,
+	 "output format: text, json, nagios, prometheus, tsv"},
+	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, apply_serve,
+	 "drop clients that do not finish the handshake in time (10)"},
+	{"header", 'H', "LINE", OPT_HEADER, FETCH, G_HTTP, apply_fetch,
+	 "send this request header, \"Name: value\" (repeatable)"},
+	{"help", 'h', NULL, OPT_HELP, ALL, G_GENERAL, apply_output, "show this help"},
+	{"host", 0, "NAME", OPT_HOST, CA | CERT, G_TRUST, apply_ca, "the name the certificate must cover"},
+	{"http1.1", 0, NULL, OPT_HTTP11, FETCH, G_HTTP, apply_fetch, "use HTTP/1.1"},
+	{"http2", 0, NULL, OPT_HTTP2, FETCH, G_HTTP, apply_fetch, "use HTTP/2 (negotiated with ALPN)"},
+	{"insecure", 'k', NULL, OPT_INSECURE, CLIENT, G_TRUST, apply_trust,
+	 "report verification problems but do not fail on them"},
+	{"ipv4", '4', NULL, OPT_IPV4, PROBE, G_CONNECT, apply_connect, "connect over IPv4 only"},
+	{"ipv6", '6', NULL, OPT_IPV6, PROBE, G_CONNECT, apply_connect, "connect over IPv6 only"},
+	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, apply_output,
+	 "one JSON object per target (same as --format json)"},
+	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, apply_serve, "private key of --cert"},
+	{"key", 0, "FILE", OPT_KEY, CA, G_CA, apply_ca, "check: the private key that must belong to the certificate"},
+	{"key-type", 0, "TYPE", OPT_KEY_TYPE, CA, G_CA, apply_ca,
+	 "init/issue: key type: ecdsa, rsa, ed25519 (ecdsa P-256 by default; rsa is 3072 bits)"},
+	{"list-scenarios", 0, NULL, OPT_LIST_SCENARIOS, SERVE, G_SERVE, apply_serve,
+	 "list the scenarios and what a client should report"},
+	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, apply_serve,
+	 "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
+	{"location", 'L', NULL, OPT_LOCATION, FETCH, G_HTTP, apply_fetch, "follow redirects"},
+	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, apply_serve, "log one JSON object per connection"},
+	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, apply_fetch, "critical when the request takes more than N ms"},
+	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, apply_fetch, "with -L: follow at most N redirects (10)"},
+	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, apply_fetch,
+	 "bound the whole request (default " STR(TIMEOUT_S) ")"},
+	{"method", 'X', "METHOD", OPT_METHOD, FETCH, G_HTTP, apply_fetch, "request method (default GET)"},
+	{"name", 0, "NAME", OPT_NAME, SERVE, G_SERVE, apply_serve,
+	 "add NAME to the made certificates' names (repeatable)"},
+	{"name", 0, "NAME", OPT_NAME, CA, G_CA, apply_ca, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
+	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, apply_ca, "init: a root only; issue signs with it"},
+	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, apply_trust,
+	 "do not trust the system's CA store"},
+	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
+	 "fail when the server staples no OCSP response"},
+	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, apply_batch,
+	 "write results in input order (default: as they finish)"},
+	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, apply_ca, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
+	{"parallel", 'P', "N", OPT_PARALLEL, BATCH, G_CONNECT, apply_batch,
+	 "probe up to N targets at once (default " STR(PARALLEL) ")"},
+	{"priority", 0, "STRING", OPT_PRIORITY, PROBE, G_TLS, apply_tls, "GnuTLS priority string (default NORMAL)"},
+	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, apply_fetch,
+	 "use this proxy (default: the https_proxy and no_proxy variables)"},
+	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, apply_output, "text: print only the verdict line"},
+	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
+	 "ask clients for a certificate, accept them without"},
+	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
+	 "refuse clients without a valid certificate"},
+	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, apply_fetch,
+	 "resolve HOST:PORT to ADDR, as curl (repeatable)"},
+	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, apply_serve,
+	 "serve this setup (default good; all: every one)"},
+	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect,
+	 "send NAME as SNI and verify the certificate against it"},
+	{"starttls", 0, "PROTO", OPT_STARTTLS, PROBE, G_CONNECT, apply_connect,
+	 "speak PROTO before TLS: smtp, imap, pop3, ftp, postgres"},
+	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, apply_connect,
+	 "bound the whole probe (default " STR(TIMEOUT_S) ")"},
+	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, apply_tls, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
+	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, apply_tls,
+	 "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
+	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, apply_output, "text: show more detail"},
+	{"verify", 0, NULL, OPT_VERIFY, CERT, G_TRUST, apply_ca, "verify the chain in each file, as a probe would"},
+	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, apply_output,
+	 "show versions of tlsprobe and its libraries"},
+	{"warn-days", 0, "N", OPT_WARN_DAYS, JUDGE, G_TRUST, apply_trust,
+	 "warn when a certificate expires within N days (" STR(WARN_DAYS) ")"},
+	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, apply_serve, "worker threads (default: one per CPU)"},
+	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, apply_serve,
+	 "write the made root CA certificate to FILE for clients"},
+	{"write-client-cert", 0, "PREFIX", OPT_WRITE_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
+	 "write a client certificate the server accepts to PREFIX.pem and PREFIX.key"},
 };
-#define N_OPTIONS (sizeof(options) / sizeof(*options))
+#define N_OPTIONS COUNT(options)
 
 static const char *const group_names[G_COUNT] = {
 	[G_CONNECT] = "Connection",
@@ -209,51 +278,63 @@ static const char *const group_names[G_COUNT] = {
 static const struct command {
 	const char *name;
 	unsigned bit;
+	int (*run)(struct cli *cli);
 	const char *summary;
 	const char *usage;
 	const char *about;
 	const char *examples;
+	/* How many words may follow the options, and what to say when there
+	 * are more or fewer; NULL for a command that takes none. */
+	size_t min_args, max_args;
+	const char *wrong_args;
 } commands[] = {
-	{"connect", CMD_CONNECT, "probe servers: handshake, chain, why it does not verify (the default)",
+	{"connect", CMD_CONNECT, connect_command,
+	 "probe servers: handshake, chain, why it does not verify (the default)",
 	 "tlsprobe [connect] TARGET... [options]",
 	 "Connect to each TARGET (host, host:port, [v6addr]:port or https://URL; port 443\n"
 	 "by default), report the TLS version, cipher and certificate chain, and say why\n"
 	 "the chain does not verify and how to fix it.",
 	 "  tlsprobe localhost:8443 --ca-file root.pem\n"
-	 "  tlsprobe example.com --json | jq .verify.problems\n"},
-	{"serve", CMD_SERVE, "run the reference TLS server: good and broken setups, mutual TLS",
+	 "  tlsprobe example.com --json | jq .verify.problems\n",
+	 1, SIZE_MAX, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help"},
+	{"serve", CMD_SERVE, serve_command, "run the reference TLS server: good and broken setups, mutual TLS",
 	 "tlsprobe serve [options]",
 	 "Run the reference TLS server: a good setup or a deliberately broken one, with\n"
 	 "certificates made in memory (or yours with --cert/--key). It answers HTTP/1.1\n"
 	 "with what was negotiated. Stop it with Ctrl-C.",
 	 "  tlsprobe serve --scenario missing-intermediate --write-ca ca.pem\n"
-	 "  tlsprobe serve --scenario all --base-port 9000 --write-ca ca.pem\n"},
-	{"demo", CMD_DEMO, "serve every scenario on loopback and show what tlsprobe says",
+	 "  tlsprobe serve --scenario all --base-port 9000 --write-ca ca.pem\n",
+	 0, 0, NULL},
+	{"demo", CMD_DEMO, demo_command, "serve every scenario on loopback and show what tlsprobe says",
 	 "tlsprobe demo [options]",
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
-	 "  tlsprobe demo\n"},
-	{"fetch", CMD_FETCH, "an HTTPS request through libcurl, with the same diagnosis",
+	 "  tlsprobe demo\n",
+	 0, 0, NULL},
+	{"fetch", CMD_FETCH, fetch_command, "an HTTPS request through libcurl, with the same diagnosis",
 	 "tlsprobe fetch URL [options]",
 	 "Make an HTTPS request through libcurl and report what real clients see: the\n"
 	 "status, HTTP version, redirects, timings, TLS facts and the chain, with the\n"
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
-	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n"},
-	{"batch", CMD_BATCH, "many targets at once, one record each, for monitoring",
+	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n",
+	 1, 1, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH"},
+	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
 	 "--sni NAME may follow a target), many at once in one process. One record per\n"
 	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
-	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n"},
-	{"cert", CMD_CERT, "show and judge certificate files offline",
+	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
+	 0, 1, "tlsprobe batch reads one list: a FILE, or - (or nothing) for standard input"},
+	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
 	 "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
 	 "with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
-	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n"},
-	{"ca", CMD_CA, "run a small CA: init, issue, check",
+	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n",
+	 1, SIZE_MAX, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help"},
+	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, check",
 	 "tlsprobe ca init|issue|check ...",
 	 "Run a small CA of your own.\n"
 	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
@@ -262,18 +343,47 @@ static const struct command {
 	 "  tlsprobe ca init ./myca --name Example\n"
 	 "  tlsprobe ca issue ./myca localhost 127.0.0.1\n"
 	 "  tlsprobe ca check --ca ./myca/root.pem --cert ./myca/localhost.fullchain.pem \\\n"
-	 "      --key ./myca/localhost.key --host localhost\n"},
+	 "      --key ./myca/localhost.key --host localhost\n",
+	 1, SIZE_MAX, "tlsprobe ca needs init, issue or check; see tlsprobe ca --help"},
 };
-#define N_COMMANDS (sizeof(commands) / sizeof(*commands))
+#define N_COMMANDS COUNT(commands)
 
-CLI_PRINTF(3, 4) static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+/*
+ * What cli_parse carries from one option to the next: the command line
+ * being filled in, and the settings the core takes in pairs (a client
+ * certificate and its key, the TLS version bounds, the two thresholds),
+ * which are applied once every option has been read.
+ */
+struct parse {
+	struct cli *cli;
+	const char *cert, *key, *tls_min, *tls_max;
+	int warn, crit;
+	char *err;
+	size_t errlen;
+};
+
+CLI_PRINTF(2, 3) static int
+fail(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(p->err, p->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+static int
+config_failed(struct parse *p)
+{
+	return fail(p, "%s", tp_config_error(p->cli->cfg));
+}
+
+/* An option the table gives to a topic that has no case for it: a mistake
+ * in the table, not in the command line. */
+static int
+misplaced(struct parse *p, const struct opt *o)
+{
+	return fail(p, "internal error: --%s has no setting in its topic", o->name);
 }
 
 static int
@@ -287,6 +397,52 @@ parse_int(const char *s, int *out)
 	if (errno || end == s || *end || v < 0 || v > INT_MAX / 2)
 		return -1;
 	*out = (int)v;
+	return 0;
+}
+
+/* A whole number from lo to hi. */
+static int
+parse_range(const char *s, int lo, int hi, int *out)
+{
+	int v;
+
+	if (parse_int(s, &v) < 0 || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_seconds_ms(const char *arg, unsigned *ms)
+{
+	char *end;
+	double secs;
+
+	errno = 0;
+	secs = strtod(arg, &end);
+	if (errno || end == arg || *end || !(secs > 0) || secs > 86400)
+		return -1;
+	*ms = (unsigned)ceil(secs * 1000);
+	return 0;
+}
+
+/* The index of arg in names (NULL entries never match), or -1. */
+static int
+keyword(const char *arg, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strcmp(arg, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* One more value of a repeatable option, into a list that holds max. */
+static int
+append(struct parse *p, const char **list, size_t *n, size_t max, const char *what, const char *arg)
+{
+	if (*n == max)
+		return fail(p, "too many %s", what);
+	list[(*n)++] = arg;
 	return 0;
 }
 
@@ -308,7 +464,7 @@ cli_parse_time(const char *s, time_t *t)
 		*t = (time_t)v;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(formats) / sizeof(*formats); i++) {
+	for (size_t i = 0; i < COUNT(formats); i++) {
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(s, formats[i], &tm);
 		if (end && *end == '\0') {
@@ -337,256 +493,300 @@ command_named(const char *name)
 	return NULL;
 }
 
-static int
-parse_seconds_ms(const char *arg, unsigned *ms)
-{
-	char *end;
-	double secs;
+/* ---- the topics: each turns its options into settings ------------------ */
 
-	errno = 0;
-	secs = strtod(arg, &end);
-	if (errno || end == arg || *end || !(secs > 0) || secs > 86400)
-		return -1;
-	*ms = (unsigned)ceil(secs * 1000);
+/* --help, --version, and how results are written. */
+static int
+apply_output(struct parse *p, const struct opt *o, const char *arg)
+{
+	static const char *const colors[] = {[COLOR_AUTO] = "auto", [COLOR_ALWAYS] = "always", [COLOR_NEVER] = "never"};
+	static const char *const formats[] = {
+		[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
+		[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
+	};
+	struct cli *cli = p->cli;
+	int k;
+
+	switch (o->id) {
+	case OPT_COLOR:
+		if ((k = keyword(arg, colors, COUNT(colors))) < 0)
+			return fail(p, "invalid --color '%s': use auto, always or never", arg);
+		cli->color = (enum cli_color)k;
+		break;
+	case OPT_FORMAT:
+		if ((k = keyword(arg, formats, COUNT(formats))) < 0)
+			return fail(p, "invalid --format '%s': use text, json, nagios, prometheus or tsv", arg);
+		cli->format = (enum cli_format)k;
+		break;
+	case OPT_HELP: cli->help = true; break;
+	case OPT_JSON: cli->format = FORMAT_JSON; break;
+	case OPT_QUIET: cli->quiet++; break;
+	case OPT_VERBOSE: cli->verbose++; break;
+	case OPT_VERSION: cli->version = true; break;
+	default: return misplaced(p, o);
+	}
 	return 0;
 }
 
+/* What a chain is judged against: trusted CAs, CRLs, the time, the thresholds. */
 static int
-apply(struct cli *cli, const struct opt *o, const char *arg, const char **cert, const char **key,
-      const char **tls_min, const char **tls_max, int *warn, int *crit, char *err, size_t errlen)
+apply_trust(struct parse *p, const struct opt *o, const char *arg)
 {
-	struct tp_config *cfg = cli->cfg;
-	struct serve_args *sv = &cli->serve;
-	struct ca_args *ca = &cli->ca;
-	struct fetch_args *fa = &cli->fetch;
-	unsigned ms;
-	int n;
+	struct tp_config *cfg = p->cli->cfg;
 
 	switch (o->id) {
-	case OPT_ALPN:
-		if (cli->cmd == CMD_SERVE)
-			sv->alpn = arg;
-		else if (tp_config_set_alpn(cfg, arg) < 0)
-			return fail(err, errlen, "%s", tp_config_error(cfg));
-		break;
-	case OPT_BASE_PORT:
-		if (parse_int(arg, &n) < 0 || n < 1 || n > 65535)
-			return fail(err, errlen, "invalid --base-port '%s': give a port from 1 to 65535", arg);
-		sv->base_port = n;
-		break;
-	case OPT_CA: ca->root = arg; break;
-	case OPT_CONNECT_TO:
-		if (cli->cmd != CMD_FETCH) {
-			cli->connect_to = arg;
-			break;
-		}
-		if (fa->o.n_connect_to == sizeof(fa->connect_to) / sizeof(*fa->connect_to))
-			return fail(err, errlen, "too many --connect-to");
-		fa->connect_to[fa->o.n_connect_to++] = arg;
-		break;
-	case OPT_DATA: fa->o.data = arg; break;
-	case OPT_EXPECT_BODY: fa->o.expect_body = arg; break;
-	case OPT_EXPECT_HEADER:
-		if (!strchr(arg, ':'))
-			return fail(err, errlen, "invalid --expect-header '%s': give NAME:VALUE (or NAME: for any value)",
-				    arg);
-		if (fa->o.n_expect_headers == sizeof(fa->expect_headers) / sizeof(*fa->expect_headers))
-			return fail(err, errlen, "too many --expect-header");
-		fa->expect_headers[fa->o.n_expect_headers++] = arg;
-		break;
-	case OPT_EXPECT_STATUS:
-		if (tp_fetch_check_status_list(arg) < 0)
-			return fail(err, errlen, "invalid --expect-status '%s': give codes and ranges, e.g. 200,301-308",
-				    arg);
-		fa->o.expect_status = arg;
-		break;
-	case OPT_HEADER:
-		if (!strchr(arg, ':'))
-			return fail(err, errlen, "invalid --header '%s': give \"Name: value\"", arg);
-		if (fa->o.n_headers == sizeof(fa->headers) / sizeof(*fa->headers))
-			return fail(err, errlen, "too many --header");
-		fa->headers[fa->o.n_headers++] = arg;
-		break;
-	case OPT_HTTP11: fa->o.http_version = 1; break;
-	case OPT_HTTP2: fa->o.http_version = 2; break;
-	case OPT_LOCATION: fa->o.follow = true; break;
-	case OPT_MAX_MS:
-		if (parse_int(arg, &n) < 0 || n < 1)
-			return fail(err, errlen, "invalid --max-ms '%s': give milliseconds, more than 0", arg);
-		fa->o.max_ms = n;
-		break;
-	case OPT_MAX_REDIRS:
-		if (parse_int(arg, &n) < 0)
-			return fail(err, errlen, "invalid --max-redirs '%s': give a number", arg);
-		fa->o.max_redirs = n;
-		break;
-	case OPT_MAX_TIME:
-		if (parse_seconds_ms(arg, &ms) < 0)
-			return fail(err, errlen, "invalid --max-time '%s': give seconds, more than 0", arg);
-		tp_config_set_timeout_ms(cfg, ms);
-		break;
-	case OPT_METHOD:
-		if (!*arg || strpbrk(arg, " \r\n"))
-			return fail(err, errlen, "invalid --method '%s'", arg);
-		fa->o.method = arg;
-		break;
-	case OPT_PROXY: fa->o.proxy = arg; break;
-	case OPT_RESOLVE:
-		if (fa->o.n_resolve == sizeof(fa->resolve) / sizeof(*fa->resolve))
-			return fail(err, errlen, "too many --resolve");
-		fa->resolve[fa->o.n_resolve++] = arg;
-		break;
-	case OPT_CERT:
-		if (cli->cmd == CMD_CA)
-			ca->cert = arg;
-		else
-			sv->cert = arg;
-		break;
-	case OPT_CLIENT: ca->client = true; break;
-	case OPT_CSR: ca->csr = arg; break;
-	case OPT_DAYS:
-		if (parse_int(arg, &n) < 0 || n < 1 || n > 36500)
-			return fail(err, errlen, "invalid --days '%s': give a number of days from 1 to 36500", arg);
-		ca->days = n;
-		break;
-	case OPT_FORCE: ca->force = true; break;
-	case OPT_HOST: ca->host = arg; break;
-	case OPT_KEY_TYPE:
-		if (strcmp(arg, "ecdsa") == 0)
-			ca->key_type = TP_KEY_ECDSA;
-		else if (strcmp(arg, "rsa") == 0)
-			ca->key_type = TP_KEY_RSA;
-		else if (strcmp(arg, "ed25519") == 0)
-			ca->key_type = TP_KEY_ED25519;
-		else
-			return fail(err, errlen, "invalid --key-type '%s': use ecdsa, rsa or ed25519", arg);
-		break;
-	case OPT_NO_INTERMEDIATE: ca->no_intermediate = true; break;
-	case OPT_ORDERED: cli->batch.ordered = true; break;
-	case OPT_OUT: ca->out = arg; break;
-	case OPT_PARALLEL:
-		if (parse_int(arg, &n) < 0 || n < 1 || n > 1024)
-			return fail(err, errlen, "invalid --parallel '%s': give a number from 1 to 1024", arg);
-		cli->batch.parallel = (unsigned)n;
-		break;
-	case OPT_VERIFY: ca->verify = true; break;
-	case OPT_CLIENT_CA: sv->client_ca = arg; break;
-	case OPT_ECHO: sv->echo = true; break;
-	case OPT_HANDSHAKE_TIMEOUT:
-		if (parse_seconds_ms(arg, &ms) < 0)
-			return fail(err, errlen, "invalid --handshake-timeout '%s': give seconds, more than 0", arg);
-		sv->handshake_timeout_ms = ms;
-		break;
-	case OPT_KEY:
-		if (cli->cmd == CMD_CA)
-			ca->key = arg;
-		else
-			sv->key = arg;
-		break;
-	case OPT_LIST_SCENARIOS: sv->list_scenarios = true; break;
-	case OPT_LISTEN:
-		if (sv->n_listen == sizeof(sv->listen) / sizeof(*sv->listen))
-			return fail(err, errlen, "too many --listen addresses");
-		sv->listen[sv->n_listen++] = arg;
-		break;
-	case OPT_LOG_JSON: sv->log_json = true; break;
-	case OPT_NAME:
-		if (cli->cmd == CMD_CA) {
-			ca->name = arg;
-			break;
-		}
-		if (sv->n_names == sizeof(sv->names) / sizeof(*sv->names))
-			return fail(err, errlen, "too many --name values");
-		sv->names[sv->n_names++] = arg;
-		break;
-	case OPT_REQUEST_CLIENT_CERT: sv->client_cert = 1; break;
-	case OPT_REQUIRE_CLIENT_CERT: sv->client_cert = 2; break;
-	case OPT_SCENARIO: sv->scenario = arg; break;
-	case OPT_WORKERS:
-		if (parse_int(arg, &n) < 0 || n < 1 || n > 16)
-			return fail(err, errlen, "invalid --workers '%s': give a number from 1 to 16", arg);
-		sv->workers = (unsigned)n;
-		break;
-	case OPT_WRITE_CA: sv->write_ca = arg; break;
-	case OPT_WRITE_CLIENT_CERT: sv->write_client_cert = arg; break;
 	case OPT_AT:
-		if (cli_parse_time(arg, &cli->at) < 0)
-			return fail(err, errlen, "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "
-						 "or @EPOCH-SECONDS", arg);
-		tp_config_set_time(cfg, cli->at);
+		if (cli_parse_time(arg, &p->cli->at) < 0)
+			return fail(p, "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "
+				       "or @EPOCH-SECONDS", arg);
+		tp_config_set_time(cfg, p->cli->at);
 		break;
 	case OPT_CA_FILE:
 		if (tp_config_add_ca_file(cfg, arg) < 0)
-			return fail(err, errlen, "%s", tp_config_error(cfg));
-		break;
-	case OPT_CLIENT_CERT: *cert = arg; break;
-	case OPT_CLIENT_KEY: *key = arg; break;
-	case OPT_COLOR:
-		if (strcmp(arg, "auto") == 0)
-			cli->color = COLOR_AUTO;
-		else if (strcmp(arg, "always") == 0)
-			cli->color = COLOR_ALWAYS;
-		else if (strcmp(arg, "never") == 0)
-			cli->color = COLOR_NEVER;
-		else
-			return fail(err, errlen, "invalid --color '%s': use auto, always or never", arg);
+			return config_failed(p);
 		break;
 	case OPT_CRIT_DAYS:
-		if (parse_int(arg, crit) < 0)
-			return fail(err, errlen, "invalid --crit-days '%s': give a whole number of days", arg);
+		if (parse_int(arg, &p->crit) < 0)
+			return fail(p, "invalid --crit-days '%s': give a whole number of days", arg);
 		break;
 	case OPT_CRL:
 		if (tp_config_add_crl_file(cfg, arg) < 0)
-			return fail(err, errlen, "%s", tp_config_error(cfg));
+			return config_failed(p);
 		break;
-	case OPT_FORMAT: {
-		static const char *const names[] = {
-			[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
-			[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
-		};
-		size_t k = 0;
-		while (k < sizeof(names) / sizeof(*names) && strcmp(arg, names[k]) != 0)
-			k++;
-		if (k == sizeof(names) / sizeof(*names))
-			return fail(err, errlen, "invalid --format '%s': use text, json, nagios, prometheus or tsv", arg);
-		cli->format = (enum cli_format)k;
-		break;
-	}
-	case OPT_HELP: cli->help = true; break;
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
-	case OPT_IPV4: tp_config_set_family(cfg, AF_INET); break;
-	case OPT_IPV6: tp_config_set_family(cfg, AF_INET6); break;
-	case OPT_JSON: cli->format = FORMAT_JSON; break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
 	case OPT_OCSP_REQUIRED: tp_config_set_ocsp_required(cfg, true); break;
-	case OPT_PRIORITY: tp_config_set_priority(cfg, arg); break;
-	case OPT_QUIET: cli->quiet++; break;
+	case OPT_WARN_DAYS:
+		if (parse_int(arg, &p->warn) < 0)
+			return fail(p, "invalid --warn-days '%s': give a whole number of days", arg);
+		break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* Where a probe connects and what it says first (connect and batch). */
+static int
+apply_connect(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct cli *cli = p->cli;
+	unsigned ms;
+
+	switch (o->id) {
+	case OPT_CONNECT_TO: cli->connect_to = arg; break;
+	case OPT_IPV4: tp_config_set_family(cli->cfg, AF_INET); break;
+	case OPT_IPV6: tp_config_set_family(cli->cfg, AF_INET6); break;
 	case OPT_SNI:
 		if (!*arg)
-			return fail(err, errlen, "empty --sni: give a host name");
+			return fail(p, "empty --sni: give a host name");
 		cli->sni = arg;
 		break;
 	case OPT_STARTTLS:
 		if (tp_starttls_known(arg) < 0)
-			return fail(err, errlen, "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres", arg);
+			return fail(p, CLI_UNKNOWN_STARTTLS, arg);
 		cli->starttls = arg;
 		break;
 	case OPT_TIMEOUT:
 		if (parse_seconds_ms(arg, &ms) < 0)
-			return fail(err, errlen, "invalid --timeout '%s': give seconds, more than 0 (e.g. 10 or 2.5)",
-				    arg);
-		tp_config_set_timeout_ms(cfg, ms);
+			return fail(p, "invalid --timeout '%s': give seconds, more than 0 (e.g. 10 or 2.5)", arg);
+		tp_config_set_timeout_ms(cli->cfg, ms);
 		break;
-	case OPT_TLS_MAX: *tls_max = arg; break;
-	case OPT_TLS_MIN: *tls_min = arg; break;
-	case OPT_VERBOSE: cli->verbose++; break;
-	case OPT_VERSION: cli->version = true; break;
-	case OPT_WARN_DAYS:
-		if (parse_int(arg, warn) < 0)
-			return fail(err, errlen, "invalid --warn-days '%s': give a whole number of days", arg);
-		break;
+	default: return misplaced(p, o);
 	}
 	return 0;
+}
+
+/* What a client offers in the handshake. */
+static int
+apply_tls(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct tp_config *cfg = p->cli->cfg;
+
+	switch (o->id) {
+	case OPT_ALPN:
+		if (tp_config_set_alpn(cfg, arg) < 0)
+			return config_failed(p);
+		break;
+	case OPT_CLIENT_CERT: p->cert = arg; break;
+	case OPT_CLIENT_KEY: p->key = arg; break;
+	case OPT_PRIORITY: tp_config_set_priority(cfg, arg); break;
+	case OPT_TLS_MAX: p->tls_max = arg; break;
+	case OPT_TLS_MIN: p->tls_min = arg; break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* tlsprobe fetch: the request and the checks on its answer. */
+static int
+apply_fetch(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct fetch_args *fa = &p->cli->fetch;
+	unsigned ms;
+	int n;
+
+	switch (o->id) {
+	case OPT_CONNECT_TO:
+		return append(p, fa->connect_to, &fa->o.n_connect_to, COUNT(fa->connect_to), "--connect-to", arg);
+	case OPT_DATA: fa->o.data = arg; break;
+	case OPT_EXPECT_BODY: fa->o.expect_body = arg; break;
+	case OPT_EXPECT_HEADER:
+		if (!strchr(arg, ':'))
+			return fail(p, "invalid --expect-header '%s': give NAME:VALUE (or NAME: for any value)", arg);
+		return append(p, fa->expect_headers, &fa->o.n_expect_headers, COUNT(fa->expect_headers),
+			      "--expect-header", arg);
+	case OPT_EXPECT_STATUS:
+		if (tp_fetch_check_status_list(arg) < 0)
+			return fail(p, "invalid --expect-status '%s': give codes and ranges, e.g. 200,301-308", arg);
+		fa->o.expect_status = arg;
+		break;
+	case OPT_HEADER:
+		if (!strchr(arg, ':'))
+			return fail(p, "invalid --header '%s': give \"Name: value\"", arg);
+		return append(p, fa->headers, &fa->o.n_headers, COUNT(fa->headers), "--header", arg);
+	case OPT_HTTP11: fa->o.http_version = 1; break;
+	case OPT_HTTP2: fa->o.http_version = 2; break;
+	case OPT_LOCATION: fa->o.follow = true; break;
+	case OPT_MAX_MS:
+		if (parse_range(arg, 1, INT_MAX, &n) < 0)
+			return fail(p, "invalid --max-ms '%s': give milliseconds, more than 0", arg);
+		fa->o.max_ms = n;
+		break;
+	case OPT_MAX_REDIRS:
+		if (parse_int(arg, &n) < 0)
+			return fail(p, "invalid --max-redirs '%s': give a number", arg);
+		fa->o.max_redirs = n;
+		break;
+	case OPT_MAX_TIME:
+		if (parse_seconds_ms(arg, &ms) < 0)
+			return fail(p, "invalid --max-time '%s': give seconds, more than 0", arg);
+		tp_config_set_timeout_ms(p->cli->cfg, ms);
+		break;
+	case OPT_METHOD:
+		if (!*arg || strpbrk(arg, " \r\n"))
+			return fail(p, "invalid --method '%s'", arg);
+		fa->o.method = arg;
+		break;
+	case OPT_PROXY: fa->o.proxy = arg; break;
+	case OPT_RESOLVE: return append(p, fa->resolve, &fa->o.n_resolve, COUNT(fa->resolve), "--resolve", arg);
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* tlsprobe batch: how many at once, in which order. */
+static int
+apply_batch(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct batch_args *b = &p->cli->batch;
+	int n;
+
+	switch (o->id) {
+	case OPT_ORDERED: b->ordered = true; break;
+	case OPT_PARALLEL:
+		if (parse_range(arg, 1, 1024, &n) < 0)
+			return fail(p, "invalid --parallel '%s': give a number from 1 to 1024", arg);
+		b->parallel = (unsigned)n;
+		break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* tlsprobe serve: what the reference server serves, where, and to whom. */
+static int
+apply_serve(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct serve_args *sv = &p->cli->serve;
+	unsigned ms;
+	int n;
+
+	switch (o->id) {
+	case OPT_ALPN: sv->alpn = arg; break;
+	case OPT_BASE_PORT:
+		if (parse_range(arg, 1, 65535, &n) < 0)
+			return fail(p, "invalid --base-port '%s': give a port from 1 to 65535", arg);
+		sv->base_port = n;
+		break;
+	case OPT_CERT: sv->cert = arg; break;
+	case OPT_CLIENT_CA: sv->client_ca = arg; break;
+	case OPT_ECHO: sv->echo = true; break;
+	case OPT_HANDSHAKE_TIMEOUT:
+		if (parse_seconds_ms(arg, &ms) < 0)
+			return fail(p, "invalid --handshake-timeout '%s': give seconds, more than 0", arg);
+		sv->handshake_timeout_ms = ms;
+		break;
+	case OPT_KEY: sv->key = arg; break;
+	case OPT_LIST_SCENARIOS: sv->list_scenarios = true; break;
+	case OPT_LISTEN: return append(p, sv->listen, &sv->n_listen, COUNT(sv->listen), "--listen addresses", arg);
+	case OPT_LOG_JSON: sv->log_json = true; break;
+	case OPT_NAME: return append(p, sv->names, &sv->n_names, COUNT(sv->names), "--name values", arg);
+	case OPT_REQUEST_CLIENT_CERT: sv->client_cert = 1; break;
+	case OPT_REQUIRE_CLIENT_CERT: sv->client_cert = 2; break;
+	case OPT_SCENARIO: sv->scenario = arg; break;
+	case OPT_WORKERS:
+		if (parse_range(arg, 1, 16, &n) < 0)
+			return fail(p, "invalid --workers '%s': give a number from 1 to 16", arg);
+		sv->workers = (unsigned)n;
+		break;
+	case OPT_WRITE_CA: sv->write_ca = arg; break;
+	case OPT_WRITE_CLIENT_CERT: sv->write_client_cert = arg; break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* tlsprobe ca and tlsprobe cert: the CA's files, and certificates judged from files. */
+static int
+apply_ca(struct parse *p, const struct opt *o, const char *arg)
+{
+	static const char *const key_types[] = {
+		[TP_KEY_ECDSA] = "ecdsa", [TP_KEY_RSA] = "rsa", [TP_KEY_ED25519] = "ed25519",
+	};
+	struct ca_args *ca = &p->cli->ca;
+	int n;
+
+	switch (o->id) {
+	case OPT_CA: ca->root = arg; break;
+	case OPT_CERT: ca->cert = arg; break;
+	case OPT_CLIENT: ca->client = true; break;
+	case OPT_CSR: ca->csr = arg; break;
+	case OPT_DAYS:
+		if (parse_range(arg, 1, 36500, &n) < 0)
+			return fail(p, "invalid --days '%s': give a number of days from 1 to 36500", arg);
+		ca->days = n;
+		break;
+	case OPT_FORCE: ca->force = true; break;
+	case OPT_HOST: ca->host = arg; break;
+	case OPT_KEY: ca->key = arg; break;
+	case OPT_KEY_TYPE:
+		if ((n = keyword(arg, key_types, COUNT(key_types))) < 0)
+			return fail(p, "invalid --key-type '%s': use ecdsa, rsa or ed25519", arg);
+		ca->key_type = (enum tp_key_type)n;
+		break;
+	case OPT_NAME: ca->name = arg; break;
+	case OPT_NO_INTERMEDIATE: ca->no_intermediate = true; break;
+	case OPT_OUT: ca->out = arg; break;
+	case OPT_VERIFY: ca->verify = true; break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
+/* ---- the command line -------------------------------------------------- */
+
+/* The words after the options: as many as the command takes. */
+static int
+check_args(struct parse *p, const struct command *command)
+{
+	struct cli *cli = p->cli;
+
+	if (cli->n_targets >= command->min_args && cli->n_targets <= command->max_args)
+		return 0;
+	if (!command->wrong_args)
+		return fail(p, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
+			    cli->targets[0], cli->command);
+	return fail(p, "%s", command->wrong_args);
 }
 
 int
@@ -594,14 +794,14 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 {
 	struct option longopts[N_OPTIONS + 1];
 	char shortopts[N_OPTIONS * 2 + 2], *sp = shortopts;
-	const char *cert = NULL, *key = NULL, *tls_min = NULL, *tls_max = NULL;
+	struct parse p = {.cli = cli, .warn = WARN_DAYS, .crit = CRIT_DAYS, .err = err, .errlen = errlen};
 	const struct command *command = &commands[0];
 	size_t nl = 0;
-	int warn = 30, crit = 14, c;
+	int c;
 
 	memset(cli, 0, sizeof(*cli));
 	cli->serve.base_port = -1;
-	cli->batch.parallel = 32;
+	cli->batch.parallel = PARALLEL;
 	cli->fetch.o.max_redirs = -1;
 	cli->fetch.o.headers = cli->fetch.headers;
 	cli->fetch.o.resolve = cli->fetch.resolve;
@@ -609,7 +809,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	cli->fetch.o.expect_headers = cli->fetch.expect_headers;
 	cli->cfg = tp_config_create();
 	if (!cli->cfg)
-		return fail(err, errlen, "out of memory");
+		return fail(&p, "out of memory");
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);
@@ -618,6 +818,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	}
 	cli->command = command->name;
 	cli->cmd = command->bit;
+	cli->run = command->run;
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (!(options[i].cmds & cli->cmd))
@@ -640,58 +841,44 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		if (c == '?') {
 			const char *bad = argv[optind - 1];
 			if (optopt && find(optopt, cli->cmd) && find(optopt, cli->cmd)->arg)
-				return fail(err, errlen, "option %s needs a value; see tlsprobe %s --help", bad,
-					    cli->command);
+				return fail(&p, "option %s needs a value; see tlsprobe %s --help", bad, cli->command);
 			for (size_t i = 0; i < N_OPTIONS; i++) {
 				size_t len = strlen(options[i].name);
 				if (strncmp(bad, "--", 2) == 0 && strncmp(bad + 2, options[i].name, len) == 0 &&
 				    (bad[2 + len] == '\0' || bad[2 + len] == '=')) {
 					for (size_t k = 0; k < N_COMMANDS; k++)
 						if (options[i].cmds & commands[k].bit)
-							return fail(err, errlen, "option --%s is for tlsprobe %s, not %s",
+							return fail(&p, "option --%s is for tlsprobe %s, not %s",
 								    options[i].name, commands[k].name, cli->command);
 				}
 			}
-			return fail(err, errlen, "unknown option '%s'; see tlsprobe %s --help", bad, cli->command);
+			return fail(&p, "unknown option '%s'; see tlsprobe %s --help", bad, cli->command);
 		}
 		if (!(o = find(c, cli->cmd)))
-			return fail(err, errlen, "bad option '%s'; see tlsprobe %s --help", argv[optind - 1], cli->command);
-		if (apply(cli, o, optarg, &cert, &key, &tls_min, &tls_max, &warn, &crit, err, errlen) < 0)
+			return fail(&p, "bad option '%s'; see tlsprobe %s --help", argv[optind - 1], cli->command);
+		if (o->apply(&p, o, optarg) < 0)
 			return -1;
 	}
 	if (cli->help || cli->version)
 		return 0;
 	cli->targets = argv + optind;
 	cli->n_targets = (size_t)(argc - optind);
-	if (cli->cmd == CMD_SERVE || cli->cmd == CMD_DEMO) {
-		if (cli->n_targets)
-			return fail(err, errlen, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
-				    cli->targets[0], cli->command);
-		return 0;
-	}
-	if ((cert || key) && tp_config_set_client_cert(cli->cfg, cert, key) < 0)
-		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	if ((tls_min || tls_max) && tp_config_set_tls_versions(cli->cfg, tls_min, tls_max) < 0)
-		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	if (tp_config_set_expiry_days(cli->cfg, warn, crit) < 0)
-		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	cli->warn_days = warn;
-	cli->crit_days = crit;
+	/* serve and demo judge no chain: the probe's settings are not theirs. */
+	if (!(cli->cmd & JUDGE))
+		return check_args(&p, command);
+	if ((p.cert || p.key) && tp_config_set_client_cert(cli->cfg, p.cert, p.key) < 0)
+		return config_failed(&p);
+	if ((p.tls_min || p.tls_max) && tp_config_set_tls_versions(cli->cfg, p.tls_min, p.tls_max) < 0)
+		return config_failed(&p);
+	if (tp_config_set_expiry_days(cli->cfg, p.warn, p.crit) < 0)
+		return config_failed(&p);
+	cli->warn_days = p.warn;
+	cli->crit_days = p.crit;
 	/* Settings that can only be checked together (the priority string,
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
-		return fail(err, errlen, "%s", tp_config_error(cli->cfg));
-	if (cli->n_targets == 0 && cli->cmd == CMD_CONNECT)
-		return fail(err, errlen, "no target given: tlsprobe HOST[:PORT]; see tlsprobe --help");
-	if (cli->cmd == CMD_BATCH && cli->n_targets > 1)
-		return fail(err, errlen, "tlsprobe batch reads one list: a FILE, or - (or nothing) for standard input");
-	if (cli->cmd == CMD_FETCH && cli->n_targets != 1)
-		return fail(err, errlen, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH");
-	if (cli->n_targets == 0 && cli->cmd == CMD_CERT)
-		return fail(err, errlen, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help");
-	if (cli->n_targets == 0 && cli->cmd == CMD_CA)
-		return fail(err, errlen, "tlsprobe ca needs init, issue or check; see tlsprobe ca --help");
-	return 0;
+		return config_failed(&p);
+	return check_args(&p, command);
 }
 
 void
@@ -741,4 +928,11 @@ cli_help(FILE *out, const char *name)
 		"\n"
 		"See tlsprobe(1) and tlsprobe-json(7).\n",
 		command->examples);
+}
+
+void
+cli_version(FILE *out)
+{
+	fprintf(out, "tlsprobe %s\nGnuTLS %s\nlibcurl %s\njansson %s\n", TLSPROBE_VERSION, gnutls_check_version(NULL),
+		tp_fetch_curl_version(), jansson_version_str());
 }

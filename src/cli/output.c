@@ -70,6 +70,14 @@ cli_worse(enum tp_status a, enum tp_status b)
 		       : b;
 }
 
+const char *
+cli_status_word(enum tp_status s)
+{
+	static const char *const words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+	return words[s <= TP_STATUS_UNKNOWN ? s : TP_STATUS_UNKNOWN];
+}
+
 void
 out_finish(struct out *o)
 {
@@ -79,4 +87,23 @@ out_finish(struct out *o)
 		o->prom = NULL;
 	}
 	fflush(stdout);
+}
+
+int
+out_single(const struct cli *cli, struct tp_result *r)
+{
+	struct out out;
+	int status;
+
+	if (!r) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
+		return TP_STATUS_UNKNOWN;
+	}
+	if (out_init(&out, cli) == 0) {
+		out_result(&out, r);
+		out_finish(&out);
+	}
+	status = (int)tp_result_status(r);
+	tp_result_destroy(r);
+	return status;
 }

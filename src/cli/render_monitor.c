@@ -9,8 +9,6 @@
 
 #include "cli.h"
 
-static const char *const status_words[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-
 /* The earliest not_after of the certificates sent, and that cert's index. */
 static bool
 earliest_expiry(const struct tp_result *r, time_t *when, long *days)
@@ -66,7 +64,7 @@ render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o)
 	long days = 0;
 	bool has_expiry = earliest_expiry(r, &when, &days);
 
-	fprintf(out, "TLSPROBE %s - ", status_words[st <= TP_STATUS_UNKNOWN ? st : TP_STATUS_UNKNOWN]);
+	fprintf(out, "TLSPROBE %s - ", cli_status_word(st));
 	put_flat(out, target_label(r));
 	if (reason) {
 		const struct tp_problem *p = tp_result_error(r);
