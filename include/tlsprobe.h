@@ -3,6 +3,16 @@
  * the certificates it sent, and diagnose why the chain does or does not
  * verify. The core never prints and never exits: a finding (an expired
  * certificate) is data in the result, an error means "could not probe".
+ *
+ * Errors, one convention (libtls's): a call that can fail returns -1, or
+ * NULL, and leaves a one-line message in the handle it was made on, read
+ * with tp_config_error(), tp_batch_error() or tp_server_error(). The calls
+ * that have no handle (parsing a target, the CA commands, reading
+ * certificate files) write it to the caller's buffer err of errlen bytes
+ * instead. Constructors fail only when out of memory. Messages speak of
+ * concepts ("the lowest TLS version"), not of command-line options: the
+ * front end names those. A probe that ran but could not finish is not an
+ * API error: its result says why (tp_result_error()).
  */
 #ifndef TLSPROBE_H
 #define TLSPROBE_H
@@ -123,6 +133,11 @@ void tp_target_finish(struct tp_target *t);
 /* ---- configuration ----------------------------------------------------- */
 
 struct tp_config;
+
+/* What a new config holds until told otherwise. */
+#define TP_DEFAULT_WARN_DAYS 30
+#define TP_DEFAULT_CRIT_DAYS 14
+#define TP_DEFAULT_TIMEOUT_S 10
 
 struct tp_config *tp_config_create(void);
 void tp_config_destroy(struct tp_config *cfg);

@@ -26,10 +26,10 @@ tp_config_create(void)
 		free(cfg);
 		return NULL;
 	}
-	cfg->timeout_ms = 10000;
+	cfg->timeout_ms = TP_DEFAULT_TIMEOUT_S * 1000;
 	cfg->family = AF_UNSPEC;
-	cfg->warn_days = TP_WARN_DAYS;
-	cfg->crit_days = TP_CRIT_DAYS;
+	cfg->warn_days = TP_DEFAULT_WARN_DAYS;
+	cfg->crit_days = TP_DEFAULT_CRIT_DAYS;
 	return cfg;
 }
 
@@ -127,7 +127,7 @@ int
 tp_config_set_client_cert(struct tp_config *cfg, const char *cert, const char *key)
 {
 	if (!cert || !key)
-		return tp_config_fail(cfg, "--client-cert and --client-key go together: give both");
+		return tp_config_fail(cfg, "a client certificate and its key go together: give both");
 	if (readable(cfg, "client certificate ", cert) < 0 || readable(cfg, "client key ", key) < 0)
 		return -1;
 	free(cfg->client_cert_file);
@@ -184,7 +184,7 @@ tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *m
 	if (hi < 0)
 		return tp_config_fail(cfg, "invalid TLS version '%s': use 1.0, 1.1, 1.2 or 1.3", max);
 	if (lo && hi && lo > hi)
-		return tp_config_fail(cfg, "--tls-min %s is above --tls-max %s", min, max);
+		return tp_config_fail(cfg, "the lowest TLS version %s is above the highest, %s", min, max);
 	cfg->tls_min = lo;
 	cfg->tls_max = hi;
 	unready(cfg);
@@ -228,10 +228,10 @@ int
 tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
 {
 	if (warn < 0 || crit < 0)
-		return tp_config_fail(cfg, "--warn-days and --crit-days must not be negative");
+		return tp_config_fail(cfg, "expiry thresholds must not be negative");
 	if (crit > warn)
-		return tp_config_fail(cfg, "--crit-days %d is above --warn-days %d: the critical threshold must be "
-					   "the smaller one", crit, warn);
+		return tp_config_fail(cfg, "the critical expiry threshold, %d days, is above the warning threshold, "
+					   "%d days: the critical one must be the smaller one", crit, warn);
 	cfg->warn_days = warn;
 	cfg->crit_days = crit;
 	return 0;
@@ -331,9 +331,9 @@ tp_config_ready(struct tp_config *cfg)
 	if (ret < 0) {
 		cfg->prio = NULL;
 		if (ret == GNUTLS_E_INVALID_REQUEST && err)
-			tp_config_fail(cfg, "invalid --priority '%.200s': GnuTLS cannot parse it at '%.40s'", prio, err);
+			tp_config_fail(cfg, "invalid priority string '%.200s': GnuTLS cannot parse it at '%.40s'", prio, err);
 		else
-			tp_config_fail(cfg, "invalid --priority '%.200s': %s", prio, gnutls_strerror(ret));
+			tp_config_fail(cfg, "invalid priority string '%.200s': %s", prio, gnutls_strerror(ret));
 		free(prio);
 		return -1;
 	}

@@ -16,9 +16,6 @@
 #define TP_MAX_CERTS 64
 /* ALPN protocols one probe may offer. */
 #define TP_MAX_ALPN 16
-/* Expiry thresholds in days when none are given. */
-#define TP_WARN_DAYS 30
-#define TP_CRIT_DAYS 14
 
 TP_PRINTF(1, 2) char *tp_strdupf(const char *fmt, ...);
 TP_PRINTF(1, 0) char *tp_vstrdupf(const char *fmt, va_list ap);

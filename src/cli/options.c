@@ -95,11 +95,10 @@ enum opt_id {
 };
 
 /* Defaults that --help names: one definition each. */
-#define WARN_DAYS 30
-#define CRIT_DAYS 14
+#define WARN_DAYS TP_DEFAULT_WARN_DAYS
+#define CRIT_DAYS TP_DEFAULT_CRIT_DAYS
 #define PARALLEL 32
-/* The core's own default for a whole probe or request (tp_config). */
-#define TIMEOUT_S 10
+#define TIMEOUT_S TP_DEFAULT_TIMEOUT_S
 #define STR(x) STR_(x)
 #define STR_(x) #x
 
@@ -372,10 +371,11 @@ fail(struct parse *p, const char *fmt, ...)
 	return -1;
 }
 
+/* The core speaks of concepts; flags (or NULL) names the options they came from. */
 static int
-config_failed(struct parse *p)
+config_failed(struct parse *p, const char *flags)
 {
-	return fail(p, "%s", tp_config_error(p->cli->cfg));
+	return fail(p, "%s%s%s", flags ? flags : "", flags ? ": " : "", tp_config_error(p->cli->cfg));
 }
 
 /* An option the table gives to a topic that has no case for it: a mistake
@@ -543,7 +543,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CA_FILE:
 		if (tp_config_add_ca_file(cfg, arg) < 0)
-			return config_failed(p);
+			return config_failed(p, NULL);
 		break;
 	case OPT_CRIT_DAYS:
 		if (parse_int(arg, &p->crit) < 0)
@@ -551,7 +551,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CRL:
 		if (tp_config_add_crl_file(cfg, arg) < 0)
-			return config_failed(p);
+			return config_failed(p, NULL);
 		break;
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
@@ -605,7 +605,7 @@ apply_tls(struct parse *p, const struct opt *o, const char *arg)
 	switch (o->id) {
 	case OPT_ALPN:
 		if (tp_config_set_alpn(cfg, arg) < 0)
-			return config_failed(p);
+			return config_failed(p, "--alpn");
 		break;
 	case OPT_CLIENT_CERT: p->cert = arg; break;
 	case OPT_CLIENT_KEY: p->key = arg; break;
@@ -867,17 +867,17 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	if (!(cli->cmd & JUDGE))
 		return check_args(&p, command);
 	if ((p.cert || p.key) && tp_config_set_client_cert(cli->cfg, p.cert, p.key) < 0)
-		return config_failed(&p);
+		return config_failed(&p, "--client-cert/--client-key");
 	if ((p.tls_min || p.tls_max) && tp_config_set_tls_versions(cli->cfg, p.tls_min, p.tls_max) < 0)
-		return config_failed(&p);
+		return config_failed(&p, "--tls-min/--tls-max");
 	if (tp_config_set_expiry_days(cli->cfg, p.warn, p.crit) < 0)
-		return config_failed(&p);
+		return config_failed(&p, "--warn-days/--crit-days");
 	cli->warn_days = p.warn;
 	cli->crit_days = p.crit;
 	/* Settings that can only be checked together (the priority string,
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
-		return config_failed(&p);
+		return config_failed(&p, NULL);
 	return check_args(&p, command);
 }
 
