@@ -868,105 +868,121 @@ explain_validity(struct chain *c, time_t now)
 	}
 }
 
-void
-tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
-	    const struct tp_chain_in *in, const char *name, time_t now)
+/* GnuTLS's verdict on the chain (its status bitmask), and its own words for it. */
+static unsigned
+verify(struct chain *c)
 {
-	gnutls_x509_crt_t *certs = in->certs;
-	size_t n = in->facts->n;
-	struct chain c = {.f = f, .v = v, .cfg = cfg, .in = in, .info = in->facts->certs, .certs = certs, .n = n,
-			  .now = now};
 	gnutls_typed_vdata_st purpose = {
 		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)(cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER),
+		.data = (unsigned char *)(c->cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER),
 	};
 	/* Validity is judged here, per certificate and at --at time. */
 	unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
-	unsigned status = 0, explained;
-	gnutls_x509_trust_list_t tl;
-	int ret;
+	unsigned status = 0;
+	gnutls_x509_trust_list_t tl = tp_trust_list_for(c->cfg->trust, c->certs, c->n);
+	int ret = gnutls_x509_trust_list_verify_crt2(tl, c->certs, (unsigned)c->n, &purpose, 1, flags, &status, NULL);
 
-	if (n == 0) {
-		tp_find(f, TP_VERIFY_FAILED, -1, "the server sent no certificate");
-		v->verified = true;
-		return;
-	}
-	tl = tp_trust_list_for(cfg->trust, certs, n);
-	ret = gnutls_x509_trust_list_verify_crt2(tl, certs, (unsigned)n, &purpose, 1, flags, &status, NULL);
-	build_path(&c, ret == 0 && status == 0);
-	v->verified = true;
-	v->hostname_ok = true;
+	build_path(c, ret == 0 && status == 0);
 	if (ret < 0) {
-		tp_find(f, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s", gnutls_strerror(ret));
+		tp_find(c->f, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s", gnutls_strerror(ret));
 		status = GNUTLS_CERT_INVALID;
 	}
-	v->trusted = status == 0;
 	if (status) {
 		gnutls_datum_t words = {NULL, 0};
 		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &words, 0) == 0 && words.data) {
-			free(v->gnutls_status);
-			v->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
+			free(c->v->gnutls_status);
+			c->v->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
 		}
 		gnutls_free(words.data);
 	}
+	return status;
+}
 
-	explained = GNUTLS_CERT_INVALID;
+/*
+ * Explain what GnuTLS refused, and check what it lets pass but other
+ * clients refuse. Returns the status bits the findings explain.
+ */
+static unsigned
+explain_status(struct chain *c, unsigned status)
+{
+	unsigned explained = GNUTLS_CERT_INVALID;
+
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE)) {
-		if (c.bad_link)
-			explain_bad_signature(&c);
+		if (c->bad_link)
+			explain_bad_signature(c);
 		else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
-			explain_unknown_issuer(&c);
+			explain_unknown_issuer(c);
 		else
-			tp_find(f, TP_SIGNATURE_FAILURE, -1,
-				      "a signature in the chain does not verify with its issuer's key");
+			tp_find(c->f, TP_SIGNATURE_FAILURE, -1,
+				"a signature in the chain does not verify with its issuer's key");
 		explained |= GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE;
 	}
 	/* GnuTLS says SIGNER_NOT_CA, or, when the non-CA is below a CA with
-	 * a path length limit, SIGNER_CONSTRAINTS_FAILURE. */
-	/* What GnuTLS accepted needs no second opinion on who may sign. */
-	if (status != 0 && check_issuers(&c))
+	 * a path length limit, SIGNER_CONSTRAINTS_FAILURE. What GnuTLS
+	 * accepted needs no second opinion on who may sign. */
+	if (status != 0 && check_issuers(c))
 		explained |= GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
-		tp_find(f, TP_ISSUER_NOT_CA, -1,
-			      "a certificate in the chain was signed by one that may not sign certificates (the "
-			      "trusted anchor, or a CA whose constraints forbid it)");
+		tp_find(c->f, TP_ISSUER_NOT_CA, -1,
+			"a certificate in the chain was signed by one that may not sign certificates (the "
+			"trusted anchor, or a CA whose constraints forbid it)");
 	explained |= GNUTLS_CERT_SIGNER_NOT_CA;
 	/* GnuTLS refuses some of these and lets others pass; report them all,
 	 * and attribute its refusal to them when they explain it. */
 	bool refused = status & GNUTLS_CERT_INSECURE_ALGORITHM;
-	size_t weak = check_signature_algorithms(&c) + check_key_sizes(&c, refused);
+	size_t weak = check_signature_algorithms(c) + check_key_sizes(c, refused);
 	if (refused) {
 		if (!weak)
-			tp_find(f, TP_INSECURE_ALGORITHM, -1,
-				      "GnuTLS refuses an algorithm in the chain, or in the trusted root that anchors "
-				      "it, as insecure");
+			tp_find(c->f, TP_INSECURE_ALGORITHM, -1,
+				"GnuTLS refuses an algorithm in the chain, or in the trusted root that anchors "
+				"it, as insecure");
 		explained |= GNUTLS_CERT_INSECURE_ALGORITHM;
 	}
-	check_order(&c);
+	check_order(c);
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH) {
-		struct tp_problem *p = tp_find(f, TP_PURPOSE_MISMATCH, 0,
-			cfg->client_purpose ? "the certificate's extendedKeyUsage does not include clientAuth: it "
-					      "cannot be used as a client certificate"
-					    : "the certificate's extendedKeyUsage does not include serverAuth: it is "
-					      "not meant for a TLS server (a client certificate, perhaps)");
-		if (cfg->client_purpose)
+		bool client = c->cfg->client_purpose;
+		struct tp_problem *p = tp_find(c->f, TP_PURPOSE_MISMATCH, 0,
+			client ? "the certificate's extendedKeyUsage does not include clientAuth: it "
+				 "cannot be used as a client certificate"
+			       : "the certificate's extendedKeyUsage does not include serverAuth: it is "
+				 "not meant for a TLS server (a client certificate, perhaps)");
+		if (client)
 			tp_problem_set_fix(p, "Reissue it as a client certificate: extendedKeyUsage must include "
 					      "clientAuth (tlsprobe ca issue --client).");
 		explained |= GNUTLS_CERT_PURPOSE_MISMATCH;
 	}
-	if (check_path_lengths(&c) + check_name_constraints(&c))
+	if (check_path_lengths(c) + check_name_constraints(c))
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
-	check_key_ids(&c);
-	check_lifetimes(&c);
+	check_key_ids(c);
+	check_lifetimes(c);
+	return explained;
+}
+
+void
+tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
+	    const struct tp_chain_in *in, const char *name, time_t now)
+{
+	struct chain c = {.f = f, .v = v, .cfg = cfg, .in = in, .info = in->facts->certs, .certs = in->certs,
+			  .n = in->facts->n, .now = now};
+	unsigned status, unexplained;
+
+	v->verified = true;
+	if (c.n == 0) {
+		tp_find(f, TP_VERIFY_FAILED, -1, "the server sent no certificate");
+		return;
+	}
+	status = verify(&c);
+	v->hostname_ok = true;
+	v->trusted = status == 0;
+	unexplained = status & ~explain_status(&c, status);
 	/* CRLs never reach GnuTLS (see trust.c): revocation is revoke.c's. */
 	tp_revoke_check(ocsp, f, cfg, in, c.path, c.len, now);
-	if (status & ~explained) {
+	if (unexplained) {
 		gnutls_datum_t out = {NULL, 0};
-		gnutls_certificate_verification_status_print(status & ~explained, GNUTLS_CRT_X509, &out, 0);
+		gnutls_certificate_verification_status_print(unexplained, GNUTLS_CRT_X509, &out, 0);
 		tp_find(f, TP_VERIFY_FAILED, -1, "GnuTLS reports: %s", out.data ? (char *)out.data : "invalid");
 		gnutls_free(out.data);
 	}
-
 	if (name) {
 		free(v->name);
 		v->name = strdup(name);
