@@ -777,18 +777,30 @@ static const struct dcase cases[] = {
 	},
 	{
 		.name = "expired cross-signed root",
-		.nodes = {ROOT, INTERMEDIATE, LEAF(1), {.cn = "Old Root", .ca = true, .issuer = 3},
+		.nodes = {ROOT, INTERMEDIATE, LEAF(1), OTHER_ROOT(3),
 			  ROOT_AGAIN(3, -900 * DAY, -10 * DAY)},
 		.chain = "214",
 		.trust = "0",
 		.want = {{TP_CHAIN_ORDER, 2, TP_STATUS_WARNING,
-			  {"certificate #2 'Test Root', issued by 'Old Root', is a cross-signed copy of a root this "
+			  {"certificate #2 'Test Root', issued by 'Other Root', is a cross-signed copy of a root this "
 			   "trust store holds", "it expired on 2025-05-22 00:00 UTC"}}},
 		.trusted = true,
 	},
 	{
+		.name = "cross-signed root not yet valid",
+		.nodes = {ROOT, INTERMEDIATE, LEAF(1), OTHER_ROOT(3),
+			  ROOT_AGAIN(3, 10 * DAY, 900 * DAY)},
+		.chain = "214",
+		.trust = "0",
+		.want = {{TP_CHAIN_ORDER, 2, TP_STATUS_WARNING,
+			  {"certificate #2 'Test Root', issued by 'Other Root'",
+			   "it is not valid before 2025-06-11 00:00 UTC, and clients that do not trust 'Test Root' "
+			   "build their path through it and fail"}}},
+		.trusted = true,
+	},
+	{
 		.name = "valid cross-signed root",
-		.nodes = {ROOT, INTERMEDIATE, LEAF(1), {.cn = "Old Root", .ca = true, .issuer = 3},
+		.nodes = {ROOT, INTERMEDIATE, LEAF(1), OTHER_ROOT(3),
 			  ROOT_AGAIN(3, -900 * DAY, 900 * DAY)},
 		.chain = "214",
 		.trust = "0",
