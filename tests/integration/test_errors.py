@@ -151,8 +151,7 @@ class BadUsage(unittest.TestCase):
                 (("--client-cert", d, "--client-key", F.leaf.key), "it is a directory")):
             self.assertIn(said, self.check(closed, *args))
         csr = os.path.join(d, "leaf.csr")
-        harness._run(["openssl", "req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost",
-                      "-out", csr])
+        harness.openssl("req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost", "-out", csr)
         self.assertIn("holds a certificate request (CSR), not a certificate; give the certificate "
                       "the CA issued for it", self.check("cert", csr))
 
