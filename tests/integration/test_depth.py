@@ -19,6 +19,7 @@ import subprocess
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ORG, CertInfo, ProbeCase, at_epoch, dump, openssl, problem_codes, run_tlsprobe
 from harness.pki import Pki, ca_ext, leaf_ext, subject
 
@@ -241,10 +242,6 @@ def setUpModule():
 def probe(*args):
     """harness.probe_json: strict JSON, tlsprobe/1 schema check."""
     return harness.probe_json(*args)
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 def target(srv):

@@ -4,6 +4,7 @@ import os
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ProbeCase, dump, probe_json, run_tlsprobe
 
 F = None
@@ -12,10 +13,6 @@ F = None
 def setUpModule():
     global F
     F = harness.fixtures()
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 class ConnectionLevel(ProbeCase):

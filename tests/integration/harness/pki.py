@@ -446,6 +446,11 @@ def fixtures():
     return _fixtures
 
 
+def trust_root():
+    """Options that trust the fixtures' root and nothing else."""
+    return ["--ca-file", fixtures().root.cert, "--no-system-ca"]
+
+
 # --------------------------------------------------------------------------
 # reading certificates with openssl
 # --------------------------------------------------------------------------
@@ -527,20 +532,14 @@ class X509:
     def basic_constraints(self):
         return self.value("X509v3 Basic Constraints")
 
-    @property
-    def key_usage(self):
-        v = self.value("X509v3 Key Usage")
-        return None if v is None else [x.strip() for x in v.split(",")]
+    def values(self, name, absent=None):
+        """The extension's comma-separated values, or `absent` without it."""
+        v = self.value(name)
+        return absent if v is None else [x.strip() for x in v.split(",")]
 
-    @property
-    def eku(self):
-        v = self.value("X509v3 Extended Key Usage")
-        return None if v is None else [x.strip() for x in v.split(",")]
-
-    @property
-    def sans(self):
-        v = self.value("X509v3 Subject Alternative Name")
-        return [] if v is None else [x.strip() for x in v.split(",")]
+    key_usage = property(lambda self: self.values("X509v3 Key Usage"))
+    eku = property(lambda self: self.values("X509v3 Extended Key Usage"))
+    sans = property(lambda self: self.values("X509v3 Subject Alternative Name", []))
 
     @property
     def ski(self):
