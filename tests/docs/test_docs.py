@@ -23,15 +23,18 @@ import shlex
 import shutil
 import signal
 import struct
-import subprocess
+import sys
 import tempfile
 import termios
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(1, os.path.join(HERE, "..", "integration"))
+from harness import run, tool, tlsprobe_path  # noqa: E402
+
 SOURCE = os.environ.get("TLSPROBE_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BINARY = os.environ.get("TLSPROBE") or os.path.join(SOURCE, "build", "tlsprobe")
+BINARY = tlsprobe_path()
 MAN_DIR = os.environ.get("TLSPROBE_MAN_DIR", "")
 SCDOC = os.environ.get("TLSPROBE_SCDOC") or shutil.which("scdoc")
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
@@ -114,7 +117,7 @@ def parse_help(text):
 
 
 def run_help(*args):
-    p = subprocess.run([BINARY, *args, "--help"], capture_output=True, text=True, timeout=30)
+    p = tool([BINARY, *args, "--help"], check=False, timeout=30)
     if p.returncode != 0:
         raise AssertionError("%s %s --help exited %d: %s" % (BINARY, " ".join(args), p.returncode, p.stderr))
     return p.stdout
@@ -162,8 +165,7 @@ class Truth:
         self.scenarios = {}
         for command, opts in self.by_command.items():
             if "list-scenarios" in opts:
-                p = subprocess.run([BINARY, command, "--list-scenarios"], capture_output=True, text=True,
-                                   timeout=30)
+                p = tool([BINARY, command, "--list-scenarios"], check=False, timeout=30)
                 rows = [l.split(None, 2) for l in p.stdout.splitlines()[1:] if l.strip()]
                 self.scenarios[command] = [(r[0], r[1]) for r in rows]
 
@@ -339,7 +341,7 @@ def example_options(text):
 
 def scdoc_render(path):
     with open(path, "rb") as f:
-        return subprocess.run([SCDOC], stdin=f, capture_output=True, timeout=30)
+        return run([SCDOC], input=f.read(), errors=None, timeout=30)
 
 
 class ManPageTest(unittest.TestCase):
@@ -469,8 +471,8 @@ class ManPageTest(unittest.TestCase):
         for page, path in PAGES.items():
             with self.subTest(page=page):
                 roff = scdoc_render(path).stdout
-                p = subprocess.run(["groff", "-man", "-ww", "-z", "-Tutf8"], input=roff, capture_output=True,
-                                   timeout=30, env=dict(os.environ, MANWIDTH="80"))
+                p = run(["groff", "-man", "-ww", "-z", "-Tutf8"], input=roff, errors=None, timeout=30,
+                        env=dict(os.environ, MANWIDTH="80"))
                 self.assertEqual(p.stderr.decode(errors="replace"), "")
 
     @unittest.skipUnless(MAN_DIR, "man pages not built (scdoc not found when meson was configured)")
@@ -660,8 +662,8 @@ class BashCompletionTest(CompletionCases, unittest.TestCase):
                 "echo '@@ %d'" % i,
                 'printf "%s\\n" "${COMPREPLY[@]}"',
             ]
-        p = subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(script)], cwd=self.box.dir,
-                           env=self.box.env, capture_output=True, text=True, timeout=60)
+        p = tool(["bash", "--norc", "--noprofile", "-c", "\n".join(script)], cwd=self.box.dir,
+                 env=self.box.env, check=False, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return split_answers(p.stdout, lines)
 
@@ -709,7 +711,7 @@ class ZshCompletionTest(CompletionCases, unittest.TestCase):
     """Static checks of the _arguments specs, and completion in a real zsh on a pty."""
 
     def test_syntax(self):
-        p = subprocess.run(["zsh", "-n", ZSH], capture_output=True, text=True, timeout=30)
+        p = tool(["zsh", "-n", ZSH], check=False, timeout=30)
         self.assertEqual((p.returncode, p.stderr), (0, ""))
 
     def test_names_the_options(self):
@@ -831,7 +833,7 @@ class FishCompletionTest(CompletionCases, unittest.TestCase):
     """Static checks of the complete commands, and `complete -C` in a real fish."""
 
     def test_syntax(self):
-        p = subprocess.run(["fish", "--no-execute", FISH], capture_output=True, text=True, timeout=30)
+        p = tool(["fish", "--no-execute", FISH], check=False, timeout=30)
         self.assertEqual((p.returncode, p.stderr), (0, ""))
 
     def test_names_the_options(self):
@@ -858,8 +860,8 @@ class FishCompletionTest(CompletionCases, unittest.TestCase):
         script = ["set -g fish_complete_path %s" % shlex.quote(COMPLETIONS)]
         for i, line in enumerate(lines):
             script += ["echo '@@ %d'" % i, "complete -C %s" % shlex.quote(line)]
-        p = subprocess.run(["fish", "--no-config", "-c", "\n".join(script)], cwd=self.box.dir,
-                           env=self.box.env, capture_output=True, text=True, timeout=60)
+        p = tool(["fish", "--no-config", "-c", "\n".join(script)], cwd=self.box.dir,
+                 env=self.box.env, check=False, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return {line: [w.split("\t")[0] for w in words]
                 for line, words in split_answers(p.stdout, lines).items()}

@@ -41,11 +41,15 @@ def terminal_safe(s):
 from collections import Counter
 
 import harness
-import batch_helpers as bh
-from batch_helpers import SEVERITY, EXIT_CODE, WORD
+from harness import Serve, run, run_tlsprobe, wait_binary
+from harness import formats as fmt
+from harness.env import REPO_ROOT, epoch
+from harness.formats import SEVERITY, EXIT_CODE, WORD
+from harness.runner import popen
+from harness.schema import check_record, ndjson
 
 F = None            # harness.Fixtures
-REF = None          # bh.ReferenceServer
+REF = None          # tlsprobe serve --scenario all
 GOOD = None         # s_server: leaf + intermediate, 365 days
 SILENT = None       # accepts and never answers
 HTTP = None         # plain HTTP
@@ -60,7 +64,7 @@ def setUpModule():
     F = harness.fixtures()
     TMP = os.path.join(harness.scratch_dir(), "batch")
     os.makedirs(TMP, exist_ok=True)
-    REF = bh.ReferenceServer()
+    REF = Serve("--scenario", "all", "--listen", "127.0.0.1:0", write_ca=True)
     GOOD = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert)
     SILENT = harness.silent_server()
     HTTP = harness.http_server()
@@ -78,7 +82,7 @@ def trust():
 
 
 def ref(name):
-    return REF.target(name)
+    return REF.target_for(name)
 
 
 def expect_ref(name):
@@ -92,8 +96,8 @@ def expect_ref(name):
 
 def batch(path_or_dash, *args, input=None, timeout=60):
     argv = ["batch"] + ([path_or_dash] if path_or_dash is not None else [])
-    return bh.tlsprobe(*argv, *trust(), "--timeout", TIMEOUT, *args, input=input,
-                       timeout=timeout)
+    return run_tlsprobe(*argv, *trust(), "--timeout", TIMEOUT, *args, input=input,
+                        timeout=timeout)
 
 
 class Expect:
@@ -174,7 +178,7 @@ class BatchCase(unittest.TestCase):
 
     def assertRecord(self, obj, e):
         ctx = "line %d %r\n%s" % (e.lineno, e.line, harness.dump(obj))
-        bh.check_record(obj)
+        check_record(obj)
         self.assertEqual(obj["target"]["input"], e.input, ctx)
         self.assertEqual((obj["status"], obj["reason"]), (e.status, e.reason), ctx)
         self.assertEqual((obj["error"] or {}).get("code"), e.error, ctx)
@@ -190,12 +194,12 @@ class BatchCase(unittest.TestCase):
             self.assertIn(e.reason, harness.problem_codes(obj), ctx)
 
     def assertSummary(self, r, statuses, name):
-        s = bh.parse_summary(r.err)
+        s = fmt.parse_summary(r.err)
         c = Counter(statuses)
         self.assertEqual(s, dict(n=len(statuses), name=name, ok=c["ok"], warning=c["warning"],
                                  critical=c["critical"], unknown=c["unknown"],
-                                 worst=bh.worst(statuses)), r.err)
-        self.assertEqual(r.rc, EXIT_CODE[bh.worst(statuses)], r.err)
+                                 worst=fmt.worst(statuses)), r.err)
+        self.assertEqual(r.rc, EXIT_CODE[fmt.worst(statuses)], r.err)
 
 
 # --------------------------------------------------------------------------
@@ -208,18 +212,18 @@ class MixedListJson(BatchCase):
     @classmethod
     def setUpClass(cls):
         cls.lines, cls.expects = mixed_list(silent=2)
-        cls.path = bh.write_list(TMP, "mixed.txt", cls.lines)
+        cls.path = fmt.write_list(TMP, "mixed.txt", cls.lines)
         cls.ordered = batch(cls.path, "--json", "--ordered", "--parallel", "32")
         cls.unordered = batch(cls.path, "--json", "--parallel", "32")
 
     def test_ordered_gives_one_record_per_target_in_input_order(self):
         r = self.ordered
-        objs = bh.ndjson(r.out)
+        objs = ndjson(r.out)
         self.assertEqual([o["target"]["input"] for o in objs],
                          [e.input for e in self.expects], r.err)
 
     def test_each_record_has_the_right_status_reason_and_error_code(self):
-        objs = bh.ndjson(self.ordered.out)
+        objs = ndjson(self.ordered.out)
         self.assertEqual(len(objs), len(self.expects))
         for o, e in zip(objs, self.expects):
             with self.subTest(line=e.lineno, text=e.line):
@@ -236,15 +240,15 @@ class MixedListJson(BatchCase):
                                               % len(self.expects)), r.err)
 
     def test_unordered_gives_the_same_records(self):
-        objs = bh.ndjson(self.unordered.out)
+        objs = ndjson(self.unordered.out)
         for o in objs:
-            bh.check_record(o)
+            check_record(o)
         got = Counter((o["target"]["input"], o["status"], o["reason"]) for o in objs)
         self.assertEqual(got, Counter(e.key() for e in self.expects))
         self.assertSummary(self.unordered, [e.status for e in self.expects], self.path)
 
     def test_unordered_silent_targets_do_not_hold_back_the_others(self):
-        objs = bh.ndjson(self.unordered.out)
+        objs = ndjson(self.unordered.out)
         kinds = ["timeout" if (o["error"] or {}).get("code") == "timeout" else "other"
                  for o in objs]
         n = kinds.count("timeout")
@@ -264,7 +268,7 @@ class StandardInput(BatchCase):
         cls.text = "".join(l + "\n" for l in cls.lines)
 
     def check(self, r):
-        objs = bh.ndjson(r.out)
+        objs = ndjson(r.out)
         self.assertEqual(len(objs), len(self.expects), r.out)
         for o, e in zip(objs, self.expects):
             with self.subTest(line=e.lineno, text=e.line):
@@ -287,9 +291,8 @@ class StandardInput(BatchCase):
         # (a pipe from another program) gets each record once its probe is done
         import select
         import subprocess
-        p = subprocess.Popen([bh.exe(), "batch", "-", "--json", *trust(), "--timeout", TIMEOUT],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+        p = popen([wait_binary(), "batch", "-", "--json", *trust(), "--timeout", TIMEOUT],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             p.stdin.write((GOOD.target + "\n").encode())
             p.stdin.flush()
@@ -304,7 +307,7 @@ class StandardInput(BatchCase):
             p.stderr.close()
         self.assertTrue(first, "no record 5 s after the first target while the input stays "
                                "open (it came only at the end of input: %r)" % rest[:300])
-        self.assertEqual(bh.ndjson(first.decode())[0]["status"], "ok")
+        self.assertEqual(ndjson(first.decode())[0]["status"], "ok")
 
     def test_unreadable_list_is_unknown(self):
         r = batch(os.path.join(TMP, "no-such-list.txt"), "--json")
@@ -318,18 +321,18 @@ class Progress(BatchCase):
 
     def test_progress_line_counts_up_on_a_terminal(self):
         lines, expects = mixed_list(silent=0)
-        path = bh.write_list(TMP, "progress.txt", lines)
-        r = bh.run_stderr_tty([bh.exe(), "batch", path, "--json", *trust(),
-                               "--timeout", TIMEOUT])
+        path = fmt.write_list(TMP, "progress.txt", lines)
+        r = run_tlsprobe("batch", path, "--json", *trust(), "--timeout", TIMEOUT,
+                         tty="stderr", timeout=60)
         n = len(expects)
-        objs = bh.ndjson(r.out)
+        objs = ndjson(r.out)
         self.assertEqual(len(objs), n, "stdout keeps one record per target")
         err = r.err.replace("\r\n", "\n")
         done = [int(m) for m in re.findall(r"\rtlsprobe batch: (\d+) done: ", err)]
         self.assertEqual(done, list(range(1, n + 1)), repr(err))
         last = err.rstrip("\n").split("\n")[-1]
-        self.assertRegex(last, bh.SUMMARY_RE)
-        self.assertEqual(r.rc, EXIT_CODE[bh.worst(e.status for e in expects)])
+        self.assertRegex(last, fmt.SUMMARY_RE)
+        self.assertEqual(r.rc, EXIT_CODE[fmt.worst(e.status for e in expects)])
 
     def test_no_progress_when_stderr_is_a_pipe(self):
         r = batch("-", "--json", input=GOOD.target + "\n" + ref("good") + "\n")
@@ -343,16 +346,16 @@ class Timeouts(BatchCase):
     def test_silent_targets_finish_within_timeout_while_the_others_proceed(self):
         good = [ref("good"), GOOD.target, ref("tls13-only"), ref("tls12-only")]
         lines = [SILENT.target] * 10 + good
-        path = bh.write_list(TMP, "silent.txt", lines)
+        path = fmt.write_list(TMP, "silent.txt", lines)
         r = batch(path, "--json", "--timeout", "2", "--parallel", "32")
         self.assertLess(r.elapsed, 4.0, "10 silent targets, --timeout 2, --parallel 32")
-        objs = bh.ndjson(r.out)
+        objs = ndjson(r.out)
         self.assertEqual(len(objs), len(lines))
         silent = [o for o in objs if o["target"]["input"] == SILENT.target]
         others = [o for o in objs if o["target"]["input"] != SILENT.target]
         self.assertEqual(len(silent), 10)
         for o in silent:
-            bh.check_record(o)
+            check_record(o)
             self.assertEqual((o["status"], o["error"]["code"]), ("critical", "timeout"),
                              harness.dump(o))
             self.assertGreaterEqual(o["timing_ms"]["total"], 1500, harness.dump(o))
@@ -370,18 +373,18 @@ class Timeouts(BatchCase):
         # window; the window must neither lose nor reorder records
         lines = ([SILENT.target] + [GOOD.target, ref("good")] * 30 + [SILENT.target] +
                  ["127.0.0.1:%d" % CLOSED] * 30)
-        path = bh.write_list(TMP, "ordered-slow.txt", lines)
+        path = fmt.write_list(TMP, "ordered-slow.txt", lines)
         r = batch(path, "--json", "--ordered", "--timeout", "1", "--parallel", "2",
                   timeout=30)
-        objs = bh.ndjson(r.out)
+        objs = ndjson(r.out)
         self.assertEqual([o["target"]["input"] for o in objs], lines)
         self.assertLess(r.elapsed, 5.0)
         self.assertSummary(r, [o["status"] for o in objs], path)
 
     def test_parallel_bounds_the_probes_in_flight(self):
-        path = bh.write_list(TMP, "silent4.txt", [SILENT.target] * 4)
+        path = fmt.write_list(TMP, "silent4.txt", [SILENT.target] * 4)
         r = batch(path, "--json", "--timeout", "1", "--parallel", "2")
-        self.assertEqual(len(bh.ndjson(r.out)), 4)
+        self.assertEqual(len(ndjson(r.out)), 4)
         self.assertGreaterEqual(r.elapsed, 1.9, "4 silent targets, 2 at a time, 1 s each")
         self.assertLess(r.elapsed, 3.5)
 
@@ -411,7 +414,7 @@ class ExitCodes(BatchCase):
             with self.subTest(case=name):
                 r = batch("-", "--json", "--warn-days", "100", "--crit-days", "7",
                           input="".join(lines[m] + "\n" for m in members))
-                got = [o["status"] for o in bh.ndjson(r.out)]
+                got = [o["status"] for o in ndjson(r.out)]
                 self.assertEqual(sorted(got), sorted(statuses[m] for m in members), r.out)
                 self.assertEqual(r.rc, EXIT_CODE[want], r.err)
                 self.assertSummary(r, got, "standard input")
@@ -428,7 +431,7 @@ class TextMode(BatchCase):
 
     def test_one_line_per_target(self):
         lines, expects = mixed_list(silent=1)
-        path = bh.write_list(TMP, "text.txt", lines)
+        path = fmt.write_list(TMP, "text.txt", lines)
         r = batch(path, "--ordered")
         out = r.out.split("\n")
         self.assertEqual(out[-1], "", "ends with a newline")
@@ -466,13 +469,13 @@ class Nagios(BatchCase):
     @classmethod
     def setUpClass(cls):
         cls.lines, cls.expects = mixed_list(silent=1)
-        cls.path = bh.write_list(TMP, "nagios.txt", cls.lines)
+        cls.path = fmt.write_list(TMP, "nagios.txt", cls.lines)
         cls.nagios = batch(cls.path, "--format", "nagios", "--ordered")
         cls.json = batch(cls.path, "--json", "--ordered")
 
     def check_line(self, line, obj, warn="30", crit="14"):
         ctx = "%s\n%s" % (line, harness.dump(obj))
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual(p.service, "TLSPROBE", ctx)
         self.assertEqual(p.status, obj["status"].upper(), ctx)
         self.assertTrue(p.text.startswith(obj["target"]["input"] + ":"), ctx)
@@ -480,7 +483,7 @@ class Nagios(BatchCase):
             self.assertIn(obj["reason"], p.text, ctx)
         perf = p.perfdata
         if obj["chain"]:
-            _, days = bh.earliest(obj["chain"])
+            _, days = fmt.earliest(obj["chain"])
             d = perf.get("days_remaining")
             self.assertIsNotNone(d, ctx)
             self.assertEqual((d.value, d.uom), (days, ""), ctx)
@@ -505,7 +508,7 @@ class Nagios(BatchCase):
         out = self.nagios.out.split("\n")
         self.assertEqual(out[-1], "")
         out = out[:-1]
-        objs = bh.ndjson(self.json.out)
+        objs = ndjson(self.json.out)
         self.assertEqual(len(out), len(self.expects), self.nagios.out)
         self.assertEqual(len(objs), len(self.expects))
         for line, obj, e in zip(out, objs, self.expects):
@@ -516,7 +519,7 @@ class Nagios(BatchCase):
         self.assertSummary(self.nagios, [e.status for e in self.expects], self.path)
 
     def connect(self, target, *args):
-        n = bh.tlsprobe(target, *trust(), "--timeout", TIMEOUT, "--format", "nagios", *args)
+        n = run_tlsprobe(target, *trust(), "--timeout", TIMEOUT, "--format", "nagios", *args)
         j = harness.probe_json(target, *trust(), "--timeout", TIMEOUT, *args)
         out = n.out.split("\n")
         self.assertEqual(len(out), 2, repr(n.out))
@@ -544,17 +547,17 @@ class Nagios(BatchCase):
         # a Nagios range "N:" alerts below N; tlsprobe warns within N days:
         # the word must be what the perfdata thresholds say
         _, j, _ = self.connect(ref("good"))
-        _, days = bh.earliest(j.obj["chain"])
+        _, days = fmt.earliest(j.obj["chain"])
         for w, c in ((days - 1, 1), (days, 1), (days + 1, 1), (days + 5, days),
                      (days + 5, days + 1)):
             with self.subTest(warn=w, crit=c):
                 n, _, line = self.connect(ref("good"), "--warn-days", str(w),
                                           "--crit-days", str(c))
-                p = bh.parse_nagios_line(line)
+                p = fmt.parse_nagios_line(line)
                 d = p.perfdata["days_remaining"]
-                if bh.range_alerts(d.crit, d.value):
+                if fmt.range_alerts(d.crit, d.value):
                     want = "CRITICAL"
-                elif bh.range_alerts(d.warn, d.value):
+                elif fmt.range_alerts(d.warn, d.value):
                     want = "WARNING"
                 else:
                     want = "OK"
@@ -563,7 +566,7 @@ class Nagios(BatchCase):
 
     def test_invalid_batch_line_is_an_unknown_plugin_line(self):
         r = batch("-", "--format", "nagios", input="bad_host!:1\n")
-        p = bh.parse_nagios_line(r.out.rstrip("\n"))
+        p = fmt.parse_nagios_line(r.out.rstrip("\n"))
         self.assertEqual(p.status, "UNKNOWN")
         self.assertIn("invalid-target", p.text)
         self.assertEqual(list(p.perfdata), ["total"])
@@ -572,12 +575,12 @@ class Nagios(BatchCase):
     def test_connect_bad_usage_still_prints_an_unknown_plugin_line(self):
         # the plugin guidelines: a plugin always prints one status line on
         # stdout; a usage error is UNKNOWN (exit 3)
-        r = bh.tlsprobe(GOOD.target, "--ca-file", os.path.join(TMP, "missing-ca.pem"),
+        r = run_tlsprobe(GOOD.target, "--ca-file", os.path.join(TMP, "missing-ca.pem"),
                         "--format", "nagios")
         self.assertEqual(r.rc, 3, r.err)
         line = r.out.rstrip("\n")
         self.assertTrue(line, "no plugin output on stdout (stderr: %r)" % r.err)
-        self.assertEqual(bh.parse_nagios_line(line).status, "UNKNOWN")
+        self.assertEqual(fmt.parse_nagios_line(line).status, "UNKNOWN")
 
 
 # --------------------------------------------------------------------------
@@ -609,14 +612,14 @@ class Prometheus(BatchCase):
             cls.hostile = harness.gnutls_serv(F.hostile.chain, F.hostile.key)
             cls.addClassCleanup(cls.hostile.stop)
             cls.lines.append(cls.hostile.target)
-        cls.path = bh.write_list(TMP, "prom.txt", cls.lines)
+        cls.path = fmt.write_list(TMP, "prom.txt", cls.lines)
         cls.prom = batch(cls.path, "--format", "prometheus")
         cls.json = batch(cls.path, "--json", "--ordered")
-        cls.objs = {o["target"]["input"]: o for o in bh.ndjson(cls.json.out)}
+        cls.objs = {o["target"]["input"]: o for o in ndjson(cls.json.out)}
 
     def families(self):
         try:
-            return bh.parse_exposition(self.prom.out.encode("utf-8", "surrogateescape"))
+            return fmt.parse_exposition(self.prom.out.encode("utf-8", "surrogateescape"))
         except ValueError as e:
             self.fail("not valid exposition text: %s\n%s" % (e, self.prom.out))
 
@@ -626,10 +629,10 @@ class Prometheus(BatchCase):
         return s[0]
 
     def test_promtool_check_metrics_accepts_it(self):
-        tool = bh.promtool()
+        tool = fmt.promtool()
         if not tool:
             self.skipTest("promtool not installed (Debian: prometheus)")
-        r = bh.run([tool, "check", "metrics"], input=self.prom.out)
+        r = run([tool, "check", "metrics"], input=self.prom.out)
         self.assertEqual(r.rc, 0, "promtool: %s%s\n%s" % (r.out, r.err, self.prom.out))
 
     def test_strict_exposition_every_family_gauge_with_help(self):
@@ -670,12 +673,12 @@ class Prometheus(BatchCase):
                     self.assertEqual(exp.series(target=target), [])
                     continue
                 leaf = o["chain"][0]
-                self.assertEqual(bh.earliest(o["chain"])[0], leaf["not_after"],
+                self.assertEqual(fmt.earliest(o["chain"])[0], leaf["not_after"],
                                  "the leaf expires first in these chains")
-                self.assertEqual(self.one(exp, target).value, bh.epoch(leaf["not_after"]))
+                self.assertEqual(self.one(exp, target).value, epoch(leaf["not_after"]))
                 if last is not None:
                     self.assertEqual(self.one(last, target).value,
-                                     bh.epoch(leaf["not_after"]))
+                                     epoch(leaf["not_after"]))
         for name in ("untrusted-root", "missing-intermediate", "self-signed", "expired"):
             self.assertTrue(exp.series(target=ref(name)), name)
         # and the fixture's date, from openssl, for the openssl peer
@@ -736,17 +739,17 @@ class Prometheus(BatchCase):
             self.assertNotIn("\x1b", lb["subject"])
 
     def test_connect_prometheus(self):
-        r = bh.tlsprobe(ref("untrusted-root"), *trust(), "--format", "prometheus")
+        r = run_tlsprobe(ref("untrusted-root"), *trust(), "--format", "prometheus")
         self.assertEqual(r.rc, 2)
-        fams = bh.parse_exposition(r.out)
+        fams = fmt.parse_exposition(r.out)
         j = harness.probe_json(ref("untrusted-root"), *trust())
         self.assertEqual(self.one(fams["probe_ssl_earliest_cert_expiry"],
                                   ref("untrusted-root")).value,
-                         bh.epoch(j.obj["chain"][0]["not_after"]))
+                         epoch(j.obj["chain"][0]["not_after"]))
         self.assertEqual(self.one(fams["probe_success"], ref("untrusted-root")).value, 0.0)
-        tool = bh.promtool()
+        tool = fmt.promtool()
         if tool:
-            p = bh.run([tool, "check", "metrics"], input=r.out)
+            p = run([tool, "check", "metrics"], input=r.out)
             self.assertEqual(p.rc, 0, p.out + p.err)
 
     def test_same_address_with_two_sni_names_gives_distinct_series(self):
@@ -756,7 +759,7 @@ class Prometheus(BatchCase):
         r = batch("-", "--format", "prometheus",
                   input="%s --sni localhost\n%s --sni wrong.example\n" % (g, g))
         try:
-            bh.parse_exposition(r.out)
+            fmt.parse_exposition(r.out)
         except ValueError as e:
             self.fail("%s\n%s" % (e, r.out))
 
@@ -776,11 +779,11 @@ class Tsv(BatchCase):
             e = Expect(srv.target, srv.target, "critical", "hostname-mismatch")
             e.lineno = len(lines)
             expects.append(e)
-        path = bh.write_list(TMP, "tsv.txt", lines)
+        path = fmt.write_list(TMP, "tsv.txt", lines)
         r = batch(path, "--format", "tsv", "--ordered")
-        objs = bh.ndjson(batch(path, "--json", "--ordered").out)
-        header, rows = bh.parse_tsv(r.out)
-        self.assertEqual(header, bh.TSV_COLUMNS)
+        objs = ndjson(batch(path, "--json", "--ordered").out)
+        header, rows = fmt.parse_tsv(r.out)
+        self.assertEqual(header, fmt.TSV_COLUMNS)
         self.assertEqual(len(rows), len(expects), r.out)
         for row, o, e in zip(rows, objs, expects):
             with self.subTest(line=e.line):
@@ -789,7 +792,7 @@ class Tsv(BatchCase):
                 self.assertEqual(row["status"], o["status"])
                 self.assertEqual(row["reason"], o["reason"] or "")
                 if o["chain"]:
-                    na, days = bh.earliest(o["chain"])
+                    na, days = fmt.earliest(o["chain"])
                     # Two runs, a second apart, may straddle a whole day of validity.
                     self.assertEqual(row["not_after"], na)
                     self.assertLessEqual(abs(int(row["days_remaining"]) - days), 1, (row, days))
@@ -807,11 +810,11 @@ class Tsv(BatchCase):
 # --------------------------------------------------------------------------
 
 def probe_env():
-    return dict(os.environ, TLSPROBE=bh.exe())
+    return dict(os.environ, TLSPROBE=wait_binary())
 
 
 def script(name):
-    return os.path.join(bh.PROBES_DIR, name)
+    return os.path.join(REPO_ROOT, "probes", name)
 
 
 class ProbeScriptsLint(unittest.TestCase):
@@ -820,7 +823,7 @@ class ProbeScriptsLint(unittest.TestCase):
         harness.require_tools("shellcheck")
         for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report"):
             with self.subTest(script=name):
-                r = bh.run(["shellcheck", script(name)])
+                r = run(["shellcheck", script(name)])
                 self.assertEqual(r.rc, 0, r.out + r.err)
 
     def test_systemd_units_verify(self):
@@ -830,7 +833,7 @@ class ProbeScriptsLint(unittest.TestCase):
         os.makedirs(os.path.join(d, "bin"))
         for name in ("tlsprobe-textfile",):
             shutil.copy(script(name), os.path.join(d, "bin", name))
-        shutil.copy(bh.exe(), os.path.join(d, "bin", "tlsprobe"))
+        shutil.copy(wait_binary(), os.path.join(d, "bin", "tlsprobe"))
         with open(script("tlsprobe-textfile.service.in")) as f:
             unit = f.read()
         self.assertIn("@bindir@", unit)
@@ -838,7 +841,7 @@ class ProbeScriptsLint(unittest.TestCase):
             f.write(unit.replace("@bindir@", os.path.join(d, "bin")))
         shutil.copy(script("tlsprobe-textfile.timer"), d)
         # --man=no: the man page need not be installed on this machine
-        r = bh.run(["systemd-analyze", "verify", "--man=no",
+        r = run(["systemd-analyze", "verify", "--man=no",
                     os.path.join(d, "tlsprobe-textfile.service"),
                     os.path.join(d, "tlsprobe-textfile.timer")])
         self.assertEqual(r.rc, 0, r.out + r.err)
@@ -849,7 +852,7 @@ class CheckTlsprobe(unittest.TestCase):
     """probes/check_tlsprobe, the Nagios/Icinga plugin, against live servers."""
 
     def check(self, *args):
-        r = bh.run([script("check_tlsprobe")] + list(args), env=probe_env())
+        r = run([script("check_tlsprobe")] + list(args), env=probe_env())
         lines = r.out.split("\n")
         self.assertEqual(lines[-1], "", repr(r.out))
         self.assertEqual(len(lines), 2, "one line of plugin output: %r" % r.out)
@@ -860,7 +863,7 @@ class CheckTlsprobe(unittest.TestCase):
 
     def test_ok_exit_0(self):
         r, line = self.check("-H", "127.0.0.1", "-p", str(GOOD.port), *self.trust())
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (0, "OK"), line)
         self.assertEqual(p.perfdata["days_remaining"].warn.text, "30:")
         self.assertEqual(p.perfdata["days_remaining"].crit.text, "14:")
@@ -870,33 +873,33 @@ class CheckTlsprobe(unittest.TestCase):
     def test_missing_intermediate_exit_2(self):
         r, line = self.check("-H", "127.0.0.1", "-p", str(REF.scenarios[
             "missing-intermediate"].port), *self.trust())
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
         self.assertIn("missing-intermediate", p.text)
 
     def test_warning_and_critical_thresholds(self):
         port = str(REF.scenarios["good"].port)
         r, line = self.check("-H", "localhost", "-p", port, "-w", "100", *self.trust())
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (1, "WARNING"), line)
         self.assertIn("expires-soon", p.text)
         self.assertEqual((p.perfdata["days_remaining"].warn.text,
                           p.perfdata["days_remaining"].crit.text), ("100:", "14:"))
         r, line = self.check("-H", "localhost", "-p", port, "-w", "100", "-c", "95",
                              *self.trust())
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
         self.assertEqual(p.perfdata["days_remaining"].crit.text, "95:")
         r, line = self.check("-H", "localhost", "-p", port, "-w", "10", "-c", "5",
                              *self.trust())
-        self.assertEqual((r.rc, bh.parse_nagios_line(line).status), (0, "OK"), line)
+        self.assertEqual((r.rc, fmt.parse_nagios_line(line).status), (0, "OK"), line)
 
     def test_timeout_option(self):
         t0 = time.monotonic()
         r, line = self.check("-H", "127.0.0.1", "-p", str(SILENT.port), "-t", "1",
                              *self.trust())
         self.assertLess(time.monotonic() - t0, 3.0)
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
         self.assertIn("timeout", p.text)
 
@@ -905,7 +908,7 @@ class CheckTlsprobe(unittest.TestCase):
         srv = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert, host="::1")
         self.addCleanup(srv.stop)
         r, line = self.check("-H", "::1", "-p", str(srv.port), *self.trust())
-        p = bh.parse_nagios_line(line)
+        p = fmt.parse_nagios_line(line)
         self.assertEqual((r.rc, p.status), (0, "OK"), line)
         self.assertTrue(p.text.startswith("[::1]:%d:" % srv.port), line)
 
@@ -931,13 +934,13 @@ class CheckTlsprobe(unittest.TestCase):
             with self.subTest(args=args):
                 r, line = self.check(*args)
                 try:
-                    p = bh.parse_nagios_line(line)
+                    p = fmt.parse_nagios_line(line)
                 except ValueError as e:
                     self.fail("%s" % e)
                 self.assertEqual(p.status, "UNKNOWN")
 
     def test_unreadable_ca_file_is_unknown_with_a_status_line(self):
-        r = bh.run([script("check_tlsprobe"), "-H", "127.0.0.1", "-p", str(GOOD.port),
+        r = run([script("check_tlsprobe"), "-H", "127.0.0.1", "-p", str(GOOD.port),
                     "--ca-file", os.path.join(TMP, "no-such-ca.pem")], env=probe_env())
         self.assertEqual(r.rc, 3, r.out + r.err)
         self.assertTrue(r.out.startswith("TLSPROBE UNKNOWN - "),
@@ -955,7 +958,7 @@ class Textfile(unittest.TestCase):
         self.old = "# HELP old_metric from before\n# TYPE old_metric gauge\nold_metric 1\n"
         with open(self.out, "w") as f:
             f.write(self.old)
-        self.targets = bh.write_list(TMP, "textfile-targets.txt", [
+        self.targets = fmt.write_list(TMP, "textfile-targets.txt", [
             "# targets", ref("good"), ref("missing-intermediate"), GOOD.target,
             "127.0.0.1:%d" % CLOSED, SILENT.target])
 
@@ -979,7 +982,7 @@ class Textfile(unittest.TestCase):
         t = threading.Thread(target=watch)
         t.start()
         try:
-            r = bh.run([script("tlsprobe-textfile"), self.targets, self.out, *trust(),
+            r = run([script("tlsprobe-textfile"), self.targets, self.out, *trust(),
                         "--timeout", TIMEOUT], env=probe_env())
         finally:
             stop.set()
@@ -992,26 +995,26 @@ class Textfile(unittest.TestCase):
         self.assertTrue(any(n.startswith("tlsprobe.prom.") for n in names),
                         "written under a temporary name in the same directory: %s" % names)
         self.assertEqual(stat.S_IMODE(os.stat(self.out).st_mode), 0o644)
-        fams = bh.parse_exposition(new)
+        fams = fmt.parse_exposition(new)
         got = {s.labels["target"]: s.value for s in fams["tlsprobe_status"].samples}
         self.assertEqual(got, {ref("good"): 0, ref("missing-intermediate"): 2,
                                GOOD.target: 0, "127.0.0.1:%d" % CLOSED: 2,
                                SILENT.target: 2})
-        tool = bh.promtool()
+        tool = fmt.promtool()
         if tool:
-            p = bh.run([tool, "check", "metrics"], input=new)
+            p = run([tool, "check", "metrics"], input=new)
             self.assertEqual(p.rc, 0, p.out + p.err)
 
     def test_keeps_the_old_file_when_tlsprobe_cannot_run(self):
         env = dict(os.environ, TLSPROBE="/bin/false")
-        r = bh.run([script("tlsprobe-textfile"), self.targets, self.out], env=env)
+        r = run([script("tlsprobe-textfile"), self.targets, self.out], env=env)
         self.assertEqual(r.rc, 1, r.out + r.err)
         self.assertEqual(self.read(), self.old)
         self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"])
         self.assertIn("keeping", r.err)
 
     def test_unreadable_targets(self):
-        r = bh.run([script("tlsprobe-textfile"), os.path.join(TMP, "none.txt"), self.out],
+        r = run([script("tlsprobe-textfile"), os.path.join(TMP, "none.txt"), self.out],
                    env=probe_env())
         self.assertNotEqual(r.rc, 0)
         self.assertEqual(self.read(), self.old)
@@ -1025,10 +1028,10 @@ class ExpiryReport(unittest.TestCase):
         harness.require_tools("sort", "awk")
         lines = ["# report", GOOD.target, ref("expired"), "127.0.0.1:%d" % CLOSED,
                  ref("good"), "bad_host!", ref("not-yet-valid"), ref("missing-intermediate")]
-        path = bh.write_list(TMP, "report.txt", lines)
-        r = bh.run([script("tlsprobe-expiry-report"), path, *trust(), "--timeout", TIMEOUT],
+        path = fmt.write_list(TMP, "report.txt", lines)
+        r = run([script("tlsprobe-expiry-report"), path, *trust(), "--timeout", TIMEOUT],
                    env=probe_env())
-        objs = {o["target"]["input"]: o for o in bh.ndjson(batch(path, "--json").out)}
+        objs = {o["target"]["input"]: o for o in ndjson(batch(path, "--json").out)}
         out = r.out.rstrip("\n").split("\n")
         self.assertEqual(out[0].split(), ["DAYS", "EXPIRES", "STATUS", "TARGET", "PROBLEM"])
         rows = []
@@ -1048,6 +1051,6 @@ class ExpiryReport(unittest.TestCase):
                 self.assertEqual(row[2], o["status"].upper())
                 self.assertEqual(row[4], o["reason"] or "")
                 if o["chain"]:
-                    na, d = bh.earliest(o["chain"])
+                    na, d = fmt.earliest(o["chain"])
                     self.assertEqual((row[0], row[1]), (str(d), na[:10]))
         self.assertEqual(r.rc, 2, r.err)

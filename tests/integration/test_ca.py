@@ -3,7 +3,7 @@
 Everything tlsprobe makes is judged by other tools: openssl x509 -text,
 openssl verify, certtool --verify, curl, openssl s_server / s_client and
 Python's ssl module.  The broken setups that ca check must recognise are made
-with the openssl CLI (ca_helpers.OpensslPKI), never with tlsprobe's code.
+with the openssl CLI (harness.pki.Pki), never with tlsprobe's code.
 
     TLSPROBE=build/tlsprobe python3 tests/integration/tap.py test_ca
 """
@@ -16,8 +16,13 @@ import sys
 import unittest
 
 import harness
-import ca_helpers as H
-from ca_helpers import tp, tp_ok, tp_json, codes, problem, X509
+from harness import (Pki, Serve, X509, cat, probe_json, read, run_tlsprobe, tempdir, tool,
+                     write)
+from harness.clients import client_context, curl, https_get_raw
+from harness.pki import EXTENSIONS, leaf_ext, pem_blocks, sha256_of_pem
+from harness.sandbox import (give_to_unprivileged, make_unreadable, mode, readonly_prefix,
+                             snapshot, unprivileged_prefix)
+from harness.schema import check_file_schema, codes, problem
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -29,6 +34,46 @@ def setUpModule():
 
 def now():
     return datetime.datetime.now(UTC).replace(microsecond=0)
+
+
+# --------------------------------------------------------------------------
+# running tlsprobe here: text -> (rc, out, err); JSON about files -> (rc, obj, out, err)
+# --------------------------------------------------------------------------
+
+def tp(*args, timeout=120, **kw):
+    """Run tlsprobe ARGS (cwd, umask, prefix as run_tlsprobe takes them)."""
+    return tuple(run_tlsprobe(*args, timeout=timeout, **kw)[:3])
+
+
+def tp_ok(*args, **kw):
+    """Run tlsprobe and require exit 0 -> (stdout, stderr)."""
+    rc, out, err = tp(*args, **kw)
+    if rc != 0:
+        raise AssertionError("tlsprobe %s -> exit %d\nstdout: %s\nstderr: %s"
+                             % (" ".join(map(str, args)), rc, out[-3000:], err[-3000:]))
+    return out, err
+
+
+def tp_json(*args, timeout=120, **kw):
+    """tlsprobe ARGS --json on files (cert / ca check): one object checked
+    against the tlsprobe/1 shape of a file report."""
+    return tuple(probe_json(*args, timeout=timeout, schema_check=check_file_schema, **kw)[:4])
+
+
+def openssl_pki(directory):
+    """root -> intermediate -> localhost leaf made with openssl (P-256,
+    SHA-256), lifetimes outside the default 30 warning days; the extension
+    sections root, inter, server (localhost, 127.0.0.1), client, nosan."""
+    pki = Pki(directory)
+    for name, lines in (("root", EXTENSIONS["v3_root"]), ("inter", EXTENSIONS["v3_inter"]),
+                        ("server", leaf_ext(san="DNS:localhost,IP:127.0.0.1")),
+                        ("client", EXTENSIONS["v3_client"]), ("nosan", leaf_ext(san=None))):
+        pki.extensions(name, lines)
+    pki.root = pki.issue("root", "/CN=openssl Test Root", "root", days=3650)
+    pki.inter = pki.issue("inter", "/CN=openssl Test Intermediate", "inter", pki.root, days=1825)
+    pki.leaf = pki.issue("leaf", "/CN=localhost", "server", pki.inter, days=365)
+    pki.chain = pki.leaf.chain
+    return pki
 
 
 class CaCase(unittest.TestCase):
@@ -83,7 +128,7 @@ class CaCase(unittest.TestCase):
                                  % os.path.relpath(os.path.join(dirpath, n), directory))
 
     def assertUnchanged(self, before, directory):
-        after = H.snapshot(directory)
+        after = snapshot(directory)
         self.assertEqual(sorted(after), sorted(before), "directory listing changed")
         for k in before:
             self.assertEqual(after[k], before[k], "%s changed (kind, mode or bytes)" % k)
@@ -99,7 +144,7 @@ class EndToEnd(CaCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = H.tempdir(cls)
+        cls.work = tempdir(cls)
         cls.ca = os.path.join(cls.work, "myca")
         cls.init_out, _ = cls.init(cls.work)
         cls.issue_out, _ = cls.issue(cls.work, "myca", "localhost", "127.0.0.1")
@@ -122,7 +167,7 @@ class EndToEnd(CaCase):
 
     # -- tlsprobe against it ----------------------------------------------------
     def test_probe_without_ca_file_is_untrusted_root_and_the_fix_names_root_pem(self):
-        r = H.probe_json("localhost:%d" % self.srv.port, "-4", "--no-system-ca")
+        r = probe_json("localhost:%d" % self.srv.port, "-4", "--no-system-ca")
         ctx = harness.dump(r.obj)
         self.assertEqual((r.rc, r.obj["status"], r.obj["reason"]),
                          (2, "critical", "untrusted-root"), ctx)
@@ -135,7 +180,7 @@ class EndToEnd(CaCase):
         self.assertEqual([c["subject"] for c in r.obj["chain"]],
                          ["CN=localhost", "CN=tlsprobe Local Intermediate CA"], ctx)
         # and the text says the same
-        rc, out, err, _ = H.run_tlsprobe("localhost:%d" % self.srv.port, "-4", "--no-system-ca",
+        rc, out, err, _ = run_tlsprobe("localhost:%d" % self.srv.port, "-4", "--no-system-ca",
                                                "--color", "never")
         self.assertEqual(rc, 2, out + err)
         self.assertVerdictLine(out, "CRITICAL", "localhost:%d" % self.srv.port, "untrusted-root")
@@ -144,7 +189,7 @@ class EndToEnd(CaCase):
     def test_probe_with_the_root_as_ca_file_verifies(self):
         for target in ("localhost:%d" % self.srv.port, "127.0.0.1:%d" % self.srv.port):
             with self.subTest(target=target):
-                r = H.probe_json(target, "-4", "--no-system-ca", "--ca-file", self.root)
+                r = probe_json(target, "-4", "--no-system-ca", "--ca-file", self.root)
                 ctx = harness.dump(r.obj)
                 self.assertEqual((r.rc, r.obj["status"], r.obj["reason"]), (0, "ok", None), ctx)
                 self.assertEqual(codes(r.obj), [], ctx)
@@ -164,42 +209,42 @@ class EndToEnd(CaCase):
 
     # -- the same files, judged by other tools ------------------------------------
     def test_openssl_verify_accepts_the_chain(self):
-        p = H.run(["openssl", "verify", "-CAfile", self.root, "-untrusted", self.inter,
+        p = tool(["openssl", "verify", "-CAfile", self.root, "-untrusted", self.inter,
                    self.leaf])
         self.assertEqual(p.stdout.strip(), "%s: OK" % self.leaf)
         # and the purpose and name are right for a TLS server
-        p = H.run(["openssl", "verify", "-CAfile", self.root, "-untrusted", self.inter,
+        p = tool(["openssl", "verify", "-CAfile", self.root, "-untrusted", self.inter,
                    "-purpose", "sslserver", "-verify_hostname", "localhost",
                    "-verify_ip", "127.0.0.1", self.leaf])
         self.assertIn("OK", p.stdout)
 
     def test_certtool_verify_accepts_the_fullchain(self):
         harness.require_tools("certtool")
-        p = H.run(["certtool", "--verify", "--load-ca-certificate", self.root,
+        p = tool(["certtool", "--verify", "--load-ca-certificate", self.root,
                    "--infile", self.fullchain])
         self.assertIn("Chain verification output: Verified", p.stdout + p.stderr)
 
     def test_curl_with_cacert_gets_200(self):
         for host in ("localhost", "127.0.0.1"):
             with self.subTest(host=host):
-                p = H.curl(self.srv.port, "--cacert", self.root, host=host)
+                p = curl(self.srv.port, self.root, host=host, status=True)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertEqual(p.stdout.rstrip("\n").rsplit("\n", 1)[-1], "200", p.stdout)
                 self.assertIn("tlsprobe reference server", p.stdout)
 
     def _unrelated_root(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "other")
         return os.path.join(d, "other", "root.pem")
 
     def test_curl_with_another_root_refuses(self):
-        p = H.curl(self.srv.port, "--cacert", self._unrelated_root())
+        p = curl(self.srv.port, self._unrelated_root(), status=True)
         self.assertEqual(p.returncode, 60, p.stderr)     # peer certificate cannot be authenticated
 
     def test_python_ssl_trusting_root_pem_connects(self):
         for name in ("localhost", "127.0.0.1"):
             with self.subTest(server_hostname=name):
-                status, data, peer = H.https_get(self.srv.port, self.root, name)
+                status, data, peer = https_get_raw(self.srv.port, client_context(self.root), name)
                 self.assertEqual(status, "HTTP/1.1 200 OK", data[:500])
                 self.assertIn(("DNS", "localhost"), peer["subjectAltName"])
                 self.assertIn(("IP Address", "127.0.0.1"), peer["subjectAltName"])
@@ -207,7 +252,7 @@ class EndToEnd(CaCase):
     def test_python_ssl_with_another_root_refuses(self):
         import ssl
         with self.assertRaises(ssl.SSLCertVerificationError):
-            H.https_get(self.srv.port, self._unrelated_root(), "localhost")
+            https_get_raw(self.srv.port, client_context(self._unrelated_root()), "localhost")
 
     def test_ssl_cert_file_advice_works_for_openssl_based_tools(self):
         # "OpenSSL tools: export SSL_CERT_FILE=myca/root.pem": Python's default
@@ -231,7 +276,7 @@ class EndToEnd(CaCase):
         return {k: c[k] for k in self.FACTS}
 
     def test_cert_pem_bundle_shows_what_the_probe_shows(self):
-        probe = H.probe_json("localhost:%d" % self.srv.port, "-4", "--no-system-ca",
+        probe = probe_json("localhost:%d" % self.srv.port, "-4", "--no-system-ca",
                                    "--ca-file", self.root).obj
         rc, obj, out, err = tp_json("cert", self.fullchain)
         self.assertEqual(rc, 0, err)
@@ -241,18 +286,18 @@ class EndToEnd(CaCase):
         for a, b in zip(obj["chain"], probe["chain"]):
             self.assertLessEqual(abs(a["days_remaining"] - b["days_remaining"]), 1)
         # sha256 as openssl computes it, for each PEM block of the file
-        blocks = H.pem_blocks(self.fullchain)
+        blocks = pem_blocks(self.fullchain)
         self.assertEqual(len(blocks), 2)
         self.assertEqual([c["sha256"] for c in obj["chain"]],
-                         [H.openssl_sha256_of_pem(b) for b in blocks])
+                         [sha256_of_pem(b) for b in blocks])
         self.assertEqual(obj["chain"][0]["sans"], ["localhost", "127.0.0.1"])
         self.assertEqual(obj["chain"][0]["subject"], "CN=localhost")
         self.assertEqual(obj["chain"][1]["subject"], "CN=tlsprobe Local Intermediate CA")
 
     def test_cert_der_file_shows_the_same_leaf(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         der = os.path.join(d, "leaf.der")
-        H.run(["openssl", "x509", "-in", self.leaf, "-outform", "DER", "-out", der])
+        tool(["openssl", "x509", "-in", self.leaf, "-outform", "DER", "-out", der])
         rc, obj, out, err = tp_json("cert", der)
         self.assertEqual(rc, 0, err)
         _, pem, _, _ = tp_json("cert", self.leaf)
@@ -276,15 +321,15 @@ class EndToEnd(CaCase):
         self.assertEqual((rc, obj["status"], obj["reason"], obj["verify"]), (0, "ok", None, None))
 
     def test_cert_several_files_one_object_each(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         der = os.path.join(d, "leaf.der")
-        H.run(["openssl", "x509", "-in", self.leaf, "-outform", "DER", "-out", der])
+        tool(["openssl", "x509", "-in", self.leaf, "-outform", "DER", "-out", der])
         rc, out, err = tp("cert", self.fullchain, der, "--json")
         self.assertEqual(rc, 0, err)
         objs = [harness.parse_json_line(l) for l in out.splitlines()]
         self.assertEqual([o["target"]["input"] for o in objs], [self.fullchain, der])
         for o in objs:
-            H.check_file_schema(o)
+            check_file_schema(o)
 
     def test_cert_verify_with_the_root_is_ok(self):
         r = tp_json("cert", self.fullchain, "--verify", "--no-system-ca", "--ca-file",
@@ -318,10 +363,10 @@ class EndToEnd(CaCase):
         self.assertProblemAt(r[1], "expired", "critical", 0)
 
     def test_cert_file_without_a_certificate_is_a_one_line_error(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         cases = {
-            "text": H.write(os.path.join(d, "notes.txt"), "no certificate here\n"),
-            "empty": H.write(os.path.join(d, "empty.pem"), b""),
+            "text": write(os.path.join(d, "notes.txt"), "no certificate here\n"),
+            "empty": write(os.path.join(d, "empty.pem"), b""),
             "key only": self.key,
         }
         for what, path in cases.items():
@@ -332,7 +377,7 @@ class EndToEnd(CaCase):
 
 
 def TlsprobeServeFor(cls, *args, cwd=None):
-    srv = H.TlsprobeServe(*args, cwd=cwd)
+    srv = Serve(*args, "--listen", "127.0.0.1:0", cwd=cwd)
     cls.addClassCleanup(srv.stop)
     return srv
 
@@ -345,7 +390,7 @@ class Contents(CaCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = H.tempdir(cls)
+        cls.work = tempdir(cls)
         cls.t0 = now()
         cls.init(cls.work)
         cls.issue(cls.work, "myca", "localhost", "127.0.0.1")
@@ -420,7 +465,7 @@ class Contents(CaCase):
         self.assertLessEqual(self.leaf.not_before, self.t0)
 
     def test_serials_are_random_16_bytes_and_differ(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "other")
         self.issue(d, "other", "localhost")
         self.issue(self.work, "myca", "localhost", "--out", os.path.join(d, "again"))
@@ -433,12 +478,12 @@ class Contents(CaCase):
         self.assertEqual(len(set(serials)), len(serials), [s.hex() for s in serials])
 
     def test_fullchain_is_leaf_then_intermediate_without_the_root(self):
-        blocks = H.pem_blocks(self.p("localhost.fullchain.pem"))
+        blocks = pem_blocks(self.p("localhost.fullchain.pem"))
         self.assertEqual(blocks, [self.leaf.pem, self.inter.pem])
-        self.assertEqual(H.pem_blocks(self.p("localhost.pem")), [self.leaf.pem])
+        self.assertEqual(pem_blocks(self.p("localhost.pem")), [self.leaf.pem])
 
     def test_ip_addresses_become_ip_sans(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         self.issue(d, "ca", "::1", "127.0.0.1", "www.example.test", "10.1.2.3")
         c = X509(os.path.join(d, "ca", "__1.pem"))
@@ -446,7 +491,7 @@ class Contents(CaCase):
                                   "DNS:www.example.test", "IP Address:10.1.2.3"], c.text)
 
     def test_client_certificate_has_client_auth(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         out, _ = self.issue(d, "ca", "--client", "alice")
         c = X509(os.path.join(d, "ca", "alice.pem"))
@@ -459,7 +504,7 @@ class Contents(CaCase):
         self.assertEqual(rc, 0, out + err)
 
     def test_days(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         t0 = now()
         self.issue(d, "ca", "short.example", "--days", "30")
@@ -467,7 +512,7 @@ class Contents(CaCase):
         self.assertAbout(c.not_after, t0 + 30 * DAY)
 
     def test_days_beyond_the_issuer_are_cut_with_a_note(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         out, err = self.issue(d, "ca", "long.example", "--days", "5000")
         c = X509(os.path.join(d, "ca", "long.example.pem"))
@@ -477,7 +522,7 @@ class Contents(CaCase):
         self.assertIn("5000", err)
 
     def test_init_days_sets_the_root_lifetime(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         t0 = now()
         self.init(d, "ca", "--days", "1000")
         root = X509(os.path.join(d, "ca", "root.pem"))
@@ -486,7 +531,7 @@ class Contents(CaCase):
         self.assertLessEqual(inter.not_after, root.not_after)
 
     def test_key_type_rsa_is_3072(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca", "--key-type", "rsa")
         self.issue(d, "ca", "localhost", "--key-type", "rsa")
         for name in ("root.pem", "intermediate.pem", "localhost.pem"):
@@ -496,31 +541,31 @@ class Contents(CaCase):
                 self.assertEqual(c.sig_alg, "sha256WithRSAEncryption")
         leaf = X509(os.path.join(d, "ca", "localhost.pem"))
         self.assertIn("Key Encipherment", leaf.key_usage)
-        H.run(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
+        tool(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
                os.path.join(d, "ca", "intermediate.pem"), os.path.join(d, "ca", "localhost.pem")])
-        key = H.run(["openssl", "pkey", "-in", os.path.join(d, "ca", "localhost.key"),
+        key = tool(["openssl", "pkey", "-in", os.path.join(d, "ca", "localhost.key"),
                      "-noout", "-text"]).stdout
         self.assertIn("3072 bit", key)
 
     def test_key_type_ed25519_leaf(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         self.issue(d, "ca", "localhost", "--key-type", "ed25519")
         c = X509(os.path.join(d, "ca", "localhost.pem"))
         self.assertEqual(c.key_alg, "ED25519", c.text)
         self.assertLeafBasics(c)
-        H.run(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
+        tool(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
                os.path.join(d, "ca", "intermediate.pem"), os.path.join(d, "ca", "localhost.pem")])
         # and it serves: a probe verifies it
-        with H.TlsprobeServe("--cert", "ca/localhost.fullchain.pem", "--key", "ca/localhost.key",
-                             cwd=d) as srv:
-            r = H.probe_json("localhost:%d" % srv.port, "-4", "--no-system-ca", "--ca-file",
+        with Serve("--cert", "ca/localhost.fullchain.pem", "--key", "ca/localhost.key",
+                   "--listen", "127.0.0.1:0", cwd=d) as srv:
+            r = probe_json("localhost:%d" % srv.port, "-4", "--no-system-ca", "--ca-file",
                              os.path.join(d, "ca", "root.pem"))
             self.assertEqual((r.rc, r.obj["status"]), (0, "ok"), harness.dump(r.obj))
             self.assertIn("ED25519", r.obj["chain"][0]["key"]["type"].upper(), harness.dump(r.obj))
 
     def test_key_type_ed25519_ca(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         rc, out, err = tp("ca", "init", "ca", "--key-type", "ed25519", cwd=d)
         self.assertEqual(rc, 0, "ca init --key-type ed25519 failed\nstdout: %s\nstderr: %s"
                          % (out, err))
@@ -528,11 +573,11 @@ class Contents(CaCase):
         for name in ("root.pem", "intermediate.pem", "localhost.pem"):
             c = X509(os.path.join(d, "ca", name))
             self.assertEqual((c.key_alg, c.sig_alg), ("ED25519", "ED25519"), c.text)
-        H.run(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
+        tool(["openssl", "verify", "-CAfile", os.path.join(d, "ca", "root.pem"), "-untrusted",
                os.path.join(d, "ca", "intermediate.pem"), os.path.join(d, "ca", "localhost.pem")])
 
     def test_no_intermediate_makes_a_flat_ca_and_issue_signs_with_the_root(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         out, _ = self.init(d, "flat", "--no-intermediate")
         self.assertEqual(sorted(os.listdir(os.path.join(d, "flat"))), ["root.key", "root.pem"])
         self.assertNotIn("intermediate", out)
@@ -544,9 +589,9 @@ class Contents(CaCase):
         self.assertEqual(leaf.aki, root.ski)
         self.assertEqual(leaf.eku, ["TLS Web Server Authentication"])
         # the fullchain is the leaf alone: the root is never served
-        self.assertEqual(H.pem_blocks(os.path.join(d, "flat", "localhost.fullchain.pem")),
+        self.assertEqual(pem_blocks(os.path.join(d, "flat", "localhost.fullchain.pem")),
                          [leaf.pem])
-        H.run(["openssl", "verify", "-CAfile", os.path.join(d, "flat", "root.pem"),
+        tool(["openssl", "verify", "-CAfile", os.path.join(d, "flat", "root.pem"),
                os.path.join(d, "flat", "localhost.pem")])
         rc, out, err = tp("ca", "check", "--ca", "flat/root.pem", "--cert",
                           "flat/localhost.fullchain.pem", "--key", "flat/localhost.key",
@@ -554,7 +599,7 @@ class Contents(CaCase):
         self.assertEqual(rc, 0, out + err)
 
     def test_flat_issue_output_does_not_promise_an_intermediate(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "flat", "--no-intermediate")
         out, _ = self.issue(d, "flat", "localhost")
         line = [l for l in out.splitlines() if "localhost.fullchain.pem" in l][0]
@@ -562,7 +607,7 @@ class Contents(CaCase):
                          "a flat CA's fullchain holds the leaf only:\n" + out)
 
     def test_name(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca", "--name", "Example Corp")
         self.assertEqual(X509(os.path.join(d, "ca", "root.pem")).subject,
                          "CN = Example Corp Root CA")
@@ -570,7 +615,7 @@ class Contents(CaCase):
                          "CN = Example Corp Intermediate CA")
 
     def test_out_prefix(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         os.mkdir(os.path.join(d, "srv"))
         out, _ = self.issue(d, "ca", "localhost", "--out", "srv/web")
@@ -587,7 +632,7 @@ class Contents(CaCase):
 class InitOutput(CaCase):
 
     def test_init_says_how_to_trust_the_root(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         out, err = self.init(d, "myca")
         for want in ("--ca-file myca/root.pem",
                      "curl --cacert myca/root.pem",
@@ -612,7 +657,7 @@ class MutualTls(CaCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = H.tempdir(cls)
+        cls.work = tempdir(cls)
         cls.init(cls.work, "myca")
         cls.issue(cls.work, "myca", "localhost", "127.0.0.1")
         cls.issue(cls.work, "myca", "--client", "client1")
@@ -636,47 +681,47 @@ class MutualTls(CaCase):
 
     def test_openssl_s_server_accepts_the_client_cert_via_curl(self):
         srv = self._s_server()
-        p = H.curl(srv.port, "--cacert", self.root, "--cert", self.client_chain,
-                   "--key", self.client_key)
+        p = curl(srv.port, self.root, "--cert", self.client_chain, "--key", self.client_key,
+                 status=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.rstrip("\n").rsplit("\n", 1)[-1], "200")
         # s_server -www shows the certificate the client sent
         self.assertRegex(p.stdout, r"Client certificate\n(.|\n)*Subject: ?CN ?= ?client1\n")
         # and without one it refuses
-        p = H.curl(srv.port, "--cacert", self.root)
+        p = curl(srv.port, self.root, status=True)
         self.assertNotEqual(p.returncode, 0)
 
     def test_openssl_s_server_accepts_the_client_cert_via_s_client(self):
         srv = self._s_server()
         base = ["openssl", "s_client", "-connect", srv.target, "-servername", "localhost",
                 "-CAfile", self.root, "-verify_return_error", "-quiet"]
-        p = H.run(base + ["-cert", self.client, "-key", self.client_key,
+        p = tool(base + ["-cert", self.client, "-key", self.client_key,
                           "-cert_chain", self.inter],
                   input="GET / HTTP/1.0\r\n\r\n", check=False)
         self.assertIn("HTTP/1.0 200 ok", p.stdout, p.stderr[-2000:])
-        p = H.run(base, input="GET / HTTP/1.0\r\n\r\n", check=False)
+        p = tool(base, input="GET / HTTP/1.0\r\n\r\n", check=False)
         self.assertNotIn("HTTP/1.0 200 ok", p.stdout)
 
     def test_tlsprobe_probe_with_the_client_cert_against_s_server(self):
         srv = self._s_server()
-        r = H.probe_json(srv.target, "--no-system-ca", "--ca-file", self.root,
+        r = probe_json(srv.target, "--no-system-ca", "--ca-file", self.root,
                                "--client-cert", self.client_chain, "--client-key", self.client_key)
         self.assertEqual((r.rc, r.obj["status"]), (0, "ok"), harness.dump(r.obj))
         self.assertTrue(r.obj["tls"]["client_cert_requested"])
-        r = H.probe_json(srv.target, "--no-system-ca", "--ca-file", self.root)
+        r = probe_json(srv.target, "--no-system-ca", "--ca-file", self.root)
         self.assertEqual((r.rc, r.obj["reason"]), (2, "client-cert-required"), harness.dump(r.obj))
 
     # -- tlsprobe serve --client-ca root.pem --require-client-cert ---------------
     def _serve(self):
-        d = H.tempdir(self)
-        srv = H.TlsprobeServe("--scenario", "good", "--client-ca", self.root,
-                              "--require-client-cert", "--write-ca", "server-ca.pem", cwd=d)
+        d = tempdir(self)
+        srv = Serve("--scenario", "good", "--client-ca", self.root, "--require-client-cert",
+                    "--write-ca", "server-ca.pem", "--listen", "127.0.0.1:0", cwd=d)
         self.addCleanup(srv.stop)
         return srv, os.path.join(d, "server-ca.pem")
 
     def test_tlsprobe_serve_accepts_the_client_cert(self):
         srv, srv_ca = self._serve()
-        r = H.probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
+        r = probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
                                srv_ca, "--client-cert", self.client_chain,
                                "--client-key", self.client_key)
         ctx = harness.dump(r.obj)
@@ -684,8 +729,8 @@ class MutualTls(CaCase):
                          (0, "ok", None, None), ctx)
         self.assertTrue(r.obj["tls"]["client_cert_requested"], ctx)
         # an HTTP client gets 200 with the same certificate
-        p = H.curl(srv.port, "--cacert", srv_ca, "--cert", self.client_chain,
-                   "--key", self.client_key)
+        p = curl(srv.port, srv_ca, "--cert", self.client_chain, "--key", self.client_key,
+                 status=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.rstrip("\n").rsplit("\n", 1)[-1], "200")
         self.assertIn("CN=client1", p.stdout)
@@ -693,13 +738,13 @@ class MutualTls(CaCase):
 
     def test_tlsprobe_serve_python_ssl_client_cert(self):
         srv, srv_ca = self._serve()
-        status, data, _ = H.https_get(srv.port, srv_ca, "localhost", certfile=self.client_chain,
-                                      keyfile=self.client_key)
+        status, data, _ = https_get_raw(
+            srv.port, client_context(srv_ca, self.client_chain, self.client_key), "localhost")
         self.assertEqual(status, "HTTP/1.1 200 OK", data[:500])
 
     def test_tlsprobe_serve_without_client_cert_is_client_cert_required(self):
         srv, srv_ca = self._serve()
-        r = H.probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
+        r = probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
                                srv_ca)
         self.assertEqual((r.rc, r.obj["status"], r.obj["reason"]),
                          (2, "critical", "client-cert-required"), harness.dump(r.obj))
@@ -707,7 +752,7 @@ class MutualTls(CaCase):
 
     def test_tlsprobe_serve_refuses_a_client_cert_from_another_ca(self):
         srv, srv_ca = self._serve()
-        r = H.probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
+        r = probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
                                srv_ca, "--client-cert", self.rogue_chain,
                                "--client-key", self.rogue_key)
         self.assertEqual((r.rc, r.obj["reason"]), (2, "client-cert-required"),
@@ -730,22 +775,22 @@ class Csr(CaCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = H.tempdir(cls)
+        cls.work = tempdir(cls)
         cls.init(cls.work, "myca")
         cls.ca = os.path.join(cls.work, "myca")
         cls.csr_key = os.path.join(cls.work, "req.key")
-        H.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+        tool(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                "-out", cls.csr_key])
         cls.csr = os.path.join(cls.work, "req.csr")
-        H.run(["openssl", "req", "-new", "-key", cls.csr_key, "-subj", "/CN=csr.example",
-               "-config", H.write(os.path.join(cls.work, "req.cnf"),
+        tool(["openssl", "req", "-new", "-key", cls.csr_key, "-subj", "/CN=csr.example",
+               "-config", write(os.path.join(cls.work, "req.cnf"),
                                   "[req]\ndistinguished_name=dn\n[dn]\n"),
                "-addext", "basicConstraints=critical,CA:TRUE",
                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                "-addext", "extendedKeyUsage=codeSigning",
                "-addext", "subjectAltName=DNS:csr.example,DNS:www.csr.example,IP:127.0.0.1",
                "-out", cls.csr])
-        text = H.run(["openssl", "req", "-in", cls.csr, "-noout", "-text"]).stdout
+        text = tool(["openssl", "req", "-in", cls.csr, "-noout", "-text"]).stdout
         assert "CA:TRUE" in text and "Certificate Sign" in text, text
 
     def test_issued_cert_keeps_only_the_names(self):
@@ -763,10 +808,10 @@ class Csr(CaCase):
         self.assertEqual(c.eku, ["TLS Web Server Authentication"], c.text)
         self.assertEqual(c.subject, "CN = csr.example")
         # the requester's key
-        a = H.run(["openssl", "req", "-in", self.csr, "-noout", "-pubkey"]).stdout
-        b = H.run(["openssl", "x509", "-in", c.path, "-noout", "-pubkey"]).stdout
+        a = tool(["openssl", "req", "-in", self.csr, "-noout", "-pubkey"]).stdout
+        b = tool(["openssl", "x509", "-in", c.path, "-noout", "-pubkey"]).stdout
         self.assertEqual(a, b)
-        H.run(["openssl", "verify", "-CAfile", os.path.join(self.ca, "root.pem"), "-untrusted",
+        tool(["openssl", "verify", "-CAfile", os.path.join(self.ca, "root.pem"), "-untrusted",
                os.path.join(self.ca, "intermediate.pem"), c.path])
         rc, out, err = tp("ca", "check", "--ca", "myca/root.pem", "--cert",
                           "myca/csr.example.fullchain.pem", "--key", self.csr_key,
@@ -774,27 +819,27 @@ class Csr(CaCase):
         self.assertEqual(rc, 0, out + err)
 
     def test_der_csr_and_client(self):
-        der = os.path.join(H.tempdir(self), "req.der")
-        H.run(["openssl", "req", "-in", self.csr, "-outform", "DER", "-out", der])
+        der = os.path.join(tempdir(self), "req.der")
+        tool(["openssl", "req", "-in", self.csr, "-outform", "DER", "-out", der])
         self.issue(self.work, "myca", "--csr", der, "--client", "--out", "myca/der-client")
         c = X509(os.path.join(self.ca, "der-client.pem"))
         self.assertEqual(c.eku, ["TLS Web Client Authentication"])
         self.assertEqual(c.basic_constraints, "CA:FALSE")
 
     def test_csr_with_a_bad_signature_is_refused(self):
-        d = H.tempdir(self)
-        der = bytearray(harness._pem_to_der(H.read(self.csr)))
+        d = tempdir(self)
+        der = bytearray(harness.pki.pem_to_der(read(self.csr)))
         # the signature BIT STRING is last: flip a bit inside r or s
         der[-5] ^= 0x01
         import base64
         b64 = base64.b64encode(bytes(der)).decode()
-        bad = H.write(os.path.join(d, "bad.csr"),
+        bad = write(os.path.join(d, "bad.csr"),
                       "-----BEGIN CERTIFICATE REQUEST-----\n" +
                       "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) +
                       "\n-----END CERTIFICATE REQUEST-----\n")
-        p = H.run(["openssl", "req", "-in", bad, "-noout", "-verify"], check=False)
+        p = tool(["openssl", "req", "-in", bad, "-noout", "-verify"], check=False)
         self.assertNotIn("verify OK", p.stdout + p.stderr, "the forged CSR must not verify")
-        before = H.snapshot(self.ca)
+        before = snapshot(self.ca)
         rc, out, err = tp("ca", "issue", "myca", "--csr", bad, cwd=self.work)
         self.assertOneLineError(rc, out, err, bad)
         self.assertUnchanged(before, self.ca)
@@ -808,36 +853,36 @@ class Check(CaCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.work = H.tempdir(cls)
-        pki = cls.pki = H.OpensslPKI(cls.work)
+        cls.work = tempdir(cls)
+        pki = cls.pki = openssl_pki(cls.work)
         p = pki.p
         cls.root = pki.root.cert
         # a second key, unrelated
         cls.other_key = pki.key("other")
         # intermediate before the leaf
-        cls.reversed = H.cat(p("reversed.pem"), pki.inter.cert, pki.leaf.cert)
+        cls.reversed = cat(p("reversed.pem"), pki.inter.cert, pki.leaf.cert)
         # leaf, root, intermediate
-        cls.root_first = H.cat(p("leaf-root-inter.pem"), pki.leaf.cert, pki.root.cert,
+        cls.root_first = cat(p("leaf-root-inter.pem"), pki.leaf.cert, pki.root.cert,
                                pki.inter.cert)
         # issued by the leaf (CA:FALSE)
         cls.notca = pki.issue("notca", "/CN=issued by a leaf", "server", pki.leaf, days=100)
-        cls.notca_chain = H.cat(p("notca-chain.pem"), cls.notca.cert, pki.leaf.cert,
+        cls.notca_chain = cat(p("notca-chain.pem"), cls.notca.cert, pki.leaf.cert,
                                 pki.inter.cert)
         # no subjectAltName: CN=localhost, and CN=other.example
         cls.nosan = pki.issue("nosan", "/CN=localhost", "nosan", pki.inter, days=365)
-        cls.nosan_chain = H.cat(p("nosan-chain.pem"), cls.nosan.cert, pki.inter.cert)
+        cls.nosan_chain = cat(p("nosan-chain.pem"), cls.nosan.cert, pki.inter.cert)
         cls.nosan2 = pki.issue("nosan2", "/CN=other.example", "nosan", pki.inter, days=365)
-        cls.nosan2_chain = H.cat(p("nosan2-chain.pem"), cls.nosan2.cert, pki.inter.cert)
+        cls.nosan2_chain = cat(p("nosan2-chain.pem"), cls.nosan2.cert, pki.inter.cert)
         # an intermediate that ends in 60 days, and a leaf of 365 days under it
         cls.short_inter = pki.issue("short-inter", "/CN=openssl Short Intermediate", "inter",
                                     pki.root, days=60)
         cls.outliving = pki.issue("outliving", "/CN=localhost", "server", cls.short_inter,
                                   days=365)
-        cls.outliving_chain = H.cat(p("outliving-chain.pem"), cls.outliving.cert,
+        cls.outliving_chain = cat(p("outliving-chain.pem"), cls.outliving.cert,
                                     cls.short_inter.cert)
         # a client certificate
         cls.client = pki.issue("client", "/CN=openssl client", "client", pki.inter, days=365)
-        cls.client_chain = H.cat(p("client-chain.pem"), cls.client.cert, pki.inter.cert)
+        cls.client_chain = cat(p("client-chain.pem"), cls.client.cert, pki.inter.cert)
 
     def check(self, *args):
         r = tp_json("ca", "check", "--ca", self.root, *args)
@@ -966,12 +1011,12 @@ class FileSafety(CaCase):
     def assertModes(self, directory):
         for n in os.listdir(directory):
             want = 0o600 if n.endswith(".key") else 0o644
-            self.assertEqual(oct(H.mode(os.path.join(directory, n))), oct(want), n)
+            self.assertEqual(oct(mode(os.path.join(directory, n))), oct(want), n)
 
     def test_modes_under_umask_022_and_000(self):
         for umask in (0o022, 0o000):
             with self.subTest(umask=oct(umask)):
-                d = H.tempdir(self)
+                d = tempdir(self)
                 tp_ok("ca", "init", "ca", cwd=d, umask=umask)
                 tp_ok("ca", "issue", "ca", "localhost", cwd=d, umask=umask)
                 tp_ok("ca", "issue", "ca", "--client", "c1", cwd=d, umask=umask)
@@ -980,38 +1025,38 @@ class FileSafety(CaCase):
                 self.assertModes(ca)
 
     def test_second_init_refuses_and_changes_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "init", "ca", cwd=d)
         self.assertOneLineError(rc, out, err, "exists", "--force")
         self.assertUnchanged(before, d)
         # also when only one of the files is there
         os.unlink(os.path.join(d, "ca", "intermediate.key"))
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "init", "ca", cwd=d)
         self.assertEqual(rc, 3, out + err)
         self.assertUnchanged(before, d)
 
     def test_init_force_replaces_everything(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        before = H.snapshot(d)
+        before = snapshot(d)
         self.init(d, "ca", "--force")
-        after = H.snapshot(d)
+        after = snapshot(d)
         self.assertEqual(sorted(after), sorted(before))
         for f in ("root.pem", "root.key", "intermediate.pem", "intermediate.key"):
             self.assertNotEqual(after["ca/" + f][2], before["ca/" + f][2], f)
         self.assertModes(os.path.join(d, "ca"))
         self.assertNoTempFiles(d)
         self.issue(d, "ca", "localhost")
-        H.run(["openssl", "verify", "-CAfile", "ca/root.pem", "-untrusted",
+        tool(["openssl", "verify", "-CAfile", "ca/root.pem", "-untrusted",
                "ca/intermediate.pem", "ca/localhost.pem"], cwd=d)
 
     def test_init_force_no_intermediate_over_a_two_level_ca(self):
         # the new flat root must be the one issue signs with: a leftover
         # intermediate of the old root must not be used
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         self.init(d, "ca", "--force", "--no-intermediate")
         self.issue(d, "ca", "localhost")
@@ -1022,15 +1067,15 @@ class FileSafety(CaCase):
                          "not chain to the new root:\n" + out + err)
 
     def test_second_issue_refuses_and_force_replaces(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         self.issue(d, "ca", "localhost")
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", cwd=d)
         self.assertOneLineError(rc, out, err, "exists", "--force")
         self.assertUnchanged(before, d)
         self.issue(d, "ca", "localhost", "--force")
-        after = H.snapshot(d)
+        after = snapshot(d)
         self.assertEqual(sorted(after), sorted(before))
         for f in ("localhost.pem", "localhost.key", "localhost.fullchain.pem"):
             self.assertNotEqual(after["ca/" + f][2], before["ca/" + f][2], f)
@@ -1041,31 +1086,31 @@ class FileSafety(CaCase):
         self.assertEqual(rc, 0, out + err)
 
     def test_issue_with_a_corrupt_intermediate_key_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        H.write(os.path.join(d, "ca", "intermediate.key"),
+        write(os.path.join(d, "ca", "intermediate.key"),
                 "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", cwd=d)
         self.assertOneLineError(rc, out, err, "intermediate.key")
         self.assertUnchanged(before, d)
 
     def test_issue_with_a_corrupt_intermediate_cert_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        H.write(os.path.join(d, "ca", "intermediate.pem"), "garbage\n")
-        before = H.snapshot(d)
+        write(os.path.join(d, "ca", "intermediate.pem"), "garbage\n")
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", cwd=d)
         self.assertOneLineError(rc, out, err, "intermediate.pem")
         self.assertUnchanged(before, d)
 
     def test_issue_with_an_unreadable_intermediate_key_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        prefix = H.unprivileged_prefix()
-        H.give_to_unprivileged(d)
-        H.make_unreadable(os.path.join(d, "ca", "intermediate.key"))
-        before = H.snapshot(d)
+        prefix = unprivileged_prefix()
+        give_to_unprivileged(d)
+        make_unreadable(os.path.join(d, "ca", "intermediate.key"))
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", cwd=d, prefix=prefix)
         self.assertOneLineError(rc, out, err, "intermediate.key")
         self.assertUnchanged(before, d)
@@ -1073,9 +1118,9 @@ class FileSafety(CaCase):
                          "the key exists; the error should say it cannot be read")
 
     def test_issue_out_under_a_missing_directory_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
-        before = H.snapshot(d)
+        before = snapshot(d)
         for out_prefix in ("nodir/web", "ca/root.pem/web"):      # ENOENT, ENOTDIR
             with self.subTest(out=out_prefix):
                 rc, out, err = tp("ca", "issue", "ca", "localhost", "--out", out_prefix, cwd=d)
@@ -1083,26 +1128,26 @@ class FileSafety(CaCase):
                 self.assertUnchanged(before, d)
 
     def test_issue_out_into_a_read_only_directory_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         ro = os.path.join(d, "ro")
         os.mkdir(ro)
-        H.write(os.path.join(ro, "existing.txt"), "keep\n")
-        prefix = H.readonly_prefix(ro)
+        write(os.path.join(ro, "existing.txt"), "keep\n")
+        prefix = readonly_prefix(ro)
         self.addCleanup(os.chmod, ro, 0o755)
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", "--out", "ro/web", cwd=d,
                           prefix=prefix)
         self.assertOneLineError(rc, out, err, "ro/web")
         self.assertUnchanged(before, d)
 
     def test_init_into_a_read_only_directory_leaves_nothing(self):
-        d = H.tempdir(self)
+        d = tempdir(self)
         ro = os.path.join(d, "ro")
         os.mkdir(ro)
-        prefix = H.readonly_prefix(ro)
+        prefix = readonly_prefix(ro)
         self.addCleanup(os.chmod, ro, 0o755)
-        before = H.snapshot(d)
+        before = snapshot(d)
         for target in ("ro", "ro/newca"):
             with self.subTest(dir=target):
                 rc, out, err = tp("ca", "init", target, cwd=d, prefix=prefix)
@@ -1113,10 +1158,10 @@ class FileSafety(CaCase):
         # a prefix whose .key and .pem temporary names fit in NAME_MAX (255)
         # but whose .fullchain.pem one does not: the key and the certificate
         # are written, then the third file fails -> everything is taken back
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         name = "w" * 235         # + ".key.tmp-XXXXXX" = 250, + ".fullchain.pem.tmp-XXXXXX" = 260
-        before = H.snapshot(d)
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", "--out", "ca/" + name, cwd=d)
         self.assertOneLineError(rc, out, err, "fullchain.pem")
         self.assertUnchanged(before, d)
@@ -1125,13 +1170,13 @@ class FileSafety(CaCase):
     def test_failed_force_replacement_changes_nothing(self):
         # --force replaces all three files or none: here the third cannot be
         # replaced (a directory stands where localhost.pem was)
-        d = H.tempdir(self)
+        d = tempdir(self)
         self.init(d, "ca")
         self.issue(d, "ca", "localhost")
         os.unlink(os.path.join(d, "ca", "localhost.pem"))
         os.mkdir(os.path.join(d, "ca", "localhost.pem"))
-        H.write(os.path.join(d, "ca", "localhost.pem", "keep"), "x")
-        before = H.snapshot(d)
+        write(os.path.join(d, "ca", "localhost.pem", "keep"), "x")
+        before = snapshot(d)
         rc, out, err = tp("ca", "issue", "ca", "localhost", "--force", cwd=d)
         self.assertEqual(rc, 3, out + err)
         self.assertNoTempFiles(d)

@@ -19,7 +19,9 @@ import subprocess
 import unittest
 
 import harness
-from harness import ORG, ProbeCase, at_epoch, dump, problem_codes, run_tlsprobe
+from harness import trust_root
+from harness import ORG, CertInfo, ProbeCase, at_epoch, dump, openssl, problem_codes, run_tlsprobe
+from harness.pki import Pki, ca_ext, leaf_ext, subject
 
 F = None    # harness.fixtures(): root -> inter -> leaf and friends
 D = None    # DepthFixtures, below
@@ -33,72 +35,28 @@ SERVED_ROOT_CN = "tlsprobe Served Root CA"
 NEW_ROOT_CN = "tlsprobe New Root CA"
 NEW_INTER_CN = "tlsprobe New Intermediate CA"
 
-_EXT = """
-[ v3_noksign ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,digitalSignature,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_root_ds ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_localhost_noaki ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
-subjectKeyIdentifier = none
-authorityKeyIdentifier = none
-
-[ v3_inter_nc ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-nameConstraints = critical,permitted;DNS:.corp.test
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_root_nc ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-nameConstraints = critical,permitted;DNS:.corp.test,excluded;DNS:bad.corp.test
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_root_pathlen0 ]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ crl_ext ]
-authorityKeyIdentifier = keyid:always
-"""
+EXTENSIONS = {
+    "v3_noksign": ca_ext("digitalSignature,cRLSign"),
+    "v3_root_ds": ca_ext("keyCertSign,cRLSign,digitalSignature"),
+    "v3_localhost_noaki": ["basicConstraints = critical,CA:FALSE",
+                           "keyUsage = critical,digitalSignature,keyEncipherment",
+                           "extendedKeyUsage = serverAuth",
+                           "subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1",
+                           "subjectKeyIdentifier = none", "authorityKeyIdentifier = none"],
+    "v3_inter_nc": ca_ext(extra=["nameConstraints = critical,permitted;DNS:.corp.test"]),
+    "v3_root_nc": ca_ext(extra=["nameConstraints = critical,permitted;DNS:.corp.test,"
+                                "excluded;DNS:bad.corp.test"]),
+    "v3_root_pathlen0": ca_ext(pathlen=0),
+    # server leaves that differ in one way
+    "v3_wildcard": leaf_ext(san="DNS:*.example.test"),
+    "v3_encipher_only": leaf_ext("keyEncipherment", san="DNS:localhost"),
+    "v3_must_staple": leaf_ext(san="DNS:localhost", extra=["tlsfeature = status_request"]),
+    "v3_sign_only": leaf_ext(san="DNS:localhost"),
+    "v3_many_sans": leaf_ext(san=",".join("DNS:host%d.example.test" % i for i in range(300))),
+}
 
 
-def _leaf_section(name, key_usage, san="DNS:localhost", extra=""):
-    """An openssl extension section for a server leaf that differs in one way."""
-    return ("\n[ %s ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,%s\n"
-            "extendedKeyUsage = serverAuth\nsubjectAltName = %s\n%s"
-            "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
-            % (name, key_usage, san, extra))
-
-
-_EXT += (_leaf_section("v3_wildcard", "digitalSignature", san="DNS:*.example.test") +
-         _leaf_section("v3_encipher_only", "keyEncipherment") +
-         _leaf_section("v3_must_staple", "digitalSignature", extra="tlsfeature = status_request\n") +
-         _leaf_section("v3_sign_only", "digitalSignature") +
-         _leaf_section("v3_many_sans", "digitalSignature",
-                       san=",".join("DNS:host%d.example.test" % i for i in range(300))))
-
-
-_run = harness._run
-
-
-class DepthFixtures:
+class DepthFixtures(Pki):
     """Certificates, CRLs and OCSP responses for this module, on top of the
     harness fixtures F (same root and intermediate), in F.dir/depth.
 
@@ -142,109 +100,33 @@ class DepthFixtures:
     """
 
     def __init__(self, base):
+        super().__init__(os.path.join(base.dir, "depth"), aia="http://127.0.0.1:9/ca.crt",
+                         now=base.now, serial_top=2)
         self.F = base
-        self.now = base.now
-        self.dir = os.path.join(base.dir, "depth")
-        os.makedirs(os.path.join(self.dir, "newcerts"))
-        open(self.p("index.txt"), "w").close()
-        with open(self.p("serial"), "w") as f:
-            f.write("%016X\n" % (int.from_bytes(os.urandom(7), "big") + (2 << 60)))
-        self.conf = self._conf(self.dir)
+        for name, lines in EXTENSIONS.items():
+            self.extensions(name, lines)
         self._make_all()
 
-    def p(self, name):
-        return os.path.join(self.dir, name)
-
-    def _conf(self, directory):
-        conf = os.path.join(directory, "ca.cnf")
-        with open(conf, "w") as f:
-            f.write(harness._CA_CONF.format(dir=directory, aia="http://127.0.0.1:9/ca.crt",
-                                            san_placeholder="x.example"))
-            f.write(_EXT)
-        return conf
-
-    def _key(self, name, rsa_bits=None):
-        path = self.p(name + ".key")
-        if rsa_bits:
-            _run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                  "rsa_keygen_bits:%d" % rsa_bits, "-out", path])
-        else:
-            _run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                  "ec_paramgen_curve:P-256", "-out", path])
-        return path
-
-    @staticmethod
-    def _date(dt):
-        return dt.astimezone(harness.UTC).strftime("%Y%m%d%H%M%SZ")
-
-    def issue(self, name, cn, ext, issuer, start, end, rsa_bits=None, md="sha256",
-              selfsign=False, key=None, printable=False):
-        """A certificate by issuer (a CertInfo), or self-signed -> CertInfo.
-        key: reuse that key file (a cross-signature); printable: the subject
-        as PrintableString instead of UTF8String (same text, other bytes)."""
-        key = key or self._key(name, rsa_bits)
-        subj = "/O=%s/CN=%s" % (ORG, cn)
-        csr, cert = self.p(name + ".csr"), self.p(name + ".pem")
-        req_conf = self.conf
-        if printable:
-            req_conf = self.p("printable.cnf")
-            with open(req_conf, "w") as f:
-                f.write("[ req ]\ndistinguished_name = dn\nstring_mask = default\nprompt = no\n[ dn ]\n")
-        _run(["openssl", "req", "-new", "-config", req_conf] + ([] if printable else ["-utf8"]) +
-             ["-key", key, "-subj", subj, "-out", csr])
-        argv = ["openssl", "ca", "-batch", "-config", self.conf, "-in", csr, "-out", cert,
-                "-notext", "-preserveDN", "-md", md, "-startdate", self._date(start),
-                "-enddate", self._date(end), "-extensions", ext]
-        if selfsign:
-            argv += ["-selfsign", "-keyfile", key]
-        else:
-            argv += ["-cert", issuer.cert, "-keyfile", issuer.key]
-        _run(argv)
-        chain = cert if selfsign else self.cat(name + "-chain.pem", cert, issuer.cert)
-        return harness.CertInfo(name, cert, key, chain, ",".join(reversed(subj[1:].split("/"))),
-                                start, end, cn)
-
-    def cat(self, name, *paths):
-        return harness.cat_files(self.p(name), *paths)
-
-    def serial_hex(self, cert):
-        """The serial as openssl prints it (uppercase hex, even length)."""
-        out = _run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).decode()
-        return out.strip().split("=", 1)[1]
+    def cert(self, name, cn, ext, issuer, start, end, **kw):
+        """A certificate for subject O=ORG, CN=cn by issuer (None: self-signed)."""
+        return self.issue(name, subject(cn), ext, issuer, start, end, **kw)
 
     def _make_v1_inter(self):
         """An X.509 v1 "intermediate" by the root (openssl x509 -req with no
         extensions), and a leaf by it -> (inter path, leaf CertInfo)."""
         F = self.F
-        key, csr, cert = self._key("v1_inter"), self.p("v1_inter.csr"), self.p("v1_inter.pem")
-        _run(["openssl", "req", "-new", "-config", self.conf, "-key", key, "-subj",
-              "/O=%s/CN=tlsprobe Version 1 CA" % ORG, "-out", csr])
-        _run(["openssl", "x509", "-req", "-in", csr, "-CA", F.root.cert, "-CAkey", F.root.key,
-              "-set_serial", "4242", "-days", "30", "-out", cert])
-        inter = harness.CertInfo("v1_inter", cert, key, cert, "CN=tlsprobe Version 1 CA,O=" + ORG,
-                                 self.now, self.now + 30 * DAY, "tlsprobe Version 1 CA")
-        leaf = self.issue("v1_leaf", "localhost", "v3_localhost_noaki", inter, self.now - DAY, self.now + 20 * DAY)
+        key, csr, cert = self.key("v1_inter"), self.p("v1_inter.csr"), self.p("v1_inter.pem")
+        openssl("req", "-new", "-config", self.conf, "-key", key, "-subj",
+                "/O=%s/CN=tlsprobe Version 1 CA" % ORG, "-out", csr)
+        openssl("x509", "-req", "-in", csr, "-CA", F.root.cert, "-CAkey", F.root.key,
+                "-set_serial", "4242", "-days", "30", "-out", cert)
+        inter = CertInfo("v1_inter", cert, key, cert, "CN=tlsprobe Version 1 CA,O=" + ORG,
+                         self.now, self.now + 30 * DAY, "tlsprobe Version 1 CA")
+        leaf = self.cert("v1_leaf", "localhost", "v3_localhost_noaki", inter, self.now - DAY, self.now + 20 * DAY)
         return cert, leaf
 
-    # -- CRLs: one small `openssl ca` database per CRL -----------------------
     def crl(self, name, revoke=(), hours=7 * 24, issuer=None):
-        d = self.p(name + ".db")
-        os.makedirs(os.path.join(d, "newcerts"))
-        open(os.path.join(d, "index.txt"), "w").close()
-        with open(os.path.join(d, "crlnumber"), "w") as f:
-            f.write("1000\n")
-        conf = self._conf(d)
-        with open(conf, "a") as f:
-            f.write("\n[ CA_default ]\ncrlnumber = $dir/crlnumber\n")
-        inter = issuer or self.F.inter
-        for cert in revoke:
-            _run(["openssl", "ca", "-batch", "-config", conf, "-revoke", cert,
-                  "-keyfile", inter.key, "-cert", inter.cert, "-crl_reason", "keyCompromise"])
-        out = self.p(name + ".crl.pem")
-        _run(["openssl", "ca", "-batch", "-config", conf, "-gencrl", "-keyfile", inter.key,
-              "-cert", inter.cert, "-md", "sha256", "-crlhours", str(hours),
-              "-crlexts", "crl_ext", "-out", out])
-        return out
+        return super().crl(name, issuer or self.F.inter, revoke, hours)
 
     # -- OCSP responses ------------------------------------------------------
     def ocsp(self, name, revoked=False, signer=None, days=7):
@@ -258,75 +140,75 @@ class DepthFixtures:
                 "R" if revoked else "V", end, rev + ",keyCompromise" if revoked else "",
                 self.serial_hex(leaf.cert), ORG, leaf.cn))
         out = self.p(name + ".ocsp.der")
-        _run(["openssl", "ocsp", "-index", idx, "-rsigner", signer.cert, "-rkey", signer.key,
-              "-CA", inter.cert, "-issuer", inter.cert, "-cert", leaf.cert, "-respout", out,
-              "-ndays", str(days), "-noverify"])
+        openssl("ocsp", "-index", idx, "-rsigner", signer.cert, "-rkey", signer.key,
+                "-CA", inter.cert, "-issuer", inter.cert, "-cert", leaf.cert, "-respout", out,
+                "-ndays", str(days), "-noverify")
         return out
 
     def _make_all(self):
         F, now = self.F, self.now
-        self.noks_inter = self.issue("noks_inter", NOKS_CN, "v3_noksign", F.root,
+        self.noks_inter = self.cert("noks_inter", NOKS_CN, "v3_noksign", F.root,
                                      now - 365 * DAY, now + 1825 * DAY)
-        self.noks = self.issue("noks", "localhost", "v3_localhost", self.noks_inter,
+        self.noks = self.cert("noks", "localhost", "v3_localhost", self.noks_inter,
                                now - 30 * DAY, now + 365 * DAY)
-        self.rsa1024 = self.issue("rsa1024", "localhost", "v3_localhost", F.inter,
+        self.rsa1024 = self.cert("rsa1024", "localhost", "v3_localhost", F.inter,
                                   now - 30 * DAY, now + 365 * DAY, rsa_bits=1024)
-        self.sha1_inter = self.issue("sha1_inter", SHA1_INTER_CN, "v3_inter", F.root,
+        self.sha1_inter = self.cert("sha1_inter", SHA1_INTER_CN, "v3_inter", F.root,
                                      now - 365 * DAY, now + 1825 * DAY, md="sha1")
-        self.sha1i = self.issue("sha1i", "localhost", "v3_localhost", self.sha1_inter,
+        self.sha1i = self.cert("sha1i", "localhost", "v3_localhost", self.sha1_inter,
                                 now - 30 * DAY, now + 365 * DAY)
-        self.short_inter = self.issue("short_inter", SHORT_INTER_CN, "v3_inter", F.root,
+        self.short_inter = self.cert("short_inter", SHORT_INTER_CN, "v3_inter", F.root,
                                       now - 365 * DAY, now + 60 * DAY)
-        self.shorti = self.issue("shorti", "localhost", "v3_localhost", self.short_inter,
+        self.shorti = self.cert("shorti", "localhost", "v3_localhost", self.short_inter,
                                  now - 30 * DAY, now + 365 * DAY)
-        self.fake_root = self.issue("fake_root", harness.ROOT_CN, "v3_root", None,
-                                    now - 365 * DAY, now + 3650 * DAY, selfsign=True)
-        self.twin_inter = self.issue("twin_inter", harness.INTER_CN, "v3_inter", F.root,
+        self.fake_root = self.cert("fake_root", harness.ROOT_CN, "v3_root", None,
+                                    now - 365 * DAY, now + 3650 * DAY)
+        self.twin_inter = self.cert("twin_inter", harness.INTER_CN, "v3_inter", F.root,
                                      now - 365 * DAY, now + 1825 * DAY)
-        self.noaki = self.issue("noaki", "localhost", "v3_localhost_noaki", F.inter,
+        self.noaki = self.cert("noaki", "localhost", "v3_localhost_noaki", F.inter,
                                 now - 30 * DAY, now + 365 * DAY)
-        self.served_root = self.issue("served_root", SERVED_ROOT_CN, "v3_root_ds", None,
-                                      now - DAY, now + 3650 * DAY, selfsign=True)
-        self.new_root = self.issue("new_root", NEW_ROOT_CN, "v3_root", None,
-                                   now - 365 * DAY, now + 3650 * DAY, selfsign=True)
-        self.new_inter = self.issue("new_inter", NEW_INTER_CN, "v3_inter", self.new_root,
+        self.served_root = self.cert("served_root", SERVED_ROOT_CN, "v3_root_ds", None,
+                                      now - DAY, now + 3650 * DAY)
+        self.new_root = self.cert("new_root", NEW_ROOT_CN, "v3_root", None,
+                                   now - 365 * DAY, now + 3650 * DAY)
+        self.new_inter = self.cert("new_inter", NEW_INTER_CN, "v3_inter", self.new_root,
                                     now - 365 * DAY, now + 1825 * DAY)
-        self.new_leaf = self.issue("new_leaf", "localhost", "v3_localhost", self.new_inter,
+        self.new_leaf = self.cert("new_leaf", "localhost", "v3_localhost", self.new_inter,
                                    now - 30 * DAY, now + 365 * DAY)
         for name, start, end, printable in (("cross", -30, 3000, False),
                                             ("cross_expired", -730, -365, False),
                                             ("cross_printable", -30, 3000, True)):
-            setattr(self, name, self.issue(name, NEW_ROOT_CN, "v3_root", F.root,
+            setattr(self, name, self.cert(name, NEW_ROOT_CN, "v3_root", F.root,
                                            now + start * DAY, now + end * DAY,
                                            key=self.new_root.key, printable=printable))
-        self.nc_inter = self.issue("nc_inter", "tlsprobe Constrained CA", "v3_inter_nc", F.root,
+        self.nc_inter = self.cert("nc_inter", "tlsprobe Constrained CA", "v3_inter_nc", F.root,
                                    now - 365 * DAY, now + 1825 * DAY)
-        self.nc_leaf = self.issue("nc_leaf", "localhost", "v3_localhost", self.nc_inter,
+        self.nc_leaf = self.cert("nc_leaf", "localhost", "v3_localhost", self.nc_inter,
                                   now - 30 * DAY, now + 365 * DAY)
-        self.nc_many = self.issue("nc_many", "localhost", "v3_many_sans", self.nc_inter,
+        self.nc_many = self.cert("nc_many", "localhost", "v3_many_sans", self.nc_inter,
                                   now - 30 * DAY, now + 365 * DAY)
-        self.nc_root = self.issue("nc_root", "tlsprobe Constrained Root", "v3_root_nc", None,
-                                  now - 365 * DAY, now + 3650 * DAY, selfsign=True)
-        self.nc_root_leaf = self.issue("nc_root_leaf", "localhost", "v3_localhost", self.nc_root,
+        self.nc_root = self.cert("nc_root", "tlsprobe Constrained Root", "v3_root_nc", None,
+                                  now - 365 * DAY, now + 3650 * DAY)
+        self.nc_root_leaf = self.cert("nc_root_leaf", "localhost", "v3_localhost", self.nc_root,
                                        now - 30 * DAY, now + 365 * DAY)
-        self.pl0_root = self.issue("pl0_root", "tlsprobe Pathlen 0 Root", "v3_root_pathlen0", None,
-                                   now - 365 * DAY, now + 3650 * DAY, selfsign=True)
-        self.pl0_inter = self.issue("pl0_inter", "tlsprobe Pathlen Intermediate", "v3_root",
+        self.pl0_root = self.cert("pl0_root", "tlsprobe Pathlen 0 Root", "v3_root_pathlen0", None,
+                                   now - 365 * DAY, now + 3650 * DAY)
+        self.pl0_inter = self.cert("pl0_inter", "tlsprobe Pathlen Intermediate", "v3_root",
                                     self.pl0_root, now - 365 * DAY, now + 1825 * DAY)
-        self.pl0_leaf = self.issue("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
+        self.pl0_leaf = self.cert("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
                                    now - 30 * DAY, now + 365 * DAY)
-        self.encipher = self.issue("encipher", "localhost", "v3_encipher_only", F.inter,
+        self.encipher = self.cert("encipher", "localhost", "v3_encipher_only", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
-        self.old_inter = self.issue("old_inter", "tlsprobe Old Intermediate CA", "v3_inter", F.root,
+        self.old_inter = self.cert("old_inter", "tlsprobe Old Intermediate CA", "v3_inter", F.root,
                                     now - 730 * DAY, now - 365 * DAY)
-        self.old_leaf = self.issue("old_leaf", "localhost", "v3_localhost", self.old_inter,
+        self.old_leaf = self.cert("old_leaf", "localhost", "v3_localhost", self.old_inter,
                                    now - 30 * DAY, now + 365 * DAY)
-        self.rsa_sign_only = self.issue("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
+        self.rsa_sign_only = self.cert("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
                                         now - 30 * DAY, now + 365 * DAY, rsa_bits=2048)
         self.v1_inter, self.v1_leaf = self._make_v1_inter()
-        self.must_staple = self.issue("must_staple", "localhost", "v3_must_staple", F.inter,
+        self.must_staple = self.cert("must_staple", "localhost", "v3_must_staple", F.inter,
                                       now - 30 * DAY, now + 365 * DAY)
-        self.wildcard = self.issue("wildcard", "*.example.test", "v3_wildcard", F.inter,
+        self.wildcard = self.cert("wildcard", "*.example.test", "v3_wildcard", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.crl_revoked = self.crl("revoked", revoke=[F.leaf.cert])
         self.crl_empty = self.crl("empty")
@@ -362,16 +244,12 @@ def probe(*args):
     return harness.probe_json(*args)
 
 
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
-
-
 def target(srv):
     return "localhost:%d" % srv.port
 
 
 def openssl_text(*argv):
-    return _run(["openssl"] + list(argv)).decode()
+    return openssl(*argv).decode()
 
 
 def openssl_date(text, label):
@@ -523,8 +401,8 @@ OAKLEY2_P = int(
 def dh_params_pem(p, g=2):
     def integer(n):
         b = n.to_bytes((n.bit_length() + 8) // 8, "big")
-        return harness._der_tlv(0x02, b)
-    der = harness._der_tlv(0x30, integer(p) + integer(g))
+        return harness.pki.der_tlv(0x02, b)
+    der = harness.pki.der_tlv(0x30, integer(p) + integer(g))
     b64 = base64.b64encode(der).decode()
     return ("-----BEGIN DH PARAMETERS-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) +
             "\n-----END DH PARAMETERS-----\n")
@@ -1034,10 +912,10 @@ class CrossSigned(DepthCase):
     def test_name_encoded_differently_still_links(self):
         # the same name as PrintableString instead of UTF8String: GnuTLS and
         # OpenSSL compare names ignoring the string type, and so must tlsprobe
-        parsed = _run(["openssl", "asn1parse", "-in", D.cross_printable.cert]).decode()
+        parsed = openssl("asn1parse", "-in", D.cross_printable.cert).decode()
         self.assertIn("PRINTABLESTRING   :%s" % NEW_ROOT_CN, parsed)
         self.assertIn("UTF8STRING        :%s" % NEW_ROOT_CN,
-                      _run(["openssl", "asn1parse", "-in", D.new_inter.cert]).decode())
+                      openssl("asn1parse", "-in", D.new_inter.cert).decode())
         srv = self.serve(D.cross_printable)
         r = probe(target(srv), *self.trusting(F.root))
         self.assertOutcome(r, 0, "ok", None)

@@ -9,6 +9,7 @@ import datetime
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ProbeCase, at_date, at_epoch, dump, iso, probe_json, run_tlsprobe
 
 F = None
@@ -20,10 +21,6 @@ MINUTE = datetime.timedelta(minutes=1)
 def setUpModule():
     global F
     F = harness.fixtures()
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 class MissingIntermediate(ProbeCase):

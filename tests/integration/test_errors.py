@@ -4,6 +4,7 @@ import os
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ProbeCase, dump, probe_json, run_tlsprobe
 
 F = None
@@ -12,10 +13,6 @@ F = None
 def setUpModule():
     global F
     F = harness.fixtures()
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 class ConnectionLevel(ProbeCase):
@@ -151,8 +148,7 @@ class BadUsage(unittest.TestCase):
                 (("--client-cert", d, "--client-key", F.leaf.key), "it is a directory")):
             self.assertIn(said, self.check(closed, *args))
         csr = os.path.join(d, "leaf.csr")
-        harness._run(["openssl", "req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost",
-                      "-out", csr])
+        harness.openssl("req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost", "-out", csr)
         self.assertIn("holds a certificate request (CSR), not a certificate; give the certificate "
                       "the CA issued for it", self.check("cert", csr))
 

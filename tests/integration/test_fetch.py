@@ -5,13 +5,13 @@ Peers:
   wrong-host, client-cert-required, and good with a client CA made by openssl);
   each writes its root with --write-ca, which the fetch trusts with
   --ca-file --no-system-ca.
-* nginx, configured by fetch_helpers.Nginx in a temporary directory: TLS with
+* nginx, configured by harness.servers.Nginx in a temporary directory: TLS with
   HTTP/2 (leaf + intermediate made by openssl for localhost), redirects, a 404,
   a header, a slow location and an echo location proxied to a Python backend,
   and a plain-HTTP port.  Skipped when nginx is not installed.
 
 The JSON is checked against tlsprobe/1 with the fetch additions
-(fetch_helpers.check_fetch_schema) on every run.
+(harness.schema.check_fetch_schema) on every run.
 """
 
 import os
@@ -21,9 +21,11 @@ import time
 import unittest
 
 import harness
-import fetch_helpers as fh
-from harness import ProbeCase, dump
-from fetch_helpers import fetch_json
+from harness import Pki, ProbeCase, Serve, dump, fetch_json, hostport, run_tlsprobe
+from harness.pki import leaf_ext
+from harness.schema import FETCH_TIMING_KEYS
+from harness import servers
+from harness.servers import FINAL_BODY, ROOT_BODY, SLOW_SECONDS
 
 PKI = None
 CURL_VERIFY_CODES = (51, 60)   # CURLE_PEER_FAILED_VERIFICATION (60; 51 in old libcurl)
@@ -31,15 +33,37 @@ CURL_VERIFY_CODES = (51, 60)   # CURLE_PEER_FAILED_VERIFICATION (60; 51 in old l
 
 def setUpModule():
     global PKI
-    PKI = fh.pki()
+    PKI = fetch_pki()
+
+
+def fetch_pki():
+    """root -> inter -> leaf (localhost); client_ca -> client.  EC P-256,
+    validity shortening down the chain: no expires-soon, no outlives-issuer."""
+    harness.require_tools("openssl")
+    pki = Pki(harness.new_dir("pki-"))
+    org = "/O=tlsprobe fetch tests/CN="
+    pki.root = pki.issue("root", org + "tlsprobe fetch test root", "v3_root", days=3650)
+    pki.inter = pki.issue("inter", org + "tlsprobe fetch test intermediate", "v3_inter",
+                          pki.root, days=1825)
+    pki.leaf = pki.issue("leaf", org + "localhost", leaf_ext(), pki.inter, days=365)
+    pki.client_ca = pki.issue("client_ca", org + "tlsprobe fetch client CA", "v3_root",
+                              days=3650)
+    pki.client = pki.issue("client", org + "tlsprobe fetch client", "v3_client",
+                           pki.client_ca, days=365)
+    return pki
+
+
+def serve(scenario, extra=(), host="127.0.0.1", port=0):
+    """`tlsprobe serve --scenario NAME --listen HOST:PORT --write-ca FILE` (+ extra)."""
+    return Serve("--scenario", scenario, "--listen", hostport(host, port), *extra, write_ca=True)
 
 
 class FetchCase(ProbeCase):
     def assertTimingsOrdered(self, r):
         tm = r.obj["timing_ms"]
-        for k in fh.FETCH_TIMING_KEYS:
+        for k in FETCH_TIMING_KEYS:
             self.assertIsInstance(tm[k], (int, float), "timing_ms.%s\n%s" % (k, dump(r.obj)))
-        values = [tm[k] for k in fh.FETCH_TIMING_KEYS]
+        values = [tm[k] for k in FETCH_TIMING_KEYS]
         self.assertEqual(values, sorted(values),
                          "timings are cumulative: dns <= connect <= tls <= ttfb <= total\n"
                          + dump(r.obj))
@@ -80,7 +104,7 @@ class ServeScenarios(FetchCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = {s: cls.class_server(fh.Serve(s, extra=["--log-json"]))
+        cls.srv = {s: cls.class_server(serve(s, extra=["--log-json"]))
                    for s in cls.SCENARIOS}
 
     def fetch(self, scenario, *extra, path="/"):
@@ -126,7 +150,7 @@ class ServeScenarios(FetchCase):
 
     def test_good_text_verdict_names_the_status_and_http_version(self):
         srv = self.srv["good"]
-        rc, out, err, _ = fh.run("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca")
+        rc, out, err, _ = run_tlsprobe("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca")
         self.assertEqual(rc, 0, out + err)
         line = self.verdict(out)
         self.assertTrue(line.startswith("OK"), line)
@@ -135,7 +159,7 @@ class ServeScenarios(FetchCase):
 
     def test_good_quiet_prints_only_the_verdict(self):
         srv = self.srv["good"]
-        rc, out, err, _ = fh.run("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca",
+        rc, out, err, _ = run_tlsprobe("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca",
                                  "-q")
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(len(out.splitlines()), 1, out)
@@ -164,7 +188,7 @@ class ServeScenarios(FetchCase):
 
     def test_missing_intermediate_text_verdict(self):
         srv = self.srv["missing-intermediate"]
-        rc, out, err, _ = fh.run("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca")
+        rc, out, err, _ = run_tlsprobe("fetch", srv.url(), "--ca-file", srv.ca, "--no-system-ca")
         self.assertEqual(rc, 2, out + err)
         line = self.verdict(out)
         self.assertTrue(line.startswith("CRITICAL"), line)
@@ -184,14 +208,14 @@ class MutualTls(FetchCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = cls.class_server(fh.Serve("good", extra=[
-            "--client-ca", PKI.client_ca, "--require-client-cert", "--log-json"]))
+        cls.srv = cls.class_server(serve("good", extra=[
+            "--client-ca", PKI.client_ca.cert, "--require-client-cert", "--log-json"]))
 
     def fetch(self, *extra):
         return fetch_json(self.srv.url(), "--ca-file", self.srv.ca, "--no-system-ca", *extra)
 
     def with_cert(self):
-        return self.fetch("--client-cert", PKI.client, "--client-key", PKI.client_key)
+        return self.fetch("--client-cert", PKI.client.cert, "--client-key", PKI.client.key)
 
     def test_with_the_client_cert_gets_200(self):
         before = len(self.srv.connections())
@@ -216,7 +240,7 @@ class MutualTls(FetchCase):
 
     def test_a_client_cert_from_another_ca_is_refused(self):
         # the nginx leaf is a server certificate from another CA: never accepted
-        r = self.fetch("--client-cert", PKI.leaf, "--client-key", PKI.leaf_key)
+        r = self.fetch("--client-cert", PKI.leaf.cert, "--client-key", PKI.leaf.key)
         self.assertEqual((r.rc, r.obj["status"]), (2, "critical"), dump(r.obj))
         self.assertIsNone(r.obj["http"]["status"], dump(r.obj))
         self.assertNotEqual(r.obj["http"]["curl_code"], 0, dump(r.obj))
@@ -239,12 +263,12 @@ class DiagnosisWhereCurlWent(FetchCase):
         for _ in range(10):
             port = harness.free_port(cls.good_addr)
             try:
-                good = fh.Serve("good", host=cls.good_addr, port=port)
+                good = serve("good", host=cls.good_addr, port=port)
             except RuntimeError:
                 continue
             cls.class_server(good)
             try:
-                bad = fh.Serve("untrusted-root", host=cls.bad_addr, port=port)
+                bad = serve("untrusted-root", host=cls.bad_addr, port=port)
             except RuntimeError:
                 good.stop()
                 continue
@@ -253,7 +277,7 @@ class DiagnosisWhereCurlWent(FetchCase):
             break
         else:
             raise unittest.SkipTest("no port free on both 127.0.0.1 and ::1")
-        cls.roots = os.path.join(fh.tmpdir(), "two-roots-%d.pem" % port)
+        cls.roots = os.path.join(harness.scratch_dir(), "two-roots-%d.pem" % port)
         with open(cls.roots, "wb") as f:
             for path in (good.ca, bad.ca):
                 with open(path, "rb") as g:
@@ -305,7 +329,7 @@ class MisbehavingPeers(FetchCase):
 
 
 def _late_http_handler(conn):
-    harness._recv_some(conn)
+    harness.servers.recv_some(conn)
     time.sleep(1.5)
     conn.sendall(harness.HTTP_400)
 
@@ -319,18 +343,18 @@ class Nginx(FetchCase):
 
     @classmethod
     def setUpClass(cls):
-        fh.require_nginx()
-        cls.backend = cls.class_server(fh.Backend())
-        cls.nginx = cls.class_server(fh.Nginx(PKI, cls.backend))
+        servers.require_nginx()
+        cls.backend = cls.class_server(servers.Backend())
+        cls.nginx = cls.class_server(servers.Nginx(PKI.leaf.chain, PKI.leaf.key, cls.backend))
 
     def trust(self):
-        return ["--ca-file", PKI.root, "--no-system-ca"]
+        return ["--ca-file", PKI.root.cert, "--no-system-ca"]
 
     def fetch(self, path="/", *extra, timeout=30):
         return fetch_json(self.nginx.url(path), *self.trust(), *extra, timeout=timeout)
 
     def text(self, path="/", *extra):
-        return fh.run("fetch", self.nginx.url(path), *self.trust(), *extra)
+        return run_tlsprobe("fetch", self.nginx.url(path), *self.trust(), *extra)
 
     # -- protocol ---------------------------------------------------------
     def test_h2_negotiated_by_alpn_and_reported(self):
@@ -338,7 +362,7 @@ class Nginx(FetchCase):
         self.assertOutcome(r, 0, "ok", None)
         self.assertEqual(r.obj["tls"]["alpn"], "h2", dump(r.obj))
         self.assertHttp(r, status=200, http_version="HTTP/2", final_url=self.nginx.url(),
-                        size=len(fh.ROOT_BODY), curl_code=0, curl_error=None)
+                        size=len(ROOT_BODY), curl_code=0, curl_error=None)
         self.assertEqual(len(r.obj["chain"]), 2, dump(r.obj))
         self.assertEqual(r.obj["verify"]["problems"], [], dump(r.obj))
 
@@ -384,7 +408,7 @@ class Nginx(FetchCase):
                          [self.nginx.url(p) for p in ("/redirect1", "/redirect2", "/final")],
                          dump(r.obj))
         self.assertTrue(r.obj["http"]["final_url"].endswith("/final"), dump(r.obj))
-        self.assertHttp(r, status=200, size=len(fh.FINAL_BODY))
+        self.assertHttp(r, status=200, size=len(FINAL_BODY))
         self.assertTimingsOrdered(r)
 
     def test_location_over_http11_too(self):
@@ -407,7 +431,7 @@ class Nginx(FetchCase):
                          dump(r.obj))
 
     def test_expect_body_looks_at_the_final_response(self):
-        r = self.fetch("/redirect1", "-L", "--expect-body", fh.FINAL_BODY.strip())
+        r = self.fetch("/redirect1", "-L", "--expect-body", FINAL_BODY.strip())
         self.assertOutcome(r, 0, "ok", None)
 
     # -- checks -------------------------------------------------------------
@@ -472,7 +496,7 @@ class Nginx(FetchCase):
     def test_slow_location_answers_within_the_default_time(self):
         r = self.fetch("/slow", "--expect-body", "slow answer", timeout=20)
         self.assertOutcome(r, 0, "ok", None)
-        self.assertGreaterEqual(r.obj["timing_ms"]["ttfb"], fh.SLOW_SECONDS * 1000 * 0.9,
+        self.assertGreaterEqual(r.obj["timing_ms"]["ttfb"], SLOW_SECONDS * 1000 * 0.9,
                                 dump(r.obj))
         self.assertTimingsOrdered(r)
 

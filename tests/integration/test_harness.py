@@ -4,7 +4,6 @@ openssl s_client / gnutls-cli / Python's ssl module."""
 
 import socket
 import ssl
-import subprocess
 import unittest
 
 import harness
@@ -17,19 +16,21 @@ def setUpModule():
     F = harness.fixtures()
 
 
+def output(argv, input=b"", timeout=20):
+    """Run a tool -> (exit code, its stdout and stderr as one text)."""
+    r = harness.run(argv, input=input, timeout=timeout, merge=True, errors="replace",
+                    signals_ok=True)
+    return r.rc, r.out
+
+
 def s_client(target, *extra, cafile=None):
     """openssl s_client -> (exit code, output text)."""
-    argv = ["openssl", "s_client", "-connect", target, "-verify_return_error",
-            "-servername", "localhost", "-CAfile", cafile or F.root.cert] + list(extra)
-    p = subprocess.run(argv, input=b"", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=20)
-    return p.returncode, p.stdout.decode(errors="replace")
+    return output(["openssl", "s_client", "-connect", target, "-verify_return_error",
+                   "-servername", "localhost", "-CAfile", cafile or F.root.cert] + list(extra))
 
 
 def openssl_verify(*args):
-    p = subprocess.run(["openssl", "verify"] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
-    return p.returncode, p.stdout.decode(errors="replace")
+    return output(["openssl", "verify"] + list(args), input=None)
 
 
 class FixtureFacts(unittest.TestCase):
@@ -45,17 +46,17 @@ class FixtureFacts(unittest.TestCase):
 
     def test_dates_are_as_recorded(self):
         for info in (F.root, F.inter, F.leaf, F.short, F.wronghost):
-            self.assertEqual(F._read_date(info.cert, "startdate"), info.not_before, info.name)
-            self.assertEqual(F._read_date(info.cert, "enddate"), info.not_after, info.name)
+            self.assertEqual(F.read_date(info.cert, "startdate"), info.not_before, info.name)
+            self.assertEqual(F.read_date(info.cert, "enddate"), info.not_after, info.name)
 
     def test_subjects_are_as_recorded(self):
-        out = subprocess.run(["openssl", "x509", "-in", F.leaf.cert, "-noout", "-subject",
-                              "-nameopt", "RFC2253"], stdout=subprocess.PIPE).stdout.decode()
+        out = harness.run(["openssl", "x509", "-in", F.leaf.cert, "-noout", "-subject",
+                           "-nameopt", "RFC2253"], errors="strict").out
         self.assertEqual(out.strip(), "subject=" + F.leaf.subject)
 
     def test_sha1_leaf_is_signed_with_sha1(self):
-        out = subprocess.run(["openssl", "x509", "-in", F.sha1.cert, "-noout", "-text"],
-                             stdout=subprocess.PIPE).stdout.decode()
+        out = harness.run(["openssl", "x509", "-in", F.sha1.cert, "-noout", "-text"],
+                          errors="strict").out
         self.assertIn("ecdsa-with-SHA1", out)
 
     def test_defective_leaves_fail_openssl_verify_for_the_intended_reason(self):
@@ -74,15 +75,14 @@ class FixtureFacts(unittest.TestCase):
 
     def test_hostile_cert_holds_the_raw_bytes(self):
         with open(F.hostile.cert, "rb") as f:
-            der = harness._pem_to_der(f.read())
+            der = harness.pki.pem_to_der(f.read())
         for raw in (harness.HOSTILE_CN, harness.HOSTILE_O, harness.HOSTILE_SAN):
             self.assertIn(raw, der)
 
     def test_hostile_cert_verifies_with_gnutls(self):
         harness.require_tools("certtool")
-        p = subprocess.run(["certtool", "--verify", "--load-ca-certificate", F.root.cert,
-                            "--infile", F.hostile.chain], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
+        p = harness.run(["certtool", "--verify", "--load-ca-certificate", F.root.cert,
+                         "--infile", F.hostile.chain], merge=True, errors=None)
         self.assertIn(b"Chain verification output: Verified", p.stdout)
 
 
@@ -128,9 +128,8 @@ class Peers(unittest.TestCase):
     def test_gnutls_serv_serves_hostile_cert(self):
         harness.require_tools("gnutls-serv", "gnutls-cli")
         with harness.gnutls_serv(F.hostile.chain, F.hostile.key) as s:
-            p = subprocess.run(["gnutls-cli", "--x509cafile", F.root.cert, "-p", str(s.port),
-                                "localhost"], input=b"", stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=20)
+            p = harness.run(["gnutls-cli", "--x509cafile", F.root.cert, "-p", str(s.port),
+                             "localhost"], input=b"", merge=True, errors=None, timeout=20)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn(b"Handshake was completed", p.stdout)
 

@@ -12,6 +12,7 @@ import re
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ProbeCase, dump, probe_json, run_tlsprobe_raw
 
 F = None
@@ -21,10 +22,6 @@ def setUpModule():
     global F
     harness.require_tools("gnutls-serv")
     F = harness.fixtures()
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 def assert_terminal_safe(testcase, data, what, allow_sgr=False, allow_del=False):

@@ -10,6 +10,7 @@ import time
 import unittest
 
 import harness
+from harness import trust_root
 from harness import ProbeCase, dump, probe_json, probe_json_lines, run_tlsprobe
 
 F = None
@@ -18,10 +19,6 @@ F = None
 def setUpModule():
     global F
     F = harness.fixtures()
-
-
-def trust_root():
-    return ["--ca-file", F.root.cert, "--no-system-ca"]
 
 
 class GoodChainOpenSSL(ProbeCase):

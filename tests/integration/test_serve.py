@@ -2,7 +2,7 @@
 
 Every server runs on 127.0.0.1 (or ::1) with ports it picks itself
 (`--listen 127.0.0.1:0`, read back from its stdout) and is stopped with
-SIGTERM at cleanup, where it must exit 0 within serve_helpers.STOP_GRACE
+SIGTERM at cleanup, where it must exit 0 within harness.servers.STOP_GRACE
 seconds.  Clients trust only the root written by `--write-ca` (or, for mutual
 TLS and `--cert/--key`, a CA made here with openssl).
 
@@ -19,16 +19,18 @@ import select
 import selectors
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import unittest
 
 import harness
-import serve_helpers as sh
-from harness import dump, require_tools
-from serve_helpers import (ClientPKI, ServeCase, body_fields, client_context, curl, gnutls_cli,
-                           https_get, probe_json, s_client, tls_connect)
+from harness import (STOP_GRACE, Pki, Serve, ServeCase, dump, new_dir, openssl, probe_json,
+                     require_tools, run_tlsprobe, scenarios, scratch_dir)
+from harness.clients import (body_fields, client_context, client_hello_bytes, curl,
+                             curl_is_openssl, gnutls_cli, https_get, recv_all, run_client,
+                             s_client, tls_connect)
+from harness.servers import rst_close
+from harness.pki import SELF_SIGNED, leaf_ext
 
 OK_VERSION = {"good": "TLSv1.3", "tls12-only": "TLSv1.2", "tls13-only": "TLSv1.3"}
 
@@ -95,7 +97,48 @@ def setUpModule():
 
 
 def _dir(prefix):
-    return sh.new_dir(prefix)
+    return new_dir(prefix)
+
+
+def serve_fails(*args, timeout=15):
+    """Run `tlsprobe serve ARGS` expecting it to refuse to start:
+    -> (exit status, stdout str, stderr str, seconds)."""
+    return run_tlsprobe("serve", *args, timeout=timeout, errors="replace")
+
+
+class ClientPKI(Pki):
+    """A client CA and certificates issued by it, made with openssl in `d`:
+
+    ca           self-signed CA (CA:TRUE, keyCertSign)
+    alice        CN=alice client, extendedKeyUsage clientAuth, by ca
+    serveronly   CN=server only, extendedKeyUsage serverAuth only, by ca
+    rogue        CN=rogue client, clientAuth, by an unrelated self-signed CA
+    (each a (cert, key) pair; .ca is the CA certificate file)
+    """
+
+    def __init__(self, d):
+        super().__init__(d)
+        ca = self.issue("clientca", "/O=tlsprobe tests/CN=tlsprobe Test Client CA", "v3_root",
+                        days=30)
+        rogue_ca = self.issue("rogueca", "/O=tlsprobe tests/CN=tlsprobe Rogue Client CA",
+                              "v3_root", days=30)
+        self.ca = ca.cert
+        self.alice = self.pair("alice", "/O=tlsprobe tests/CN=alice client", "v3_client", ca)
+        self.serveronly = self.pair("serveronly", "/O=tlsprobe tests/CN=server only",
+                                    leaf_ext(san="DNS:localhost"), ca)
+        self.rogue = self.pair("rogue", "/O=tlsprobe tests/CN=rogue client", "v3_client",
+                               rogue_ca)
+
+    def pair(self, name, subj, ext, issuer):
+        c = self.issue(name, subj, ext, issuer, days=10)
+        return c.cert, c.key
+
+
+def self_signed(d, name, cn="localhost"):
+    """A self-signed EC certificate for localhost -> (cert, key)."""
+    c = Pki(os.path.join(d, name + ".pki")).issue(
+        name, "/CN=" + cn, SELF_SIGNED + ["subjectAltName = DNS:localhost"], days=2)
+    return c.cert, c.key
 
 
 class Scenarios(ServeCase):
@@ -109,7 +152,7 @@ class Scenarios(ServeCase):
         cls.root = os.path.join(cls.dir, "root.pem")
         cls.srv = cls.class_serve("--scenario", "all", "--listen", "127.0.0.1:0",
                                   "--write-ca", cls.root)
-        cls.names = [name for name, _ in sh.scenarios()]
+        cls.names = [name for name, _ in scenarios()]
 
     def port(self, scenario):
         return self.srv.ports[scenario]
@@ -127,7 +170,7 @@ class Scenarios(ServeCase):
         self.assertEqual(broken - GNUTLS_ACCEPTS, set(GNUTLS_STATUS))
 
     def test_table_gives_every_scenario_its_own_port_and_expectation(self):
-        self.assertEqual([(sc, exp) for _, sc, exp, _ in self.srv.table], sh.scenarios())
+        self.assertEqual([(sc, exp) for _, sc, exp, _ in self.srv.table], scenarios())
         ports = [p for p, _, _, _ in self.srv.table]
         self.assertEqual(len(set(ports)), len(ports), self.srv.stdout)
         self.assertTrue(all(0 < p < 65536 for p in ports), self.srv.stdout)
@@ -137,7 +180,7 @@ class Scenarios(ServeCase):
             self.assertTrue(harness.port_open("127.0.0.1", p), "port %d closed" % p)
 
     def test_write_ca_writes_the_root_certificate(self):
-        out = sh.openssl("x509", "-in", self.root, "-noout", "-subject", "-ext",
+        out = openssl("x509", "-in", self.root, "-noout", "-subject", "-ext",
                          "basicConstraints", "-nameopt", "RFC2253").decode()
         self.assertIn("CN=tlsprobe Reference Root CA", out)
         self.assertIn("CA:TRUE", out)
@@ -145,7 +188,7 @@ class Scenarios(ServeCase):
     # -- curl -------------------------------------------------------------
     def test_curl(self):
         require_tools("curl")
-        if not sh.curl_is_openssl():
+        if not curl_is_openssl():
             self.skipTest("curl is not built on OpenSSL; its messages differ")
         for sc in self.names:
             with self.subTest(scenario=sc):
@@ -320,7 +363,7 @@ class Scenarios(ServeCase):
 
     # -- tlsprobe's own probe -----------------------------------------------------
     def test_tlsprobe_reports_what_the_scenario_table_says(self):
-        for sc, expect in sh.scenarios():
+        for sc, expect in scenarios():
             with self.subTest(scenario=sc):
                 r = probe_json("localhost:%d" % self.port(sc), "--ca-file", self.root,
                                "--no-system-ca")
@@ -415,7 +458,7 @@ class Http(ServeCase):
         s = tls_connect(self.srv.port, self.ctx, server_hostname="127.0.0.1")
         with s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n")
-            data = sh.recv_all(s)
+            data = recv_all(s)
         o = json.loads(data.split(b"\r\n\r\n", 1)[1])
         self.assertIsNone(o["sni"], data)
 
@@ -423,7 +466,7 @@ class Http(ServeCase):
         s = tls_connect(self.srv.port, self.ctx)
         with s:
             s.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000)
-            data = sh.recv_all(s)
+            data = recv_all(s)
         self.assertTrue(data.startswith(b"HTTP/1.1 431 "), data[:200])
 
     def test_text_log_line_per_connection(self):
@@ -534,7 +577,7 @@ class Alpn(ServeCase):
             local = "%s:%d" % s.getsockname()[:2]
             got = s.selected_alpn_protocol()
             s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            data = sh.recv_all(s).decode()
+            data = recv_all(s).decode()
         return got, data, local
 
     def test_python_gets_the_servers_first_choice(self):
@@ -560,7 +603,7 @@ class Alpn(ServeCase):
 
     def test_h2_is_refused_unless_echoing(self):
         # A server that picks h2 and then answers HTTP/1.1 breaks every h2 client.
-        rc, out, err, _ = sh.serve_fails("--listen", "127.0.0.1:0", "--alpn", "h2,http/1.1")
+        rc, out, err, _ = serve_fails("--listen", "127.0.0.1:0", "--alpn", "h2,http/1.1")
         self.assertEqual(rc, 3, err)
         self.assertIn("h2", err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
@@ -598,7 +641,7 @@ class MutualTLS(ServeCase):
         cls.jsrv = cls.class_serve("--listen", "127.0.0.1:0", "--write-ca", cls.root2,
                                    "--client-ca", cls.pki.ca, "--require-client-cert",
                                    "--log-json")
-        cls.alice = sh.subject_rfc4514(cls.pki.alice[0])
+        cls.alice = Pki.subject_rfc4514(cls.pki.alice[0])
 
     def test_subject_helper(self):
         self.assertEqual(self.alice, "CN=alice client,O=tlsprobe tests")
@@ -714,7 +757,7 @@ class RequestClientCert(ServeCase):
         cert, key = self.pki.alice
         r = curl(self.srv.port, self.root, "--cert", cert, "--key", key)
         self.assertEqual(r.rc, 0, r.err)
-        self.assertEqual(body_fields(r.out)["client cert"], sh.subject_rfc4514(cert))
+        self.assertEqual(body_fields(r.out)["client cert"], Pki.subject_rfc4514(cert))
 
     def test_curl_without_client_cert(self):
         require_tools("curl")
@@ -726,7 +769,7 @@ class RequestClientCert(ServeCase):
     def test_python_with_and_without_client_cert(self):
         cert, key = self.pki.alice
         r = https_get(self.srv.port, client_context(self.root, cert=cert, key=key))
-        self.assertEqual(body_fields(r.body)["client cert"], sh.subject_rfc4514(cert))
+        self.assertEqual(body_fields(r.body)["client cert"], Pki.subject_rfc4514(cert))
         r = https_get(self.srv.port, client_context(self.root))
         self.assertEqual(body_fields(r.body)["client cert"], "none")
 
@@ -763,11 +806,11 @@ class RefusesToStart(ServeCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = _dir("refuse-")
-        cls.cert, cls.key = sh.self_signed(cls.dir, "a")
-        cls.other_cert, cls.other_key = sh.self_signed(cls.dir, "b")
+        cls.cert, cls.key = self_signed(cls.dir, "a")
+        cls.other_cert, cls.other_key = self_signed(cls.dir, "b")
 
     def assertRefused(self, args, *words):
-        rc, out, err, took = sh.serve_fails(*args)
+        rc, out, err, took = serve_fails(*args)
         ctx = "tlsprobe serve %s -> exit %d in %.1fs\nstdout: %r\nstderr: %r" % (
             " ".join(map(str, args)), rc, took, out, err)
         self.assertEqual(rc, 3, ctx)
@@ -808,7 +851,7 @@ class RefusesToStart(ServeCase):
     def test_file_without_permission(self):
         d = _dir("perm-")
         os.chmod(d, 0o755)
-        cert, key = sh.self_signed(d, "c")
+        cert, key = self_signed(d, "c")
         os.chmod(cert, 0o644)
         os.chmod(key, 0o600)
         pre = None
@@ -818,22 +861,20 @@ class RefusesToStart(ServeCase):
             def pre():
                 os.setgid(65534)
                 os.setuid(65534)
-            os.chmod(sh.tmp_dir(), 0o711)
-            parent = os.path.dirname(sh.tmp_dir())
+            os.chmod(scratch_dir(), 0o711)
+            parent = os.path.dirname(scratch_dir())
             while parent != os.path.dirname(parent):
                 if not os.stat(parent).st_mode & 0o001:
                     self.skipTest("%s is not searchable by nobody" % parent)
                 parent = os.path.dirname(parent)
-            p = subprocess.run([sh.exe(), "--version"], preexec_fn=pre, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+            p = run_tlsprobe("--version", preexec_fn=pre)
             if p.returncode != 0:
                 self.skipTest("cannot run tlsprobe as nobody here")
         else:
             os.chmod(key, 0)
-        argv = [sh.exe(), "serve", "--cert", cert, "--key", key, "--listen", "127.0.0.1:0"]
-        p = subprocess.run(argv, preexec_fn=pre, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=15)
-        err = p.stderr.decode()
+        p = run_tlsprobe("serve", "--cert", cert, "--key", key, "--listen", "127.0.0.1:0",
+                         preexec_fn=pre, timeout=15, errors="strict")
+        err = p.stderr
         self.assertEqual(p.returncode, 3, err)
         self.assertEqual(err.count("\n"), 1, err)
         self.assertIn(key, err)
@@ -857,8 +898,8 @@ class Lifecycle(ServeCase):
     def test_sigterm_with_open_connections_exits_0_promptly(self):
         root = os.path.join(_dir("life-"), "root.pem")
         # Idle connections would hold a server that waits for them until the
-        # handshake timeout (60 s here); it must exit within sh.STOP_GRACE.
-        srv = sh.Serve("--listen", "127.0.0.1:0", "--write-ca", root,
+        # handshake timeout (60 s here); it must exit within STOP_GRACE.
+        srv = Serve("--listen", "127.0.0.1:0", "--write-ca", root,
                        "--handshake-timeout", "60")
         socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(20)]
         tls = tls_connect(srv.port, client_context(root))   # mid-request, after the handshake
@@ -871,9 +912,9 @@ class Lifecycle(ServeCase):
         self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
 
     def test_sigint_exits_0(self):
-        srv = sh.Serve("--listen", "127.0.0.1:0")
+        srv = Serve("--listen", "127.0.0.1:0")
         srv.proc.send_signal(2)
-        self.assertEqual(srv.proc.wait(sh.STOP_GRACE), 0)
+        self.assertEqual(srv.proc.wait(STOP_GRACE), 0)
         srv.stop()
 
     def test_ipv6_loopback(self):
@@ -882,7 +923,7 @@ class Lifecycle(ServeCase):
         root = os.path.join(_dir("v6-"), "root.pem")
         srv = self.serve("--listen", "[::1]:0", "--write-ca", root)
         self.assertEqual(srv.listening, [("::1", srv.port, "good")])
-        r = sh.run(["curl", "-sS", "--max-time", "10", "--cacert", root,
+        r = run_client(["curl", "-sS", "--max-time", "10", "--cacert", root,
                     "https://[::1]:%d/" % srv.port])
         self.assertEqual(r.rc, 0, r.err)
         self.assertEqual(body_fields(r.out)["your address"].split("]:")[0], "[::1")
@@ -909,7 +950,7 @@ class Robustness(ServeCase):
         for _ in range(10):
             https_get(srv.port, ctx)
         base = srv.rss_kb()
-        hello = sh.client_hello_bytes()
+        hello = client_hello_bytes()
         self.assertGreater(len(hello), 100)
 
         # good clients, in threads, for the whole attack
@@ -944,7 +985,7 @@ class Robustness(ServeCase):
             elif kind == "reset":
                 if i % 2:
                     s.sendall(hello)
-                sh.rst_close(s)
+                rst_close(s)
                 del opened[s]
                 continue
             s.setblocking(False)
@@ -1027,9 +1068,9 @@ class Robustness(ServeCase):
 
 class Demo(unittest.TestCase):
     def test_demo_diagnoses_every_scenario_as_expected(self):
-        p = sh._run_exe([sh.exe(), "demo", "--color", "never"], 120)
+        p = run_tlsprobe("demo", "--color", "never", timeout=120, errors=None)
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out[-2000:] + p.stderr.decode()[-1000:])
         last = out.rstrip("\n").splitlines()[-1]
-        n = len(sh.scenarios())
+        n = len(scenarios())
         self.assertEqual(last, "%d of %d scenarios diagnosed as expected." % (n, n), out[-2000:])

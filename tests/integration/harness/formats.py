@@ -1,23 +1,13 @@
-"""Helpers for test_batch.py: the reference server (`tlsprobe serve`), running
-tlsprobe with a list on standard input or with standard error on a terminal,
-and strict parsers for the monitoring formats (Nagios plugin output,
-Prometheus text exposition, TSV).
-
-Python 3 standard library only; loopback addresses only.
-"""
+"""The monitoring formats, strictly: Nagios plugin output (with its
+perfdata and threshold ranges), the Prometheus text exposition format, TSV;
+the batch summary line, target lists, and the statuses as the documents
+rank them."""
 
 import math
 import os
 import re
-import select
-import subprocess
-import tempfile
-import time
+import shutil
 from collections import OrderedDict, namedtuple
-
-import harness
-
-PROBES_DIR = os.path.join(harness.REPO_ROOT, "probes")
 
 # Severity of each reason code, as tlsprobe-json(7) documents it.
 SEVERITY = {
@@ -40,201 +30,12 @@ def worst(statuses):
     return max(statuses, key=STATUS_RANK.__getitem__, default="ok")
 
 
-# --------------------------------------------------------------------------
-# the reference server
-# --------------------------------------------------------------------------
-
-Scenario = namedtuple("Scenario", "name port expect summary")
-
-
-class ReferenceServer(harness._Server):
-    """`tlsprobe serve --scenario all --listen HOST:0 --write-ca ca.pem` in a
-    directory of its own.  .scenarios: name -> Scenario(port, expect, ...),
-    read from the table it prints; .ca: the root CA file it wrote."""
-
-    def __init__(self, host="127.0.0.1", extra=(), timeout=15.0):
-        self.host = host
-        self.dir = tempfile.mkdtemp(prefix="refserve-", dir=harness.scratch_dir())
-        self.ca = os.path.join(self.dir, "ca.pem")
-        self.err_path = os.path.join(self.dir, "stderr")
-        argv = [exe(), "serve", "--scenario", "all", "--listen",
-                harness.hostport(host, 0), "--write-ca", self.ca] + list(extra)
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, cwd=self.dir, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=err,
-                                         preexec_fn=harness._die_with_parent)
-        harness._live_servers.add(self)
-        self.scenarios = OrderedDict()
-        self.table = []
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        done = False
-        while not done:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.stop()
-                raise RuntimeError("tlsprobe serve printed no table in %.0fs: %r" % (timeout, buf))
-            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                self.stop()
-                raise RuntimeError("tlsprobe serve exited: %r\n%s" % (buf, self.stderr()))
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode()
-                self.table.append(text)
-                if text.startswith("clients trust"):
-                    done = True
-                    break
-                m = re.match(r"^(\d+)\s+(\S+)\s+(\S+)\s+(.*)$", text)
-                if m:
-                    sc = Scenario(m.group(2), int(m.group(1)), m.group(3), m.group(4))
-                    self.scenarios[sc.name] = sc
-        if "good" not in self.scenarios:
-            self.stop()
-            raise RuntimeError("no 'good' scenario in the table: %r" % self.table)
-        for sc in self.scenarios.values():
-            harness.wait_port(host, sc.port, timeout=5)
-
-    def target(self, name):
-        return harness.hostport(self.host, self.scenarios[name].port)
-
-    def stderr(self):
-        try:
-            with open(self.err_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        p = self.proc
-        harness.stop_process(p)
-        if p is not None and p.stdout:
-            p.stdout.close()
-        harness._live_servers.discard(self)
-
-
-# --------------------------------------------------------------------------
-# running things
-# --------------------------------------------------------------------------
-
-Run = namedtuple("Run", "rc out err elapsed")
-
-
-def run(argv, input=None, env=None, timeout=60, cwd=None):
-    """Run argv -> Run(rc, stdout str, stderr str, elapsed).  input: bytes or
-    str for standard input (else /dev/null)."""
-    if isinstance(input, str):
-        input = input.encode()
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([str(a) for a in argv], input=input,
-                           stdin=None if input is not None else subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                           timeout=timeout, cwd=cwd)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError("did not finish within %ss: %r\nstdout: %r\nstderr: %r"
-                             % (timeout, argv, e.stdout, e.stderr))
-    el = time.monotonic() - t0
-    if p.returncode < 0:
-        raise AssertionError("killed by signal %d: %r\nstderr: %r"
-                             % (-p.returncode, argv, p.stderr))
-    return Run(p.returncode, p.stdout.decode("utf-8", "surrogateescape"),
-               p.stderr.decode("utf-8", "surrogateescape"), el)
-
-
-def exe():
-    """The binary under test, as an absolute path (servers run elsewhere)."""
-    return os.path.abspath(harness._exe())
-
-
-def tlsprobe(*args, input=None, timeout=60):
-    return run([exe()] + list(args), input=input, timeout=timeout)
-
-
-def run_stderr_tty(argv, timeout=60):
-    """Run argv with standard error on a pseudo-terminal and standard output
-    on a pipe -> Run(rc, stdout str, stderr str as the terminal got it)."""
-    import pty
-    master, slave = pty.openpty()
-    t0 = time.monotonic()
-    try:
-        p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=slave)
-    finally:
-        os.close(slave)
-    out, err = [], []
-    fds = {p.stdout.fileno(): out, master: err}
-    deadline = time.monotonic() + timeout
-    try:
-        while fds:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                p.kill()
-                p.wait()
-                raise AssertionError("did not finish within %ss: %r" % (timeout, argv))
-            ready, _, _ = select.select(list(fds), [], [], min(left, 0.2))
-            for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:         # EIO: the child closed the terminal
-                    data = b""
-                if data:
-                    fds[fd].append(data)
-                else:
-                    del fds[fd]
-        p.wait(timeout)
-    finally:
-        os.close(master)
-        p.stdout.close()
-    return Run(p.returncode, b"".join(out).decode("utf-8", "surrogateescape"),
-               b"".join(err).decode("utf-8", "surrogateescape"), time.monotonic() - t0)
-
-
 def write_list(directory, name, lines):
     """Write a target list (lines joined with LF; a line may carry its own CR)."""
     path = os.path.join(directory, name)
     with open(path, "w", newline="") as f:
         f.write("".join(l + "\n" for l in lines))
     return path
-
-
-def ndjson(text):
-    """Strictly parse NDJSON output (every line an object; ends with LF)."""
-    if text == "":
-        return []
-    if not text.endswith("\n"):
-        raise AssertionError("NDJSON does not end with a newline: %r" % text[-200:])
-    objs = []
-    for line in text[:-1].split("\n"):
-        obj = harness.parse_json_line(line)
-        if not isinstance(obj, dict):
-            raise AssertionError("NDJSON line is not an object: %r" % line[:300])
-        objs.append(obj)
-    return objs
-
-
-def check_record(obj):
-    """Schema check of one batch record.  A line that is no target has no
-    host or port (null, as tlsprobe-json(7) allows) and the error
-    invalid-target, which harness.check_schema does not know."""
-    e = obj.get("error")
-    if isinstance(e, dict) and e.get("code") == "invalid-target":
-        t = obj.get("target")
-        assert isinstance(t, dict) and isinstance(t.get("input"), str), obj
-        assert t.get("host") is None or isinstance(t.get("host"), str), obj
-        assert t.get("port") is None or isinstance(t.get("port"), int), obj
-        probe = dict(obj, target=dict(t, host=t.get("host") or "x", port=t.get("port") or 1),
-                     error=dict(e, code="internal-error"))
-        harness.check_schema(probe)
-        assert obj["status"] == "unknown" and obj["reason"] == "invalid-target", obj
-        assert obj["tls"] is None and obj["chain"] == [], obj
-        return
-    harness.check_schema(obj)
 
 
 SUMMARY_RE = re.compile(
@@ -258,13 +59,6 @@ def earliest(chain):
     """(not_after string, days_remaining) of the certificate that expires first."""
     c = min(chain, key=lambda c: c["not_after"])
     return c["not_after"], c["days_remaining"]
-
-
-def epoch(date):
-    """'YYYY-MM-DDTHH:MM:SSZ' -> unix time."""
-    import datetime
-    return int(datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ")
-               .replace(tzinfo=datetime.timezone.utc).timestamp())
 
 
 # --------------------------------------------------------------------------
@@ -571,7 +365,6 @@ def parse_exposition(data):
 
 def promtool():
     """Path of promtool, or None."""
-    import shutil
     return shutil.which("promtool")
 
 
