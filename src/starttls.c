@@ -15,12 +15,21 @@
 #include "starttls.h"
 
 #define LINE_MAX_BYTES 4096
+/*
+ * What one dialogue may take from the server before TLS. Real servers send
+ * a few dozen lines (an SMTP EHLO reply, IMAP's untagged data); a server
+ * that streams more is holding the probe, whatever the deadline says.
+ */
+#define MAX_LINES 1000
+#define MAX_BYTES (256 * 1024)
 
 struct dialogue {
 	struct tp_findings *f;
 	int fd;
 	const struct tp_deadline *d;
 	const char *proto;
+	const char *awaiting;  /* what the next line should bring, for messages */
+	size_t lines, bytes;   /* received so far */
 	char buf[LINE_MAX_BYTES];
 	size_t len;
 };
@@ -52,13 +61,44 @@ timeout:
 	return -1;
 }
 
-/* One line into line (without CRLF); -1 on error (recorded). */
+/* The deadline passed: say what the server did until then. */
+static void
+timed_out(struct dialogue *g)
+{
+	if (g->bytes)
+		tp_fail(g->f, TP_TIMEOUT, "%s: the server sent %zu line%s (%zu bytes) but not %s within the %.1f s timeout",
+			g->proto, g->lines, g->lines == 1 ? "" : "s", g->bytes, g->awaiting, g->d->ms / 1000.0);
+	else
+		tp_fail(g->f, TP_TIMEOUT, "%s: the server said nothing within the %.1f s timeout", g->proto,
+			g->d->ms / 1000.0);
+}
+
+/* Whether the server may go on: within the deadline and the budget. */
+static bool
+may_go_on(struct dialogue *g)
+{
+	if (g->lines >= MAX_LINES || g->bytes >= MAX_BYTES) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server sent %zu lines (%zu bytes) without %s", g->proto,
+			g->lines, g->bytes, g->awaiting);
+		return false;
+	}
+	if (tp_deadline_left(g->d) == 0) {
+		timed_out(g);
+		return false;
+	}
+	return true;
+}
+
+/* One line into line (without CRLF); -1 on error (recorded). Every line
+ * counts against the budget, and the deadline is checked before each wait:
+ * a server that keeps sending never keeps the probe past either. */
 static int
 read_line(struct dialogue *g, char *line, size_t size)
 {
 	for (;;) {
 		char *nl = memchr(g->buf, '\n', g->len);
-		if (nl) {
+		if (nl && may_go_on(g)) {
+			g->lines++;
 			size_t n = (size_t)(nl - g->buf);
 			size_t copy = n < size - 1 ? n : size - 1;
 			memcpy(line, g->buf, copy);
@@ -69,6 +109,8 @@ read_line(struct dialogue *g, char *line, size_t size)
 			g->len -= n + 1;
 			return 0;
 		}
+		if (nl || !may_go_on(g))
+			return -1;
 		if (g->len == sizeof(g->buf)) {
 			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes",
 				       g->proto, LINE_MAX_BYTES);
@@ -77,8 +119,7 @@ read_line(struct dialogue *g, char *line, size_t size)
 		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
 		int ready = poll(&pfd, 1, tp_deadline_left(g->d));
 		if (ready <= 0) {
-			tp_fail(g->f, TP_TIMEOUT, "%s: the server said nothing%s within the timeout", g->proto,
-				       g->len ? " more" : "");
+			timed_out(g);
 			return -1;
 		}
 		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - g->len, 0);
@@ -87,8 +128,10 @@ read_line(struct dialogue *g, char *line, size_t size)
 				       g->proto);
 			return -1;
 		}
-		if (n > 0)
+		if (n > 0) {
 			g->len += (size_t)n;
+			g->bytes += (size_t)n;
+		}
 	}
 }
 
@@ -152,6 +195,7 @@ smtp(struct dialogue *g)
 
 	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
+	g->awaiting = "the end of its answer to EHLO";
 	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 || (code = read_reply(g, last, sizeof(last), &offered)) < 0)
 		return -1;
 	if (code != 250) {
@@ -162,6 +206,7 @@ smtp(struct dialogue *g)
 		refused(g, last, "the server does not offer STARTTLS");
 		return -1;
 	}
+	g->awaiting = "its answer to STARTTLS";
 	return exchange(g, "STARTTLS\r\n", 220, "STARTTLS was refused", NULL);
 }
 
@@ -170,6 +215,7 @@ ftp(struct dialogue *g)
 {
 	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
+	g->awaiting = "its answer to AUTH TLS";
 	return exchange(g, "AUTH TLS\r\n", 234, "AUTH TLS was refused", NULL);
 }
 
@@ -184,6 +230,7 @@ imap(struct dialogue *g)
 		refused(g, line, "the greeting is not * OK");
 		return -1;
 	}
+	g->awaiting = "the tagged answer to STARTTLS (a1)";
 	if (send_all(g, "a1 STARTTLS\r\n", 13) < 0)
 		return -1;
 	do
@@ -208,6 +255,7 @@ pop3(struct dialogue *g)
 		refused(g, line, "the greeting is not +OK");
 		return -1;
 	}
+	g->awaiting = "its answer to STLS";
 	if (send_all(g, "STLS\r\n", 6) < 0 || read_line(g, line, sizeof(line)) < 0)
 		return -1;
 	if (strncmp(line, "+OK", 3) != 0) {
@@ -254,7 +302,7 @@ tp_starttls(struct tp_findings *f, int fd, const char *proto, const struct tp_de
 	} dialogues[] = {
 		{"ftp", ftp}, {"imap", imap}, {"pop3", pop3}, {"postgres", postgres}, {"smtp", smtp},
 	};
-	struct dialogue g = {.f = f, .fd = fd, .d = d, .proto = proto};
+	struct dialogue g = {.f = f, .fd = fd, .d = d, .proto = proto, .awaiting = "its greeting"};
 
 	for (size_t i = 0; i < sizeof(dialogues) / sizeof(*dialogues); i++)
 		if (strcmp(proto, dialogues[i].name) == 0)

@@ -97,6 +97,26 @@ def silent_after_greeting(conn):
         pass
 
 
+def flood(greeting, command, filler, delay):
+    """Greets, takes the command, then streams filler lines (every delay
+    seconds, or as fast as it can) and never answers it."""
+    import time
+
+    def handler(conn):
+        conn.sendall(greeting)
+        conn.settimeout(10)
+        try:
+            while not line(conn).upper().startswith(command):
+                pass
+            while True:
+                conn.sendall(filler * (1 if delay else 64))
+                if delay:
+                    time.sleep(delay)
+        except OSError:
+            pass
+    return handler
+
+
 class Starttls(unittest.TestCase):
     def probe(self, handler, proto, *extra):
         with ThreadServer(handler) as s:
@@ -143,6 +163,24 @@ class Starttls(unittest.TestCase):
     def test_silent_server_after_greeting_times_out_within_the_timeout(self):
         r = self.probe(silent_after_greeting, "smtp", "--timeout", "1")
         self.assertEqual(r.obj["error"]["code"], "timeout")
+        self.assertLess(r.elapsed, 2.5)
+
+    def test_imap_server_streaming_untagged_lines_is_cut_off_by_the_line_budget(self):
+        r = self.probe(flood(b"* OK ready\r\n", b"A1 STARTTLS", b"* 1 EXISTS\r\n", 0), "imap", "--timeout", "5")
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+        self.assertRegex(r.obj["error"]["message"], r"sent \d+ lines \(\d+ bytes\) without the tagged answer")
+        self.assertLess(r.elapsed, 5)
+
+    def test_smtp_endless_continuation_lines_are_cut_off_by_the_line_budget(self):
+        r = self.probe(flood(b"220 mail.test ESMTP\r\n", b"EHLO", b"250-PIPELINING\r\n", 0), "smtp", "--timeout", "5")
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+        self.assertIn("without the end of its answer to EHLO", r.obj["error"]["message"])
+        self.assertLess(r.elapsed, 5)
+
+    def test_imap_server_trickling_lines_past_the_deadline_times_out_saying_what_it_sent(self):
+        r = self.probe(flood(b"* OK ready\r\n", b"A1 STARTTLS", b"* 1 EXISTS\r\n", 0.02), "imap", "--timeout", "1")
+        self.assertEqual(r.obj["error"]["code"], "timeout")
+        self.assertRegex(r.obj["error"]["message"], r"sent \d+ lines .* but not the tagged answer to STARTTLS")
         self.assertLess(r.elapsed, 2.5)
 
     def test_smtp_port_probed_without_starttls_suggests_it(self):
