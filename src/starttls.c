@@ -4,6 +4,7 @@
  * bounded by the probe's deadline. Only the exchange needed to get to the
  * handshake: greeting, capabilities where they matter, the upgrade command.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -135,7 +136,9 @@ read_line(struct dialogue *g, char *line, size_t size)
 	}
 }
 
-/* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1. */
+TP_PRINTF(3, 4) static void refused(struct dialogue *g, const char *said, const char *fmt, ...);
+
+/* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1 (recorded). */
 static int
 read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
 {
@@ -149,7 +152,12 @@ read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
 		if (strlen(line) >= 4 && line[3] == '-')
 			continue;
 		snprintf(last, size, "%s", line);
-		return strlen(line) >= 3 ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') : -1;
+		if (strlen(line) < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+		    !isdigit((unsigned char)line[2])) {
+			refused(g, line, "its reply does not start with a three-digit code");
+			return -1;
+		}
+		return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	}
 }
 

@@ -183,6 +183,15 @@ class Starttls(unittest.TestCase):
         self.assertRegex(r.obj["error"]["message"], r"sent \d+ lines .* but not the tagged answer to STARTTLS")
         self.assertLess(r.elapsed, 2.5)
 
+    def test_smtp_reply_without_a_code_is_refused_not_passed(self):
+        def handler(conn):
+            conn.sendall(b"OK hello\r\n")
+            line(conn)
+        r = self.probe(handler, "smtp")
+        self.assertEqual(r.rc, 2)
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused")
+        self.assertIn("three-digit code", r.obj["error"]["message"])
+
     def test_smtp_port_probed_without_starttls_suggests_it(self):
         with ThreadServer(smtp()) as s:
             r = probe_json("localhost:%d" % s.port, *trust())
