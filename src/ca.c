@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "file.h"
 #include "probe.h"
 #include "util.h"
 
@@ -256,40 +257,33 @@ out:
 	return ret;
 }
 
-/* A file's bytes; GNUTLS_E_FILE_ERROR with errno saying why when unreadable. */
+/* A certificate from a file; -1 with the reason in why. */
 static int
-read_file(const char *path, gnutls_datum_t *d)
-{
-	if (access(path, R_OK) != 0)
-		return GNUTLS_E_FILE_ERROR;
-	return gnutls_load_file(path, d);
-}
-
-static int
-load_crt(const char *path, gnutls_x509_crt_t *crt)
+load_crt(const char *path, gnutls_x509_crt_t *crt, char *why, size_t whylen)
 {
 	gnutls_datum_t d = {NULL, 0};
 	int ret;
 
-	if ((ret = read_file(path, &d)) < 0)
-		return ret;
+	if (tp_file_read(path, &d, why, whylen) < 0)
+		return -1;
 	if ((ret = gnutls_x509_crt_init(crt)) == 0 &&
 	    (ret = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
 		gnutls_x509_crt_deinit(*crt);
 		*crt = NULL;
 	}
 	gnutls_free(d.data);
-	return ret;
+	return ret < 0 ? tp_err(why, whylen, "%s", gnutls_strerror(ret)) : 0;
 }
 
+/* A private key (PEM or DER) from a file; -1 with the reason in why. */
 static int
-load_key(const char *path, gnutls_x509_privkey_t *key)
+load_key(const char *path, gnutls_x509_privkey_t *key, char *why, size_t whylen)
 {
 	gnutls_datum_t d = {NULL, 0};
 	int ret;
 
-	if ((ret = read_file(path, &d)) < 0)
-		return ret;
+	if (tp_file_read(path, &d, why, whylen) < 0)
+		return -1;
 	if ((ret = gnutls_x509_privkey_init(key)) == 0 &&
 	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0 &&
 	    (ret = gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_DER, NULL, 0)) < 0) {
@@ -297,7 +291,7 @@ load_key(const char *path, gnutls_x509_privkey_t *key)
 		*key = NULL;
 	}
 	gnutls_free(d.data);
-	return ret;
+	return ret < 0 ? tp_err(why, whylen, "%s", gnutls_strerror(ret)) : 0;
 }
 
 static int
@@ -306,8 +300,10 @@ load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
 	gnutls_datum_t d = {NULL, 0};
 	int ret;
 
-	if (gnutls_load_file(path, &d) < 0)
-		return tp_err(err, errlen, "cannot read the request %s: %s", path, strerror(errno));
+	char why[256];
+
+	if (tp_file_read(path, &d, why, sizeof(why)) < 0)
+		return tp_err(err, errlen, "cannot read the request %s: %s", path, why);
 	if ((ret = gnutls_x509_crq_init(csr)) == 0 &&
 	    (ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_PEM)) < 0)
 		ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_DER);
@@ -337,6 +333,7 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 {
 	char *ikey_path = tp_strdupf("%s/intermediate.key", dir), *icrt_path = tp_strdupf("%s/intermediate.pem", dir);
 	char *rkey_path = tp_strdupf("%s/root.key", dir), *rcrt_path = tp_strdupf("%s/root.pem", dir);
+	char why[256];
 	gnutls_x509_crt_t issuer = NULL, leaf = NULL;
 	gnutls_x509_privkey_t issuer_key = NULL, key = NULL;
 	gnutls_x509_crq_t csr = NULL;
@@ -359,14 +356,13 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		goto out;
 	}
 	flat = access(icrt_path, F_OK) != 0;
-	if ((g = load_crt(flat ? rcrt_path : icrt_path, &issuer)) < 0) {
+	if (load_crt(flat ? rcrt_path : icrt_path, &issuer, why, sizeof(why)) < 0) {
 		tp_err(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
-		     flat ? rcrt_path : icrt_path, g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g), dir);
+		       flat ? rcrt_path : icrt_path, why, dir);
 		goto out;
 	}
-	if ((g = load_key(flat ? rkey_path : ikey_path, &issuer_key)) < 0) {
-		tp_err(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path,
-		     g == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(g));
+	if (load_key(flat ? rkey_path : ikey_path, &issuer_key, why, sizeof(why)) < 0) {
+		tp_err(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path, why);
 		goto out;
 	}
 	if (o->csr_file && load_csr(o->csr_file, &csr, err, errlen) < 0)
@@ -462,7 +458,7 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 	gnutls_x509_crt_t leaf_crt = NULL;
 	unsigned char a[64], b[64];
 	size_t alen = sizeof(a), blen = sizeof(b);
-	int ret;
+	char why[256];
 
 	if (!r)
 		return NULL;
@@ -483,9 +479,8 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 			break;
 		}
 	}
-	if ((ret = load_key(key_file, &key)) < 0) {
-		tp_find(&r->found, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file,
-			      ret == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(ret));
+	if (load_key(key_file, &key, why, sizeof(why)) < 0) {
+		tp_find(&r->found, TP_KEY_MISMATCH, 0, "the key %s cannot be read: %s", key_file, why);
 	} else if (gnutls_x509_crt_init(&leaf_crt) == 0 &&
 		   gnutls_x509_crt_import(leaf_crt, &certs[leaf], GNUTLS_X509_FMT_DER) == 0 &&
 		   gnutls_x509_privkey_get_key_id(key, 0, a, &alen) == 0 &&

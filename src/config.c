@@ -240,23 +240,27 @@ tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
 static int
 load_client_cert(struct tp_config *cfg)
 {
-	gnutls_datum_t key = {NULL, 0};
+	gnutls_datum_t crt = {NULL, 0}, key = {NULL, 0};
 	unsigned n = MAX_CLIENT_CERTS;
+	char why[256];
 	int ret;
 
 	cfg->client_pcert = calloc(MAX_CLIENT_CERTS, sizeof(*cfg->client_pcert));
 	if (!cfg->client_pcert)
 		return tp_config_fail(cfg, "out of memory");
-	ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
-						 GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
-	if (ret < 0)
-		ret = gnutls_pcert_list_import_x509_file(cfg->client_pcert, &n, cfg->client_cert_file,
-							 GNUTLS_X509_FMT_DER, NULL, NULL, 0);
+	if (tp_file_read(cfg->client_cert_file, &crt, why, sizeof(why)) < 0)
+		return tp_config_fail(cfg, "cannot read client certificate %s: %s", cfg->client_cert_file, why);
+	ret = gnutls_pcert_list_import_x509_raw(cfg->client_pcert, &n, &crt, GNUTLS_X509_FMT_PEM, 0);
+	if (ret < 0) {
+		n = MAX_CLIENT_CERTS;
+		ret = gnutls_pcert_list_import_x509_raw(cfg->client_pcert, &n, &crt, GNUTLS_X509_FMT_DER, 0);
+	}
+	gnutls_free(crt.data);
 	if (ret < 0)
 		return tp_config_fail(cfg, "client certificate %s: %s", cfg->client_cert_file, gnutls_strerror(ret));
 	cfg->client_pcert_n = n;
-	if ((ret = gnutls_load_file(cfg->client_key_file, &key)) < 0)
-		return tp_config_fail(cfg, "cannot read client key %s", cfg->client_key_file);
+	if (tp_file_read(cfg->client_key_file, &key, why, sizeof(why)) < 0)
+		return tp_config_fail(cfg, "cannot read client key %s: %s", cfg->client_key_file, why);
 	if ((ret = gnutls_privkey_init(&cfg->client_key)) == 0) {
 		ret = gnutls_privkey_import_x509_raw(cfg->client_key, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
 		if (ret < 0)

@@ -3,40 +3,144 @@
  * keys): one reader, whose errors name the file and what it holds instead.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <gnutls/x509.h>
 
 #include "file.h"
 #include "util.h"
 
+/*
+ * Open path for reading if it is a regular file within the limit; the fd,
+ * or -1 with the reason alone in why. O_NONBLOCK: opening a FIFO must not
+ * wait for a writer (it is refused right after).
+ */
+static int
+open_regular(const char *path, struct stat *st, char *why, size_t whylen)
+{
+	static const struct {
+		mode_t type;
+		const char *name;
+	} kinds[] = {
+		{S_IFIFO, "a named pipe (FIFO)"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
+		{S_IFSOCK, "a socket"},
+	};
+	struct stat lst;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			return tp_err(why, whylen, "it is a symbolic link to a file that does not exist");
+		return tp_err(why, whylen, "%s", strerror(e));
+	}
+	if (fstat(fd, st) < 0) {
+		tp_err(why, whylen, "%s", strerror(errno));
+		goto fail;
+	}
+	if (S_ISDIR(st->st_mode)) {
+		tp_err(why, whylen, "it is a directory; give a file");
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		const char *kind = "not a regular file";
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+			if ((st->st_mode & S_IFMT) == kinds[i].type)
+				kind = kinds[i].name;
+		tp_err(why, whylen, "it is %s, not a regular file; save what it gives to a file and give that", kind);
+		goto fail;
+	}
+	if (st->st_size > TP_MAX_FILE_BYTES) {
+		tp_err(why, whylen, "it is %lld MiB, more than the %d MiB tlsprobe reads from a certificate, key or CRL "
+			"file", (long long)(st->st_size >> 20), TP_MAX_FILE_BYTES >> 20);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 int
 tp_readable(const char *path, const char *what, char *err, size_t errlen)
 {
 	struct stat st;
+	char why[256];
+	int fd = open_regular(path, &st, why, sizeof(why));
 
-	if (stat(path, &st) < 0)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return tp_err(err, errlen, "cannot read %s%s: it is a directory; give a file", what, path);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, strerror(errno));
-	fclose(f);
+	if (fd < 0)
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, why);
+	close(fd);
 	return 0;
+}
+
+int
+tp_file_read(const char *path, gnutls_datum_t *data, char *why, size_t whylen)
+{
+	struct stat st;
+	size_t len = 0, cap;
+	unsigned char *buf;
+	int fd = open_regular(path, &st, why, whylen);
+
+	data->data = NULL;
+	data->size = 0;
+	if (fd < 0)
+		return -1;
+	/* The size may change while it is read: never past the limit. */
+	cap = (size_t)st.st_size + 1;
+	if (!(buf = gnutls_malloc(cap + 1))) {
+		close(fd);
+		return tp_err(why, whylen, "out of memory");
+	}
+	for (;;) {
+		ssize_t n;
+		if (len == cap) {
+			unsigned char *grown;
+			if (cap > TP_MAX_FILE_BYTES) {
+				tp_err(why, whylen, "it grew past the %d MiB tlsprobe reads from such a file",
+				       TP_MAX_FILE_BYTES >> 20);
+				goto fail;
+			}
+			cap *= 2;
+			if (!(grown = gnutls_realloc(buf, cap + 1))) {
+				tp_err(why, whylen, "out of memory");
+				goto fail;
+			}
+			buf = grown;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			tp_err(why, whylen, "%s", strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0'; /* as gnutls_load_file: text parsers may rely on it */
+	data->data = buf;
+	data->size = (unsigned)len;
+	return 0;
+fail:
+	close(fd);
+	gnutls_free(buf);
+	return -1;
 }
 
 int
 tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err, size_t errlen)
 {
-	data->data = NULL;
-	data->size = 0;
-	if (tp_readable(path, what, err, errlen) < 0)
-		return -1;
-	if (gnutls_load_file(path, data) < 0)
-		return tp_err(err, errlen, "cannot read %s%s", what, path);
+	char why[256];
+
+	if (tp_file_read(path, data, why, sizeof(why)) < 0)
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, why);
 	return 0;
 }
 

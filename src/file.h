@@ -10,9 +10,17 @@
 
 #include "tlsprobe.h"
 
-/* Whether path is a file this process can read. */
+/* The largest file read as a certificate, key, CA bundle or CRL. */
+#define TP_MAX_FILE_BYTES (64 * 1024 * 1024)
+
+/* Whether path is a regular file this process can read, within the limit:
+ * directories, FIFOs, devices and sockets are refused (a FIFO would block,
+ * /dev/zero would never end). */
 int tp_readable(const char *path, const char *what, char *err, size_t errlen);
-/* Read a whole file (gnutls_free the data). */
+/* Read a whole file (gnutls_free the data); -1 with only the reason in why
+ * ("it is a directory; give a file"). */
+int tp_file_read(const char *path, gnutls_datum_t *data, char *why, size_t whylen);
+/* The same, with errors that name the file: "cannot read WHATPATH: ...". */
 int tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err, size_t errlen);
 /* The error for a file without certificates, naming what it holds instead. */
 void tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path, char *err, size_t errlen);

@@ -207,5 +207,45 @@ class BadUsage(unittest.TestCase):
         self.check("--json", "127.0.0.1:%d" % harness.closed_port(), "--timeout", "abc")
 
 
+class FileInputs(unittest.TestCase):
+    """Only regular files within the size limit are read: a FIFO would block
+    past --timeout and /dev/zero would never end."""
+
+    def check(self, *args):
+        return BadUsage.check(self, *args)
+
+    def setUp(self):
+        self.d = harness.scratch_dir()
+        self.fifo = os.path.join(self.d, "fifo-%s" % self.id().rsplit(".", 1)[-1])
+        os.mkfifo(self.fifo)
+        self.closed = "127.0.0.1:%d" % harness.closed_port()
+
+    def test_fifo_is_refused_at_once_wherever_a_file_is_named(self):
+        for args in (("cert", self.fifo), (self.closed, "--ca-file", self.fifo), (self.closed, "--crl", self.fifo),
+                     (self.closed, "--client-cert", self.fifo, "--client-key", F.leaf.key),
+                     (self.closed, "--client-cert", F.leaf.chain, "--client-key", self.fifo),
+                     ("ca", "check", "--cert", self.fifo)):
+            with self.subTest(args=args):
+                self.assertIn("it is a named pipe (FIFO), not a regular file", self.check(*args))
+
+    def test_character_device_is_refused_not_read_forever(self):
+        for args in (("cert", "/dev/zero"), (self.closed, "--ca-file", "/dev/zero"),
+                     (self.closed, "--crl", "/dev/zero")):
+            with self.subTest(args=args):
+                self.assertIn("it is a character device, not a regular file", self.check(*args))
+
+    def test_file_over_the_size_limit_is_refused_with_the_limit(self):
+        big = os.path.join(self.d, "big.pem")
+        with open(big, "wb") as f:
+            f.truncate(65 << 20)  # sparse: no disk space used
+        self.assertIn("it is 65 MiB, more than the 64 MiB", self.check("cert", big))
+        self.assertIn("it is 65 MiB", self.check(self.closed, "--ca-file", big))
+
+    def test_dangling_symlink_is_named_as_such(self):
+        link = os.path.join(self.d, "dangling.pem")
+        os.symlink(os.path.join(self.d, "no-such-file.pem"), link)
+        self.assertIn("it is a symbolic link to a file that does not exist", self.check("cert", link))
+
+
 if __name__ == "__main__":
     unittest.main()
