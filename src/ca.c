@@ -9,9 +9,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,19 +49,28 @@ write_all(int fd, const gnutls_datum_t *d)
 	return 0;
 }
 
+/* Whether anything (a symbolic link too, dangling or not) has that name. */
+static bool
+exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
 /*
  * With force, each file that already exists is first kept under a backup
  * name, so that a run failing half way can put everything back as it was.
+ * The caller holds the directory's lock.
  */
 static int
-place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *rep, char *err, size_t errlen)
+place_locked(struct out_file *files, size_t n, bool force, struct tp_ca_report *rep, char *err, size_t errlen)
 {
 	size_t i;
 
 	/* Refuse early, before anything is written. */
 	if (!force)
 		for (i = 0; i < n; i++)
-			if (access(files[i].path, F_OK) == 0)
+			if (exists(files[i].path))
 				return tp_err(err, errlen, "%s exists already: tlsprobe never overwrites it; use --force to "
 							 "replace it", files[i].path);
 	for (i = 0; i < n; i++) {
@@ -77,13 +88,13 @@ place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *r
 			goto undo;
 		}
 		close(fd);
-		if (force && access(files[i].path, F_OK) == 0) {
+		if (force && exists(files[i].path)) {
 			snprintf(files[i].backup, sizeof(files[i].backup), "%s.old-XXXXXX", files[i].path);
 			fd = mkstemp(files[i].backup);
 			if (fd < 0 || (close(fd), rename(files[i].path, files[i].backup)) < 0 ||
 			    link(files[i].backup, files[i].path) < 0) {
 				tp_err(err, errlen, "cannot replace %s: %s", files[i].path, strerror(errno));
-				if (fd >= 0 && access(files[i].path, F_OK) != 0)
+				if (fd >= 0 && !exists(files[i].path))
 					rename(files[i].backup, files[i].path);
 				else if (fd >= 0)
 					unlink(files[i].backup);
@@ -127,6 +138,32 @@ undo:
 			unlink(files[i].path);
 	}
 	return -1;
+}
+
+/*
+ * Place the files (all in one directory) under the directory's lock, so
+ * that runs writing the same names one after another cannot interleave:
+ * the key, the certificate and the chain of one name always come from one
+ * run.
+ */
+static int
+place_files(struct out_file *files, size_t n, bool force, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	char *copy = strdup(files[0].path);
+	int fd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1, ret;
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		tp_err(err, errlen, "cannot lock the directory of %s: %s", files[0].path,
+		       copy ? strerror(errno) : "out of memory");
+		if (fd >= 0)
+			close(fd);
+		free(copy);
+		return -1;
+	}
+	ret = place_locked(files, n, force, rep, err, errlen);
+	close(fd); /* and with it the lock */
+	free(copy);
+	return ret;
 }
 
 static void

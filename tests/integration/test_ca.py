@@ -1024,6 +1024,33 @@ class FileSafety(CaCase):
                 self.assertEqual(len(os.listdir(ca)), 10)
                 self.assertModes(ca)
 
+    def test_parallel_issue_force_of_one_name_leaves_one_consistent_set(self):
+        d = tempdir(self)
+        self.init(d, "ca")
+        ca = os.path.join(d, "ca")
+        argv = [harness.tlsprobe_path(), "ca", "issue", "ca", "localhost", "--force"]
+        for _ in range(4):
+            procs = [subprocess.Popen(argv, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                     for _ in range(16)]
+            results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+            for p in procs:
+                p.stderr.close()
+            self.assertEqual([r for r in results if r[0] != 0 or r[1]], [])
+            chain = pem_blocks(os.path.join(ca, "localhost.fullchain.pem"))
+            self.assertEqual(chain[0], pem_blocks(os.path.join(ca, "localhost.pem"))[0])
+            key_pub = harness.openssl("pkey", "-in", os.path.join(ca, "localhost.key"), "-pubout")
+            crt_pub = harness.openssl("x509", "-in", os.path.join(ca, "localhost.pem"), "-noout", "-pubkey")
+            self.assertEqual(key_pub, crt_pub, "the key does not belong to the certificate")
+            self.assertEqual(sorted(n for n in os.listdir(ca) if ".tmp-" in n or ".old-" in n), [])
+
+    def test_dangling_symlink_in_the_way_is_an_existing_file(self):
+        d = tempdir(self)
+        self.init(d, "ca")
+        os.symlink(os.path.join(d, "nowhere.pem"), os.path.join(d, "ca", "web.pem"))
+        rc, out, err = tp("ca", "issue", "ca", "web", cwd=d)
+        self.assertOneLineError(rc, out, err, "ca/web.pem exists already", "--force")
+        self.assertFalse(os.path.exists(os.path.join(d, "nowhere.pem")))
+
     def test_second_init_refuses_and_changes_nothing(self):
         d = tempdir(self)
         self.init(d, "ca")
