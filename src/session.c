@@ -18,6 +18,9 @@
 #include "clock.h"
 #include "session.h"
 
+/* TLS record content type of an alert (RFC 8446, 5.1). */
+#define TLS_ALERT_RECORD 21
+
 /* The transport: the socket, and the first bytes the server sent, kept to
  * tell a port that does not speak TLS from a TLS failure. */
 struct io {
@@ -27,7 +30,42 @@ struct io {
 	size_t nfirst;
 	size_t nread;
 	bool eof;
+	/* The records the server sent, counted from their headers as they
+	 * arrive, to name a flood GnuTLS only calls an internal error. */
+	unsigned char hdr[5];
+	size_t hdr_len;
+	size_t body_left, body_seen;
+	size_t records, alerts, empty;
+	unsigned char first_alert[2]; /* level, description */
 };
+
+static void
+tally(struct io *io, const unsigned char *p, size_t n)
+{
+	while (n) {
+		if (io->body_left == 0) {
+			io->hdr[io->hdr_len++] = *p++;
+			n--;
+			if (io->hdr_len < sizeof(io->hdr))
+				continue;
+			io->hdr_len = 0;
+			io->body_left = (size_t)io->hdr[3] << 8 | io->hdr[4];
+			io->body_seen = 0;
+			io->records++;
+			io->alerts += io->hdr[0] == TLS_ALERT_RECORD;
+			io->empty += io->body_left == 0;
+			continue;
+		}
+		size_t take = n < io->body_left ? n : io->body_left;
+		for (size_t i = 0; i < take && io->hdr[0] == TLS_ALERT_RECORD && io->alerts == 1; i++)
+			if (io->body_seen + i < sizeof(io->first_alert))
+				io->first_alert[io->body_seen + i] = p[i];
+		io->body_seen += take;
+		io->body_left -= take;
+		p += take;
+		n -= take;
+	}
+}
 
 static ssize_t
 io_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
@@ -42,6 +80,7 @@ io_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 		memcpy(io->first + io->nfirst, buf, keep);
 		io->nfirst += keep;
 		io->nread += (size_t)n;
+		tally(io, buf, (size_t)n);
 	} else if (n == 0) {
 		io->eof = true;
 	}
@@ -189,6 +228,31 @@ explain_key_usage(gnutls_session_t s, struct tp_findings *f)
 	free(name);
 }
 
+/* A handshake that ended in a flood of alerts or empty records: say so. */
+static bool
+named_flood(struct tp_findings *f, const struct io *io, int ret)
+{
+	struct tp_problem *p;
+	char name[48];
+
+	if (io->alerts > 1) {
+		alert_name((gnutls_alert_description_t)io->first_alert[1], name, sizeof(name));
+		p = tp_fail(f, TP_HANDSHAKE_FAILURE, "the server sent %zu alerts (the first: %s %s) in %zu records instead "
+			    "of a handshake, and GnuTLS gave up (%s)", io->alerts,
+			    io->first_alert[0] == GNUTLS_AL_WARNING ? "warning" : "fatal", name, io->records,
+			    gnutls_strerror(ret));
+	} else if (io->empty && io->empty == io->records) {
+		p = tp_fail(f, TP_HANDSHAKE_FAILURE, "the server sent %s empty record%s instead of a handshake, and GnuTLS "
+			    "gave up (%s)", io->empty == 1 ? "an" : "only", io->empty == 1 ? "" : "s", gnutls_strerror(ret));
+	} else {
+		return false;
+	}
+	tp_problem_set_fix(p, "Something on that port answers TLS with records that carry no handshake: check what "
+			      "listens there (ss -ltnp on the server) and any proxy or load balancer in front of "
+			      "it; a TLS server answers the client's hello with a ServerHello.");
+	return true;
+}
+
 static void
 handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t s, const struct io *io, int ret)
 {
@@ -280,6 +344,8 @@ handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t
 				       io->eof ? "closed" : "reset", io->nread);
 		return;
 	default:
+		if (named_flood(f, io, ret))
+			return;
 		tp_fail(f, TP_HANDSHAKE_FAILURE, "the handshake failed: %s", gnutls_strerror(ret));
 		return;
 	}

@@ -66,6 +66,31 @@ class ConnectionLevel(ProbeCase):
         self.assertEqual(r.obj["error"]["code"], r.obj["reason"])
         self.assertNoHandshake(r)
 
+    def record_flood(self, record):
+        def handler(conn):
+            conn.recv(4096)
+            try:
+                conn.sendall(record * 5000)
+                conn.recv(100)
+            except OSError:
+                pass
+        srv = self.server(harness.ThreadServer(handler))
+        r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "5")
+        self.assertError(r, "handshake-failure")
+        self.assertNoHandshake(r)
+        return r.obj["error"]
+
+    def test_flood_of_warning_alerts_is_named_not_an_internal_error(self):
+        e = self.record_flood(bytes([21, 3, 3, 0, 2, 1, 112]))
+        self.assertRegex(e["message"], r"the server sent \d+ alerts \(the first: warning unrecognized_name\)")
+        self.assertIn("ServerHello", e["fix"])
+
+    def test_empty_records_instead_of_a_handshake_are_named(self):
+        for record in (bytes([22, 3, 3, 0, 0]), bytes([23, 3, 3, 0, 0])):
+            with self.subTest(content_type=record[0]):
+                e = self.record_flood(record)
+                self.assertIn("the server sent an empty record instead of a handshake", e["message"])
+
     def test_reset_during_handshake_is_handshake_failure(self):
         srv = self.server(harness.reset_server())
         r = probe_json("127.0.0.1:%d" % srv.port, *trust_root(), "--timeout", "5")
