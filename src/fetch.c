@@ -622,6 +622,33 @@ adopt_tls(struct transfer *t, const struct tp_config *cfg)
 	}
 }
 
+/*
+ * curl's GnuTLS build fails a response that the server ended by closing the
+ * connection without TLS close_notify. When the response is complete by
+ * HTTP's rules anyway (all of its Content-Length, or delimited by the close
+ * as HTTP/1.0 allows and chunked encoding does not), it came: record that
+ * truncation could not have been detected, and take it, as curl's OpenSSL
+ * build and browsers do.
+ */
+static bool
+complete_without_close_notify(struct transfer *t, CURLcode rc)
+{
+	const struct tp_fetch_info *f = &t->r->fetch;
+	curl_off_t length = -1;
+
+	if (rc != CURLE_RECV_ERROR || !f->curl_message || !strstr(f->curl_message, "non-properly terminated") ||
+	    f->status < 200 || header_matches(t->headers, "Transfer-Encoding: chunked"))
+		return false;
+	api.easy_getinfo(t->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+	if (length >= 0 && f->size != (long long)length)
+		return false;
+	tp_find(&t->r->found, TP_NO_CLOSE_NOTIFY, -1,
+		"the server closed the connection after the response without TLS close_notify; the response is "
+		"complete by HTTP's rules (%s), but a cut-off one would have looked the same",
+		length >= 0 ? "all of its Content-Length" : "delimited by the close");
+	return true;
+}
+
 /* The checks a monitoring system asked for, on a response that came. */
 static void
 check_response(struct transfer *t)
@@ -710,7 +737,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	collect(&t, rc, errbuf, &ip, &port, &os_errno);
 	if (t.have_tls)
 		adopt_tls(&t, cfg);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK || complete_without_close_notify(&t, rc))
 		check_response(&t);
 	else if (probe_explains(rc) && !t.have_tls && r->target.host[0])
 		explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, tp_now_ms() - started,

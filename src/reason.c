@@ -86,6 +86,11 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"redirected to plain HTTP",
 		"The redirects lead from HTTPS to an http:// URL, so the final answer travels in the clear: "
 		"make the server redirect to https://, and send HSTS (Strict-Transport-Security)."},
+	[TP_NO_CLOSE_NOTIFY] = {TP_NO_CLOSE_NOTIFY, "no-close-notify", TP_STATUS_WARNING,
+		"connection closed without close_notify",
+		"The server closed the connection without TLS close_notify, so a cut-off response would look "
+		"complete: send a Content-Length (or chunked encoding) with every response, and have the "
+		"server shut TLS down before closing the socket (Python ssl: unwrap(); most servers do)."},
 	[TP_REVOKED] = {TP_REVOKED, "revoked", TP_STATUS_CRITICAL, "certificate revoked",
 		"The CA has revoked this certificate: install a newly issued one on the server now."},
 	[TP_EXPIRED] = {TP_EXPIRED, "expired", TP_STATUS_CRITICAL, "certificate expired",

@@ -328,6 +328,53 @@ class MisbehavingPeers(FetchCase):
         self.assertLess(r.elapsed, 2.5, "--max-time 2 must end within 2.5 s\n" + dump(r.obj))
 
 
+def _https_closing_without_notify(head, body):
+    """A TLS server that answers any request with head + body and closes the
+    socket without TLS close_notify, as Python's http.server over ssl does."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(PKI.leaf.chain, PKI.leaf.key)
+
+    def handler(conn):
+        try:
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.recv(4096)
+            tls.sendall(head + body)
+        except (OSError, ssl.SSLError):
+            pass
+        # Closing the raw socket: no close_notify.
+    return harness.ThreadServer(handler)
+
+
+class NoCloseNotify(FetchCase):
+    """A response the server ends by closing without close_notify: curl's
+    GnuTLS build calls it an error, HTTP's rules may still make it whole."""
+
+    def fetch(self, head, body):
+        srv = self.server(_https_closing_without_notify(head, body))
+        return fetch_json("https://localhost:%d/" % srv.port, "--ca-file", PKI.root.cert, "--no-system-ca",
+                          timeout=15)
+
+    def test_close_delimited_http10_response_is_a_200_with_a_warning(self):
+        r = self.fetch(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n", b"hello\n")
+        self.assertEqual((r.rc, r.obj["status"], r.obj["reason"]), (1, "warning", "no-close-notify"), dump(r.obj))
+        self.assertHttp(r, status=200, size=6)
+        self.assertIsNone(r.obj["error"], dump(r.obj))
+        p = [p for p in r.obj["verify"]["problems"] if p["code"] == "no-close-notify"][0]
+        self.assertIn("delimited by the close", p["message"])
+
+    def test_whole_content_length_is_a_200_with_a_warning_at_most(self):
+        r = self.fetch(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\n", b"hello\n")
+        self.assertIn(r.obj["status"], ("ok", "warning"), dump(r.obj))
+        self.assertHttp(r, status=200, size=6)
+
+    def test_content_length_cut_short_is_still_a_failure(self):
+        r = self.fetch(b"HTTP/1.0 200 OK\r\nContent-Length: 600\r\n\r\n", b"hello\n")
+        self.assertEqual((r.rc, r.obj["status"]), (2, "critical"), dump(r.obj))
+        self.assertNotIn("no-close-notify", [p["code"] for p in r.obj["verify"]["problems"]], dump(r.obj))
+
+
 def _late_http_handler(conn):
     harness.servers.recv_some(conn)
     time.sleep(1.5)
