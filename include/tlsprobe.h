@@ -393,7 +393,7 @@ struct tp_issue_options {
 struct tp_ca_report {
 	char *files[4];
 	size_t n_files;
-	char note[256];
+	char note[512];
 	bool flat;                 /* a root only, no intermediate */
 };
 

@@ -331,6 +331,18 @@ load_key(const char *path, gnutls_x509_privkey_t *key, char *why, size_t whylen)
 	return ret < 0 ? tp_err(why, whylen, "%s", gnutls_strerror(ret)) : 0;
 }
 
+/* Whether a request asks for any subjectAltName. */
+static bool
+csr_has_san(gnutls_x509_crq_t csr)
+{
+	char buf[512];
+	size_t len = sizeof(buf);
+	unsigned type, critical;
+	int ret = gnutls_x509_crq_get_subject_alt_name(csr, 0, buf, &len, &type, &critical);
+
+	return ret >= 0 || ret == GNUTLS_E_SHORT_MEMORY_BUFFER;
+}
+
 static int
 load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
 {
@@ -370,7 +382,8 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 {
 	char *ikey_path = tp_strdupf("%s/intermediate.key", dir), *icrt_path = tp_strdupf("%s/intermediate.pem", dir);
 	char *rkey_path = tp_strdupf("%s/root.key", dir), *rcrt_path = tp_strdupf("%s/root.pem", dir);
-	char why[256];
+	char why[256], csr_cn[256] = "";
+	const char *san_from_cn[1] = {NULL};
 	gnutls_x509_crt_t issuer = NULL, leaf = NULL;
 	gnutls_x509_privkey_t issuer_key = NULL, key = NULL;
 	gnutls_x509_crq_t csr = NULL;
@@ -405,8 +418,23 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	if (o->csr_file && load_csr(o->csr_file, &csr, err, errlen) < 0)
 		goto out;
 
+	/* A server certificate always carries its names in a subjectAltName:
+	 * Go, browsers and Python's strict mode ignore the CN. A request with
+	 * a CN only gets it copied into one. */
+	if (csr && !o->n_names && !o->client && !csr_has_san(csr)) {
+		size_t len = sizeof(csr_cn);
+		if (gnutls_x509_crq_get_dn_by_oid(csr, GNUTLS_OID_X520_COMMON_NAME, 0, 0, csr_cn, &len) < 0 || !*csr_cn) {
+			tp_err(err, errlen, "the request %s names no host (no subjectAltName, no CN): give the names on "
+					    "the command line", o->csr_file);
+			goto out;
+		}
+		san_from_cn[0] = csr_cn;
+		snprintf(rep->note, sizeof(rep->note), "the request has no subjectAltName: its CN '%.100s' is copied "
+						       "into one, as clients ignore the CN", csr_cn);
+	}
 	struct tp_cert_spec spec = {
-		.cn = o->n_names ? o->names[0] : "", .names = o->names, .n_names = o->n_names,
+		.cn = o->n_names ? o->names[0] : "", .names = san_from_cn[0] ? san_from_cn : o->names,
+		.n_names = san_from_cn[0] ? 1 : o->n_names,
 		.server_auth = !o->client, .client_auth = o->client, .pathlen = -1,
 		.not_before = now - 3600, .not_after = now + days * DAY, .csr = csr,
 	};
@@ -415,8 +443,9 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	issuer_end = gnutls_x509_crt_get_expiration_time(issuer);
 	if (issuer_end != (time_t)-1 && spec.not_after > issuer_end) {
 		spec.not_after = issuer_end;
-		snprintf(rep->note, sizeof(rep->note), "--days %d would outlive the issuing CA; the certificate ends "
-						       "with it, %ld days from now", days,
+		size_t used = strlen(rep->note);
+		snprintf(rep->note + used, sizeof(rep->note) - used, "%s--days %d would outlive the issuing CA; the "
+			 "certificate ends with it, %ld days from now", used ? "; " : "", days,
 			 (long)((issuer_end - now) / DAY));
 	}
 	if (!csr && (g = tp_pki_key(&key, o->key_type, 0)) < 0)

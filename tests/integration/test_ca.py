@@ -793,6 +793,26 @@ class Csr(CaCase):
         text = tool(["openssl", "req", "-in", cls.csr, "-noout", "-text"]).stdout
         assert "CA:TRUE" in text and "Certificate Sign" in text, text
 
+    def cn_only_csr(self, subj):
+        path = os.path.join(self.work, "cn-only-%d.csr" % abs(hash(subj)))
+        tool(["openssl", "req", "-new", "-key", self.csr_key, "-subj", subj, "-config",
+              write(os.path.join(self.work, "plain.cnf"), "[req]\ndistinguished_name=dn\n[dn]\n"),
+              "-out", path])
+        return path
+
+    def test_cn_only_request_gets_its_cn_as_a_subject_alt_name(self):
+        for cn, san in (("cn-only.example", "DNS:cn-only.example"), ("127.0.0.2", "IP Address:127.0.0.2")):
+            with self.subTest(cn=cn):
+                rc, out, err = tp("ca", "issue", "myca", "--csr", self.cn_only_csr("/CN=" + cn), cwd=self.work)
+                self.assertEqual(rc, 0, out + err)
+                self.assertIn("its CN '%s' is copied into one" % cn, err)
+                c = X509(os.path.join(self.ca, cn + ".pem"))
+                self.assertEqual(c.sans, [san], c.text)
+
+    def test_request_without_any_name_is_refused(self):
+        rc, out, err = tp("ca", "issue", "myca", "--csr", self.cn_only_csr("/O=No Name Inc"), cwd=self.work)
+        self.assertOneLineError(rc, out, err, "names no host", "give the names on the command line")
+
     def test_issued_cert_keeps_only_the_names(self):
         before = set(os.listdir(self.ca))
         out, _ = self.issue(self.work, "myca", "--csr", self.csr)
