@@ -67,7 +67,7 @@ _tlsprobe()
 			COMPREPLY=($(compgen -W 'GET HEAD POST PUT PATCH DELETE OPTIONS' -- "$cur"))
 			return
 			;;
-		--timeout | --at | --crit-days | --warn-days | --alpn | --priority | \
+		--timeout | --at | --crit-days | --warn-days | --alpn | --priority | --client-cert-wait | \
 			--base-port | --handshake-timeout | --listen | --workers | --days | \
 			--max-time | --proxy | --resolve | --data | -H | \
 			--header | --max-redirs | --expect-body | --expect-header | \
@@ -86,7 +86,7 @@ _tlsprobe()
 					--at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
-					--client-key --priority --tls-max --tls-min --color
+					--client-cert-wait --client-key --priority --tls-max --tls-min --color
 					--format --json -q --quiet -v --verbose'
 				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
 				;;
@@ -130,7 +130,7 @@ _tlsprobe()
 	for ((i = start; i < cword; i++)); do
 		case ${words[i]} in
 			--sni | --starttls | --timeout | --at | --ca-file | --crit-days | --crl | \
-				--warn-days | --alpn | --client-cert | --client-key | --priority | \
+				--warn-days | --alpn | --client-cert | --client-cert-wait | --client-key | --priority | \
 				--tls-max | --tls-min | --color | --format | -P | --parallel | \
 				--base-port | --cert | --handshake-timeout | --key | --listen | \
 				--name | --scenario | --workers | --write-ca | --write-client-cert | --client-ca | \

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
+        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -99,6 +99,7 @@ complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires w
 # connect and batch: TLS
 complete -c tlsprobe -n $c -l alpn -x -d 'ALPN protocols to offer, comma separated (h2,http/1.1)'
 complete -c tlsprobe -n $c -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
+complete -c tlsprobe -n $c -l client-cert-wait -x -d "TLS 1.3: wait up to MS for the server's verdict on the client certificate"
 complete -c tlsprobe -n $c -l client-key -r -F -d 'Private key of --client-cert'
 complete -c tlsprobe -n $c -l priority -x -d 'GnuTLS priority string (default NORMAL)'
 complete -c tlsprobe -n $c -l tls-max -x -a '1.0 1.1 1.2 1.3' -d 'Highest TLS version to offer'

@@ -78,6 +78,7 @@ enum tp_code {
 	TP_OCSP_MISSING,
 	TP_CHAIN_ORDER,
 	TP_KEY_ID_MISMATCH,
+	TP_CLIENT_CERT_UNCONFIRMED,
 	TP_OUTLIVES_ISSUER,
 	TP_WEAK_KEY,
 	TP_OCSP_INVALID,
@@ -157,6 +158,9 @@ int tp_config_set_alpn(struct tp_config *cfg, const char *list);
 int tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max);
 int tp_config_set_priority(struct tp_config *cfg, const char *priority);
 void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
+/* How long to wait after a TLS 1.3 handshake for the server's verdict on
+ * the client certificate it asked for; 0: a round trip or two. */
+void tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms);
 /* AF_UNSPEC, AF_INET or AF_INET6 */
 void tp_config_set_family(struct tp_config *cfg, int family);
 void tp_config_set_insecure(struct tp_config *cfg, bool insecure);

@@ -207,6 +207,12 @@ tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms)
 }
 
 void
+tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms)
+{
+	cfg->client_cert_wait_ms = ms;
+}
+
+void
 tp_config_set_family(struct tp_config *cfg, int family)
 {
 	cfg->family = family;

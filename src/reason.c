@@ -158,6 +158,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"A certificate's authorityKeyIdentifier differs from its issuer's subjectKeyIdentifier, so "
 		"clients that build paths by key identifier will not find the issuer: reissue it from the "
 		"issuer it names, or serve the issuer it was really signed by."},
+	[TP_CLIENT_CERT_UNCONFIRMED] = {TP_CLIENT_CERT_UNCONFIRMED, "client-cert-unconfirmed", TP_STATUS_WARNING,
+		"client certificate verdict unknown",
+		"The server did not answer within the wait after the handshake, so whether it accepted the "
+		"client certificate (or its absence) is unknown: wait longer with --client-cert-wait MS."},
 	[TP_OUTLIVES_ISSUER] = {TP_OUTLIVES_ISSUER, "outlives-issuer", TP_STATUS_WARNING,
 		"certificate outlives its issuer",
 		"The certificate is valid after its issuer expires and will stop working then: issue it "

@@ -405,19 +405,22 @@ collect(struct tp_tls_facts *tls, struct tp_findings *f, gnutls_session_t s, con
 
 /*
  * In TLS 1.3 the client's handshake is over before the server has read the
- * client's certificate, so a server that requires one and got none only
- * says so afterwards, with an alert. Read for it, but only as long as a
- * round trip or two could take: a session ticket or data means accepted.
+ * client's certificate, so a server that rejects it (or its absence) only
+ * says so afterwards, with an alert. Read until the server's verdict: a
+ * session ticket or data (accepted), an alert or a close (rejected), or the
+ * end of the wait: --client-cert-wait, by default a round trip or two. When
+ * the wait runs out the verdict is unknown, and the report says so.
  */
 static void
-await_verdict_on_client_cert(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t s, int fd, const struct io *io,
-			     const struct tp_deadline *d)
+await_verdict_on_client_cert(struct tp_handshake *h, const struct tp_config *cfg, struct tp_findings *f,
+			     gnutls_session_t s, int fd, const struct io *io, const struct tp_deadline *d)
 {
 	char buf[512];
-	int budget = (int)(4 * h->connect_ms) + 150;
+	unsigned budget = cfg->client_cert_wait_ms ? cfg->client_cert_wait_ms : (unsigned)(4 * h->connect_ms) + 150;
 	struct tp_deadline wait;
+	struct tp_problem *p;
 
-	tp_deadline_start(&wait, (unsigned)budget);
+	tp_deadline_start(&wait, budget);
 	for (;;) {
 		int left = tp_deadline_left(&wait), dl = tp_deadline_left(d);
 		if (dl < left)
@@ -426,9 +429,16 @@ await_verdict_on_client_cert(struct tp_handshake *h, struct tp_findings *f, gnut
 		if (n > 0 || (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
 			return;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-			if (left == 0 || wait_io(s, fd, left) == 0)
-				return;
-			continue;
+			if (left > 0 && wait_io(s, fd, left) > 0)
+				continue;
+			p = tp_find(f, TP_CLIENT_CERT_UNCONFIRMED, -1,
+				    "the server asked for a client certificate, %s, and then said nothing within %u ms "
+				    "(no session ticket, data, alert or close): a rejection it sends later would not "
+				    "be seen", io->ask.sent ? "one was sent" : "none was sent", budget);
+			tp_problem_set_fix(p, "Wait longer for the server's answer with --client-cert-wait MS; a "
+					      "server that sends a session ticket after the handshake (most do) answers "
+					      "at once.");
+			return;
 		}
 		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 			/* The handshake did complete: the chain is still worth
@@ -440,8 +450,12 @@ await_verdict_on_client_cert(struct tp_handshake *h, struct tp_findings *f, gnut
 			continue;
 		if ((n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR) && !io->ask.sent)
 			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
-				       "the server asked for a client certificate, none was sent, and it closed the "
-				       "connection right after the handshake without saying why");
+				"the server asked for a client certificate, none was sent, and it closed the "
+				"connection right after the handshake without saying why");
+		else if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR)
+			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
+				"the server closed the connection right after the handshake without saying why: it "
+				"most likely rejected the client certificate that was sent");
 		return;
 	}
 }
@@ -521,7 +535,7 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 	}
 	collect(tls, f, s, io);
 	if (io->ask.requested && gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
-		await_verdict_on_client_cert(h, f, s, fd, io, d);
+		await_verdict_on_client_cert(h, cfg, f, s, fd, io, d);
 	h->handshake_ms = tp_now_ms() - t0;
 	/* The transport pointer outlives this function; the session owns it
 	 * through its user pointer and tp_session_free() releases both. */

@@ -31,6 +31,7 @@ enum opt_id {
 	OPT_CERT,
 	OPT_CLIENT_CA,
 	OPT_CLIENT_CERT,
+	OPT_CLIENT_CERT_WAIT,
 	OPT_CLIENT_KEY,
 	OPT_COLOR,
 	OPT_CRIT_DAYS,
@@ -159,6 +160,8 @@ static const struct opt options[] = {
 	 "verify client certificates with the CAs in FILE"},
 	{"client-cert", 0, "FILE", OPT_CLIENT_CERT, CLIENT, G_TLS, apply_tls,
 	 "client certificate for mutual TLS (PEM)"},
+	{"client-cert-wait", 0, "MS", OPT_CLIENT_CERT_WAIT, PROBE, G_TLS, apply_tls,
+	 "TLS 1.3: wait up to MS for the server's verdict on the client certificate"},
 	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, apply_tls, "private key of --client-cert"},
 	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, apply_output,
 	 "colour the text output: auto, always, never"},
@@ -608,6 +611,13 @@ apply_tls(struct parse *p, const struct opt *o, const char *arg)
 			return config_failed(p, "--alpn");
 		break;
 	case OPT_CLIENT_CERT: p->cert = arg; break;
+	case OPT_CLIENT_CERT_WAIT: {
+		int ms;
+		if (parse_range(arg, 1, 60000, &ms) < 0)
+			return fail(p, "invalid --client-cert-wait '%s': give milliseconds from 1 to 60000", arg);
+		tp_config_set_client_cert_wait_ms(cfg, (unsigned)ms);
+		break;
+	}
 	case OPT_CLIENT_KEY: p->key = arg; break;
 	case OPT_PRIORITY: tp_config_set_priority(cfg, arg); break;
 	case OPT_TLS_MAX: p->tls_max = arg; break;

@@ -345,6 +345,84 @@ class ClientCertificates(ProbeCase):
         self.assertIs(r.obj["tls"]["client_cert_requested"], True)
 
 
+class DelayingPath:
+    """A TCP relay to port on loopback that passes the server's first flight
+    at once and holds everything it sends later (a TLS 1.3 server's verdict
+    on the client certificate, its tickets) for delay seconds: a server, or
+    a path, slower than a round trip."""
+
+    def __init__(self, port, delay):
+        import socket
+        import threading
+        self.port_to, self.delay = port, delay
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.port_to))
+            threading.Thread(target=self.pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(server, client, True), daemon=True).start()
+
+    def pipe(self, src, dst, hold_later):
+        import time
+        first = True
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if hold_later and not first:
+                    time.sleep(self.delay)
+                first = False
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
+class LateClientCertVerdict(ProbeCase):
+    """TLS 1.3: the server's no to a missing client certificate comes after
+    the handshake; here it comes 400 ms late (no session tickets)."""
+
+    def probe(self, *extra):
+        with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                              extra=["-Verify", "1", "-verify_return_error", "-CAfile", F.root.cert,
+                                     "-num_tickets", "0", "-tls1_3"]) as s:
+            path = DelayingPath(s.port, 0.4)
+            try:
+                return probe_json("localhost:%d" % path.port, *trust_root(), *extra)
+            finally:
+                path.close()
+
+    def test_a_verdict_later_than_the_wait_is_unknown_not_ok(self):
+        r = self.probe()
+        self.assertOutcome(r, 1, "warning", "client-cert-unconfirmed")
+        p = [p for p in r.obj["verify"]["problems"] if p["code"] == "client-cert-unconfirmed"][0]
+        self.assertRegex(p["message"], r"none was sent, and then said nothing within \d+ ms")
+        self.assertIn("--client-cert-wait", p["fix"])
+
+    def test_a_longer_wait_sees_the_rejection(self):
+        r = self.probe("--client-cert-wait", "3000")
+        self.assertError(r, "client-cert-required")
+
+
 class CommandLineBasics(unittest.TestCase):
     def test_help_exits_0_and_prints_usage(self):
         for flag in ("-h", "--help"):

@@ -45,7 +45,8 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "unknown-issuer", "verify-failed", "chain-order", "weak-key", "ocsp-missing",
                  "ocsp-invalid", "pathlen-exceeded", "name-constraints", "key-mismatch", "key-id-mismatch",
                  "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
-                 "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify")
+                 "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify",
+                 "client-cert-unconfirmed")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
                "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
