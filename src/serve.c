@@ -79,6 +79,7 @@ struct conn {
 
 struct tp_server {
 	struct tp_server_options o;
+	bool configured;
 	char *alpn;
 	struct tp_pki *pki;
 	struct site *sites[MAX_LISTENERS];
@@ -89,29 +90,51 @@ struct tp_server {
 	pthread_t workers[MAX_WORKERS];
 	size_t n_workers;
 	size_t planned_workers;
+	char error[512];
+	enum tp_server_fault fault;
 };
 
 /* ---- setup ------------------------------------------------------------- */
 
+/* Leaves the reason for tp_server_error(); returns -1. A public call clears
+ * the error when it starts, so srv->fault is set only where it is not OTHER. */
+TP_PRINTF(2, 3) static int
+server_fail(struct tp_server *srv, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(srv->error, sizeof(srv->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void
+clear_error(struct tp_server *srv)
+{
+	srv->error[0] = '\0';
+	srv->fault = TP_SERVER_FAULT_OTHER;
+}
+
+const char *
+tp_server_error(const struct tp_server *srv)
+{
+	return srv->error;
+}
+
+enum tp_server_fault
+tp_server_fault(const struct tp_server *srv)
+{
+	return srv->fault;
+}
+
 struct tp_server *
-tp_server_create(const struct tp_server_options *o, char *err, size_t errlen)
+tp_server_create(void)
 {
 	struct tp_server *srv = calloc(1, sizeof(*srv));
 
-	if (!srv) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	srv->o = *o;
-	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
-	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
-	if (!srv->o.handshake_timeout_ms)
-		srv->o.handshake_timeout_ms = 10000;
-	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn) {
-		snprintf(err, errlen, "cannot set up the server: %s", strerror(errno));
-		tp_server_destroy(srv);
-		return NULL;
-	}
+	if (srv)
+		srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
 	return srv;
 }
 
@@ -149,13 +172,18 @@ tp_server_destroy(struct tp_server *srv)
 }
 
 static int
-ensure_pki(struct tp_server *srv, char *err, size_t errlen)
+ensure_pki(struct tp_server *srv)
 {
 	if (!srv->pki)
-		srv->pki = tp_pki_create(srv->o.names, srv->o.n_names, err, errlen);
+		srv->pki = tp_pki_create(srv->o.names, srv->o.n_names, srv->error, sizeof(srv->error));
 	return srv->pki ? 0 : -1;
 }
 
+/* Both ways of checking a client certificate ask that it be meant for clients. */
+static gnutls_typed_vdata_st client_purpose = {
+	.type = GNUTLS_DT_KEY_PURPOSE_OID,
+	.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+};
 
 /*
  * With --request-client-cert a client may send no certificate; one it does
@@ -164,15 +192,11 @@ ensure_pki(struct tp_server *srv, char *err, size_t errlen)
 static int
 verify_optional(gnutls_session_t s)
 {
-	gnutls_typed_vdata_st purpose = {
-		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-	};
 	unsigned n = 0, status = 0;
 
 	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 || !gnutls_certificate_get_peers(s, &n) || n == 0)
 		return 0;
-	if (gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status != 0)
+	if (gnutls_certificate_verify_peers(s, &client_purpose, 1, &status) < 0 || status != 0)
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 	return 0;
 }
@@ -190,60 +214,64 @@ raw_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutl
 	return 0;
 }
 
-static struct site *
-make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+/* A scenario's chain, key, priorities and client certificate policy. */
+static int
+site_scenario(struct tp_server *srv, struct site *site, const char *scenario, const char **prio)
 {
-	struct site *site = calloc(1, sizeof(*site));
-	const char *prio = NULL;
-	bool scenario_trusts_root = false;
+	site->scenario = tp_scenario_find(scenario);
+	if (!site->scenario)
+		return server_fail(srv, "unknown scenario '%s'", scenario);
+	if (ensure_pki(srv) < 0 || tp_scenario_credentials(srv->pki, scenario, site->cred, &site->raw, prio,
+							   &site->client_cert, srv->error, sizeof(srv->error)) < 0)
+		return -1;
+	if (site->raw)
+		gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
+	site->version_limited = *prio != NULL;
+	/* Client certificates asked for, and no CA given to verify them: the
+	 * scenario's own root does (one that asks for them trusts it already). */
+	if (srv->o.client_cert && !srv->o.client_ca_file && !site->client_cert) {
+		gnutls_x509_crt_t root = tp_pki_root(srv->pki);
+		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
+	}
+	return 0;
+}
+
+/* The certificate and key files. */
+static int
+site_files(struct tp_server *srv, struct site *site)
+{
+	const struct tp_server_options *o = &srv->o;
 	int ret;
 
-	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0 ||
-	    gnutls_session_ticket_key_generate(&site->ticket_key) < 0) {
-		tp_err(err, errlen, "out of memory");
-		goto fail;
+	if (tp_readable(o->cert_file, "certificate ", srv->error, sizeof(srv->error)) < 0 ||
+	    tp_readable(o->key_file, "key ", srv->error, sizeof(srv->error)) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_key_file2(site->cred, o->cert_file, o->key_file, GNUTLS_X509_FMT_PEM, NULL,
+						    0);
+	if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		return server_fail(srv, "the key in %s does not belong to the certificate in %s: give the key the "
+				   "certificate was issued for", o->key_file, o->cert_file);
+	if (ret < 0)
+		return server_fail(srv, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
+				   "expected)", o->cert_file, o->key_file, gnutls_strerror(ret));
+	if (o->client_cert && !o->client_ca_file) {
+		srv->fault = TP_SERVER_FAULT_NO_CLIENT_CA;
+		return server_fail(srv, "requesting client certificates needs a CA to verify them");
 	}
-	site->name = strdup(scenario ? scenario : "files");
-	if (scenario) {
-		site->scenario = tp_scenario_find(scenario);
-		if (!site->scenario) {
-			tp_err(err, errlen, "unknown scenario '%s'; see tlsprobe serve --list-scenarios", scenario);
-			goto fail;
-		}
-		if (ensure_pki(srv, err, errlen) < 0 ||
-		    tp_scenario_credentials(srv->pki, scenario, site->cred, &site->raw, &prio, &site->client_cert, err,
-					    errlen) < 0)
-			goto fail;
-		if (site->raw)
-			gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
-		/* Scenarios that ask for client certificates trust their root already. */
-		scenario_trusts_root = site->client_cert != 0;
-		site->version_limited = prio != NULL;
-	} else {
-		if (tp_readable(srv->o.cert_file, "certificate ", err, errlen) < 0 ||
-		    tp_readable(srv->o.key_file, "key ", err, errlen) < 0)
-			goto fail;
-		ret = gnutls_certificate_set_x509_key_file2(site->cred, srv->o.cert_file, srv->o.key_file,
-							    GNUTLS_X509_FMT_PEM, NULL, 0);
-		if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-			tp_err(err, errlen, "the key in %s does not belong to the certificate in %s: give the key "
-					  "the certificate was issued for", srv->o.key_file, srv->o.cert_file);
-			goto fail;
-		}
-		if (ret < 0) {
-			tp_err(err, errlen, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
-					  "expected)", srv->o.cert_file, srv->o.key_file, gnutls_strerror(ret));
-			goto fail;
-		}
-	}
-	if (srv->o.client_ca_file) {
-		if (tp_readable(srv->o.client_ca_file, "client CA file ", err, errlen) < 0)
-			goto fail;
-		ret = gnutls_certificate_set_x509_trust_file(site->cred, srv->o.client_ca_file, GNUTLS_X509_FMT_PEM);
-		if (ret <= 0) {
-			tp_err(err, errlen, "client CA file %s holds no certificate", srv->o.client_ca_file);
-			goto fail;
-		}
+	return 0;
+}
+
+/* The client CA file, and whether client certificates are asked for. */
+static int
+site_client_certs(struct tp_server *srv, struct site *site)
+{
+	const char *ca = srv->o.client_ca_file;
+
+	if (ca) {
+		if (tp_readable(ca, "client CA file ", srv->error, sizeof(srv->error)) < 0)
+			return -1;
+		if (gnutls_certificate_set_x509_trust_file(site->cred, ca, GNUTLS_X509_FMT_PEM) <= 0)
+			return server_fail(srv, "client CA file %s holds no certificate", ca);
 		if (!site->client_cert)
 			site->client_cert = 1;
 	}
@@ -251,19 +279,27 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		site->client_cert = srv->o.client_cert;
 	if (site->client_cert == 1)
 		gnutls_certificate_set_verify_function(site->cred, verify_optional);
-	if (site->client_cert && !srv->o.client_ca_file && !site->scenario) {
-		tp_err(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
+	return 0;
+}
+
+static struct site *
+make_site(struct tp_server *srv, const char *scenario)
+{
+	struct site *site = calloc(1, sizeof(*site));
+	const char *prio = NULL;
+	int ret;
+
+	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0 ||
+	    gnutls_session_ticket_key_generate(&site->ticket_key) < 0 ||
+	    !(site->name = strdup(scenario ? scenario : "files"))) {
+		server_fail(srv, "out of memory");
 		goto fail;
 	}
-	if (site->client_cert && !srv->o.client_ca_file && site->scenario && !scenario_trusts_root) {
-		/* A scenario trusts its own root for client certificates. */
-		if (ensure_pki(srv, err, errlen) < 0)
-			goto fail;
-		gnutls_x509_crt_t root = tp_pki_root(srv->pki);
-		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
-	}
+	if ((scenario ? site_scenario(srv, site, scenario, &prio) : site_files(srv, site)) < 0 ||
+	    site_client_certs(srv, site) < 0)
+		goto fail;
 	if ((ret = gnutls_priority_init(&site->prio, prio ? prio : "NORMAL", NULL)) < 0) {
-		tp_err(err, errlen, "cannot set up priorities: %s", gnutls_strerror(ret));
+		server_fail(srv, "cannot set up priorities: %s", gnutls_strerror(ret));
 		goto fail;
 	}
 	return site;
@@ -273,7 +309,7 @@ fail:
 }
 
 static struct site *
-find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+find_site(struct tp_server *srv, const char *scenario)
 {
 	const char *name = scenario ? scenario : "files";
 	struct site *site;
@@ -281,19 +317,48 @@ find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	for (size_t i = 0; i < srv->n_sites; i++)
 		if (strcmp(srv->sites[i]->name, name) == 0)
 			return srv->sites[i];
-	if (srv->n_sites == MAX_LISTENERS) {
-		tp_err(err, errlen, "too many scenarios at once");
+	if (!scenario && !srv->o.cert_file) {
+		server_fail(srv, "no certificate files to serve");
 		return NULL;
 	}
-	site = make_site(srv, scenario, err, errlen);
+	if (srv->n_sites == MAX_LISTENERS) {
+		server_fail(srv, "too many scenarios at once");
+		return NULL;
+	}
+	site = make_site(srv, scenario);
 	if (site)
 		srv->sites[srv->n_sites++] = site;
 	return site;
 }
 
 int
-tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port, char *err,
-		 size_t errlen)
+tp_server_configure(struct tp_server *srv, const struct tp_server_options *o)
+{
+	clear_error(srv);
+	if (srv->configured)
+		return server_fail(srv, "the server is configured already");
+	srv->o = *o;
+	if (!srv->o.handshake_timeout_ms)
+		srv->o.handshake_timeout_ms = 10000;
+	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
+	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn)
+		return server_fail(srv, "cannot set up the server: %s", strerror(errno));
+	srv->configured = true;
+	/* What every listener will need: the files, or the made CA. */
+	if (o->cert_file)
+		return find_site(srv, NULL) ? 0 : -1;
+	return ensure_pki(srv);
+}
+
+static uint16_t
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+int
+tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port)
 {
 	/* An address, or a name such as localhost (its IPv4 address first). */
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL, *ai;
@@ -303,14 +368,17 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 	char portstr[8];
 	int fd = -1, one = 1, ret;
 
+	clear_error(srv);
+	if (!srv->configured)
+		return server_fail(srv, "the server is not configured yet");
 	if (srv->n_listeners == MAX_LISTENERS)
-		return tp_err(err, errlen, "too many listening addresses");
-	if (!(site = find_site(srv, scenario, err, errlen)))
+		return server_fail(srv, "too many listening addresses");
+	if (!(site = find_site(srv, scenario)))
 		return -1;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((ret = getaddrinfo(addr, portstr, &hints, &res)) != 0)
-		return tp_err(err, errlen, "cannot listen on '%s': not an address of this machine (%s)", addr,
-			      gai_strerror(ret));
+		return server_fail(srv, "cannot listen on '%s': not an address of this machine (%s)", addr,
+				   gai_strerror(ret));
 	for (ai = res; ai->ai_next && ai->ai_family != AF_INET; ai = ai->ai_next)
 		;
 	if (ai->ai_family != AF_INET)
@@ -328,57 +396,61 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 		goto sockfail;
 	freeaddrinfo(res);
 	srv->listeners[srv->n_listeners++] = (struct listener){fd, site};
-	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
+	return sockaddr_port(&ss);
 sockfail:
 	ret = errno;
 	if (fd >= 0)
 		close(fd);
 	freeaddrinfo(res);
-	if (ret == EADDRINUSE)
-		return tp_err(err, errlen, "cannot listen on %s port %u: the port is taken by another program "
-					 "(ss -ltnp shows which); choose another with --listen", addr, port);
-	return tp_err(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
+	if (ret == EADDRINUSE) {
+		srv->fault = TP_SERVER_FAULT_PORT_TAKEN;
+		return server_fail(srv, "cannot listen on %s port %u: the port is taken by another program (ss -ltnp "
+				   "shows which)", addr, port);
+	}
+	return server_fail(srv, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
 static int
-write_file(const char *path, const gnutls_datum_t *d, mode_t mode, char *err, size_t errlen)
+write_file(struct tp_server *srv, const char *path, const gnutls_datum_t *d, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	size_t off = 0;
 
 	if (fd < 0)
-		return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
 	fchmod(fd, mode);
 	while (off < d->size) {
 		ssize_t n = write(fd, d->data + off, d->size - off);
 		if (n <= 0) {
 			close(fd);
-			return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+			goto fail;
 		}
 		off += (size_t)n;
 	}
-	return close(fd) == 0 ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	if (close(fd) == 0)
+		return 0;
+fail:
+	return server_fail(srv, "cannot write %s: %s", path, strerror(errno));
 }
 
 int
-tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t errlen)
+tp_server_write_ca(struct tp_server *srv, const char *path)
 {
 	gnutls_datum_t pem = {NULL, 0};
 	int ret;
 
-	if (ensure_pki(srv, err, errlen) < 0)
+	clear_error(srv);
+	if (ensure_pki(srv) < 0)
 		return -1;
 	if (tp_pki_root_pem(srv->pki, &pem) < 0)
-		return tp_err(err, errlen, "cannot export the root certificate");
-	ret = write_file(path, &pem, 0644, err, errlen);
+		return server_fail(srv, "cannot export the root certificate");
+	ret = write_file(srv, path, &pem, 0644);
 	gnutls_free(pem.data);
 	return ret;
 }
 
-
 int
-tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err, size_t errlen)
+tp_server_write_client_cert(struct tp_server *srv, const char *prefix)
 {
 	gnutls_x509_crt_t chain[2];
 	gnutls_x509_privkey_t key;
@@ -387,23 +459,28 @@ tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err
 	size_t n = 0;
 	int ret = -1, g;
 
-	if (!cpath || !kpath || ensure_pki(srv, err, errlen) < 0)
+	clear_error(srv);
+	if (!cpath || !kpath) {
+		server_fail(srv, "out of memory");
+		goto out;
+	}
+	if (ensure_pki(srv) < 0)
 		goto out;
 	if ((g = tp_pki_client(srv->pki, chain, &n, &key)) < 0 ||
 	    (g = gnutls_x509_crt_export2(chain[0], GNUTLS_X509_FMT_PEM, &pem[0])) < 0 ||
 	    (g = gnutls_x509_crt_export2(chain[1], GNUTLS_X509_FMT_PEM, &pem[1])) < 0 ||
 	    (g = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
-		tp_err(err, errlen, "cannot make a client certificate: %s", gnutls_strerror(g));
+		server_fail(srv, "cannot make a client certificate: %s", gnutls_strerror(g));
 		goto out;
 	}
 	all.size = pem[0].size + pem[1].size;
 	if (!(all.data = gnutls_malloc(all.size))) {
-		tp_err(err, errlen, "out of memory");
+		server_fail(srv, "out of memory");
 		goto out;
 	}
 	memcpy(all.data, pem[0].data, pem[0].size);
 	memcpy(all.data + pem[0].size, pem[1].data, pem[1].size);
-	if (write_file(kpath, &kpem, 0600, err, errlen) == 0 && write_file(cpath, &all, 0644, err, errlen) == 0)
+	if (write_file(srv, kpath, &kpem, 0600) == 0 && write_file(srv, cpath, &all, 0644) == 0)
 		ret = 0;
 out:
 	gnutls_free(pem[0].data);
@@ -494,9 +571,7 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-		 ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port));
+	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, sockaddr_port(&ss));
 
 	gnutls_transport_set_int(c->s, fd);
 	gnutls_session_set_ptr(c->s, c->site);
@@ -505,12 +580,8 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 	gnutls_session_ticket_enable_server(c->s, &c->site->ticket_key);
 	if (c->site->client_cert == 2) {
 		/* Verified during the handshake, and only for client use. */
-		static gnutls_typed_vdata_st purpose = {
-			.type = GNUTLS_DT_KEY_PURPOSE_OID,
-			.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-		};
 		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert2(c->s, &purpose, 1, 0);
+		gnutls_session_set_verify_cert2(c->s, &client_purpose, 1, 0);
 	} else if (c->site->client_cert == 1) {
 		/* Asked for, not required: verify_optional() accepts none. */
 		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUEST);
@@ -876,6 +947,8 @@ tp_server_start(struct tp_server *srv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = srv->o.workers ? srv->o.workers : cpus > 0 ? (size_t)cpus : 1;
 
+	if (!srv->configured)
+		return -1;
 	if (want > MAX_WORKERS)
 		want = MAX_WORKERS;
 	srv->planned_workers = want;

@@ -110,6 +110,27 @@ parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
 	return 0;
 }
 
+/*
+ * The server's message, with the remedy named in our own options where there
+ * is one: the core speaks of a port or a CA, the user typed --listen or
+ * --client-ca.
+ */
+static void
+server_error(const struct tp_server *srv, char *err, size_t len)
+{
+	switch (tp_server_fault(srv)) {
+	case TP_SERVER_FAULT_PORT_TAKEN:
+		snprintf(err, len, "%s; choose another with --listen", tp_server_error(srv));
+		break;
+	case TP_SERVER_FAULT_NO_CLIENT_CA:
+		snprintf(err, len, "requesting client certificates needs --client-ca FILE to verify them");
+		break;
+	default:
+		snprintf(err, len, "%s", tp_server_error(srv));
+		break;
+	}
+}
+
 static void
 list_scenarios(FILE *out)
 {
@@ -193,20 +214,22 @@ serve_command(struct cli *cli)
 		}
 	}
 
-	if (!(srv = tp_server_create(&o, err, sizeof(err)))) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
+	if (!(srv = tp_server_create())) {
+		fprintf(stderr, "tlsprobe: out of memory\n");
 		return TP_STATUS_UNKNOWN;
 	}
-	if (sv->write_ca && tp_server_write_ca(srv, sv->write_ca, err, sizeof(err)) < 0)
-		goto fail;
-	if (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert, err, sizeof(err)) < 0)
-		goto fail;
+	if (tp_server_configure(srv, &o) < 0)
+		goto server_fail;
+	if (sv->write_ca && tp_server_write_ca(srv, sv->write_ca) < 0)
+		goto server_fail;
+	if (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert) < 0)
+		goto server_fail;
 	for (size_t i = 0; i < sv->n_listen; i++) {
 		parse_listen(sv->listen[i], addr, sizeof(addr), &port);
 		if (!all) {
-			int got = tp_server_listen(srv, scenario, addr, port, err, sizeof(err));
+			int got = tp_server_listen(srv, scenario, addr, port);
 			if (got < 0)
-				goto fail;
+				goto server_fail;
 			printf("listening on %s%s%s:%d, %s\n", strchr(addr, ':') ? "[" : "", addr,
 			       strchr(addr, ':') ? "]" : "", got, scenario ? scenario : "your certificate");
 			continue;
@@ -224,9 +247,9 @@ serve_command(struct cli *cli)
 					 tp_scenario_count());
 				goto fail;
 			}
-			int got = tp_server_listen(srv, sc->name, addr, (uint16_t)want, err, sizeof(err));
+			int got = tp_server_listen(srv, sc->name, addr, (uint16_t)want);
 			if (got < 0)
-				goto fail;
+				goto server_fail;
 			printf("%-6d %-22s %-22s %s\n", got, sc->name, sc->expect, sc->summary);
 		}
 	}
@@ -251,6 +274,8 @@ serve_command(struct cli *cli)
 	status = TP_STATUS_OK;
 	tp_server_destroy(srv);
 	return status;
+server_fail:
+	server_error(srv, err, sizeof(err));
 fail:
 	fprintf(stderr, "tlsprobe: %s\n", err);
 	tp_server_destroy(srv);
