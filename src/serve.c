@@ -51,10 +51,24 @@ struct listener {
 };
 
 /*
- * DRAINING: after a failed handshake and its alert. Closing with unread
- * input makes the kernel send a reset, which can overtake the alert and hide
- * it (curl then reports a broken connection, not certificate_required); so
- * the server half-closes and reads what the client still sends, briefly.
+ * A connection's states, each with its step (steps[] below), which advance()
+ * runs until one asks to wait for the socket or to close:
+ *
+ *   HANDSHAKE -> READING    the handshake is done; the idle deadline starts
+ *   HANDSHAKE -> DRAINING   it failed: the alert is sent and the failure logged
+ *   READING   -> WRITING    a whole request is in (with --echo: any bytes)
+ *   WRITING   -> READING    an echo is sent back
+ *
+ * and from any state to closed. Invariants: each connection is logged once,
+ * by the step that ends it or, past its deadline, by the worker (not when
+ * DRAINING: it was logged when the handshake failed); c->deadline always
+ * holds the current state's deadline; in WRITING, c->out is what to send
+ * (NULL when there was no memory for it, logged and closed by the step).
+ *
+ * DRAINING: closing with unread input makes the kernel send a reset, which
+ * can overtake the alert and hide it (curl then reports a broken connection,
+ * not certificate_required); so the server half-closes and reads what the
+ * client still sends, briefly.
  */
 enum conn_state { HANDSHAKE, READING, WRITING, DRAINING };
 
@@ -530,6 +544,30 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 	free(client);
 }
 
+TP_PRINTF(3, 4) static void
+log_failure(struct tp_server *srv, struct conn *c, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_conn(srv, c, false, why);
+}
+
+/* Hands out (n bytes, or NULL when out of memory) to the WRITING state. */
+static void
+send_back(struct conn *c, char *out, size_t n, bool close_after)
+{
+	free(c->out);
+	c->out = out;
+	c->nout = out ? n : 0;
+	c->sent = 0;
+	c->close_after_write = close_after;
+	c->state = WRITING;
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -671,18 +709,158 @@ wants_json(const char *req, size_t len)
 }
 
 static void
-respond(struct tp_server *srv, struct conn *c, int code, const char *reason, const char *type, char *body)
+respond(struct conn *c, int code, const char *reason, const char *type, char *body)
 {
-	free(c->out);
-	c->out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
-			    "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
-			    body ? body : "");
+	char *out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
+			       "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
+			       body ? body : "");
+
 	free(body);
-	c->nout = c->out ? strlen(c->out) : 0;
-	c->sent = 0;
-	c->close_after_write = true;
-	c->state = WRITING;
+	send_back(c, out, out ? strlen(out) : 0, true);
 }
+
+/* What the bytes read so far call for: an echo, the answer to a whole
+ * request, or a refusal of a request too large; or nothing yet. */
+static void
+answer(struct tp_server *srv, struct conn *c)
+{
+	if (srv->o.echo) {
+		char *copy = malloc(c->nin);
+		if (copy)
+			memcpy(copy, c->in, c->nin);
+		send_back(c, copy, c->nin, false);
+		c->nin = 0;
+	} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
+		bool json = wants_json(c->in, c->nin);
+		respond(c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
+			describe_session(srv, c, json));
+	} else if (c->nin == REQUEST_MAX) {
+		respond(c, 431, "Request Header Fields Too Large", "text/plain", tp_strdupf("request too large\n"));
+	}
+}
+
+/* What a step asks of advance(). */
+enum step {
+	STEP_WAIT,  /* for the socket: poll again */
+	STEP_NEXT,  /* run the (new) state's step at once */
+	STEP_CLOSE, /* finished: the caller closes and frees the connection */
+};
+
+static enum step
+handshake_failed(struct tp_server *srv, struct conn *c, int ret)
+{
+	/* Tell the client why (certificate_required, ...); best effort. A
+	 * one-version scenario that finds nothing in common is a version
+	 * mismatch, whatever GnuTLS calls it. */
+	if (c->site->version_limited && ret == GNUTLS_E_NO_CIPHER_SUITES)
+		gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
+	else
+		gnutls_alert_send_appropriate(c->s, ret);
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		log_failure(srv, c, "handshake failed: the client sent alert %s",
+			    gnutls_alert_get_name(gnutls_alert_get(c->s)));
+	else
+		log_failure(srv, c, "handshake failed: %s", gnutls_strerror(ret));
+	shutdown(c->fd, SHUT_WR);
+	c->state = DRAINING;
+	tp_deadline_start(&c->deadline, DRAIN_MS);
+	return STEP_WAIT;
+}
+
+static enum step
+step_handshake(struct tp_server *srv, struct conn *c)
+{
+	int ret = gnutls_handshake(c->s);
+
+	if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (ret < 0 && !gnutls_error_is_fatal(ret))
+		return STEP_NEXT;
+	if (ret < 0)
+		return handshake_failed(srv, c, ret);
+	c->handshake_ms = tp_now_ms() - c->t0;
+	c->state = READING;
+	tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+	return STEP_NEXT;
+}
+
+static enum step
+step_read(struct tp_server *srv, struct conn *c)
+{
+	ssize_t n;
+
+	if (!c->in && !(c->in = malloc(REQUEST_MAX))) {
+		log_conn(srv, c, false, "out of memory");
+		return STEP_CLOSE;
+	}
+	n = gnutls_record_recv(c->s, c->in + c->nin, REQUEST_MAX - c->nin);
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+		log_conn(srv, c, true, c->nin ? "closed before a complete request" : "ok");
+		return STEP_CLOSE;
+	}
+	if (n < 0 && !gnutls_error_is_fatal((int)n))
+		return STEP_NEXT;
+	if (n < 0) {
+		log_failure(srv, c, "read failed: %s", gnutls_strerror((int)n));
+		return STEP_CLOSE;
+	}
+	c->nin += (size_t)n;
+	tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+	answer(srv, c);
+	return STEP_NEXT;
+}
+
+static enum step
+step_write(struct tp_server *srv, struct conn *c)
+{
+	ssize_t n;
+
+	if (!c->out) {
+		log_conn(srv, c, false, "out of memory");
+		return STEP_CLOSE;
+	}
+	n = gnutls_record_send(c->s, c->out + c->sent, c->nout - c->sent);
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (n < 0) {
+		log_failure(srv, c, "write failed: %s", gnutls_strerror((int)n));
+		return STEP_CLOSE;
+	}
+	c->sent += (size_t)n;
+	if (c->sent < c->nout)
+		return STEP_NEXT;
+	if (!c->close_after_write) {
+		c->state = READING;
+		return STEP_NEXT;
+	}
+	/* One try at a polite close; the socket goes either way. */
+	gnutls_bye(c->s, GNUTLS_SHUT_WR);
+	log_conn(srv, c, true, "ok");
+	return STEP_CLOSE;
+}
+
+static enum step
+step_drain(struct tp_server *srv, struct conn *c)
+{
+	char buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return STEP_WAIT;
+	/* At the end the client is done too: close quietly (logged already). */
+	return n > 0 ? STEP_NEXT : STEP_CLOSE;
+}
+
+typedef enum step step_fn(struct tp_server *srv, struct conn *c);
+
+static step_fn *const steps[] = {
+	[HANDSHAKE] = step_handshake,
+	[READING] = step_read,
+	[WRITING] = step_write,
+	[DRAINING] = step_drain,
+};
 
 /* Rounds of reading and writing one connection gets before the others' turn. */
 #define ROUNDS_PER_TURN 16
@@ -691,126 +869,21 @@ respond(struct tp_server *srv, struct conn *c, int code, const char *reason, con
 static bool
 advance(struct tp_server *srv, struct conn *c)
 {
-	ssize_t n;
-	int ret, rounds = 0;
-
 	c->again = false;
-	for (;;) {
-		/* A client that keeps sending (--echo) must not hold the worker;
-		 * GnuTLS may hold data already read, so come back without polling. */
-		if (++rounds > ROUNDS_PER_TURN) {
-			c->again = true;
+	for (int rounds = 0; rounds < ROUNDS_PER_TURN; rounds++) {
+		switch (steps[c->state](srv, c)) {
+		case STEP_WAIT:
 			return true;
-		}
-		switch (c->state) {
-		case HANDSHAKE:
-			ret = gnutls_handshake(c->s);
-			if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (ret < 0 && !gnutls_error_is_fatal(ret))
-				continue;
-			if (ret < 0) {
-				char why[160];
-				/* Tell the client why (certificate_required, ...); best effort. A
-				 * one-version scenario that finds nothing in common is a
-				 * version mismatch, whatever GnuTLS calls it. */
-				if (c->site->version_limited && ret == GNUTLS_E_NO_CIPHER_SUITES)
-					gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
-				else
-					gnutls_alert_send_appropriate(c->s, ret);
-				if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
-					snprintf(why, sizeof(why), "handshake failed: the client sent alert %s",
-						 gnutls_alert_get_name(gnutls_alert_get(c->s)));
-				else
-					snprintf(why, sizeof(why), "handshake failed: %s", gnutls_strerror(ret));
-				log_conn(srv, c, false, why);
-				shutdown(c->fd, SHUT_WR);
-				c->state = DRAINING;
-				tp_deadline_start(&c->deadline, DRAIN_MS);
-				return true;
-			}
-			c->handshake_ms = tp_now_ms() - c->t0;
-			c->state = READING;
-			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
-			break;
-		case READING:
-			if (!c->in && !(c->in = malloc(REQUEST_MAX))) {
-				log_conn(srv, c, false, "out of memory");
-				return false;
-			}
-			n = gnutls_record_recv(c->s, c->in + c->nin, REQUEST_MAX - c->nin);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
-				log_conn(srv, c, true, c->nin ? "closed before a complete request" : "ok");
-				return false;
-			}
-			if (n < 0) {
-				if (!gnutls_error_is_fatal((int)n))
-					continue;
-				char why[160];
-				snprintf(why, sizeof(why), "read failed: %s", gnutls_strerror((int)n));
-				log_conn(srv, c, false, why);
-				return false;
-			}
-			c->nin += (size_t)n;
-			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
-			if (srv->o.echo) {
-				free(c->out);
-				c->out = malloc(c->nin);
-				if (!c->out)
-					return false;
-				memcpy(c->out, c->in, c->nin);
-				c->nout = c->nin;
-				c->sent = 0;
-				c->nin = 0;
-				c->close_after_write = false;
-				c->state = WRITING;
-			} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
-				bool json = wants_json(c->in, c->nin);
-				respond(srv, c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
-					describe_session(srv, c, json));
-			} else if (c->nin == REQUEST_MAX) {
-				respond(srv, c, 431, "Request Header Fields Too Large", "text/plain",
-					tp_strdupf("request too large\n"));
-			}
-			break;
-		case DRAINING: {
-			char buf[4096];
-			n = recv(c->fd, buf, sizeof(buf), 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return true;
-			if (n > 0)
-				continue;
-			return false; /* the client is done too: close quietly */
-		}
-		case WRITING:
-			if (!c->out) {
-				log_conn(srv, c, false, "out of memory");
-				return false;
-			}
-			n = gnutls_record_send(c->s, c->out + c->sent, c->nout - c->sent);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (n < 0) {
-				char why[160];
-				snprintf(why, sizeof(why), "write failed: %s", gnutls_strerror((int)n));
-				log_conn(srv, c, false, why);
-				return false;
-			}
-			c->sent += (size_t)n;
-			if (c->sent < c->nout)
-				break;
-			if (c->close_after_write) {
-				/* One try at a polite close; the socket goes either way. */
-				gnutls_bye(c->s, GNUTLS_SHUT_WR);
-				log_conn(srv, c, true, "ok");
-				return false;
-			}
-			c->state = READING;
+		case STEP_CLOSE:
+			return false;
+		case STEP_NEXT:
 			break;
 		}
 	}
+	/* A client that keeps sending (--echo) must not hold the worker;
+	 * GnuTLS may hold data already read, so come back without polling. */
+	c->again = true;
+	return true;
 }
 
 static short
