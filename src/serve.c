@@ -508,37 +508,63 @@ out:
 
 /* ---- connections --------------------------------------------------------- */
 
+/* What the client asked for and showed, for the log and the answer. */
+
+/* The name it asked for (invalid UTF-8 replaced), or NULL; free it. */
+static char *
+conn_sni(struct conn *c)
+{
+	char name[256];
+	size_t len = sizeof(name);
+	unsigned type;
+
+	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		return tp_utf8_clean(name, strnlen(name, len));
+	return NULL;
+}
+
+/* Its certificate's subject, or NULL; free it. */
+static char *
+conn_client(struct conn *c)
+{
+	gnutls_x509_crt_t crt = tp_chain_peer(c->s);
+	char *dn = NULL;
+
+	if (crt) {
+		dn = tp_chain_dn(crt, false);
+		gnutls_x509_crt_deinit(crt);
+	}
+	return dn;
+}
+
+/* The ALPN protocol chosen, in buf (cut to fit), or NULL. */
+static const char *
+conn_alpn(struct conn *c, char *buf, size_t len)
+{
+	gnutls_datum_t alpn;
+
+	if (gnutls_alpn_get_selected_protocol(c->s, &alpn) < 0)
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)alpn.size, (const char *)alpn.data);
+	return buf;
+}
+
 static void
 log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 {
 	struct tp_conn_log l = {.peer = c->peer, .site = c->site->name, .result = result, .ok = ok,
 				.handshake_ms = c->handshake_ms};
-	char *sni = NULL, *client = NULL;
-	gnutls_datum_t alpn;
-	char name[256], selected[256];
-	size_t len = sizeof(name);
-	unsigned type;
+	char *sni, *client = NULL, alpn[256];
 
 	if (!srv->o.log)
 		return;
-	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
-		sni = tp_utf8_clean(name, strnlen(name, len));
+	l.sni = sni = conn_sni(c);
 	if (c->handshake_ms >= 0) {
 		l.version = tp_version_name(gnutls_protocol_get_version(c->s));
 		l.cipher = gnutls_ciphersuite_get(c->s);
-		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 && alpn.size < sizeof(selected)) {
-			memcpy(selected, alpn.data, alpn.size);
-			selected[alpn.size] = '\0';
-			l.alpn = selected;
-		}
-		gnutls_x509_crt_t crt = tp_chain_peer(c->s);
-		if (crt) {
-			client = tp_chain_dn(crt, false);
-			gnutls_x509_crt_deinit(crt);
-		}
+		l.alpn = conn_alpn(c, alpn, sizeof(alpn));
+		l.client_cert = client = conn_client(c);
 	}
-	l.sni = sni;
-	l.client_cert = client;
 	srv->o.log(srv->o.log_ctx, &l);
 	free(sni);
 	free(client);
@@ -636,28 +662,13 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 }
 
 static char *
-describe_session(struct tp_server *srv, struct conn *c, bool json)
+describe_session(struct conn *c, bool json)
 {
 	gnutls_group_t g = gnutls_group_get(c->s);
-	gnutls_datum_t alpn;
-	char name[256], *sni = NULL, *client = NULL, *out;
-	size_t len = sizeof(name);
-	unsigned type;
 	const struct tp_scenario_info *sc = c->site->scenario;
-	const char *alpn_name = gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 ? srv->alpn : NULL;
-	gnutls_x509_crt_t crt = tp_chain_peer(c->s);
-	char alpn_buf[64] = "";
+	char alpn_buf[64], *sni = conn_sni(c), *client = conn_client(c), *out;
+	const char *alpn_name = conn_alpn(c, alpn_buf, sizeof(alpn_buf));
 
-	if (alpn_name) {
-		snprintf(alpn_buf, sizeof(alpn_buf), "%.*s", (int)alpn.size, (const char *)alpn.data);
-		alpn_name = alpn_buf;
-	}
-	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
-		sni = tp_utf8_clean(name, strnlen(name, len));
-	if (crt) {
-		client = tp_chain_dn(crt, false);
-		gnutls_x509_crt_deinit(crt);
-	}
 	if (json) {
 		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
 				      "server", "tlsprobe", "scenario", sc ? sc->name : NULL, "expect",
@@ -733,7 +744,7 @@ answer(struct tp_server *srv, struct conn *c)
 	} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
 		bool json = wants_json(c->in, c->nin);
 		respond(c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
-			describe_session(srv, c, json));
+			describe_session(c, json));
 	} else if (c->nin == REQUEST_MAX) {
 		respond(c, 431, "Request Header Fields Too Large", "text/plain", tp_strdupf("request too large\n"));
 	}
