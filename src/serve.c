@@ -59,11 +59,14 @@ struct listener {
  *   READING   -> WRITING    a whole request is in (with --echo: any bytes)
  *   WRITING   -> READING    an echo is sent back
  *
- * and from any state to closed. Invariants: each connection is logged once,
- * by the step that ends it or, past its deadline, by the worker (not when
- * DRAINING: it was logged when the handshake failed); c->deadline always
- * holds the current state's deadline; in WRITING, c->out is what to send
- * (NULL when there was no memory for it, logged and closed by the step).
+ * and from any state to closed. Invariants:
+ * - a connection is logged once: by the step that closes it, or by the
+ *   worker when its deadline passes, but not when DRAINING (logged when the
+ *   handshake failed); those still open when the server stops are not;
+ * - c->deadline is the handshake's until READING, then restarts with every
+ *   read (WRITING runs on it too), and is DRAIN_MS once DRAINING;
+ * - in WRITING, c->out is what to send; NULL (no memory for it) is logged
+ *   and closed by the step.
  *
  * DRAINING: closing with unread input makes the kernel send a reset, which
  * can overtake the alert and hide it (curl then reports a broken connection,
