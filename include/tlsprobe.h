@@ -450,16 +450,38 @@ struct tp_server_options {
 
 struct tp_server;
 
-struct tp_server *tp_server_create(const struct tp_server_options *o, char *err, size_t errlen);
+/*
+ * What a failure was about, for the front end to name its own remedy (one of
+ * its options, say) where the core's message speaks only of the concept.
+ */
+enum tp_server_fault {
+	TP_SERVER_FAULT_OTHER = 0,
+	TP_SERVER_FAULT_PORT_TAKEN,   /* another program listens on that address and port */
+	TP_SERVER_FAULT_NO_CLIENT_CA, /* client certificates asked for, and no CA to verify them */
+};
+
+/*
+ * Life cycle: create, configure once, then any of listen, write_ca and
+ * write_client_cert, then start, stop, wait and destroy. A call that fails
+ * returns -1 and leaves the reason in tp_server_error(), which the next
+ * call that can fail clears.
+ */
+/* NULL only when out of memory. */
+struct tp_server *tp_server_create(void);
+/* Keeps o (its strings must outlive s), then makes the throwaway PKI, or
+ * loads o->cert_file and o->key_file when they are set. */
+int tp_server_configure(struct tp_server *s, const struct tp_server_options *o);
 /* Serve scenario (NULL: the certificate files) on addr:port; port 0 picks a
- * free one. Returns the port, or -1 with the reason in err. */
-int tp_server_listen(struct tp_server *s, const char *scenario, const char *addr, uint16_t port, char *err,
-		     size_t errlen);
+ * free one. Returns the port, or -1. */
+int tp_server_listen(struct tp_server *s, const char *scenario, const char *addr, uint16_t port);
 /* Write the made root CA certificate (PEM) for clients to trust. */
-int tp_server_write_ca(struct tp_server *s, const char *path, char *err, size_t errlen);
+int tp_server_write_ca(struct tp_server *s, const char *path);
 /* Write a client certificate (and its chain) issued by the made CA to
  * PREFIX.pem and its key to PREFIX.key (mode 0600). */
-int tp_server_write_client_cert(struct tp_server *s, const char *prefix, char *err, size_t errlen);
+int tp_server_write_client_cert(struct tp_server *s, const char *prefix);
+/* Why the last call failed ("" when it did not), and what it was about. */
+const char *tp_server_error(const struct tp_server *s);
+enum tp_server_fault tp_server_fault(const struct tp_server *s);
 /* Start the worker threads and return. */
 int tp_server_start(struct tp_server *s);
 /* Ask the workers to stop; safe in a signal handler. */

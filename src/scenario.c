@@ -15,134 +15,124 @@
 /* Validity ends an hour short of whole days, so that "days left" reads the
  * same (89, not 90 in the first second) however soon after start it is read. */
 #define SHORT (3600)
+/* The longest chain a scenario sends: what a tp_raw_chain holds. */
+#define CHAIN_MAX (sizeof(((struct tp_raw_chain *)0)->pcert) / sizeof(gnutls_pcert_st))
 
-enum leaf_kind {
-	LEAF_GOOD,
-	LEAF_ONLY,          /* leaf without its intermediate */
-	LEAF_OTHER_ROOT,    /* a complete chain to a root nobody trusts */
-	LEAF_SELF_SIGNED,
-	LEAF_WRONG_HOST,
-	LEAF_EXPIRED,
-	LEAF_NOT_YET_VALID,
-	LEAF_WEAK_KEY,
-	LEAF_SHA1,
-	LEAF_CLIENT_EKU,
-	LEAF_BELOW_NON_CA,
-	LEAF_OUT_OF_ORDER,
-	LEAF_EXPIRED_INTER, /* a valid leaf below an intermediate that has expired */
-	LEAF_CONSTRAINED,   /* below an intermediate whose nameConstraints exclude localhost */
+struct pair {
+	gnutls_x509_crt_t crt;
+	gnutls_x509_privkey_t key;
+	const struct pair *issuer; /* NULL: self-signed */
 };
 
+/*
+ * Makes the CA that signs a scenario's leaf, or finds it in the PKI, and
+ * points *issuer at it (NULL: the leaf signs itself). A CA made for one site
+ * alone goes in mid, which the caller frees. Returns a GnuTLS error code.
+ */
+typedef int issuer_fn(struct tp_pki *pki, struct pair *mid, const struct pair **issuer);
+static issuer_fn issuer_self, issuer_other_root, issuer_not_ca, issuer_expired_ca, issuer_constrained_ca;
+
+/* What the server sends after the leaf. */
+enum sends {
+	SEND_PATH,       /* the leaf's issuers up to the root, without it: as it should */
+	SEND_LEAF_ONLY,  /* nothing */
+	SEND_ROOT_FIRST, /* the root, then the path's intermediates: out of order */
+};
+
+/*
+ * A scenario is data: each field left out (zero) is the good setup's. The
+ * leaf names the server (localhost, 127.0.0.1, ::1 and --name), is valid
+ * from yesterday for 90 days, has an ECDSA P-256 key, is signed with SHA-256
+ * for serverAuth by the reference intermediate, and comes with that
+ * intermediate; the session speaks what GnuTLS's NORMAL allows and asks for
+ * no client certificate.
+ */
 struct scenario {
 	struct tp_scenario_info info;
-	enum leaf_kind leaf;
-	const char *priority;
-	int client_cert; /* 0 none, 1 request, 2 require */
+	/* the leaf */
+	const char *only_name;    /* the one name it covers */
+	long days[2];             /* valid from, to: days from now ({0, 0}: -1, 90) */
+	enum tp_key_type key;
+	unsigned bits;
+	gnutls_digest_algorithm_t hash;
+	bool client_eku;          /* clientAuth instead of serverAuth */
+	/* the chain */
+	issuer_fn *issuer;        /* NULL: the reference intermediate */
+	enum sends sends;
+	/* the session */
+	const char *priority;     /* NULL: NORMAL */
+	int client_cert;          /* 0 none, 1 request, 2 require (trusting the root) */
 };
 
 /* MUST stay in the order --list-scenarios shows. */
 static const struct scenario scenarios[] = {
 	{
 		.info = {"good", "a valid chain: leaf for localhost, 127.0.0.1 and ::1, then the intermediate", "ok"},
-		.leaf = LEAF_GOOD,
-		.priority = NULL,
-		.client_cert = 0,
 	},
 	{
 		.info = {"missing-intermediate", "only the leaf is sent, not the intermediate that links it to the root", "missing-intermediate"},
-		.leaf = LEAF_ONLY,
-		.priority = NULL,
-		.client_cert = 0,
+		.sends = SEND_LEAF_ONLY,
 	},
 	{
 		.info = {"untrusted-root", "a complete chain, but to a root other than the one written by --write-ca", "untrusted-root"},
-		.leaf = LEAF_OTHER_ROOT,
-		.priority = NULL,
-		.client_cert = 0,
+		.issuer = issuer_other_root,
 	},
 	{
 		.info = {"self-signed", "a self-signed leaf", "self-signed"},
-		.leaf = LEAF_SELF_SIGNED,
-		.priority = NULL,
-		.client_cert = 0,
+		.issuer = issuer_self,
 	},
 	{
 		.info = {"wrong-host", "a valid chain whose leaf names only wrong-host.invalid", "hostname-mismatch"},
-		.leaf = LEAF_WRONG_HOST,
-		.priority = NULL,
-		.client_cert = 0,
+		.only_name = "wrong-host.invalid",
 	},
 	{
 		.info = {"expired", "the leaf expired 30 days ago", "expired"},
-		.leaf = LEAF_EXPIRED,
-		.priority = NULL,
-		.client_cert = 0,
+		.days = {-120, -30},
 	},
 	{
 		.info = {"not-yet-valid", "the leaf becomes valid in 30 days", "not-yet-valid"},
-		.leaf = LEAF_NOT_YET_VALID,
-		.priority = NULL,
-		.client_cert = 0,
+		.days = {30, 120},
 	},
 	{
 		.info = {"weak-key", "the leaf has a 1024-bit RSA key", "weak-key"},
-		.leaf = LEAF_WEAK_KEY,
-		.priority = NULL,
-		.client_cert = 0,
+		.key = TP_KEY_RSA,
+		.bits = 1024,
 	},
 	{
 		.info = {"sha1-signature", "the leaf is signed with SHA-1", "insecure-algorithm"},
-		.leaf = LEAF_SHA1,
-		.priority = NULL,
-		.client_cert = 0,
+		.hash = GNUTLS_DIG_SHA1,
 	},
 	{
 		.info = {"wrong-eku", "the leaf is a client certificate (extendedKeyUsage clientAuth only)", "purpose-mismatch"},
-		.leaf = LEAF_CLIENT_EKU,
-		.priority = NULL,
-		.client_cert = 0,
+		.client_eku = true,
 	},
 	{
 		.info = {"issuer-not-ca", "the leaf is signed by a certificate that is not a CA", "issuer-not-ca"},
-		.leaf = LEAF_BELOW_NON_CA,
-		.priority = NULL,
-		.client_cert = 0,
+		.issuer = issuer_not_ca,
 	},
 	{
 		.info = {"expired-intermediate", "a valid leaf, sent with an intermediate that expired 30 days ago", "expired"},
-		.leaf = LEAF_EXPIRED_INTER,
-		.priority = NULL,
-		.client_cert = 0,
+		.issuer = issuer_expired_ca,
 	},
 	{
 		.info = {"name-constraints", "the intermediate may only certify names under corp.example (nameConstraints)", "name-constraints"},
-		.leaf = LEAF_CONSTRAINED,
-		.priority = NULL,
-		.client_cert = 0,
+		.issuer = issuer_constrained_ca,
 	},
 	{
 		.info = {"chain-order", "leaf, then the root, then the intermediate: out of order", "chain-order"},
-		.leaf = LEAF_OUT_OF_ORDER,
-		.priority = NULL,
-		.client_cert = 0,
+		.sends = SEND_ROOT_FIRST,
 	},
 	{
 		.info = {"client-cert-required", "a valid chain, and a client certificate from the root's PKI is required", "client-cert-required"},
-		.leaf = LEAF_GOOD,
-		.priority = NULL,
 		.client_cert = 2,
 	},
 	{
 		.info = {"tls12-only", "a valid chain, TLS 1.2 only", "ok"},
-		.leaf = LEAF_GOOD,
 		.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2",
-		.client_cert = 0,
 	},
 	{
 		.info = {"tls13-only", "a valid chain, TLS 1.3 only", "ok"},
-		.leaf = LEAF_GOOD,
 		.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3",
-		.client_cert = 0,
 	},
 };
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(*scenarios))
@@ -177,11 +167,6 @@ tp_scenario_find(const char *name)
 
 /* ---- the throwaway PKI ---------------------------------------------------- */
 
-struct pair {
-	gnutls_x509_crt_t crt;
-	gnutls_x509_privkey_t key;
-};
-
 struct tp_pki {
 	struct pair root, inter, other_root, other_inter, client;
 	char *names[16];
@@ -200,28 +185,35 @@ pair_free(struct pair *p)
 	p->key = NULL;
 }
 
+/* Valid from `from` to `to` days from now; an end still to come is SHORT. */
+static void
+set_days(struct tp_cert_spec *spec, time_t now, long from, long to)
+{
+	spec->not_before = now + from * DAY;
+	spec->not_after = now + to * DAY - (to > 0 ? SHORT : 0);
+}
+
 static int
 make(struct pair *p, const struct tp_cert_spec *spec, enum tp_key_type type, unsigned bits, const struct pair *issuer)
 {
 	int ret = tp_pki_key(&p->key, type, bits);
 	if (ret < 0)
 		return ret;
+	p->issuer = issuer;
 	return tp_pki_cert(&p->crt, spec, p->key, issuer ? issuer->crt : NULL, issuer ? issuer->key : NULL);
 }
 
 static int
 make_ca(struct tp_pki *pki, struct pair *root, struct pair *inter, const char *root_cn, const char *inter_cn)
 {
-	struct tp_cert_spec r = {
-		.cn = root_cn, .org = "tlsprobe", .ca = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 3650L * DAY - SHORT,
-	};
+	struct tp_cert_spec r = {.cn = root_cn, .org = "tlsprobe", .ca = true, .pathlen = -1};
 	struct tp_cert_spec i = r;
 	int ret;
 
+	set_days(&r, pki->now, -1, 3650);
 	i.cn = inter_cn;
 	i.pathlen = 0;
-	i.not_after = pki->now + 1825L * DAY - SHORT;
+	set_days(&i, pki->now, -1, 1825);
 	if ((ret = make(root, &r, TP_KEY_ECDSA, 0, NULL)) < 0)
 		return ret;
 	return make(inter, &i, TP_KEY_ECDSA, 0, root);
@@ -285,10 +277,10 @@ tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x5
 {
 	struct tp_cert_spec spec = {
 		.cn = "tlsprobe reference client", .org = "tlsprobe", .client_auth = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY - SHORT,
 	};
 	int ret;
 
+	set_days(&spec, pki->now, -1, 90);
 	if (!pki->client.crt && (ret = make(&pki->client, &spec, TP_KEY_ECDSA, 0, &pki->inter)) < 0)
 		return ret;
 	chain[0] = pki->client.crt;
@@ -298,10 +290,105 @@ tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x5
 	return 0;
 }
 
-/*
- * Fill site with the scenario's chain and key. The certificates made here
- * belong to the site (freed with it); the CA's belong to the PKI.
- */
+/* ---- a scenario's credentials ------------------------------------------- */
+
+static int
+issuer_self(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
+{
+	*issuer = NULL;
+	return 0;
+}
+
+/* A complete chain to a root nobody trusts: a second CA, made once. */
+static int
+issuer_other_root(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
+{
+	int ret = 0;
+
+	if (!pki->other_root.crt)
+		ret = make_ca(pki, &pki->other_root, &pki->other_inter, "tlsprobe Untrusted Root CA",
+			      "tlsprobe Untrusted Intermediate CA");
+	*issuer = &pki->other_inter;
+	return ret;
+}
+
+/* A CA (or not) made for one site, signed by signer, valid from..to days from now. */
+static int
+site_issuer(struct tp_pki *pki, struct pair *mid, const struct pair **issuer, struct tp_cert_spec *spec,
+	    const struct pair *signer, long from, long to)
+{
+	set_days(spec, pki->now, from, to);
+	*issuer = mid;
+	return make(mid, spec, TP_KEY_ECDSA, 0, signer);
+}
+
+/* A server certificate of the intermediate's that signs as if it were a CA. */
+static int
+issuer_not_ca(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
+{
+	struct tp_cert_spec spec = {.cn = "tlsprobe Not A CA", .org = "tlsprobe", .server_auth = true, .pathlen = -1};
+
+	return site_issuer(pki, mid, issuer, &spec, &pki->inter, -1, 90);
+}
+
+/* The two below are the root's own intermediates, not the reference one. */
+static int
+issuer_expired_ca(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
+{
+	struct tp_cert_spec spec = {
+		.cn = "tlsprobe Expired Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
+	};
+
+	return site_issuer(pki, mid, issuer, &spec, &pki->root, -400, -30);
+}
+
+static int
+issuer_constrained_ca(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
+{
+	struct tp_cert_spec spec = {
+		.cn = "tlsprobe Constrained Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
+		.permitted_dns = "corp.example",
+	};
+
+	return site_issuer(pki, mid, issuer, &spec, &pki->root, -1, 1825);
+}
+
+/* The leaf the scenario describes. */
+static void
+leaf_spec(const struct scenario *sc, const struct tp_pki *pki, struct tp_cert_spec *spec)
+{
+	*spec = (struct tp_cert_spec){
+		.cn = "localhost", .org = "tlsprobe", .names = (const char *const *)pki->names,
+		.n_names = pki->n_names, .server_auth = !sc->client_eku, .client_auth = sc->client_eku,
+		.pathlen = -1, .hash = sc->hash,
+	};
+	if (sc->only_name) {
+		spec->cn = sc->only_name;
+		spec->names = &sc->only_name;
+		spec->n_names = 1;
+	}
+	if (sc->days[0] || sc->days[1])
+		set_days(spec, pki->now, sc->days[0], sc->days[1]);
+	else
+		set_days(spec, pki->now, -1, 90);
+}
+
+/* The certificates the scenario sends, leaf first; returns how many. */
+static unsigned
+chain_of(const struct scenario *sc, const struct tp_pki *pki, const struct pair *leaf, gnutls_x509_crt_t *chain)
+{
+	unsigned n = 0;
+
+	chain[n++] = leaf->crt;
+	if (sc->sends == SEND_LEAF_ONLY)
+		return n;
+	if (sc->sends == SEND_ROOT_FIRST)
+		chain[n++] = pki->root.crt;
+	for (const struct pair *p = leaf->issuer; p && p->issuer && n < CHAIN_MAX; p = p->issuer)
+		chain[n++] = p->crt;
+	return n;
+}
+
 void
 tp_raw_chain_free(struct tp_raw_chain *raw)
 {
@@ -335,122 +422,43 @@ fail:
 	return ret;
 }
 
+/*
+ * Fill cred (or *raw, for a chain GnuTLS must not sort) with the scenario's
+ * chain and key. The certificates made here belong to cred and *raw (copied
+ * into them); the CA's belong to the PKI.
+ */
 int
 tp_scenario_credentials(struct tp_pki *pki, const char *name, gnutls_certificate_credentials_t cred,
 			struct tp_raw_chain **raw, const char **priority, int *client_cert, char *err, size_t errlen)
 {
 	const struct scenario *sc = find(name);
-	struct tp_cert_spec spec = {
-		.cn = "localhost", .org = "tlsprobe", .names = (const char *const *)pki->names,
-		.n_names = pki->n_names, .server_auth = true, .pathlen = -1,
-		.not_before = pki->now - DAY, .not_after = pki->now + 90L * DAY - SHORT,
-	};
+	struct tp_cert_spec spec;
 	struct pair leaf = {0}, mid = {0};
 	const struct pair *issuer = &pki->inter;
-	gnutls_x509_crt_t chain[4];
-	unsigned n = 0;
-	enum tp_key_type type = TP_KEY_ECDSA;
-	unsigned bits = 0;
-	static const char *const wrong[] = {"wrong-host.invalid"};
+	gnutls_x509_crt_t chain[CHAIN_MAX];
+	unsigned n;
 	int ret;
 
-	if (!sc) {
-		snprintf(err, errlen, "unknown scenario '%s'; see --list-scenarios", name);
-		return -1;
-	}
+	if (!sc)
+		return tp_err(err, errlen, "unknown scenario '%s'", name);
 	*priority = sc->priority;
 	*client_cert = sc->client_cert;
-
-	switch (sc->leaf) {
-	case LEAF_OTHER_ROOT:
-		if (!pki->other_root.crt &&
-		    (ret = make_ca(pki, &pki->other_root, &pki->other_inter, "tlsprobe Untrusted Root CA",
-				   "tlsprobe Untrusted Intermediate CA")) < 0)
-			goto fail;
-		issuer = &pki->other_inter;
-		break;
-	case LEAF_SELF_SIGNED: issuer = NULL; break;
-	case LEAF_WRONG_HOST:
-		spec.cn = "wrong-host.invalid";
-		spec.names = wrong;
-		spec.n_names = 1;
-		break;
-	case LEAF_EXPIRED:
-		spec.not_before = pki->now - 120L * DAY;
-		spec.not_after = pki->now - 30L * DAY;
-		break;
-	case LEAF_NOT_YET_VALID:
-		spec.not_before = pki->now + 30L * DAY;
-		spec.not_after = pki->now + 120L * DAY - SHORT;
-		break;
-	case LEAF_WEAK_KEY:
-		type = TP_KEY_RSA;
-		bits = 1024;
-		break;
-	case LEAF_SHA1: spec.hash = GNUTLS_DIG_SHA1; break;
-	case LEAF_CLIENT_EKU:
-		spec.server_auth = false;
-		spec.client_auth = true;
-		break;
-	case LEAF_BELOW_NON_CA: {
-		struct tp_cert_spec notca = spec;
-		notca.cn = "tlsprobe Not A CA";
-		notca.names = NULL;
-		notca.n_names = 0;
-		if ((ret = make(&mid, &notca, TP_KEY_ECDSA, 0, &pki->inter)) < 0)
-			goto fail;
-		issuer = &mid;
-		break;
-	}
-	case LEAF_EXPIRED_INTER:
-	case LEAF_CONSTRAINED: {
-		struct tp_cert_spec ca = {
-			.cn = "tlsprobe Expired Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
-			.not_before = pki->now - 400L * DAY, .not_after = pki->now - 30L * DAY,
-		};
-		if (sc->leaf == LEAF_CONSTRAINED) {
-			ca.cn = "tlsprobe Constrained Intermediate CA";
-			ca.not_before = pki->now - DAY;
-			ca.not_after = pki->now + 1825L * DAY - SHORT;
-			ca.permitted_dns = "corp.example";
-		}
-		if ((ret = make(&mid, &ca, TP_KEY_ECDSA, 0, &pki->root)) < 0)
-			goto fail;
-		issuer = &mid;
-		break;
-	}
-	default: break;
-	}
-	if ((ret = make(&leaf, &spec, type, bits, issuer)) < 0)
-		goto fail;
-
-	chain[n++] = leaf.crt;
-	if (mid.crt)
-		chain[n++] = mid.crt;
-	if (sc->leaf == LEAF_OTHER_ROOT)
-		chain[n++] = pki->other_inter.crt;
-	else if (issuer && sc->leaf != LEAF_ONLY && sc->leaf != LEAF_EXPIRED_INTER && sc->leaf != LEAF_CONSTRAINED)
-		chain[n++] = pki->inter.crt; /* those two intermediates are the root's own */
 	*raw = NULL;
-	if (sc->leaf == LEAF_OUT_OF_ORDER) {
-		/* The leaf first (it goes with the key), then the root
-		 * before the intermediate it issued. */
-		chain[1] = pki->root.crt;
-		chain[n++] = pki->inter.crt;
+	leaf_spec(sc, pki, &spec);
+	if ((sc->issuer && (ret = sc->issuer(pki, &mid, &issuer)) < 0) ||
+	    (ret = make(&leaf, &spec, sc->key, sc->bits, issuer)) < 0)
+		goto out;
+	n = chain_of(sc, pki, &leaf, chain);
+	if (sc->sends == SEND_ROOT_FIRST)
 		ret = raw_chain(raw, chain, n, leaf.key);
-	} else {
+	else
 		ret = gnutls_certificate_set_x509_key(cred, chain, n, leaf.key);
-	}
+	if (ret >= 0 && sc->client_cert)
+		ret = gnutls_certificate_set_x509_trust(cred, &pki->root.crt, 1);
+out:
 	if (ret < 0)
-		goto fail;
-	if (sc->client_cert && (ret = gnutls_certificate_set_x509_trust(cred, &pki->root.crt, 1)) < 0)
-		goto fail;
+		tp_err(err, errlen, "cannot set up scenario '%s': %s", name, gnutls_strerror(ret));
 	pair_free(&leaf);
 	pair_free(&mid);
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot set up scenario '%s': %s", name, gnutls_strerror(ret));
-	pair_free(&leaf);
-	pair_free(&mid);
-	return -1;
+	return ret < 0 ? -1 : 0;
 }

@@ -55,10 +55,27 @@ struct listener {
 };
 
 /*
- * DRAINING: after a failed handshake and its alert. Closing with unread
- * input makes the kernel send a reset, which can overtake the alert and hide
- * it (curl then reports a broken connection, not certificate_required); so
- * the server half-closes and reads what the client still sends, briefly.
+ * A connection's states, each with its step (steps[] below), which advance()
+ * runs until one asks to wait for the socket or to close:
+ *
+ *   HANDSHAKE -> READING    the handshake is done; the idle deadline starts
+ *   HANDSHAKE -> DRAINING   it failed: the alert is sent and the failure logged
+ *   READING   -> WRITING    a whole request is in (with --echo: any bytes)
+ *   WRITING   -> READING    an echo is sent back
+ *
+ * and from any state to closed. Invariants:
+ * - a connection is logged once: by the step that closes it, or by the
+ *   worker when its deadline passes, but not when DRAINING (logged when the
+ *   handshake failed); those still open when the server stops are not;
+ * - c->deadline is the handshake's until READING, then restarts with every
+ *   read (WRITING runs on it too), and is DRAIN_MS once DRAINING;
+ * - in WRITING, c->out is what to send; NULL (no memory for it) is logged
+ *   and closed by the step.
+ *
+ * DRAINING: closing with unread input makes the kernel send a reset, which
+ * can overtake the alert and hide it (curl then reports a broken connection,
+ * not certificate_required); so the server half-closes and reads what the
+ * client still sends, briefly.
  */
 enum conn_state { HANDSHAKE, READING, WRITING, DRAINING };
 
@@ -83,6 +100,7 @@ struct conn {
 
 struct tp_server {
 	struct tp_server_options o;
+	bool configured;
 	char *alpn;
 	struct tp_pki *pki;
 	struct site *sites[MAX_LISTENERS];
@@ -93,29 +111,51 @@ struct tp_server {
 	pthread_t workers[MAX_WORKERS];
 	size_t n_workers;
 	size_t planned_workers;
+	char error[512];
+	enum tp_server_fault fault;
 };
 
 /* ---- setup ------------------------------------------------------------- */
 
+/* Leaves the reason for tp_server_error(); returns -1. A public call clears
+ * the error when it starts, so srv->fault is set only where it is not OTHER. */
+TP_PRINTF(2, 3) static int
+server_fail(struct tp_server *srv, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(srv->error, sizeof(srv->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void
+clear_error(struct tp_server *srv)
+{
+	srv->error[0] = '\0';
+	srv->fault = TP_SERVER_FAULT_OTHER;
+}
+
+const char *
+tp_server_error(const struct tp_server *srv)
+{
+	return srv->error;
+}
+
+enum tp_server_fault
+tp_server_fault(const struct tp_server *srv)
+{
+	return srv->fault;
+}
+
 struct tp_server *
-tp_server_create(const struct tp_server_options *o, char *err, size_t errlen)
+tp_server_create(void)
 {
 	struct tp_server *srv = calloc(1, sizeof(*srv));
 
-	if (!srv) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	srv->o = *o;
-	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
-	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
-	if (!srv->o.handshake_timeout_ms)
-		srv->o.handshake_timeout_ms = 10000;
-	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn) {
-		snprintf(err, errlen, "cannot set up the server: %s", strerror(errno));
-		tp_server_destroy(srv);
-		return NULL;
-	}
+	if (srv)
+		srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
 	return srv;
 }
 
@@ -153,13 +193,18 @@ tp_server_destroy(struct tp_server *srv)
 }
 
 static int
-ensure_pki(struct tp_server *srv, char *err, size_t errlen)
+ensure_pki(struct tp_server *srv)
 {
 	if (!srv->pki)
-		srv->pki = tp_pki_create(srv->o.names, srv->o.n_names, err, errlen);
+		srv->pki = tp_pki_create(srv->o.names, srv->o.n_names, srv->error, sizeof(srv->error));
 	return srv->pki ? 0 : -1;
 }
 
+/* Both ways of checking a client certificate ask that it be meant for clients. */
+static gnutls_typed_vdata_st client_purpose = {
+	.type = GNUTLS_DT_KEY_PURPOSE_OID,
+	.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+};
 
 /*
  * With --request-client-cert a client may send no certificate; one it does
@@ -168,15 +213,11 @@ ensure_pki(struct tp_server *srv, char *err, size_t errlen)
 static int
 verify_optional(gnutls_session_t s)
 {
-	gnutls_typed_vdata_st purpose = {
-		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-	};
 	unsigned n = 0, status = 0;
 
 	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 || !gnutls_certificate_get_peers(s, &n) || n == 0)
 		return 0;
-	if (gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status != 0)
+	if (gnutls_certificate_verify_peers(s, &client_purpose, 1, &status) < 0 || status != 0)
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 	return 0;
 }
@@ -194,60 +235,64 @@ raw_cert(gnutls_session_t s, const gnutls_datum_t *req_ca, int nreq, const gnutl
 	return 0;
 }
 
-static struct site *
-make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+/* A scenario's chain, key, priorities and client certificate policy. */
+static int
+site_scenario(struct tp_server *srv, struct site *site, const char *scenario, const char **prio)
 {
-	struct site *site = calloc(1, sizeof(*site));
-	const char *prio = NULL;
-	bool scenario_trusts_root = false;
+	site->scenario = tp_scenario_find(scenario);
+	if (!site->scenario)
+		return server_fail(srv, "unknown scenario '%s'", scenario);
+	if (ensure_pki(srv) < 0 || tp_scenario_credentials(srv->pki, scenario, site->cred, &site->raw, prio,
+							   &site->client_cert, srv->error, sizeof(srv->error)) < 0)
+		return -1;
+	if (site->raw)
+		gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
+	site->version_limited = *prio != NULL;
+	/* Client certificates asked for, and no CA given to verify them: the
+	 * scenario's own root does (one that asks for them trusts it already). */
+	if (srv->o.client_cert && !srv->o.client_ca_file && !site->client_cert) {
+		gnutls_x509_crt_t root = tp_pki_root(srv->pki);
+		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
+	}
+	return 0;
+}
+
+/* The certificate and key files. */
+static int
+site_files(struct tp_server *srv, struct site *site)
+{
+	const struct tp_server_options *o = &srv->o;
 	int ret;
 
-	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0 ||
-	    gnutls_session_ticket_key_generate(&site->ticket_key) < 0) {
-		tp_err(err, errlen, "out of memory");
-		goto fail;
+	if (tp_readable(o->cert_file, "certificate ", srv->error, sizeof(srv->error)) < 0 ||
+	    tp_readable(o->key_file, "key ", srv->error, sizeof(srv->error)) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_key_file2(site->cred, o->cert_file, o->key_file, GNUTLS_X509_FMT_PEM, NULL,
+						    0);
+	if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		return server_fail(srv, "the key in %s does not belong to the certificate in %s: give the key the "
+				   "certificate was issued for", o->key_file, o->cert_file);
+	if (ret < 0)
+		return server_fail(srv, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
+				   "expected)", o->cert_file, o->key_file, gnutls_strerror(ret));
+	if (o->client_cert && !o->client_ca_file) {
+		srv->fault = TP_SERVER_FAULT_NO_CLIENT_CA;
+		return server_fail(srv, "requesting client certificates needs a CA to verify them");
 	}
-	site->name = strdup(scenario ? scenario : "files");
-	if (scenario) {
-		site->scenario = tp_scenario_find(scenario);
-		if (!site->scenario) {
-			tp_err(err, errlen, "unknown scenario '%s'; see tlsprobe serve --list-scenarios", scenario);
-			goto fail;
-		}
-		if (ensure_pki(srv, err, errlen) < 0 ||
-		    tp_scenario_credentials(srv->pki, scenario, site->cred, &site->raw, &prio, &site->client_cert, err,
-					    errlen) < 0)
-			goto fail;
-		if (site->raw)
-			gnutls_certificate_set_retrieve_function2(site->cred, raw_cert);
-		/* Scenarios that ask for client certificates trust their root already. */
-		scenario_trusts_root = site->client_cert != 0;
-		site->version_limited = prio != NULL;
-	} else {
-		if (tp_readable(srv->o.cert_file, "certificate ", err, errlen) < 0 ||
-		    tp_readable(srv->o.key_file, "key ", err, errlen) < 0)
-			goto fail;
-		ret = gnutls_certificate_set_x509_key_file2(site->cred, srv->o.cert_file, srv->o.key_file,
-							    GNUTLS_X509_FMT_PEM, NULL, 0);
-		if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-			tp_err(err, errlen, "the key in %s does not belong to the certificate in %s: give the key "
-					  "the certificate was issued for", srv->o.key_file, srv->o.cert_file);
-			goto fail;
-		}
-		if (ret < 0) {
-			tp_err(err, errlen, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
-					  "expected)", srv->o.cert_file, srv->o.key_file, gnutls_strerror(ret));
-			goto fail;
-		}
-	}
-	if (srv->o.client_ca_file) {
-		if (tp_readable(srv->o.client_ca_file, "client CA file ", err, errlen) < 0)
-			goto fail;
-		ret = gnutls_certificate_set_x509_trust_file(site->cred, srv->o.client_ca_file, GNUTLS_X509_FMT_PEM);
-		if (ret <= 0) {
-			tp_err(err, errlen, "client CA file %s holds no certificate", srv->o.client_ca_file);
-			goto fail;
-		}
+	return 0;
+}
+
+/* The client CA file, and whether client certificates are asked for. */
+static int
+site_client_certs(struct tp_server *srv, struct site *site)
+{
+	const char *ca = srv->o.client_ca_file;
+
+	if (ca) {
+		if (tp_readable(ca, "client CA file ", srv->error, sizeof(srv->error)) < 0)
+			return -1;
+		if (gnutls_certificate_set_x509_trust_file(site->cred, ca, GNUTLS_X509_FMT_PEM) <= 0)
+			return server_fail(srv, "client CA file %s holds no certificate", ca);
 		if (!site->client_cert)
 			site->client_cert = 1;
 	}
@@ -255,19 +300,27 @@ make_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 		site->client_cert = srv->o.client_cert;
 	if (site->client_cert == 1)
 		gnutls_certificate_set_verify_function(site->cred, verify_optional);
-	if (site->client_cert && !srv->o.client_ca_file && !site->scenario) {
-		tp_err(err, errlen, "requesting client certificates needs --client-ca FILE to verify them");
+	return 0;
+}
+
+static struct site *
+make_site(struct tp_server *srv, const char *scenario)
+{
+	struct site *site = calloc(1, sizeof(*site));
+	const char *prio = NULL;
+	int ret;
+
+	if (!site || gnutls_certificate_allocate_credentials(&site->cred) < 0 ||
+	    gnutls_session_ticket_key_generate(&site->ticket_key) < 0 ||
+	    !(site->name = strdup(scenario ? scenario : "files"))) {
+		server_fail(srv, "out of memory");
 		goto fail;
 	}
-	if (site->client_cert && !srv->o.client_ca_file && site->scenario && !scenario_trusts_root) {
-		/* A scenario trusts its own root for client certificates. */
-		if (ensure_pki(srv, err, errlen) < 0)
-			goto fail;
-		gnutls_x509_crt_t root = tp_pki_root(srv->pki);
-		gnutls_certificate_set_x509_trust(site->cred, &root, 1);
-	}
+	if ((scenario ? site_scenario(srv, site, scenario, &prio) : site_files(srv, site)) < 0 ||
+	    site_client_certs(srv, site) < 0)
+		goto fail;
 	if ((ret = gnutls_priority_init(&site->prio, prio ? prio : "NORMAL", NULL)) < 0) {
-		tp_err(err, errlen, "cannot set up priorities: %s", gnutls_strerror(ret));
+		server_fail(srv, "cannot set up priorities: %s", gnutls_strerror(ret));
 		goto fail;
 	}
 	return site;
@@ -277,7 +330,7 @@ fail:
 }
 
 static struct site *
-find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
+find_site(struct tp_server *srv, const char *scenario)
 {
 	const char *name = scenario ? scenario : "files";
 	struct site *site;
@@ -285,19 +338,48 @@ find_site(struct tp_server *srv, const char *scenario, char *err, size_t errlen)
 	for (size_t i = 0; i < srv->n_sites; i++)
 		if (strcmp(srv->sites[i]->name, name) == 0)
 			return srv->sites[i];
-	if (srv->n_sites == MAX_LISTENERS) {
-		tp_err(err, errlen, "too many scenarios at once");
+	if (!scenario && !srv->o.cert_file) {
+		server_fail(srv, "no certificate files to serve");
 		return NULL;
 	}
-	site = make_site(srv, scenario, err, errlen);
+	if (srv->n_sites == MAX_LISTENERS) {
+		server_fail(srv, "too many scenarios at once");
+		return NULL;
+	}
+	site = make_site(srv, scenario);
 	if (site)
 		srv->sites[srv->n_sites++] = site;
 	return site;
 }
 
 int
-tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port, char *err,
-		 size_t errlen)
+tp_server_configure(struct tp_server *srv, const struct tp_server_options *o)
+{
+	clear_error(srv);
+	if (srv->configured)
+		return server_fail(srv, "the server is configured already");
+	srv->o = *o;
+	if (!srv->o.handshake_timeout_ms)
+		srv->o.handshake_timeout_ms = 10000;
+	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
+	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn)
+		return server_fail(srv, "cannot set up the server: %s", strerror(errno));
+	srv->configured = true;
+	/* What every listener will need: the files, or the made CA. */
+	if (o->cert_file)
+		return find_site(srv, NULL) ? 0 : -1;
+	return ensure_pki(srv);
+}
+
+static uint16_t
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+int
+tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, uint16_t port)
 {
 	/* An address, or a name such as localhost (its IPv4 address first). */
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL, *ai;
@@ -307,14 +389,17 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 	char portstr[8];
 	int fd = -1, one = 1, ret;
 
+	clear_error(srv);
+	if (!srv->configured)
+		return server_fail(srv, "the server is not configured yet");
 	if (srv->n_listeners == MAX_LISTENERS)
-		return tp_err(err, errlen, "too many listening addresses");
-	if (!(site = find_site(srv, scenario, err, errlen)))
+		return server_fail(srv, "too many listening addresses");
+	if (!(site = find_site(srv, scenario)))
 		return -1;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((ret = getaddrinfo(addr, portstr, &hints, &res)) != 0)
-		return tp_err(err, errlen, "cannot listen on '%s': not an address of this machine (%s)", addr,
-			      gai_strerror(ret));
+		return server_fail(srv, "cannot listen on '%s': not an address of this machine (%s)", addr,
+				   gai_strerror(ret));
 	for (ai = res; ai->ai_next && ai->ai_family != AF_INET; ai = ai->ai_next)
 		;
 	if (ai->ai_family != AF_INET)
@@ -332,57 +417,61 @@ tp_server_listen(struct tp_server *srv, const char *scenario, const char *addr, 
 		goto sockfail;
 	freeaddrinfo(res);
 	srv->listeners[srv->n_listeners++] = (struct listener){fd, site};
-	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
+	return sockaddr_port(&ss);
 sockfail:
 	ret = errno;
 	if (fd >= 0)
 		close(fd);
 	freeaddrinfo(res);
-	if (ret == EADDRINUSE)
-		return tp_err(err, errlen, "cannot listen on %s port %u: the port is taken by another program "
-					 "(ss -ltnp shows which); choose another with --listen", addr, port);
-	return tp_err(err, errlen, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
+	if (ret == EADDRINUSE) {
+		srv->fault = TP_SERVER_FAULT_PORT_TAKEN;
+		return server_fail(srv, "cannot listen on %s port %u: the port is taken by another program (ss -ltnp "
+				   "shows which)", addr, port);
+	}
+	return server_fail(srv, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
 static int
-write_file(const char *path, const gnutls_datum_t *d, mode_t mode, char *err, size_t errlen)
+write_file(struct tp_server *srv, const char *path, const gnutls_datum_t *d, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	size_t off = 0;
 
 	if (fd < 0)
-		return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
 	fchmod(fd, mode);
 	while (off < d->size) {
 		ssize_t n = write(fd, d->data + off, d->size - off);
 		if (n <= 0) {
 			close(fd);
-			return tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+			goto fail;
 		}
 		off += (size_t)n;
 	}
-	return close(fd) == 0 ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	if (close(fd) == 0)
+		return 0;
+fail:
+	return server_fail(srv, "cannot write %s: %s", path, strerror(errno));
 }
 
 int
-tp_server_write_ca(struct tp_server *srv, const char *path, char *err, size_t errlen)
+tp_server_write_ca(struct tp_server *srv, const char *path)
 {
 	gnutls_datum_t pem = {NULL, 0};
 	int ret;
 
-	if (ensure_pki(srv, err, errlen) < 0)
+	clear_error(srv);
+	if (ensure_pki(srv) < 0)
 		return -1;
 	if (tp_pki_root_pem(srv->pki, &pem) < 0)
-		return tp_err(err, errlen, "cannot export the root certificate");
-	ret = write_file(path, &pem, 0644, err, errlen);
+		return server_fail(srv, "cannot export the root certificate");
+	ret = write_file(srv, path, &pem, 0644);
 	gnutls_free(pem.data);
 	return ret;
 }
 
-
 int
-tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err, size_t errlen)
+tp_server_write_client_cert(struct tp_server *srv, const char *prefix)
 {
 	gnutls_x509_crt_t chain[2];
 	gnutls_x509_privkey_t key;
@@ -391,23 +480,28 @@ tp_server_write_client_cert(struct tp_server *srv, const char *prefix, char *err
 	size_t n = 0;
 	int ret = -1, g;
 
-	if (!cpath || !kpath || ensure_pki(srv, err, errlen) < 0)
+	clear_error(srv);
+	if (!cpath || !kpath) {
+		server_fail(srv, "out of memory");
+		goto out;
+	}
+	if (ensure_pki(srv) < 0)
 		goto out;
 	if ((g = tp_pki_client(srv->pki, chain, &n, &key)) < 0 ||
 	    (g = gnutls_x509_crt_export2(chain[0], GNUTLS_X509_FMT_PEM, &pem[0])) < 0 ||
 	    (g = gnutls_x509_crt_export2(chain[1], GNUTLS_X509_FMT_PEM, &pem[1])) < 0 ||
 	    (g = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
-		tp_err(err, errlen, "cannot make a client certificate: %s", gnutls_strerror(g));
+		server_fail(srv, "cannot make a client certificate: %s", gnutls_strerror(g));
 		goto out;
 	}
 	all.size = pem[0].size + pem[1].size;
 	if (!(all.data = gnutls_malloc(all.size))) {
-		tp_err(err, errlen, "out of memory");
+		server_fail(srv, "out of memory");
 		goto out;
 	}
 	memcpy(all.data, pem[0].data, pem[0].size);
 	memcpy(all.data + pem[0].size, pem[1].data, pem[1].size);
-	if (write_file(kpath, &kpem, 0600, err, errlen) == 0 && write_file(cpath, &all, 0644, err, errlen) == 0)
+	if (write_file(srv, kpath, &kpem, 0600) == 0 && write_file(srv, cpath, &all, 0644) == 0)
 		ret = 0;
 out:
 	gnutls_free(pem[0].data);
@@ -421,40 +515,90 @@ out:
 
 /* ---- connections --------------------------------------------------------- */
 
+/* What the client asked for and showed, for the log and the answer. */
+
+/* The name it asked for (invalid UTF-8 replaced), or NULL; free it. */
+static char *
+conn_sni(struct conn *c)
+{
+	char name[256];
+	size_t len = sizeof(name);
+	unsigned type;
+
+	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		return tp_utf8_clean(name, strnlen(name, len));
+	return NULL;
+}
+
+/* Its certificate's subject, or NULL; free it. */
+static char *
+conn_client(struct conn *c)
+{
+	gnutls_x509_crt_t crt = tp_chain_peer(c->s);
+	char *dn = NULL;
+
+	if (crt) {
+		dn = tp_chain_dn(crt, false);
+		gnutls_x509_crt_deinit(crt);
+	}
+	return dn;
+}
+
+/* The ALPN protocol chosen, in buf (cut to fit), or NULL. */
+static const char *
+conn_alpn(struct conn *c, char *buf, size_t len)
+{
+	gnutls_datum_t alpn;
+
+	if (gnutls_alpn_get_selected_protocol(c->s, &alpn) < 0)
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)alpn.size, (const char *)alpn.data);
+	return buf;
+}
+
 static void
 log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 {
 	struct tp_conn_log l = {.peer = c->peer, .site = c->site->name, .result = result, .ok = ok,
 				.handshake_ms = c->handshake_ms};
-	char *sni = NULL, *client = NULL;
-	gnutls_datum_t alpn;
-	char name[256], selected[256];
-	size_t len = sizeof(name);
-	unsigned type;
+	char *sni, *client = NULL, alpn[256];
 
 	if (!srv->o.log)
 		return;
-	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
-		sni = tp_utf8_clean(name, strnlen(name, len));
+	l.sni = sni = conn_sni(c);
 	if (c->handshake_ms >= 0) {
 		l.version = tp_version_name(gnutls_protocol_get_version(c->s));
 		l.cipher = gnutls_ciphersuite_get(c->s);
-		if (gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 && alpn.size < sizeof(selected)) {
-			memcpy(selected, alpn.data, alpn.size);
-			selected[alpn.size] = '\0';
-			l.alpn = selected;
-		}
-		gnutls_x509_crt_t crt = tp_chain_peer(c->s);
-		if (crt) {
-			client = tp_chain_dn(crt, false);
-			gnutls_x509_crt_deinit(crt);
-		}
+		l.alpn = conn_alpn(c, alpn, sizeof(alpn));
+		l.client_cert = client = conn_client(c);
 	}
-	l.sni = sni;
-	l.client_cert = client;
 	srv->o.log(srv->o.log_ctx, &l);
 	free(sni);
 	free(client);
+}
+
+TP_PRINTF(3, 4) static void
+log_failure(struct tp_server *srv, struct conn *c, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_conn(srv, c, false, why);
+}
+
+/* Hands out (n bytes, or NULL when out of memory) to the WRITING state. */
+static void
+send_back(struct conn *c, char *out, size_t n, bool close_after)
+{
+	free(c->out);
+	c->out = out;
+	c->nout = out ? n : 0;
+	c->sent = 0;
+	c->close_after_write = close_after;
+	c->state = WRITING;
 }
 
 static void
@@ -498,9 +642,7 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-		 ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port));
+	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, sockaddr_port(&ss));
 
 	gnutls_transport_set_int(c->s, fd);
 	gnutls_session_set_ptr(c->s, c->site);
@@ -509,12 +651,8 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 	gnutls_session_ticket_enable_server(c->s, &c->site->ticket_key);
 	if (c->site->client_cert == 2) {
 		/* Verified during the handshake, and only for client use. */
-		static gnutls_typed_vdata_st purpose = {
-			.type = GNUTLS_DT_KEY_PURPOSE_OID,
-			.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-		};
 		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert2(c->s, &purpose, 1, 0);
+		gnutls_session_set_verify_cert2(c->s, &client_purpose, 1, 0);
 	} else if (c->site->client_cert == 1) {
 		/* Asked for, not required: verify_optional() accepts none. */
 		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUEST);
@@ -531,28 +669,13 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 }
 
 static char *
-describe_session(struct tp_server *srv, struct conn *c, bool json)
+describe_session(struct conn *c, bool json)
 {
 	gnutls_group_t g = gnutls_group_get(c->s);
-	gnutls_datum_t alpn;
-	char name[256], *sni = NULL, *client = NULL, *out;
-	size_t len = sizeof(name);
-	unsigned type;
 	const struct tp_scenario_info *sc = c->site->scenario;
-	const char *alpn_name = gnutls_alpn_get_selected_protocol(c->s, &alpn) == 0 ? srv->alpn : NULL;
-	gnutls_x509_crt_t crt = tp_chain_peer(c->s);
-	char alpn_buf[64] = "";
+	char alpn_buf[64], *sni = conn_sni(c), *client = conn_client(c), *out;
+	const char *alpn_name = conn_alpn(c, alpn_buf, sizeof(alpn_buf));
 
-	if (alpn_name) {
-		snprintf(alpn_buf, sizeof(alpn_buf), "%.*s", (int)alpn.size, (const char *)alpn.data);
-		alpn_name = alpn_buf;
-	}
-	if (gnutls_server_name_get(c->s, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
-		sni = tp_utf8_clean(name, strnlen(name, len));
-	if (crt) {
-		client = tp_chain_dn(crt, false);
-		gnutls_x509_crt_deinit(crt);
-	}
 	if (json) {
 		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
 				      "server", "tlsprobe", "scenario", sc ? sc->name : NULL, "expect",
@@ -604,18 +727,158 @@ wants_json(const char *req, size_t len)
 }
 
 static void
-respond(struct tp_server *srv, struct conn *c, int code, const char *reason, const char *type, char *body)
+respond(struct conn *c, int code, const char *reason, const char *type, char *body)
 {
-	free(c->out);
-	c->out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
-			    "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
-			    body ? body : "");
+	char *out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
+			       "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
+			       body ? body : "");
+
 	free(body);
-	c->nout = c->out ? strlen(c->out) : 0;
-	c->sent = 0;
-	c->close_after_write = true;
-	c->state = WRITING;
+	send_back(c, out, out ? strlen(out) : 0, true);
 }
+
+/* What the bytes read so far call for: an echo, the answer to a whole
+ * request, or a refusal of a request too large; or nothing yet. */
+static void
+answer(struct tp_server *srv, struct conn *c)
+{
+	if (srv->o.echo) {
+		char *copy = malloc(c->nin);
+		if (copy)
+			memcpy(copy, c->in, c->nin);
+		send_back(c, copy, c->nin, false);
+		c->nin = 0;
+	} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
+		bool json = wants_json(c->in, c->nin);
+		respond(c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
+			describe_session(c, json));
+	} else if (c->nin == REQUEST_MAX) {
+		respond(c, 431, "Request Header Fields Too Large", "text/plain", tp_strdupf("request too large\n"));
+	}
+}
+
+/* What a step asks of advance(). */
+enum step {
+	STEP_WAIT,  /* for the socket: poll again */
+	STEP_NEXT,  /* run the (new) state's step at once */
+	STEP_CLOSE, /* finished: the caller closes and frees the connection */
+};
+
+static enum step
+handshake_failed(struct tp_server *srv, struct conn *c, int ret)
+{
+	/* Tell the client why (certificate_required, ...); best effort. A
+	 * one-version scenario that finds nothing in common is a version
+	 * mismatch, whatever GnuTLS calls it. */
+	if (c->site->version_limited && ret == GNUTLS_E_NO_CIPHER_SUITES)
+		gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
+	else
+		gnutls_alert_send_appropriate(c->s, ret);
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		log_failure(srv, c, "handshake failed: the client sent alert %s",
+			    gnutls_alert_get_name(gnutls_alert_get(c->s)));
+	else
+		log_failure(srv, c, "handshake failed: %s", gnutls_strerror(ret));
+	shutdown(c->fd, SHUT_WR);
+	c->state = DRAINING;
+	tp_deadline_start(&c->deadline, DRAIN_MS);
+	return STEP_WAIT;
+}
+
+static enum step
+step_handshake(struct tp_server *srv, struct conn *c)
+{
+	int ret = gnutls_handshake(c->s);
+
+	if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (ret < 0 && !gnutls_error_is_fatal(ret))
+		return STEP_NEXT;
+	if (ret < 0)
+		return handshake_failed(srv, c, ret);
+	c->handshake_ms = tp_now_ms() - c->t0;
+	c->state = READING;
+	tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+	return STEP_NEXT;
+}
+
+static enum step
+step_read(struct tp_server *srv, struct conn *c)
+{
+	ssize_t n;
+
+	if (!c->in && !(c->in = malloc(REQUEST_MAX))) {
+		log_conn(srv, c, false, "out of memory");
+		return STEP_CLOSE;
+	}
+	n = gnutls_record_recv(c->s, c->in + c->nin, REQUEST_MAX - c->nin);
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+		log_conn(srv, c, true, c->nin ? "closed before a complete request" : "ok");
+		return STEP_CLOSE;
+	}
+	if (n < 0 && !gnutls_error_is_fatal((int)n))
+		return STEP_NEXT;
+	if (n < 0) {
+		log_failure(srv, c, "read failed: %s", gnutls_strerror((int)n));
+		return STEP_CLOSE;
+	}
+	c->nin += (size_t)n;
+	tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
+	answer(srv, c);
+	return STEP_NEXT;
+}
+
+static enum step
+step_write(struct tp_server *srv, struct conn *c)
+{
+	ssize_t n;
+
+	if (!c->out) {
+		log_conn(srv, c, false, "out of memory");
+		return STEP_CLOSE;
+	}
+	n = gnutls_record_send(c->s, c->out + c->sent, c->nout - c->sent);
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		return STEP_WAIT;
+	if (n < 0) {
+		log_failure(srv, c, "write failed: %s", gnutls_strerror((int)n));
+		return STEP_CLOSE;
+	}
+	c->sent += (size_t)n;
+	if (c->sent < c->nout)
+		return STEP_NEXT;
+	if (!c->close_after_write) {
+		c->state = READING;
+		return STEP_NEXT;
+	}
+	/* One try at a polite close; the socket goes either way. */
+	gnutls_bye(c->s, GNUTLS_SHUT_WR);
+	log_conn(srv, c, true, "ok");
+	return STEP_CLOSE;
+}
+
+static enum step
+step_drain(struct tp_server *srv, struct conn *c)
+{
+	char buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return STEP_WAIT;
+	/* At the end the client is done too: close quietly (logged already). */
+	return n > 0 ? STEP_NEXT : STEP_CLOSE;
+}
+
+typedef enum step step_fn(struct tp_server *srv, struct conn *c);
+
+static step_fn *const steps[] = {
+	[HANDSHAKE] = step_handshake,
+	[READING] = step_read,
+	[WRITING] = step_write,
+	[DRAINING] = step_drain,
+};
 
 /* Rounds of reading and writing one connection gets before the others' turn. */
 #define ROUNDS_PER_TURN 16
@@ -624,126 +887,21 @@ respond(struct tp_server *srv, struct conn *c, int code, const char *reason, con
 static bool
 advance(struct tp_server *srv, struct conn *c)
 {
-	ssize_t n;
-	int ret, rounds = 0;
-
 	c->again = false;
-	for (;;) {
-		/* A client that keeps sending (--echo) must not hold the worker;
-		 * GnuTLS may hold data already read, so come back without polling. */
-		if (++rounds > ROUNDS_PER_TURN) {
-			c->again = true;
+	for (int rounds = 0; rounds < ROUNDS_PER_TURN; rounds++) {
+		switch (steps[c->state](srv, c)) {
+		case STEP_WAIT:
 			return true;
-		}
-		switch (c->state) {
-		case HANDSHAKE:
-			ret = gnutls_handshake(c->s);
-			if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (ret < 0 && !gnutls_error_is_fatal(ret))
-				continue;
-			if (ret < 0) {
-				char why[160];
-				/* Tell the client why (certificate_required, ...); best effort. A
-				 * one-version scenario that finds nothing in common is a
-				 * version mismatch, whatever GnuTLS calls it. */
-				if (c->site->version_limited && ret == GNUTLS_E_NO_CIPHER_SUITES)
-					gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
-				else
-					gnutls_alert_send_appropriate(c->s, ret);
-				if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
-					snprintf(why, sizeof(why), "handshake failed: the client sent alert %s",
-						 gnutls_alert_get_name(gnutls_alert_get(c->s)));
-				else
-					snprintf(why, sizeof(why), "handshake failed: %s", gnutls_strerror(ret));
-				log_conn(srv, c, false, why);
-				shutdown(c->fd, SHUT_WR);
-				c->state = DRAINING;
-				tp_deadline_start(&c->deadline, DRAIN_MS);
-				return true;
-			}
-			c->handshake_ms = tp_now_ms() - c->t0;
-			c->state = READING;
-			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
-			break;
-		case READING:
-			if (!c->in && !(c->in = malloc(REQUEST_MAX))) {
-				log_conn(srv, c, false, "out of memory");
-				return false;
-			}
-			n = gnutls_record_recv(c->s, c->in + c->nin, REQUEST_MAX - c->nin);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
-				log_conn(srv, c, true, c->nin ? "closed before a complete request" : "ok");
-				return false;
-			}
-			if (n < 0) {
-				if (!gnutls_error_is_fatal((int)n))
-					continue;
-				char why[160];
-				snprintf(why, sizeof(why), "read failed: %s", gnutls_strerror((int)n));
-				log_conn(srv, c, false, why);
-				return false;
-			}
-			c->nin += (size_t)n;
-			tp_deadline_start(&c->deadline, IDLE_TIMEOUT_MS);
-			if (srv->o.echo) {
-				free(c->out);
-				c->out = malloc(c->nin);
-				if (!c->out)
-					return false;
-				memcpy(c->out, c->in, c->nin);
-				c->nout = c->nin;
-				c->sent = 0;
-				c->nin = 0;
-				c->close_after_write = false;
-				c->state = WRITING;
-			} else if (memmem(c->in, c->nin, "\r\n\r\n", 4) || memmem(c->in, c->nin, "\n\n", 2)) {
-				bool json = wants_json(c->in, c->nin);
-				respond(srv, c, 200, "OK", json ? "application/json" : "text/plain; charset=utf-8",
-					describe_session(srv, c, json));
-			} else if (c->nin == REQUEST_MAX) {
-				respond(srv, c, 431, "Request Header Fields Too Large", "text/plain",
-					tp_strdupf("request too large\n"));
-			}
-			break;
-		case DRAINING: {
-			char buf[4096];
-			n = recv(c->fd, buf, sizeof(buf), 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return true;
-			if (n > 0)
-				continue;
-			return false; /* the client is done too: close quietly */
-		}
-		case WRITING:
-			if (!c->out) {
-				log_conn(srv, c, false, "out of memory");
-				return false;
-			}
-			n = gnutls_record_send(c->s, c->out + c->sent, c->nout - c->sent);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				return true;
-			if (n < 0) {
-				char why[160];
-				snprintf(why, sizeof(why), "write failed: %s", gnutls_strerror((int)n));
-				log_conn(srv, c, false, why);
-				return false;
-			}
-			c->sent += (size_t)n;
-			if (c->sent < c->nout)
-				break;
-			if (c->close_after_write) {
-				/* One try at a polite close; the socket goes either way. */
-				gnutls_bye(c->s, GNUTLS_SHUT_WR);
-				log_conn(srv, c, true, "ok");
-				return false;
-			}
-			c->state = READING;
+		case STEP_CLOSE:
+			return false;
+		case STEP_NEXT:
 			break;
 		}
 	}
+	/* A client that keeps sending (--echo) must not hold the worker;
+	 * GnuTLS may hold data already read, so come back without polling. */
+	c->again = true;
+	return true;
 }
 
 static short
@@ -880,6 +1038,8 @@ tp_server_start(struct tp_server *srv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = srv->o.workers ? srv->o.workers : cpus > 0 ? (size_t)cpus : 1;
 
+	if (!srv->configured)
+		return -1;
 	if (want > MAX_WORKERS)
 		want = MAX_WORKERS;
 	srv->planned_workers = want;

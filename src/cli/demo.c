@@ -46,18 +46,22 @@ demo_command(struct cli *cli)
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	if (!(srv = tp_server_create(&o, err, sizeof(err))))
+	if (!(srv = tp_server_create())) {
+		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
+	}
+	if (tp_server_configure(srv, &o) < 0)
+		goto server_fail;
 	if ((fd = mkstemp(ca)) < 0) {
 		snprintf(err, sizeof(err), "cannot create a temporary file for the CA certificate");
 		goto fail;
 	}
 	close(fd);
-	if (tp_server_write_ca(srv, ca, err, sizeof(err)) < 0)
-		goto fail;
+	if (tp_server_write_ca(srv, ca) < 0)
+		goto server_fail;
 	for (size_t i = 0; i < n; i++)
-		if ((ports[i] = tp_server_listen(srv, tp_scenario(i)->name, "127.0.0.1", 0, err, sizeof(err))) < 0)
-			goto fail;
+		if ((ports[i] = tp_server_listen(srv, tp_scenario(i)->name, "127.0.0.1", 0)) < 0)
+			goto server_fail;
 	if (!(cfg = tp_config_create()) || tp_config_add_ca_file(cfg, ca) < 0) {
 		snprintf(err, sizeof(err), "%s", cfg ? tp_config_error(cfg) : "out of memory");
 		goto fail;
@@ -100,6 +104,8 @@ demo_command(struct cli *cli)
 	printf("\n%zu of %zu scenarios diagnosed as expected.\n", matched, n);
 	status = matched == n ? TP_STATUS_OK : TP_STATUS_CRITICAL;
 	goto out;
+server_fail:
+	snprintf(err, sizeof(err), "%s", tp_server_error(srv));
 fail:
 	fprintf(stderr, "tlsprobe: %s\n", err);
 out:

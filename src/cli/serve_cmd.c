@@ -4,6 +4,7 @@
  * on stderr, and a clean stop on SIGINT or SIGTERM.
  */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -118,118 +119,172 @@ list_scenarios(FILE *out)
 		fprintf(out, "%-22s %-22s %s\n", tp_scenario(i)->name, tp_scenario(i)->expect, tp_scenario(i)->summary);
 }
 
+/* One line on stderr, as serve says every problem that stops it; returns -1. */
+CLI_PRINTF(1, 2) static int
+refuse(const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		fprintf(stderr, "tlsprobe: %s\n", msg);
+	free(msg);
+	return -1;
+}
+
+/*
+ * The server's message, with the remedy named in our own options where there
+ * is one: the core speaks of a port or a CA, the user typed --listen or
+ * --client-ca.
+ */
+static int
+refuse_server(const struct tp_server *srv)
+{
+	switch (tp_server_fault(srv)) {
+	case TP_SERVER_FAULT_PORT_TAKEN:
+		return refuse("%s; choose another with --listen", tp_server_error(srv));
+	case TP_SERVER_FAULT_NO_CLIENT_CA:
+		return refuse("requesting client certificates needs --client-ca FILE to verify them");
+	default:
+		return refuse("%s", tp_server_error(srv));
+	}
+}
+
+/* Whether the comma-separated list offers h2. */
+static bool
+offers_h2(const char *list)
+{
+	for (const char *p = list; (p = strstr(p, "h2")); p += 2)
+		if ((p == list || p[-1] == ',') && (p[2] == '\0' || p[2] == ','))
+			return true;
+	return false;
+}
+
+/*
+ * Every check of the options, before anything is made: says the first
+ * problem and returns -1. Sets the scenario (NULL: the certificate files;
+ * "good" when neither is given) and the default --listen.
+ */
+static int
+check_options(struct serve_args *sv, const char **scenario, bool *all)
+{
+	char addr[64];
+	uint16_t port;
+
+	*scenario = sv->scenario;
+	if (!sv->cert != !sv->key)
+		return refuse("--cert and --key go together: give both");
+	if (sv->cert && sv->scenario)
+		return refuse("--cert/--key serve your certificate, --scenario a made one: choose one");
+	if (sv->cert && sv->write_ca)
+		return refuse("--write-ca writes the made root CA, and with --cert nothing is made: give clients the "
+			      "CA that issued your certificate");
+	if (!sv->cert)
+		*scenario = sv->scenario ? sv->scenario : "good";
+	/* It answers HTTP/1.1: picking h2 would leave h2 clients talking to a
+	 * server that does not speak it. */
+	if (sv->alpn && !sv->echo && offers_h2(sv->alpn))
+		return refuse("--alpn h2: the server answers HTTP/1.1 only; offer h2 with --echo, or leave it out");
+	if (sv->write_client_cert && sv->cert)
+		return refuse("--write-client-cert writes a certificate from the made CA, and with --cert nothing is "
+			      "made: issue one with tlsprobe ca issue DIR NAME --client");
+	*all = *scenario && strcmp(*scenario, "all") == 0;
+	if (*scenario && !*all && !tp_scenario_find(*scenario))
+		return refuse("unknown scenario '%s'; see tlsprobe serve --list-scenarios", *scenario);
+	if (sv->base_port >= 0 && !*all)
+		return refuse("--base-port goes with --scenario all");
+	if (!sv->n_listen)
+		sv->listen[sv->n_listen++] = DEFAULT_LISTEN;
+	for (size_t i = 0; i < sv->n_listen; i++)
+		if (parse_listen(sv->listen[i], addr, sizeof(addr), &port) < 0)
+			return refuse("invalid --listen '%s': give ADDR:PORT, e.g. 127.0.0.1:8443 or [::1]:8443",
+				      sv->listen[i]);
+	return 0;
+}
+
+/* Every scenario on addr, on consecutive ports from --base-port (or the
+ * --listen port; 0 gives each a free one), in a table on stdout. */
+static int
+listen_all(struct tp_server *srv, const struct serve_args *sv, const char *addr, uint16_t port, bool first)
+{
+	long base = sv->base_port >= 0 ? sv->base_port : port;
+
+	if (first)
+		printf("%-6s %-22s %-22s %s\n", "PORT", "SCENARIO", "A CLIENT SHOULD SAY", "SETUP");
+	for (size_t k = 0; k < tp_scenario_count(); k++) {
+		const struct tp_scenario_info *sc = tp_scenario(k);
+		long want = base ? base + (long)k : 0;
+		int got;
+
+		if (want > 65535)
+			return refuse("--base-port %ld leaves no room for %zu scenarios", base, tp_scenario_count());
+		if ((got = tp_server_listen(srv, sc->name, addr, (uint16_t)want)) < 0)
+			return refuse_server(srv);
+		printf("%-6d %-22s %-22s %s\n", got, sc->name, sc->expect, sc->summary);
+	}
+	return 0;
+}
+
+/* The listeners --listen asks for, each said on stdout. */
+static int
+listen_each(struct tp_server *srv, const struct serve_args *sv, const char *scenario, bool all)
+{
+	char addr[64];
+	uint16_t port;
+	int got;
+
+	for (size_t i = 0; i < sv->n_listen; i++) {
+		parse_listen(sv->listen[i], addr, sizeof(addr), &port);
+		if (all) {
+			if (listen_all(srv, sv, addr, port, i == 0) < 0)
+				return -1;
+			continue;
+		}
+		if ((got = tp_server_listen(srv, scenario, addr, port)) < 0)
+			return refuse_server(srv);
+		printf("listening on %s%s%s:%d, %s\n", strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+		       got, scenario ? scenario : "your certificate");
+	}
+	return 0;
+}
+
 int
 serve_command(struct cli *cli)
 {
 	struct serve_args *sv = &cli->serve;
-	bool json = sv->log_json, all;
+	bool json = sv->log_json, all = false;
 	struct tp_server_options o = {
 		.names = sv->names, .n_names = sv->n_names, .cert_file = sv->cert, .key_file = sv->key,
 		.client_ca_file = sv->client_ca, .client_cert = sv->client_cert, .alpn = sv->alpn, .echo = sv->echo,
 		.handshake_timeout_ms = sv->handshake_timeout_ms, .workers = sv->workers, .log = log_line,
 		.log_ctx = &json,
 	};
-	const char *scenario = sv->scenario;
+	const char *scenario;
 	struct tp_server *srv;
 	struct sigaction sa = {.sa_handler = on_signal};
-	char err[512], addr[64];
-	uint16_t port;
 	int status = TP_STATUS_UNKNOWN;
 
 	if (sv->list_scenarios) {
 		list_scenarios(stdout);
 		return 0;
 	}
-	if (!sv->cert != !sv->key) {
-		fprintf(stderr, "tlsprobe: --cert and --key go together: give both\n");
+	if (check_options(sv, &scenario, &all) < 0)
+		return TP_STATUS_UNKNOWN;
+	if (!(srv = tp_server_create())) {
+		refuse("out of memory");
 		return TP_STATUS_UNKNOWN;
 	}
-	if (sv->cert && scenario) {
-		fprintf(stderr, "tlsprobe: --cert/--key serve your certificate, --scenario a made one: choose one\n");
-		return TP_STATUS_UNKNOWN;
+	if (tp_server_configure(srv, &o) < 0 || (sv->write_ca && tp_server_write_ca(srv, sv->write_ca) < 0) ||
+	    (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert) < 0)) {
+		refuse_server(srv);
+		goto out;
 	}
-	if (sv->cert && sv->write_ca) {
-		fprintf(stderr, "tlsprobe: --write-ca writes the made root CA, and with --cert nothing is made: give "
-				"clients the CA that issued your certificate\n");
-		return TP_STATUS_UNKNOWN;
-	}
-	if (!sv->cert && !scenario)
-		scenario = "good";
-	if (sv->alpn && !sv->echo) {
-		/* It answers HTTP/1.1: picking h2 would leave h2 clients talking to
-		 * a server that does not speak it. */
-		const char *p = sv->alpn;
-		while ((p = strstr(p, "h2"))) {
-			bool word = (p == sv->alpn || p[-1] == ',') && (p[2] == '\0' || p[2] == ',');
-			if (word) {
-				fprintf(stderr, "tlsprobe: --alpn h2: the server answers HTTP/1.1 only; offer h2 with --echo, "
-						"or leave it out\n");
-				return TP_STATUS_UNKNOWN;
-			}
-			p += 2;
-		}
-	}
-	if (sv->write_client_cert && !scenario) {
-		fprintf(stderr, "tlsprobe: --write-client-cert writes a certificate from the made CA, and with --cert "
-				"nothing is made: issue one with tlsprobe ca issue DIR NAME --client\n");
-		return TP_STATUS_UNKNOWN;
-	}
-	all = scenario && strcmp(scenario, "all") == 0;
-	if (scenario && !all && !tp_scenario_find(scenario)) {
-		fprintf(stderr, "tlsprobe: unknown scenario '%s'; see tlsprobe serve --list-scenarios\n", scenario);
-		return TP_STATUS_UNKNOWN;
-	}
-	if (sv->base_port >= 0 && !all) {
-		fprintf(stderr, "tlsprobe: --base-port goes with --scenario all\n");
-		return TP_STATUS_UNKNOWN;
-	}
-	if (!sv->n_listen)
-		sv->listen[sv->n_listen++] = DEFAULT_LISTEN;
-	for (size_t i = 0; i < sv->n_listen; i++) {
-		if (parse_listen(sv->listen[i], addr, sizeof(addr), &port) < 0) {
-			fprintf(stderr, "tlsprobe: invalid --listen '%s': give ADDR:PORT, e.g. 127.0.0.1:8443 or "
-					"[::1]:8443\n", sv->listen[i]);
-			return TP_STATUS_UNKNOWN;
-		}
-	}
-
-	if (!(srv = tp_server_create(&o, err, sizeof(err)))) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
-		return TP_STATUS_UNKNOWN;
-	}
-	if (sv->write_ca && tp_server_write_ca(srv, sv->write_ca, err, sizeof(err)) < 0)
-		goto fail;
-	if (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert, err, sizeof(err)) < 0)
-		goto fail;
-	for (size_t i = 0; i < sv->n_listen; i++) {
-		parse_listen(sv->listen[i], addr, sizeof(addr), &port);
-		if (!all) {
-			int got = tp_server_listen(srv, scenario, addr, port, err, sizeof(err));
-			if (got < 0)
-				goto fail;
-			printf("listening on %s%s%s:%d, %s\n", strchr(addr, ':') ? "[" : "", addr,
-			       strchr(addr, ':') ? "]" : "", got, scenario ? scenario : "your certificate");
-			continue;
-		}
-		/* Every scenario, on consecutive ports from --base-port (or the
-		 * --listen port; 0 gives each a free one). */
-		long base = sv->base_port >= 0 ? sv->base_port : port;
-		if (i == 0)
-			printf("%-6s %-22s %-22s %s\n", "PORT", "SCENARIO", "A CLIENT SHOULD SAY", "SETUP");
-		for (size_t k = 0; k < tp_scenario_count(); k++) {
-			const struct tp_scenario_info *sc = tp_scenario(k);
-			long want = base ? base + (long)k : 0;
-			if (want > 65535) {
-				snprintf(err, sizeof(err), "--base-port %ld leaves no room for %zu scenarios", base,
-					 tp_scenario_count());
-				goto fail;
-			}
-			int got = tp_server_listen(srv, sc->name, addr, (uint16_t)want, err, sizeof(err));
-			if (got < 0)
-				goto fail;
-			printf("%-6d %-22s %-22s %s\n", got, sc->name, sc->expect, sc->summary);
-		}
-	}
+	if (listen_each(srv, sv, scenario, all) < 0)
+		goto out;
 	if (sv->write_ca)
 		printf("clients trust the root CA with: tlsprobe --ca-file %s, curl --cacert %s\n", sv->write_ca,
 		       sv->write_ca);
@@ -243,16 +298,13 @@ serve_command(struct cli *cli)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (tp_server_start(srv) < 0) {
-		snprintf(err, sizeof(err), "cannot start worker threads");
-		goto fail;
+		refuse("cannot start worker threads");
+		goto out;
 	}
 	tp_server_wait(srv);
-	running = NULL;
 	status = TP_STATUS_OK;
-	tp_server_destroy(srv);
-	return status;
-fail:
-	fprintf(stderr, "tlsprobe: %s\n", err);
+out:
+	running = NULL;
 	tp_server_destroy(srv);
 	return status;
 }
