@@ -175,16 +175,16 @@ tp_batch_run(struct tp_batch *batch, unsigned parallel, bool ordered, tp_batch_n
 	pthread_attr_t attr;
 	size_t started = 0;
 
-	struct rlimit nofile;
+	size_t fds;
 
 	if (parallel < 1)
 		parallel = 1;
 	if (parallel > MAX_PARALLEL)
 		parallel = MAX_PARALLEL;
 	/* A probe holds one socket at a time: stay within the descriptors there are. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur > 64 &&
-	    parallel > nofile.rlim_cur - 64)
-		parallel = (unsigned)(nofile.rlim_cur - 64);
+	fds = tp_fd_budget();
+	if (parallel > fds)
+		parallel = (unsigned)fds;
 	/* Everything shared is made before the threads start and only read
 	 * after: the credentials, the priorities, the whole trust store. */
 	if (tp_config_ready(cfg) < 0)

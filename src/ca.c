@@ -22,7 +22,6 @@
 #include "probe.h"
 #include "util.h"
 
-#define DAY (24 * 3600L)
 
 struct out_file {
 	char *path;
@@ -217,7 +216,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	char root_cn[256], inter_cn[256];
 	struct tp_cert_spec root = {
 		.cn = root_cn, .ca = true, .pathlen = o->intermediate ? 1 : 0,
-		.not_before = now - 3600, .not_after = now + days * DAY,
+		.not_before = now - 3600, .not_after = now + days * TP_DAY,
 	};
 	struct tp_cert_spec inter = root;
 	gnutls_x509_privkey_t rkey = NULL, ikey = NULL;
@@ -232,7 +231,7 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	snprintf(inter_cn, sizeof(inter_cn), "%s Intermediate CA", name);
 	inter.cn = inter_cn;
 	inter.pathlen = 0;
-	inter.not_after = now + (days / 2 > 0 ? days / 2 : 1) * DAY;
+	inter.not_after = now + (days / 2 > 0 ? days / 2 : 1) * TP_DAY;
 
 	if (mkdir(dir, 0755) == 0)
 		made_dir = true;
@@ -436,7 +435,7 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		.cn = o->n_names ? o->names[0] : "", .names = san_from_cn[0] ? san_from_cn : o->names,
 		.n_names = san_from_cn[0] ? 1 : o->n_names,
 		.server_auth = !o->client, .client_auth = o->client, .pathlen = -1,
-		.not_before = now - 3600, .not_after = now + days * DAY, .csr = csr,
+		.not_before = now - 3600, .not_after = now + days * TP_DAY, .csr = csr,
 	};
 	/* A certificate must not outlive its issuer: it would stop working
 	 * when the issuer expires anyway. */
@@ -446,7 +445,7 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		size_t used = strlen(rep->note);
 		snprintf(rep->note + used, sizeof(rep->note) - used, "%s--days %d would outlive the issuing CA; the "
 			 "certificate ends with it, %ld days from now", used ? "; " : "", days,
-			 (long)((issuer_end - now) / DAY));
+			 (long)((issuer_end - now) / TP_DAY));
 	}
 	if (!csr && (g = tp_pki_key(&key, o->key_type, 0)) < 0)
 		goto gnutls_fail;

@@ -78,7 +78,7 @@ tp_config_fail(struct tp_config *cfg, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap);
+	tp_verr(cfg->error, sizeof(cfg->error), fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -11,7 +11,6 @@
 #include "scenario.h"
 #include "util.h"
 
-#define DAY (24 * 3600)
 /* Validity ends an hour short of whole days, so that "days left" reads the
  * same (89, not 90 in the first second) however soon after start it is read. */
 #define SHORT (3600)
@@ -189,8 +188,8 @@ pair_free(struct pair *p)
 static void
 set_days(struct tp_cert_spec *spec, time_t now, long from, long to)
 {
-	spec->not_before = now + from * DAY;
-	spec->not_after = now + to * DAY - (to > 0 ? SHORT : 0);
+	spec->not_before = now + from * TP_DAY;
+	spec->not_after = now + to * TP_DAY - (to > 0 ? SHORT : 0);
 }
 
 static int

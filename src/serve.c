@@ -125,7 +125,7 @@ server_fail(struct tp_server *srv, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(srv->error, sizeof(srv->error), fmt, ap);
+	tp_verr(srv->error, sizeof(srv->error), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -657,13 +657,8 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 		/* Asked for, not required: verify_optional() accepts none. */
 		gnutls_certificate_server_set_request(c->s, GNUTLS_CERT_REQUEST);
 	}
-	gnutls_datum_t protos[8];
-	unsigned n = 0;
-	for (char *p = srv->alpn; *p && n < 8;) {
-		size_t plen = strcspn(p, ",");
-		protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)plen};
-		p += plen + (p[plen] == ',');
-	}
+	gnutls_datum_t protos[TP_MAX_ALPN];
+	unsigned n = tp_alpn_split(srv->alpn, protos);
 	gnutls_alpn_set_protocols(c->s, protos, n, GNUTLS_ALPN_SERVER_PRECEDENCE);
 	return c;
 }
@@ -924,15 +919,11 @@ worker(void *arg)
 	struct conn **order = malloc(cap * sizeof(*order));
 	struct conn *conns = NULL;
 	struct tp_deadline accept_pause = {.end = {0, 0}};
-	struct rlimit nofile;
-	size_t max_conns = MAX_CONNS_PER_WORKER;
+	size_t max_conns = MAX_CONNS_PER_WORKER, fds = tp_fd_budget();
 
 	/* Never more connections than file descriptors allow, a few kept spare. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
-		size_t fair = nofile.rlim_cur > 64 ? (nofile.rlim_cur - 64) / srv->planned_workers : 1;
-		if (fair < max_conns)
-			max_conns = fair ? fair : 1;
-	}
+	if (fds != (size_t)-1 && fds / srv->planned_workers < max_conns)
+		max_conns = fds / srv->planned_workers ? fds / srv->planned_workers : 1;
 	if (!pfd || !order)
 		goto out;
 	for (;;) {

@@ -493,12 +493,7 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
 	if (cfg->alpn) {
 		gnutls_datum_t protos[TP_MAX_ALPN];
-		unsigned n = 0;
-		for (char *p = cfg->alpn; *p && n < TP_MAX_ALPN;) {
-			size_t len = strcspn(p, ",");
-			protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)len};
-			p += len + (p[len] == ',');
-		}
+		unsigned n = tp_alpn_split(cfg->alpn, protos);
 		if ((ret = gnutls_alpn_set_protocols(s, protos, n, 0)) < 0) {
 			tp_fail(f, TP_INTERNAL_ERROR, "cannot set ALPN: %s", gnutls_strerror(ret));
 			goto fail;

@@ -3,6 +3,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 
 #include "util.h"
 
@@ -27,11 +29,18 @@ tp_strdupf(const char *fmt, ...)
 }
 
 int
+tp_verr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	vsnprintf(err, errlen, fmt, ap);
+	return -1;
+}
+
+int
 tp_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	tp_verr(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -45,4 +54,29 @@ tp_format_date(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "an unknown date");
 	else
 		strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+unsigned
+tp_alpn_split(char *list, gnutls_datum_t protos[TP_MAX_ALPN])
+{
+	unsigned n = 0;
+
+	for (char *p = list; p && *p && n < TP_MAX_ALPN;) {
+		size_t len = strcspn(p, ",");
+		protos[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)len};
+		p += len + (p[len] == ',');
+	}
+	return n;
+}
+
+size_t
+tp_fd_budget(void)
+{
+	/* Files, the resolver, the listeners: never the last descriptors. */
+	const rlim_t spare = 64;
+	struct rlimit nofile;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0 || nofile.rlim_cur == RLIM_INFINITY)
+		return (size_t)-1;
+	return nofile.rlim_cur > spare ? (size_t)(nofile.rlim_cur - spare) : 1;
 }
