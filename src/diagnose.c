@@ -920,12 +920,16 @@ explain_status(struct chain *c, unsigned status)
 	/* GnuTLS says SIGNER_NOT_CA, or, when the non-CA is below a CA with
 	 * a path length limit, SIGNER_CONSTRAINTS_FAILURE. What GnuTLS
 	 * accepted needs no second opinion on who may sign. */
-	if (status != 0 && check_issuers(c))
+	if (status != 0 && check_issuers(c)) {
 		explained |= GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
-	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
+	} else if (status & GNUTLS_CERT_SIGNER_NOT_CA) {
+		/* A trusted anchor that is no CA: GnuTLS flags its constraints
+		 * too, for the same reason, so one finding says both. */
 		tp_find(c->f, TP_ISSUER_NOT_CA, -1,
 			"a certificate in the chain was signed by one that may not sign certificates (the "
 			"trusted anchor, or a CA whose constraints forbid it)");
+		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
+	}
 	explained |= GNUTLS_CERT_SIGNER_NOT_CA;
 	/* GnuTLS refuses some of these and lets others pass; report them all,
 	 * and attribute its refusal to them when they explain it. */
