@@ -283,7 +283,8 @@ static const struct command {
 	const char *about;
 	const char *examples;
 	/* How many words may follow the options, and what to say when there
-	 * are more or fewer; NULL for a command that takes none. */
+	 * are more or fewer (after "tlsprobe: ", so not starting with
+	 * "tlsprobe" again); NULL for a command that takes none. */
 	size_t min_args, max_args;
 	const char *wrong_args;
 } commands[] = {
@@ -317,7 +318,7 @@ static const struct command {
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
 	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n",
-	 1, 1, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH"},
+	 1, 1, "fetch takes one URL: tlsprobe fetch https://HOST/PATH"},
 	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
@@ -325,7 +326,7 @@ static const struct command {
 	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
-	 0, 1, "tlsprobe batch reads one list: a FILE, or - (or nothing) for standard input"},
+	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
 	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
 	 "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
@@ -343,7 +344,7 @@ static const struct command {
 	 "  tlsprobe ca issue ./myca localhost 127.0.0.1\n"
 	 "  tlsprobe ca check --ca ./myca/root.pem --cert ./myca/localhost.fullchain.pem \\\n"
 	 "      --key ./myca/localhost.key --host localhost\n",
-	 1, SIZE_MAX, "tlsprobe ca needs init, issue or check; see tlsprobe ca --help"},
+	 1, SIZE_MAX, "ca needs init, issue or check; see tlsprobe ca --help"},
 };
 #define N_COMMANDS COUNT(commands)
 
@@ -784,7 +785,7 @@ check_args(struct parse *p, const struct command *command)
 	if (cli->n_targets >= command->min_args && cli->n_targets <= command->max_args)
 		return 0;
 	if (!command->wrong_args)
-		return fail(p, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
+		return fail(p, "%s takes no target ('%s'); see tlsprobe %s --help", cli->command,
 			    cli->targets[0], cli->command);
 	return fail(p, "%s", command->wrong_args);
 }

@@ -136,7 +136,16 @@ class BadUsage(unittest.TestCase):
         self.assertTrue(err.endswith("\n"), ctx)
         self.assertEqual(len(err.splitlines()), 1, ctx)
         self.assertTrue(err.startswith("tlsprobe: "), ctx)
+        self.assertFalse(err.startswith("tlsprobe: tlsprobe "), "says tlsprobe twice\n" + ctx)
         return err
+
+    def test_wrong_number_of_words_says_tlsprobe_once(self):
+        for args, said in ((("ca",), "ca needs init, issue or check"),
+                           (("fetch",), "fetch takes one URL"),
+                           (("batch", "a.txt", "b.txt"), "batch reads one list"),
+                           (("serve", "extra"), "serve takes no target ('extra')")):
+            with self.subTest(args=args):
+                self.assertIn("tlsprobe: " + said, self.check(*args))
 
     def test_files_that_are_not_what_was_asked_say_what_they_are(self):
         closed = "127.0.0.1:%d" % harness.closed_port()
