@@ -194,7 +194,7 @@ struct tp_cert_info {
 	char *serial;       /* lowercase hex */
 	time_t not_before;
 	time_t not_after;
-	long days_remaining; /* floor, negative once expired */
+	long days_remaining; /* whole days to not_after, rounded toward zero: negative a day after expiry */
 	char **sans;        /* DNS names and IP addresses */
 	size_t n_sans;
 	char **ca_issuers;  /* AIA caIssuers URLs */

@@ -212,7 +212,9 @@ tp_chain_cert_info(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now)
 	ci->serial = gnutls_x509_crt_get_serial(crt, buf, &size) == 0 ? hex(buf, size) : strdup("");
 	ci->not_before = gnutls_x509_crt_get_activation_time(crt);
 	ci->not_after = gnutls_x509_crt_get_expiration_time(crt);
-	ci->days_remaining = (long)floor(difftime(ci->not_after, now) / 86400.0);
+	/* Rounded toward zero, as messages count days ("30 days ago"): a
+	 * certificate that expired 30 days and an hour ago has -30 days. */
+	ci->days_remaining = (long)trunc(difftime(ci->not_after, now) / 86400.0);
 	read_sans(ci, crt);
 	read_aia(ci, crt);
 

@@ -98,7 +98,7 @@ struct render_opts {
 	bool pretty;  /* JSON: indented */
 	bool diagnosis_only; /* text: the verdict and the problems, no details */
 	int warn_days, crit_days; /* for Nagios perfdata */
-	time_t now;
+	time_t now; /* the time results are judged at (--at); 0: the clock */
 };
 
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);

@@ -21,6 +21,7 @@ out_init(struct out *o, const struct cli *cli)
 		.pretty = isatty(STDOUT_FILENO) && cli->cmd != CMD_BATCH,
 		.warn_days = cli->warn_days,
 		.crit_days = cli->crit_days,
+		.now = cli->at,
 	};
 	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create()))
 		return -1;

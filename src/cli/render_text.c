@@ -207,11 +207,29 @@ connection(const struct tout *w, const struct tp_result *r)
 	field(w, 2, "time", "%s (from the start)", timing);
 }
 
+/* "12 days left", "expired 30 days ago": the days of days_remaining (rounded
+ * toward zero, as the problems' messages count them), which is 0 on the
+ * day either side of not_after. */
+static const char *
+days_left(const struct tout *w, const struct tp_cert_info *c, char *buf, size_t len)
+{
+	long d = c->days_remaining < 0 ? -c->days_remaining : c->days_remaining;
+	time_t now = w->o->now ? w->o->now : time(NULL);
+
+	if (c->days_remaining > 0)
+		snprintf(buf, len, "%ld day%s left", d, d == 1 ? "" : "s");
+	else if (c->days_remaining < 0)
+		snprintf(buf, len, "expired %ld day%s ago", d, d == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%s", c->not_after < now ? "expired less than a day ago" : "less than a day left");
+	return buf;
+}
+
 static void
 chain(const struct tout *w, const struct tp_result *r)
 {
 	size_t n = tp_result_cert_count(r);
-	char from[32], to[32];
+	char from[32], to[32], left[48];
 
 	if (!n)
 		return;
@@ -228,10 +246,7 @@ chain(const struct tout *w, const struct tp_result *r)
 		char *utc = strstr(from, " UTC");
 		if (utc)
 			*utc = '\0';
-		if (c->days_remaining < 0)
-			field(w, 5, "valid", "%s to %s (expired %ld days ago)", from, to, -c->days_remaining);
-		else
-			field(w, 5, "valid", "%s to %s (%ld days left)", from, to, c->days_remaining);
+		field(w, 5, "valid", "%s to %s (%s)", from, to, days_left(w, c, left, sizeof(left)));
 		if (c->n_sans) {
 			char *names = cli_join_sans(c, ", ");
 			field(w, 5, "names", "%s", names ? names : "");
