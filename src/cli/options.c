@@ -494,6 +494,93 @@ command_named(const char *name)
 	return NULL;
 }
 
+/* ---- what a mistyped word was meant to be ------------------------------- */
+
+/* A word this far from a name is a typo of it: at most 2 edits, and fewer
+ * than half the name's letters (so "db" is not a typo of "ca"). */
+#define TYPO_EDITS 2
+/* Longer words are taken as host names, however close. */
+#define TYPO_LEN 10
+
+/* Edits (insert, delete, substitute, swap two neighbours) from a to b:
+ * the Damerau-Levenshtein distance (optimal string alignment); words of 64
+ * bytes or more count as far from everything. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+static bool
+is_typo_of(const char *word, const char *name)
+{
+	size_t d = edit_distance(word, name);
+
+	return d > 0 && d <= TYPO_EDITS && 2 * d < strlen(name);
+}
+
+/* The command a first word was meant to be, or NULL: a short word with no
+ * dot, colon, bracket or slash (which a host name or target would have) a
+ * typo away from a command's name. */
+static const struct command *
+command_meant(const char *word)
+{
+	if (strlen(word) >= TYPO_LEN || word[0] == '-' || strpbrk(word, ".:[]/"))
+		return NULL;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (is_typo_of(word, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* The option of cmd that the unknown "--name[=value]" was meant to be, or NULL. */
+static const struct opt *
+option_meant(const char *bad, unsigned cmd)
+{
+	char name[64];
+	size_t len;
+
+	if (strncmp(bad, "--", 2) != 0 || (len = strcspn(bad + 2, "=")) >= sizeof(name))
+		return NULL;
+	memcpy(name, bad + 2, len);
+	name[len] = '\0';
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if ((options[i].cmds & cmd) && is_typo_of(name, options[i].name))
+			return &options[i];
+	return NULL;
+}
+
+/* A typo of a command in place of a target: bad usage, not a DNS query. */
+static int
+command_typo(struct parse *p, const char *word)
+{
+	const struct command *meant = command_meant(word);
+
+	if (!meant)
+		return 0;
+	return fail(p, "unknown command '%s': did you mean '%s'? To probe a host named %s: tlsprobe connect %s "
+		       "(or %s:443)", word, meant->name, word, word, word);
+}
+
 /* ---- the topics: each turns its options into settings ------------------ */
 
 /* --help, --version, and how results are written. */
@@ -797,6 +884,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	char shortopts[N_OPTIONS * 2 + 2], *sp = shortopts;
 	struct parse p = {.cli = cli, .warn = WARN_DAYS, .crit = CRIT_DAYS, .err = err, .errlen = errlen};
 	const struct command *command = &commands[0];
+	bool named = false;
 	size_t nl = 0;
 	int c;
 
@@ -814,8 +902,11 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);
+		named = true;
 		argv++;
 		argc--;
+	} else if (argc > 1 && command_typo(&p, argv[1]) < 0) {
+		return -1;
 	}
 	cli->command = command->name;
 	cli->cmd = command->bit;
@@ -853,6 +944,9 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 								    options[i].name, commands[k].name, cli->command);
 				}
 			}
+			if ((o = option_meant(bad, cli->cmd)))
+				return fail(&p, "unknown option '%s': did you mean --%s? See tlsprobe %s --help", bad,
+					    o->name, cli->command);
 			return fail(&p, "unknown option '%s'; see tlsprobe %s --help", bad, cli->command);
 		}
 		if (!(o = find(c, cli->cmd)))
@@ -864,6 +958,9 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return 0;
 	cli->targets = argv + optind;
 	cli->n_targets = (size_t)(argc - optind);
+	/* "tlsprobe -q serv": the first word, after the options. */
+	if (!named && cli->n_targets && command_typo(&p, cli->targets[0]) < 0)
+		return -1;
 	/* serve and demo judge no chain: the probe's settings are not theirs. */
 	if (!(cli->cmd & JUDGE))
 		return check_args(&p, command);

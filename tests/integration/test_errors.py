@@ -161,6 +161,39 @@ class BadUsage(unittest.TestCase):
         self.assertIn("holds a certificate request (CSR), not a certificate; give the certificate "
                       "the CA issued for it", self.check("cert", csr))
 
+    def test_a_command_mistyped_is_bad_usage_not_a_host_name(self):
+        # refused before any lookup: no DNS query leaves for "fecth"
+        for args, meant in ((("fecth", "https://localhost/"), "fetch"), (("serv",), "serve"),
+                            (("-q", "serv"), "serve"), (("crt", "x.pem"), "cert"),
+                            (("bacth",), "batch"), (("deom",), "demo")):
+            with self.subTest(args=args):
+                err = self.check(*args)
+                word = args[-1] if args[0] == "-q" else args[0]
+                self.assertIn("unknown command '%s': did you mean '%s'?" % (word, meant), err)
+                self.assertIn("tlsprobe connect %s (or %s:443)" % (word, word), err)
+
+    def test_host_names_near_a_command_are_probed_when_meant(self):
+        # connect named, a port, a dot, a word far enough or too short to be
+        # a typo: a target. --connect-to keeps the name from DNS.
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args in (("connect", "serv"), ("serv:443",), ("serv.test",), ("cat",), ("db",),
+                     ("demonstration",)):
+            with self.subTest(args=args):
+                r = probe_json(*args, "--connect-to", closed)
+                self.assertEqual((r.rc, r.obj["reason"]), (2, "connection-refused"), dump(r.obj))
+
+    def test_an_option_mistyped_names_the_nearest(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args, meant in (((closed, "--colour", "never"), "--color"),
+                            ((closed, "--timout", "3"), "--timeout"),
+                            (("fetch", "https://%s/" % closed, "--colour=never"), "--color"),
+                            (("batch", "--paralel", "3"), "--parallel")):
+            with self.subTest(args=args):
+                err = self.check(*args)
+                self.assertIn("unknown option '%s': did you mean %s?" % (
+                    [a for a in args if a.startswith("--")][0], meant), err)
+        self.assertNotIn("did you mean", self.check(closed, "--cs", "x"))
+
     def test_port_0_is_bad_usage(self):
         self.check("localhost:0")
 
