@@ -111,14 +111,14 @@ batch_command(struct cli *cli)
 		b.in = stdin;
 		b.name = "standard input";
 	} else if (!(b.in = fopen(path, "r"))) {
-		fprintf(stderr, "tlsprobe: cannot read %s: %s\n", path, strerror(errno));
-		return TP_STATUS_UNKNOWN;
+		return cli_fail(cli->format, FAIL_FILE, path, "cannot read %s: %s", path, strerror(errno));
 	} else {
 		b.name = path;
 	}
 	if (out_init(&b.out, cli) < 0) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
-		return TP_STATUS_UNKNOWN;
+		if (b.in != stdin)
+			fclose(b.in);
+		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	}
 #ifdef M_ARENA_MAX
 	/* One malloc arena per CPU, not glibc's eight per CPU: the workers
@@ -132,8 +132,8 @@ batch_command(struct cli *cli)
 #endif
 	struct tp_batch *batch = tp_batch_create(cli->cfg);
 	if (!batch || tp_batch_run(batch, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", batch ? tp_batch_error(batch) : "out of memory");
-		b.worst = cli_worse(b.worst, TP_STATUS_UNKNOWN);
+		b.worst = cli_worse(b.worst, (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, NULL, "%s",
+									      batch ? tp_batch_error(batch) : "out of memory"));
 	}
 	tp_batch_destroy(batch);
 	out_finish(&b.out);

@@ -17,32 +17,28 @@ connect_command(struct cli *cli)
 	size_t parsed = 0;
 
 	if (!targets || out_init(&out, cli) < 0) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
 		free(targets);
-		return TP_STATUS_UNKNOWN;
+		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	}
 	/* Check every target before probing any: bad usage probes nothing. */
 	for (; parsed < cli->n_targets; parsed++) {
 		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0) {
-			fprintf(stderr, "tlsprobe: %s\n", err);
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_TARGET, cli->targets[parsed], "%s", err);
 			goto out;
 		}
 		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
 		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
 		    (cli->connect_to &&
 		     tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
-			fprintf(stderr, "tlsprobe: %s\n", err);
 			tp_target_finish(&targets[parsed]);
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_USAGE, cli->targets[parsed], "%s", err);
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < cli->n_targets; i++) {
 		struct tp_result *r = tp_probe(cli->cfg, &targets[i]);
 		if (!r) {
-			fprintf(stderr, "tlsprobe: out of memory\n");
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_INTERNAL, cli->targets[i], "out of memory");
 			break;
 		}
 		out_result(&out, r);

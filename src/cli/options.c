@@ -261,6 +261,11 @@ static const struct opt options[] = {
 };
 #define N_OPTIONS COUNT(options)
 
+static const char *const format_names[] = {
+	[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
+	[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
+};
+
 static const char *const group_names[G_COUNT] = {
 	[G_CONNECT] = "Connection",
 	[G_HTTP] = "HTTP",
@@ -379,6 +384,14 @@ config_failed(struct parse *p, const char *flags)
 	return fail(p, "%s%s%s", flags ? flags : "", flags ? ": " : "", tp_config_error(p->cli->cfg));
 }
 
+/* As config_failed, for a setting read from a file: the file is at fault. */
+static int
+file_failed(struct parse *p, const char *flags)
+{
+	p->cli->failure = FAIL_FILE;
+	return config_failed(p, flags);
+}
+
 /* An option the table gives to a topic that has no case for it: a mistake
  * in the table, not in the command line. */
 static int
@@ -474,6 +487,16 @@ cli_parse_time(const char *s, time_t *t)
 		}
 	}
 	return -1;
+}
+
+/* Whether some command's option of this long name takes a value. */
+static bool
+takes_value(const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return options[i].arg != NULL;
+	return false;
 }
 
 static const struct opt *
@@ -588,10 +611,6 @@ static int
 apply_output(struct parse *p, const struct opt *o, const char *arg)
 {
 	static const char *const colors[] = {[COLOR_AUTO] = "auto", [COLOR_ALWAYS] = "always", [COLOR_NEVER] = "never"};
-	static const char *const formats[] = {
-		[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
-		[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
-	};
 	struct cli *cli = p->cli;
 	int k;
 
@@ -602,7 +621,7 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 		cli->color = (enum cli_color)k;
 		break;
 	case OPT_FORMAT:
-		if ((k = keyword(arg, formats, COUNT(formats))) < 0)
+		if ((k = keyword(arg, format_names, COUNT(format_names))) < 0)
 			return fail(p, "invalid --format '%s': use text, json, nagios, prometheus or tsv", arg);
 		cli->format = (enum cli_format)k;
 		break;
@@ -631,7 +650,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CA_FILE:
 		if (tp_config_add_ca_file(cfg, arg) < 0)
-			return config_failed(p, NULL);
+			return file_failed(p, NULL);
 		break;
 	case OPT_CRIT_DAYS:
 		if (parse_int(arg, &p->crit) < 0)
@@ -639,7 +658,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CRL:
 		if (tp_config_add_crl_file(cfg, arg) < 0)
-			return config_failed(p, NULL);
+			return file_failed(p, NULL);
 		break;
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
@@ -897,8 +916,10 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	cli->fetch.o.connect_to = cli->fetch.connect_to;
 	cli->fetch.o.expect_headers = cli->fetch.expect_headers;
 	cli->cfg = tp_config_create();
-	if (!cli->cfg)
+	if (!cli->cfg) {
+		cli->failure = FAIL_INTERNAL;
 		return fail(&p, "out of memory");
+	}
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);
@@ -965,7 +986,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	if (!(cli->cmd & JUDGE))
 		return check_args(&p, command);
 	if ((p.cert || p.key) && tp_config_set_client_cert(cli->cfg, p.cert, p.key) < 0)
-		return config_failed(&p, "--client-cert/--client-key");
+		return file_failed(&p, "--client-cert/--client-key");
 	if ((p.tls_min || p.tls_max) && tp_config_set_tls_versions(cli->cfg, p.tls_min, p.tls_max) < 0)
 		return config_failed(&p, "--tls-min/--tls-max");
 	if (tp_config_set_expiry_days(cli->cfg, p.warn, p.crit) < 0)
@@ -977,6 +998,30 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	if (tp_config_ready(cli->cfg) < 0)
 		return config_failed(&p, NULL);
 	return check_args(&p, command);
+}
+
+enum cli_format
+cli_format_asked(int argc, char **argv)
+{
+	enum cli_format format = FORMAT_TEXT;
+	int k;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *a = argv[i], *value = NULL;
+		if (strcmp(a, "--json") == 0)
+			format = FORMAT_JSON;
+		else if (strncmp(a, "--format=", 9) == 0)
+			value = a + 9;
+		else if (strcmp(a, "--format") == 0 && i + 1 < argc)
+			value = argv[++i];
+		else if (a[0] == '-' && a[1] != '-' && a[1] && find(a[1], ALL) && find(a[1], ALL)->arg && !a[2])
+			i++; /* "-H value": the value is no option */
+		else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && takes_value(a + 2))
+			i++;
+		if (value && (k = keyword(value, format_names, COUNT(format_names))) >= 0)
+			format = (enum cli_format)k;
+	}
+	return format;
 }
 
 void

@@ -454,6 +454,17 @@ class ManPageTest(unittest.TestCase):
                 self.assertEqual(len(named), len(set(named)), "a code named twice: %s" % named)
                 self.assertEqual(set(named), {c[1] for c in codes if c[3] == is_error})
 
+    def test_failure_codes_in_the_json_page(self):
+        # the codes of a command that cannot run (src/cli/output.c), each a
+        # definition of tlsprobe-json.7's FAILURES
+        text = read(os.path.join(SOURCE, "src", "cli", "output.c"))
+        names = {e: n for e, n, _, _, _ in reason_codes()}
+        codes = re.findall(r'\[FAIL_\w+\] = \{"([a-z-]+)"', text)
+        codes += [names[e] for e in re.findall(r"\[FAIL_\w+\] = \{NULL, (TP_\w+)", text)]
+        self.assertGreaterEqual(len(codes), 4, "the failures table of output.c")
+        defined = [term.strip("*") for term, _ in definitions(section(scd(MAN7), "FAILURES"))]
+        self.assertEqual(sorted(defined), sorted(codes))
+
     def test_every_json_member_is_documented(self):
         page = scd(MAN7)
         sources = json_sources()

@@ -46,7 +46,7 @@ from harness import formats as fmt
 from harness.env import REPO_ROOT, epoch
 from harness.formats import SEVERITY, EXIT_CODE, WORD
 from harness.runner import popen
-from harness.schema import check_record, ndjson
+from harness.schema import check_failure, check_record, ndjson
 
 F = None            # harness.Fixtures
 REF = None          # tlsprobe serve --scenario all
@@ -310,10 +310,15 @@ class StandardInput(BatchCase):
         self.assertEqual(ndjson(first.decode())[0]["status"], "ok")
 
     def test_unreadable_list_is_unknown(self):
-        r = batch(os.path.join(TMP, "no-such-list.txt"), "--json")
+        path = os.path.join(TMP, "no-such-list.txt")
+        r = batch(path, "--json")
         self.assertEqual(r.rc, 3, r.err)
-        self.assertEqual(r.out, "")
+        objs = ndjson(r.out)
+        self.assertEqual(len(objs), 1, r.out)
+        check_failure(objs[0], path)
+        self.assertEqual(objs[0]["error"]["code"], "bad-file")
         self.assertIn("no-such-list.txt", r.err)
+        self.assertEqual(batch(path).out, "", "nothing on stdout without --json")
 
 
 class Progress(BatchCase):

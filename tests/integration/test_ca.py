@@ -22,7 +22,7 @@ from harness.clients import client_context, curl, https_get_raw
 from harness.pki import EXTENSIONS, leaf_ext, pem_blocks, sha256_of_pem
 from harness.sandbox import (give_to_unprivileged, make_unreadable, mode, readonly_prefix,
                              snapshot, unprivileged_prefix)
-from harness.schema import check_file_schema, codes, problem
+from harness.schema import check_failure, check_file_schema, codes, parse_json_line, problem
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -370,10 +370,16 @@ class EndToEnd(CaCase):
             "key only": self.key,
         }
         for what, path in cases.items():
-            for fmt in ((), ("--json",)):
-                with self.subTest(what=what, fmt=fmt):
-                    rc, out, err = tp("cert", path, *fmt)
-                    self.assertOneLineError(rc, out, err, path)
+            with self.subTest(what=what):
+                rc, out, err = tp("cert", path)
+                self.assertOneLineError(rc, out, err, path)
+                # with --json, the same line and an object saying it
+                rc, out, err = tp("cert", path, "--json")
+                self.assertOneLineError(rc, "", err, path)
+                obj = parse_json_line(out)
+                check_failure(obj, path)
+                self.assertEqual(obj["error"]["code"], "bad-file")
+                self.assertEqual("tlsprobe: %s\n" % obj["error"]["message"], err)
 
 
 def TlsprobeServeFor(cls, *args, cwd=None):

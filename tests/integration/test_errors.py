@@ -6,6 +6,7 @@ import unittest
 import harness
 from harness import trust_root
 from harness import ProbeCase, dump, probe_json, run_tlsprobe
+from harness.schema import check_failure, parse_json_line
 
 F = None
 
@@ -123,6 +124,57 @@ class ConnectionLevel(ProbeCase):
         r = probe_json("::1", "--timeout", "5")
         self.assertEqual((r.obj["target"]["host"], r.obj["target"]["port"]), ("::1", 443))
         self.assertError(r, "connection-refused")
+
+
+class FailuresInJson(unittest.TestCase):
+    """With --json, a command that cannot run writes one object on stdout
+    (status unknown, the error's code, message and fix) besides its line on
+    stderr, and exits 3."""
+
+    def check(self, code, input, *args):
+        r = run_tlsprobe(*args, timeout=10)
+        ctx = "args %r -> exit %d\nstdout: %r\nstderr: %r" % (args, r.rc, r.out, r.err)
+        self.assertEqual(r.rc, 3, ctx)
+        lines = r.out.splitlines()
+        self.assertEqual(len(lines), 1, ctx)
+        obj = parse_json_line(lines[0])
+        try:
+            check_failure(obj, input)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, ctx)) from None
+        self.assertEqual(obj["error"]["code"], code, ctx)
+        self.assertEqual(r.err, "tlsprobe: %s\n" % obj["error"]["message"], ctx)
+        return obj
+
+    def test_bad_usage(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args in (("--json", closed, "--timeout", "abc"), (closed, "--timeout", "abc", "--json"),
+                     ("--format", "json", closed, "--no-such-option"), ("--format=json", "fecth", "x"),
+                     ("fetch", "--json"), ("ca", "check", "--json"), ("ca", "frobnicate", "--json"),
+                     ("serve", "--json")):
+            with self.subTest(args=args):
+                self.check("bad-usage", None, *args)
+
+    def test_malformed_target_names_it(self):
+        obj = self.check("invalid-target", "localhost:0", "--json", "localhost:0")
+        self.assertIn("invalid port '0'", obj["error"]["message"])
+
+    def test_files(self):
+        d = harness.scratch_dir()
+        missing = os.path.join(d, "no-such-dir", "x.pem")
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        self.check("bad-file", None, closed, "--ca-file", missing, "--json")
+        self.check("bad-file", F.leaf.key, "cert", F.leaf.key, "--json")
+        self.check("bad-file", missing, "ca", "check", "--cert", missing, "--json")
+        self.check("bad-file", missing, "ca", "check", "--cert", F.leaf.cert, "--ca", missing, "--json")
+        self.check("bad-file", missing, "batch", missing, "--json")
+
+    def test_cert_writes_one_object_per_file_good_or_not(self):
+        r = run_tlsprobe("cert", F.leaf.cert, F.leaf.key, F.root.cert, "--json")
+        objs = [parse_json_line(l) for l in r.out.splitlines()]
+        self.assertEqual([o["status"] for o in objs], ["ok", "unknown", "ok"], r.out)
+        check_failure(objs[1], F.leaf.key)
+        self.assertEqual(r.rc, 3)
 
 
 class BadUsage(unittest.TestCase):
@@ -244,9 +296,9 @@ class BadUsage(unittest.TestCase):
             with self.subTest(args=args):
                 self.check(*args)
 
-    def test_bad_usage_prints_no_json_even_with_json(self):
-        self.check("--json", "localhost:0")
-        self.check("--json", "127.0.0.1:%d" % harness.closed_port(), "--timeout", "abc")
+    def test_without_json_stdout_stays_empty(self):
+        self.check("localhost:0", "--format", "text")
+        self.check("--sni", "--json", "localhost:0")     # --json is --sni's value here
 
 
 if __name__ == "__main__":
