@@ -107,6 +107,8 @@ struct render_opts {
 	bool diagnosis_only; /* text: the verdict and the problems, no details */
 	int warn_days, crit_days; /* for Nagios perfdata */
 	time_t now; /* the time results are judged at (--at); 0: the clock */
+	bool lines;  /* results come from a batch list: TSV has a line column */
+	size_t line; /* the line of the list the result is for; 0: none */
 };
 
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
@@ -133,11 +135,13 @@ int batch_command(struct cli *cli);
 void render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o);
 struct prom;
 struct prom *prom_create(void);
-void prom_add(struct prom *p, const struct tp_result *r);
+/* line: of a batch list, a label; 0 for none. */
+void prom_add(struct prom *p, const struct tp_result *r, size_t line);
 void prom_write(struct prom *p, FILE *out);
 void prom_destroy(struct prom *p);
-void render_tsv_header(FILE *out);
-void render_tsv(FILE *out, const struct tp_result *r);
+/* lines: a last column, the line of a batch list. */
+void render_tsv_header(FILE *out, bool lines);
+void render_tsv(FILE *out, const struct tp_result *r, const struct render_opts *o);
 
 /* Where results go, in the chosen format (output.c). */
 struct out {
@@ -148,6 +152,8 @@ struct out {
 };
 int out_init(struct out *o, const struct cli *cli);
 void out_result(struct out *o, const struct tp_result *r);
+/* out_result for the result of a list's line: every format names it. */
+void out_record(struct out *o, const struct tp_result *r, size_t line);
 void out_finish(struct out *o);
 /* A command with one result: writes r as out_init, out_result and out_finish
  * would, frees it and returns its status. NULL (out of memory) is said on

@@ -27,14 +27,16 @@ out_init(struct out *o, const struct cli *cli)
 	};
 	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create()))
 		return -1;
+	o->ro.lines = cli->cmd == CMD_BATCH;
 	if (o->format == FORMAT_TSV)
-		render_tsv_header(stdout);
+		render_tsv_header(stdout, o->ro.lines);
 	return 0;
 }
 
 void
-out_result(struct out *o, const struct tp_result *r)
+out_record(struct out *o, const struct tp_result *r, size_t line)
 {
+	o->ro.line = line;
 	switch (o->format) {
 	case FORMAT_JSON:
 		render_json(stdout, r, &o->ro);
@@ -43,10 +45,10 @@ out_result(struct out *o, const struct tp_result *r)
 		render_nagios(stdout, r, &o->ro);
 		break;
 	case FORMAT_PROMETHEUS:
-		prom_add(o->prom, r);
+		prom_add(o->prom, r, line);
 		break;
 	case FORMAT_TSV:
-		render_tsv(stdout, r);
+		render_tsv(stdout, r, &o->ro);
 		break;
 	default:
 		if (o->count && !o->ro.quiet)
@@ -56,6 +58,12 @@ out_result(struct out *o, const struct tp_result *r)
 	}
 	o->count++;
 	fflush(stdout);
+}
+
+void
+out_result(struct out *o, const struct tp_result *r)
+{
+	out_record(o, r, 0);
 }
 
 /*

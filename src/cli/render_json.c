@@ -235,5 +235,9 @@ render_json_write(FILE *out, json_t *j, bool pretty)
 void
 render_json(FILE *out, const struct tp_result *r, const struct render_opts *o)
 {
-	render_json_write(out, render_json_object(r), o->pretty);
+	json_t *j = render_json_object(r);
+
+	if (o->line)
+		json_object_set_new(j, "line", json_integer((json_int_t)o->line));
+	render_json_write(out, j, o->pretty);
 }

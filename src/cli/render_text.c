@@ -116,6 +116,8 @@ verdict(const struct tout *w, const struct tp_result *r)
 	render_safe(w->f, t->host && *t->host ? t->host : t->input);
 	if (t->port)
 		fprintf(w->f, ":%u", t->port);
+	if (w->o->line)
+		fprintf(w->f, " (line %zu)", w->o->line);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
 	if (f && f->status) {
 		/* The reason phrase is the server's words: untrusted. */
@@ -123,7 +125,12 @@ verdict(const struct tout *w, const struct tp_result *r)
 		render_safe(w->f, f->reason);
 		fprintf(w->f, ", %s", f->http_version ? f->http_version : "HTTP");
 	}
-	if (reason) {
+	if (reason == TP_INVALID_TARGET && tp_result_error(r)) {
+		/* What is wrong with the line says more than "not a valid target". */
+		fputs(": ", w->f);
+		render_safe(w->f, tp_result_error(r)->message);
+		fprintf(w->f, " (%s)", tp_reason_get(reason)->name);
+	} else if (reason) {
 		fprintf(w->f, "%s %s (%s)", f && f->status ? ";" : ":", tp_reason_get(reason)->title,
 			tp_reason_get(reason)->name);
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
