@@ -206,6 +206,7 @@ struct tp_cert_info {
 	char *sha256;       /* lowercase hex */
 	bool is_ca;
 	bool self_signed;
+	gnutls_datum_t der; /* the certificate as it was sent or read (empty for one made otherwise) */
 };
 
 struct tp_ocsp_info {

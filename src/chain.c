@@ -267,10 +267,13 @@ tp_chain_read(struct tp_chain_facts *out, gnutls_x509_crt_t **certs, const gnutl
 			return -1;
 		}
 		out->n = i + 1;
-		if (tp_chain_cert_info(&out->certs[i], (*certs)[i], now) < 0) {
+		if (tp_chain_cert_info(&out->certs[i], (*certs)[i], now) < 0 ||
+		    !(out->certs[i].der.data = malloc(ders[i].size ? ders[i].size : 1))) {
 			tp_fail(f, TP_INTERNAL_ERROR, "out of memory");
 			return -1;
 		}
+		memcpy(out->certs[i].der.data, ders[i].data, ders[i].size);
+		out->certs[i].der.size = ders[i].size;
 	}
 	return 0;
 }

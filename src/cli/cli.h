@@ -77,6 +77,7 @@ struct cli {
 	const char *sni;
 	const char *starttls;
 	const char *connect_to;
+	const char *save_chain; /* --save-chain FILE, or NULL */
 	enum cli_format format;
 	enum cli_color color;
 	int quiet, verbose;

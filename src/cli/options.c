@@ -79,6 +79,7 @@ enum opt_id {
 	OPT_REQUEST_CLIENT_CERT,
 	OPT_REQUIRE_CLIENT_CERT,
 	OPT_RESOLVE,
+	OPT_SAVE_CHAIN,
 	OPT_SCENARIO,
 	OPT_SNI,
 	OPT_STARTTLS,
@@ -236,6 +237,8 @@ static const struct opt options[] = {
 	 "refuse clients without a valid certificate"},
 	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, apply_fetch,
 	 "resolve HOST:PORT to ADDR, as curl (repeatable)"},
+	{"save-chain", 0, "FILE", OPT_SAVE_CHAIN, CONNECT, G_OUTPUT, apply_output,
+	 "write the certificates the server sent to FILE, in order, as PEM"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, apply_serve,
 	 "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect,
@@ -334,8 +337,8 @@ static const struct command {
 	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
 	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
 	 "tlsprobe cert FILE... [options]",
-	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
-	 "with --verify judge the chain they form (the first is the leaf).",
+	 "Show the certificates in each FILE (PEM bundle or DER; - is standard input) as\n"
+	 "a probe would, and with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n",
 	 1, SIZE_MAX, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help"},
@@ -628,6 +631,11 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_HELP: cli->help = true; break;
 	case OPT_JSON: cli->format = FORMAT_JSON; break;
 	case OPT_QUIET: cli->quiet++; break;
+	case OPT_SAVE_CHAIN:
+		if (!*arg)
+			return fail(p, "empty --save-chain: give a file name");
+		cli->save_chain = arg;
+		break;
 	case OPT_VERBOSE: cli->verbose++; break;
 	case OPT_VERSION: cli->version = true; break;
 	default: return misplaced(p, o);
@@ -997,7 +1005,11 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
 		return config_failed(&p, NULL);
-	return check_args(&p, command);
+	if (check_args(&p, command) < 0)
+		return -1;
+	if (cli->save_chain && cli->n_targets > 1)
+		return fail(&p, "--save-chain writes the chain of one server: give one target");
+	return 0;
 }
 
 enum cli_format
