@@ -144,7 +144,8 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 				continue;
 			}
 			t->input = strdup(target);
-			snprintf(err, errlen, "'%s' is not a per-line option (--sni NAME and --starttls PROTO are)", tok);
+			snprintf(err, errlen, "'%s' is not a per-line option (--sni NAME and --starttls PROTO are)",
+				 tok);
 			return -1;
 		}
 		if (tp_target_parse(t, target, err, errlen) < 0) {
@@ -215,8 +216,8 @@ batch_command(struct cli *cli)
 #endif
 	struct tp_batch *batch = tp_batch_create(cli->cfg);
 	if (!batch || tp_batch_run(batch, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
-		b.worst = cli_worse(b.worst, (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, NULL, "%s",
-									      batch ? tp_batch_error(batch) : "out of memory"));
+		const char *why = batch ? tp_batch_error(batch) : "out of memory";
+		b.worst = cli_worse(b.worst, (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, NULL, "%s", why));
 	}
 	tp_batch_destroy(batch);
 	out_finish(&b.out);

@@ -155,7 +155,8 @@ ca_command(struct cli *cli)
 
 	if (strcmp(verb, "init") == 0) {
 		if (n != 1)
-			return cli_fail(cli->format, FAIL_USAGE, NULL, "ca init takes one directory: tlsprobe ca init DIR");
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca init takes one directory: tlsprobe ca init DIR");
 		return ca_init(cli, args[0]);
 	}
 	if (strcmp(verb, "issue") == 0) {
@@ -205,8 +206,8 @@ cert_command(struct cli *cli)
 		size_t n = 0;
 		char err[512];
 		if (certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
-			worst = (int)cli_worse((enum tp_status)worst,
-					       (enum tp_status)cli_fail(cli->format, FAIL_FILE, cli->targets[i], "%s", err));
+			int st = cli_fail(cli->format, FAIL_FILE, cli->targets[i], "%s", err);
+			worst = (int)cli_worse((enum tp_status)worst, (enum tp_status)st);
 			continue;
 		}
 		struct tp_result *r = tp_examine(cli->cfg, cli->targets[i], certs, n, cli->ca.host, cli->ca.verify);
