@@ -19,7 +19,7 @@ _tlsprobe()
 
 	case $prev in
 		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
-			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out)
+			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out | --save-chain)
 			_filedir
 			return
 			;;
@@ -89,6 +89,7 @@ _tlsprobe()
 					--client-cert-wait --client-key --priority --tls-max --tls-min --color
 					--format --json -q --quiet -v --verbose'
 				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
+				[[ $command == connect ]] && opts+=' --save-chain'
 				;;
 			serve)
 				opts='--alpn --base-port --cert --echo --handshake-timeout
@@ -137,7 +138,7 @@ _tlsprobe()
 				--connect-to | --max-time | --proxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
-				--csr | --days | --key-type | --out) ((i++)) ;;
+				--csr | --days | --key-type | --out | --save-chain) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out
+        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -111,6 +111,9 @@ complete -c tlsprobe -n $c -l format -x -a 'text json nagios prometheus tsv' -d 
 complete -c tlsprobe -n $c -l json -d 'One JSON object per target (same as --format json)'
 complete -c tlsprobe -n $c -s q -l quiet -d 'Text: print only the verdict line'
 complete -c tlsprobe -n $c -s v -l verbose -d 'Text: show more detail'
+
+# connect alone
+complete -c tlsprobe -n '__tlsprobe_using connect' -l save-chain -r -F -d 'Write the certificates the server sent to FILE, as PEM'
 
 # batch
 set -l b '__tlsprobe_using batch'

@@ -199,7 +199,7 @@ struct tp_cert_info {
 	char *serial;       /* lowercase hex */
 	time_t not_before;
 	time_t not_after;
-	long days_remaining; /* floor, negative once expired */
+	long days_remaining; /* whole days to not_after, rounded toward zero: negative a day after expiry */
 	char **sans;        /* DNS names and IP addresses */
 	size_t n_sans;
 	char **ca_issuers;  /* AIA caIssuers URLs */
@@ -211,6 +211,7 @@ struct tp_cert_info {
 	char *sha256;       /* lowercase hex */
 	bool is_ca;
 	bool self_signed;
+	gnutls_datum_t der; /* the certificate as it was sent or read (empty for one made otherwise) */
 };
 
 struct tp_ocsp_info {

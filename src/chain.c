@@ -212,7 +212,9 @@ tp_chain_cert_info(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now)
 	ci->serial = gnutls_x509_crt_get_serial(crt, buf, &size) == 0 ? hex(buf, size) : strdup("");
 	ci->not_before = gnutls_x509_crt_get_activation_time(crt);
 	ci->not_after = gnutls_x509_crt_get_expiration_time(crt);
-	ci->days_remaining = (long)floor(difftime(ci->not_after, now) / 86400.0);
+	/* Rounded toward zero, as messages count days ("30 days ago"): a
+	 * certificate that expired 30 days and an hour ago has -30 days. */
+	ci->days_remaining = (long)trunc(difftime(ci->not_after, now) / 86400.0);
 	read_sans(ci, crt);
 	read_aia(ci, crt);
 
@@ -265,10 +267,13 @@ tp_chain_read(struct tp_chain_facts *out, gnutls_x509_crt_t **certs, const gnutl
 			return -1;
 		}
 		out->n = i + 1;
-		if (tp_chain_cert_info(&out->certs[i], (*certs)[i], now) < 0) {
+		if (tp_chain_cert_info(&out->certs[i], (*certs)[i], now) < 0 ||
+		    !(out->certs[i].der.data = malloc(ders[i].size ? ders[i].size : 1))) {
 			tp_fail(f, TP_INTERNAL_ERROR, "out of memory");
 			return -1;
 		}
+		memcpy(out->certs[i].der.data, ders[i].data, ders[i].size);
+		out->certs[i].der.size = ders[i].size;
 	}
 	return 0;
 }

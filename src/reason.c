@@ -8,13 +8,13 @@
 #include "tlsprobe.h"
 
 #define SERVER_CHAIN_FIX \
-	"Fix on the server: send the leaf certificate followed by every intermediate, in order " \
+	"On the server, send the leaf certificate followed by every intermediate, in order " \
 	"(the root is not needed). nginx: ssl_certificate must point to the full chain file " \
 	"(e.g. fullchain.pem); Apache: SSLCertificateFile must contain the leaf and then the " \
 	"intermediates; HAProxy: one PEM with leaf, intermediates and key."
 
 #define CLIENT_TRUST_FIX \
-	"Fix on the client, if you trust this root: give its certificate (root.pem) to the client " \
+	"If you trust this root, give its certificate (root.pem) to the client " \
 	"(tlsprobe --ca-file root.pem; curl --cacert root.pem; Python requests verify='root.pem'; " \
 	"SSL_CERT_FILE=root.pem for OpenSSL-based tools), or add it to the Debian system store: " \
 	"copy it to /usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. " \

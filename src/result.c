@@ -186,6 +186,7 @@ tp_cert_info_finish(struct tp_cert_info *ci)
 	for (size_t i = 0; i < ci->n_ca_issuers; i++)
 		free(ci->ca_issuers[i]);
 	free(ci->ca_issuers);
+	free(ci->der.data);
 	memset(ci, 0, sizeof(*ci));
 }
 

@@ -13,6 +13,9 @@
 #include "util.h"
 
 #define DEFAULT_PORT 443
+/* The longest DNS name, as text without the final dot; GnuTLS refuses to
+ * send a longer one as SNI. */
+#define MAX_NAME 253
 
 static int
 parse_port(const char *s, size_t len, uint16_t *port, char *err, size_t errlen)
@@ -178,6 +181,12 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 			return -1;
 		}
 		t->host_is_ip = inet_pton(AF_INET, t->host, &a4) == 1;
+		if (strlen(t->host) > MAX_NAME) {
+			tp_err(err, errlen, "host name of %zu characters in '%.40s...': a DNS name has at most %d",
+			       strlen(t->host), input, MAX_NAME);
+			tp_target_finish(t);
+			return -1;
+		}
 		if (!t->host_is_ip && !valid_hostname(t->host)) {
 			tp_err(err, errlen, "invalid host name in '%s': use letters, digits, '-' and '.'", input);
 			tp_target_finish(t);
@@ -195,6 +204,11 @@ tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen
 	if (sni && !(copy = strdup(sni)))
 		return tp_err(err, errlen, "out of memory");
 	if (copy && idna_ascii(&copy, "--sni", err, errlen) < 0) {
+		free(copy);
+		return -1;
+	}
+	if (copy && strlen(copy) > MAX_NAME) {
+		tp_err(err, errlen, "--sni name of %zu characters: a DNS name has at most %d", strlen(copy), MAX_NAME);
 		free(copy);
 		return -1;
 	}

@@ -63,10 +63,8 @@ ca_init(struct cli *cli, const char *dir)
 	struct tp_ca_report rep;
 	char err[512];
 
-	if (tp_ca_init(dir, &o, &rep, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
-		return TP_STATUS_UNKNOWN;
-	}
+	if (tp_ca_init(dir, &o, &rep, err, sizeof(err)) < 0)
+		return cli_fail(cli->format, FAIL_FILE, dir, "%s", err);
 	printf("Made a root CA%s in %s:\n", o.intermediate ? " and an intermediate CA" : "", dir);
 	for (size_t i = 0; i < rep.n_files; i++)
 		printf("  %s%s\n", rep.files[i], strstr(rep.files[i], ".key") ? "  (private key, mode 0600)" : "");
@@ -89,10 +87,8 @@ ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 	const char *chain = NULL, *key = NULL;
 	char err[512];
 
-	if (tp_ca_issue(dir, &o, &rep, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
-		return TP_STATUS_UNKNOWN;
-	}
+	if (tp_ca_issue(dir, &o, &rep, err, sizeof(err)) < 0)
+		return cli_fail(cli->format, FAIL_FILE, dir, "%s", err);
 	if (rep.note[0])
 		fprintf(stderr, "tlsprobe: note: %s\n", rep.note);
 	printf("Issued a %s certificate for %s:\n", a->client ? "client" : "server", n ? names[0] : "the request");
@@ -132,25 +128,18 @@ ca_check(struct cli *cli)
 	size_t n = 0;
 	char err[512];
 
-	if (!a->cert) {
-		fprintf(stderr, "tlsprobe: ca check needs --cert FILE (the certificate or chain file to check)\n");
-		return TP_STATUS_UNKNOWN;
-	}
+	if (!a->cert)
+		return cli_fail(cli->format, FAIL_USAGE, NULL,
+				"ca check needs --cert FILE (the certificate or chain file to check)");
 	if (a->root) {
-		if (tp_config_add_ca_file(cli->cfg, a->root) < 0) {
-			fprintf(stderr, "tlsprobe: %s\n", tp_config_error(cli->cfg));
-			return TP_STATUS_UNKNOWN;
-		}
+		if (tp_config_add_ca_file(cli->cfg, a->root) < 0)
+			return cli_fail(cli->format, FAIL_FILE, a->root, "%s", tp_config_error(cli->cfg));
 		tp_config_set_system_ca(cli->cfg, false);
 	}
-	if (a->key && access(a->key, R_OK) != 0) {
-		fprintf(stderr, "tlsprobe: cannot read key %s\n", a->key);
-		return TP_STATUS_UNKNOWN;
-	}
-	if (tp_certs_load(a->cert, &certs, &n, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
-		return TP_STATUS_UNKNOWN;
-	}
+	if (a->key && access(a->key, R_OK) != 0)
+		return cli_fail(cli->format, FAIL_FILE, a->key, "cannot read key %s", a->key);
+	if (tp_certs_load(a->cert, &certs, &n, err, sizeof(err)) < 0)
+		return cli_fail(cli->format, FAIL_FILE, a->cert, "%s", err);
 	tp_config_set_client_purpose(cli->cfg, a->client);
 	struct tp_result *r = tp_ca_check(cli->cfg, a->cert, certs, n, a->key, a->host);
 	tp_certs_free(certs, n);
@@ -165,29 +154,43 @@ ca_command(struct cli *cli)
 	size_t n = cli->n_targets - 1;
 
 	if (strcmp(verb, "init") == 0) {
-		if (n != 1) {
-			fprintf(stderr, "tlsprobe: ca init takes one directory: tlsprobe ca init DIR\n");
-			return TP_STATUS_UNKNOWN;
-		}
+		if (n != 1)
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca init takes one directory: tlsprobe ca init DIR");
 		return ca_init(cli, args[0]);
 	}
 	if (strcmp(verb, "issue") == 0) {
-		if (n < 1 || (n < 2 && !cli->ca.csr)) {
-			fprintf(stderr, "tlsprobe: ca issue needs the CA directory and a name: tlsprobe ca issue DIR "
-					"NAME... (or --csr FILE)\n");
-			return TP_STATUS_UNKNOWN;
-		}
+		if (n < 1 || (n < 2 && !cli->ca.csr))
+			return cli_fail(cli->format, FAIL_USAGE, NULL, "ca issue needs the CA directory and a name: "
+								       "tlsprobe ca issue DIR NAME... (or --csr FILE)");
 		return ca_issue(cli, args[0], args + 1, n - 1);
 	}
 	if (strcmp(verb, "check") == 0) {
-		if (n) {
-			fprintf(stderr, "tlsprobe: ca check takes options only (--ca, --cert, --key, --host)\n");
-			return TP_STATUS_UNKNOWN;
-		}
+		if (n)
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca check takes options only (--ca, --cert, --key, --host)");
 		return ca_check(cli);
 	}
-	fprintf(stderr, "tlsprobe: unknown ca command '%s': use init, issue or check\n", verb);
-	return TP_STATUS_UNKNOWN;
+	return cli_fail(cli->format, FAIL_USAGE, NULL, "unknown ca command '%s': use init, issue or check", verb);
+}
+
+/* The certificates of a file named on the command line; "-" is standard
+ * input, read through /dev/stdin, and the messages say so. */
+static int
+certs_load(const char *arg, gnutls_datum_t **certs, size_t *n, char *err, size_t errlen)
+{
+	static const char dev[] = "/dev/stdin";
+	bool in = strcmp(arg, "-") == 0;
+	char *at;
+
+	if (tp_certs_load(in ? dev : arg, certs, n, err, errlen) == 0)
+		return 0;
+	if (in && (at = strstr(err, dev))) {
+		char rest[512];
+		snprintf(rest, sizeof(rest), "%s", at + strlen(dev));
+		snprintf(at, errlen - (size_t)(at - err), "standard input%s", rest);
+	}
+	return -1;
 }
 
 int
@@ -196,24 +199,21 @@ cert_command(struct cli *cli)
 	int worst = TP_STATUS_OK;
 	struct out out;
 
-	if (out_init(&out, cli) < 0) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
-		return TP_STATUS_UNKNOWN;
-	}
+	if (out_init(&out, cli) < 0)
+		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	for (size_t i = 0; i < cli->n_targets; i++) {
 		gnutls_datum_t *certs = NULL;
 		size_t n = 0;
 		char err[512];
-		if (tp_certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tlsprobe: %s\n", err);
-			worst = (int)cli_worse((enum tp_status)worst, TP_STATUS_UNKNOWN);
+		if (certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
+			int st = cli_fail(cli->format, FAIL_FILE, cli->targets[i], "%s", err);
+			worst = (int)cli_worse((enum tp_status)worst, (enum tp_status)st);
 			continue;
 		}
 		struct tp_result *r = tp_examine(cli->cfg, cli->targets[i], certs, n, cli->ca.host, cli->ca.verify);
 		tp_certs_free(certs, n);
 		if (!r) {
-			fprintf(stderr, "tlsprobe: out of memory\n");
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_INTERNAL, cli->targets[i], "out of memory");
 			break;
 		}
 		out_result(&out, r);

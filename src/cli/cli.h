@@ -16,6 +16,9 @@
 #define CLI_UNKNOWN_STARTTLS "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres"
 
 enum cli_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_NAGIOS, FORMAT_PROMETHEUS, FORMAT_TSV };
+/* Why a command could not run at all (exit 3): the error code of its JSON
+ * object (output.c has the codes and their fixes). */
+enum cli_failure { FAIL_USAGE, FAIL_FILE, FAIL_TARGET, FAIL_INTERNAL, FAIL_COUNT };
 enum cli_color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
 enum cli_command {
@@ -74,17 +77,23 @@ struct cli {
 	const char *sni;
 	const char *starttls;
 	const char *connect_to;
+	const char *save_chain; /* --save-chain FILE, or NULL */
 	enum cli_format format;
 	enum cli_color color;
 	int quiet, verbose;
 	bool help, version;
 	time_t at;
 	struct tp_config *cfg;
+	enum cli_failure failure; /* what a failing cli_parse met */
 };
 
 /* Parses argv into cli (which owns a new config), cli->run being the named
- * command's entry point. Returns 0, or -1 with a one-line reason in err. */
+ * command's entry point. Returns 0, or -1 with a one-line reason in err and
+ * its kind in cli->failure. */
 int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
+/* The output format argv asks for, read without judging the rest (for a
+ * command line cli_parse refused): the last --json or --format wins. */
+enum cli_format cli_format_asked(int argc, char **argv);
 void cli_finish(struct cli *cli);
 void cli_help(FILE *out, const char *command);
 /* tlsprobe --version: tlsprobe's and its libraries' versions. */
@@ -98,12 +107,19 @@ struct render_opts {
 	bool pretty;  /* JSON: indented */
 	bool diagnosis_only; /* text: the verdict and the problems, no details */
 	int warn_days, crit_days; /* for Nagios perfdata */
-	time_t now;
+	time_t now; /* the time results are judged at (--at); 0: the clock */
+	bool lines;  /* results come from a batch list: TSV has a line column */
+	size_t line; /* the line of the list the result is for; 0: none */
 };
 
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);
 json_t *render_json_object(const struct tp_result *r);
+/* The object of a command that could not run: status unknown, no chain, and
+ * the error; input (or NULL) names the target or file it was about. */
+json_t *render_json_failure(const char *input, const char *code, const char *message, const char *fix);
 void render_json(FILE *out, const struct tp_result *r, const struct render_opts *o);
+/* Writes j on one line (or indented when pretty) and releases it. */
+void render_json_write(FILE *out, json_t *j, bool pretty);
 
 /* The commands, the entry points the commands table names (connect_cmd.c,
  * serve_cmd.c, demo.c, ca_cmd.c for ca and cert, fetch_cmd.c, batch_cmd.c);
@@ -120,11 +136,13 @@ int batch_command(struct cli *cli);
 void render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o);
 struct prom;
 struct prom *prom_create(void);
-void prom_add(struct prom *p, const struct tp_result *r);
+/* line: of a batch list, a label; 0 for none. */
+void prom_add(struct prom *p, const struct tp_result *r, size_t line);
 void prom_write(struct prom *p, FILE *out);
 void prom_destroy(struct prom *p);
-void render_tsv_header(FILE *out);
-void render_tsv(FILE *out, const struct tp_result *r);
+/* lines: a last column, the line of a batch list. */
+void render_tsv_header(FILE *out, bool lines);
+void render_tsv(FILE *out, const struct tp_result *r, const struct render_opts *o);
 
 /* Where results go, in the chosen format (output.c). */
 struct out {
@@ -135,12 +153,18 @@ struct out {
 };
 int out_init(struct out *o, const struct cli *cli);
 void out_result(struct out *o, const struct tp_result *r);
+/* out_result for the result of a list's line: every format names it. */
+void out_record(struct out *o, const struct tp_result *r, size_t line);
 void out_finish(struct out *o);
 /* A command with one result: writes r as out_init, out_result and out_finish
  * would, frees it and returns its status. NULL (out of memory) is said on
  * stderr and is UNKNOWN. */
 int out_single(const struct cli *cli, struct tp_result *r);
 enum tp_status cli_worse(enum tp_status a, enum tp_status b);
+/* A command that cannot run: "tlsprobe: MESSAGE" on stderr and, in JSON
+ * format, the failure's object on stdout (input, or NULL, names what it was
+ * about). Returns UNKNOWN, the exit status. */
+CLI_PRINTF(4, 5) int cli_fail(enum cli_format format, enum cli_failure why, const char *input, const char *fmt, ...);
 /* OK, WARNING, CRITICAL, UNKNOWN: a status as Nagios and people read it. */
 const char *cli_status_word(enum tp_status s);
 

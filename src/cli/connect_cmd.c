@@ -3,9 +3,87 @@
  * target is checked before any is probed, then each is probed in turn and
  * its result rendered as it comes; the exit status is the worst seen.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* Each certificate of r as PEM to fd; 0, or -1 with errno set. */
+static int
+write_pem(int fd, const struct tp_result *r)
+{
+	for (size_t i = 0; i < tp_result_cert_count(r); i++) {
+		gnutls_datum_t pem = {NULL, 0};
+		size_t done = 0;
+		if (gnutls_pem_base64_encode2("CERTIFICATE", &tp_result_cert(r, i)->der, &pem) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		while (done < pem.size) {
+			ssize_t w = write(fd, pem.data + done, pem.size - done);
+			if (w < 0 && errno != EINTR)
+				break;
+			done += w > 0 ? (size_t)w : 0;
+		}
+		gnutls_free(pem.data);
+		if (done < pem.size)
+			return -1;
+	}
+	return fsync(fd);
+}
+
+/*
+ * --save-chain: the certificates the server sent, in the order it sent
+ * them, as PEM. Written to a new file beside path (created exclusively, so
+ * never through a link someone left there) and renamed over path: path is
+ * the whole chain or what it was before. Returns the status it adds.
+ */
+static enum tp_status
+save_chain(const struct cli *cli, const struct tp_result *r)
+{
+	const char *path = cli->save_chain;
+	size_t len = strlen(path) + 40;
+	char *tmp = malloc(len);
+	int fd = -1, saved;
+
+	if (!tp_result_cert_count(r)) {
+		fprintf(stderr, "tlsprobe: the server sent no certificate: %s not written\n", path);
+		free(tmp);
+		return TP_STATUS_OK;
+	}
+	if (!tmp)
+		return (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, path, "out of memory");
+	for (unsigned attempt = 0; fd < 0 && attempt < 100; attempt++) {
+		snprintf(tmp, len, "%s.%ld.%u.tmp", path, (long)getpid(), (unsigned)(time(NULL) + attempt));
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		saved = errno;
+		goto fail;
+	}
+	/* From here on tmp is ours to remove. */
+	saved = write_pem(fd, r) < 0 ? errno : 0;
+	if (close(fd) < 0 && !saved)
+		saved = errno;
+	if (!saved && rename(tmp, path) < 0)
+		saved = errno;
+	if (!saved) {
+		free(tmp);
+		return TP_STATUS_OK;
+	}
+	unlink(tmp);
+fail:
+	free(tmp);
+	return (enum tp_status)cli_fail(cli->format, FAIL_FILE, path, "cannot write --save-chain %s: %s", path,
+					strerror(saved));
+}
 
 int
 connect_command(struct cli *cli)
@@ -17,36 +95,34 @@ connect_command(struct cli *cli)
 	size_t parsed = 0;
 
 	if (!targets || out_init(&out, cli) < 0) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
 		free(targets);
-		return TP_STATUS_UNKNOWN;
+		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	}
 	/* Check every target before probing any: bad usage probes nothing. */
 	for (; parsed < cli->n_targets; parsed++) {
 		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0) {
-			fprintf(stderr, "tlsprobe: %s\n", err);
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_TARGET, cli->targets[parsed], "%s", err);
 			goto out;
 		}
 		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
 		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
 		    (cli->connect_to &&
 		     tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
-			fprintf(stderr, "tlsprobe: %s\n", err);
 			tp_target_finish(&targets[parsed]);
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_USAGE, cli->targets[parsed], "%s", err);
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < cli->n_targets; i++) {
 		struct tp_result *r = tp_probe(cli->cfg, &targets[i]);
 		if (!r) {
-			fprintf(stderr, "tlsprobe: out of memory\n");
-			worst = TP_STATUS_UNKNOWN;
+			worst = cli_fail(cli->format, FAIL_INTERNAL, cli->targets[i], "out of memory");
 			break;
 		}
 		out_result(&out, r);
 		worst = cli_worse(worst, tp_result_status(r));
+		if (cli->save_chain)
+			worst = cli_worse(worst, save_chain(cli, r));
 		tp_result_destroy(r);
 	}
 out:

@@ -3,8 +3,6 @@
  * command it names (the commands table in options.c); the command's status
  * is the exit code (Nagios codes).
  */
-#include <string.h>
-
 #include "cli.h"
 
 int
@@ -15,14 +13,11 @@ main(int argc, char **argv)
 	int status;
 
 	if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlsprobe: %s\n", err);
+		enum cli_format format = cli_format_asked(argc, argv);
+		cli_fail(format, cli.failure, NULL, "%s", err);
 		/* A monitoring plugin must print a status line even for bad usage. */
-		for (int i = 1; i < argc; i++)
-			if (strcmp(argv[i], "--format=nagios") == 0 ||
-			    (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "nagios") == 0)) {
-				printf("TLSPROBE UNKNOWN - %s\n", err);
-				break;
-			}
+		if (format == FORMAT_NAGIOS)
+			printf("TLSPROBE UNKNOWN - %s\n", err);
 		cli_finish(&cli);
 		return TP_STATUS_UNKNOWN;
 	}

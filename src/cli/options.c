@@ -80,6 +80,7 @@ enum opt_id {
 	OPT_REQUEST_CLIENT_CERT,
 	OPT_REQUIRE_CLIENT_CERT,
 	OPT_RESOLVE,
+	OPT_SAVE_CHAIN,
 	OPT_SCENARIO,
 	OPT_SNI,
 	OPT_STARTTLS,
@@ -239,6 +240,8 @@ static const struct opt options[] = {
 	 "refuse clients without a valid certificate"},
 	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, apply_fetch,
 	 "resolve HOST:PORT to ADDR, as curl (repeatable)"},
+	{"save-chain", 0, "FILE", OPT_SAVE_CHAIN, CONNECT, G_OUTPUT, apply_output,
+	 "write the certificates the server sent to FILE, in order, as PEM"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, apply_serve,
 	 "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect,
@@ -264,6 +267,11 @@ static const struct opt options[] = {
 };
 #define N_OPTIONS COUNT(options)
 
+static const char *const format_names[] = {
+	[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
+	[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
+};
+
 static const char *const group_names[G_COUNT] = {
 	[G_CONNECT] = "Connection",
 	[G_HTTP] = "HTTP",
@@ -286,7 +294,8 @@ static const struct command {
 	const char *about;
 	const char *examples;
 	/* How many words may follow the options, and what to say when there
-	 * are more or fewer; NULL for a command that takes none. */
+	 * are more or fewer (after "tlsprobe: ", so not starting with
+	 * "tlsprobe" again); NULL for a command that takes none. */
 	size_t min_args, max_args;
 	const char *wrong_args;
 } commands[] = {
@@ -320,7 +329,7 @@ static const struct command {
 	 "probe's diagnosis when TLS fails. Checks for monitoring: --expect-*, --max-ms.",
 	 "  tlsprobe fetch https://localhost:8443/ --ca-file root.pem\n"
 	 "  tlsprobe fetch https://example.com/health --expect-status 200 --expect-body ok --json\n",
-	 1, 1, "tlsprobe fetch takes one URL: tlsprobe fetch https://HOST/PATH"},
+	 1, 1, "fetch takes one URL: tlsprobe fetch https://HOST/PATH"},
 	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
@@ -328,11 +337,11 @@ static const struct command {
 	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
-	 0, 1, "tlsprobe batch reads one list: a FILE, or - (or nothing) for standard input"},
+	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
 	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
 	 "tlsprobe cert FILE... [options]",
-	 "Show the certificates in each FILE (PEM bundle or DER) as a probe would, and\n"
-	 "with --verify judge the chain they form (the first is the leaf).",
+	 "Show the certificates in each FILE (PEM bundle or DER; - is standard input) as\n"
+	 "a probe would, and with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n",
 	 1, SIZE_MAX, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help"},
@@ -346,7 +355,7 @@ static const struct command {
 	 "  tlsprobe ca issue ./myca localhost 127.0.0.1\n"
 	 "  tlsprobe ca check --ca ./myca/root.pem --cert ./myca/localhost.fullchain.pem \\\n"
 	 "      --key ./myca/localhost.key --host localhost\n",
-	 1, SIZE_MAX, "tlsprobe ca needs init, issue or check; see tlsprobe ca --help"},
+	 1, SIZE_MAX, "ca needs init, issue or check; see tlsprobe ca --help"},
 };
 #define N_COMMANDS COUNT(commands)
 
@@ -379,6 +388,14 @@ static int
 config_failed(struct parse *p, const char *flags)
 {
 	return fail(p, "%s%s%s", flags ? flags : "", flags ? ": " : "", tp_config_error(p->cli->cfg));
+}
+
+/* As config_failed, for a setting read from a file: the file is at fault. */
+static int
+file_failed(struct parse *p, const char *flags)
+{
+	p->cli->failure = FAIL_FILE;
+	return config_failed(p, flags);
 }
 
 /* An option the table gives to a topic that has no case for it: a mistake
@@ -478,6 +495,16 @@ cli_parse_time(const char *s, time_t *t)
 	return -1;
 }
 
+/* Whether some command's option of this long name takes a value. */
+static bool
+takes_value(const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return options[i].arg != NULL;
+	return false;
+}
+
 static const struct opt *
 find(int id, unsigned cmd)
 {
@@ -496,6 +523,94 @@ command_named(const char *name)
 	return NULL;
 }
 
+/* ---- what a mistyped word was meant to be ------------------------------- */
+
+/* A word this far from a name is a typo of it: at most 2 edits, and fewer
+ * than half the name's letters (so "db" is not a typo of "ca"). */
+#define TYPO_EDITS 2
+/* Longer words are taken as host names, however close. */
+#define TYPO_LEN 10
+
+/* Edits (insert, delete, substitute, swap two neighbours) from a to b:
+ * the Damerau-Levenshtein distance (optimal string alignment); words of 64
+ * bytes or more count as far from everything. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			bool swapped = i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1];
+			if (swapped && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+static bool
+is_typo_of(const char *word, const char *name)
+{
+	size_t d = edit_distance(word, name);
+
+	return d > 0 && d <= TYPO_EDITS && 2 * d < strlen(name);
+}
+
+/* The command a first word was meant to be, or NULL: a short word with no
+ * dot, colon, bracket or slash (which a host name or target would have) a
+ * typo away from a command's name. */
+static const struct command *
+command_meant(const char *word)
+{
+	if (strlen(word) >= TYPO_LEN || word[0] == '-' || strpbrk(word, ".:[]/"))
+		return NULL;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (is_typo_of(word, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* The option of cmd that the unknown "--name[=value]" was meant to be, or NULL. */
+static const struct opt *
+option_meant(const char *bad, unsigned cmd)
+{
+	char name[64];
+	size_t len;
+
+	if (strncmp(bad, "--", 2) != 0 || (len = strcspn(bad + 2, "=")) >= sizeof(name))
+		return NULL;
+	memcpy(name, bad + 2, len);
+	name[len] = '\0';
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if ((options[i].cmds & cmd) && is_typo_of(name, options[i].name))
+			return &options[i];
+	return NULL;
+}
+
+/* A typo of a command in place of a target: bad usage, not a DNS query. */
+static int
+command_typo(struct parse *p, const char *word)
+{
+	const struct command *meant = command_meant(word);
+
+	if (!meant)
+		return 0;
+	return fail(p, "unknown command '%s': did you mean '%s'? To probe a host named %s: tlsprobe connect %s "
+		       "(or %s:443)", word, meant->name, word, word, word);
+}
+
 /* ---- the topics: each turns its options into settings ------------------ */
 
 /* --help, --version, and how results are written. */
@@ -503,10 +618,6 @@ static int
 apply_output(struct parse *p, const struct opt *o, const char *arg)
 {
 	static const char *const colors[] = {[COLOR_AUTO] = "auto", [COLOR_ALWAYS] = "always", [COLOR_NEVER] = "never"};
-	static const char *const formats[] = {
-		[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
-		[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
-	};
 	struct cli *cli = p->cli;
 	int k;
 
@@ -517,13 +628,18 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 		cli->color = (enum cli_color)k;
 		break;
 	case OPT_FORMAT:
-		if ((k = keyword(arg, formats, COUNT(formats))) < 0)
+		if ((k = keyword(arg, format_names, COUNT(format_names))) < 0)
 			return fail(p, "invalid --format '%s': use text, json, nagios, prometheus or tsv", arg);
 		cli->format = (enum cli_format)k;
 		break;
 	case OPT_HELP: cli->help = true; break;
 	case OPT_JSON: cli->format = FORMAT_JSON; break;
 	case OPT_QUIET: cli->quiet++; break;
+	case OPT_SAVE_CHAIN:
+		if (!*arg)
+			return fail(p, "empty --save-chain: give a file name");
+		cli->save_chain = arg;
+		break;
 	case OPT_VERBOSE: cli->verbose++; break;
 	case OPT_VERSION: cli->version = true; break;
 	default: return misplaced(p, o);
@@ -546,7 +662,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CA_FILE:
 		if (tp_config_add_ca_file(cfg, arg) < 0)
-			return config_failed(p, NULL);
+			return file_failed(p, NULL);
 		break;
 	case OPT_CRIT_DAYS:
 		if (parse_int(arg, &p->crit) < 0)
@@ -554,7 +670,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 		break;
 	case OPT_CRL:
 		if (tp_config_add_crl_file(cfg, arg) < 0)
-			return config_failed(p, NULL);
+			return file_failed(p, NULL);
 		break;
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
@@ -794,7 +910,7 @@ check_args(struct parse *p, const struct command *command)
 	if (cli->n_targets >= command->min_args && cli->n_targets <= command->max_args)
 		return 0;
 	if (!command->wrong_args)
-		return fail(p, "tlsprobe %s takes no target ('%s'); see tlsprobe %s --help", cli->command,
+		return fail(p, "%s takes no target ('%s'); see tlsprobe %s --help", cli->command,
 			    cli->targets[0], cli->command);
 	return fail(p, "%s", command->wrong_args);
 }
@@ -806,6 +922,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	char shortopts[N_OPTIONS * 2 + 2], *sp = shortopts;
 	struct parse p = {.cli = cli, .warn = WARN_DAYS, .crit = CRIT_DAYS, .err = err, .errlen = errlen};
 	const struct command *command = &commands[0];
+	bool named = false;
 	size_t nl = 0;
 	int c;
 
@@ -818,13 +935,18 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	cli->fetch.o.connect_to = cli->fetch.connect_to;
 	cli->fetch.o.expect_headers = cli->fetch.expect_headers;
 	cli->cfg = tp_config_create();
-	if (!cli->cfg)
+	if (!cli->cfg) {
+		cli->failure = FAIL_INTERNAL;
 		return fail(&p, "out of memory");
+	}
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);
+		named = true;
 		argv++;
 		argc--;
+	} else if (argc > 1 && command_typo(&p, argv[1]) < 0) {
+		return -1;
 	}
 	cli->command = command->name;
 	cli->cmd = command->bit;
@@ -862,6 +984,9 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 								    options[i].name, commands[k].name, cli->command);
 				}
 			}
+			if ((o = option_meant(bad, cli->cmd)))
+				return fail(&p, "unknown option '%s': did you mean --%s? See tlsprobe %s --help", bad,
+					    o->name, cli->command);
 			return fail(&p, "unknown option '%s'; see tlsprobe %s --help", bad, cli->command);
 		}
 		if (!(o = find(c, cli->cmd)))
@@ -873,11 +998,14 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return 0;
 	cli->targets = argv + optind;
 	cli->n_targets = (size_t)(argc - optind);
+	/* "tlsprobe -q serv": the first word, after the options. */
+	if (!named && cli->n_targets && command_typo(&p, cli->targets[0]) < 0)
+		return -1;
 	/* serve and demo judge no chain: the probe's settings are not theirs. */
 	if (!(cli->cmd & JUDGE))
 		return check_args(&p, command);
 	if ((p.cert || p.key) && tp_config_set_client_cert(cli->cfg, p.cert, p.key) < 0)
-		return config_failed(&p, "--client-cert/--client-key");
+		return file_failed(&p, "--client-cert/--client-key");
 	if ((p.tls_min || p.tls_max) && tp_config_set_tls_versions(cli->cfg, p.tls_min, p.tls_max) < 0)
 		return config_failed(&p, "--tls-min/--tls-max");
 	if (tp_config_set_expiry_days(cli->cfg, p.warn, p.crit) < 0)
@@ -888,7 +1016,35 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	 * the client key) are checked now, so bad usage fails before any probe. */
 	if (tp_config_ready(cli->cfg) < 0)
 		return config_failed(&p, NULL);
-	return check_args(&p, command);
+	if (check_args(&p, command) < 0)
+		return -1;
+	if (cli->save_chain && cli->n_targets > 1)
+		return fail(&p, "--save-chain writes the chain of one server: give one target");
+	return 0;
+}
+
+enum cli_format
+cli_format_asked(int argc, char **argv)
+{
+	enum cli_format format = FORMAT_TEXT;
+	int k;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *a = argv[i], *value = NULL;
+		if (strcmp(a, "--json") == 0)
+			format = FORMAT_JSON;
+		else if (strncmp(a, "--format=", 9) == 0)
+			value = a + 9;
+		else if (strcmp(a, "--format") == 0 && i + 1 < argc)
+			value = argv[++i];
+		else if (a[0] == '-' && a[1] != '-' && a[1] && find(a[1], ALL) && find(a[1], ALL)->arg && !a[2])
+			i++; /* "-H value": the value is no option */
+		else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && takes_value(a + 2))
+			i++;
+		if (value && (k = keyword(value, format_names, COUNT(format_names))) >= 0)
+			format = (enum cli_format)k;
+	}
+	return format;
 }
 
 void

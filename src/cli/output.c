@@ -3,6 +3,8 @@
  * command that judges certificates. Prometheus output is held until the end:
  * the exposition format wants each metric's samples together.
  */
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,17 +23,20 @@ out_init(struct out *o, const struct cli *cli)
 		.pretty = isatty(STDOUT_FILENO) && cli->cmd != CMD_BATCH,
 		.warn_days = cli->warn_days,
 		.crit_days = cli->crit_days,
+		.now = cli->at,
 	};
 	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create()))
 		return -1;
+	o->ro.lines = cli->cmd == CMD_BATCH;
 	if (o->format == FORMAT_TSV)
-		render_tsv_header(stdout);
+		render_tsv_header(stdout, o->ro.lines);
 	return 0;
 }
 
 void
-out_result(struct out *o, const struct tp_result *r)
+out_record(struct out *o, const struct tp_result *r, size_t line)
 {
+	o->ro.line = line;
 	switch (o->format) {
 	case FORMAT_JSON:
 		render_json(stdout, r, &o->ro);
@@ -40,10 +45,10 @@ out_result(struct out *o, const struct tp_result *r)
 		render_nagios(stdout, r, &o->ro);
 		break;
 	case FORMAT_PROMETHEUS:
-		prom_add(o->prom, r);
+		prom_add(o->prom, r, line);
 		break;
 	case FORMAT_TSV:
-		render_tsv(stdout, r);
+		render_tsv(stdout, r, &o->ro);
 		break;
 	default:
 		if (o->count && !o->ro.quiet)
@@ -53,6 +58,12 @@ out_result(struct out *o, const struct tp_result *r)
 	}
 	o->count++;
 	fflush(stdout);
+}
+
+void
+out_result(struct out *o, const struct tp_result *r)
+{
+	out_record(o, r, 0);
 }
 
 /*
@@ -95,10 +106,8 @@ out_single(const struct cli *cli, struct tp_result *r)
 	struct out out;
 	int status;
 
-	if (!r) {
-		fprintf(stderr, "tlsprobe: out of memory\n");
-		return TP_STATUS_UNKNOWN;
-	}
+	if (!r)
+		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	if (out_init(&out, cli) == 0) {
 		out_result(&out, r);
 		out_finish(&out);
@@ -106,4 +115,47 @@ out_single(const struct cli *cli, struct tp_result *r)
 	status = (int)tp_result_status(r);
 	tp_result_destroy(r);
 	return status;
+}
+
+/* The codes of a command that could not run, and what to do about each; a
+ * NULL code or fix is the reason code's own. */
+static const struct {
+	const char *code;
+	enum tp_code reason;
+	const char *fix;
+} failures[FAIL_COUNT] = {
+	[FAIL_USAGE] = {"bad-usage", TP_CODE_NONE,
+			"Correct the command line: tlsprobe --help, or tlsprobe COMMAND --help, lists the commands, "
+			"their options and the values each takes."},
+	[FAIL_FILE] = {"bad-file", TP_CODE_NONE,
+		       "Check the path, that this user may read it (or write there), and that the file holds what "
+		       "was asked for: PEM or DER certificates, a PEM key, a CRL, a list of targets."},
+	[FAIL_TARGET] = {NULL, TP_INVALID_TARGET,
+			 "Give host, host:port, [v6addr]:port, a bare IPv6 address or an https:// URL; ports go "
+			 "from 1 to 65535."},
+	[FAIL_INTERNAL] = {NULL, TP_INTERNAL_ERROR, NULL},
+};
+
+int
+cli_fail(enum cli_format format, enum cli_failure why, const char *input, const char *fmt, ...)
+{
+	char *message = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	fprintf(stderr, "tlsprobe: %s\n", message ? message : "out of memory");
+	if (format == FORMAT_JSON) {
+		const struct tp_reason *reason = tp_reason_get(failures[why].reason);
+		render_json_write(stdout,
+				  render_json_failure(input, failures[why].code ? failures[why].code : reason->name,
+						      message ? message : "out of memory",
+						      failures[why].fix ? failures[why].fix : reason->fix),
+				  isatty(STDOUT_FILENO));
+		fflush(stdout);
+	}
+	free(message);
+	return TP_STATUS_UNKNOWN;
 }

@@ -195,12 +195,49 @@ render_json_object(const struct tp_result *r)
 	return o;
 }
 
+json_t *
+render_json_failure(const char *input, const char *code, const char *message, const char *fix)
+{
+	json_t *o = json_object(), *error = json_object(), *target = json_null();
+
+	if (input) {
+		target = json_object();
+		json_object_set_new(target, "input", jstr(input));
+		json_object_set_new(target, "host", json_null());
+		json_object_set_new(target, "port", json_null());
+		json_object_set_new(target, "sni", json_null());
+		json_object_set_new(target, "address", json_null());
+	}
+	json_object_set_new(o, "schema", json_string("tlsprobe/1"));
+	json_object_set_new(o, "target", target);
+	json_object_set_new(o, "status", json_string(tp_status_name(TP_STATUS_UNKNOWN)));
+	json_object_set_new(o, "reason", json_string(code));
+	json_object_set_new(o, "timing_ms", json_null());
+	json_object_set_new(o, "tls", json_null());
+	json_object_set_new(o, "ocsp", json_null());
+	json_object_set_new(o, "chain", json_array());
+	json_object_set_new(o, "verify", json_null());
+	json_object_set_new(error, "code", json_string(code));
+	json_object_set_new(error, "message", jstr(message));
+	json_object_set_new(error, "fix", jstr(fix));
+	json_object_set_new(o, "error", error);
+	return o;
+}
+
+void
+render_json_write(FILE *out, json_t *j, bool pretty)
+{
+	json_dumpf(j, out, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	fputc('\n', out);
+	json_decref(j);
+}
+
 void
 render_json(FILE *out, const struct tp_result *r, const struct render_opts *o)
 {
 	json_t *j = render_json_object(r);
 
-	json_dumpf(j, out, (o->pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-	fputc('\n', out);
-	json_decref(j);
+	if (o->line)
+		json_object_set_new(j, "line", json_integer((json_int_t)o->line));
+	render_json_write(out, j, o->pretty);
 }

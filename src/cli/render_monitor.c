@@ -66,6 +66,8 @@ render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o)
 
 	fprintf(out, "TLSPROBE %s - ", cli_status_word(st));
 	put_flat(out, target_label(r));
+	if (o->line)
+		fprintf(out, " (line %zu)", o->line);
 	if (reason) {
 		const struct tp_problem *p = tp_result_error(r);
 		for (size_t i = 0; !p && i < tp_result_problem_count(r); i++)
@@ -172,20 +174,26 @@ label(FILE *out, const char *key, const char *value, bool first)
 }
 
 static FILE *
-sample(struct prom *p, enum family fam, const struct tp_result *r)
+sample(struct prom *p, enum family fam, const struct tp_result *r, size_t line)
 {
 	const char *sni = tp_result_target(r)->sni;
+	char n[24];
 
 	fprintf(p->f[fam], "%s{", families[fam].name);
 	label(p->f[fam], "target", target_label(r), true);
 	/* One address probed under several names is several series. */
 	if (sni)
 		label(p->f[fam], "sni", sni, false);
+	/* And one target on two lines of a list: two series, never one twice. */
+	if (line) {
+		snprintf(n, sizeof(n), "%zu", line);
+		label(p->f[fam], "line", n, false);
+	}
 	return p->f[fam];
 }
 
 void
-prom_add(struct prom *p, const struct tp_result *r)
+prom_add(struct prom *p, const struct tp_result *r, size_t line)
 {
 	const struct tp_tls_info *tls = tp_result_tls(r);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
@@ -194,15 +202,15 @@ prom_add(struct prom *p, const struct tp_result *r)
 	long days = 0;
 	FILE *o;
 
-	o = sample(p, F_SUCCESS, r);
+	o = sample(p, F_SUCCESS, r, line);
 	fprintf(o, "} %d\n", st <= TP_STATUS_WARNING ? 1 : 0);
-	o = sample(p, F_DURATION, r);
+	o = sample(p, F_DURATION, r, line);
 	fprintf(o, "} %.6f\n", tp_result_timing(r)->total_ms / 1000.0);
 	/* Expiry is reported whenever certificates were seen, verified or not. */
 	if (earliest_expiry(r, &when, &days)) {
-		o = sample(p, F_EARLIEST, r);
+		o = sample(p, F_EARLIEST, r, line);
 		fprintf(o, "} %lld\n", (long long)when);
-		o = sample(p, F_LAST_CHAIN, r);
+		o = sample(p, F_LAST_CHAIN, r, line);
 		fprintf(o, "} %lld\n", (long long)when);
 	}
 	if (tls) {
@@ -211,17 +219,17 @@ prom_add(struct prom *p, const struct tp_result *r)
 		snprintf(version, sizeof(version), "%s", tls->version);
 		if (strncmp(version, "TLSv", 4) == 0)
 			version[3] = ' ';
-		o = sample(p, F_VERSION, r);
+		o = sample(p, F_VERSION, r, line);
 		label(o, "version", version, false);
 		fputs("} 1\n", o);
-		o = sample(p, F_CIPHER, r);
+		o = sample(p, F_CIPHER, r, line);
 		label(o, "cipher", tls->cipher, false);
 		fputs("} 1\n", o);
 	}
 	if (tp_result_cert_count(r)) {
 		const struct tp_cert_info *c = tp_result_cert(r, 0);
 		char *sans = cli_join_sans(c, ",");
-		o = sample(p, F_CHAIN_INFO, r);
+		o = sample(p, F_CHAIN_INFO, r, line);
 		label(o, "fingerprint_sha256", c->sha256, false);
 		label(o, "subject", c->subject, false);
 		label(o, "issuer", c->issuer, false);
@@ -231,10 +239,10 @@ prom_add(struct prom *p, const struct tp_result *r)
 		free(sans);
 	}
 	if (f && f->status) {
-		o = sample(p, F_HTTP_STATUS, r);
+		o = sample(p, F_HTTP_STATUS, r, line);
 		fprintf(o, "} %ld\n", f->status);
 	}
-	o = sample(p, F_STATUS, r);
+	o = sample(p, F_STATUS, r, line);
 	fprintf(o, "} %d\n", (int)st);
 	const struct tp_problem *err = tp_result_error(r);
 	for (size_t i = 0; i < tp_result_problem_count(r) + (err ? 1 : 0); i++) {
@@ -249,7 +257,7 @@ prom_add(struct prom *p, const struct tp_result *r)
 		if (seen)
 			continue;
 		snprintf(index, sizeof(index), "%d", pr->cert_index);
-		o = sample(p, F_PROBLEM, r);
+		o = sample(p, F_PROBLEM, r, line);
 		label(o, "code", tp_reason_get(pr->code)->name, false);
 		label(o, "severity", tp_status_name(pr->severity), false);
 		label(o, "cert_index", pr->cert_index >= 0 ? index : "", false);
@@ -280,13 +288,14 @@ tsv_field(FILE *out, const char *s, bool last)
 }
 
 void
-render_tsv_header(FILE *out)
+render_tsv_header(FILE *out, bool lines)
 {
-	fputs("target\tstatus\treason\tdays_remaining\tnot_after\tsubject\taddress\tversion\n", out);
+	fputs("target\tstatus\treason\tdays_remaining\tnot_after\tsubject\taddress\tversion", out);
+	fputs(lines ? "\tline\n" : "\n", out);
 }
 
 void
-render_tsv(FILE *out, const struct tp_result *r)
+render_tsv(FILE *out, const struct tp_result *r, const struct render_opts *o)
 {
 	const struct tp_tls_info *tls = tp_result_tls(r);
 	enum tp_code reason = tp_result_reason(r);
@@ -307,5 +316,9 @@ render_tsv(FILE *out, const struct tp_result *r)
 	tsv_field(out, t, false);
 	tsv_field(out, tp_result_cert_count(r) ? tp_result_cert(r, 0)->subject : "", false);
 	tsv_field(out, tp_result_address(r), false);
-	tsv_field(out, tls ? tls->version : "", true);
+	tsv_field(out, tls ? tls->version : "", !o->lines);
+	if (o->lines && o->line)
+		fprintf(out, "%zu", o->line);
+	if (o->lines)
+		fputc('\n', out);
 }

@@ -116,6 +116,8 @@ verdict(const struct tout *w, const struct tp_result *r)
 	render_safe(w->f, t->host && *t->host ? t->host : t->input);
 	if (t->port)
 		fprintf(w->f, ":%u", t->port);
+	if (w->o->line)
+		fprintf(w->f, " (line %zu)", w->o->line);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
 	if (f && f->status) {
 		/* The reason phrase is the server's words: untrusted. */
@@ -123,7 +125,12 @@ verdict(const struct tout *w, const struct tp_result *r)
 		render_safe(w->f, f->reason);
 		fprintf(w->f, ", %s", f->http_version ? f->http_version : "HTTP");
 	}
-	if (reason) {
+	if (reason == TP_INVALID_TARGET && tp_result_error(r)) {
+		/* What is wrong with the line says more than "not a valid target". */
+		fputs(": ", w->f);
+		render_safe(w->f, tp_result_error(r)->message);
+		fprintf(w->f, " (%s)", tp_reason_get(reason)->name);
+	} else if (reason) {
 		fprintf(w->f, "%s %s (%s)", f && f->status ? ";" : ":", tp_reason_get(reason)->title,
 			tp_reason_get(reason)->name);
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
@@ -207,11 +214,29 @@ connection(const struct tout *w, const struct tp_result *r)
 	field(w, 2, "time", "%s (from the start)", timing);
 }
 
+/* "12 days left", "expired 30 days ago": the days of days_remaining (rounded
+ * toward zero, as the problems' messages count them), which is 0 on the
+ * day either side of not_after. */
+static const char *
+days_left(const struct tout *w, const struct tp_cert_info *c, char *buf, size_t len)
+{
+	long d = c->days_remaining < 0 ? -c->days_remaining : c->days_remaining;
+	time_t now = w->o->now ? w->o->now : time(NULL);
+
+	if (c->days_remaining > 0)
+		snprintf(buf, len, "%ld day%s left", d, d == 1 ? "" : "s");
+	else if (c->days_remaining < 0)
+		snprintf(buf, len, "expired %ld day%s ago", d, d == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%s", c->not_after < now ? "expired less than a day ago" : "less than a day left");
+	return buf;
+}
+
 static void
 chain(const struct tout *w, const struct tp_result *r)
 {
 	size_t n = tp_result_cert_count(r);
-	char from[32], to[32];
+	char from[32], to[32], left[48];
 
 	if (!n)
 		return;
@@ -228,10 +253,7 @@ chain(const struct tout *w, const struct tp_result *r)
 		char *utc = strstr(from, " UTC");
 		if (utc)
 			*utc = '\0';
-		if (c->days_remaining < 0)
-			field(w, 5, "valid", "%s to %s (expired %ld days ago)", from, to, -c->days_remaining);
-		else
-			field(w, 5, "valid", "%s to %s (%ld days left)", from, to, c->days_remaining);
+		field(w, 5, "valid", "%s to %s (%s)", from, to, days_left(w, c, left, sizeof(left)));
 		if (c->n_sans) {
 			char *names = cli_join_sans(c, ", ");
 			field(w, 5, "names", "%s", names ? names : "");

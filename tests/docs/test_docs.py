@@ -439,6 +439,32 @@ class ManPageTest(unittest.TestCase):
                                          "%s is %sreported by the code: %s say 'Reserved'" %
                                          (code, "" if reported else "never ", "do not" if reported else "do"))
 
+    def test_reason_codes_in_the_readme(self):
+        # README's "## Reason codes": every code of reason.c once, the
+        # findings before "Probe errors:" and the errors after it.
+        text = read(os.path.join(SOURCE, "README.md"))
+        m = re.search(r"^## Reason codes\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        self.assertTrue(m, "README.md has no '## Reason codes' section")
+        findings, sep, errors = m.group(1).partition("Probe errors:")
+        self.assertTrue(sep, "README.md: no 'Probe errors:' in '## Reason codes'")
+        codes = reason_codes()
+        for is_error, part in ((False, findings), (True, errors)):
+            named = re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)*)`", part)
+            with self.subTest(kind="errors" if is_error else "findings"):
+                self.assertEqual(len(named), len(set(named)), "a code named twice: %s" % named)
+                self.assertEqual(set(named), {c[1] for c in codes if c[3] == is_error})
+
+    def test_failure_codes_in_the_json_page(self):
+        # the codes of a command that cannot run (src/cli/output.c), each a
+        # definition of tlsprobe-json.7's FAILURES
+        text = read(os.path.join(SOURCE, "src", "cli", "output.c"))
+        names = {e: n for e, n, _, _, _ in reason_codes()}
+        codes = re.findall(r'\[FAIL_\w+\] = \{"([a-z-]+)"', text)
+        codes += [names[e] for e in re.findall(r"\[FAIL_\w+\] = \{NULL, (TP_\w+)", text)]
+        self.assertGreaterEqual(len(codes), 4, "the failures table of output.c")
+        defined = [term.strip("*") for term, _ in definitions(section(scd(MAN7), "FAILURES"))]
+        self.assertEqual(sorted(defined), sorted(codes))
+
     def test_every_json_member_is_documented(self):
         page = scd(MAN7)
         sources = json_sources()

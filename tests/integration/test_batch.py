@@ -46,7 +46,7 @@ from harness import formats as fmt
 from harness.env import REPO_ROOT, epoch
 from harness.formats import SEVERITY, EXIT_CODE, WORD
 from harness.runner import popen
-from harness.schema import check_record, ndjson
+from harness.schema import check_failure, check_record, ndjson
 
 F = None            # harness.Fixtures
 REF = None          # tlsprobe serve --scenario all
@@ -188,8 +188,7 @@ class BatchCase(unittest.TestCase):
             self.assertEqual(obj["tls"]["version"], e.version, ctx)
         if e.name:
             self.assertEqual(obj["verify"]["name"], e.name, ctx)
-        if e.error == "invalid-target":
-            self.assertRegex(obj["error"]["message"], r"\bline %d\b" % e.lineno, ctx)
+        self.assertEqual(obj.get("line"), e.lineno, ctx)
         if e.reason and e.error is None:
             self.assertIn(e.reason, harness.problem_codes(obj), ctx)
 
@@ -310,10 +309,68 @@ class StandardInput(BatchCase):
         self.assertEqual(ndjson(first.decode())[0]["status"], "ok")
 
     def test_unreadable_list_is_unknown(self):
-        r = batch(os.path.join(TMP, "no-such-list.txt"), "--json")
+        path = os.path.join(TMP, "no-such-list.txt")
+        r = batch(path, "--json")
         self.assertEqual(r.rc, 3, r.err)
-        self.assertEqual(r.out, "")
+        objs = ndjson(r.out)
+        self.assertEqual(len(objs), 1, r.out)
+        check_failure(objs[0], path)
+        self.assertEqual(objs[0]["error"]["code"], "bad-file")
         self.assertIn("no-such-list.txt", r.err)
+        self.assertEqual(batch(path).out, "", "nothing on stdout without --json")
+
+
+class EveryLineARecord(BatchCase):
+    """Each line that is neither blank nor a comment gives exactly one record,
+    naming its line in every format, whatever bytes it holds."""
+
+    LONG = "a" * 100000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = b"".join([
+            b"\0" + GOOD.target.encode() + b"\n",              # 1: NUL first
+            b"# a comment \0 with a NUL\n",                     # 2: a comment
+            b"\n",                                              # 3
+            GOOD.target.encode() + b"\0 --sni x\n",             # 4: NUL inside
+            cls.LONG.encode() + b":443\n",                      # 5: 100 KB host name
+            GOOD.target.encode() + b" --sni " + b"b" * 300 + b"\n",   # 6: SNI too long
+            GOOD.target.encode() + b"\n",                        # 7: a target
+        ])
+        cls.want = {1: "a NUL byte at column 1", 4: "a NUL byte at column %d" % (len(GOOD.target) + 1),
+                    5: "a DNS name has at most 253", 6: "a DNS name has at most 253", 7: None}
+
+    def run_as(self, *fmt_args):
+        return batch("-", "--ordered", *fmt_args, input=self.data)
+
+    def test_json_one_record_per_line_with_its_number(self):
+        r = self.run_as("--json")
+        objs = ndjson(r.out)
+        self.assertEqual([o["line"] for o in objs], sorted(self.want), r.out[:2000])
+        for o in objs:
+            check_record(o)
+            with self.subTest(line=o["line"]):
+                words = self.want[o["line"]]
+                if words:
+                    self.assertEqual((o["status"], o["reason"]), ("unknown", "invalid-target"))
+                    self.assertIn(words, o["error"]["message"])
+                else:
+                    self.assertEqual(o["status"], "ok", harness.dump(o))
+        self.assertEqual(objs[0]["target"]["input"], "\ufffd" + GOOD.target)
+        self.assertEqual(objs[2]["target"]["input"], self.LONG + ":443")
+        self.assertSummary(r, [o["status"] for o in objs], "standard input")
+
+    def test_text_nagios_tsv_and_prometheus_name_the_lines(self):
+        text = self.run_as().out.splitlines()
+        self.assertEqual([int(TEXT_LINE_RE.match(l).group(3)) for l in text], sorted(self.want), text)
+        nagios = [fmt.parse_nagios_line(l) for l in self.run_as("--format", "nagios").out.splitlines()]
+        self.assertEqual([int(re.search(r" \(line (\d+)\): ", p.text).group(1)) for p in nagios],
+                         sorted(self.want))
+        _, rows = fmt.parse_tsv(self.run_as("--format", "tsv").out)
+        self.assertEqual([int(row["line"]) for row in rows], sorted(self.want))
+        fams = fmt.parse_exposition(self.run_as("--format", "prometheus").out)
+        self.assertEqual(sorted(int(s.labels["line"]) for s in fams["tlsprobe_status"].samples),
+                         sorted(self.want))
 
 
 class Progress(BatchCase):
@@ -424,7 +481,7 @@ class ExitCodes(BatchCase):
 # text
 # --------------------------------------------------------------------------
 
-TEXT_LINE_RE = re.compile(r"^(OK|WARNING|CRITICAL|UNKNOWN)\s+(\S+): \S")
+TEXT_LINE_RE = re.compile(r"^(OK|WARNING|CRITICAL|UNKNOWN)\s+(\S+) \(line (\d+)\): \S")
 
 
 class TextMode(BatchCase):
@@ -441,8 +498,12 @@ class TextMode(BatchCase):
             with self.subTest(line=line):
                 m = TEXT_LINE_RE.match(line)
                 self.assertIsNotNone(m, line)
-                self.assertEqual((m.group(1), m.group(2).rstrip(":")),
-                                 (e.status.upper(), e.input))
+                self.assertEqual((m.group(1), m.group(2), int(m.group(3))),
+                                 (e.status.upper(), e.input, e.lineno))
+                if e.error == "invalid-target":
+                    # why the line is no target, not only that it is not
+                    self.assertNotIn("not a valid target", line)
+                    self.assertTrue(line.endswith(" (invalid-target)"), line)
                 self.assertNotIn("\x1b", line, "no colour when stdout is not a terminal")
         self.assertSummary(r, [e.status for e in expects], path)
 
@@ -478,7 +539,9 @@ class Nagios(BatchCase):
         p = fmt.parse_nagios_line(line)
         self.assertEqual(p.service, "TLSPROBE", ctx)
         self.assertEqual(p.status, obj["status"].upper(), ctx)
-        self.assertTrue(p.text.startswith(obj["target"]["input"] + ":"), ctx)
+        # a batch record names its line after the target
+        where = " (line %d)" % obj["line"] if "line" in obj else ""
+        self.assertTrue(p.text.startswith(obj["target"]["input"] + where + ":"), ctx)
         if obj["reason"]:
             self.assertIn(obj["reason"], p.text, ctx)
         perf = p.perfdata
@@ -652,6 +715,24 @@ class Prometheus(BatchCase):
             got = Counter(s.labels["target"] for s in fams[name].samples)
             self.assertEqual(got, Counter(self.lines), name)
 
+    def test_every_sample_names_its_line(self):
+        lines = {t: str(i) for i, t in enumerate(self.lines, 1)}
+        for fam in self.families().values():
+            for s in fam.samples:
+                self.assertEqual(s.labels.get("line"), lines[s.labels["target"]], s)
+
+    def test_one_target_on_two_lines_gives_two_series(self):
+        # without the line label the same series twice: invalid exposition
+        r = batch("-", "--format", "prometheus", input="bad_host!:1\n\nbad_host!:1\n")
+        fams = fmt.parse_exposition(r.out)
+        self.assertEqual(sorted(s.labels["line"] for s in fams["tlsprobe_status"].samples), ["1", "3"])
+
+    def test_connect_has_no_line_label(self):
+        r = run_tlsprobe("127.0.0.1:%d" % CLOSED, "--format", "prometheus")
+        for fam in fmt.parse_exposition(r.out).values():
+            for s in fam.samples:
+                self.assertNotIn("line", s.labels)
+
     def test_probe_success_and_status_values(self):
         fams = self.families()
         for target, o in self.objs.items():
@@ -783,11 +864,12 @@ class Tsv(BatchCase):
         r = batch(path, "--format", "tsv", "--ordered")
         objs = ndjson(batch(path, "--json", "--ordered").out)
         header, rows = fmt.parse_tsv(r.out)
-        self.assertEqual(header, fmt.TSV_COLUMNS)
+        self.assertEqual(header, fmt.TSV_COLUMNS + ["line"])
         self.assertEqual(len(rows), len(expects), r.out)
         for row, o, e in zip(rows, objs, expects):
             with self.subTest(line=e.line):
                 self.assertEqual(row["target"], e.input)
+                self.assertEqual(row["line"], str(e.lineno))
                 self.assertEqual(row["target"], o["target"]["input"])
                 self.assertEqual(row["status"], o["status"])
                 self.assertEqual(row["reason"], o["reason"] or "")

@@ -16,13 +16,13 @@ import sys
 import unittest
 
 import harness
-from harness import (Pki, Serve, X509, cat, probe_json, read, run_tlsprobe, tempdir, tool,
+from harness import (Pki, Serve, X509, cat, openssl, probe_json, read, run_tlsprobe, tempdir, tool,
                      write)
 from harness.clients import client_context, curl, https_get_raw
 from harness.pki import EXTENSIONS, leaf_ext, pem_blocks, sha256_of_pem
 from harness.sandbox import (give_to_unprivileged, make_unreadable, mode, readonly_prefix,
                              snapshot, unprivileged_prefix)
-from harness.schema import check_file_schema, codes, problem
+from harness.schema import check_failure, check_file_schema, codes, parse_json_line, problem
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -362,6 +362,17 @@ class EndToEnd(CaCase):
         self.assertReport(r, 2, "critical", "expired", ["expired"])
         self.assertProblemAt(r[1], "expired", "critical", 0)
 
+    def test_dash_reads_the_certificates_from_standard_input(self):
+        rc, obj, _, err = tp_json("cert", self.fullchain)
+        for data in (read(self.fullchain), openssl("x509", "-in", self.fullchain, "-outform", "DER")):
+            rc2, obj2, _, err2 = tp_json("cert", "-", input=data)
+            self.assertEqual((rc2, obj2["target"]["input"]), (rc, "-"), err2)
+            self.assertEqual([c["sha256"] for c in obj2["chain"]],
+                             [c["sha256"] for c in obj["chain"]][:len(obj2["chain"])], err2)
+        self.assertEqual(len(obj["chain"]), 2)
+        rc, out, err = tp("cert", "-", input=b"no certificate here\n")
+        self.assertOneLineError(rc, out, err, "standard input holds no certificate")
+
     def test_cert_file_without_a_certificate_is_a_one_line_error(self):
         d = tempdir(self)
         cases = {
@@ -370,10 +381,16 @@ class EndToEnd(CaCase):
             "key only": self.key,
         }
         for what, path in cases.items():
-            for fmt in ((), ("--json",)):
-                with self.subTest(what=what, fmt=fmt):
-                    rc, out, err = tp("cert", path, *fmt)
-                    self.assertOneLineError(rc, out, err, path)
+            with self.subTest(what=what):
+                rc, out, err = tp("cert", path)
+                self.assertOneLineError(rc, out, err, path)
+                # with --json, the same line and an object saying it
+                rc, out, err = tp("cert", path, "--json")
+                self.assertOneLineError(rc, "", err, path)
+                obj = parse_json_line(out)
+                check_failure(obj, path)
+                self.assertEqual(obj["error"]["code"], "bad-file")
+                self.assertEqual("tlsprobe: %s\n" % obj["error"]["message"], err)
 
 
 def TlsprobeServeFor(cls, *args, cwd=None):

@@ -171,11 +171,33 @@ class Validity(ProbeCase):
         self.assertProblem(r, "expired", severity="critical", cert_index=0)
         self.assertLess(self.leaf(r)["days_remaining"], 0)
 
-    def test_days_remaining_is_floored_relative_to_at(self):
-        # one hour after notAfter: -1/24 day, floored -> -1
-        r = probe_json(self.target, *trust_root(), "--at", at_epoch(F.short.not_after + HOUR))
+    def test_days_remaining_is_rounded_toward_zero_relative_to_at(self):
+        # one hour after notAfter: -1/24 day -> 0 (the status says expired);
+        # the text report says so in words
+        at = at_epoch(F.short.not_after + HOUR)
+        r = probe_json(self.target, *trust_root(), "--at", at)
         self.assertOutcome(r, 2, "critical", "expired")
-        self.assertEqual(self.leaf(r)["days_remaining"], -1, dump(r.obj))
+        self.assertEqual(self.leaf(r)["days_remaining"], 0, dump(r.obj))
+        t = run_tlsprobe(self.target, *trust_root(), "--at", at)
+        self.assertIn("(expired less than a day ago)", " ".join(t.out.split()))
+        t = run_tlsprobe(self.target, *trust_root(), "--at", at_epoch(F.short.not_after - HOUR))
+        self.assertIn("(less than a day left)", " ".join(t.out.split()))
+
+    def test_days_ago_in_words_and_days_remaining_agree(self):
+        # 30 days and 5 hours after notAfter: the message says "30 days ago",
+        # so days_remaining is -30 in JSON, perfdata, TSV and the chain block
+        at = at_epoch(F.short.not_after + 30 * DAY + 5 * HOUR)
+        r = probe_json(self.target, *trust_root(), "--at", at)
+        self.assertIn(", 30 days ago", self.assertProblem(r, "expired", cert_index=0)["message"])
+        self.assertEqual(self.leaf(r)["days_remaining"], -30, dump(r.obj))
+        n = run_tlsprobe(self.target, *trust_root(), "--at", at, "--format", "nagios")
+        self.assertIn(" days_remaining=-30;", n.out)
+        tsv = run_tlsprobe(self.target, *trust_root(), "--at", at, "--format", "tsv")
+        self.assertEqual(tsv.out.split("\n")[1].split("\t")[3], "-30", tsv.out)
+        t = run_tlsprobe(self.target, *trust_root(), "--at", at)
+        text = " ".join(t.out.split())
+        self.assertIn("(expired 30 days ago)", text)
+        self.assertIn(", 30 days ago", text)
 
     def test_how_long_ago_and_how_soon_read_in_the_right_unit(self):
         for at, words in ((F.short.not_after + 5 * MINUTE, "expired on %s, 5 minutes ago"),

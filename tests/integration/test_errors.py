@@ -6,6 +6,7 @@ import unittest
 import harness
 from harness import trust_root
 from harness import ProbeCase, dump, probe_json, run_tlsprobe
+from harness.schema import check_failure, parse_json_line
 
 F = None
 
@@ -150,6 +151,57 @@ class ConnectionLevel(ProbeCase):
         self.assertError(r, "connection-refused")
 
 
+class FailuresInJson(unittest.TestCase):
+    """With --json, a command that cannot run writes one object on stdout
+    (status unknown, the error's code, message and fix) besides its line on
+    stderr, and exits 3."""
+
+    def check(self, code, input, *args):
+        r = run_tlsprobe(*args, timeout=10)
+        ctx = "args %r -> exit %d\nstdout: %r\nstderr: %r" % (args, r.rc, r.out, r.err)
+        self.assertEqual(r.rc, 3, ctx)
+        lines = r.out.splitlines()
+        self.assertEqual(len(lines), 1, ctx)
+        obj = parse_json_line(lines[0])
+        try:
+            check_failure(obj, input)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, ctx)) from None
+        self.assertEqual(obj["error"]["code"], code, ctx)
+        self.assertEqual(r.err, "tlsprobe: %s\n" % obj["error"]["message"], ctx)
+        return obj
+
+    def test_bad_usage(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args in (("--json", closed, "--timeout", "abc"), (closed, "--timeout", "abc", "--json"),
+                     ("--format", "json", closed, "--no-such-option"), ("--format=json", "fecth", "x"),
+                     ("fetch", "--json"), ("ca", "check", "--json"), ("ca", "frobnicate", "--json"),
+                     ("serve", "--json")):
+            with self.subTest(args=args):
+                self.check("bad-usage", None, *args)
+
+    def test_malformed_target_names_it(self):
+        obj = self.check("invalid-target", "localhost:0", "--json", "localhost:0")
+        self.assertIn("invalid port '0'", obj["error"]["message"])
+
+    def test_files(self):
+        d = harness.scratch_dir()
+        missing = os.path.join(d, "no-such-dir", "x.pem")
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        self.check("bad-file", None, closed, "--ca-file", missing, "--json")
+        self.check("bad-file", F.leaf.key, "cert", F.leaf.key, "--json")
+        self.check("bad-file", missing, "ca", "check", "--cert", missing, "--json")
+        self.check("bad-file", missing, "ca", "check", "--cert", F.leaf.cert, "--ca", missing, "--json")
+        self.check("bad-file", missing, "batch", missing, "--json")
+
+    def test_cert_writes_one_object_per_file_good_or_not(self):
+        r = run_tlsprobe("cert", F.leaf.cert, F.leaf.key, F.root.cert, "--json")
+        objs = [parse_json_line(l) for l in r.out.splitlines()]
+        self.assertEqual([o["status"] for o in objs], ["ok", "unknown", "ok"], r.out)
+        check_failure(objs[1], F.leaf.key)
+        self.assertEqual(r.rc, 3)
+
+
 class BadUsage(unittest.TestCase):
     """Bad usage: exit 3, exactly one line "tlsprobe: ..." on stderr, stdout empty."""
 
@@ -161,7 +213,16 @@ class BadUsage(unittest.TestCase):
         self.assertTrue(err.endswith("\n"), ctx)
         self.assertEqual(len(err.splitlines()), 1, ctx)
         self.assertTrue(err.startswith("tlsprobe: "), ctx)
+        self.assertFalse(err.startswith("tlsprobe: tlsprobe "), "says tlsprobe twice\n" + ctx)
         return err
+
+    def test_wrong_number_of_words_says_tlsprobe_once(self):
+        for args, said in ((("ca",), "ca needs init, issue or check"),
+                           (("fetch",), "fetch takes one URL"),
+                           (("batch", "a.txt", "b.txt"), "batch reads one list"),
+                           (("serve", "extra"), "serve takes no target ('extra')")):
+            with self.subTest(args=args):
+                self.assertIn("tlsprobe: " + said, self.check(*args))
 
     def test_files_that_are_not_what_was_asked_say_what_they_are(self):
         closed = "127.0.0.1:%d" % harness.closed_port()
@@ -176,6 +237,39 @@ class BadUsage(unittest.TestCase):
         harness.openssl("req", "-new", "-key", F.leaf.key, "-subj", "/CN=localhost", "-out", csr)
         self.assertIn("holds a certificate request (CSR), not a certificate; give the certificate "
                       "the CA issued for it", self.check("cert", csr))
+
+    def test_a_command_mistyped_is_bad_usage_not_a_host_name(self):
+        # refused before any lookup: no DNS query leaves for "fecth"
+        for args, meant in ((("fecth", "https://localhost/"), "fetch"), (("serv",), "serve"),
+                            (("-q", "serv"), "serve"), (("crt", "x.pem"), "cert"),
+                            (("bacth",), "batch"), (("deom",), "demo")):
+            with self.subTest(args=args):
+                err = self.check(*args)
+                word = args[-1] if args[0] == "-q" else args[0]
+                self.assertIn("unknown command '%s': did you mean '%s'?" % (word, meant), err)
+                self.assertIn("tlsprobe connect %s (or %s:443)" % (word, word), err)
+
+    def test_host_names_near_a_command_are_probed_when_meant(self):
+        # connect named, a port, a dot, a word far enough or too short to be
+        # a typo: a target. --connect-to keeps the name from DNS.
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args in (("connect", "serv"), ("serv:443",), ("serv.test",), ("cat",), ("db",),
+                     ("demonstration",)):
+            with self.subTest(args=args):
+                r = probe_json(*args, "--connect-to", closed)
+                self.assertEqual((r.rc, r.obj["reason"]), (2, "connection-refused"), dump(r.obj))
+
+    def test_an_option_mistyped_names_the_nearest(self):
+        closed = "127.0.0.1:%d" % harness.closed_port()
+        for args, meant in (((closed, "--colour", "never"), "--color"),
+                            ((closed, "--timout", "3"), "--timeout"),
+                            (("fetch", "https://%s/" % closed, "--colour=never"), "--color"),
+                            (("batch", "--paralel", "3"), "--parallel")):
+            with self.subTest(args=args):
+                err = self.check(*args)
+                self.assertIn("unknown option '%s': did you mean %s?" % (
+                    [a for a in args if a.startswith("--")][0], meant), err)
+        self.assertNotIn("did you mean", self.check(closed, "--cs", "x"))
 
     def test_port_0_is_bad_usage(self):
         self.check("localhost:0")
@@ -227,9 +321,9 @@ class BadUsage(unittest.TestCase):
             with self.subTest(args=args):
                 self.check(*args)
 
-    def test_bad_usage_prints_no_json_even_with_json(self):
-        self.check("--json", "localhost:0")
-        self.check("--json", "127.0.0.1:%d" % harness.closed_port(), "--timeout", "abc")
+    def test_without_json_stdout_stays_empty(self):
+        self.check("localhost:0", "--format", "text")
+        self.check("--sni", "--json", "localhost:0")     # --json is --sni's value here
 
 
 class FileInputs(unittest.TestCase):

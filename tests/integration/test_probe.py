@@ -436,6 +436,81 @@ class CommandLineBasics(unittest.TestCase):
             self.assertEqual(rc, 0, err)
             self.assertTrue(out.strip(), "nothing on stdout")
 
+def der_blocks(pem_text):
+    """The certificates of a PEM text as DER bytes (base64 lines joined)."""
+    import base64
+    import re
+    return [base64.b64decode("".join(b.split()))
+            for b in re.findall(r"-----BEGIN CERTIFICATE-----\n(.*?)-----END CERTIFICATE-----", pem_text, re.S)]
+
+
+class SaveChain(ProbeCase):
+    """--save-chain FILE: the certificates the server sent, in its order, as
+    PEM, written to a new file and renamed into place."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert))
+        cls.target = "localhost:%d" % cls.srv.port
+        # what s_server sends: its certificate, then the chain file
+        cls.sent = der_blocks(harness.read(F.leaf.cert).decode()) + der_blocks(harness.read(F.inter.cert).decode())
+
+    def save(self, path, *extra, target=None):
+        return run_tlsprobe(target or self.target, *trust_root(), "--save-chain", path, "-q", *extra)
+
+    def test_writes_exactly_what_the_server_sent_in_order(self):
+        d = harness.tempdir(self)
+        path = os.path.join(d, "chain.pem")
+        r = self.save(path)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(der_blocks(harness.read(path).decode()), self.sent)
+        self.assertEqual(os.listdir(d), ["chain.pem"], "a temporary file left behind")
+        # and tlsprobe cert reads it back: the same chain as the probe saw
+        probe = probe_json(self.target, *trust_root())
+        back = probe_json("cert", path, schema_check=harness.schema.check_file_schema)
+        self.assertEqual([c["sha256"] for c in back.obj["chain"]], [c["sha256"] for c in probe.obj["chain"]])
+
+    def test_replaces_a_link_instead_of_following_it(self):
+        d = harness.tempdir(self)
+        path, target = os.path.join(d, "chain.pem"), os.path.join(d, "elsewhere.pem")
+        harness.write(target, "keep me\n")
+        os.symlink(target, path)
+        self.assertEqual(self.save(path).rc, 0)
+        self.assertFalse(os.path.islink(path))
+        self.assertEqual(der_blocks(harness.read(path).decode()), self.sent)
+        self.assertEqual(harness.read(target).decode(), "keep me\n")
+
+    def test_an_existing_file_is_replaced_whole(self):
+        d = harness.tempdir(self)
+        path = os.path.join(d, "chain.pem")
+        harness.write(path, "old\n" * 1000)
+        self.assertEqual(self.save(path).rc, 0)
+        self.assertEqual(der_blocks(harness.read(path).decode()), self.sent)
+        self.assertNotIn("old", harness.read(path).decode())
+
+    def test_no_certificate_no_file(self):
+        d = harness.tempdir(self)
+        path = os.path.join(d, "chain.pem")
+        r = self.save(path, target="127.0.0.1:%d" % harness.closed_port())
+        self.assertEqual(r.rc, 2, r.err)
+        self.assertIn("the server sent no certificate: %s not written" % path, r.err)
+        self.assertEqual(os.listdir(d), [])
+
+    def test_a_file_that_cannot_be_written_is_unknown(self):
+        path = os.path.join(harness.tempdir(self), "no-such-dir", "chain.pem")
+        r = self.save(path)
+        self.assertEqual(r.rc, 3, r.err)
+        self.assertIn("cannot write --save-chain %s" % path, r.err)
+        r = self.save(path, "--json")
+        objs = [harness.parse_json_line(l) for l in r.out.splitlines()]
+        self.assertEqual([o["status"] for o in objs], ["ok", "unknown"], r.out)
+        self.assertEqual(objs[1]["error"]["code"], "bad-file")
+
+    def test_one_target_only(self):
+        r = run_tlsprobe(self.target, self.target, "--save-chain", "x.pem")
+        self.assertEqual(r.rc, 3)
+        self.assertIn("--save-chain writes the chain of one server", r.err)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -257,6 +257,36 @@ def check_file_schema(obj):
     check_schema(copy)
 
 
+FAILURE_CODES = ("bad-usage", "bad-file", "invalid-target", "internal-error")
+
+
+def check_failure(obj, input=Ellipsis):
+    """The object of a command that could not run (tlsprobe-json(7),
+    FAILURES): status unknown, reason = error.code, nothing probed; target
+    null or naming only its input (which must be input when given)."""
+    _keys(obj, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "ocsp", "chain",
+                     "verify", "error"))
+    _check(obj["schema"] == "tlsprobe/1", "$.schema", obj["schema"], '"tlsprobe/1"')
+    _check(obj["status"] == "unknown", "$.status", obj["status"], '"unknown"')
+    for k in ("timing_ms", "tls", "ocsp", "verify"):
+        _check(obj[k] is None, "$." + k, obj[k], "null")
+    _check(obj["chain"] == [], "$.chain", obj["chain"], "[]")
+    e = obj["error"]
+    _keys(e, "$.error", ("code", "message", "fix"))
+    _check(e["code"] in FAILURE_CODES, "$.error.code", e["code"], "one of %s" % (FAILURE_CODES,))
+    _check(obj["reason"] == e["code"], "$.reason", obj["reason"], "error.code")
+    for k in ("message", "fix"):
+        _check(isinstance(e[k], str) and e[k] != "", "$.error." + k, e[k], "a non-empty string")
+    t = obj["target"]
+    if t is not None:
+        _keys(t, "$.target", ("input", "host", "port", "sni", "address"))
+        _check(isinstance(t["input"], str), "$.target.input", t["input"], "a string")
+        for k in ("host", "port", "sni", "address"):
+            _check(t[k] is None, "$.target." + k, t[k], "null")
+    if input is not Ellipsis:
+        _check((t or {}).get("input") == input, "$.target", t, "input %r" % (input,))
+
+
 def check_record(obj):
     """Schema check of one batch record.  A line that is no target has no
     host or port (null, as tlsprobe-json(7) allows) and the error
