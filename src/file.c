@@ -22,6 +22,24 @@
 static int
 open_regular(const char *path, struct stat *st, char *why, size_t whylen)
 {
+	/* "-", standard input: whatever it is (a pipe, usually) but a
+	 * directory; the reader's limit bounds it. */
+	if (strcmp(path, "-") == 0) {
+		int in = dup(STDIN_FILENO);
+		if (in < 0 || fstat(in, st) < 0) {
+			tp_err(why, whylen, "%s", strerror(errno));
+			if (in >= 0)
+				close(in);
+			return -1;
+		}
+		if (S_ISDIR(st->st_mode)) {
+			close(in);
+			return tp_err(why, whylen, "it is a directory; give a file");
+		}
+		if (!S_ISREG(st->st_mode))
+			st->st_size = 0;
+		return in;
+	}
 	static const struct {
 		mode_t type;
 		const char *name;
@@ -65,6 +83,12 @@ fail:
 	return -1;
 }
 
+const char *
+tp_file_name(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "standard input" : path;
+}
+
 int
 tp_readable(const char *path, const char *what, char *err, size_t errlen)
 {
@@ -73,7 +97,7 @@ tp_readable(const char *path, const char *what, char *err, size_t errlen)
 	int fd = open_regular(path, &st, why, sizeof(why));
 
 	if (fd < 0)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, why);
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, tp_file_name(path), why);
 	close(fd);
 	return 0;
 }
@@ -140,7 +164,7 @@ tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err
 	char why[256];
 
 	if (tp_file_read(path, data, why, sizeof(why)) < 0)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, path, why);
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, tp_file_name(path), why);
 	return 0;
 }
 
@@ -164,13 +188,13 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 		size_t line = eol ? (size_t)(eol - begin) : left;
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
 			if (memmem(begin, line, kinds[i].label, strlen(kinds[i].label))) {
-				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, path, kinds[i].kind,
+				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, tp_file_name(path), kinds[i].kind,
 				       kinds[i].hint);
 				return;
 			}
 	}
 	tp_err(err, errlen, "%s%s holds no certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER", what,
-	       path);
+	       tp_file_name(path));
 }
 
 int
@@ -218,7 +242,7 @@ tp_certs_load(const char *path, gnutls_datum_t **certs, size_t *n, char *err, si
 		tp_certs_free(*certs, *n);
 		*certs = NULL;
 		*n = 0;
-		snprintf(err, errlen, "out of memory reading %s", path);
+		snprintf(err, errlen, "out of memory reading %s", tp_file_name(path));
 		return -1;
 	}
 	return 0;

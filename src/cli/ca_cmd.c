@@ -174,25 +174,6 @@ ca_command(struct cli *cli)
 	return cli_fail(cli->format, FAIL_USAGE, NULL, "unknown ca command '%s': use init, issue or check", verb);
 }
 
-/* The certificates of a file named on the command line; "-" is standard
- * input, read through /dev/stdin, and the messages say so. */
-static int
-certs_load(const char *arg, gnutls_datum_t **certs, size_t *n, char *err, size_t errlen)
-{
-	static const char dev[] = "/dev/stdin";
-	bool in = strcmp(arg, "-") == 0;
-	char *at;
-
-	if (tp_certs_load(in ? dev : arg, certs, n, err, errlen) == 0)
-		return 0;
-	if (in && (at = strstr(err, dev))) {
-		char rest[512];
-		snprintf(rest, sizeof(rest), "%s", at + strlen(dev));
-		snprintf(at, errlen - (size_t)(at - err), "standard input%s", rest);
-	}
-	return -1;
-}
-
 int
 cert_command(struct cli *cli)
 {
@@ -205,7 +186,7 @@ cert_command(struct cli *cli)
 		gnutls_datum_t *certs = NULL;
 		size_t n = 0;
 		char err[512];
-		if (certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
+		if (tp_certs_load(cli->targets[i], &certs, &n, err, sizeof(err)) < 0) {
 			int st = cli_fail(cli->format, FAIL_FILE, cli->targets[i], "%s", err);
 			worst = (int)cli_worse((enum tp_status)worst, (enum tp_status)st);
 			continue;
