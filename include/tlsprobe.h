@@ -492,6 +492,10 @@ void tp_server_destroy(struct tp_server *s);
 
 /* ---- untrusted strings ------------------------------------------------- */
 
+/* "2026-12-04 13:05 UTC", as every message writes a date; "an unknown
+ * date" for (time_t)-1. */
+void tp_format_date(time_t t, char *buf, size_t len);
+
 /* Copy of s[0..len) as valid UTF-8, each invalid byte replaced by U+FFFD. */
 char *tp_utf8_clean(const char *s, size_t len);
 

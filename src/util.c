@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "tlsprobe.h"
 #include "util.h"
 
 char *

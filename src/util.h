@@ -25,8 +25,6 @@ TP_PRINTF(1, 0) char *tp_vstrdupf(const char *fmt, va_list ap);
 /* Write a one-line reason to err and return -1. */
 TP_PRINTF(3, 4) int tp_err(char *err, size_t errlen, const char *fmt, ...);
 TP_PRINTF(3, 0) int tp_verr(char *err, size_t errlen, const char *fmt, va_list ap);
-/* "2026-12-04 13:05 UTC", or "an unknown date" for (time_t)-1. */
-void tp_format_date(time_t t, char *buf, size_t len);
 /* Split a comma-separated ALPN list (which must outlive protos) into at
  * most TP_MAX_ALPN protocols; how many. */
 unsigned tp_alpn_split(char *list, gnutls_datum_t protos[TP_MAX_ALPN]);

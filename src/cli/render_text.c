@@ -95,11 +95,10 @@ field(const struct tout *w, int indent, const char *label, const char *fmt, ...)
 static void
 date(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-	if (t == (time_t)-1 || !gmtime_r(&t, &tm))
+	if (t == (time_t)-1)
 		snprintf(buf, len, "?");
 	else
-		strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+		tp_format_date(t, buf, len);
 }
 
 static void
