@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -431,29 +430,6 @@ sockfail:
 	return server_fail(srv, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
-static int
-write_file(struct tp_server *srv, const char *path, const gnutls_datum_t *d, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t off = 0;
-
-	if (fd < 0)
-		goto fail;
-	fchmod(fd, mode);
-	while (off < d->size) {
-		ssize_t n = write(fd, d->data + off, d->size - off);
-		if (n <= 0) {
-			close(fd);
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) == 0)
-		return 0;
-fail:
-	return server_fail(srv, "cannot write %s: %s", path, strerror(errno));
-}
-
 int
 tp_server_write_ca(struct tp_server *srv, const char *path)
 {
@@ -465,7 +441,7 @@ tp_server_write_ca(struct tp_server *srv, const char *path)
 		return -1;
 	if (tp_pki_root_pem(srv->pki, &pem) < 0)
 		return server_fail(srv, "cannot export the root certificate");
-	ret = write_file(srv, path, &pem, 0644);
+	ret = tp_file_write_atomic(path, &pem, 0644, srv->error, sizeof(srv->error));
 	gnutls_free(pem.data);
 	return ret;
 }
@@ -501,7 +477,12 @@ tp_server_write_client_cert(struct tp_server *srv, const char *prefix)
 	}
 	memcpy(all.data, pem[0].data, pem[0].size);
 	memcpy(all.data + pem[0].size, pem[1].data, pem[1].size);
-	if (write_file(srv, kpath, &kpem, 0600) == 0 && write_file(srv, cpath, &all, 0644) == 0)
+	/* Both names checked first: never a key written next to a certificate that cannot be. */
+	if (tp_file_replaceable(kpath, srv->error, sizeof(srv->error)) < 0 ||
+	    tp_file_replaceable(cpath, srv->error, sizeof(srv->error)) < 0)
+		goto out;
+	if (tp_file_write_atomic(kpath, &kpem, 0600, srv->error, sizeof(srv->error)) == 0 &&
+	    tp_file_write_atomic(cpath, &all, 0644, srv->error, sizeof(srv->error)) == 0)
 		ret = 0;
 out:
 	gnutls_free(pem[0].data);

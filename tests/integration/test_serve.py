@@ -892,6 +892,94 @@ class RefusesToStart(ServeCase):
         self.assertRefused(["--client-ca", self.key, "--listen", "127.0.0.1:0"], self.key)
 
 
+class WritesFilesSafely(ServeCase):
+    """--write-ca and --write-client-cert write as `tlsprobe ca` does: a new
+    file renamed into place, with its mode from the start.  A symbolic link,
+    a directory or someone else's file is never written into: exit 3 with one
+    line naming the path and what to do."""
+
+    def assertRefused(self, args, path, *words):
+        rc, out, err, took = serve_fails("--listen", "127.0.0.1:0", *args)
+        ctx = "tlsprobe serve %s -> exit %d\nstdout: %r\nstderr: %r" % (" ".join(args), rc, out, err)
+        self.assertEqual(rc, 3, ctx)
+        self.assertEqual(err.count("\n"), 1, ctx)
+        self.assertTrue(err.startswith("tlsprobe: cannot write %s: " % path), ctx)
+        for w in words:
+            self.assertIn(w, err, ctx)
+        self.assertNotIn("listening on", out, ctx)
+
+    def assertUntouched(self, path, content, mode):
+        st = os.lstat(path)
+        self.assertEqual(oct(st.st_mode & 0o7777), oct(mode), path)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), content, path)
+
+    def assertNoTemporaryFiles(self, d):
+        self.assertEqual([f for f in os.listdir(d) if ".tmp-" in f], [], d)
+
+    def test_write_ca_through_a_symbolic_link_is_refused(self):
+        d = _dir("link-")
+        victim, link = os.path.join(d, "victim"), os.path.join(d, "ca.pem")
+        with open(victim, "wb") as f:
+            f.write(b"secret\n")
+        os.chmod(victim, 0o600)
+        os.symlink("victim", link)
+        self.assertRefused(["--write-ca", link], link, "symbolic link", "remove it or give another path")
+        self.assertUntouched(victim, b"secret\n", 0o600)
+        self.assertEqual(os.readlink(link), "victim")
+        # a dangling link would have created its target
+        dangling = os.path.join(d, "dangling.pem")
+        os.symlink("made-through-the-link", dangling)
+        self.assertRefused(["--write-ca", dangling], dangling, "symbolic link")
+        self.assertFalse(os.path.lexists(os.path.join(d, "made-through-the-link")))
+        # and the client certificate's files: nothing written, not even the other one
+        os.symlink("victim", os.path.join(d, "client.key"))
+        prefix = os.path.join(d, "client")
+        self.assertRefused(["--write-client-cert", prefix], prefix + ".key", "symbolic link")
+        self.assertUntouched(victim, b"secret\n", 0o600)
+        self.assertFalse(os.path.lexists(prefix + ".pem"))
+        self.assertNoTemporaryFiles(d)
+
+    def test_write_ca_to_a_directory_is_refused(self):
+        d = _dir("dir-")
+        self.assertRefused(["--write-ca", d], d, "a directory", "give another path")
+
+    def test_someone_elses_key_file_in_a_sticky_directory_is_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("making a file of another user needs root")
+        d = _dir("sticky-")
+        os.chmod(d, 0o1777)
+        prefix = os.path.join(d, "client")
+        with open(prefix + ".key", "wb"):
+            pass
+        os.chmod(prefix + ".key", 0o666)
+        os.chown(prefix + ".key", 65534, 65534)
+        self.assertRefused(["--write-client-cert", prefix], prefix + ".key", "another user",
+                           "remove it or give another path")
+        self.assertUntouched(prefix + ".key", b"", 0o666)
+        self.assertEqual(os.stat(prefix + ".key").st_uid, 65534)
+        self.assertFalse(os.path.lexists(prefix + ".pem"))
+        self.assertNoTemporaryFiles(d)
+
+    def test_own_files_are_replaced_with_the_modes_they_must_have(self):
+        d = _dir("own-")
+        os.chmod(d, 0o1777)
+        ca, prefix = os.path.join(d, "ca.pem"), os.path.join(d, "client")
+        for path in (ca, prefix + ".key", prefix + ".pem"):
+            with open(path, "wb") as f:
+                f.write(b"old\n")
+            os.chmod(path, 0o666)
+        self.serve("--listen", "127.0.0.1:0", "--write-ca", ca, "--write-client-cert", prefix)
+        for path, mode, pem in ((ca, 0o644, b"-----BEGIN CERTIFICATE-----"),
+                                (prefix + ".pem", 0o644, b"-----BEGIN CERTIFICATE-----"),
+                                (prefix + ".key", 0o600, b"-----BEGIN PRIVATE KEY-----")):
+            st = os.lstat(path)
+            self.assertEqual(oct(st.st_mode & 0o7777), oct(mode), path)
+            with open(path, "rb") as f:
+                self.assertTrue(f.read().startswith(pem), path)
+        self.assertNoTemporaryFiles(d)
+
+
 class Lifecycle(ServeCase):
     """Stopping, signals, IPv6."""
 
