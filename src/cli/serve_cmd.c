@@ -260,8 +260,8 @@ serve_command(struct cli *cli)
 	struct tp_server_options o = {
 		.names = sv->names, .n_names = sv->n_names, .cert_file = sv->cert, .key_file = sv->key,
 		.client_ca_file = sv->client_ca, .client_cert = sv->client_cert, .alpn = sv->alpn, .echo = sv->echo,
-		.handshake_timeout_ms = sv->handshake_timeout_ms, .workers = sv->workers, .log = log_line,
-		.log_ctx = &json,
+		.handshake_timeout_ms = sv->handshake_timeout_ms, .request_timeout_ms = sv->request_timeout_ms,
+		.workers = sv->workers, .log = log_line, .log_ctx = &json,
 	};
 	const char *scenario;
 	struct tp_server *srv;

@@ -15,6 +15,7 @@ said what, so the change is a one-line edit.
 import json
 import os
 import re
+import resource
 import select
 import selectors
 import socket
@@ -25,11 +26,11 @@ import unittest
 
 import harness
 from harness import (STOP_GRACE, Pki, Serve, ServeCase, dump, new_dir, openssl, probe_json,
-                     require_tools, run_tlsprobe, scenarios, scratch_dir)
+                     require_tools, run_tlsprobe, scenarios, scratch_dir, wait_for)
 from harness.clients import (body_fields, client_context, client_hello_bytes, curl,
                              curl_is_openssl, gnutls_cli, https_get, recv_all, run_client,
                              s_client, tls_connect)
-from harness.servers import rst_close
+from harness.servers import die_with_parent, rst_close
 from harness.pki import SELF_SIGNED, leaf_ext
 
 OK_VERSION = {"good": "TLSv1.3", "tls12-only": "TLSv1.2", "tls13-only": "TLSv1.3"}
@@ -1152,6 +1153,101 @@ class Robustness(ServeCase):
             print("# rss base %d peak %d after %d KB; %d good requests, slowest %.3fs; "
                   "stalled closed after %.2f..%.2fs" % (base, peak, after, len(results),
                                                          slowest, closes[0], closes[-1]))
+
+
+class SlowRequests(ServeCase):
+    """Slowloris: clients that finish the handshake, then send a request that
+    never ends, one byte a second.  Each byte restarts the idle timer (10 s),
+    never the whole request's deadline (--request-timeout, counted from
+    accept), and a quarter of each worker's slots is kept for handshakes: a
+    new client's handshake makes room by dropping the oldest connection past
+    its own.  Good clients are served meanwhile, within a timeout shorter
+    than the deadline that would release the slow ones' slots; every slow
+    client is cut at that deadline, or dropped earlier to make room.
+
+    One worker, its cap made small through RLIMIT_NOFILE: tlsprobe keeps 64
+    descriptors spare and gives the workers the rest (so, before, a slow
+    client held its slot for as long as it kept trickling)."""
+
+    SLOTS = 8
+    SLOW_CLIENTS = 24
+    REQUEST_TIMEOUT = 5.0
+    GOOD_TIMEOUT = 3.0   # less than REQUEST_TIMEOUT: no good client waits for a deadline
+    SLACK = 2.0
+    DEADLINE_RESULT = "timeout: the request did not finish within 5 s of connecting"
+    DROPPED_RESULT = "dropped to make room for a new client"
+
+    @classmethod
+    def small_limits(cls):
+        die_with_parent()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64 + cls.SLOTS, 64 + cls.SLOTS))
+
+    def slow_client(self, port, ctx, rec, stop):
+        """Handshake, then one byte of a request that never ends every second,
+        until the server closes: rec gets port, handshake and closed times."""
+        try:
+            s = tls_connect(port, ctx, timeout=30)
+        except (OSError, ssl.SSLError) as e:
+            rec["error"] = repr(e)
+            return
+        rec["port"], rec["handshake"] = s.getsockname()[1], time.monotonic()
+        request = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 4000
+        s.settimeout(1.0)
+        try:
+            for i in range(len(request)):
+                if stop.is_set():
+                    return
+                try:
+                    if s.recv(1024) == b"":
+                        break
+                except socket.timeout:
+                    s.sendall(request[i:i + 1])
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            s.close()
+        rec["closed"] = time.monotonic()
+
+    def test_slow_requests_are_cut_at_the_deadline_and_good_clients_are_served(self):
+        root = os.path.join(_dir("slow-"), "root.pem")
+        srv = self.serve("--listen", "127.0.0.1:0", "--write-ca", root, "--workers", "1", "--log-json",
+                         "--request-timeout", "%g" % self.REQUEST_TIMEOUT, preexec_fn=self.small_limits)
+        ctx = client_context(root)
+        stop = threading.Event()
+        recs = [{} for _ in range(self.SLOW_CLIENTS)]
+        threads = [threading.Thread(target=self.slow_client, args=(srv.port, ctx, r, stop), daemon=True)
+                   for r in recs]
+        for t in threads:
+            t.start()
+        # the slow clients hold every slot for requests (or, before, every slot)
+        wait_for(lambda: sum("handshake" in r for r in recs) >= self.SLOTS, 10)
+
+        good = []
+        end = time.monotonic() + self.REQUEST_TIMEOUT + self.SLACK + 1
+        while time.monotonic() < end and any("closed" not in r and "error" not in r for r in recs):
+            try:
+                r = https_get(srv.port, ctx, timeout=self.GOOD_TIMEOUT)
+                good.append(r.status == 200 and "scenario:     good" in r.body or r.status)
+            except (OSError, ssl.SSLError) as e:
+                good.append(repr(e))
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join(10)
+
+        ctx_msg = "slow clients: %r\ngood: %r\nlog tail: %s" % (recs, good[-5:], srv.stderr()[-1500:])
+        self.assertGreater(len(good), 0, ctx_msg)
+        self.assertEqual([g for g in good if g is not True], [], "good clients not served\n" + ctx_msg)
+        self.assertEqual([r for r in recs if "closed" not in r], [],
+                         "slow clients the server did not cut\n" + ctx_msg)
+        late = [r for r in recs if r["closed"] - r["handshake"] > self.REQUEST_TIMEOUT + self.SLACK]
+        self.assertEqual(late, [], "slow clients held past the request deadline\n" + ctx_msg)
+        # the server's word for each: cut at the deadline, or dropped to make room
+        results = {int(l["peer"].rsplit(":", 1)[1]): l["result"] for l in srv.json_log()}
+        said = [results.get(r["port"], "no log line") for r in recs]
+        self.assertEqual([w for w in said if not (w == self.DEADLINE_RESULT or w.startswith(self.DROPPED_RESULT))],
+                         [], ctx_msg)
+        self.assertIn(self.DEADLINE_RESULT, said, ctx_msg)
 
 
 class Demo(unittest.TestCase):
