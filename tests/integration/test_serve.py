@@ -1000,6 +1000,15 @@ class Lifecycle(ServeCase):
             tls.close()
         self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
 
+    def test_sigterm_as_soon_as_it_listens_exits_0(self):
+        # A client may send it the moment it reads the listening line (and
+        # the --write-ca line after it): the signal is caught from before.
+        for _ in range(10):
+            srv = Serve("--listen", "127.0.0.1:0", "--write-ca",
+                        os.path.join(_dir("early-"), "root.pem"))
+            rc, took = srv.stop()
+            self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
+
     def test_sigint_exits_0(self):
         srv = Serve("--listen", "127.0.0.1:0")
         srv.proc.send_signal(2)
