@@ -68,7 +68,7 @@ _tlsprobe()
 			return
 			;;
 		--timeout | --at | --crit-days | --warn-days | --alpn | --priority | --client-cert-wait | \
-			--base-port | --handshake-timeout | --listen | --workers | --days | \
+			--base-port | --handshake-timeout | --request-timeout | --listen | --workers | --days | \
 			--max-time | --proxy | --resolve | --data | -H | \
 			--header | --max-redirs | --expect-body | --expect-header | \
 			--expect-status | --max-ms | -P | --parallel)
@@ -94,7 +94,7 @@ _tlsprobe()
 			serve)
 				opts='--alpn --base-port --cert --echo --handshake-timeout
 					--key --list-scenarios --listen --log-json --name
-					--scenario --workers --write-ca --client-ca
+					--request-timeout --scenario --workers --write-ca --client-ca
 					--request-client-cert --require-client-cert
 					--write-client-cert'
 				;;
@@ -134,7 +134,8 @@ _tlsprobe()
 				--warn-days | --alpn | --client-cert | --client-cert-wait | --client-key | --priority | \
 				--tls-max | --tls-min | --color | --format | -P | --parallel | \
 				--base-port | --cert | --handshake-timeout | --key | --listen | \
-				--name | --scenario | --workers | --write-ca | --write-client-cert | --client-ca | \
+				--name | --request-timeout | --scenario | --workers | --write-ca | --write-client-cert | \
+				--client-ca | \
 				--connect-to | --max-time | --proxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \

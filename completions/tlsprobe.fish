@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
+        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -132,6 +132,7 @@ complete -c tlsprobe -n $s -l list-scenarios -d 'List the scenarios and what a c
 complete -c tlsprobe -n $s -l listen -x -d 'Listen on ADDR:PORT (default 127.0.0.1:8443)'
 complete -c tlsprobe -n $s -l log-json -d 'Log one JSON object per connection'
 complete -c tlsprobe -n $s -l name -x -a '(__fish_print_hostnames)' -d "Add NAME to the made certificates' names"
+complete -c tlsprobe -n $s -l request-timeout -x -d 'Drop clients not answered within SECONDS of connecting'
 complete -c tlsprobe -n $s -l scenario -x -a '(__tlsprobe_scenarios)' -d 'Serve this setup (default good)'
 complete -c tlsprobe -n $s -l workers -x -d 'Worker threads (default: one per CPU)'
 complete -c tlsprobe -n $s -l write-ca -r -F -d 'Write the made root CA certificate to FILE'

@@ -444,6 +444,9 @@ struct tp_server_options {
 	const char *alpn;           /* comma separated, default "http/1.1" */
 	bool echo;                  /* echo bytes instead of answering HTTP */
 	unsigned handshake_timeout_ms; /* default 10000 */
+	/* From accept to the answer (with echo: the whole connection), the
+	 * handshake included; default handshake_timeout_ms + 20000. */
+	unsigned request_timeout_ms;
 	unsigned workers;           /* threads; default one per CPU */
 	tp_server_log_fn *log;
 	void *log_ctx;

@@ -32,22 +32,6 @@ struct out_file {
 	bool placed;
 };
 
-static int
-write_all(int fd, const gnutls_datum_t *d)
-{
-	size_t off = 0;
-
-	while (off < d->size) {
-		ssize_t n = write(fd, d->data + off, d->size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* Whether anything (a symbolic link too, dangling or not) has that name. */
 static bool
 exists(const char *path)
@@ -74,19 +58,9 @@ place_locked(struct out_file *files, size_t n, bool force, struct tp_ca_report *
 							 "replace it", files[i].path);
 	for (i = 0; i < n; i++) {
 		int fd;
-		snprintf(files[i].tmp, sizeof(files[i].tmp), "%s.tmp-XXXXXX", files[i].path);
-		fd = mkstemp(files[i].tmp);
-		if (fd < 0) {
-			files[i].tmp[0] = '\0';
-			tp_err(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
+		if (tp_file_write_temp(files[i].path, &files[i].data, files[i].mode, files[i].tmp,
+				       sizeof(files[i].tmp), err, errlen) < 0)
 			goto undo;
-		}
-		if (fchmod(fd, files[i].mode) < 0 || write_all(fd, &files[i].data) < 0 || fsync(fd) < 0) {
-			tp_err(err, errlen, "cannot write %s: %s", files[i].path, strerror(errno));
-			close(fd);
-			goto undo;
-		}
-		close(fd);
 		if (force && exists(files[i].path)) {
 			snprintf(files[i].backup, sizeof(files[i].backup), "%s.old-XXXXXX", files[i].path);
 			fd = mkstemp(files[i].backup);

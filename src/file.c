@@ -1,6 +1,8 @@
 /*
  * file.c: reading the files a user names (certificates, CA bundles, CRLs,
- * keys): one reader, whose errors name the file and what it holds instead.
+ * keys): one reader, whose errors name the file and what it holds instead;
+ * and one writer for the files tlsprobe makes, which never writes through a
+ * link or into a file that is not the user's own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +21,9 @@
  * or -1 with the reason alone in why. O_NONBLOCK: opening a FIFO must not
  * wait for a writer (it is refused right after).
  */
-static int
-open_regular(const char *path, struct stat *st, char *why, size_t whylen)
+/* What a file that is not a regular file is, for messages: "a socket". */
+static const char *
+kind_name(mode_t mode)
 {
 	/* "-", standard input: whatever it is (a pipe, usually) but a
 	 * directory; the reader's limit bounds it. */
@@ -45,8 +48,18 @@ open_regular(const char *path, struct stat *st, char *why, size_t whylen)
 		const char *name;
 	} kinds[] = {
 		{S_IFIFO, "a named pipe (FIFO)"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
-		{S_IFSOCK, "a socket"},
+		{S_IFSOCK, "a socket"}, {S_IFDIR, "a directory"}, {S_IFLNK, "a symbolic link"},
 	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if ((mode & S_IFMT) == kinds[i].type)
+			return kinds[i].name;
+	return "not a regular file";
+}
+
+static int
+open_regular(const char *path, struct stat *st, char *why, size_t whylen)
+{
 	struct stat lst;
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
@@ -65,11 +78,8 @@ open_regular(const char *path, struct stat *st, char *why, size_t whylen)
 		goto fail;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		const char *kind = "not a regular file";
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-			if ((st->st_mode & S_IFMT) == kinds[i].type)
-				kind = kinds[i].name;
-		tp_err(why, whylen, "it is %s, not a regular file; save what it gives to a file and give that", kind);
+		tp_err(why, whylen, "it is %s, not a regular file; save what it gives to a file and give that",
+		       kind_name(st->st_mode));
 		goto fail;
 	}
 	if (st->st_size > TP_MAX_FILE_BYTES) {
@@ -195,6 +205,92 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 	}
 	tp_err(err, errlen, "%s%s holds no certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER", what,
 	       tp_file_name(path));
+}
+
+static int
+write_all(int fd, const gnutls_datum_t *d)
+{
+	size_t off = 0;
+
+	while (off < d->size) {
+		ssize_t n = write(fd, d->data + off, d->size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int
+tp_file_write_temp(const char *path, const gnutls_datum_t *data, mode_t mode, char *tmp, size_t tmplen, char *err,
+		   size_t errlen)
+{
+	int fd, e;
+
+	if ((size_t)snprintf(tmp, tmplen, "%s.tmp-XXXXXX", path) >= tmplen) {
+		tmp[0] = '\0';
+		return tp_err(err, errlen, "cannot write %s: the name is too long", path);
+	}
+	/* O_EXCL: a name someone placed there first (a link, say) is never opened; mode 0600 until fchmod. */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		e = errno;
+		tmp[0] = '\0';
+		return tp_err(err, errlen, "cannot write %s: %s", path, strerror(e));
+	}
+	if (fchmod(fd, mode) < 0 || write_all(fd, data) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		e = errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	tmp[0] = '\0';
+	return tp_err(err, errlen, "cannot write %s: %s", path, strerror(e));
+}
+
+int
+tp_file_replaceable(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return tp_err(err, errlen, "cannot write %s: it is a symbolic link, and tlsprobe never writes through "
+			      "one: remove it or give another path", path);
+	if (!S_ISREG(st.st_mode))
+		return tp_err(err, errlen, "cannot write %s: it is %s, not a regular file: give another path", path,
+			      kind_name(st.st_mode));
+	if (st.st_uid != geteuid())
+		return tp_err(err, errlen, "cannot write %s: it belongs to another user (uid %lu), and tlsprobe never "
+			      "replaces someone else's file: remove it or give another path", path,
+			      (unsigned long)st.st_uid);
+	return 0;
+}
+
+int
+tp_file_write_atomic(const char *path, const gnutls_datum_t *data, mode_t mode, char *err, size_t errlen)
+{
+	char tmp[4096];
+
+	if (tp_file_replaceable(path, err, errlen) < 0 || tp_file_write_temp(path, data, mode, tmp, sizeof(tmp), err,
+									    errlen) < 0)
+		return -1;
+	/* rename(2) replaces the name, not what it points to: a link put there
+	 * meanwhile is replaced, never followed. */
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return tp_err(err, errlen, "cannot write %s: %s", path, strerror(e));
+	}
+	return 0;
 }
 
 int

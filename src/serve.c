@@ -2,8 +2,10 @@
  * serve.c: the reference TLS server. Worker threads, one per core, each
  * runs a poll loop over the listening sockets and its own connections; every
  * connection is a small non-blocking state machine (handshake, read the
- * request, write the answer, close) with a deadline, so a client that stalls
- * or sends garbage costs one slot and a few kilobytes, never a thread.
+ * request, write the answer, close) with deadlines, so a client that stalls
+ * or sends garbage costs one slot and a few kilobytes, never a thread; and a
+ * client that sends its request a byte at a time holds its slot no longer
+ * than the whole request's deadline, nor a slot kept for handshakes.
  * After the handshake it answers HTTP/1.1 with what was negotiated (text,
  * or JSON on Accept: application/json), or echoes bytes with --echo.
  */
@@ -20,7 +22,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -33,7 +34,8 @@
 #define MAX_CONNS_PER_WORKER 4096
 #define MAX_WORKERS 16
 #define REQUEST_MAX 8192       /* a request larger than this is refused */
-#define IDLE_TIMEOUT_MS 10000  /* after the handshake */
+#define IDLE_TIMEOUT_MS 10000  /* after the handshake, without a byte */
+#define REQUEST_TIMEOUT_EXTRA_MS 20000 /* the default whole request: the handshake's and this */
 #define ACCEPTS_PER_WAKE 64
 
 struct site {
@@ -65,10 +67,14 @@ struct listener {
  *
  * and from any state to closed. Invariants:
  * - a connection is logged once: by the step that closes it, or by the
- *   worker when its deadline passes, but not when DRAINING (logged when the
- *   handshake failed); those still open when the server stops are not;
+ *   worker when its deadline passes (not when DRAINING: logged when the
+ *   handshake failed) or when it makes room for a new client (make_room());
+ *   those still open when the server stops are not;
  * - c->deadline is the handshake's until READING, then restarts with every
- *   read (WRITING runs on it too), and is DRAIN_MS once DRAINING;
+ *   read (WRITING runs on it too), and is DRAIN_MS once DRAINING; whatever
+ *   it says, c->limit, started at accept, ends the connection (see
+ *   conn_left()): a client trickling bytes restarts the first, never the
+ *   second;
  * - in WRITING, c->out is what to send; NULL (no memory for it) is logged
  *   and closed by the step.
  *
@@ -87,6 +93,7 @@ struct conn {
 	struct site *site;
 	enum conn_state state;
 	struct tp_deadline deadline;
+	struct tp_deadline limit; /* the whole request's, from accept */
 	double t0, handshake_ms;
 	char peer[64];
 	char *in;
@@ -95,6 +102,8 @@ struct conn {
 	size_t nout, sent;
 	bool close_after_write;
 	bool again;     /* served again at once, before polling: its turn ran out */
+	bool in_request; /* past the handshake, counted in its worker's requests */
+	bool done;      /* finished (and logged): freed by the worker's sweep */
 	struct conn *next;
 };
 
@@ -361,6 +370,8 @@ tp_server_configure(struct tp_server *srv, const struct tp_server_options *o)
 	srv->o = *o;
 	if (!srv->o.handshake_timeout_ms)
 		srv->o.handshake_timeout_ms = 10000;
+	if (!srv->o.request_timeout_ms)
+		srv->o.request_timeout_ms = srv->o.handshake_timeout_ms + REQUEST_TIMEOUT_EXTRA_MS;
 	srv->alpn = strdup(o->alpn ? o->alpn : "http/1.1");
 	if (pipe2(srv->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !srv->alpn)
 		return server_fail(srv, "cannot set up the server: %s", strerror(errno));
@@ -431,29 +442,6 @@ sockfail:
 	return server_fail(srv, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
 
-static int
-write_file(struct tp_server *srv, const char *path, const gnutls_datum_t *d, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t off = 0;
-
-	if (fd < 0)
-		goto fail;
-	fchmod(fd, mode);
-	while (off < d->size) {
-		ssize_t n = write(fd, d->data + off, d->size - off);
-		if (n <= 0) {
-			close(fd);
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) == 0)
-		return 0;
-fail:
-	return server_fail(srv, "cannot write %s: %s", path, strerror(errno));
-}
-
 int
 tp_server_write_ca(struct tp_server *srv, const char *path)
 {
@@ -465,7 +453,7 @@ tp_server_write_ca(struct tp_server *srv, const char *path)
 		return -1;
 	if (tp_pki_root_pem(srv->pki, &pem) < 0)
 		return server_fail(srv, "cannot export the root certificate");
-	ret = write_file(srv, path, &pem, 0644);
+	ret = tp_file_write_atomic(path, &pem, 0644, srv->error, sizeof(srv->error));
 	gnutls_free(pem.data);
 	return ret;
 }
@@ -501,7 +489,12 @@ tp_server_write_client_cert(struct tp_server *srv, const char *prefix)
 	}
 	memcpy(all.data, pem[0].data, pem[0].size);
 	memcpy(all.data + pem[0].size, pem[1].data, pem[1].size);
-	if (write_file(srv, kpath, &kpem, 0600) == 0 && write_file(srv, cpath, &all, 0644) == 0)
+	/* Both names checked first: never a key written next to a certificate that cannot be. */
+	if (tp_file_replaceable(kpath, srv->error, sizeof(srv->error)) < 0 ||
+	    tp_file_replaceable(cpath, srv->error, sizeof(srv->error)) < 0)
+		goto out;
+	if (tp_file_write_atomic(kpath, &kpem, 0600, srv->error, sizeof(srv->error)) == 0 &&
+	    tp_file_write_atomic(cpath, &all, 0644, srv->error, sizeof(srv->error)) == 0)
 		ret = 0;
 out:
 	gnutls_free(pem[0].data);
@@ -638,6 +631,7 @@ conn_accept(struct tp_server *srv, struct listener *l, bool *out_of_fds)
 	c->t0 = tp_now_ms();
 	c->handshake_ms = -1;
 	tp_deadline_start(&c->deadline, srv->o.handshake_timeout_ms);
+	tp_deadline_start(&c->limit, srv->o.request_timeout_ms);
 	if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 	else
@@ -910,20 +904,142 @@ conn_events(struct conn *c)
 	return gnutls_record_get_direction(c->s) ? POLLOUT : POLLIN;
 }
 
+/* Milliseconds until the connection must go: its state's deadline or the
+ * whole request's, whichever comes first. */
+static int
+conn_left(const struct conn *c)
+{
+	int state = tp_deadline_left(&c->deadline), whole = tp_deadline_left(&c->limit);
+
+	return state < whole ? state : whole;
+}
+
+/*
+ * A worker's connections: at most max_conns, and of those at most
+ * max_requests past the handshake. The rest of the slots are kept for
+ * handshakes, so that clients which finish a handshake and then send their
+ * request slowly (slowloris) never hold every slot: when a handshake ends
+ * with every request slot taken, the oldest connection past its handshake
+ * makes room, and a new client is served while the slow ones wait for their
+ * deadline in the slots they have.
+ */
+struct worker {
+	struct tp_server *srv;
+	struct conn *conns;
+	size_t count;    /* open, done ones included until the sweep */
+	size_t requests; /* of those, past the handshake and not done */
+	size_t max_conns, max_requests;
+};
+
+/* The connection is finished (and logged): the sweep frees it. */
+static void
+conn_done(struct worker *w, struct conn *c)
+{
+	if (c->in_request)
+		w->requests--;
+	c->in_request = false;
+	c->done = true;
+}
+
+/* Make room for c: the connection past its handshake that came first goes. */
+static void
+make_room(struct worker *w, const struct conn *c)
+{
+	struct conn *oldest = NULL;
+
+	for (struct conn *o = w->conns; o; o = o->next)
+		if (o != c && o->in_request && (!oldest || o->t0 < oldest->t0))
+			oldest = o;
+	if (!oldest)
+		return;
+	log_conn(w->srv, oldest, false,
+		 "dropped to make room for a new client: every slot for requests was taken, and it was the oldest");
+	conn_done(w, oldest);
+}
+
+/* Advance one connection and count it among the requests once past its
+ * handshake; false when it is finished. */
+static bool
+serve_conn(struct worker *w, struct conn *c)
+{
+	if (!advance(w->srv, c))
+		return false;
+	if (!c->in_request && (c->state == READING || c->state == WRITING)) {
+		c->in_request = true;
+		if (++w->requests > w->max_requests)
+			make_room(w, c);
+	}
+	return true;
+}
+
+/* The connection's deadline has passed: say which (a draining connection
+ * was logged when its handshake failed). */
+static void
+log_timeout(struct tp_server *srv, struct conn *c)
+{
+	if (c->state == DRAINING)
+		return;
+	if (c->state == HANDSHAKE)
+		log_conn(srv, c, false, "timeout: the handshake did not finish in time");
+	else if (tp_deadline_left(&c->limit) == 0)
+		log_failure(srv, c, "timeout: the request did not finish within %.3g s of connecting",
+			    c->limit.ms / 1000.0);
+	else
+		log_conn(srv, c, false, "timeout: the client went quiet");
+}
+
+/* Take new connections from a listener while there is room. */
+static void
+accept_some(struct worker *w, struct listener *l, struct tp_deadline *accept_pause)
+{
+	for (int k = 0; k < ACCEPTS_PER_WAKE && w->count < w->max_conns; k++) {
+		bool out_of_fds = false;
+		struct conn *c = conn_accept(w->srv, l, &out_of_fds);
+		if (!c) {
+			if (out_of_fds)
+				tp_deadline_start(accept_pause, 100);
+			return;
+		}
+		c->next = w->conns;
+		w->conns = c;
+		w->count++;
+		/* The ClientHello is often there already. */
+		if (!serve_conn(w, c))
+			conn_done(w, c);
+	}
+}
+
+/* Free the connections that are done. */
+static void
+sweep(struct worker *w)
+{
+	for (struct conn **pp = &w->conns; *pp;) {
+		struct conn *c = *pp;
+		if (!c->done) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		conn_close(c);
+		w->count--;
+	}
+}
+
 static void *
 worker(void *arg)
 {
-	struct tp_server *srv = arg;
-	size_t nl = srv->n_listeners, cap = nl + 1 + 64, count = 0;
+	struct worker w = {.srv = arg, .max_conns = MAX_CONNS_PER_WORKER};
+	struct tp_server *srv = w.srv;
+	size_t nl = srv->n_listeners, cap = nl + 1 + 64, fds = tp_fd_budget();
 	struct pollfd *pfd = malloc(cap * sizeof(*pfd));
 	struct conn **order = malloc(cap * sizeof(*order));
-	struct conn *conns = NULL;
 	struct tp_deadline accept_pause = {.end = {0, 0}};
-	size_t max_conns = MAX_CONNS_PER_WORKER, fds = tp_fd_budget();
 
 	/* Never more connections than file descriptors allow, a few kept spare. */
-	if (fds != (size_t)-1 && fds / srv->planned_workers < max_conns)
-		max_conns = fds / srv->planned_workers ? fds / srv->planned_workers : 1;
+	if (fds != (size_t)-1 && fds / srv->planned_workers < w.max_conns)
+		w.max_conns = fds / srv->planned_workers ? fds / srv->planned_workers : 1;
+	/* A quarter of the slots (at least one) is kept for handshakes. */
+	w.max_requests = w.max_conns > 1 ? w.max_conns - (w.max_conns / 4 ? w.max_conns / 4 : 1) : 1;
 	if (!pfd || !order)
 		goto out;
 	for (;;) {
@@ -931,10 +1047,10 @@ worker(void *arg)
 		int timeout = -1;
 		/* After running out of descriptors, leave the listeners alone a
 		 * moment: they stay readable, and polling them would spin. */
-		bool accepting = count < max_conns && tp_deadline_left(&accept_pause) == 0;
+		bool accepting = w.count < w.max_conns && tp_deadline_left(&accept_pause) == 0;
 
-		if (count + nl + 1 > cap) {
-			size_t want = (count + nl + 1) * 2;
+		if (w.count + nl + 1 > cap) {
+			size_t want = (w.count + nl + 1) * 2;
 			struct pollfd *p2 = realloc(pfd, want * sizeof(*pfd));
 			struct conn **o2 = p2 ? realloc(order, want * sizeof(*order)) : NULL;
 			if (p2)
@@ -948,12 +1064,12 @@ worker(void *arg)
 		pfd[n++] = (struct pollfd){.fd = srv->stop_pipe[0], .events = POLLIN};
 		for (size_t i = 0; i < nl; i++)
 			pfd[n++] = (struct pollfd){.fd = srv->listeners[i].fd, .events = accepting ? POLLIN : 0};
-		if (!accepting && count < max_conns) {
+		if (!accepting && w.count < w.max_conns) {
 			int left = tp_deadline_left(&accept_pause);
 			timeout = left ? left : 1;
 		}
-		for (struct conn *c = conns; c; c = c->next) {
-			int left = c->again ? 0 : tp_deadline_left(&c->deadline);
+		for (struct conn *c = w.conns; c; c = c->next) {
+			int left = c->again ? 0 : conn_left(c);
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 			order[n] = c;
@@ -963,60 +1079,29 @@ worker(void *arg)
 			break;
 		if (pfd[0].revents)
 			break;
-		for (size_t i = 0; i < nl; i++) {
-			if (!(pfd[1 + i].revents & POLLIN))
-				continue;
-			for (int k = 0; k < ACCEPTS_PER_WAKE && count < max_conns; k++) {
-				bool out_of_fds = false;
-				struct conn *c = conn_accept(srv, &srv->listeners[i], &out_of_fds);
-				if (!c) {
-					if (out_of_fds)
-						tp_deadline_start(&accept_pause, 100);
-					break;
-				}
-				c->next = conns;
-				conns = c;
-				count++;
-				/* The ClientHello is often there already. */
-				if (!advance(srv, c)) {
-					conns = c->next;
-					conn_close(c);
-					count--;
-				}
-			}
-		}
+		for (size_t i = 0; i < nl; i++)
+			if (pfd[1 + i].revents & POLLIN)
+				accept_some(&w, &srv->listeners[i], &accept_pause);
 		/* Connections: serve those with events, drop those past their deadline. */
 		for (size_t i = 1 + nl; i < n; i++) {
 			struct conn *c = order[i];
-			bool alive = true;
+			if (c->done) /* made room for another */
+				continue;
 			/* The deadline holds even for a client that trickles bytes. */
-			if (tp_deadline_left(&c->deadline) == 0) {
-				/* A draining connection was logged when its handshake failed. */
-				if (c->state != DRAINING)
-					log_conn(srv, c, false, c->state == HANDSHAKE
-								      ? "timeout: the handshake did not finish in time"
-								      : "timeout: the client went quiet");
-				alive = false;
-			} else if (pfd[i].revents || c->again) {
-				alive = advance(srv, c);
-			}
-			if (!alive) {
-				for (struct conn **pp = &conns; *pp; pp = &(*pp)->next) {
-					if (*pp == c) {
-						*pp = c->next;
-						break;
-					}
-				}
-				conn_close(c);
-				count--;
+			if (conn_left(c) == 0) {
+				log_timeout(srv, c);
+				conn_done(&w, c);
+			} else if ((pfd[i].revents || c->again) && !serve_conn(&w, c)) {
+				conn_done(&w, c);
 			}
 		}
+		sweep(&w);
 	}
 out:
-	while (conns) {
-		struct conn *next = conns->next;
-		conn_close(conns);
-		conns = next;
+	while (w.conns) {
+		struct conn *next = w.conns->next;
+		conn_close(w.conns);
+		w.conns = next;
 	}
 	free(pfd);
 	free(order);

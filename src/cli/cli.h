@@ -60,7 +60,7 @@ struct serve_args {
 	bool list_scenarios, echo, log_json;
 	int client_cert;       /* 1 request, 2 require */
 	long base_port;        /* -1 when not given */
-	unsigned handshake_timeout_ms, workers;
+	unsigned handshake_timeout_ms, request_timeout_ms, workers;
 };
 
 struct cli {

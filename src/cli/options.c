@@ -78,6 +78,7 @@ enum opt_id {
 	OPT_PROXY,
 	OPT_QUIET,
 	OPT_REQUEST_CLIENT_CERT,
+	OPT_REQUEST_TIMEOUT,
 	OPT_REQUIRE_CLIENT_CERT,
 	OPT_RESOLVE,
 	OPT_SAVE_CHAIN,
@@ -236,6 +237,8 @@ static const struct opt options[] = {
 	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, apply_output, "text: print only the verdict line"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "ask clients for a certificate, accept them without"},
+	{"request-timeout", 0, "SECONDS", OPT_REQUEST_TIMEOUT, SERVE, G_SERVE, apply_serve,
+	 "drop clients not answered within SECONDS of connecting (handshake timeout + 20)"},
 	{"require-client-cert", 0, NULL, OPT_REQUIRE_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "refuse clients without a valid certificate"},
 	{"resolve", 0, "HOST:PORT:ADDR", OPT_RESOLVE, FETCH, G_CONNECT, apply_fetch,
@@ -848,6 +851,11 @@ apply_serve(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_LOG_JSON: sv->log_json = true; break;
 	case OPT_NAME: return append(p, sv->names, &sv->n_names, COUNT(sv->names), "--name values", arg);
 	case OPT_REQUEST_CLIENT_CERT: sv->client_cert = 1; break;
+	case OPT_REQUEST_TIMEOUT:
+		if (parse_seconds_ms(arg, &ms) < 0)
+			return fail(p, "invalid --request-timeout '%s': give seconds, more than 0", arg);
+		sv->request_timeout_ms = ms;
+		break;
 	case OPT_REQUIRE_CLIENT_CERT: sv->client_cert = 2; break;
 	case OPT_SCENARIO: sv->scenario = arg; break;
 	case OPT_WORKERS:

@@ -260,8 +260,8 @@ serve_command(struct cli *cli)
 	struct tp_server_options o = {
 		.names = sv->names, .n_names = sv->n_names, .cert_file = sv->cert, .key_file = sv->key,
 		.client_ca_file = sv->client_ca, .client_cert = sv->client_cert, .alpn = sv->alpn, .echo = sv->echo,
-		.handshake_timeout_ms = sv->handshake_timeout_ms, .workers = sv->workers, .log = log_line,
-		.log_ctx = &json,
+		.handshake_timeout_ms = sv->handshake_timeout_ms, .request_timeout_ms = sv->request_timeout_ms,
+		.workers = sv->workers, .log = log_line, .log_ctx = &json,
 	};
 	const char *scenario;
 	struct tp_server *srv;
@@ -278,7 +278,18 @@ serve_command(struct cli *cli)
 		refuse("out of memory");
 		return TP_STATUS_UNKNOWN;
 	}
-	if (tp_server_configure(srv, &o) < 0 || (sv->write_ca && tp_server_write_ca(srv, sv->write_ca) < 0) ||
+	if (tp_server_configure(srv, &o) < 0) {
+		refuse_server(srv);
+		goto out;
+	}
+	/* Stopped by a signal from now on, even one that comes before the
+	 * workers start (they find the stop pipe readable at once): whoever
+	 * read the listening line may send it straight away. */
+	running = srv;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sv->write_ca && tp_server_write_ca(srv, sv->write_ca) < 0) ||
 	    (sv->write_client_cert && tp_server_write_client_cert(srv, sv->write_client_cert) < 0)) {
 		refuse_server(srv);
 		goto out;
@@ -293,10 +304,6 @@ serve_command(struct cli *cli)
 		       sv->write_client_cert);
 	fflush(stdout);
 
-	running = srv;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (tp_server_start(srv) < 0) {
 		refuse("cannot start worker threads");
 		goto out;

@@ -15,6 +15,7 @@ said what, so the change is a one-line edit.
 import json
 import os
 import re
+import resource
 import select
 import selectors
 import socket
@@ -25,11 +26,11 @@ import unittest
 
 import harness
 from harness import (STOP_GRACE, Pki, Serve, ServeCase, dump, new_dir, openssl, probe_json,
-                     require_tools, run_tlsprobe, scenarios, scratch_dir)
+                     require_tools, run_tlsprobe, scenarios, scratch_dir, wait_for)
 from harness.clients import (body_fields, client_context, client_hello_bytes, curl,
                              curl_is_openssl, gnutls_cli, https_get, recv_all, run_client,
                              s_client, tls_connect)
-from harness.servers import rst_close
+from harness.servers import die_with_parent, rst_close
 from harness.pki import SELF_SIGNED, leaf_ext
 
 OK_VERSION = {"good": "TLSv1.3", "tls12-only": "TLSv1.2", "tls13-only": "TLSv1.3"}
@@ -892,6 +893,94 @@ class RefusesToStart(ServeCase):
         self.assertRefused(["--client-ca", self.key, "--listen", "127.0.0.1:0"], self.key)
 
 
+class WritesFilesSafely(ServeCase):
+    """--write-ca and --write-client-cert write as `tlsprobe ca` does: a new
+    file renamed into place, with its mode from the start.  A symbolic link,
+    a directory or someone else's file is never written into: exit 3 with one
+    line naming the path and what to do."""
+
+    def assertRefused(self, args, path, *words):
+        rc, out, err, took = serve_fails("--listen", "127.0.0.1:0", *args)
+        ctx = "tlsprobe serve %s -> exit %d\nstdout: %r\nstderr: %r" % (" ".join(args), rc, out, err)
+        self.assertEqual(rc, 3, ctx)
+        self.assertEqual(err.count("\n"), 1, ctx)
+        self.assertTrue(err.startswith("tlsprobe: cannot write %s: " % path), ctx)
+        for w in words:
+            self.assertIn(w, err, ctx)
+        self.assertNotIn("listening on", out, ctx)
+
+    def assertUntouched(self, path, content, mode):
+        st = os.lstat(path)
+        self.assertEqual(oct(st.st_mode & 0o7777), oct(mode), path)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), content, path)
+
+    def assertNoTemporaryFiles(self, d):
+        self.assertEqual([f for f in os.listdir(d) if ".tmp-" in f], [], d)
+
+    def test_write_ca_through_a_symbolic_link_is_refused(self):
+        d = _dir("link-")
+        victim, link = os.path.join(d, "victim"), os.path.join(d, "ca.pem")
+        with open(victim, "wb") as f:
+            f.write(b"secret\n")
+        os.chmod(victim, 0o600)
+        os.symlink("victim", link)
+        self.assertRefused(["--write-ca", link], link, "symbolic link", "remove it or give another path")
+        self.assertUntouched(victim, b"secret\n", 0o600)
+        self.assertEqual(os.readlink(link), "victim")
+        # a dangling link would have created its target
+        dangling = os.path.join(d, "dangling.pem")
+        os.symlink("made-through-the-link", dangling)
+        self.assertRefused(["--write-ca", dangling], dangling, "symbolic link")
+        self.assertFalse(os.path.lexists(os.path.join(d, "made-through-the-link")))
+        # and the client certificate's files: nothing written, not even the other one
+        os.symlink("victim", os.path.join(d, "client.key"))
+        prefix = os.path.join(d, "client")
+        self.assertRefused(["--write-client-cert", prefix], prefix + ".key", "symbolic link")
+        self.assertUntouched(victim, b"secret\n", 0o600)
+        self.assertFalse(os.path.lexists(prefix + ".pem"))
+        self.assertNoTemporaryFiles(d)
+
+    def test_write_ca_to_a_directory_is_refused(self):
+        d = _dir("dir-")
+        self.assertRefused(["--write-ca", d], d, "a directory", "give another path")
+
+    def test_someone_elses_key_file_in_a_sticky_directory_is_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("making a file of another user needs root")
+        d = _dir("sticky-")
+        os.chmod(d, 0o1777)
+        prefix = os.path.join(d, "client")
+        with open(prefix + ".key", "wb"):
+            pass
+        os.chmod(prefix + ".key", 0o666)
+        os.chown(prefix + ".key", 65534, 65534)
+        self.assertRefused(["--write-client-cert", prefix], prefix + ".key", "another user",
+                           "remove it or give another path")
+        self.assertUntouched(prefix + ".key", b"", 0o666)
+        self.assertEqual(os.stat(prefix + ".key").st_uid, 65534)
+        self.assertFalse(os.path.lexists(prefix + ".pem"))
+        self.assertNoTemporaryFiles(d)
+
+    def test_own_files_are_replaced_with_the_modes_they_must_have(self):
+        d = _dir("own-")
+        os.chmod(d, 0o1777)
+        ca, prefix = os.path.join(d, "ca.pem"), os.path.join(d, "client")
+        for path in (ca, prefix + ".key", prefix + ".pem"):
+            with open(path, "wb") as f:
+                f.write(b"old\n")
+            os.chmod(path, 0o666)
+        self.serve("--listen", "127.0.0.1:0", "--write-ca", ca, "--write-client-cert", prefix)
+        for path, mode, pem in ((ca, 0o644, b"-----BEGIN CERTIFICATE-----"),
+                                (prefix + ".pem", 0o644, b"-----BEGIN CERTIFICATE-----"),
+                                (prefix + ".key", 0o600, b"-----BEGIN PRIVATE KEY-----")):
+            st = os.lstat(path)
+            self.assertEqual(oct(st.st_mode & 0o7777), oct(mode), path)
+            with open(path, "rb") as f:
+                self.assertTrue(f.read().startswith(pem), path)
+        self.assertNoTemporaryFiles(d)
+
+
 class Lifecycle(ServeCase):
     """Stopping, signals, IPv6."""
 
@@ -910,6 +999,15 @@ class Lifecycle(ServeCase):
                 s.close()
             tls.close()
         self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
+
+    def test_sigterm_as_soon_as_it_listens_exits_0(self):
+        # A client may send it the moment it reads the listening line (and
+        # the --write-ca line after it): the signal is caught from before.
+        for _ in range(10):
+            srv = Serve("--listen", "127.0.0.1:0", "--write-ca",
+                        os.path.join(_dir("early-"), "root.pem"))
+            rc, took = srv.stop()
+            self.assertEqual(rc, 0, "exit status %r after %.1fs\n%s" % (rc, took, srv.stderr()))
 
     def test_sigint_exits_0(self):
         srv = Serve("--listen", "127.0.0.1:0")
@@ -1064,6 +1162,101 @@ class Robustness(ServeCase):
             print("# rss base %d peak %d after %d KB; %d good requests, slowest %.3fs; "
                   "stalled closed after %.2f..%.2fs" % (base, peak, after, len(results),
                                                          slowest, closes[0], closes[-1]))
+
+
+class SlowRequests(ServeCase):
+    """Slowloris: clients that finish the handshake, then send a request that
+    never ends, one byte a second.  Each byte restarts the idle timer (10 s),
+    never the whole request's deadline (--request-timeout, counted from
+    accept), and a quarter of each worker's slots is kept for handshakes: a
+    new client's handshake makes room by dropping the oldest connection past
+    its own.  Good clients are served meanwhile, within a timeout shorter
+    than the deadline that would release the slow ones' slots; every slow
+    client is cut at that deadline, or dropped earlier to make room.
+
+    One worker, its cap made small through RLIMIT_NOFILE: tlsprobe keeps 64
+    descriptors spare and gives the workers the rest (so, before, a slow
+    client held its slot for as long as it kept trickling)."""
+
+    SLOTS = 8
+    SLOW_CLIENTS = 24
+    REQUEST_TIMEOUT = 5.0
+    GOOD_TIMEOUT = 3.0   # less than REQUEST_TIMEOUT: no good client waits for a deadline
+    SLACK = 2.0
+    DEADLINE_RESULT = "timeout: the request did not finish within 5 s of connecting"
+    DROPPED_RESULT = "dropped to make room for a new client"
+
+    @classmethod
+    def small_limits(cls):
+        die_with_parent()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64 + cls.SLOTS, 64 + cls.SLOTS))
+
+    def slow_client(self, port, ctx, rec, stop):
+        """Handshake, then one byte of a request that never ends every second,
+        until the server closes: rec gets port, handshake and closed times."""
+        try:
+            s = tls_connect(port, ctx, timeout=30)
+        except (OSError, ssl.SSLError) as e:
+            rec["error"] = repr(e)
+            return
+        rec["port"], rec["handshake"] = s.getsockname()[1], time.monotonic()
+        request = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 4000
+        s.settimeout(1.0)
+        try:
+            for i in range(len(request)):
+                if stop.is_set():
+                    return
+                try:
+                    if s.recv(1024) == b"":
+                        break
+                except socket.timeout:
+                    s.sendall(request[i:i + 1])
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            s.close()
+        rec["closed"] = time.monotonic()
+
+    def test_slow_requests_are_cut_at_the_deadline_and_good_clients_are_served(self):
+        root = os.path.join(_dir("slow-"), "root.pem")
+        srv = self.serve("--listen", "127.0.0.1:0", "--write-ca", root, "--workers", "1", "--log-json",
+                         "--request-timeout", "%g" % self.REQUEST_TIMEOUT, preexec_fn=self.small_limits)
+        ctx = client_context(root)
+        stop = threading.Event()
+        recs = [{} for _ in range(self.SLOW_CLIENTS)]
+        threads = [threading.Thread(target=self.slow_client, args=(srv.port, ctx, r, stop), daemon=True)
+                   for r in recs]
+        for t in threads:
+            t.start()
+        # the slow clients hold every slot for requests (or, before, every slot)
+        wait_for(lambda: sum("handshake" in r for r in recs) >= self.SLOTS, 10)
+
+        good = []
+        end = time.monotonic() + self.REQUEST_TIMEOUT + self.SLACK + 1
+        while time.monotonic() < end and any("closed" not in r and "error" not in r for r in recs):
+            try:
+                r = https_get(srv.port, ctx, timeout=self.GOOD_TIMEOUT)
+                good.append(r.status == 200 and "scenario:     good" in r.body or r.status)
+            except (OSError, ssl.SSLError) as e:
+                good.append(repr(e))
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join(10)
+
+        ctx_msg = "slow clients: %r\ngood: %r\nlog tail: %s" % (recs, good[-5:], srv.stderr()[-1500:])
+        self.assertGreater(len(good), 0, ctx_msg)
+        self.assertEqual([g for g in good if g is not True], [], "good clients not served\n" + ctx_msg)
+        self.assertEqual([r for r in recs if "closed" not in r], [],
+                         "slow clients the server did not cut\n" + ctx_msg)
+        late = [r for r in recs if r["closed"] - r["handshake"] > self.REQUEST_TIMEOUT + self.SLACK]
+        self.assertEqual(late, [], "slow clients held past the request deadline\n" + ctx_msg)
+        # the server's word for each: cut at the deadline, or dropped to make room
+        results = {int(l["peer"].rsplit(":", 1)[1]): l["result"] for l in srv.json_log()}
+        said = [results.get(r["port"], "no log line") for r in recs]
+        self.assertEqual([w for w in said if not (w == self.DEADLINE_RESULT or w.startswith(self.DROPPED_RESULT))],
+                         [], ctx_msg)
+        self.assertIn(self.DEADLINE_RESULT, said, ctx_msg)
 
 
 class Demo(unittest.TestCase):
