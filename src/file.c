@@ -16,15 +16,35 @@
 #include "file.h"
 #include "util.h"
 
+/* What a file that is not a regular file is, for messages: "a socket". */
+static const char *
+kind_name(mode_t mode)
+{
+	static const struct {
+		mode_t type;
+		const char *name;
+	} kinds[] = {
+		{S_IFIFO, "a named pipe (FIFO)"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
+		{S_IFSOCK, "a socket"}, {S_IFDIR, "a directory"}, {S_IFLNK, "a symbolic link"},
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if ((mode & S_IFMT) == kinds[i].type)
+			return kinds[i].name;
+	return "not a regular file";
+}
+
 /*
  * Open path for reading if it is a regular file within the limit; the fd,
  * or -1 with the reason alone in why. O_NONBLOCK: opening a FIFO must not
  * wait for a writer (it is refused right after).
  */
-/* What a file that is not a regular file is, for messages: "a socket". */
-static const char *
-kind_name(mode_t mode)
+static int
+open_regular(const char *path, struct stat *st, char *why, size_t whylen)
 {
+	struct stat lst;
+	int fd;
+
 	/* "-", standard input: whatever it is (a pipe, usually) but a
 	 * directory; the reader's limit bounds it. */
 	if (strcmp(path, "-") == 0) {
@@ -43,26 +63,7 @@ kind_name(mode_t mode)
 			st->st_size = 0;
 		return in;
 	}
-	static const struct {
-		mode_t type;
-		const char *name;
-	} kinds[] = {
-		{S_IFIFO, "a named pipe (FIFO)"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
-		{S_IFSOCK, "a socket"}, {S_IFDIR, "a directory"}, {S_IFLNK, "a symbolic link"},
-	};
-
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-		if ((mode & S_IFMT) == kinds[i].type)
-			return kinds[i].name;
-	return "not a regular file";
-}
-
-static int
-open_regular(const char *path, struct stat *st, char *why, size_t whylen)
-{
-	struct stat lst;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
