@@ -21,6 +21,8 @@
 	"If the server is meant to have a public certificate, it was issued by the wrong CA."
 
 /* MUST follow the order of enum tp_code. */
+/* Laid out by hand, one entry per code. */
+/* clang-format off */
 static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_CODE_NONE] = {TP_CODE_NONE, "none", TP_STATUS_OK, "all checks passed", ""},
 	[TP_DNS_FAILURE] = {TP_DNS_FAILURE, "dns-failure", TP_STATUS_CRITICAL, "host name does not resolve",
@@ -183,6 +185,7 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"Renew the certificate before it expires and install it on the server; automate renewal "
 		"(certbot renew, or your CA's ACME client) so this never reaches zero."},
 };
+/* clang-format on */
 
 const struct tp_reason *
 tp_reason_get(enum tp_code code)

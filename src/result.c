@@ -332,6 +332,9 @@ tp_result_judge(struct tp_result *r, bool insecure)
 
 /* ---- getters ------------------------------------------------------------- */
 
+/* Laid out by hand, one line per getter. */
+/* clang-format off */
+
 enum tp_status tp_result_status(const struct tp_result *r) { return r->status; }
 enum tp_code tp_result_reason(const struct tp_result *r) { return r->reason; }
 const struct tp_target *tp_result_target(const struct tp_result *r) { return &r->target; }
@@ -351,3 +354,4 @@ size_t tp_result_problem_count(const struct tp_result *r) { return r->found.n; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->found.n ? &r->found.problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->found.error; }
 const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r) { return r->is_fetch ? &r->fetch : NULL; }
+/* clang-format on */

@@ -475,6 +475,8 @@ case_teardown(void **state)
 #define OTHER_ROOT(i) {.cn = "Other Root", .ca = true, .issuer = (i)}
 #define SIXTEEN "1111111111111111"
 
+/* Laid out by hand, one block per case. */
+/* clang-format off */
 static const struct dcase cases[] = {
 	{
 		.name = "good chain",
@@ -1023,6 +1025,7 @@ static const struct dcase cases[] = {
 			 {TP_CRL_INVALID, 0, TP_STATUS_WARNING, {"that CA is neither sent nor trusted"}}},
 	},
 };
+/* clang-format on */
 
 /* tp_examine's own refusals: the result's error, not a problem. */
 static void
