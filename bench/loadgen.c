@@ -182,7 +182,8 @@ parse_length(struct conn *c)
 		return;
 	size_t hlen = (size_t)(end - c->buf) + 4;
 	for (char *p = c->buf; p < end; p++) {
-		if ((p == c->buf || p[-1] == '\n') && (size_t)(end - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+		if ((p == c->buf || p[-1] == '\n') && (size_t)(end - p) > 15 &&
+		    strncasecmp(p, "content-length:", 15) == 0) {
 			c->want = hlen + strtoul(p + 15, NULL, 10);
 			return;
 		}
@@ -301,8 +302,7 @@ advance(struct worker *w, int ep, struct conn *c)
 				return 0;
 			}
 			break;
-		case IDLE:
-			return 0;
+		case IDLE: return 0;
 		}
 	}
 }
@@ -500,7 +500,7 @@ main(int argc, char **argv)
 	       "req_p50_ms=%.2f req_p99_ms=%.2f errors=%lu resumed=%lu cpu_s=%.3f server_cpu_s=%.3f "
 	       "session=%s first_error=%s\n",
 	       hs.n, duration, hs.n / duration, pct(&hs, 50), pct(&hs, 90), pct(&hs, 99), hs.n ? hs.v[hs.n - 1] : 0,
-	       pct(&req, 50), pct(&req, 99), errors, resumed, cpu, npids && srv0 >= 0 ? srv : -1.0, *session ? session : "-",
-	       *first_error ? first_error : "-");
+	       pct(&req, 50), pct(&req, 99), errors, resumed, cpu, npids && srv0 >= 0 ? srv : -1.0,
+	       *session ? session : "-", *first_error ? first_error : "-");
 	return hs.n ? 0 : 1;
 }

@@ -90,10 +90,10 @@ enum tp_code {
 
 struct tp_reason {
 	enum tp_code code;
-	const char *name;     /* kebab-case, stable */
+	const char *name;      /* kebab-case, stable */
 	enum tp_status status; /* default severity */
-	const char *title;    /* a few words for the verdict line */
-	const char *fix;      /* what a person can do about it */
+	const char *title;     /* a few words for the verdict line */
+	const char *fix;       /* what a person can do about it */
 };
 
 const struct tp_reason *tp_reason_get(enum tp_code code);
@@ -104,8 +104,8 @@ const char *tp_status_name(enum tp_status status);
 /* ---- targets ----------------------------------------------------------- */
 
 struct tp_target {
-	char *input;    /* as the user wrote it */
-	char *host;     /* without brackets */
+	char *input; /* as the user wrote it */
+	char *host;  /* without brackets */
 	uint16_t port;
 	bool host_is_ip;
 	char *sni;      /* --sni override, or NULL */
@@ -185,7 +185,7 @@ struct tp_tls_info {
 	const char *cipher;   /* IANA name */
 	const char *kx_group; /* NULL when not negotiated (RSA key exchange) */
 	const char *sig_alg;
-	const char *alpn;     /* NULL when none */
+	const char *alpn; /* NULL when none */
 	bool resumed;
 	bool client_cert_requested;
 	bool client_cert_sent;
@@ -196,19 +196,19 @@ struct tp_cert_info {
 	 * may hold any character, control characters included. */
 	char *subject;
 	char *issuer;
-	char *serial;       /* lowercase hex */
+	char *serial; /* lowercase hex */
 	time_t not_before;
 	time_t not_after;
 	long days_remaining; /* whole days to not_after, rounded toward zero: negative a day after expiry */
-	char **sans;        /* DNS names and IP addresses */
+	char **sans;         /* DNS names and IP addresses */
 	size_t n_sans;
-	char **ca_issuers;  /* AIA caIssuers URLs */
+	char **ca_issuers; /* AIA caIssuers URLs */
 	size_t n_ca_issuers;
 	const char *key_type;
 	unsigned key_bits;
 	const char *key_curve; /* NULL unless EC */
 	const char *sig_alg;
-	char *sha256;       /* lowercase hex */
+	char *sha256; /* lowercase hex */
 	bool is_ca;
 	bool self_signed;
 	gnutls_datum_t der; /* the certificate as it was sent or read (empty for one made otherwise) */
@@ -216,21 +216,21 @@ struct tp_cert_info {
 
 struct tp_ocsp_info {
 	bool stapled;
-	const char *status;      /* "good", "revoked", "unknown"; NULL unless stapled and readable */
-	bool verified;           /* signed by the leaf's issuer (or its delegate) and about the leaf */
+	const char *status; /* "good", "revoked", "unknown"; NULL unless stapled and readable */
+	bool verified;      /* signed by the leaf's issuer (or its delegate) and about the leaf */
 	time_t this_update;
-	time_t next_update;      /* (time_t)-1 when the response gives none */
-	time_t revocation_time;  /* (time_t)-1 unless revoked */
+	time_t next_update;     /* (time_t)-1 when the response gives none */
+	time_t revocation_time; /* (time_t)-1 unless revoked */
 };
 
 struct tp_problem {
 	enum tp_code code;
 	enum tp_status severity;
-	int cert_index;     /* -1 when not about one certificate */
-	char *subject;      /* that certificate's subject, or NULL */
+	int cert_index; /* -1 when not about one certificate */
+	char *subject;  /* that certificate's subject, or NULL */
 	char *message;
 	char *fix;
-	bool waived;        /* reported, but --insecure keeps it from the status */
+	bool waived; /* reported, but --insecure keeps it from the status */
 };
 
 struct tp_result;
@@ -282,16 +282,16 @@ enum tp_key_type { TP_KEY_ECDSA, TP_KEY_RSA, TP_KEY_ED25519 };
 
 struct tp_cert_spec {
 	const char *cn;
-	const char *org;            /* or NULL */
-	const char *const *names;   /* subjectAltNames; IP addresses are recognised */
+	const char *org;          /* or NULL */
+	const char *const *names; /* subjectAltNames; IP addresses are recognised */
 	size_t n_names;
 	bool ca;
-	int pathlen;                /* CA path length limit, -1 for none */
+	int pathlen;                   /* CA path length limit, -1 for none */
 	bool server_auth, client_auth; /* extendedKeyUsage; neither: no extension */
 	time_t not_before, not_after;
 	gnutls_digest_algorithm_t hash; /* 0: SHA-256 */
-	const char *permitted_dns;  /* a CA's nameConstraints: only DNS names under this one */
-	gnutls_x509_crq_t csr;      /* when set: its subject and key (not its extensions) */
+	const char *permitted_dns;      /* a CA's nameConstraints: only DNS names under this one */
+	gnutls_x509_crq_t csr;          /* when set: its subject and key (not its extensions) */
 };
 
 /* ECDSA is P-256; RSA bits 0 means 3072. Returns a GnuTLS error code. */
@@ -338,11 +338,11 @@ struct tp_fetch_options {
 	const char *const *connect_to; /* curl --connect-to HOST:PORT:HOST:PORT */
 	size_t n_connect_to;
 	/* checks: each failure is a problem that makes the status critical */
-	const char *expect_status;  /* "200,301-308" */
+	const char *expect_status; /* "200,301-308" */
 	const char *expect_body;
 	const char *const *expect_headers; /* "Name: value" (value: a substring; empty: present) */
 	size_t n_expect_headers;
-	long max_ms;                /* 0: no limit */
+	long max_ms; /* 0: no limit */
 };
 
 struct tp_fetch_hop {
@@ -351,18 +351,18 @@ struct tp_fetch_hop {
 };
 
 struct tp_fetch_info {
-	long status;                /* 0 when no response */
+	long status; /* 0 when no response */
 	char *reason;
-	const char *http_version;   /* "HTTP/2", or NULL */
+	const char *http_version; /* "HTTP/2", or NULL */
 	char *final_url;
 	char *content_type;
 	long long size;
-	struct tp_fetch_hop *hops;  /* every response, redirects first */
+	struct tp_fetch_hop *hops; /* every response, redirects first */
 	size_t n_hops;
 	/* cumulative from the start, as curl's timers; negative when not reached */
 	double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
 	int curl_code;
-	char *curl_message;         /* NULL when curl succeeded */
+	char *curl_message; /* NULL when curl succeeded */
 };
 
 /* The timeout, trust, client certificate, --insecure and thresholds come from cfg. */
@@ -376,20 +376,20 @@ const char *tp_fetch_curl_version(void);
 /* ---- a self-hosted CA (ca.c) -------------------------------------------- */
 
 struct tp_ca_options {
-	const char *name;          /* "NAME Root CA", "NAME Intermediate CA" */
+	const char *name; /* "NAME Root CA", "NAME Intermediate CA" */
 	enum tp_key_type key_type;
-	int days;                  /* the root's; the intermediate gets half */
+	int days; /* the root's; the intermediate gets half */
 	bool intermediate;
-	bool force;                /* overwrite existing files */
+	bool force; /* overwrite existing files */
 };
 
 struct tp_issue_options {
-	const char *const *names;  /* subjectAltNames; the first is the CN */
+	const char *const *names; /* subjectAltNames; the first is the CN */
 	size_t n_names;
-	bool client;               /* clientAuth instead of serverAuth */
+	bool client; /* clientAuth instead of serverAuth */
 	int days;
-	const char *out;           /* path prefix; default DIR/NAME */
-	const char *csr_file;      /* sign this request instead of making a key */
+	const char *out;      /* path prefix; default DIR/NAME */
+	const char *csr_file; /* sign this request instead of making a key */
 	enum tp_key_type key_type;
 	bool force;
 };
@@ -399,12 +399,11 @@ struct tp_ca_report {
 	char *files[4];
 	size_t n_files;
 	char note[512];
-	bool flat;                 /* a root only, no intermediate */
+	bool flat; /* a root only, no intermediate */
 };
 
 int tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *rep, char *err, size_t errlen);
-int tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err,
-		size_t errlen);
+int tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err, size_t errlen);
 void tp_ca_report_finish(struct tp_ca_report *rep);
 /* ca check: tp_examine, plus whether key_file (or NULL) belongs to the leaf. */
 struct tp_result *tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
@@ -415,7 +414,7 @@ struct tp_result *tp_ca_check(struct tp_config *cfg, const char *label, const gn
 struct tp_scenario_info {
 	const char *name;
 	const char *summary;
-	const char *expect;  /* what a correct client reports: "ok" or a reason code */
+	const char *expect; /* what a correct client reports: "ok" or a reason code */
 };
 
 size_t tp_scenario_count(void);
@@ -424,30 +423,30 @@ const struct tp_scenario_info *tp_scenario_find(const char *name);
 
 /* One line per connection, handed to the front end to write. */
 struct tp_conn_log {
-	const char *peer;        /* "127.0.0.1:51234" */
-	const char *site;        /* the scenario, or "files" */
+	const char *peer;                                        /* "127.0.0.1:51234" */
+	const char *site;                                        /* the scenario, or "files" */
 	const char *sni, *version, *cipher, *alpn, *client_cert; /* NULL when unknown */
-	const char *result;      /* "ok", or what went wrong */
+	const char *result;                                      /* "ok", or what went wrong */
 	bool ok;
-	double handshake_ms;     /* negative when the handshake did not finish */
+	double handshake_ms; /* negative when the handshake did not finish */
 };
 
 typedef void tp_server_log_fn(void *ctx, const struct tp_conn_log *log);
 
 struct tp_server_options {
-	const char *const *names;   /* extra subjectAltNames for the made certificates */
+	const char *const *names; /* extra subjectAltNames for the made certificates */
 	size_t n_names;
-	const char *cert_file;      /* serve these instead of a scenario's */
+	const char *cert_file; /* serve these instead of a scenario's */
 	const char *key_file;
-	const char *client_ca_file; /* verify client certificates with these CAs */
-	int client_cert;            /* 0: as the scenario says, 1: request, 2: require */
-	const char *alpn;           /* comma separated, default "http/1.1" */
-	bool echo;                  /* echo bytes instead of answering HTTP */
+	const char *client_ca_file;    /* verify client certificates with these CAs */
+	int client_cert;               /* 0: as the scenario says, 1: request, 2: require */
+	const char *alpn;              /* comma separated, default "http/1.1" */
+	bool echo;                     /* echo bytes instead of answering HTTP */
 	unsigned handshake_timeout_ms; /* default 10000 */
 	/* From accept to the answer (with echo: the whole connection), the
 	 * handshake included; default handshake_timeout_ms + 20000. */
 	unsigned request_timeout_ms;
-	unsigned workers;           /* threads; default one per CPU */
+	unsigned workers; /* threads; default one per CPU */
 	tp_server_log_fn *log;
 	void *log_ctx;
 };

@@ -43,12 +43,12 @@ struct batch {
 	 * a slow input (a pipe) must not keep finished results from going out.
 	 * Lock order: in, then window; out, then window.
 	 */
-	pthread_mutex_t in;    /* the input: next(), next_index, input_over */
-	pthread_mutex_t out;   /* the output: done(), pending */
+	pthread_mutex_t in;  /* the input: next(), next_index, input_over */
+	pthread_mutex_t out; /* the output: done(), pending */
 	pthread_mutex_t window_lock;
-	pthread_cond_t room;   /* the window has room again */
+	pthread_cond_t room; /* the window has room again */
 	bool input_over;
-	size_t next_index;     /* of the next target read */
+	size_t next_index;       /* of the next target read */
 	atomic_size_t next_emit; /* of the next result handed back, when ordered */
 	size_t window;
 	struct tp_result **pending; /* ring of window slots, by index % window */

@@ -22,7 +22,6 @@
 #include "probe.h"
 #include "util.h"
 
-
 struct out_file {
 	char *path;
 	gnutls_datum_t data;
@@ -54,12 +53,14 @@ place_locked(struct out_file *files, size_t n, bool force, struct tp_ca_report *
 	if (!force)
 		for (i = 0; i < n; i++)
 			if (exists(files[i].path))
-				return tp_err(err, errlen, "%s exists already: tlsprobe never overwrites it; use --force to "
-							 "replace it", files[i].path);
+				return tp_err(err, errlen,
+					      "%s exists already: tlsprobe never overwrites it; use --force to "
+					      "replace it",
+					      files[i].path);
 	for (i = 0; i < n; i++) {
 		int fd;
-		if (tp_file_write_temp(files[i].path, &files[i].data, files[i].mode, files[i].tmp,
-				       sizeof(files[i].tmp), err, errlen) < 0)
+		if (tp_file_write_temp(files[i].path, &files[i].data, files[i].mode, files[i].tmp, sizeof(files[i].tmp),
+				       err, errlen) < 0)
 			goto undo;
 		if (force && exists(files[i].path)) {
 			snprintf(files[i].backup, sizeof(files[i].backup), "%s.old-XXXXXX", files[i].path);
@@ -81,7 +82,7 @@ place_locked(struct out_file *files, size_t n, bool force, struct tp_ca_report *
 		int ret = force ? rename(files[i].tmp, files[i].path) : link(files[i].tmp, files[i].path);
 		if (ret < 0) {
 			tp_err(err, errlen, "cannot create %s: %s", files[i].path,
-			     errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
+			       errno == EEXIST ? "it appeared meanwhile" : strerror(errno));
 			goto undo;
 		}
 		if (force)
@@ -189,8 +190,11 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	time_t now = time(NULL);
 	char root_cn[256], inter_cn[256];
 	struct tp_cert_spec root = {
-		.cn = root_cn, .ca = true, .pathlen = o->intermediate ? 1 : 0,
-		.not_before = now - 3600, .not_after = now + days * TP_DAY,
+		.cn = root_cn,
+		.ca = true,
+		.pathlen = o->intermediate ? 1 : 0,
+		.not_before = now - 3600,
+		.not_after = now + days * TP_DAY,
 	};
 	struct tp_cert_spec inter = root;
 	gnutls_x509_privkey_t rkey = NULL, ikey = NULL;
@@ -239,7 +243,8 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	if (ret == 0 && !o->intermediate) {
 		/* A flat CA replacing a two-level one: an old intermediate
 		 * left behind would go on signing under the old root. */
-		char *old_key = tp_strdupf("%s/intermediate.key", dir), *old_crt = tp_strdupf("%s/intermediate.pem", dir);
+		char *old_key = tp_strdupf("%s/intermediate.key", dir),
+		     *old_crt = tp_strdupf("%s/intermediate.pem", dir);
 		if (old_key)
 			unlink(old_key);
 		if (old_crt)
@@ -326,15 +331,16 @@ load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
 
 	if (tp_file_read(path, &d, why, sizeof(why)) < 0)
 		return tp_err(err, errlen, "cannot read the request %s: %s", path, why);
-	if ((ret = gnutls_x509_crq_init(csr)) == 0 &&
-	    (ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_PEM)) < 0)
+	if ((ret = gnutls_x509_crq_init(csr)) == 0 && (ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_PEM)) < 0)
 		ret = gnutls_x509_crq_import(*csr, &d, GNUTLS_X509_FMT_DER);
 	gnutls_free(d.data);
 	if (ret < 0)
-		return tp_err(err, errlen, "%s is not a certificate request (PEM or DER): %s", path, gnutls_strerror(ret));
+		return tp_err(err, errlen, "%s is not a certificate request (PEM or DER): %s", path,
+			      gnutls_strerror(ret));
 	/* Only someone holding the key can have signed the request. */
 	if ((ret = gnutls_x509_crq_verify(*csr, 0)) < 0)
-		return tp_err(err, errlen, "the request %s is not signed by its own key: %s", path, gnutls_strerror(ret));
+		return tp_err(err, errlen, "the request %s is not signed by its own key: %s", path,
+			      gnutls_strerror(ret));
 	return 0;
 }
 
@@ -396,20 +402,30 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	 * a CN only gets it copied into one. */
 	if (csr && !o->n_names && !o->client && !csr_has_san(csr)) {
 		size_t len = sizeof(csr_cn);
-		if (gnutls_x509_crq_get_dn_by_oid(csr, GNUTLS_OID_X520_COMMON_NAME, 0, 0, csr_cn, &len) < 0 || !*csr_cn) {
-			tp_err(err, errlen, "the request %s names no host (no subjectAltName, no CN): give the names on "
-					    "the command line", o->csr_file);
+		if (gnutls_x509_crq_get_dn_by_oid(csr, GNUTLS_OID_X520_COMMON_NAME, 0, 0, csr_cn, &len) < 0 ||
+		    !*csr_cn) {
+			tp_err(err, errlen,
+			       "the request %s names no host (no subjectAltName, no CN): give the names on "
+			       "the command line",
+			       o->csr_file);
 			goto out;
 		}
 		san_from_cn[0] = csr_cn;
-		snprintf(rep->note, sizeof(rep->note), "the request has no subjectAltName: its CN '%.100s' is copied "
-						       "into one, as clients ignore the CN", csr_cn);
+		snprintf(rep->note, sizeof(rep->note),
+			 "the request has no subjectAltName: its CN '%.100s' is copied "
+			 "into one, as clients ignore the CN",
+			 csr_cn);
 	}
 	struct tp_cert_spec spec = {
-		.cn = o->n_names ? o->names[0] : "", .names = san_from_cn[0] ? san_from_cn : o->names,
+		.cn = o->n_names ? o->names[0] : "",
+		.names = san_from_cn[0] ? san_from_cn : o->names,
 		.n_names = san_from_cn[0] ? 1 : o->n_names,
-		.server_auth = !o->client, .client_auth = o->client, .pathlen = -1,
-		.not_before = now - 3600, .not_after = now + days * TP_DAY, .csr = csr,
+		.server_auth = !o->client,
+		.client_auth = o->client,
+		.pathlen = -1,
+		.not_before = now - 3600,
+		.not_after = now + days * TP_DAY,
+		.csr = csr,
 	};
 	/* A certificate must not outlive its issuer: it would stop working
 	 * when the issuer expires anyway. */
@@ -417,9 +433,10 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	if (issuer_end != (time_t)-1 && spec.not_after > issuer_end) {
 		spec.not_after = issuer_end;
 		size_t used = strlen(rep->note);
-		snprintf(rep->note + used, sizeof(rep->note) - used, "%s--days %d would outlive the issuing CA; the "
-			 "certificate ends with it, %ld days from now", used ? "; " : "", days,
-			 (long)((issuer_end - now) / TP_DAY));
+		snprintf(rep->note + used, sizeof(rep->note) - used,
+			 "%s--days %d would outlive the issuing CA; the "
+			 "certificate ends with it, %ld days from now",
+			 used ? "; " : "", days, (long)((issuer_end - now) / TP_DAY));
 	}
 	if (!csr && (g = tp_pki_key(&key, o->key_type, 0)) < 0)
 		goto gnutls_fail;
@@ -523,9 +540,10 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 	} else if (gnutls_x509_crt_init(&leaf_crt) == 0 &&
 		   gnutls_x509_crt_import(leaf_crt, &certs[leaf], GNUTLS_X509_FMT_DER) == 0 &&
 		   gnutls_x509_privkey_get_key_id(key, 0, a, &alen) == 0 &&
-		   gnutls_x509_crt_get_key_id(leaf_crt, 0, b, &blen) == 0 && (alen != blen || memcmp(a, b, alen) != 0)) {
+		   gnutls_x509_crt_get_key_id(leaf_crt, 0, b, &blen) == 0 &&
+		   (alen != blen || memcmp(a, b, alen) != 0)) {
 		tp_find(&r->found, TP_KEY_MISMATCH, 0, "the key in %s is not the key of '%s'", key_file,
-			      r->chain.certs[0].subject);
+			r->chain.certs[0].subject);
 	}
 	if (leaf_crt)
 		gnutls_x509_crt_deinit(leaf_crt);

@@ -140,7 +140,8 @@ read_aia(struct tp_cert_info *ci, gnutls_x509_crt_t crt)
 	if (gnutls_x509_ext_import_aia(&ext, aia, 0) == 0) {
 		for (unsigned i = 0; gnutls_x509_aia_get(aia, i, &oid, &type, &uri) == 0; i++) {
 			if (type == GNUTLS_SAN_URI && strcmp((const char *)oid.data, GNUTLS_OID_AD_CAISSUERS) == 0)
-				push(&ci->ca_issuers, &ci->n_ca_issuers, tp_utf8_clean((const char *)uri.data, uri.size));
+				push(&ci->ca_issuers, &ci->n_ca_issuers,
+				     tp_utf8_clean((const char *)uri.data, uri.size));
 		}
 	}
 	gnutls_x509_aia_deinit(aia);
@@ -168,8 +169,8 @@ key_type_name(gnutls_pk_algorithm_t pk)
 /* Flags to check one signature, and nothing else, between two certificates. */
 #define SIGNATURE_ONLY \
 	(GNUTLS_VERIFY_DISABLE_CA_SIGN | GNUTLS_VERIFY_DISABLE_TIME_CHECKS | \
-	 GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | \
-	 GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_ALLOW_ANY_X509_V1_CA_CRT)
+	 GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_BROKEN | \
+	 GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_ALLOW_ANY_X509_V1_CA_CRT)
 
 bool
 tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
@@ -231,23 +232,24 @@ tp_chain_cert_info(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now)
 	}
 	int sig = gnutls_x509_crt_get_signature_algorithm(crt);
 	ci->sig_alg = sig > 0 && gnutls_sign_get_name((gnutls_sign_algorithm_t)sig)
-			      ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : "unknown";
+			      ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig)
+			      : "unknown";
 	size = sizeof(buf);
-	ci->sha256 = gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, buf, &size) == 0 ? hex(buf, size)
-											     : strdup("");
+	ci->sha256 =
+		gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, buf, &size) == 0 ? hex(buf, size) : strdup("");
 	ci->is_ca = tp_chain_is_ca(crt);
 	/* Names that read differently cannot match; GnuTLS would find that out
 	 * by decoding both names again, at a cost, for every certificate. */
-	ci->self_signed = ci->subject && ci->issuer && strcmp(ci->subject, ci->issuer) == 0 &&
-			  tp_chain_is_self_signed(crt);
+	ci->self_signed =
+		ci->subject && ci->issuer && strcmp(ci->subject, ci->issuer) == 0 && tp_chain_is_self_signed(crt);
 	if (!ci->subject || !ci->issuer || !ci->serial || !ci->sha256)
 		return -1;
 	return 0;
 }
 
 int
-tp_chain_read(struct tp_chain_facts *out, gnutls_x509_crt_t **certs, const gnutls_datum_t *ders, size_t n,
-	      time_t now, struct tp_findings *f)
+tp_chain_read(struct tp_chain_facts *out, gnutls_x509_crt_t **certs, const gnutls_datum_t *ders, size_t n, time_t now,
+	      struct tp_findings *f)
 {
 	out->n_sent = n;
 	if (n > TP_MAX_CERTS)
@@ -263,7 +265,8 @@ tp_chain_read(struct tp_chain_facts *out, gnutls_x509_crt_t **certs, const gnutl
 		if (ret == 0)
 			ret = gnutls_x509_crt_import((*certs)[i], &ders[i], GNUTLS_X509_FMT_DER);
 		if (ret < 0) {
-			tp_fail(f, TP_HANDSHAKE_FAILURE, "certificate %zu cannot be parsed: %s", i, gnutls_strerror(ret));
+			tp_fail(f, TP_HANDSHAKE_FAILURE, "certificate %zu cannot be parsed: %s", i,
+				gnutls_strerror(ret));
 			return -1;
 		}
 		out->n = i + 1;

@@ -144,8 +144,10 @@ tp_config_set_alpn(struct tp_config *cfg, const char *list)
 	size_t n = 1;
 
 	if (!list || !*list || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
-		return tp_config_fail(cfg, "invalid ALPN list '%s': give protocols separated by commas, "
-					   "e.g. h2,http/1.1", list ? list : "");
+		return tp_config_fail(cfg,
+				      "invalid ALPN list '%s': give protocols separated by commas, "
+				      "e.g. h2,http/1.1",
+				      list ? list : "");
 	for (const char *p = list; *p; p++)
 		n += *p == ',';
 	if (n > TP_MAX_ALPN)
@@ -162,7 +164,10 @@ parse_version(const char *s)
 		const char *name;
 		int v;
 	} versions[] = {
-		{"1.0", GNUTLS_TLS1_0}, {"1.1", GNUTLS_TLS1_1}, {"1.2", GNUTLS_TLS1_2}, {"1.3", GNUTLS_TLS1_3},
+		{"1.0", GNUTLS_TLS1_0},
+		{"1.1", GNUTLS_TLS1_1},
+		{"1.2", GNUTLS_TLS1_2},
+		{"1.3", GNUTLS_TLS1_3},
 	};
 	if (!s)
 		return 0;
@@ -236,8 +241,10 @@ tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
 	if (warn < 0 || crit < 0)
 		return tp_config_fail(cfg, "expiry thresholds must not be negative");
 	if (crit > warn)
-		return tp_config_fail(cfg, "the critical expiry threshold, %d days, is above the warning threshold, "
-					   "%d days: the critical one must be the smaller one", crit, warn);
+		return tp_config_fail(cfg,
+				      "the critical expiry threshold, %d days, is above the warning threshold, "
+				      "%d days: the critical one must be the smaller one",
+				      crit, warn);
 	cfg->warn_days = warn;
 	cfg->crit_days = crit;
 	return 0;
@@ -310,8 +317,10 @@ int
 tp_config_ready(struct tp_config *cfg)
 {
 	static const char *const vers[] = {
-		[GNUTLS_TLS1_0] = "TLS1.0", [GNUTLS_TLS1_1] = "TLS1.1",
-		[GNUTLS_TLS1_2] = "TLS1.2", [GNUTLS_TLS1_3] = "TLS1.3",
+		[GNUTLS_TLS1_0] = "TLS1.0",
+		[GNUTLS_TLS1_1] = "TLS1.1",
+		[GNUTLS_TLS1_2] = "TLS1.2",
+		[GNUTLS_TLS1_3] = "TLS1.3",
 	};
 	char *prio = NULL;
 	size_t len = 0;
@@ -341,7 +350,8 @@ tp_config_ready(struct tp_config *cfg)
 	if (ret < 0) {
 		cfg->prio = NULL;
 		if (ret == GNUTLS_E_INVALID_REQUEST && err)
-			tp_config_fail(cfg, "invalid priority string '%.200s': GnuTLS cannot parse it at '%.40s'", prio, err);
+			tp_config_fail(cfg, "invalid priority string '%.200s': GnuTLS cannot parse it at '%.40s'", prio,
+				       err);
 		else
 			tp_config_fail(cfg, "invalid priority string '%.200s': %s", prio, gnutls_strerror(ret));
 		free(prio);

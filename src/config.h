@@ -17,9 +17,9 @@ struct tp_trust;
 struct tp_config {
 	char error[512];
 	struct tp_trust *trust;
-	char *alpn;             /* comma separated */
-	char *priority;         /* user's, or NULL */
-	int tls_min, tls_max;   /* GNUTLS_TLS1_0.., 0 for none */
+	char *alpn;           /* comma separated */
+	char *priority;       /* user's, or NULL */
+	int tls_min, tls_max; /* GNUTLS_TLS1_0.., 0 for none */
 	unsigned timeout_ms;
 	int family;
 	bool insecure;

@@ -14,7 +14,6 @@
 #include "diagnose.h"
 #include "trust.h"
 
-
 struct chain {
 	struct tp_findings *f;
 	struct tp_verdict *v;
@@ -25,11 +24,11 @@ struct chain {
 	size_t n;
 	size_t path[TP_MAX_CERTS]; /* indexes into certs: leaf, its issuer, ... */
 	size_t len;
-	bool bad_link;         /* a certificate in path is named but not signed by the next */
-	bool anchored;         /* the path ends where the trust store vouches for it: */
+	bool bad_link;            /* a certificate in path is named but not signed by the next */
+	bool anchored;            /* the path ends where the trust store vouches for it: */
 	gnutls_x509_crt_t anchor; /* the trusted issuer above it, or NULL when the path ends with it */
-	bool anchor_owned;     /* anchor is a copy, to be freed */
-	time_t now;            /* validity is judged at this time */
+	bool anchor_owned;        /* anchor is a copy, to be freed */
+	time_t now;               /* validity is judged at this time */
 };
 
 /* Who handed over the chain, for messages: a server, or a file (ca check, cert). */
@@ -44,7 +43,6 @@ subj(const struct chain *c, size_t i)
 {
 	return c->info[i].subject;
 }
-
 
 /*
  * Whether certificate j's subject is the issuer name in certificate i. As
@@ -162,7 +160,10 @@ describe_user_cas(const struct chain *c, char *buf, size_t len)
 	used = (size_t)snprintf(buf, len, " (the --ca-file holds ");
 	for (size_t i = 0; i < n && i < 3 && used < len; i++) {
 		char *cn = tp_chain_cn(tp_trust_user_cert(t, i));
-		used += (size_t)snprintf(buf + used, len - used, "%s'%s'", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+		used += (size_t)snprintf(buf + used, len - used, "%s'%s'",
+					 i == 0       ? ""
+					 : i + 1 == n ? " and "
+						      : ", ",
 					 cn ? cn : "?");
 		free(cn);
 	}
@@ -189,8 +190,8 @@ explain_unknown_issuer(struct chain *c)
 	if (ci->self_signed) {
 		if (top == 0) {
 			tp_find(f, TP_SELF_SIGNED, 0,
-				      "%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
-				      from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
+				"%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
+				from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
 		} else {
 			enum tp_trust_source same = TP_TRUST_NONE;
 			if (gnutls_x509_crt_get_raw_dn(c->certs[top], &dn) == 0) {
@@ -199,15 +200,16 @@ explain_unknown_issuer(struct chain *c)
 			}
 			if (same != TP_TRUST_NONE)
 				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-					      "the chain ends at the root CA '%s' (%s, SHA-256 %s); %s holds a CA of that "
-					      "name, but not this one (same name, different key)", top_cn,
-					      from_file(c) ? "in the file" : "sent by the server", ci->sha256,
-					      same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
+					"the chain ends at the root CA '%s' (%s, SHA-256 %s); %s holds a CA of that "
+					"name, but not this one (same name, different key)",
+					top_cn, from_file(c) ? "in the file" : "sent by the server", ci->sha256,
+					same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
 			else
 				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-					      "the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
-					      "trust store%s", top_cn, from_file(c) ? "in the file" : "sent by the server",
-					      ci->sha256, from_files);
+					"the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
+					"trust store%s",
+					top_cn, from_file(c) ? "in the file" : "sent by the server", ci->sha256,
+					from_files);
 		}
 		goto out;
 	}
@@ -218,31 +220,36 @@ explain_unknown_issuer(struct chain *c)
 	}
 	if (src != TP_TRUST_NONE) {
 		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-				  "'%s' was issued by '%s'; %s holds a CA certificate of that name, but not the one "
-				  "that signed it (same name, different key)", top_cn, issuer_cn,
-				  src == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
-		tp_problem_set_fix(p, "Find the '%s' certificate that really issued this chain (its key must match "
-				      "the chain's authority key identifier) and trust that one; the one trusted "
-				      "now is another CA, or an old one replaced by a re-key.", issuer_cn);
+			    "'%s' was issued by '%s'; %s holds a CA certificate of that name, but not the one "
+			    "that signed it (same name, different key)",
+			    top_cn, issuer_cn, src == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
+		tp_problem_set_fix(p,
+				   "Find the '%s' certificate that really issued this chain (its key must match "
+				   "the chain's authority key identifier) and trust that one; the one trusted "
+				   "now is another CA, or an old one replaced by a re-key.",
+				   issuer_cn);
 	} else if (ci->is_ca && user_holds(c, top)) {
 		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-				  "the --ca-file holds '%s' itself, an intermediate CA (%s as #%zu), not the root "
-				  "CA '%s' above it, and the chain does not verify without that root", top_cn,
-				  from_file(c) ? "the file has it" : "the server sends it", top, issuer_cn);
-		tp_problem_set_fix(p, "Give the client the root CA '%s' instead (tlsprobe --ca-file root.pem, "
-				      "curl --cacert root.pem), not the intermediate.", issuer_cn);
+			    "the --ca-file holds '%s' itself, an intermediate CA (%s as #%zu), not the root "
+			    "CA '%s' above it, and the chain does not verify without that root",
+			    top_cn, from_file(c) ? "the file has it" : "the server sends it", top, issuer_cn);
+		tp_problem_set_fix(p,
+				   "Give the client the root CA '%s' instead (tlsprobe --ca-file root.pem, "
+				   "curl --cacert root.pem), not the intermediate.",
+				   issuer_cn);
 	} else if (ci->is_ca) {
 		p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-			      "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
-			      "'%s' is a private or unknown root, or one more intermediate the server should send",
-			      top_cn, issuer_cn, from_files, issuer_cn);
-		tp_problem_set_fix(p, "If '%s' is your own root CA, trust it on the client: give it the root's "
-				      "certificate (root.pem from 'tlsprobe ca init'): tlsprobe --ca-file root.pem; curl "
-				      "--cacert root.pem; Python requests verify='root.pem'; SSL_CERT_FILE=root.pem for "
-				      "OpenSSL-based tools; Debian system-wide: copy it to "
-				      "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. If '%s' "
-				      "is an intermediate, the server must send it after '%s'.", issuer_cn, issuer_cn,
-				   top_cn);
+			    "the chain ends at the CA '%s', issued by '%s', which is not in the trust store%s; "
+			    "'%s' is a private or unknown root, or one more intermediate the server should send",
+			    top_cn, issuer_cn, from_files, issuer_cn);
+		tp_problem_set_fix(p,
+				   "If '%s' is your own root CA, trust it on the client: give it the root's "
+				   "certificate (root.pem from 'tlsprobe ca init'): tlsprobe --ca-file root.pem; curl "
+				   "--cacert root.pem; Python requests verify='root.pem'; SSL_CERT_FILE=root.pem for "
+				   "OpenSSL-based tools; Debian system-wide: copy it to "
+				   "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. If '%s' "
+				   "is an intermediate, the server must send it after '%s'.",
+				   issuer_cn, issuer_cn, top_cn);
 	} else {
 		char aia[600] = "";
 		if (ci->n_ca_issuers)
@@ -250,17 +257,19 @@ explain_unknown_issuer(struct chain *c)
 				 ci->ca_issuers[0]);
 		if (c->n == 1)
 			p = tp_find(f, TP_MISSING_INTERMEDIATE, (int)top,
-					  "%s only the leaf certificate; its issuer '%s' is missing from the chain and "
-					  "is not in the trust store%s", from_file(c) ? "the file holds" : "the server sent",
-					  issuer_cn, from_files);
+				    "%s only the leaf certificate; its issuer '%s' is missing from the chain and "
+				    "is not in the trust store%s",
+				    from_file(c) ? "the file holds" : "the server sent", issuer_cn, from_files);
 		else
 			p = tp_find(f, TP_MISSING_INTERMEDIATE, (int)top,
-					  "%s %zu certificates but not '%s', the issuer of '%s'; it is not in the trust "
-					  "store either%s", from_file(c) ? "the file holds" : "the server sent", c->n,
-					  issuer_cn, top_cn, from_files);
+				    "%s %zu certificates but not '%s', the issuer of '%s'; it is not in the trust "
+				    "store either%s",
+				    from_file(c) ? "the file holds" : "the server sent", c->n, issuer_cn, top_cn,
+				    from_files);
 		if (p)
-			tp_problem_set_fix(p, "%s%s If '%s' is instead a root CA of your own, trust it on the "
-					      "client: tlsprobe --ca-file root.pem, curl --cacert root.pem.",
+			tp_problem_set_fix(p,
+					   "%s%s If '%s' is instead a root CA of your own, trust it on the "
+					   "client: tlsprobe --ca-file root.pem, curl --cacert root.pem.",
 					   tp_reason_get(TP_MISSING_INTERMEDIATE)->fix, aia, issuer_cn);
 	}
 out:
@@ -276,13 +285,16 @@ explain_bad_signature(struct chain *c)
 		if (tp_chain_signed_by(c->certs[i], c->certs[j]))
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		struct tp_problem *p = tp_find(c->f, TP_SIGNATURE_FAILURE, (int)i,
+		struct tp_problem *p = tp_find(
+			c->f, TP_SIGNATURE_FAILURE, (int)i,
 			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
-			"certificate %s (#%zu): same name, different key", a, b, b, from_file(c) ? "in the file" : "the server sent",
-			j);
-		tp_problem_set_fix(p, "The server sends the wrong '%s' certificate, perhaps an old one from before "
-				      "the CA changed keys: install the intermediate your CA issued with this "
-				      "certificate (the chain file that came with it).", b);
+			"certificate %s (#%zu): same name, different key",
+			a, b, b, from_file(c) ? "in the file" : "the server sent", j);
+		tp_problem_set_fix(p,
+				   "The server sends the wrong '%s' certificate, perhaps an old one from before "
+				   "the CA changed keys: install the intermediate your CA issued with this "
+				   "certificate (the chain file that came with it).",
+				   b);
 		free(a);
 		free(b);
 	}
@@ -351,8 +363,8 @@ check_signature_algorithms(struct chain *c)
 			continue;
 		char *a = tp_short_name(subj(c, i));
 		tp_find(c->f, TP_INSECURE_ALGORITHM, (int)i,
-			      "'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
-			      h ? h : "a broken hash", c->info[i].sig_alg);
+			"'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
+			h ? h : "a broken hash", c->info[i].sig_alg);
 		free(a);
 		found++;
 	}
@@ -374,9 +386,10 @@ check_key_sizes(struct chain *c, bool refused)
 		if (!min || ci->key_bits >= min)
 			continue;
 		char *a = tp_short_name(ci->subject);
-		struct tp_problem *p = tp_find(c->f, TP_WEAK_KEY, (int)i,
-			"'%s' has a %u-bit %s key, below the %u bits CAs must use; stricter clients refuse it%s", a, ci->key_bits,
-			ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
+		struct tp_problem *p = tp_find(
+			c->f, TP_WEAK_KEY, (int)i,
+			"'%s' has a %u-bit %s key, below the %u bits CAs must use; stricter clients refuse it%s", a,
+			ci->key_bits, ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
 		if (refused)
 			tp_problem_grade(p, TP_GRADE_REFUSED);
 		free(a);
@@ -432,8 +445,8 @@ check_path_lengths(struct chain *c)
 			continue;
 		char *a = path_ca_name(c, k);
 		tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
-			      "%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
-			      pathlen == 1 ? "" : "s", pathlen, below);
+			"%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
+			pathlen == 1 ? "" : "s", pathlen, below);
 		free(a);
 		found++;
 	}
@@ -549,9 +562,10 @@ check_name_constraints(struct chain *c)
 		gnutls_x509_name_constraints_deinit(nc);
 		char *a = path_ca_name(c, k);
 		tp_find(c->f, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
-			      "%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
-			      "certificate (#0) has names outside them: %s%s", k < c->len ? "the CA " : "", a ? a : "?",
-			      *rules ? " (it " : "", rules, *rules ? ")" : "", names, rest);
+			"%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
+			"certificate (#0) has names outside them: %s%s",
+			k < c->len ? "the CA " : "", a ? a : "?", *rules ? " (it " : "", rules, *rules ? ")" : "",
+			names, rest);
 		free(a);
 		found++;
 	}
@@ -574,8 +588,9 @@ check_key_ids(struct chain *c)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		tp_find(c->f, TP_KEY_ID_MISMATCH, (int)i,
-			      "'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
-			      "'%s', the certificate it links to", a, b);
+			"'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
+			"'%s', the certificate it links to",
+			a, b);
 		free(a);
 		free(b);
 	}
@@ -593,8 +608,8 @@ check_lifetimes(struct chain *c)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
 		tp_format_date(c->info[j].not_after, date, sizeof(date));
-		tp_find(c->f, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s",
-			      a, b, date);
+		tp_find(c->f, TP_OUTLIVES_ISSUER, (int)i, "'%s' is valid after its issuer '%s' expires on %s", a, b,
+			date);
 		free(a);
 		free(b);
 	}
@@ -624,21 +639,28 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 		if (c->anchor && ci->self_signed) {
 			bool same_key = tp_chain_signed_by(c->certs[top], c->certs[i]);
 			p = tp_find(c->f, TP_CHAIN_ORDER, (int)i,
-				"certificate #%zu is a root CA named '%s' but not the '%s' in the trust store%s: "
-				"clients use the one they trust, so it is not needed", i, cn, cn,
-				same_key ? " (another certificate for the same key)" : ", and not the key that signed the chain");
-			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file: a root never "
-					      "needs to be sent.", i);
+				    "certificate #%zu is a root CA named '%s' but not the '%s' in the trust store%s: "
+				    "clients use the one they trust, so it is not needed",
+				    i, cn, cn,
+				    same_key ? " (another certificate for the same key)"
+					     : ", and not the key that signed the chain");
+			tp_problem_set_fix(p,
+					   "Drop certificate #%zu from the server's chain file: a root never "
+					   "needs to be sent.",
+					   i);
 		} else if (c->now > ci->not_after || c->now < ci->not_before) {
 			bool expired = c->now > ci->not_after;
 			tp_format_date(expired ? ci->not_after : ci->not_before, date, sizeof(date));
-			p = tp_find(c->f, TP_CHAIN_ORDER, (int)i,
+			p = tp_find(
+				c->f, TP_CHAIN_ORDER, (int)i,
 				"certificate #%zu '%s', issued by '%s', is %s, so it is not needed here; but it %s %s, "
 				"and clients that do not trust '%s' build their path through it and fail",
 				i, cn, by, what, expired ? "expired on" : "is not valid before", date,
 				c->anchor ? cn : above);
-			tp_problem_set_fix(p, "Drop certificate #%zu from the server's chain file, or replace it with a "
-					      "current one; a cross-signature is worth sending only while it is valid.", i);
+			tp_problem_set_fix(p,
+					   "Drop certificate #%zu from the server's chain file, or replace it with a "
+					   "current one; a cross-signature is worth sending only while it is valid.",
+					   i);
 		}
 		free(by);
 		free(above);
@@ -650,13 +672,15 @@ explain_extra(struct chain *c, size_t i, const bool *in_path)
 			twin = j;
 	if (twin != n)
 		tp_find(c->f, TP_CHAIN_ORDER, (int)i,
-			      "certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
-			      "cross-signed or older copy, which clients building the path another way may "
-			      "use instead", i, cn, twin);
+			"certificate #%zu is a second certificate for '%s' (the chain uses #%zu): a "
+			"cross-signed or older copy, which clients building the path another way may "
+			"use instead",
+			i, cn, twin);
 	else
 		tp_find(c->f, TP_CHAIN_ORDER, (int)i,
-			      "certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
-			      "any certificate sent before it", i, cn);
+			"certificate #%zu '%s' belongs to no path from the leaf: it is not the issuer of "
+			"any certificate sent before it",
+			i, cn);
 	free(cn);
 }
 
@@ -688,8 +712,8 @@ check_order(struct chain *c)
 		while (first < c->len && c->path[first] == first)
 			first++;
 		tp_find(c->f, TP_CHAIN_ORDER, (int)(first < c->len ? c->path[first] : 0),
-			      "%s its certificates out of order; the chain is %s",
-			      from_file(c) ? "the file has" : "the server sent", want);
+			"%s its certificates out of order; the chain is %s",
+			from_file(c) ? "the file has" : "the server sent", want);
 	}
 	/* Copies are counted per original, so that a certificate sent a
 	 * hundred times is one finding, not a hundred. */
@@ -711,11 +735,11 @@ check_order(struct chain *c)
 					first = k;
 			if (copies[i] == 1)
 				tp_find(c->f, TP_CHAIN_ORDER, (int)first,
-					      "certificate #%zu '%s' is sent twice (it is also #%zu)", first, cn, i);
+					"certificate #%zu '%s' is sent twice (it is also #%zu)", first, cn, i);
 			else
 				tp_find(c->f, TP_CHAIN_ORDER, (int)first,
-					      "'%s' (#%zu) is sent %zu more times, from #%zu on: once is enough", cn, i,
-					      copies[i], first);
+					"'%s' (#%zu) is sent %zu more times, from #%zu on: once is enough", cn, i,
+					copies[i], first);
 			free(cn);
 		}
 		if (!in_path[i] && copy_of[i] == n)
@@ -723,9 +747,9 @@ check_order(struct chain *c)
 	}
 	if (c->in->facts->n_sent > n)
 		tp_find(c->f, TP_CHAIN_ORDER, -1,
-			      "%s %zu certificates; only the first %zu were examined (a chain needs a handful, and "
-			      "clients give up after 10 to 16)", from_file(c) ? "the file holds" : "the server sent",
-			      c->in->facts->n_sent, n);
+			"%s %zu certificates; only the first %zu were examined (a chain needs a handful, and "
+			"clients give up after 10 to 16)",
+			from_file(c) ? "the file holds" : "the server sent", c->in->facts->n_sent, n);
 }
 
 /* A "*.example.com" SAN that name misses by a label: "example.com" or "a.b.example.com". */
@@ -758,8 +782,9 @@ explain_names(struct chain *c, const char *name)
 		struct tp_problem *p = NULL;
 		if (!leaf->n_sans)
 			p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
-					  "'%s' matches only the certificate's subject CN: it has no subjectAltName, "
-					  "and browsers, Go and Python ignore the CN", name);
+				    "'%s' matches only the certificate's subject CN: it has no subjectAltName, "
+				    "and browsers, Go and Python ignore the CN",
+				    name);
 		tp_problem_grade(p, TP_GRADE_ADVISORY);
 		return;
 	}
@@ -776,17 +801,17 @@ explain_names(struct chain *c, const char *name)
 		const char *wild = wildcard_near_miss(leaf, name);
 		if (wild)
 			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
-				      "the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
-				      "exactly one label, so it covers names like 'www%s', not '%s')", name, covers,
-				      wild, wild + 1, name);
+				"the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
+				"exactly one label, so it covers names like 'www%s', not '%s')",
+				name, covers, wild, wild + 1, name);
 		else
 			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
-				      name, covers);
+				name, covers);
 	} else {
 		char *cn = tp_short_name(leaf->subject);
 		tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
-			      "the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'",
-			      name, cn);
+			"the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'", name,
+			cn);
 		free(cn);
 	}
 }
@@ -836,31 +861,33 @@ explain_validity(struct chain *c, time_t now)
 		if (now < ci->not_before) {
 			tp_format_date(ci->not_before, date, sizeof(date));
 			format_span(difftime(ci->not_before, now), span, sizeof(span));
-			struct tp_problem *p = tp_find(c->f, TP_NOT_YET_VALID, (int)i,
-							     "'%s' is not valid before %s, %s from now %s", cn, date,
-							     span, when);
+			struct tp_problem *p =
+				tp_find(c->f, TP_NOT_YET_VALID, (int)i, "'%s' is not valid before %s, %s from now %s",
+					cn, date, span, when);
 			if (p && !cfg->at && difftime(ci->not_before, now) < 86400)
-				tp_problem_set_fix(p, "So close to its start, a clock is the likelier culprit: check this "
-						      "machine's clock (timedatectl) and the CA's. A CA should backdate "
-						      "the start of a new certificate by an hour or so.");
+				tp_problem_set_fix(p,
+						   "So close to its start, a clock is the likelier culprit: check this "
+						   "machine's clock (timedatectl) and the CA's. A CA should backdate "
+						   "the start of a new certificate by an hour or so.");
 		} else if (now > ci->not_after) {
 			tp_format_date(ci->not_after, date, sizeof(date));
 			format_span(difftime(now, ci->not_after), span, sizeof(span));
-			struct tp_problem *p = tp_find(c->f, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s",
-							     cn, date, span, when);
+			struct tp_problem *p = tp_find(c->f, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s", cn,
+						       date, span, when);
 			if (p && i > 0 && ci->is_ca)
-				tp_problem_set_fix(p, "'%s' is a CA certificate in the %s chain: replace it with the "
-						      "current one from the CA (the chain file that comes with a new "
-						      "certificate), or drop it if the chain reaches a trusted root "
-						      "without it; then reload the server.", cn,
-						   from_file(c) ? "file's" : "server's");
+				tp_problem_set_fix(p,
+						   "'%s' is a CA certificate in the %s chain: replace it with the "
+						   "current one from the CA (the chain file that comes with a new "
+						   "certificate), or drop it if the chain reaches a trusted root "
+						   "without it; then reload the server.",
+						   cn, from_file(c) ? "file's" : "server's");
 		} else if (ci->days_remaining < cfg->warn_days) {
 			struct tp_problem *p;
 			tp_format_date(ci->not_after, date, sizeof(date));
 			format_span(difftime(ci->not_after, now), span, sizeof(span));
 			p = tp_find(c->f, TP_EXPIRES_SOON, (int)i,
-					  "'%s' expires on %s, in %s (thresholds: warning %d, critical %d days)", cn, date,
-					  span, cfg->warn_days, cfg->crit_days);
+				    "'%s' expires on %s, in %s (thresholds: warning %d, critical %d days)", cn, date,
+				    span, cfg->warn_days, cfg->crit_days);
 			if (ci->days_remaining < cfg->crit_days)
 				tp_problem_grade(p, TP_GRADE_REFUSED);
 		}
@@ -889,7 +916,8 @@ verify(struct chain *c)
 	}
 	if (status) {
 		gnutls_datum_t words = {NULL, 0};
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &words, 0) == 0 && words.data) {
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &words, 0) == 0 &&
+		    words.data) {
 			free(c->v->gnutls_status);
 			c->v->gnutls_status = tp_utf8_clean((const char *)words.data, strlen((const char *)words.data));
 		}
@@ -945,11 +973,12 @@ explain_status(struct chain *c, unsigned status)
 	check_order(c);
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH) {
 		bool client = c->cfg->client_purpose;
-		struct tp_problem *p = tp_find(c->f, TP_PURPOSE_MISMATCH, 0,
-			client ? "the certificate's extendedKeyUsage does not include clientAuth: it "
-				 "cannot be used as a client certificate"
-			       : "the certificate's extendedKeyUsage does not include serverAuth: it is "
-				 "not meant for a TLS server (a client certificate, perhaps)");
+		struct tp_problem *p =
+			tp_find(c->f, TP_PURPOSE_MISMATCH, 0,
+				client ? "the certificate's extendedKeyUsage does not include clientAuth: it "
+					 "cannot be used as a client certificate"
+				       : "the certificate's extendedKeyUsage does not include serverAuth: it is "
+					 "not meant for a TLS server (a client certificate, perhaps)");
 		if (client)
 			tp_problem_set_fix(p, "Reissue it as a client certificate: extendedKeyUsage must include "
 					      "clientAuth (tlsprobe ca issue --client).");
@@ -966,8 +995,14 @@ void
 tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
 	    const struct tp_chain_in *in, const char *name, time_t now)
 {
-	struct chain c = {.f = f, .v = v, .cfg = cfg, .in = in, .info = in->facts->certs, .certs = in->certs,
-			  .n = in->facts->n, .now = now};
+	struct chain c = {.f = f,
+			  .v = v,
+			  .cfg = cfg,
+			  .in = in,
+			  .info = in->facts->certs,
+			  .certs = in->certs,
+			  .n = in->facts->n,
+			  .now = now};
 	unsigned status, unexplained;
 
 	v->verified = true;

@@ -56,8 +56,10 @@ load_curl(void)
 	for (size_t i = 0; !lib && i < sizeof(names) / sizeof(*names); i++)
 		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		snprintf(api.error, sizeof(api.error), "libcurl cannot be loaded (%s): install the Debian package "
-						       "libcurl3-gnutls", dlerror());
+		snprintf(api.error, sizeof(api.error),
+			 "libcurl cannot be loaded (%s): install the Debian package "
+			 "libcurl3-gnutls",
+			 dlerror());
 		return;
 	}
 #define SYM(field, name) *(void **)(&api.field) = dlsym(lib, name)
@@ -97,14 +99,14 @@ struct transfer {
 	bool client_cert_requested;
 	/* the latest response */
 	char *reason;
-	char *headers;       /* "name: value\n"... of the final response */
+	char *headers; /* "name: value\n"... of the final response */
 	size_t headers_len;
 	bool in_headers;
 	char *body;
 	size_t body_len;
 	/* what curl was given, freed with it */
 	struct curl_slist *send_headers, *resolve, *connect_to;
-	char *cafile;        /* a temporary copy of what is trusted */
+	char *cafile; /* a temporary copy of what is trusted */
 };
 
 static void
@@ -372,19 +374,13 @@ map_curl_error(struct tp_result *r, CURLcode rc, const char *msg, long os_errno)
 {
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		tp_fail(&r->found, TP_DNS_FAILURE, "curl: %s", msg);
-		break;
+	case CURLE_COULDNT_RESOLVE_PROXY: tp_fail(&r->found, TP_DNS_FAILURE, "curl: %s", msg); break;
 	case CURLE_COULDNT_CONNECT:
 		tp_fail(&r->found, os_errno == ECONNREFUSED ? TP_CONNECTION_REFUSED : TP_CONNECTION_FAILED, "curl: %s",
-			       msg);
+			msg);
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		tp_fail(&r->found, TP_TIMEOUT, "curl: %s", msg);
-		break;
-	default:
-		tp_fail(&r->found, TP_FETCH_FAILED, "curl: %s", msg);
-		break;
+	case CURLE_OPERATION_TIMEDOUT: tp_fail(&r->found, TP_TIMEOUT, "curl: %s", msg); break;
+	default: tp_fail(&r->found, TP_FETCH_FAILED, "curl: %s", msg); break;
 	}
 }
 
@@ -393,9 +389,9 @@ map_curl_error(struct tp_result *r, CURLcode rc, const char *msg, long os_errno)
 static bool
 probe_explains(CURLcode rc)
 {
-	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
-	       rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
-	       rc == CURLE_GOT_NOTHING;
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+	       rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CACERT_BADFILE ||
+	       rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || rc == CURLE_GOT_NOTHING;
 }
 
 /*
@@ -430,7 +426,7 @@ explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host,
 		}
 	} else if (!r->found.n || r->status == TP_STATUS_OK) {
 		tp_fail(&r->found, TP_HANDSHAKE_FAILURE,
-			       "curl failed in TLS (%s), but a probe of the same server finds nothing wrong", curl_msg);
+			"curl failed in TLS (%s), but a probe of the same server finds nothing wrong", curl_msg);
 	}
 	tp_result_destroy(p);
 }

@@ -25,7 +25,7 @@ kind_name(mode_t mode)
 		const char *name;
 	} kinds[] = {
 		{S_IFIFO, "a named pipe (FIFO)"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
-		{S_IFSOCK, "a socket"}, {S_IFDIR, "a directory"}, {S_IFLNK, "a symbolic link"},
+		{S_IFSOCK, "a socket"},           {S_IFDIR, "a directory"},        {S_IFLNK, "a symbolic link"},
 	};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
@@ -84,8 +84,10 @@ open_regular(const char *path, struct stat *st, char *why, size_t whylen)
 		goto fail;
 	}
 	if (st->st_size > TP_MAX_FILE_BYTES) {
-		tp_err(why, whylen, "it is %lld MiB, more than the %d MiB tlsprobe reads from a certificate, key or CRL "
-			"file", (long long)(st->st_size >> 20), TP_MAX_FILE_BYTES >> 20);
+		tp_err(why, whylen,
+		       "it is %lld MiB, more than the %d MiB tlsprobe reads from a certificate, key or CRL "
+		       "file",
+		       (long long)(st->st_size >> 20), TP_MAX_FILE_BYTES >> 20);
 		goto fail;
 	}
 	return fd;
@@ -186,7 +188,8 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 		const char *label, *kind, *hint;
 	} kinds[] = {
 		{"PRIVATE KEY-----", "a private key", "; the certificate is in another file"},
-		{"CERTIFICATE REQUEST-----", "a certificate request (CSR)", "; give the certificate the CA issued for it"},
+		{"CERTIFICATE REQUEST-----", "a certificate request (CSR)",
+		 "; give the certificate the CA issued for it"},
 		{"X509 CRL-----", "a CRL", ""},
 		{"PUBLIC KEY-----", "a public key", ""},
 		{"PKCS7-----", "a PKCS #7 bundle", "; convert it: openssl pkcs7 -print_certs -in FILE -out certs.pem"},
@@ -199,8 +202,8 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 		size_t line = eol ? (size_t)(eol - begin) : left;
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
 			if (memmem(begin, line, kinds[i].label, strlen(kinds[i].label))) {
-				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, tp_file_name(path), kinds[i].kind,
-				       kinds[i].hint);
+				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, tp_file_name(path),
+				       kinds[i].kind, kinds[i].hint);
 				return;
 			}
 	}
@@ -264,15 +267,18 @@ tp_file_replaceable(const char *path, char *err, size_t errlen)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : tp_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	if (S_ISLNK(st.st_mode))
-		return tp_err(err, errlen, "cannot write %s: it is a symbolic link, and tlsprobe never writes through "
-			      "one: remove it or give another path", path);
+		return tp_err(err, errlen,
+			      "cannot write %s: it is a symbolic link, and tlsprobe never writes through "
+			      "one: remove it or give another path",
+			      path);
 	if (!S_ISREG(st.st_mode))
 		return tp_err(err, errlen, "cannot write %s: it is %s, not a regular file: give another path", path,
 			      kind_name(st.st_mode));
 	if (st.st_uid != geteuid())
-		return tp_err(err, errlen, "cannot write %s: it belongs to another user (uid %lu), and tlsprobe never "
-			      "replaces someone else's file: remove it or give another path", path,
-			      (unsigned long)st.st_uid);
+		return tp_err(err, errlen,
+			      "cannot write %s: it belongs to another user (uid %lu), and tlsprobe never "
+			      "replaces someone else's file: remove it or give another path",
+			      path, (unsigned long)st.st_uid);
 	return 0;
 }
 
@@ -281,8 +287,8 @@ tp_file_write_atomic(const char *path, const gnutls_datum_t *data, mode_t mode, 
 {
 	char tmp[4096];
 
-	if (tp_file_replaceable(path, err, errlen) < 0 || tp_file_write_temp(path, data, mode, tmp, sizeof(tmp), err,
-									    errlen) < 0)
+	if (tp_file_replaceable(path, err, errlen) < 0 ||
+	    tp_file_write_temp(path, data, mode, tmp, sizeof(tmp), err, errlen) < 0)
 		return -1;
 	/* rename(2) replaces the name, not what it points to: a link put there
 	 * meanwhile is replaced, never followed. */

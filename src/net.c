@@ -52,8 +52,8 @@ lookup_done(union sigval v)
 }
 
 static int
-resolve(const struct tp_target *t, const struct tp_config *cfg, const struct tp_deadline *d,
-	struct addrinfo **res, struct tp_findings *f)
+resolve(const struct tp_target *t, const struct tp_config *cfg, const struct tp_deadline *d, struct addrinfo **res,
+	struct tp_findings *f)
 {
 	/* --connect-to: somewhere else than DNS says, under the same name. */
 	const char *host = t->connect_host ? t->connect_host : t->host;
@@ -101,8 +101,8 @@ resolve(const struct tp_target *t, const struct tp_config *cfg, const struct tp_
 					if (gai_cancel(&l->req) == EAI_CANCELED)
 						lookup_release(l);
 					lookup_release(l);
-					tp_fail(f, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout",
-						       host, d->ms / 1000.0);
+					tp_fail(f, TP_TIMEOUT, "resolving %s took longer than the %.1f s timeout", host,
+						d->ms / 1000.0);
 					return -1;
 				}
 				gai_suspend(wait, 1, &ts);
@@ -119,8 +119,7 @@ resolve(const struct tp_target *t, const struct tp_config *cfg, const struct tp_
 	if (ret != 0) {
 		if (ret == EAI_NONAME || ret == EAI_NODATA || ret == EAI_FAIL || ret == EAI_AGAIN) {
 			const char *fam = cfg->family == AF_INET ? " IPv4" : cfg->family == AF_INET6 ? " IPv6" : "";
-			tp_fail(f, TP_DNS_FAILURE, "the name %s has no%s address (%s)", host, fam,
-				       gai_strerror(ret));
+			tp_fail(f, TP_DNS_FAILURE, "the name %s has no%s address (%s)", host, fam, gai_strerror(ret));
 		} else {
 			tp_fail(f, TP_DNS_FAILURE, "cannot resolve %s: %s", host, gai_strerror(ret));
 		}
@@ -221,16 +220,17 @@ tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct 
 	unsigned port = t->connect_host ? t->connect_port : t->port;
 	if (err == EMFILE || err == ENFILE)
 		/* Not the target's fault: this machine ran out of descriptors. */
-		tp_fail(f, TP_INTERNAL_ERROR, "no file descriptor left for a socket (%s): lower --parallel, "
-						     "or raise the limit (ulimit -n)", strerror(err));
+		tp_fail(f, TP_INTERNAL_ERROR,
+			"no file descriptor left for a socket (%s): lower --parallel, "
+			"or raise the limit (ulimit -n)",
+			strerror(err));
 	else if (err == ETIMEDOUT)
-		tp_fail(f, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout",
-			       last, port, d->ms / 1000.0);
+		tp_fail(f, TP_TIMEOUT, "connecting to %s port %u got no answer within the %.1f s timeout", last, port,
+			d->ms / 1000.0);
 	else if (err == ECONNREFUSED)
-		tp_fail(f, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there",
-			       last, port);
+		tp_fail(f, TP_CONNECTION_REFUSED, "%s port %u refused the connection: nothing listens there", last,
+			port);
 	else
-		tp_fail(f, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, port,
-			       strerror(err));
+		tp_fail(f, TP_CONNECTION_FAILED, "cannot connect to %s port %u: %s", last, port, strerror(err));
 	return -1;
 }

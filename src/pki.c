@@ -47,9 +47,11 @@ add_names(gnutls_x509_crt_t crt, const char *const *names, size_t n)
 		unsigned char ip[16];
 		int ret;
 		if (inet_pton(AF_INET, names[i], ip) == 1)
-			ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 4, GNUTLS_FSAN_APPEND);
+			ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 4,
+								   GNUTLS_FSAN_APPEND);
 		else if (inet_pton(AF_INET6, names[i], ip) == 1)
-			ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 16, GNUTLS_FSAN_APPEND);
+			ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 16,
+								   GNUTLS_FSAN_APPEND);
 		else
 			ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, names[i],
 								   (unsigned)strlen(names[i]), GNUTLS_FSAN_APPEND);

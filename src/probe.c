@@ -63,8 +63,8 @@ find_leaf(const gnutls_datum_t *certs, size_t n)
 }
 
 struct tp_result *
-tp_examine_unjudged(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
-		    const char *name, bool verify)
+tp_examine_unjudged(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n, const char *name,
+		    bool verify)
 {
 	struct tp_target t = {.input = (char *)label, .host = (char *)label};
 	struct tp_result *r = tp_result_create(&t);
@@ -92,13 +92,16 @@ tp_examine_unjudged(struct tp_config *cfg, const char *label, const gnutls_datum
 	if (order && r->chain.n > 1) {
 		char *first = tp_short_name(r->chain.certs[1].subject), *own = tp_short_name(r->chain.certs[0].subject);
 		struct tp_problem *p = tp_find(&r->found, TP_CHAIN_ORDER, 0,
-			"the file starts with '%s', a CA certificate; the leaf '%s' is its certificate #%zu (shown here "
-			"as #0, as a server must send it)", first ? first : "?", own ? own : "?", leaf);
+					       "the file starts with '%s', a CA certificate; the leaf '%s' is its "
+					       "certificate #%zu (shown here "
+					       "as #0, as a server must send it)",
+					       first ? first : "?", own ? own : "?", leaf);
 		if (p) {
 			tp_problem_grade(p, TP_GRADE_REFUSED);
-			tp_problem_set_fix(p, "Put the leaf first in the file, then its issuer, then that one's issuer: "
-					      "a server presents the first certificate as its own, and its key must "
-					      "match it.");
+			tp_problem_set_fix(p,
+					   "Put the leaf first in the file, then its issuer, then that one's issuer: "
+					   "a server presents the first certificate as its own, and its key must "
+					   "match it.");
 		}
 		free(first);
 		free(own);
@@ -186,54 +189,66 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 			if (e->code != TP_PROTOCOL_VERSION)
 				tp_problem_recode(e, TP_PROTOCOL_VERSION);
 			tp_problem_append(e, "offered every version, the server chose %s, which %s", name,
-			       limited ? "the --tls-min/--tls-max/--priority settings exclude"
-				       : "tlsprobe refuses by default, as current browsers and clients do");
+					  limited ? "the --tls-min/--tls-max/--priority settings exclude"
+						  : "tlsprobe refuses by default, as current browsers and clients do");
 			if (limited)
-				tp_problem_set_fix(e, "The best version this server speaks is %s: allow it in the probe "
-						      "(--tls-min %s), or enable the versions you asked for on the server.",
-						   name, num);
+				tp_problem_set_fix(
+					e,
+					"The best version this server speaks is %s: allow it in the probe "
+					"(--tls-min %s), or enable the versions you asked for on the server.",
+					name, num);
 			else
-				tp_problem_set_fix(e, "The best version this server speaks is %s: enable TLS 1.2 and "
-						      "TLS 1.3 on it. To inspect it as it is, probe with --tls-min %s.",
+				tp_problem_set_fix(e,
+						   "The best version this server speaks is %s: enable TLS 1.2 and "
+						   "TLS 1.3 on it. To inspect it as it is, probe with --tls-min %s.",
 						   name, num);
 		} else if (suite_offered(cfg->prio, s)) {
 			/* The suite was in the first offer too: what the wider offer
 			 * added that mattered was a group or a signature algorithm. */
 			gnutls_group_t g = gnutls_group_get(s);
 			gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(s);
-			tp_problem_append(e, "offered every algorithm GnuTLS knows, the server chose %s (%s), which was offered "
-				  "already, with key exchange %s and signature %s: one of those two is what it wants",
-			       look->tls.info.cipher ? look->tls.info.cipher : "?", name, g ? gnutls_group_get_name(g) : "?",
-			       sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : "?");
-			tp_problem_set_fix(e, "The server accepts only a key-exchange group or signature algorithm that "
-					      "current clients do not offer: configure ECDHE groups X25519 or P-256 and "
-					      "ECDSA or RSA-PSS signatures on it. To inspect it as it is, probe with "
-					      "--priority 'NORMAL:+GROUP-ALL:+SIGN-ALL'.");
+			tp_problem_append(
+				e,
+				"offered every algorithm GnuTLS knows, the server chose %s (%s), which was offered "
+				"already, with key exchange %s and signature %s: one of those two is what it wants",
+				look->tls.info.cipher ? look->tls.info.cipher : "?", name,
+				g ? gnutls_group_get_name(g) : "?",
+				sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : "?");
+			tp_problem_set_fix(e,
+					   "The server accepts only a key-exchange group or signature algorithm that "
+					   "current clients do not offer: configure ECDHE groups X25519 or P-256 and "
+					   "ECDSA or RSA-PSS signatures on it. To inspect it as it is, probe with "
+					   "--priority 'NORMAL:+GROUP-ALL:+SIGN-ALL'.");
 		} else {
 			const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(s));
 			const char *mac = gnutls_mac_get_name(gnutls_mac_get(s));
 			const char *kx = gnutls_kx_get_name(gnutls_kx_get(s));
 			tp_problem_recode(e, TP_NO_SHARED_CIPHER);
-			tp_problem_append(e, "offered every cipher suite GnuTLS knows, the server chose %s (%s), which %s",
-			       look->tls.info.cipher ? look->tls.info.cipher : "?", name,
-			       limited ? "the --priority/--tls-min/--tls-max settings exclude"
-				       : "tlsprobe does not offer by default");
-			tp_problem_set_fix(e, "The server accepts only cipher suites current clients do not offer, such "
-					      "as %s: enable ECDHE with AES-GCM or ChaCha20-Poly1305 on it. To inspect it "
-					      "as it is, probe with --priority 'NORMAL:+%s%s%s%s%s'.",
-					   look->tls.info.cipher ? look->tls.info.cipher : "?", cipher ? cipher : "CIPHER-ALL",
-					   mac && strcmp(mac, "AEAD") ? ":+" : "", mac && strcmp(mac, "AEAD") ? mac : "",
-					   kx && v < GNUTLS_TLS1_3 ? ":+" : "", kx && v < GNUTLS_TLS1_3 ? kx : "");
+			tp_problem_append(e,
+					  "offered every cipher suite GnuTLS knows, the server chose %s (%s), which %s",
+					  look->tls.info.cipher ? look->tls.info.cipher : "?", name,
+					  limited ? "the --priority/--tls-min/--tls-max settings exclude"
+						  : "tlsprobe does not offer by default");
+			tp_problem_set_fix(e,
+					   "The server accepts only cipher suites current clients do not offer, such "
+					   "as %s: enable ECDHE with AES-GCM or ChaCha20-Poly1305 on it. To inspect it "
+					   "as it is, probe with --priority 'NORMAL:+%s%s%s%s%s'.",
+					   look->tls.info.cipher ? look->tls.info.cipher : "?",
+					   cipher ? cipher : "CIPHER-ALL", mac && strcmp(mac, "AEAD") ? ":+" : "",
+					   mac && strcmp(mac, "AEAD") ? mac : "", kx && v < GNUTLS_TLS1_3 ? ":+" : "",
+					   kx && v < GNUTLS_TLS1_3 ? kx : "");
 		}
 		tp_session_free(s);
 	} else if (look->found.error && look->found.error->code == TP_PROTOCOL_VERSION) {
 		tp_problem_recode(e, TP_PROTOCOL_VERSION);
-		tp_problem_append(e, "it refused TLS 1.0 to 1.3 alike, so it speaks only SSL 3.0 or older, or nothing this "
-			  "client knows");
+		tp_problem_append(
+			e, "it refused TLS 1.0 to 1.3 alike, so it speaks only SSL 3.0 or older, or nothing this "
+			   "client knows");
 	} else if (look->found.error) {
-		tp_problem_append(e, "a second handshake offering every version and cipher suite GnuTLS knows failed too, so the "
-			  "server wants something else: an algorithm GnuTLS lacks, another name (--sni), or a "
-			  "client certificate");
+		tp_problem_append(
+			e, "a second handshake offering every version and cipher suite GnuTLS knows failed too, so the "
+			   "server wants something else: an algorithm GnuTLS lacks, another name (--sni), or a "
+			   "client certificate");
 	}
 	if (fd >= 0)
 		close(fd);

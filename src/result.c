@@ -15,12 +15,9 @@ static enum tp_status
 tp_severity(enum tp_code code, enum tp_grade grade)
 {
 	switch (grade) {
-	case TP_GRADE_REFUSED:
-		return TP_STATUS_CRITICAL;
-	case TP_GRADE_ADVISORY:
-		return TP_STATUS_WARNING;
-	case TP_GRADE_DEFAULT:
-		break;
+	case TP_GRADE_REFUSED: return TP_STATUS_CRITICAL;
+	case TP_GRADE_ADVISORY: return TP_STATUS_WARNING;
+	case TP_GRADE_DEFAULT: break;
 	}
 	return tp_reason_get(code)->status;
 }
@@ -33,7 +30,10 @@ problem_free(struct tp_problem *p)
 	free(p->fix);
 }
 
-TP_PRINTF(4, 0) static void
+TP_PRINTF(4, 0)
+static void problem_fill(struct tp_problem *p, enum tp_code code, int cert_index, const char *fmt, va_list ap);
+
+static void
 problem_fill(struct tp_problem *p, enum tp_code code, int cert_index, const char *fmt, va_list ap)
 {
 	p->code = code;

@@ -31,8 +31,8 @@ enum tp_grade {
 };
 
 TP_PRINTF(3, 4) struct tp_problem *tp_fail(struct tp_findings *f, enum tp_code code, const char *fmt, ...);
-TP_PRINTF(4, 5) struct tp_problem *tp_find(struct tp_findings *f, enum tp_code code, int cert_index,
-					   const char *fmt, ...);
+TP_PRINTF(4, 5)
+struct tp_problem *tp_find(struct tp_findings *f, enum tp_code code, int cert_index, const char *fmt, ...);
 /* Make a finding more or less serious than its code's default. */
 void tp_problem_grade(struct tp_problem *p, enum tp_grade grade);
 /* Replace a finding's fix with a more specific one. */
@@ -48,7 +48,7 @@ void tp_findings_move(struct tp_findings *to, struct tp_findings *from);
 /* What a handshake learned. The strings of info point into GnuTLS's static
  * tables or into the members below, which the result owns. */
 struct tp_tls_facts {
-	bool done;               /* a handshake completed */
+	bool done; /* a handshake completed */
 	struct tp_tls_info info;
 	char *alpn;
 	char *kx_name;           /* a DH group the server made up: "DH-1024" */
@@ -67,7 +67,7 @@ void tp_cert_info_finish(struct tp_cert_info *ci);
 
 /* What the verification concluded. */
 struct tp_verdict {
-	bool verified;       /* a chain was verified at all */
+	bool verified; /* a chain was verified at all */
 	bool trusted;
 	bool hostname_ok;
 	char *name;          /* the name the chain was checked for */

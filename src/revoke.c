@@ -93,24 +93,27 @@ check_crls(struct tp_findings *f, const struct tp_config *cfg, const struct tp_c
 			    gnutls_x509_crl_verify(crl, &issuer, 1, GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1, &verify) < 0 ||
 			    (verify & (GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_SIGNER_NOT_FOUND |
 				       GNUTLS_CERT_SIGNER_NOT_CA))) {
-				struct tp_problem *p = tp_find(f, TP_CRL_INVALID, (int)i,
+				struct tp_problem *p = tp_find(
+					f, TP_CRL_INVALID, (int)i,
 					"the CRL in %s names '%s' as its issuer but %s, so it was not used", file, cn,
-					issuer ? "is not signed by that CA's key" : "that CA is neither sent nor trusted");
+					issuer ? "is not signed by that CA's key"
+					       : "that CA is neither sent nor trusted");
 				(void)p;
 			} else {
 				if (crl_lists(crl, certs[i], &when)) {
 					tp_format_date(when, date, sizeof(date));
 					tp_find(f, TP_REVOKED, (int)i,
-						      "'%s' (serial %s) was revoked on %s, says the CRL of '%s' in %s",
-						      subject, info[i].serial, date, cn, file);
+						"'%s' (serial %s) was revoked on %s, says the CRL of '%s' in %s",
+						subject, info[i].serial, date, cn, file);
 				}
 				/* A CRL past its next update may miss recent revocations. */
 				next = gnutls_x509_crl_get_next_update(crl);
 				if (next != (time_t)-1 && next < now) {
 					tp_format_date(next, date, sizeof(date));
 					tp_find(f, TP_CRL_STALE, (int)i,
-						      "the CRL of '%s' in %s is stale: its next update was due %s, so "
-						      "revocations since then are missing from it", cn, file, date);
+						"the CRL of '%s' in %s is stale: its next update was due %s, so "
+						"revocations since then are missing from it",
+						cn, file, date);
 				}
 			}
 			free(cn);
@@ -174,7 +177,8 @@ check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config
 	if (!o->stapled) {
 		if (in->handshake && must_staple(certs[0])) {
 			char *cn = tp_short_name(info[0].subject);
-			struct tp_problem *p = tp_find(f, TP_OCSP_MISSING, 0,
+			struct tp_problem *p = tp_find(
+				f, TP_OCSP_MISSING, 0,
 				"'%s' demands an OCSP response stapled to it (TLS feature status_request, \"OCSP "
 				"Must-Staple\"), and the server stapled none: Firefox and GnuTLS refuse the connection",
 				cn);
@@ -183,7 +187,7 @@ check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config
 			free(cn);
 		} else if (cfg->ocsp_required) {
 			tp_find(f, TP_OCSP_MISSING, 0,
-				      "the server stapled no OCSP response to its certificate (--ocsp-required)");
+				"the server stapled no OCSP response to its certificate (--ocsp-required)");
 		}
 		return;
 	}
@@ -193,8 +197,9 @@ check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config
 	    gnutls_ocsp_resp_get_status(resp) != GNUTLS_OCSP_RESP_SUCCESSFUL ||
 	    gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &status, &o->this_update, &o->next_update,
 					&revoked_at, &reason) < 0) {
-		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response cannot be read, or is not a "
-						     "successful response");
+		tp_find(f, TP_OCSP_INVALID, 0,
+			"the stapled OCSP response cannot be read, or is not a "
+			"successful response");
 		goto out;
 	}
 	o->status = ocsp_status_name(status);
@@ -207,25 +212,24 @@ check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config
 		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is about another certificate");
 	} else if (!o->verified && len == 1) {
 		tp_find(f, TP_OCSP_INVALID, 0,
-			      "the stapled OCSP response could not be checked: the server did not send the "
-			      "certificate's issuer, whose key must have signed it");
+			"the stapled OCSP response could not be checked: the server did not send the "
+			"certificate's issuer, whose key must have signed it");
 	} else if (!o->verified) {
 		tp_find(f, TP_OCSP_INVALID, 0,
-			      "the stapled OCSP response is not signed by the certificate's issuer (nor by a "
-			      "responder it delegated to)");
+			"the stapled OCSP response is not signed by the certificate's issuer (nor by a "
+			"responder it delegated to)");
 	} else if (status == GNUTLS_OCSP_CERT_REVOKED) {
 		tp_format_date(revoked_at, date, sizeof(date));
 		char *cn = tp_short_name(info[0].subject);
-		tp_find(f, TP_REVOKED, 0, "'%s' was revoked on %s, says the OCSP response the server stapled",
-			      cn, date);
+		tp_find(f, TP_REVOKED, 0, "'%s' was revoked on %s, says the OCSP response the server stapled", cn,
+			date);
 		free(cn);
 	} else if (o->next_update != (time_t)-1 && o->next_update < now) {
 		tp_format_date(o->next_update, date, sizeof(date));
-		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is stale: its next update was due %s",
-			      date);
+		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is stale: its next update was due %s", date);
 	} else if (status != GNUTLS_OCSP_CERT_GOOD) {
 		tp_find(f, TP_OCSP_INVALID, 0,
-			      "the stapled OCSP response says the certificate's status is unknown to its CA");
+			"the stapled OCSP response says the certificate's status is unknown to its CA");
 	}
 out:
 	gnutls_ocsp_resp_deinit(resp);

@@ -49,18 +49,18 @@ enum sends {
 struct scenario {
 	struct tp_scenario_info info;
 	/* the leaf */
-	const char *only_name;    /* the one name it covers */
-	long days[2];             /* valid from, to: days from now ({0, 0}: -1, 90) */
+	const char *only_name; /* the one name it covers */
+	long days[2];          /* valid from, to: days from now ({0, 0}: -1, 90) */
 	enum tp_key_type key;
 	unsigned bits;
 	gnutls_digest_algorithm_t hash;
-	bool client_eku;          /* clientAuth instead of serverAuth */
+	bool client_eku; /* clientAuth instead of serverAuth */
 	/* the chain */
-	issuer_fn *issuer;        /* NULL: the reference intermediate */
+	issuer_fn *issuer; /* NULL: the reference intermediate */
 	enum sends sends;
 	/* the session */
-	const char *priority;     /* NULL: NORMAL */
-	int client_cert;          /* 0 none, 1 request, 2 require (trusting the root) */
+	const char *priority; /* NULL: NORMAL */
+	int client_cert;      /* 0 none, 1 request, 2 require (trusting the root) */
 };
 
 /* MUST stay in the order --list-scenarios shows. */
@@ -69,11 +69,14 @@ static const struct scenario scenarios[] = {
 		.info = {"good", "a valid chain: leaf for localhost, 127.0.0.1 and ::1, then the intermediate", "ok"},
 	},
 	{
-		.info = {"missing-intermediate", "only the leaf is sent, not the intermediate that links it to the root", "missing-intermediate"},
+		.info = {"missing-intermediate",
+			 "only the leaf is sent, not the intermediate that links it to the root",
+			 "missing-intermediate"},
 		.sends = SEND_LEAF_ONLY,
 	},
 	{
-		.info = {"untrusted-root", "a complete chain, but to a root other than the one written by --write-ca", "untrusted-root"},
+		.info = {"untrusted-root", "a complete chain, but to a root other than the one written by --write-ca",
+			 "untrusted-root"},
 		.issuer = issuer_other_root,
 	},
 	{
@@ -102,7 +105,8 @@ static const struct scenario scenarios[] = {
 		.hash = GNUTLS_DIG_SHA1,
 	},
 	{
-		.info = {"wrong-eku", "the leaf is a client certificate (extendedKeyUsage clientAuth only)", "purpose-mismatch"},
+		.info = {"wrong-eku", "the leaf is a client certificate (extendedKeyUsage clientAuth only)",
+			 "purpose-mismatch"},
 		.client_eku = true,
 	},
 	{
@@ -110,11 +114,14 @@ static const struct scenario scenarios[] = {
 		.issuer = issuer_not_ca,
 	},
 	{
-		.info = {"expired-intermediate", "a valid leaf, sent with an intermediate that expired 30 days ago", "expired"},
+		.info = {"expired-intermediate", "a valid leaf, sent with an intermediate that expired 30 days ago",
+			 "expired"},
 		.issuer = issuer_expired_ca,
 	},
 	{
-		.info = {"name-constraints", "the intermediate may only certify names under corp.example (nameConstraints)", "name-constraints"},
+		.info = {"name-constraints",
+			 "the intermediate may only certify names under corp.example (nameConstraints)",
+			 "name-constraints"},
 		.issuer = issuer_constrained_ca,
 	},
 	{
@@ -122,7 +129,9 @@ static const struct scenario scenarios[] = {
 		.sends = SEND_ROOT_FIRST,
 	},
 	{
-		.info = {"client-cert-required", "a valid chain, and a client certificate from the root's PKI is required", "client-cert-required"},
+		.info = {"client-cert-required",
+			 "a valid chain, and a client certificate from the root's PKI is required",
+			 "client-cert-required"},
 		.client_cert = 2,
 	},
 	{
@@ -275,7 +284,10 @@ int
 tp_pki_client(struct tp_pki *pki, gnutls_x509_crt_t *chain, size_t *n, gnutls_x509_privkey_t *key)
 {
 	struct tp_cert_spec spec = {
-		.cn = "tlsprobe reference client", .org = "tlsprobe", .client_auth = true, .pathlen = -1,
+		.cn = "tlsprobe reference client",
+		.org = "tlsprobe",
+		.client_auth = true,
+		.pathlen = -1,
 	};
 	int ret;
 
@@ -335,7 +347,10 @@ static int
 issuer_expired_ca(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
 {
 	struct tp_cert_spec spec = {
-		.cn = "tlsprobe Expired Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
+		.cn = "tlsprobe Expired Intermediate CA",
+		.org = "tlsprobe",
+		.ca = true,
+		.pathlen = 0,
 	};
 
 	return site_issuer(pki, mid, issuer, &spec, &pki->root, -400, -30);
@@ -345,7 +360,10 @@ static int
 issuer_constrained_ca(struct tp_pki *pki, struct pair *mid, const struct pair **issuer)
 {
 	struct tp_cert_spec spec = {
-		.cn = "tlsprobe Constrained Intermediate CA", .org = "tlsprobe", .ca = true, .pathlen = 0,
+		.cn = "tlsprobe Constrained Intermediate CA",
+		.org = "tlsprobe",
+		.ca = true,
+		.pathlen = 0,
 		.permitted_dns = "corp.example",
 	};
 
@@ -357,9 +375,14 @@ static void
 leaf_spec(const struct scenario *sc, const struct tp_pki *pki, struct tp_cert_spec *spec)
 {
 	*spec = (struct tp_cert_spec){
-		.cn = "localhost", .org = "tlsprobe", .names = (const char *const *)pki->names,
-		.n_names = pki->n_names, .server_auth = !sc->client_eku, .client_auth = sc->client_eku,
-		.pathlen = -1, .hash = sc->hash,
+		.cn = "localhost",
+		.org = "tlsprobe",
+		.names = (const char *const *)pki->names,
+		.n_names = pki->n_names,
+		.server_auth = !sc->client_eku,
+		.client_auth = sc->client_eku,
+		.pathlen = -1,
+		.hash = sc->hash,
 	};
 	if (sc->only_name) {
 		spec->cn = sc->only_name;

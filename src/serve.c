@@ -33,8 +33,8 @@
 #define MAX_LISTENERS 64
 #define MAX_CONNS_PER_WORKER 4096
 #define MAX_WORKERS 16
-#define REQUEST_MAX 8192       /* a request larger than this is refused */
-#define IDLE_TIMEOUT_MS 10000  /* after the handshake, without a byte */
+#define REQUEST_MAX 8192               /* a request larger than this is refused */
+#define IDLE_TIMEOUT_MS 10000          /* after the handshake, without a byte */
 #define REQUEST_TIMEOUT_EXTRA_MS 20000 /* the default whole request: the handshake's and this */
 #define ACCEPTS_PER_WAKE 64
 
@@ -101,9 +101,9 @@ struct conn {
 	char *out;
 	size_t nout, sent;
 	bool close_after_write;
-	bool again;     /* served again at once, before polling: its turn ran out */
+	bool again;      /* served again at once, before polling: its turn ran out */
 	bool in_request; /* past the handshake, counted in its worker's requests */
-	bool done;      /* finished (and logged): freed by the worker's sweep */
+	bool done;       /* finished (and logged): freed by the worker's sweep */
 	struct conn *next;
 };
 
@@ -128,7 +128,9 @@ struct tp_server {
 
 /* Leaves the reason for tp_server_error(); returns -1. A public call clears
  * the error when it starts, so srv->fault is set only where it is not OTHER. */
-TP_PRINTF(2, 3) static int
+TP_PRINTF(2, 3) static int server_fail(struct tp_server *srv, const char *fmt, ...);
+
+static int
 server_fail(struct tp_server *srv, const char *fmt, ...)
 {
 	va_list ap;
@@ -279,11 +281,15 @@ site_files(struct tp_server *srv, struct site *site)
 	ret = gnutls_certificate_set_x509_key_file2(site->cred, o->cert_file, o->key_file, GNUTLS_X509_FMT_PEM, NULL,
 						    0);
 	if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-		return server_fail(srv, "the key in %s does not belong to the certificate in %s: give the key the "
-				   "certificate was issued for", o->key_file, o->cert_file);
+		return server_fail(srv,
+				   "the key in %s does not belong to the certificate in %s: give the key the "
+				   "certificate was issued for",
+				   o->key_file, o->cert_file);
 	if (ret < 0)
-		return server_fail(srv, "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
-				   "expected)", o->cert_file, o->key_file, gnutls_strerror(ret));
+		return server_fail(srv,
+				   "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
+				   "expected)",
+				   o->cert_file, o->key_file, gnutls_strerror(ret));
 	if (o->client_cert && !o->client_ca_file) {
 		srv->fault = TP_SERVER_FAULT_NO_CLIENT_CA;
 		return server_fail(srv, "requesting client certificates needs a CA to verify them");
@@ -436,8 +442,10 @@ sockfail:
 	freeaddrinfo(res);
 	if (ret == EADDRINUSE) {
 		srv->fault = TP_SERVER_FAULT_PORT_TAKEN;
-		return server_fail(srv, "cannot listen on %s port %u: the port is taken by another program (ss -ltnp "
-				   "shows which)", addr, port);
+		return server_fail(srv,
+				   "cannot listen on %s port %u: the port is taken by another program (ss -ltnp "
+				   "shows which)",
+				   addr, port);
 	}
 	return server_fail(srv, "cannot listen on %s port %u: %s", addr, port, strerror(ret));
 }
@@ -552,8 +560,8 @@ conn_alpn(struct conn *c, char *buf, size_t len)
 static void
 log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 {
-	struct tp_conn_log l = {.peer = c->peer, .site = c->site->name, .result = result, .ok = ok,
-				.handshake_ms = c->handshake_ms};
+	struct tp_conn_log l = {
+		.peer = c->peer, .site = c->site->name, .result = result, .ok = ok, .handshake_ms = c->handshake_ms};
 	char *sni, *client = NULL, alpn[256];
 
 	if (!srv->o.log)
@@ -570,7 +578,9 @@ log_conn(struct tp_server *srv, struct conn *c, bool ok, const char *result)
 	free(client);
 }
 
-TP_PRINTF(3, 4) static void
+TP_PRINTF(3, 4) static void log_failure(struct tp_server *srv, struct conn *c, const char *fmt, ...);
+
+static void
 log_failure(struct tp_server *srv, struct conn *c, const char *fmt, ...)
 {
 	char why[160];
@@ -666,9 +676,8 @@ describe_session(struct conn *c, bool json)
 	const char *alpn_name = conn_alpn(c, alpn_buf, sizeof(alpn_buf));
 
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}",
-				      "server", "tlsprobe", "scenario", sc ? sc->name : NULL, "expect",
-				      sc ? sc->expect : NULL, "version",
+		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s}", "server", "tlsprobe",
+				      "scenario", sc ? sc->name : NULL, "expect", sc ? sc->expect : NULL, "version",
 				      tp_version_name(gnutls_protocol_get_version(c->s)), "cipher",
 				      gnutls_ciphersuite_get(c->s), "kx_group", g ? gnutls_group_get_name(g) : NULL,
 				      "alpn", alpn_name, "sni", sni, "client_cert", client, "peer", c->peer);
@@ -719,8 +728,8 @@ static void
 respond(struct conn *c, int code, const char *reason, const char *type, char *body)
 {
 	char *out = tp_strdupf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n"
-			       "Server: tlsprobe\r\n\r\n%s", code, reason, type, body ? strlen(body) : 0,
-			       body ? body : "");
+			       "Server: tlsprobe\r\n\r\n%s",
+			       code, reason, type, body ? strlen(body) : 0, body ? body : "");
 
 	free(body);
 	send_back(c, out, out ? strlen(out) : 0, true);
@@ -879,12 +888,9 @@ advance(struct tp_server *srv, struct conn *c)
 	c->again = false;
 	for (int rounds = 0; rounds < ROUNDS_PER_TURN; rounds++) {
 		switch (steps[c->state](srv, c)) {
-		case STEP_WAIT:
-			return true;
-		case STEP_CLOSE:
-			return false;
-		case STEP_NEXT:
-			break;
+		case STEP_WAIT: return true;
+		case STEP_CLOSE: return false;
+		case STEP_NEXT: break;
 		}
 	}
 	/* A client that keeps sending (--echo) must not hold the worker;

@@ -138,8 +138,9 @@ describe_plaintext(const struct io *io, char *buf, size_t len)
 		return;
 	}
 	if (n >= 4 && (memcmp(p, "220 ", 4) == 0 || memcmp(p, "220-", 4) == 0)) {
-		snprintf(buf, len, "a '220' greeting, as SMTP and FTP servers send: try --starttls smtp, "
-				   "or the implicit-TLS port (465 for SMTP)");
+		snprintf(buf, len,
+			 "a '220' greeting, as SMTP and FTP servers send: try --starttls smtp, "
+			 "or the implicit-TLS port (465 for SMTP)");
 		return;
 	}
 	if (n >= 4 && memcmp(p, "* OK", 4) == 0) {
@@ -205,23 +206,24 @@ explain_key_usage(gnutls_session_t s, struct tp_findings *f)
 	if (gnutls_kx_get(s) == GNUTLS_KX_RSA && !is_ca && !(usage & GNUTLS_KEY_KEY_ENCIPHERMENT)) {
 		/* TLS 1.2 RSA key exchange encrypts to the certificate's key. */
 		p = tp_fail(f, TP_PURPOSE_MISMATCH,
-			"the server chose RSA key exchange, which encrypts to its certificate's key, but "
-			"'%s' has no keyUsage keyEncipherment", name ? name : "?");
+			    "the server chose RSA key exchange, which encrypts to its certificate's key, but "
+			    "'%s' has no keyUsage keyEncipherment",
+			    name ? name : "?");
 		tp_problem_set_fix(p, "Reissue the certificate with keyUsage keyEncipherment as well as "
 				      "digitalSignature, or have the server prefer ECDHE cipher suites (RSA key "
 				      "exchange has no forward secrecy).");
 	} else if (is_ca) {
 		p = tp_fail(f, TP_PURPOSE_MISMATCH,
-			"the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
-			"digitalSignature): a CA certificate served as the server's own",
-			name ? "the CA certificate '" : "a CA certificate", name ? name : "", name ? "'" : "");
+			    "the server signed the handshake with %s%s%s, whose keyUsage does not allow it (no "
+			    "digitalSignature): a CA certificate served as the server's own",
+			    name ? "the CA certificate '" : "a CA certificate", name ? name : "", name ? "'" : "");
 		tp_problem_set_fix(p, "Serve a server certificate (a leaf with keyUsage digitalSignature and "
 				      "extendedKeyUsage serverAuth) issued by the CA, not the CA's own certificate.");
 	} else {
 		p = tp_fail(f, TP_PURPOSE_MISMATCH,
-			"the server's certificate '%s' has a keyUsage without digitalSignature%s, and the server "
-			"must sign the handshake with it (always in TLS 1.3, and with any ECDSA key)",
-			name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? " (keyEncipherment only)" : "");
+			    "the server's certificate '%s' has a keyUsage without digitalSignature%s, and the server "
+			    "must sign the handshake with it (always in TLS 1.3, and with any ECDSA key)",
+			    name ? name : "?", usage & GNUTLS_KEY_KEY_ENCIPHERMENT ? " (keyEncipherment only)" : "");
 		tp_problem_set_fix(p, "Reissue the certificate with keyUsage digitalSignature (keyEncipherment "
 				      "alone suits only the old RSA key exchange of TLS 1.2).");
 	}
@@ -237,13 +239,16 @@ named_flood(struct tp_findings *f, const struct io *io, int ret)
 
 	if (io->alerts > 1) {
 		alert_name((gnutls_alert_description_t)io->first_alert[1], name, sizeof(name));
-		p = tp_fail(f, TP_HANDSHAKE_FAILURE, "the server sent %zu alerts (the first: %s %s) in %zu records instead "
-			    "of a handshake, and GnuTLS gave up (%s)", io->alerts,
-			    io->first_alert[0] == GNUTLS_AL_WARNING ? "warning" : "fatal", name, io->records,
-			    gnutls_strerror(ret));
+		p = tp_fail(f, TP_HANDSHAKE_FAILURE,
+			    "the server sent %zu alerts (the first: %s %s) in %zu records instead "
+			    "of a handshake, and GnuTLS gave up (%s)",
+			    io->alerts, io->first_alert[0] == GNUTLS_AL_WARNING ? "warning" : "fatal", name,
+			    io->records, gnutls_strerror(ret));
 	} else if (io->empty && io->empty == io->records) {
-		p = tp_fail(f, TP_HANDSHAKE_FAILURE, "the server sent %s empty record%s instead of a handshake, and GnuTLS "
-			    "gave up (%s)", io->empty == 1 ? "an" : "only", io->empty == 1 ? "" : "s", gnutls_strerror(ret));
+		p = tp_fail(f, TP_HANDSHAKE_FAILURE,
+			    "the server sent %s empty record%s instead of a handshake, and GnuTLS "
+			    "gave up (%s)",
+			    io->empty == 1 ? "an" : "only", io->empty == 1 ? "" : "s", gnutls_strerror(ret));
 	} else {
 		return false;
 	}
@@ -269,38 +274,40 @@ handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t
 		alert_name(a, name, sizeof(name));
 		switch ((int)a) {
 		case GNUTLS_A_PROTOCOL_VERSION:
-			tp_fail(f, TP_PROTOCOL_VERSION,
-				       "the server refused the TLS versions offered (alert %s)", name);
+			tp_fail(f, TP_PROTOCOL_VERSION, "the server refused the TLS versions offered (alert %s)", name);
 			return;
 		case GNUTLS_A_CERTIFICATE_REQUIRED:
 			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
-				       "the server requires a client certificate and none was sent (alert %s)", name);
+				"the server requires a client certificate and none was sent (alert %s)", name);
 			return;
 		case GNUTLS_A_UNRECOGNIZED_NAME: {
-			struct tp_problem *p = tp_fail(f, TP_HANDSHAKE_FAILURE,
-				"the server does not serve the name %s (alert %s)", h->sni ? h->sni : "(no SNI sent)",
-				name);
+			struct tp_problem *p =
+				tp_fail(f, TP_HANDSHAKE_FAILURE, "the server does not serve the name %s (alert %s)",
+					h->sni ? h->sni : "(no SNI sent)", name);
 			if (h->sni)
-				tp_problem_set_fix(p, "Check the name: the server has no site (virtual host, server "
-						      "block) for '%s'. Probe the name it serves with --sni NAME, or add "
-						      "a site with a certificate for this one.", h->sni);
+				tp_problem_set_fix(p,
+						   "Check the name: the server has no site (virtual host, server "
+						   "block) for '%s'. Probe the name it serves with --sni NAME, or add "
+						   "a site with a certificate for this one.",
+						   h->sni);
 			else
 				tp_problem_set_fix(p, "The server wants a server name (SNI) and none was sent, as "
 						      "happens when probing by IP address: add --sni NAME.");
 			return;
 		}
-		default:
-			break;
+		default: break;
 		}
 		if (io->ask.requested && !io->ask.sent) {
 			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
-				       "the server asked for a client certificate, none was sent, and it ended the "
-				       "handshake (alert %s)", name);
+				"the server asked for a client certificate, none was sent, and it ended the "
+				"handshake (alert %s)",
+				name);
 			return;
 		}
 		if (io->ask.requested && io->ask.sent) {
-			struct tp_problem *p = tp_fail(f, TP_CLIENT_CERT_REQUIRED,
-				"the server rejected the client certificate that was sent (alert %s)", name);
+			struct tp_problem *p =
+				tp_fail(f, TP_CLIENT_CERT_REQUIRED,
+					"the server rejected the client certificate that was sent (alert %s)", name);
 			tp_problem_set_fix(p, "The server does not accept this client certificate: use one issued "
 					      "by a CA the server trusts (its client CA list), not expired, with "
 					      "extendedKeyUsage clientAuth.");
@@ -309,8 +316,9 @@ handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t
 		if (a == GNUTLS_A_HANDSHAKE_FAILURE || a == GNUTLS_A_INSUFFICIENT_SECURITY) {
 			h->offer_refused = true;
 			tp_fail(f, TP_HANDSHAKE_FAILURE,
-				       "the server ended the handshake with alert %s: it found nothing acceptable "
-				       "in the client's offer (cipher suites, groups or signature algorithms)", name);
+				"the server ended the handshake with alert %s: it found nothing acceptable "
+				"in the client's offer (cipher suites, groups or signature algorithms)",
+				name);
 			return;
 		}
 		tp_fail(f, TP_HANDSHAKE_FAILURE, "the server ended the handshake with alert %s", name);
@@ -318,30 +326,27 @@ handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t
 	}
 	switch (ret) {
 	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
-		tp_fail(f, TP_PROTOCOL_VERSION,
-			       "the server chose a TLS version this client does not allow (%s)", gnutls_strerror(ret));
+		tp_fail(f, TP_PROTOCOL_VERSION, "the server chose a TLS version this client does not allow (%s)",
+			gnutls_strerror(ret));
 		return;
 	case GNUTLS_E_NO_CIPHER_SUITES:
 	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
 	case GNUTLS_E_NO_PRIORITIES_WERE_SET:
 		h->offer_refused = true;
-		tp_fail(f, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)",
-			       gnutls_strerror(ret));
+		tp_fail(f, TP_NO_SHARED_CIPHER, "no cipher suite in common with the server (%s)", gnutls_strerror(ret));
 		return;
-	case GNUTLS_E_KEY_USAGE_VIOLATION:
-		explain_key_usage(s, f);
-		return;
+	case GNUTLS_E_KEY_USAGE_VIOLATION: explain_key_usage(s, f); return;
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
 		if (io->nread == 0)
 			tp_fail(f, TP_HANDSHAKE_FAILURE,
-				       "the server closed the connection without answering the TLS hello%s",
-				       io->eof ? "" : " (connection reset)");
+				"the server closed the connection without answering the TLS hello%s",
+				io->eof ? "" : " (connection reset)");
 		else
 			tp_fail(f, TP_HANDSHAKE_FAILURE,
-				       "the server %s the connection in the middle of the handshake, after %zu bytes",
-				       io->eof ? "closed" : "reset", io->nread);
+				"the server %s the connection in the middle of the handshake, after %zu bytes",
+				io->eof ? "closed" : "reset", io->nread);
 		return;
 	default:
 		if (named_flood(f, io, ret))
@@ -365,8 +370,9 @@ weak_dh(struct tp_tls_facts *tls, struct tp_findings *f, int bits)
 	if (bits >= 2048)
 		return;
 	p = tp_find(f, TP_WEAK_KEY, -1,
-			  "the server's DHE key exchange used a %d-bit group, below 2048 bits: such groups can be "
-			  "broken by a well-funded attacker (Logjam), and stricter clients refuse them", bits);
+		    "the server's DHE key exchange used a %d-bit group, below 2048 bits: such groups can be "
+		    "broken by a well-funded attacker (Logjam), and stricter clients refuse them",
+		    bits);
 	tp_problem_set_fix(p, "Give the server a DH group of 2048 bits or more (an RFC 7919 group such as "
 			      "ffdhe2048; nginx ssl_dhparam, Apache SSLOpenSSLConfCmd DHParameters), or prefer ECDHE "
 			      "cipher suites.");
@@ -434,10 +440,12 @@ await_verdict_on_client_cert(struct tp_handshake *h, const struct tp_config *cfg
 			p = tp_find(f, TP_CLIENT_CERT_UNCONFIRMED, -1,
 				    "the server asked for a client certificate, %s, and then said nothing within %u ms "
 				    "(no session ticket, data, alert or close): a rejection it sends later would not "
-				    "be seen", io->ask.sent ? "one was sent" : "none was sent", budget);
-			tp_problem_set_fix(p, "Wait longer for the server's answer with --client-cert-wait MS; a "
-					      "server that sends a session ticket after the handshake (most do) answers "
-					      "at once.");
+				    "be seen",
+				    io->ask.sent ? "one was sent" : "none was sent", budget);
+			tp_problem_set_fix(p,
+					   "Wait longer for the server's answer with --client-cert-wait MS; a "
+					   "server that sends a session ticket after the handshake (most do) answers "
+					   "at once.");
 			return;
 		}
 		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED) {
@@ -513,13 +521,14 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 				handshake_failed(h, f, s, io, ret);
 			else if (io->nread == 0)
 				tp_fail(f, TP_TIMEOUT,
-					       "connected, but the server sent nothing within the %.1f s timeout "
-					       "(a TLS server answers the client's hello at once)",
-					       d->ms / 1000.0);
+					"connected, but the server sent nothing within the %.1f s timeout "
+					"(a TLS server answers the client's hello at once)",
+					d->ms / 1000.0);
 			else
 				tp_fail(f, TP_TIMEOUT,
-					       "the handshake stalled after %zu bytes from the server and did not "
-					       "finish within the %.1f s timeout", io->nread, d->ms / 1000.0);
+					"the handshake stalled after %zu bytes from the server and did not "
+					"finish within the %.1f s timeout",
+					io->nread, d->ms / 1000.0);
 			goto fail;
 		}
 		if (!gnutls_error_is_fatal(ret))

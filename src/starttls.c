@@ -29,8 +29,8 @@ struct dialogue {
 	int fd;
 	const struct tp_deadline *d;
 	const char *proto;
-	const char *awaiting;  /* what the next line should bring, for messages */
-	size_t lines, bytes;   /* received so far */
+	const char *awaiting; /* what the next line should bring, for messages */
+	size_t lines, bytes;  /* received so far */
 	char buf[LINE_MAX_BYTES];
 	size_t len;
 };
@@ -50,7 +50,7 @@ send_all(struct dialogue *g, const void *data, size_t len)
 		}
 		if (n <= 0) {
 			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the connection broke while talking to the server",
-				       g->proto);
+				g->proto);
 			return -1;
 		}
 		p += n;
@@ -67,8 +67,9 @@ static void
 timed_out(struct dialogue *g)
 {
 	if (g->bytes)
-		tp_fail(g->f, TP_TIMEOUT, "%s: the server sent %zu line%s (%zu bytes) but not %s within the %.1f s timeout",
-			g->proto, g->lines, g->lines == 1 ? "" : "s", g->bytes, g->awaiting, g->d->ms / 1000.0);
+		tp_fail(g->f, TP_TIMEOUT,
+			"%s: the server sent %zu line%s (%zu bytes) but not %s within the %.1f s timeout", g->proto,
+			g->lines, g->lines == 1 ? "" : "s", g->bytes, g->awaiting, g->d->ms / 1000.0);
 	else
 		tp_fail(g->f, TP_TIMEOUT, "%s: the server said nothing within the %.1f s timeout", g->proto,
 			g->d->ms / 1000.0);
@@ -113,8 +114,8 @@ read_line(struct dialogue *g, char *line, size_t size)
 		if (nl || !may_go_on(g))
 			return -1;
 		if (g->len == sizeof(g->buf)) {
-			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes",
-				       g->proto, LINE_MAX_BYTES);
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server sent a line longer than %d bytes", g->proto,
+				LINE_MAX_BYTES);
 			return -1;
 		}
 		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
@@ -125,8 +126,7 @@ read_line(struct dialogue *g, char *line, size_t size)
 		}
 		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - g->len, 0);
 		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS",
-				       g->proto);
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
 			return -1;
 		}
 		if (n > 0) {
@@ -137,6 +137,11 @@ read_line(struct dialogue *g, char *line, size_t size)
 }
 
 TP_PRINTF(3, 4) static void refused(struct dialogue *g, const char *said, const char *fmt, ...);
+
+/* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1 (recorded). */
+static int read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered);
+
+static void refused(struct dialogue *g, const char *said, const char *fmt, ...);
 
 /* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1 (recorded). */
 static int
@@ -161,7 +166,7 @@ read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
 	}
 }
 
-TP_PRINTF(3, 4) static void
+static void
 refused(struct dialogue *g, const char *said, const char *fmt, ...)
 {
 	char what[256];
@@ -171,8 +176,7 @@ refused(struct dialogue *g, const char *said, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: %s (the server said \"%.120s\")", g->proto, what,
-		       clean ? clean : "");
+	tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: %s (the server said \"%.120s\")", g->proto, what, clean ? clean : "");
 	free(clean);
 }
 
@@ -204,7 +208,8 @@ smtp(struct dialogue *g)
 	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
 	g->awaiting = "the end of its answer to EHLO";
-	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 || (code = read_reply(g, last, sizeof(last), &offered)) < 0)
+	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 ||
+	    (code = read_reply(g, last, sizeof(last), &offered)) < 0)
 		return -1;
 	if (code != 250) {
 		refused(g, last, "EHLO was refused");
@@ -293,8 +298,8 @@ postgres(struct dialogue *g)
 	}
 	if (answer != 'S') {
 		tp_fail(g->f, TP_STARTTLS_REFUSED,
-			       "postgres: the server does not accept TLS (it answered '%c' to the SSL request)",
-			       answer >= 0x20 && answer < 0x7f ? answer : '?');
+			"postgres: the server does not accept TLS (it answered '%c' to the SSL request)",
+			answer >= 0x20 && answer < 0x7f ? answer : '?');
 		return -1;
 	}
 	return 0;

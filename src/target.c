@@ -80,8 +80,10 @@ idna_ascii(char **name, const char *what, char *err, size_t errlen)
 	 * "a.test"): a name that lost its non-ASCII part is another name. */
 	if (!out.data || out.size == 0 || !memmem(out.data, out.size, "xn--", 4)) {
 		gnutls_free(out.data);
-		return tp_err(err, errlen, "invalid international name in %s: its non-ASCII characters cannot be "
-				       "encoded; give its xn-- form", what);
+		return tp_err(err, errlen,
+			      "invalid international name in %s: its non-ASCII characters cannot be "
+			      "encoded; give its xn-- form",
+			      what);
 	}
 	copy = strndup((const char *)out.data, out.size);
 	gnutls_free(out.data);
@@ -117,8 +119,10 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	if (strncasecmp(s, "https://", 8) == 0) {
 		s += 8;
 	} else if (strstr(s, "://")) {
-		return tp_err(err, errlen, "unsupported URL scheme in '%s': only https:// URLs are probed; "
-				       "for another port give host:port", input);
+		return tp_err(err, errlen,
+			      "unsupported URL scheme in '%s': only https:// URLs are probed; "
+			      "for another port give host:port",
+			      input);
 	}
 	/* In a URL the authority ends where the path, query or fragment begin. */
 	end = s + strcspn(s, "/?#");
@@ -133,7 +137,8 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 		hostlen = (size_t)(close - host);
 		if (close + 1 < end) {
 			if (close[1] != ':')
-				return tp_err(err, errlen, "unexpected text after ']' in '%s': write [addr]:port", input);
+				return tp_err(err, errlen, "unexpected text after ']' in '%s': write [addr]:port",
+					      input);
 			port = close + 2;
 			portlen = (size_t)(end - port);
 		}

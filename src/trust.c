@@ -37,7 +37,7 @@ struct tp_trust {
 	struct user_crl {
 		gnutls_x509_crl_t crl;
 		char *file;
-	} *crls;
+	} * crls;
 	size_t n_crls;
 };
 
@@ -233,8 +233,7 @@ tp_trust_add_crl_file(struct tp_trust *t, const char *path, char *err, size_t er
 	if (tp_file_load(path, "CRL file ", &data, err, errlen) < 0)
 		return -1;
 	if (import_crls(&data, &mine, &n) < 0) {
-		snprintf(err, errlen, "CRL file %s holds no CRL: expected PEM (-----BEGIN X509 CRL-----) or DER",
-			 path);
+		snprintf(err, errlen, "CRL file %s holds no CRL: expected PEM (-----BEGIN X509 CRL-----) or DER", path);
 		goto out;
 	}
 	grown = realloc(t->crls, (t->n_crls + n) * sizeof(*t->crls));

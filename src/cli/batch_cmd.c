@@ -223,7 +223,8 @@ batch_command(struct cli *cli)
 	out_finish(&b.out);
 	if (b.progress)
 		fputc('\n', stderr);
-	fprintf(stderr, "tlsprobe batch: %zu target%s from %s: %zu ok, %zu warning, %zu critical, %zu unknown; worst: %s\n",
+	fprintf(stderr,
+		"tlsprobe batch: %zu target%s from %s: %zu ok, %zu warning, %zu critical, %zu unknown; worst: %s\n",
 		b.done, b.done == 1 ? "" : "s", b.name, b.count[0], b.count[1], b.count[2], b.count[3],
 		tp_status_name(b.worst));
 	if (b.in != stdin)

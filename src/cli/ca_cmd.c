@@ -43,8 +43,9 @@ trust_howto(FILE *out, const char *root_path, bool flat)
 	free(pys);
 	json_decref(j);
 
-	fprintf(out, flat ? "\nTrust the root on clients (root.key signs every certificate: guard it):\n"
-			  : "\nTrust the root on clients (keep root.key offline: the intermediate does the signing):\n");
+	fprintf(out,
+		flat ? "\nTrust the root on clients (root.key signs every certificate: guard it):\n"
+		     : "\nTrust the root on clients (keep root.key offline: the intermediate does the signing):\n");
 	fprintf(out,
 		"  tlsprobe:         tlsprobe --ca-file %s HOST:PORT\n"
 		"  curl:             curl --cacert %s https://HOST/\n"
@@ -58,8 +59,11 @@ static int
 ca_init(struct cli *cli, const char *dir)
 {
 	struct ca_args *a = &cli->ca;
-	struct tp_ca_options o = {.name = a->name, .key_type = a->key_type, .days = a->days,
-				  .intermediate = !a->no_intermediate, .force = a->force};
+	struct tp_ca_options o = {.name = a->name,
+				  .key_type = a->key_type,
+				  .days = a->days,
+				  .intermediate = !a->no_intermediate,
+				  .force = a->force};
 	struct tp_ca_report rep;
 	char err[512];
 
@@ -80,8 +84,13 @@ static int
 ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 {
 	struct ca_args *a = &cli->ca;
-	struct tp_issue_options o = {.names = (const char *const *)names, .n_names = n, .client = a->client,
-				     .days = a->days, .out = a->out, .csr_file = a->csr, .key_type = a->key_type,
+	struct tp_issue_options o = {.names = (const char *const *)names,
+				     .n_names = n,
+				     .client = a->client,
+				     .days = a->days,
+				     .out = a->out,
+				     .csr_file = a->csr,
+				     .key_type = a->key_type,
 				     .force = a->force};
 	struct tp_ca_report rep;
 	const char *chain = NULL, *key = NULL;
@@ -98,10 +107,11 @@ ca_issue(struct cli *cli, const char *dir, char **names, size_t n)
 			chain = f;
 		else if (strstr(f, ".key"))
 			key = f;
-		printf("  %s%s\n", f, !strstr(f, ".fullchain.pem") ? strstr(f, ".key") ? "  (private key, mode 0600)"
-											: "  (the certificate)"
-				      : rep.flat ? "  (the certificate alone: a root signed it, and servers do not send the root)"
-						 : "  (certificate + intermediate: what servers serve)");
+		printf("  %s%s\n", f,
+		       !strstr(f, ".fullchain.pem")
+			       ? strstr(f, ".key") ? "  (private key, mode 0600)" : "  (the certificate)"
+		       : rep.flat ? "  (the certificate alone: a root signed it, and servers do not send the root)"
+				  : "  (certificate + intermediate: what servers serve)");
 	}
 	char q1[4200], q2[4200], q3[4200], q4[4200];
 	char rootpem[4096];
@@ -161,8 +171,9 @@ ca_command(struct cli *cli)
 	}
 	if (strcmp(verb, "issue") == 0) {
 		if (n < 1 || (n < 2 && !cli->ca.csr))
-			return cli_fail(cli->format, FAIL_USAGE, NULL, "ca issue needs the CA directory and a name: "
-								       "tlsprobe ca issue DIR NAME... (or --csr FILE)");
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca issue needs the CA directory and a name: "
+					"tlsprobe ca issue DIR NAME... (or --csr FILE)");
 		return ca_issue(cli, args[0], args + 1, n - 1);
 	}
 	if (strcmp(verb, "check") == 0) {

@@ -58,14 +58,14 @@ struct serve_args {
 	size_t n_names;
 	const char *cert, *key, *write_ca, *write_client_cert, *scenario, *client_ca, *alpn;
 	bool list_scenarios, echo, log_json;
-	int client_cert;       /* 1 request, 2 require */
-	long base_port;        /* -1 when not given */
+	int client_cert; /* 1 request, 2 require */
+	long base_port;  /* -1 when not given */
 	unsigned handshake_timeout_ms, request_timeout_ms, workers;
 };
 
 struct cli {
-	const char *command;  /* "connect", "serve", ... */
-	unsigned cmd;         /* its CMD_ bit */
+	const char *command;         /* "connect", "serve", ... */
+	unsigned cmd;                /* its CMD_ bit */
 	int (*run)(struct cli *cli); /* its entry point; returns the exit status */
 	struct serve_args serve;
 	struct ca_args ca;
@@ -104,12 +104,12 @@ int cli_parse_time(const char *s, time_t *t);
 struct render_opts {
 	bool color;
 	int quiet, verbose;
-	bool pretty;  /* JSON: indented */
-	bool diagnosis_only; /* text: the verdict and the problems, no details */
+	bool pretty;              /* JSON: indented */
+	bool diagnosis_only;      /* text: the verdict and the problems, no details */
 	int warn_days, crit_days; /* for Nagios perfdata */
-	time_t now; /* the time results are judged at (--at); 0: the clock */
-	bool lines;  /* results come from a batch list: TSV has a line column */
-	size_t line; /* the line of the list the result is for; 0: none */
+	time_t now;               /* the time results are judged at (--at); 0: the clock */
+	bool lines;               /* results come from a batch list: TSV has a line column */
+	size_t line;              /* the line of the list the result is for; 0: none */
 };
 
 void render_text(FILE *out, const struct tp_result *r, const struct render_opts *o);

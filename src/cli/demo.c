@@ -74,7 +74,8 @@ demo_command(struct cli *cli)
 	}
 
 	printf("tlsprobe demo: %zu TLS servers on 127.0.0.1, one per scenario, all made by one throwaway CA that\n"
-	       "the probe trusts (as with --ca-file). Each is probed, and tlsprobe says what it finds.\n", n);
+	       "the probe trusts (as with --ca-file). Each is probed, and tlsprobe says what it finds.\n",
+	       n);
 	for (size_t i = 0; i < n; i++) {
 		const struct tp_scenario_info *sc = tp_scenario(i);
 		struct tp_target t;

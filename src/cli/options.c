@@ -107,7 +107,19 @@ enum opt_id {
 
 #define COUNT(a) (sizeof(a) / sizeof(*(a)))
 
-enum opt_group { G_CONNECT, G_HTTP, G_CHECKS, G_TRUST, G_TLS, G_SERVE, G_SERVE_TLS, G_CA, G_OUTPUT, G_GENERAL, G_COUNT };
+enum opt_group {
+	G_CONNECT,
+	G_HTTP,
+	G_CHECKS,
+	G_TRUST,
+	G_TLS,
+	G_SERVE,
+	G_SERVE_TLS,
+	G_CA,
+	G_OUTPUT,
+	G_GENERAL,
+	G_COUNT
+};
 
 struct opt;
 struct parse;
@@ -121,7 +133,7 @@ struct opt {
 	char shortopt;
 	const char *arg; /* metavariable, NULL for a flag */
 	enum opt_id id;
-	unsigned cmds;   /* the commands that take it */
+	unsigned cmds; /* the commands that take it */
 	enum opt_group group;
 	apply_fn *apply; /* its topic */
 	const char *help;
@@ -271,8 +283,8 @@ static const struct opt options[] = {
 #define N_OPTIONS COUNT(options)
 
 static const char *const format_names[] = {
-	[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios",
-	[FORMAT_PROMETHEUS] = "prometheus", [FORMAT_TSV] = "tsv",
+	[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_NAGIOS] = "nagios", [FORMAT_PROMETHEUS] = "prometheus",
+	[FORMAT_TSV] = "tsv",
 };
 
 static const char *const group_names[G_COUNT] = {
@@ -323,8 +335,7 @@ static const struct command {
 	 "tlsprobe demo [options]",
 	 "Serve every scenario on loopback, probe each, and show what tlsprobe says:\n"
 	 "the fastest way to see its diagnoses.",
-	 "  tlsprobe demo\n",
-	 0, 0, NULL},
+	 "  tlsprobe demo\n", 0, 0, NULL},
 	{"fetch", CMD_FETCH, fetch_command, "an HTTPS request through libcurl, with the same diagnosis",
 	 "tlsprobe fetch URL [options]",
 	 "Make an HTTPS request through libcurl and report what real clients see: the\n"
@@ -341,15 +352,13 @@ static const struct command {
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
 	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
-	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline",
-	 "tlsprobe cert FILE... [options]",
+	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline", "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER; - is standard input) as\n"
 	 "a probe would, and with --verify judge the chain they form (the first is the leaf).",
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n",
 	 1, SIZE_MAX, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help"},
-	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, check",
-	 "tlsprobe ca init|issue|check ...",
+	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, check", "tlsprobe ca init|issue|check ...",
 	 "Run a small CA of your own.\n"
 	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
 	 "  ca issue DIR NAME...    issue a certificate for these names (IPs become IP SANs)\n"
@@ -376,8 +385,7 @@ struct parse {
 	size_t errlen;
 };
 
-CLI_PRINTF(2, 3) static int
-fail(struct parse *p, const char *fmt, ...)
+CLI_PRINTF(2, 3) static int fail(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -473,8 +481,8 @@ int
 cli_parse_time(const char *s, time_t *t)
 {
 	static const char *const formats[] = {
-		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-		"%Y-%m-%dT%H:%MZ",    "%Y-%m-%dT%H:%M",    "%Y-%m-%d %H:%M", "%Y-%m-%d",
+		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%MZ",
+		"%Y-%m-%dT%H:%M",     "%Y-%m-%d %H:%M",    "%Y-%m-%d",
 	};
 	struct tm tm;
 	char *end;
@@ -512,7 +520,8 @@ static const struct opt *
 find(int id, unsigned cmd)
 {
 	for (size_t i = 0; i < N_OPTIONS; i++)
-		if ((options[i].cmds & cmd) && ((int)options[i].id == id || (options[i].shortopt && options[i].shortopt == id)))
+		if ((options[i].cmds & cmd) &&
+		    ((int)options[i].id == id || (options[i].shortopt && options[i].shortopt == id)))
 			return &options[i];
 	return NULL;
 }
@@ -610,8 +619,10 @@ command_typo(struct parse *p, const char *word)
 
 	if (!meant)
 		return 0;
-	return fail(p, "unknown command '%s': did you mean '%s'? To probe a host named %s: tlsprobe connect %s "
-		       "(or %s:443)", word, meant->name, word, word, word);
+	return fail(p,
+		    "unknown command '%s': did you mean '%s'? To probe a host named %s: tlsprobe connect %s "
+		    "(or %s:443)",
+		    word, meant->name, word, word, word);
 }
 
 /* ---- the topics: each turns its options into settings ------------------ */
@@ -659,8 +670,10 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 	switch (o->id) {
 	case OPT_AT:
 		if (cli_parse_time(arg, &p->cli->at) < 0)
-			return fail(p, "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "
-				       "or @EPOCH-SECONDS", arg);
+			return fail(p,
+				    "invalid --at '%s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) "
+				    "or @EPOCH-SECONDS",
+				    arg);
 		tp_config_set_time(cfg, p->cli->at);
 		break;
 	case OPT_CA_FILE:
@@ -875,7 +888,9 @@ static int
 apply_ca(struct parse *p, const struct opt *o, const char *arg)
 {
 	static const char *const key_types[] = {
-		[TP_KEY_ECDSA] = "ecdsa", [TP_KEY_RSA] = "rsa", [TP_KEY_ED25519] = "ed25519",
+		[TP_KEY_ECDSA] = "ecdsa",
+		[TP_KEY_RSA] = "rsa",
+		[TP_KEY_ED25519] = "ed25519",
 	};
 	struct ca_args *ca = &p->cli->ca;
 	int n;
@@ -918,8 +933,8 @@ check_args(struct parse *p, const struct command *command)
 	if (cli->n_targets >= command->min_args && cli->n_targets <= command->max_args)
 		return 0;
 	if (!command->wrong_args)
-		return fail(p, "%s takes no target ('%s'); see tlsprobe %s --help", cli->command,
-			    cli->targets[0], cli->command);
+		return fail(p, "%s takes no target ('%s'); see tlsprobe %s --help", cli->command, cli->targets[0],
+			    cli->command);
 	return fail(p, "%s", command->wrong_args);
 }
 
@@ -963,8 +978,8 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (!(options[i].cmds & cli->cmd))
 			continue;
-		longopts[nl++] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument, NULL,
-						 (int)options[i].id};
+		longopts[nl++] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument,
+						 NULL, (int)options[i].id};
 		if (options[i].shortopt) {
 			*sp++ = options[i].shortopt;
 			if (options[i].arg)

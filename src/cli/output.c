@@ -38,18 +38,10 @@ out_record(struct out *o, const struct tp_result *r, size_t line)
 {
 	o->ro.line = line;
 	switch (o->format) {
-	case FORMAT_JSON:
-		render_json(stdout, r, &o->ro);
-		break;
-	case FORMAT_NAGIOS:
-		render_nagios(stdout, r, &o->ro);
-		break;
-	case FORMAT_PROMETHEUS:
-		prom_add(o->prom, r, line);
-		break;
-	case FORMAT_TSV:
-		render_tsv(stdout, r, &o->ro);
-		break;
+	case FORMAT_JSON: render_json(stdout, r, &o->ro); break;
+	case FORMAT_NAGIOS: render_nagios(stdout, r, &o->ro); break;
+	case FORMAT_PROMETHEUS: prom_add(o->prom, r, line); break;
+	case FORMAT_TSV: render_tsv(stdout, r, &o->ro); break;
 	default:
 		if (o->count && !o->ro.quiet)
 			fputc('\n', stdout);
@@ -74,9 +66,10 @@ out_result(struct out *o, const struct tp_result *r)
 enum tp_status
 cli_worse(enum tp_status a, enum tp_status b)
 {
-	static const int rank[] = {[TP_STATUS_OK] = 0, [TP_STATUS_WARNING] = 1, [TP_STATUS_UNKNOWN] = 2,
-				   [TP_STATUS_CRITICAL] = 3};
-	return rank[a <= TP_STATUS_UNKNOWN ? a : TP_STATUS_UNKNOWN] >= rank[b <= TP_STATUS_UNKNOWN ? b : TP_STATUS_UNKNOWN]
+	static const int rank[] = {
+		[TP_STATUS_OK] = 0, [TP_STATUS_WARNING] = 1, [TP_STATUS_UNKNOWN] = 2, [TP_STATUS_CRITICAL] = 3};
+	return rank[a <= TP_STATUS_UNKNOWN ? a : TP_STATUS_UNKNOWN] >=
+			       rank[b <= TP_STATUS_UNKNOWN ? b : TP_STATUS_UNKNOWN]
 		       ? a
 		       : b;
 }

@@ -76,8 +76,7 @@ wrapped(const struct tout *w, const char *text, int indent, int col)
 }
 
 /* One "label  value" line, the value wrapped under itself. */
-CLI_PRINTF(4, 5) static void
-field(const struct tout *w, int indent, const char *label, const char *fmt, ...)
+CLI_PRINTF(4, 5) static void field(const struct tout *w, int indent, const char *label, const char *fmt, ...)
 {
 	char *text = NULL;
 	va_list ap;
@@ -90,7 +89,6 @@ field(const struct tout *w, int indent, const char *label, const char *fmt, ...)
 	wrapped(w, text ? text : "", indent + 13, indent + 13);
 	free(text);
 }
-
 
 static void
 date(time_t t, char *buf, size_t len)
@@ -182,9 +180,10 @@ connection(const struct tout *w, const struct tp_result *r)
 			field(w, 2, "OCSP", "stapled: %s%s, next update %s", ocsp->status ? ocsp->status : "unreadable",
 			      ocsp->verified ? "" : " (not verified)", upd);
 		}
-		field(w, 2, "client cert", "%s", !tls->client_cert_requested ? "not requested"
-					      : tls->client_cert_sent  ? "requested, sent"
-									: "requested, none sent");
+		field(w, 2, "client cert", "%s",
+		      !tls->client_cert_requested ? "not requested"
+		      : tls->client_cert_sent     ? "requested, sent"
+						  : "requested, none sent");
 	}
 	const struct tp_fetch_info *f = tp_result_fetch(r);
 	if (f) {
@@ -194,22 +193,26 @@ connection(const struct tout *w, const struct tp_result *r)
 		if (f->final_url)
 			field(w, 2, "url", "%s", f->final_url);
 		if (f->status)
-			field(w, 2, "response", "%s %ld%s%s, %s, %lld bytes", f->http_version ? f->http_version : "HTTP",
-			      f->status, f->reason ? " " : "", f->reason ? f->reason : "",
-			      f->content_type ? f->content_type : "no content type", f->size);
+			field(w, 2, "response", "%s %ld%s%s, %s, %lld bytes",
+			      f->http_version ? f->http_version : "HTTP", f->status, f->reason ? " " : "",
+			      f->reason ? f->reason : "", f->content_type ? f->content_type : "no content type",
+			      f->size);
 		if (f->curl_message)
 			field(w, 2, "curl", "error %d: %s", f->curl_code, f->curl_message);
 	}
 	const struct {
 		const char *name;
 		double ms;
-	} stages[] = {{"dns", tm->dns_ms}, {"connect", tm->connect_ms}, {"starttls", tm->starttls_ms},
+	} stages[] = {{"dns", tm->dns_ms},
+		      {"connect", tm->connect_ms},
+		      {"starttls", tm->starttls_ms},
 		      {f ? "tls" : "handshake", tm->handshake_ms},
-		      {"first byte", f ? f->ttfb_ms : -1}, {"total", tm->total_ms}};
+		      {"first byte", f ? f->ttfb_ms : -1},
+		      {"total", tm->total_ms}};
 	for (size_t i = 0; i < sizeof(stages) / sizeof(*stages); i++)
 		if (stages[i].ms >= 0)
-			used += (size_t)snprintf(timing + used, sizeof(timing) - used, "%s%s %.1f ms",
-						 used ? ", " : "", stages[i].name, stages[i].ms);
+			used += (size_t)snprintf(timing + used, sizeof(timing) - used, "%s%s %.1f ms", used ? ", " : "",
+						 stages[i].name, stages[i].ms);
 	field(w, 2, "time", "%s (from the start)", timing);
 }
 
@@ -264,9 +267,9 @@ chain(const struct tout *w, const struct tp_result *r)
 		else
 			field(w, 5, "key", "%s %u bits, signed with %s", c->key_type, c->key_bits, c->sig_alg);
 		if (w->o->verbose) {
-				field(w, 5, "serial", "%s", c->serial);
+			field(w, 5, "serial", "%s", c->serial);
 			for (size_t k = 0; k < c->n_ca_issuers; k++) {
-						field(w, 5, "CA issuers", "%s", c->ca_issuers[k]);
+				field(w, 5, "CA issuers", "%s", c->ca_issuers[k]);
 			}
 		}
 		field(w, 5, "sha256", "%s", c->sha256);

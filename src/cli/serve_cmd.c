@@ -120,8 +120,7 @@ list_scenarios(FILE *out)
 }
 
 /* One line on stderr, as serve says every problem that stops it; returns -1. */
-CLI_PRINTF(1, 2) static int
-refuse(const char *fmt, ...)
+CLI_PRINTF(1, 2) static int refuse(const char *fmt, ...)
 {
 	char *msg = NULL;
 	va_list ap;
@@ -145,12 +144,10 @@ static int
 refuse_server(const struct tp_server *srv)
 {
 	switch (tp_server_fault(srv)) {
-	case TP_SERVER_FAULT_PORT_TAKEN:
-		return refuse("%s; choose another with --listen", tp_server_error(srv));
+	case TP_SERVER_FAULT_PORT_TAKEN: return refuse("%s; choose another with --listen", tp_server_error(srv));
 	case TP_SERVER_FAULT_NO_CLIENT_CA:
 		return refuse("requesting client certificates needs --client-ca FILE to verify them");
-	default:
-		return refuse("%s", tp_server_error(srv));
+	default: return refuse("%s", tp_server_error(srv));
 	}
 }
 
@@ -258,10 +255,19 @@ serve_command(struct cli *cli)
 	struct serve_args *sv = &cli->serve;
 	bool json = sv->log_json, all = false;
 	struct tp_server_options o = {
-		.names = sv->names, .n_names = sv->n_names, .cert_file = sv->cert, .key_file = sv->key,
-		.client_ca_file = sv->client_ca, .client_cert = sv->client_cert, .alpn = sv->alpn, .echo = sv->echo,
-		.handshake_timeout_ms = sv->handshake_timeout_ms, .request_timeout_ms = sv->request_timeout_ms,
-		.workers = sv->workers, .log = log_line, .log_ctx = &json,
+		.names = sv->names,
+		.n_names = sv->n_names,
+		.cert_file = sv->cert,
+		.key_file = sv->key,
+		.client_ca_file = sv->client_ca,
+		.client_cert = sv->client_cert,
+		.alpn = sv->alpn,
+		.echo = sv->echo,
+		.handshake_timeout_ms = sv->handshake_timeout_ms,
+		.request_timeout_ms = sv->request_timeout_ms,
+		.workers = sv->workers,
+		.log = log_line,
+		.log_ctx = &json,
 	};
 	const char *scenario;
 	struct tp_server *srv;
@@ -300,8 +306,8 @@ serve_command(struct cli *cli)
 		printf("clients trust the root CA with: tlsprobe --ca-file %s, curl --cacert %s\n", sv->write_ca,
 		       sv->write_ca);
 	if (sv->write_client_cert)
-		printf("a client certificate the server accepts: curl --cert %s.pem --key %s.key\n", sv->write_client_cert,
-		       sv->write_client_cert);
+		printf("a client certificate the server accepts: curl --cert %s.pem --key %s.key\n",
+		       sv->write_client_cert, sv->write_client_cert);
 	fflush(stdout);
 
 	if (tp_server_start(srv) < 0) {

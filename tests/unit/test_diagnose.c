@@ -63,9 +63,9 @@ enum tweak {
 struct node {
 	const char *cn;
 	int issuer;
-	int key;              /* 0: its own; KEY_OF(n); RSA_1024 */
+	int key; /* 0: its own; KEY_OF(n); RSA_1024 */
 	bool ca;
-	int pathlen;          /* 0: no limit; PATHLEN(n) */
+	int pathlen; /* 0: no limit; PATHLEN(n) */
 	enum eku eku;
 	const char *names[3]; /* subjectAltNames */
 	long from, until;     /* validity, seconds from AT; both 0: the default for its role */
@@ -87,23 +87,23 @@ struct expect {
 	/* what the message must say; "{serial}", "{sha256}" and "{crl}" stand
 	 * for the certificate's serial and fingerprint and the CRL file */
 	const char *says[4];
-	const char *fix;     /* what the fix must say, or NULL */
+	const char *fix; /* what the fix must say, or NULL */
 };
 
 struct dcase {
 	const char *name;
-	const char *bug;          /* a known diagnosis bug: the case is left out (see main) */
+	const char *bug; /* a known diagnosis bug: the case is left out (see main) */
 	struct node nodes[MAX_NODES];
-	const char *chain;        /* the nodes served, in order: "21" is node 2 then node 1 */
-	const char *trust;        /* the nodes in the --ca-file */
+	const char *chain; /* the nodes served, in order: "21" is node 2 then node 1 */
+	const char *trust; /* the nodes in the --ca-file */
 	struct crl_spec crl;
-	const char *host;         /* the name the leaf must cover, or NULL */
-	long at;                  /* seconds from AT */
-	int warn, crit;           /* expiry thresholds; both 0: the defaults (30, 14) */
-	bool client;              /* judge the leaf as a client certificate */
+	const char *host;             /* the name the leaf must cover, or NULL */
+	long at;                      /* seconds from AT */
+	int warn, crit;               /* expiry thresholds; both 0: the defaults (30, 14) */
+	bool client;                  /* judge the leaf as a client certificate */
 	struct expect want[MAX_WANT]; /* every problem it raises, the result's reason first */
 	bool trusted;
-	bool name_bad;            /* tp_result_hostname_ok is false */
+	bool name_bad; /* tp_result_hostname_ok is false */
 };
 
 /* Made once: key generation is what costs. */
@@ -174,8 +174,8 @@ make_v1(const struct node *nd, gnutls_x509_privkey_t key, gnutls_x509_crt_t issu
 	assert_int_equal(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), 0);
 	assert_int_equal(gnutls_x509_crt_set_activation_time(crt, AT + from), 0);
 	assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, AT + until), 0);
-	assert_int_equal(gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, issuer ? issuer_key : key,
-					       GNUTLS_DIG_SHA256, 0), 0);
+	assert_int_equal(
+		gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, issuer ? issuer_key : key, GNUTLS_DIG_SHA256, 0), 0);
 	return crt;
 }
 
@@ -191,8 +191,9 @@ tweak_extensions(gnutls_x509_crt_t crt, enum tweak t)
 	else if (t == T_NO_CERTSIGN)
 		assert_int_equal(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
 	else if (t == T_CRITICAL_EXT)
-		assert_int_equal(gnutls_x509_crt_set_extension_by_oid(crt, "1.3.6.1.4.1.55555.1", null_der,
-								      sizeof(null_der), 1), 0);
+		assert_int_equal(
+			gnutls_x509_crt_set_extension_by_oid(crt, "1.3.6.1.4.1.55555.1", null_der, sizeof(null_der), 1),
+			0);
 	else
 		return false;
 	return true;
@@ -233,11 +234,13 @@ build_node(struct built *b, const struct node *nodes, size_t i)
 			.hash = nd->hash,
 			.permitted_dns = nd->permitted,
 		};
-		assert_int_equal(tp_pki_cert(&b->crt[i], &spec, key, sign_after ? NULL : issuer,
-					     sign_after ? NULL : issuer_key), 0);
+		assert_int_equal(
+			tp_pki_cert(&b->crt[i], &spec, key, sign_after ? NULL : issuer, sign_after ? NULL : issuer_key),
+			0);
 		if (tweak_extensions(b->crt[i], nd->tweak) || sign_after)
 			assert_int_equal(gnutls_x509_crt_sign2(b->crt[i], issuer ? issuer : b->crt[i], issuer_key,
-							       nd->hash ? nd->hash : GNUTLS_DIG_SHA256, 0), 0);
+							       nd->hash ? nd->hash : GNUTLS_DIG_SHA256, 0),
+					 0);
 	}
 	assert_int_equal(gnutls_x509_crt_export2(b->crt[i], GNUTLS_X509_FMT_DER, &b->der[i]), 0);
 	/* The last byte is the signature's: its s value no longer verifies. */
@@ -458,21 +461,47 @@ case_teardown(void **state)
 }
 
 /* The usual three: a root, an intermediate it signed, and a leaf for www.example.test. */
-#define ROOT {.cn = "Test Root", .ca = true}
-#define INTERMEDIATE {.cn = "Test Intermediate", .ca = true}
-#define LEAF(iss) {.cn = leaf_name, .issuer = (iss), .eku = EKU_SERVER, .names = {leaf_name}}
+#define ROOT \
+	{ \
+		.cn = "Test Root", .ca = true \
+	}
+#define INTERMEDIATE \
+	{ \
+		.cn = "Test Intermediate", .ca = true \
+	}
+#define LEAF(iss) \
+	{ \
+		.cn = leaf_name, .issuer = (iss), .eku = EKU_SERVER, .names = { leaf_name } \
+	}
 /* The leaf under node 1, with one field more. */
-#define LEAF_WITH(field) {.cn = leaf_name, .issuer = 1, .eku = EKU_SERVER, .names = {leaf_name}, field}
-#define LEAF_LIVING(start, end) {.cn = leaf_name, .issuer = 1, .names = {leaf_name}, .from = (start), .until = (end)}
-#define WILDCARD_LEAF {.cn = leaf_name, .issuer = 1, .eku = EKU_SERVER, .names = {"*.example.test"}}
+#define LEAF_WITH(field) \
+	{ \
+		.cn = leaf_name, .issuer = 1, .eku = EKU_SERVER, .names = {leaf_name}, field \
+	}
+#define LEAF_LIVING(start, end) \
+	{ \
+		.cn = leaf_name, .issuer = 1, .names = {leaf_name}, .from = (start), .until = (end) \
+	}
+#define WILDCARD_LEAF \
+	{ \
+		.cn = leaf_name, .issuer = 1, .eku = EKU_SERVER, .names = { "*.example.test" } \
+	}
 /* Node 0's key in a "Test Root" certificate signed by node by: a cross-signature, or a re-issue when by is itself. */
 #define ROOT_AGAIN(by, start, end) \
-	{.cn = "Test Root", .ca = true, .issuer = (by), .key = KEY_OF(0), .from = (start), .until = (end)}
+	{ \
+		.cn = "Test Root", .ca = true, .issuer = (by), .key = KEY_OF(0), .from = (start), .until = (end) \
+	}
 /* Leaf and intermediate served, the root trusted. */
 #define USUAL_CHAIN .nodes = {ROOT, INTERMEDIATE, LEAF(1)}, .chain = "21", .trust = "0"
 /* Another CA of a name the chain uses, with a key of its own. */
-#define IMPOSTOR(name, iss) {.cn = (name), .ca = true, .issuer = (iss)}
-#define OTHER_ROOT(i) {.cn = "Other Root", .ca = true, .issuer = (i)}
+#define IMPOSTOR(name, iss) \
+	{ \
+		.cn = (name), .ca = true, .issuer = (iss) \
+	}
+#define OTHER_ROOT(i) \
+	{ \
+		.cn = "Other Root", .ca = true, .issuer = (i) \
+	}
 #define SIXTEEN "1111111111111111"
 
 /* Laid out by hand, one block per case. */

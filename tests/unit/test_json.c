@@ -80,12 +80,8 @@ safe(const char *s)
 static const struct {
 	const char *in, *out;
 } terminal[] = {
-	{"CN=localhost", "CN=localhost"},
-	{"CN=\x1b[2J", "CN=\\x1b[2J"},
-	{"a\nb\rc\td", "a\\x0ab\\x0dc\\x09d"},
-	{"del\x7f", "del\\x7f"},
-	{"c1 \xc2\x9b", "c1 \\u{009b}"},
-	{"rlo \xe2\x80\xae", "rlo \\u{202e}"},
+	{"CN=localhost", "CN=localhost"}, {"CN=\x1b[2J", "CN=\\x1b[2J"},   {"a\nb\rc\td", "a\\x0ab\\x0dc\\x09d"},
+	{"del\x7f", "del\\x7f"},          {"c1 \xc2\x9b", "c1 \\u{009b}"}, {"rlo \xe2\x80\xae", "rlo \\u{202e}"},
 	{"caf\xc3\xa9", "caf\xc3\xa9"},
 };
 

@@ -12,11 +12,30 @@
 
 /* The codes the design promises, by name. */
 static const char *const promised[] = {
-	"unknown-issuer", "missing-intermediate", "untrusted-root", "self-signed", "issuer-not-ca",
-	"chain-order", "hostname-mismatch", "expired", "not-yet-valid", "expires-soon", "revoked",
-	"insecure-algorithm", "weak-key", "purpose-mismatch", "signature-failure", "dns-failure",
-	"connection-refused", "timeout", "not-tls", "handshake-failure", "protocol-version",
-	"no-shared-cipher", "client-cert-required", "starttls-refused",
+	"unknown-issuer",
+	"missing-intermediate",
+	"untrusted-root",
+	"self-signed",
+	"issuer-not-ca",
+	"chain-order",
+	"hostname-mismatch",
+	"expired",
+	"not-yet-valid",
+	"expires-soon",
+	"revoked",
+	"insecure-algorithm",
+	"weak-key",
+	"purpose-mismatch",
+	"signature-failure",
+	"dns-failure",
+	"connection-refused",
+	"timeout",
+	"not-tls",
+	"handshake-failure",
+	"protocol-version",
+	"no-shared-cipher",
+	"client-cert-required",
+	"starttls-refused",
 };
 
 static void
