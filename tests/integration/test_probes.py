@@ -312,3 +312,63 @@ class ExpiryReport(unittest.TestCase):
                     na, d = fmt.earliest(o["chain"])
                     self.assertEqual((row[0], row[1]), (str(d), na[:10]))
         self.assertEqual(r.rc, 2, r.err)
+
+
+class TlsprobeErrors(unittest.TestCase):
+    """When tlsprobe refuses the options a script passes on (an unreadable
+    --ca-file, an unknown option, thresholds it will not take), the script
+    says tlsprobe's own one-line error, not a vaguer one of its own."""
+
+    def setUp(self):
+        self.targets = fmt.write_list(TMP, "errors-targets.txt", [GOOD.target])
+        self.missing = os.path.join(TMP, "no-such-ca.pem")
+
+    def tlsprobe_error(self, *args):
+        """tlsprobe's own words for these options, without its 'tlsprobe: '."""
+        r = run_tlsprobe("batch", self.targets, *args)
+        self.assertEqual(r.rc, 3, r.err)
+        lines = [l for l in r.err.split("\n") if l.startswith("tlsprobe: ")]
+        self.assertEqual(len(lines), 1, r.err)
+        return lines[0][len("tlsprobe: "):]
+
+    CASES = [("--ca-file", "MISSING"), ("--frobnicate",), ("--timeout", "soon")]
+
+    def cases(self):
+        for case in self.CASES:
+            args = [self.missing if a == "MISSING" else a for a in case]
+            yield args, self.tlsprobe_error(*args)
+
+    def test_textfile_says_why_and_keeps_the_old_file(self):
+        out = os.path.join(TMP, "errors.prom")
+        for args, message in self.cases():
+            with self.subTest(args=args):
+                harness.write(out, "old_metric 1\n")
+                r = run([script("tlsprobe-textfile"), self.targets, out, *args], env=probe_env())
+                self.assertEqual(r.rc, 2, r.err)
+                self.assertEqual(r.err, "tlsprobe-textfile: %s; keeping %s as it was\n" % (message, out))
+                self.assertEqual(harness.read(out), b"old_metric 1\n")
+
+    def test_expiry_report_says_why_and_prints_no_table(self):
+        for args, message in self.cases():
+            with self.subTest(args=args):
+                r = run([script("tlsprobe-expiry-report"), self.targets, *args], env=probe_env())
+                self.assertEqual((r.rc, r.out), (3, ""), r.err)
+                self.assertEqual(r.err, "tlsprobe-expiry-report: %s\n" % message)
+
+    def test_check_tlsprobe_says_why_in_its_own_option_names(self):
+        host = ["-H", "127.0.0.1", "-p", str(GOOD.port)]
+        cases = [
+            (host + ["--ca-file", self.missing], self.tlsprobe_error("--ca-file", self.missing)),
+            # thresholds tlsprobe refuses, named as the plugin's user typed them
+            (host + ["-w", "10", "-c", "20"],
+             self.tlsprobe_error("--warn-days", "10", "--crit-days", "20")
+             .replace("--warn-days/--crit-days", "-w/-c")),
+            (host + ["-t", "0"], self.tlsprobe_error("--timeout", "0").replace("--timeout", "-t")),
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                r = run([script("check_tlsprobe"), *args], env=probe_env())
+                self.assertEqual(r.rc, 3, r.out + r.err)
+                self.assertEqual(r.out, "TLSPROBE UNKNOWN - %s\n" % message)
+                self.assertNotRegex(r.out, r"--(warn|crit)-days|--timeout")
+                fmt.parse_nagios_line(r.out.rstrip("\n"))
