@@ -372,3 +372,142 @@ class TlsprobeErrors(unittest.TestCase):
                 self.assertEqual(r.out, "TLSPROBE UNKNOWN - %s\n" % message)
                 self.assertNotRegex(r.out, r"--(warn|crit)-days|--timeout")
                 fmt.parse_nagios_line(r.out.rstrip("\n"))
+
+
+def plugin(*args, env=None, timeout=60):
+    """Run check_tlsprobe -> (Run, [NagiosLine of the first line], [other lines]).
+    Whatever it prints, only the first line may hold a '|' (the one perfdata
+    part the guidelines allow per output)."""
+    r = run([script("check_tlsprobe"), *args], env=env or probe_env(), timeout=timeout)
+    lines = r.out.split("\n")
+    if lines[-1] != "" or len(lines) < 2:
+        raise AssertionError("output does not end with a newline: %r" % r.out)
+    for l in lines[1:]:
+        if "|" in l:
+            raise AssertionError("a '|' after the first line: %r" % r.out)
+    return r, fmt.parse_nagios_line(lines[0]), lines[1:-1]
+
+
+def days_left(target):
+    """days_remaining of the earliest certificate, as tlsprobe's JSON says."""
+    obj = harness.probe_json(target, *trust()).obj
+    return fmt.earliest(obj["chain"])[1]
+
+
+class CheckTlsprobeGuidelines(unittest.TestCase):
+    """check_tlsprobe against the monitoring plugins development guidelines:
+    -V, -h, -v, -t SECONDS[:STATE], range thresholds, one perfdata part with
+    several targets, exit codes 0-3."""
+
+    maxDiff = None
+
+    def host(self, server):
+        return ["-H", "127.0.0.1", "-p", str(server.port)]
+
+    def test_version_names_tlsprobe_s_and_exits_unknown(self):
+        version = run_tlsprobe("--version").out.split("\n")[0]
+        for flag in ("-V", "--version"):
+            with self.subTest(flag=flag):
+                r = run([script("check_tlsprobe"), flag], env=probe_env())
+                self.assertEqual((r.rc, r.out), (3, "check_tlsprobe (%s)\n" % version))
+
+    def test_help_on_stdout_exits_unknown_and_overrides_the_rest(self):
+        for args in (("-h",), ("--help",), ("-H", "127.0.0.1", "-w", "bad", "--help")):
+            with self.subTest(args=args):
+                r = run([script("check_tlsprobe"), *args], env=probe_env())
+                self.assertEqual(r.rc, 3, r.err)
+                self.assertTrue(r.out.startswith("Usage: check_tlsprobe -H HOST"), r.out)
+                for opt in ("--hostname", "--port", "--warning", "--critical", "--timeout",
+                            "--verbose", "--version", "--help"):
+                    self.assertIn(opt, r.out)
+
+    # (-w, -c): a number alone N reads as N: (check_tlsprobe(1)), the rest as
+    # the guidelines define ranges; harness.formats evaluates them.
+    RANGES = [
+        ("30", "14"), ("400", "14"), ("400:", "380:"), ("0:100", "14:"), ("~:1000", "@0:10"),
+        ("@300:400", "14:"), ("@~:1000", "@0:400"), ("10:20", "-5:5000"), ("1.5:", "0.5:"),
+        ("~:", "@380:"),
+    ]
+
+    def test_ranges_decide_the_status_and_stand_in_the_perfdata(self):
+        days = days_left(GOOD.target)
+        for warn, crit in self.RANGES:
+            with self.subTest(w=warn, c=crit):
+                r, line, _ = plugin(*self.host(GOOD), "-w", warn, "-c", crit, *trust())
+                w = fmt.parse_range(warn if ":" in warn else warn + ":")
+                c = fmt.parse_range(crit if ":" in crit else crit + ":")
+                want = 2 if fmt.range_alerts(c, days) else 1 if fmt.range_alerts(w, days) else 0
+                self.assertEqual((r.rc, line.status), (want, fmt.WORD[want]), r.out)
+                p = line.perfdata["days_remaining"]
+                self.assertEqual((p.value, p.warn, p.crit), (days, w, c), r.out)
+                if want:
+                    self.assertIn("%d days" % days, line.text)
+
+    def test_long_options_take_their_value_after_an_equals_sign(self):
+        r, line, _ = plugin("--hostname=127.0.0.1", "--port=%d" % GOOD.port, "--warning=@~:1000",
+                            "--critical=5:", *trust())
+        self.assertEqual((r.rc, line.status, line.perfdata["days_remaining"].warn.text), (1, "WARNING", "@~:1000"))
+
+    def test_bad_ranges_are_unknown(self):
+        for bad in ("ten", "20:10", ":", "@", "1:2:3", "~", "", "10:~"):
+            with self.subTest(range=bad):
+                r, line, rest = plugin(*self.host(GOOD), "-w", bad, *trust())
+                self.assertEqual((r.rc, line.status, rest), (3, "UNKNOWN", []), r.out)
+                self.assertIn("-w '%s'" % bad, line.text)
+
+    def test_timeout_returns_the_state_given_with_it(self):
+        for spec, want in (("1", 2), ("1:unknown", 3), ("1:WARNING", 1), ("1:ok", 0), ("1:3", 3)):
+            with self.subTest(t=spec):
+                t0 = time.monotonic()
+                r, line, _ = plugin(*self.host(SILENT), "-t", spec, *trust())
+                self.assertLess(time.monotonic() - t0, 3.0)
+                self.assertEqual((r.rc, line.status), (want, fmt.WORD[want]), r.out)
+                self.assertIn("timeout", line.text)
+        r, line, _ = plugin(*self.host(SILENT), "-t", "1:maybe", *trust())
+        self.assertEqual((r.rc, line.status), (3, "UNKNOWN"), r.out)
+
+    def test_timeout_bounds_the_plugin_even_when_tlsprobe_hangs(self):
+        harness.require_tools("timeout")
+        hang = harness.write(os.path.join(TMP, "hanging-tlsprobe"), "#!/bin/sh\nexec sleep 60\n")
+        os.chmod(hang, 0o755)
+        t0 = time.monotonic()
+        r, line, rest = plugin(*self.host(GOOD), "-t", "1:unknown",
+                               env=dict(os.environ, TLSPROBE=hang))
+        self.assertLess(time.monotonic() - t0, 5.0)
+        self.assertEqual((r.rc, line.status, rest), (3, "UNKNOWN", []), r.out)
+        self.assertIn("timed out after 1 s", line.text)
+
+    def test_several_targets_one_status_line_one_perfdata_part(self):
+        targets = [GOOD.target, ref("missing-intermediate"), ref("good"), "127.0.0.1:%d" % CLOSED]
+        want = {}
+        for t in targets:
+            obj = harness.probe_json(t, *trust()).obj
+            want[t] = obj["status"].upper()
+        args = [a for t in targets for a in ("-H", t)]
+        r, line, rest = plugin(*args, *trust())
+        worst = fmt.worst([s.lower() for s in want.values()])
+        self.assertEqual((r.rc, line.status), (fmt.EXIT_CODE[worst], worst.upper()), r.out)
+        self.assertTrue(line.text.startswith("4 targets: "), line.text)
+        self.assertIn("127.0.0.1:%d connection-refused" % CLOSED, line.text)
+        # the partial results, one line each, in the order given
+        self.assertEqual(len(rest), len(targets), r.out)
+        for t, l in zip(targets, rest):
+            self.assertTrue(l.startswith("[%s] %s: " % (want[t], t)), l)
+        # every target's perfdata, under labels of its own
+        for t in targets:
+            self.assertIn("%s total" % t, line.perfdata)
+        self.assertIn("%s days_remaining" % GOOD.target, line.perfdata)
+        self.assertNotIn("127.0.0.1:%d days_remaining" % CLOSED, line.perfdata)
+
+    def test_verbosity_levels(self):
+        base = self.host(GOOD) + trust()
+        r0, line0, rest0 = plugin(*base)
+        self.assertEqual((r0.rc, rest0), (0, []))
+        r1, line1, rest1 = plugin(*base, "-v")
+        self.assertEqual((r1.rc, rest1), (0, []), "-v: still a single line")
+        self.assertIn("-w 30: -c 14: -t 10:critical", line1.text)
+        r2, _, rest2 = plugin(*base, "-vv")
+        self.assertTrue(any(l.startswith("tlsprobe command: ") and " batch - " in l for l in rest2), r2.out)
+        r3, _, rest3 = plugin(*base, "-v", "-v", "-v")
+        self.assertGreater(len(rest3), len(rest2), r3.out)
+        self.assertTrue(any("TLSPROBE OK - " in l for l in rest3), r3.out)
