@@ -15,6 +15,7 @@ alone.
 """
 
 import os
+import shlex
 import shutil
 import stat
 import threading
@@ -25,6 +26,7 @@ import harness
 from harness import Serve, run, run_tlsprobe, wait_binary
 from harness import formats as fmt
 from harness.env import REPO_ROOT
+from harness.sandbox import NOBODY, unprivileged_prefix
 from harness.schema import ndjson
 
 F = None            # harness.Fixtures
@@ -83,27 +85,6 @@ class ProbeScriptsLint(unittest.TestCase):
             with self.subTest(script=name):
                 r = run(["shellcheck", script(name)])
                 self.assertEqual(r.rc, 0, r.out + r.err)
-
-    def test_systemd_units_verify(self):
-        harness.require_tools("systemd-analyze")
-        d = os.path.join(TMP, "units")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(os.path.join(d, "bin"))
-        for name in ("tlsprobe-textfile",):
-            shutil.copy(script(name), os.path.join(d, "bin", name))
-        shutil.copy(wait_binary(), os.path.join(d, "bin", "tlsprobe"))
-        with open(script("tlsprobe-textfile.service.in")) as f:
-            unit = f.read()
-        self.assertIn("@bindir@", unit)
-        with open(os.path.join(d, "tlsprobe-textfile.service"), "w") as f:
-            f.write(unit.replace("@bindir@", os.path.join(d, "bin")))
-        shutil.copy(script("tlsprobe-textfile.timer"), d)
-        # --man=no: the man page need not be installed on this machine
-        r = run(["systemd-analyze", "verify", "--man=no",
-                    os.path.join(d, "tlsprobe-textfile.service"),
-                    os.path.join(d, "tlsprobe-textfile.timer")])
-        self.assertEqual(r.rc, 0, r.out + r.err)
-        self.assertNotRegex(r.out + r.err, r"(?i)unknown|ignoring|invalid|fail", r.out + r.err)
 
 
 class CheckTlsprobe(unittest.TestCase):
@@ -511,3 +492,141 @@ class CheckTlsprobeGuidelines(unittest.TestCase):
         r3, _, rest3 = plugin(*base, "-v", "-v", "-v")
         self.assertGreater(len(rest3), len(rest2), r3.out)
         self.assertTrue(any("TLSPROBE OK - " in l for l in rest3), r3.out)
+
+
+def unit(name, replace):
+    """A unit of probes/ with the strings in replace ({old: new}: its
+    @placeholders@, paths) replaced -> ({key: [values]} of its settings, text)."""
+    with open(script(name)) as f:
+        text = f.read()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    settings = {}
+    for line in text.split("\n"):
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings, text
+
+
+class ServiceUnits(unittest.TestCase):
+    """tlsprobe-textfile.service and .timer: valid for systemd, and the
+    service probes as an unprivileged user and still feeds node_exporter."""
+
+    def setUp(self):
+        self.d = harness.tempdir(self, prefix="tlsprobe-units-")
+        self.bin = os.path.join(self.d, "bin")
+        self.etc = os.path.join(self.d, "etc")
+        os.makedirs(self.bin)
+        os.makedirs(os.path.join(self.etc, "tlsprobe"))
+        for name in ("tlsprobe-textfile",):
+            shutil.copy(script(name), os.path.join(self.bin, name))
+        shutil.copy(wait_binary(), os.path.join(self.bin, "tlsprobe"))
+        shutil.copy(script("targets"), os.path.join(self.etc, "tlsprobe", "targets"))
+
+    def test_systemd_units_verify(self):
+        harness.require_tools("systemd-analyze")
+        _, text = unit("tlsprobe-textfile.service.in", {"@bindir@": self.bin, "@sysconfdir@": self.etc})
+        self.assertNotIn("@", text.replace("/var/lib/", ""))
+        harness.write(os.path.join(self.d, "tlsprobe-textfile.service"), text)
+        shutil.copy(script("tlsprobe-textfile.timer"), self.d)
+        # --man=no: the man pages need not be installed on this machine
+        r = run(["systemd-analyze", "verify", "--man=no",
+                 os.path.join(self.d, "tlsprobe-textfile.service"),
+                 os.path.join(self.d, "tlsprobe-textfile.timer")])
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertNotRegex(r.out + r.err, r"(?i)unknown|ignoring|invalid|fail", r.out + r.err)
+
+    def test_service_runs_as_a_dynamic_user_and_moves_the_metrics_into_place(self):
+        prefix = unprivileged_prefix()
+        if not prefix:
+            self.skipTest("needs root, to run the service's command as another user")
+        state = os.path.join(self.d, "state")           # /var/lib/tlsprobe, the user's
+        textfile = os.path.join(self.d, "node-exporter")  # root's, 0755, as Debian makes it
+        os.makedirs(state)
+        os.chown(state, NOBODY, NOBODY)
+        os.makedirs(textfile, mode=0o755)
+        harness.write(os.path.join(self.etc, "tlsprobe", "targets"),
+                      "# loopback only\n%s\n%s\n" % (GOOD.target, ref("good")))
+        settings, _ = unit("tlsprobe-textfile.service.in", {
+            "@bindir@": self.bin, "@sysconfdir@": self.etc, "/var/lib/tlsprobe": state,
+            "/var/lib/prometheus/node-exporter": textfile})
+        self.assertEqual(settings["DynamicUser"], ["yes"])
+        self.assertEqual(settings["StateDirectory"], ["tlsprobe"])
+        self.assertEqual(settings["ConditionPathExists"], [os.path.join(self.etc, "tlsprobe", "targets")])
+        env = dict(os.environ, **dict(e.split("=", 1) for e in settings["Environment"]))
+        [start] = settings["ExecStart"]
+        [post] = settings["ExecStartPost"]
+        self.assertTrue(post.startswith("+"), "the move needs privileges: %s" % post)
+        out = os.path.join(textfile, "tlsprobe.prom")
+        # The user of the service may not write in node_exporter's directory ...
+        r = run([*prefix, os.path.join(self.bin, "tlsprobe-textfile"),
+                 os.path.join(self.etc, "tlsprobe", "targets"), out], env=env)
+        self.assertEqual(r.rc, 2, r.out + r.err)
+        # ... so it writes in its state directory, and the privileged step moves the file.
+        r = run([*prefix, *shlex.split(start)], env=env)
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        r = run(shlex.split(post[1:]), env=env)
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertEqual(os.listdir(state), [])
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o644)
+        with open(out) as f:
+            fams = fmt.parse_exposition(f.read())
+        self.assertEqual({s.labels["target"] for s in fams["tlsprobe_status"].samples},
+                         {GOOD.target, ref("good")})
+
+    def test_example_targets_are_comments_only(self):
+        # installed as the service's targets: nothing is probed until an
+        # administrator writes a target in it
+        r = run_tlsprobe("batch", script("targets"), "--json")
+        self.assertEqual((r.rc, r.out), (0, ""), r.err)
+        self.assertIn("0 targets", r.err)
+
+
+class InstallPaths(unittest.TestCase):
+    """Where meson installs the probes, units, example targets and zsh
+    completion, per prefix and option (meson introspect of a configured
+    tree: nothing is built or installed)."""
+
+    def setup(self, *options):
+        harness.require_tools("meson")
+        d = os.path.join(harness.tempdir(self, prefix="tlsprobe-meson-"), "build")
+        r = run(["meson", "setup", d, "-Dtests=disabled", "-Dman-pages=disabled", *options],
+                cwd=REPO_ROOT, timeout=120)
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        r = run(["meson", "introspect", d, "--installed"], timeout=60)
+        self.assertEqual(r.rc, 0, r.err)
+        installed = {os.path.relpath(src, REPO_ROOT) if src.startswith(REPO_ROOT) else
+                     os.path.relpath(src, d): dst for src, dst in harness.parse_json_line(r.out).items()}
+        with open(os.path.join(d, "probes", "tlsprobe-textfile.service")) as f:
+            return installed, f.read()
+
+    def test_prefix_usr_local_keeps_everything_under_it(self):
+        got, service = self.setup("--prefix=/usr/local")
+        self.assertEqual(got["completions/_tlsprobe"], "/usr/local/share/zsh/site-functions/_tlsprobe")
+        self.assertEqual(got["probes/tlsprobe-textfile.service"],
+                         "/usr/local/lib/systemd/system/tlsprobe-textfile.service")
+        self.assertEqual(got["probes/tlsprobe-textfile.timer"],
+                         "/usr/local/lib/systemd/system/tlsprobe-textfile.timer")
+        self.assertEqual(got["probes/targets"], "/usr/local/etc/tlsprobe/targets")
+        self.assertIn("ExecStart=/usr/local/bin/tlsprobe-textfile /usr/local/etc/tlsprobe/targets ",
+                      service)
+
+    def test_prefix_usr_goes_where_the_system_looks(self):
+        got, service = self.setup("--prefix=/usr")
+        vendor = "/usr/share/zsh/vendor-completions"
+        zsh = vendor if os.path.isdir(vendor) else "/usr/share/zsh/site-functions"
+        self.assertEqual(got["completions/_tlsprobe"], zsh + "/_tlsprobe")
+        r = run(["pkg-config", "--variable=systemdsystemunitdir", "systemd"]) \
+            if harness.have("pkg-config") else None
+        units = r.out.strip() if r and r.rc == 0 else "/usr/lib/systemd/system"
+        self.assertEqual(got["probes/tlsprobe-textfile.service"], units + "/tlsprobe-textfile.service")
+        self.assertEqual(got["probes/targets"], "/etc/tlsprobe/targets")
+        self.assertIn("ExecStart=/usr/bin/tlsprobe-textfile /etc/tlsprobe/targets ", service)
+        self.assertEqual(got["probes/check_tlsprobe"], "/usr/lib/nagios/plugins/check_tlsprobe")
+
+    def test_options_choose_the_directories(self):
+        got, _ = self.setup("--prefix=/usr", "-Dzsh-completions-dir=share/zsh/site-functions",
+                            "-Dsystemd-unit-dir=/opt/units")
+        self.assertEqual(got["completions/_tlsprobe"], "/usr/share/zsh/site-functions/_tlsprobe")
+        self.assertEqual(got["probes/tlsprobe-textfile.service"], "/opt/units/tlsprobe-textfile.service")
