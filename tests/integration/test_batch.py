@@ -37,7 +37,7 @@ def terminal_safe(s):
 from collections import Counter
 
 import harness
-from harness import Serve, run, run_tlsprobe, wait_binary
+from harness import run, run_tlsprobe, wait_binary
 from harness import formats as fmt
 from harness.env import epoch
 from harness.formats import SEVERITY, EXIT_CODE, WORD
@@ -55,26 +55,25 @@ TMP = None
 TIMEOUT = "2"       # --timeout for every batch here: the silent targets cost this
 
 
+PEERS = None        # harness.MonitoringPeers: all of the above
+
+
 def setUpModule():
-    global F, REF, GOOD, SILENT, HTTP, CLOSED, TMP
+    global F, PEERS, REF, GOOD, SILENT, HTTP, CLOSED, TMP
     F = harness.fixtures()
     TMP = os.path.join(harness.scratch_dir(), "batch")
     os.makedirs(TMP, exist_ok=True)
-    REF = Serve("--scenario", "all", "--listen", "127.0.0.1:0", write_ca=True)
-    GOOD = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert)
-    SILENT = harness.silent_server()
-    HTTP = harness.http_server()
-    CLOSED = harness.closed_port()
+    PEERS = harness.MonitoringPeers(F, http=True)
+    REF, GOOD, SILENT, HTTP, CLOSED = PEERS.ref, PEERS.good, PEERS.silent, PEERS.http, PEERS.closed
 
 
 def tearDownModule():
-    for s in (REF, GOOD, SILENT, HTTP):
-        if s is not None:
-            s.stop()
+    if PEERS is not None:
+        PEERS.stop()
 
 
 def trust():
-    return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
+    return PEERS.trust()
 
 
 def ref(name):

@@ -23,7 +23,7 @@ import time
 import unittest
 
 import harness
-from harness import Serve, run, run_tlsprobe, wait_binary
+from harness import run, run_tlsprobe, wait_binary
 from harness import formats as fmt
 from harness.env import REPO_ROOT
 from harness.sandbox import NOBODY, unprivileged_prefix
@@ -39,25 +39,25 @@ TMP = None
 TIMEOUT = "2"       # --timeout for every list here: the silent targets cost this
 
 
+PEERS = None        # harness.MonitoringPeers: all of the above
+
+
 def setUpModule():
-    global F, REF, GOOD, SILENT, CLOSED, TMP
+    global F, PEERS, REF, GOOD, SILENT, CLOSED, TMP
     F = harness.fixtures()
     TMP = os.path.join(harness.scratch_dir(), "probes")
     os.makedirs(TMP, exist_ok=True)
-    REF = Serve("--scenario", "all", "--listen", "127.0.0.1:0", write_ca=True)
-    GOOD = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert)
-    SILENT = harness.silent_server()
-    CLOSED = harness.closed_port()
+    PEERS = harness.MonitoringPeers(F)
+    REF, GOOD, SILENT, CLOSED = PEERS.ref, PEERS.good, PEERS.silent, PEERS.closed
 
 
 def tearDownModule():
-    for s in (REF, GOOD, SILENT):
-        if s is not None:
-            s.stop()
+    if PEERS is not None:
+        PEERS.stop()
 
 
 def trust():
-    return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
+    return PEERS.trust()
 
 
 def ref(name):
@@ -630,3 +630,4 @@ class InstallPaths(unittest.TestCase):
                             "-Dsystemd-unit-dir=/opt/units")
         self.assertEqual(got["completions/_tlsprobe"], "/usr/share/zsh/site-functions/_tlsprobe")
         self.assertEqual(got["probes/tlsprobe-textfile.service"], "/opt/units/tlsprobe-textfile.service")
+
