@@ -81,9 +81,10 @@ class ProbeScriptsLint(unittest.TestCase):
 
     def test_shellcheck_passes(self):
         harness.require_tools("shellcheck")
-        for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report"):
-            with self.subTest(script=name):
-                r = run(["shellcheck", script(name)])
+        for path in [script(name) for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report")] + \
+                [os.path.join(REPO_ROOT, "tools", "deb")]:
+            with self.subTest(script=path):
+                r = run(["shellcheck", path])
                 self.assertEqual(r.rc, 0, r.out + r.err)
 
 
@@ -631,3 +632,57 @@ class InstallPaths(unittest.TestCase):
         self.assertEqual(got["completions/_tlsprobe"], "/usr/share/zsh/site-functions/_tlsprobe")
         self.assertEqual(got["probes/tlsprobe-textfile.service"], "/opt/units/tlsprobe-textfile.service")
 
+
+@unittest.skipUnless(os.environ.get("TLSPROBE_TEST_DEB") == "1",
+                     "slow: set TLSPROBE_TEST_DEB=1 to build the Debian package (tools/deb)")
+class DebianPackage(unittest.TestCase):
+    """tools/deb builds a lintian-clean package that declares what it loads
+    and installs where Debian looks."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = harness.tempdir(cls, prefix="tlsprobe-deb-")
+        cls.build = run([os.path.join(REPO_ROOT, "tools", "deb"), cls.out], cwd=REPO_ROOT, timeout=900)
+        debs = [f for f in os.listdir(cls.out) if f.startswith("tlsprobe_") and f.endswith(".deb")]
+        cls.deb = os.path.join(cls.out, debs[0]) if len(debs) == 1 else None
+
+    def setUp(self):
+        self.assertEqual(self.build.rc, 0, self.build.out[-3000:] + self.build.err[-3000:])
+        self.assertIsNotNone(self.deb, os.listdir(self.out))
+
+    def dpkg_deb(self, *args):
+        return run(["dpkg-deb", *args, self.deb], check=True).out
+
+    def test_lintian_reports_no_error_and_no_warning(self):
+        self.assertNotRegex(self.build.out, r"(?m)^[EW]: ", self.build.out)
+        self.assertIn("lintian: no errors, no warnings", self.build.err)
+
+    def test_depends_on_the_libcurl_that_fetch_loads(self):
+        # fetch loads libcurl-gnutls.so.4 with dlopen: dpkg-shlibdeps cannot see it
+        owner = run(["dpkg", "-S", "libcurl-gnutls.so.4"], check=True).out.split(":")[0]
+        depends = [d.strip().split()[0] for d in
+                   run(["dpkg-deb", "-f", self.deb, "Depends"], check=True).out.split(",")]
+        self.assertIn(owner, depends)
+
+    def test_installs_where_debian_looks(self):
+        files = {l.split()[-1].lstrip(".") for l in self.dpkg_deb("-c").split("\n") if l.strip()}
+        for path in ("/usr/bin/tlsprobe", "/usr/bin/tlsprobe-textfile", "/usr/bin/tlsprobe-expiry-report",
+                     "/usr/lib/nagios/plugins/check_tlsprobe", "/etc/tlsprobe/targets",
+                     "/usr/share/zsh/vendor-completions/_tlsprobe",
+                     "/usr/share/bash-completion/completions/tlsprobe",
+                     "/usr/share/man/man1/check_tlsprobe.1.gz", "/usr/share/man/man7/tlsprobe-json.7.gz"):
+            self.assertIn(path, files)
+        self.assertTrue(any(f.endswith("/systemd/system/tlsprobe-textfile.service") for f in files), files)
+        ctrl = os.path.join(self.out, "control")
+        run(["dpkg-deb", "-e", self.deb, ctrl], check=True)
+        with open(os.path.join(ctrl, "conffiles")) as f:
+            self.assertIn("/etc/tlsprobe/targets", f.read().split())
+
+    def test_the_packaged_programs_run(self):
+        root = os.path.join(self.out, "root")
+        run(["dpkg-deb", "-x", self.deb, root], check=True)
+        tlsprobe = os.path.join(root, "usr", "bin", "tlsprobe")
+        version = run([tlsprobe, "--version"], check=True).out.split("\n")[0]
+        r = run([os.path.join(root, "usr", "lib", "nagios", "plugins", "check_tlsprobe"), "-V"],
+                env=dict(os.environ, TLSPROBE=tlsprobe))
+        self.assertEqual((r.rc, r.out), (3, "check_tlsprobe (%s)\n" % version))
