@@ -43,6 +43,11 @@ PAGES = {
     "tlsprobe.1": os.path.join(SOURCE, "man", "tlsprobe.1.scd"),
     "tlsprobe-json.7": os.path.join(SOURCE, "man", "tlsprobe-json.7.scd"),
 }
+# The probes' pages, each checked against its script's --help.
+PROBES = os.path.join(SOURCE, "probes")
+PROBE_PAGES = {name + ".1": os.path.join(SOURCE, "man", name + ".1.scd")
+               for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report")}
+ALL_PAGES = dict(PAGES, **PROBE_PAGES)
 MAN1 = PAGES["tlsprobe.1"]
 MAN7 = PAGES["tlsprobe-json.7"]
 COMPLETIONS = os.path.join(SOURCE, "completions")
@@ -323,14 +328,14 @@ def bold_options(text):
     return longs, shorts
 
 
-def example_options(text):
-    """Options used on tlsprobe command lines inside literal blocks."""
+def example_options(text, program="tlsprobe"):
+    """Options used on program's command lines inside literal blocks."""
     longs, shorts = set(), set()
     for block in re.findall(r"^```\n(.*?)^```", text, re.M | re.S):
         for line in block.split("\n"):
-            if "tlsprobe " not in line:
+            if program + " " not in line:
                 continue
-            command = line[line.index("tlsprobe "):].split("|")[0]
+            command = line[line.index(program + " "):].split("|")[0]
             for word in shlex.split(command):
                 if re.match(LONG + "(=|$)", word):
                     longs.add(word[2:].split("=")[0])
@@ -342,6 +347,17 @@ def example_options(text):
 def scdoc_render(path):
     with open(path, "rb") as f:
         return run([SCDOC], input=f.read(), errors=None, timeout=30)
+
+
+def check_definition(test, o, definition):
+    """A page's definition of an option says what --help says of it."""
+    short, arg, group, desc = definition
+    test.assertEqual(short, o.short, "short form of --%s" % o.long)
+    test.assertEqual(arg, o.arg, "argument name of --%s" % o.long)
+    test.assertEqual(group, o.group, "--%s is under '%s' in --help" % (o.long, o.group))
+    for value in o.values or ():
+        test.assertRegex(desc, r"(?<![\w.])%s(?!\w|\.\w)" % re.escape(value),
+                         "--%s value '%s' not described" % (o.long, value))
 
 
 class ManPageTest(unittest.TestCase):
@@ -361,13 +377,7 @@ class ManPageTest(unittest.TestCase):
                     self.check_definition(o, defined[name])
 
     def check_definition(self, o, definition):
-        short, arg, group, desc = definition
-        self.assertEqual(short, o.short, "short form of --%s" % o.long)
-        self.assertEqual(arg, o.arg, "argument name of --%s" % o.long)
-        self.assertEqual(group, o.group, "--%s is under '%s' in --help" % (o.long, o.group))
-        for value in o.values or ():
-            self.assertRegex(desc, r"(?<![\w.])%s(?!\w|\.\w)" % re.escape(value),
-                             "--%s value '%s' not described" % (o.long, value))
+        check_definition(self, o, definition)
 
     def test_no_option_the_binary_lacks(self):
         for page, path in PAGES.items():
@@ -486,7 +496,7 @@ class ManPageTest(unittest.TestCase):
 
     @unittest.skipUnless(SCDOC, "scdoc not installed")
     def test_scdoc_builds_without_warnings(self):
-        for page, path in PAGES.items():
+        for page, path in ALL_PAGES.items():
             with self.subTest(page=page):
                 p = scdoc_render(path)
                 self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
@@ -494,7 +504,7 @@ class ManPageTest(unittest.TestCase):
 
     @unittest.skipUnless(SCDOC and shutil.which("groff"), "scdoc or groff not installed")
     def test_groff_renders_without_warnings(self):
-        for page, path in PAGES.items():
+        for page, path in ALL_PAGES.items():
             with self.subTest(page=page):
                 roff = scdoc_render(path).stdout
                 p = run(["groff", "-man", "-ww", "-z", "-Tutf8"], input=roff, errors=None, timeout=30,
@@ -503,7 +513,7 @@ class ManPageTest(unittest.TestCase):
 
     @unittest.skipUnless(MAN_DIR, "man pages not built (scdoc not found when meson was configured)")
     def test_built_pages_are_current(self):
-        for page, path in PAGES.items():
+        for page, path in ALL_PAGES.items():
             with self.subTest(page=page):
                 built = os.path.join(MAN_DIR, page)
                 self.assertTrue(os.path.isfile(built), "%s not built" % built)
@@ -512,6 +522,55 @@ class ManPageTest(unittest.TestCase):
                     strip = lambda b: re.sub(rb"^\.TH .*$", b"", b, flags=re.M)
                     with open(built, "rb") as f:
                         self.assertEqual(strip(f.read()), strip(scdoc_render(path).stdout))
+
+
+class ProbePageTest(unittest.TestCase):
+    """Each probe's page against the probe's own --help: the same options in
+    the same groups, no option that neither the probe nor tlsprobe batch
+    (to which the probes pass options on) has, and every exit status."""
+
+    def probe_help(self, name):
+        p = tool([os.path.join(PROBES, name), "--help"], check=False, timeout=30,
+                 env=dict(os.environ, TLSPROBE=BINARY))
+        self.assertIn(p.returncode, (0, 3), p.stderr)
+        self.assertTrue(p.stdout.startswith("Usage: %s " % name), p.stdout)
+        return p.stdout
+
+    def pages(self):
+        for page, path in PROBE_PAGES.items():
+            name = page.rsplit(".", 1)[0]
+            text = self.probe_help(name)
+            yield page, name, scd(path), text, parse_help(text)[0]
+
+    def test_every_option_is_defined_in_its_group(self):
+        for page, _, text, _, opts in self.pages():
+            defined = man_options(text)
+            with self.subTest(page=page):
+                self.assertTrue(opts, "--help lists no option")
+                self.assertEqual(set(defined), set(opts), "# OPTIONS against --help")
+                for name, o in sorted(opts.items()):
+                    check_definition(self, o, defined[name])
+
+    def test_no_option_the_probe_lacks(self):
+        batch = TRUTH.by_command["batch"]
+        for page, name, text, _, opts in self.pages():
+            longs, shorts = bold_options(text)
+            ex_longs, ex_shorts = example_options(text, name)
+            with self.subTest(page=page):
+                self.assertEqual((longs | ex_longs) - set(opts) - set(batch), set(),
+                                 "named, but not in %s --help nor tlsprobe batch --help" % name)
+                self.assertEqual((shorts | ex_shorts) - {o.short for o in opts.values()} -
+                                 {o.short for o in batch.values()}, set(), "short options named")
+
+    def test_every_exit_status_is_described(self):
+        for page, name, text, help, _ in self.pages():
+            m = re.search(r"^Exit status: (.*)$", help, re.M)
+            with self.subTest(page=page):
+                self.assertTrue(m, "%s --help names no exit status" % name)
+                codes = re.findall(r"(?:^|, )(\d) ", m.group(1))
+                self.assertTrue(codes)
+                described = re.findall(r"^\*(\d)\*$", section(text, "EXIT STATUS"), re.M)
+                self.assertEqual(described, codes)
 
 
 # ---- the completions ---------------------------------------------------------

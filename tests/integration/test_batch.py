@@ -1,5 +1,5 @@
-"""tlsprobe batch, the monitoring formats (--format nagios|prometheus|tsv on
-batch and connect) and the ready-made probes in probes/.
+"""tlsprobe batch and the monitoring formats (--format nagios|prometheus|tsv on
+batch and connect); the ready-made probes in probes/ are test_probes.py's.
 
 Peers, all on loopback: `tlsprobe serve --scenario all` (every good and broken
 setup on its own port, with the root it writes by --write-ca), openssl
@@ -18,10 +18,6 @@ record of the same target.
 
 import os
 import re
-import shutil
-import stat
-import threading
-import time
 import unittest
 
 
@@ -41,9 +37,9 @@ def terminal_safe(s):
 from collections import Counter
 
 import harness
-from harness import Serve, run, run_tlsprobe, wait_binary
+from harness import run, run_tlsprobe, wait_binary
 from harness import formats as fmt
-from harness.env import REPO_ROOT, epoch
+from harness.env import epoch
 from harness.formats import SEVERITY, EXIT_CODE, WORD
 from harness.runner import popen
 from harness.schema import check_failure, check_record, ndjson
@@ -59,26 +55,25 @@ TMP = None
 TIMEOUT = "2"       # --timeout for every batch here: the silent targets cost this
 
 
+PEERS = None        # harness.MonitoringPeers: all of the above
+
+
 def setUpModule():
-    global F, REF, GOOD, SILENT, HTTP, CLOSED, TMP
+    global F, PEERS, REF, GOOD, SILENT, HTTP, CLOSED, TMP
     F = harness.fixtures()
     TMP = os.path.join(harness.scratch_dir(), "batch")
     os.makedirs(TMP, exist_ok=True)
-    REF = Serve("--scenario", "all", "--listen", "127.0.0.1:0", write_ca=True)
-    GOOD = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert)
-    SILENT = harness.silent_server()
-    HTTP = harness.http_server()
-    CLOSED = harness.closed_port()
+    PEERS = harness.MonitoringPeers(F, http=True)
+    REF, GOOD, SILENT, HTTP, CLOSED = PEERS.ref, PEERS.good, PEERS.silent, PEERS.http, PEERS.closed
 
 
 def tearDownModule():
-    for s in (REF, GOOD, SILENT, HTTP):
-        if s is not None:
-            s.stop()
+    if PEERS is not None:
+        PEERS.stop()
 
 
 def trust():
-    return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
+    return PEERS.trust()
 
 
 def ref(name):
@@ -885,254 +880,3 @@ class Tsv(BatchCase):
                 self.assertEqual(row["address"], o["target"]["address"] or "")
                 self.assertEqual(row["version"], (o["tls"] or {}).get("version") or "")
         self.assertSummary(r, [e.status for e in expects], path)
-
-
-# --------------------------------------------------------------------------
-# probes/
-# --------------------------------------------------------------------------
-
-def probe_env():
-    return dict(os.environ, TLSPROBE=wait_binary())
-
-
-def script(name):
-    return os.path.join(REPO_ROOT, "probes", name)
-
-
-class ProbeScriptsLint(unittest.TestCase):
-
-    def test_shellcheck_passes(self):
-        harness.require_tools("shellcheck")
-        for name in ("check_tlsprobe", "tlsprobe-textfile", "tlsprobe-expiry-report"):
-            with self.subTest(script=name):
-                r = run(["shellcheck", script(name)])
-                self.assertEqual(r.rc, 0, r.out + r.err)
-
-    def test_systemd_units_verify(self):
-        harness.require_tools("systemd-analyze")
-        d = os.path.join(TMP, "units")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(os.path.join(d, "bin"))
-        for name in ("tlsprobe-textfile",):
-            shutil.copy(script(name), os.path.join(d, "bin", name))
-        shutil.copy(wait_binary(), os.path.join(d, "bin", "tlsprobe"))
-        with open(script("tlsprobe-textfile.service.in")) as f:
-            unit = f.read()
-        self.assertIn("@bindir@", unit)
-        with open(os.path.join(d, "tlsprobe-textfile.service"), "w") as f:
-            f.write(unit.replace("@bindir@", os.path.join(d, "bin")))
-        shutil.copy(script("tlsprobe-textfile.timer"), d)
-        # --man=no: the man page need not be installed on this machine
-        r = run(["systemd-analyze", "verify", "--man=no",
-                    os.path.join(d, "tlsprobe-textfile.service"),
-                    os.path.join(d, "tlsprobe-textfile.timer")])
-        self.assertEqual(r.rc, 0, r.out + r.err)
-        self.assertNotRegex(r.out + r.err, r"(?i)unknown|ignoring|invalid|fail", r.out + r.err)
-
-
-class CheckTlsprobe(unittest.TestCase):
-    """probes/check_tlsprobe, the Nagios/Icinga plugin, against live servers."""
-
-    def check(self, *args):
-        r = run([script("check_tlsprobe")] + list(args), env=probe_env())
-        lines = r.out.split("\n")
-        self.assertEqual(lines[-1], "", repr(r.out))
-        self.assertEqual(len(lines), 2, "one line of plugin output: %r" % r.out)
-        return r, lines[0]
-
-    def trust(self):
-        return ["--ca-file", REF.ca, "--ca-file", F.root.cert, "--no-system-ca"]
-
-    def test_ok_exit_0(self):
-        r, line = self.check("-H", "127.0.0.1", "-p", str(GOOD.port), *self.trust())
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (0, "OK"), line)
-        self.assertEqual(p.perfdata["days_remaining"].warn.text, "30:")
-        self.assertEqual(p.perfdata["days_remaining"].crit.text, "14:")
-        self.assertIn("handshake", p.perfdata)
-        self.assertIn("total", p.perfdata)
-
-    def test_missing_intermediate_exit_2(self):
-        r, line = self.check("-H", "127.0.0.1", "-p", str(REF.scenarios[
-            "missing-intermediate"].port), *self.trust())
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
-        self.assertIn("missing-intermediate", p.text)
-
-    def test_warning_and_critical_thresholds(self):
-        port = str(REF.scenarios["good"].port)
-        r, line = self.check("-H", "localhost", "-p", port, "-w", "100", *self.trust())
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (1, "WARNING"), line)
-        self.assertIn("expires-soon", p.text)
-        self.assertEqual((p.perfdata["days_remaining"].warn.text,
-                          p.perfdata["days_remaining"].crit.text), ("100:", "14:"))
-        r, line = self.check("-H", "localhost", "-p", port, "-w", "100", "-c", "95",
-                             *self.trust())
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
-        self.assertEqual(p.perfdata["days_remaining"].crit.text, "95:")
-        r, line = self.check("-H", "localhost", "-p", port, "-w", "10", "-c", "5",
-                             *self.trust())
-        self.assertEqual((r.rc, fmt.parse_nagios_line(line).status), (0, "OK"), line)
-
-    def test_timeout_option(self):
-        t0 = time.monotonic()
-        r, line = self.check("-H", "127.0.0.1", "-p", str(SILENT.port), "-t", "1",
-                             *self.trust())
-        self.assertLess(time.monotonic() - t0, 3.0)
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (2, "CRITICAL"), line)
-        self.assertIn("timeout", p.text)
-
-    def test_ipv6_host(self):
-        harness.require_ipv6()
-        srv = harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert, host="::1")
-        self.addCleanup(srv.stop)
-        r, line = self.check("-H", "::1", "-p", str(srv.port), *self.trust())
-        p = fmt.parse_nagios_line(line)
-        self.assertEqual((r.rc, p.status), (0, "OK"), line)
-        self.assertTrue(p.text.startswith("[::1]:%d:" % srv.port), line)
-
-    BAD_USAGE = [
-        (),
-        ("-p", "443"),
-        ("-H", "127.0.0.1", "-p", "https"),
-        ("-H", "127.0.0.1", "-w", "ten"),
-        ("-H", "127.0.0.1", "--frobnicate"),
-        ("-H",),
-    ]
-
-    def test_bad_usage_exit_3_unknown(self):
-        for args in self.BAD_USAGE:
-            with self.subTest(args=args):
-                r, line = self.check(*args)
-                self.assertEqual(r.rc, 3, line)
-                self.assertTrue(line.startswith("TLSPROBE UNKNOWN - "), line)
-
-    def test_bad_usage_line_follows_the_plugin_guidelines(self):
-        # what follows '|' is perfdata: a usage text there is not valid perfdata
-        for args in self.BAD_USAGE:
-            with self.subTest(args=args):
-                r, line = self.check(*args)
-                try:
-                    p = fmt.parse_nagios_line(line)
-                except ValueError as e:
-                    self.fail("%s" % e)
-                self.assertEqual(p.status, "UNKNOWN")
-
-    def test_unreadable_ca_file_is_unknown_with_a_status_line(self):
-        r = run([script("check_tlsprobe"), "-H", "127.0.0.1", "-p", str(GOOD.port),
-                    "--ca-file", os.path.join(TMP, "no-such-ca.pem")], env=probe_env())
-        self.assertEqual(r.rc, 3, r.out + r.err)
-        self.assertTrue(r.out.startswith("TLSPROBE UNKNOWN - "),
-                        "stdout %r, stderr %r" % (r.out, r.err))
-
-
-class Textfile(unittest.TestCase):
-    """probes/tlsprobe-textfile writes the metrics file atomically."""
-
-    def setUp(self):
-        self.dir = os.path.join(TMP, "textfile-%s" % self._testMethodName)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.out = os.path.join(self.dir, "tlsprobe.prom")
-        self.old = "# HELP old_metric from before\n# TYPE old_metric gauge\nold_metric 1\n"
-        with open(self.out, "w") as f:
-            f.write(self.old)
-        self.targets = fmt.write_list(TMP, "textfile-targets.txt", [
-            "# targets", ref("good"), ref("missing-intermediate"), GOOD.target,
-            "127.0.0.1:%d" % CLOSED, SILENT.target])
-
-    def read(self):
-        with open(self.out) as f:
-            return f.read()
-
-    def test_writes_the_whole_file_at_once_and_leaves_no_temp_file(self):
-        seen, names, stop = set(), set(), threading.Event()
-
-        def watch():
-            while not stop.is_set():
-                try:
-                    with open(self.out, "rb") as f:
-                        seen.add(f.read())
-                except OSError:
-                    seen.add(None)          # the file was missing for a moment
-                names.update(os.listdir(self.dir))
-                time.sleep(0.005)
-
-        t = threading.Thread(target=watch)
-        t.start()
-        try:
-            r = run([script("tlsprobe-textfile"), self.targets, self.out, *trust(),
-                        "--timeout", TIMEOUT], env=probe_env())
-        finally:
-            stop.set()
-            t.join()
-        self.assertEqual(r.rc, 0, r.out + r.err)
-        new = self.read()
-        self.assertEqual(seen - {self.old.encode(), new.encode()}, set(),
-                         "the file was only ever the old or the new one")
-        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"], "no temp file left")
-        self.assertTrue(any(n.startswith("tlsprobe.prom.") for n in names),
-                        "written under a temporary name in the same directory: %s" % names)
-        self.assertEqual(stat.S_IMODE(os.stat(self.out).st_mode), 0o644)
-        fams = fmt.parse_exposition(new)
-        got = {s.labels["target"]: s.value for s in fams["tlsprobe_status"].samples}
-        self.assertEqual(got, {ref("good"): 0, ref("missing-intermediate"): 2,
-                               GOOD.target: 0, "127.0.0.1:%d" % CLOSED: 2,
-                               SILENT.target: 2})
-        tool = fmt.promtool()
-        if tool:
-            p = run([tool, "check", "metrics"], input=new)
-            self.assertEqual(p.rc, 0, p.out + p.err)
-
-    def test_keeps_the_old_file_when_tlsprobe_cannot_run(self):
-        env = dict(os.environ, TLSPROBE="/bin/false")
-        r = run([script("tlsprobe-textfile"), self.targets, self.out], env=env)
-        self.assertEqual(r.rc, 1, r.out + r.err)
-        self.assertEqual(self.read(), self.old)
-        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"])
-        self.assertIn("keeping", r.err)
-
-    def test_unreadable_targets(self):
-        r = run([script("tlsprobe-textfile"), os.path.join(TMP, "none.txt"), self.out],
-                   env=probe_env())
-        self.assertNotEqual(r.rc, 0)
-        self.assertEqual(self.read(), self.old)
-        self.assertEqual(os.listdir(self.dir), ["tlsprobe.prom"])
-
-
-class ExpiryReport(unittest.TestCase):
-    """probes/tlsprobe-expiry-report: unreachable first, then by days left."""
-
-    def test_table_sorted_by_days_unreachable_first(self):
-        harness.require_tools("sort", "awk")
-        lines = ["# report", GOOD.target, ref("expired"), "127.0.0.1:%d" % CLOSED,
-                 ref("good"), "bad_host!", ref("not-yet-valid"), ref("missing-intermediate")]
-        path = fmt.write_list(TMP, "report.txt", lines)
-        r = run([script("tlsprobe-expiry-report"), path, *trust(), "--timeout", TIMEOUT],
-                   env=probe_env())
-        objs = {o["target"]["input"]: o for o in ndjson(batch(path, "--json").out)}
-        out = r.out.rstrip("\n").split("\n")
-        self.assertEqual(out[0].split(), ["DAYS", "EXPIRES", "STATUS", "TARGET", "PROBLEM"])
-        rows = []
-        for line in out[1:]:
-            f = line.split()
-            self.assertIn(len(f), (4, 5), line)
-            rows.append(f + [""] * (5 - len(f)))
-        self.assertEqual(sorted(r[3] for r in rows), sorted(lines[1:]), r.out)
-        unreachable = [r for r in rows if r[0] == "-"]
-        self.assertEqual({r[3] for r in unreachable}, {"127.0.0.1:%d" % CLOSED, "bad_host!"})
-        self.assertEqual(rows[:len(unreachable)], unreachable, "unreachable first\n" + r.out)
-        days = [int(r[0]) for r in rows[len(unreachable):]]
-        self.assertEqual(days, sorted(days), r.out)
-        for row in rows:
-            o = objs[row[3]]
-            with self.subTest(target=row[3]):
-                self.assertEqual(row[2], o["status"].upper())
-                self.assertEqual(row[4], o["reason"] or "")
-                if o["chain"]:
-                    na, d = fmt.earliest(o["chain"])
-                    self.assertEqual((row[0], row[1]), (str(d), na[:10]))
-        self.assertEqual(r.rc, 2, r.err)

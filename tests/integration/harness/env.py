@@ -108,9 +108,17 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+_held = []
+
+
 def closed_port(host="127.0.0.1"):
-    """A port on which nothing listens (connection refused)."""
-    return free_port(host)
+    """A port on which nothing listens (connection refused), for as long as
+    the tests run: a socket stays bound to it without listening, so that no
+    server started meanwhile, in this process or another, can take it."""
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.bind((host, 0))
+    _held.append(s)
+    return s.getsockname()[1]
 
 
 def port_open(host, port):

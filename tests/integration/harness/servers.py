@@ -24,7 +24,7 @@ import time
 import unittest
 from collections import OrderedDict, namedtuple
 
-from .env import (can_bind, family, free_port, have_ipv6_loopback, hostport, new_dir, port_open,
+from .env import (can_bind, closed_port, family, free_port, have_ipv6_loopback, hostport, new_dir, port_open,
                   read_text, require_tools, scratch_dir, wait_binary, wait_for)
 from .runner import popen, scenarios
 from .schema import parse_json_line
@@ -636,3 +636,27 @@ class Nginx(ProcessServer):
         """Its output and its error.log."""
         error_log = read_text(os.path.join(self.dir, "error.log"))
         return super().read_log(raw) + (error_log.encode() if raw else error_log)
+
+
+class MonitoringPeers:
+    """The peers of the monitoring tests (batch, the probes): `tlsprobe serve
+    --scenario all` (ref, with the root it writes), s_server with the
+    fixtures' leaf and intermediate (good, 365 days), a silent server, a
+    closed port and, with http=True, a plain HTTP server. trust() trusts
+    both roots and not the system's store."""
+
+    def __init__(self, fixtures, http=False):
+        self.fixtures = fixtures
+        self.ref = Serve("--scenario", "all", "--listen", "127.0.0.1:0", write_ca=True)
+        self.good = s_server(fixtures.leaf.cert, fixtures.leaf.key, chain=fixtures.inter.cert)
+        self.silent = silent_server()
+        self.http = http_server() if http else None
+        self.closed = closed_port()
+
+    def stop(self):
+        for s in (self.ref, self.good, self.silent, self.http):
+            if s is not None:
+                s.stop()
+
+    def trust(self):
+        return ["--ca-file", self.ref.ca, "--ca-file", self.fixtures.root.cert, "--no-system-ca"]
