@@ -572,28 +572,44 @@ check_name_constraints(struct chain *c)
 	return found;
 }
 
-/* A certificate's authority key id should be its issuer's subject key id. */
-static void
-check_key_ids(struct chain *c)
+/*
+ * A certificate's authority key id should be its issuer's subject key id.
+ * refused: GnuTLS refused the chain for it (it, like OpenSSL, then does not
+ * take the certificate whose key signed it for its issuer). Returns how
+ * many links of the path have a mismatch.
+ */
+static size_t
+check_key_ids(struct chain *c, bool refused)
 {
+	size_t found = 0;
+
 	for (size_t k = 0; k + 1 < c->len; k++) {
-		unsigned char aki[64], ski[64];
-		size_t aki_len = sizeof(aki), ski_len = sizeof(ski);
-		unsigned critical = 0;
 		size_t i = c->path[k], j = c->path[k + 1];
-		if (gnutls_x509_crt_get_authority_key_id(c->certs[i], aki, &aki_len, &critical) < 0 ||
-		    gnutls_x509_crt_get_subject_key_id(c->certs[j], ski, &ski_len, &critical) < 0)
-			continue;
-		if (aki_len == ski_len && memcmp(aki, ski, aki_len) == 0)
+		if (tp_chain_key_ids_match(c->certs[i], c->certs[j]))
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		tp_find(c->f, TP_KEY_ID_MISMATCH, (int)i,
+		struct tp_problem *p = tp_find(
+			c->f, TP_KEY_ID_MISMATCH, (int)i,
 			"'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
-			"'%s', the certificate it links to",
-			a, b);
+			"'%s', the certificate it links to%s",
+			a, b,
+			refused ? ", though that certificate's key did sign it: GnuTLS and OpenSSL look the issuer "
+				  "up by that identifier, do not find it, and refuse the chain"
+				: "");
+		if (refused) {
+			tp_problem_grade(p, TP_GRADE_REFUSED);
+			tp_problem_set_fix(p,
+					   "Reissue '%s' from '%s' with a correct authorityKeyIdentifier (the "
+					   "issuer's subjectKeyIdentifier): a CA that writes the wrong one is "
+					   "misconfigured; or, if another '%s' with that key identifier exists, "
+					   "serve that one.",
+					   a, b, b);
+		}
 		free(a);
 		free(b);
+		found++;
 	}
+	return found;
 }
 
 /* A certificate that outlives its issuer stops working when the issuer expires. */
@@ -934,10 +950,13 @@ static unsigned
 explain_status(struct chain *c, unsigned status)
 {
 	unsigned explained = GNUTLS_CERT_INVALID;
+	size_t key_ids = 0;
 
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE)) {
 		if (c->bad_link)
 			explain_bad_signature(c);
+		else if ((status & GNUTLS_CERT_SIGNER_NOT_FOUND) && c->anchored && (key_ids = check_key_ids(c, true)))
+			; /* every signature verifies: GnuTLS missed an issuer by its key identifier */
 		else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
 			explain_unknown_issuer(c);
 		else
@@ -986,7 +1005,8 @@ explain_status(struct chain *c, unsigned status)
 	}
 	if (check_path_lengths(c) + check_name_constraints(c))
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
-	check_key_ids(c);
+	if (!key_ids)
+		check_key_ids(c, false);
 	check_lifetimes(c);
 	return explained;
 }

@@ -720,26 +720,22 @@ static const struct dcase cases[] = {
 	},
 	{
 		/*
-		 * BUG: the leaf's signature verifies with the intermediate's key;
-		 * only its authorityKeyIdentifier names another key. GnuTLS (like
-		 * OpenSSL) then does not take the intermediate for its issuer, and
-		 * tp_chain_signed_by asks gnutls_x509_crt_check_issuer, which compares
-		 * key identifiers: the diagnosis reports signature-failure, "its
-		 * signature does not verify with the key of the 'Test Intermediate'
-		 * certificate ... same name, different key", which is false, and
-		 * key-id-mismatch, the cause, only as a warning. (key-id-mismatch as
-		 * a warning beside a real wrong key: "intermediate of the right name,
-		 * wrong key".)
+		 * The leaf's signature verifies with the intermediate's key; only
+		 * its authorityKeyIdentifier names another key. GnuTLS (like
+		 * OpenSSL) then does not take the intermediate for its issuer:
+		 * key-id-mismatch is the cause, critical, and no signature-failure.
+		 * (key-id-mismatch as a warning beside a real wrong key: "intermediate
+		 * of the right name, wrong key".)
 		 */
 		.name = "authority key id of another key",
-		.bug = "a wrong authorityKeyIdentifier is reported as a wrong key",
 		.nodes = {ROOT, INTERMEDIATE,
 			  LEAF_WITH(.tweak = T_BAD_AKI)},
 		.chain = "21",
 		.trust = "0",
 		.want = {{TP_KEY_ID_MISMATCH, 0, TP_STATUS_CRITICAL,
 			  {"'www.example.test' names its issuer's key by an identifier that is not the "
-			   "subjectKeyIdentifier of 'Test Intermediate'"}}},
+			   "subjectKeyIdentifier of 'Test Intermediate'", "that certificate's key did sign it"},
+			  "with a correct authorityKeyIdentifier"}},
 	},
 	{
 		.name = "leaf outlives its issuer",
