@@ -5,6 +5,7 @@
  * is not trusted, which names the certificate does cover, how many days ago.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -856,6 +857,89 @@ format_span(double seconds, char *buf, size_t len)
 	snprintf(buf, len, "%ld %s%s", n, unit, n == 1 ? "" : "s");
 }
 
+/* Where a trusted certificate is, for messages: "the --ca-file" or "the system trust store". */
+static const char *
+trusted_in(const struct chain *c, gnutls_x509_crt_t crt)
+{
+	return tp_trust_user_holds(c->cfg->trust, crt) ? "the --ca-file" : "the system trust store";
+}
+
+/* The fix for a trusted root (or CA) whose dates clients refuse or soon will. */
+static void
+set_anchor_fix(struct tp_problem *p, const char *cn, const char *where, bool soon)
+{
+	tp_problem_set_fix(p,
+			   "%s the root '%s' in %s with the CA's current one (the CA publishes its renewed "
+			   "root; on Debian: update the ca-certificates package, or copy the new root to "
+			   "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates; for "
+			   "--ca-file, replace the file). If the server sends a chain to an old root, it must "
+			   "send the chain its CA issues now, which leads to a current root%s.",
+			   soon ? "Before then, replace" : "Replace", cn, where,
+			   soon ? ", or clients refuse it once the root expires" : "");
+}
+
+/*
+ * The dates of the trusted certificate the chain ends at: the root above
+ * the path (index -1, not sent), or the last certificate of the path when
+ * the store holds it itself (index top). Curl, Python, gnutls-cli refuse
+ * a chain whose trust anchor expired, unless the store holds another
+ * certificate of the same name and key that is valid (a renewed root):
+ * that one is used instead.
+ */
+static void
+explain_anchor_validity(struct chain *c, time_t now, const char *when)
+{
+	const struct tp_config *cfg = c->cfg;
+	gnutls_x509_crt_t crt = c->anchor;
+	int index = -1;
+	time_t from, until, twin;
+	long days;
+	char *cn, date[40], span[40], what[400];
+	const char *where;
+	struct tp_problem *p = NULL;
+
+	if (!c->anchored)
+		return;
+	if (!crt) {
+		index = (int)c->path[c->len - 1];
+		crt = c->certs[index];
+	}
+	from = gnutls_x509_crt_get_activation_time(crt);
+	until = gnutls_x509_crt_get_expiration_time(crt);
+	days = (long)trunc(difftime(until, now) / 86400.0);
+	if (now >= from && now <= until && days >= cfg->warn_days)
+		return;
+	twin = tp_trust_twin_until(cfg->trust, crt, now);
+	if (twin && (long)trunc(difftime(twin, now) / 86400.0) >= cfg->warn_days)
+		return;
+	cn = tp_chain_cn(crt);
+	where = trusted_in(c, crt);
+	snprintf(what, sizeof(what), "the trusted %s '%s' (in %s%s)",
+		 index >= 0 && !c->info[index].self_signed ? "CA" : "root", cn ? cn : "?", where,
+		 index >= 0 ? (from_file(c) ? ", and in the file" : ", and sent by the server") : "");
+	if (now < from) {
+		tp_format_date(from, date, sizeof(date));
+		format_span(difftime(from, now), span, sizeof(span));
+		p = tp_find(c->f, TP_NOT_YET_VALID, index, "%s is not valid before %s, %s from now %s", what, date,
+			    span, when);
+	} else if (now > until) {
+		tp_format_date(until, date, sizeof(date));
+		format_span(difftime(now, until), span, sizeof(span));
+		p = tp_find(c->f, TP_EXPIRED, index, "%s expired on %s, %s ago %s", what, date, span, when);
+	} else {
+		tp_format_date(until, date, sizeof(date));
+		format_span(difftime(until, now), span, sizeof(span));
+		p = tp_find(c->f, TP_EXPIRES_SOON, index,
+			    "%s expires on %s, in %s (thresholds: warning %d, critical %d days)", what, date, span,
+			    cfg->warn_days, cfg->crit_days);
+		if (days < cfg->crit_days)
+			tp_problem_grade(p, TP_GRADE_REFUSED);
+	}
+	if (p)
+		set_anchor_fix(p, cn ? cn : "?", where, now <= until && now >= from);
+	free(cn);
+}
+
 static void
 explain_validity(struct chain *c, time_t now)
 {
@@ -872,6 +956,9 @@ explain_validity(struct chain *c, time_t now)
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
 		const struct tp_cert_info *ci = &c->info[i];
+		/* The trusted certificate the path ends with: judged as the anchor. */
+		if (k + 1 == c->len && c->anchored && !c->anchor)
+			break;
 		char *cn = tp_short_name(ci->subject);
 		char span[40];
 		if (now < ci->not_before) {
@@ -909,6 +996,7 @@ explain_validity(struct chain *c, time_t now)
 		}
 		free(cn);
 	}
+	explain_anchor_validity(c, now, when);
 }
 
 /* GnuTLS's verdict on the chain (its status bitmask), and its own words for it. */

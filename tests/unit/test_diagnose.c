@@ -465,6 +465,10 @@ case_teardown(void **state)
 	{ \
 		.cn = "Test Root", .ca = true \
 	}
+#define ROOT_LIVING(start, end) \
+	{ \
+		.cn = "Test Root", .ca = true, .from = (start), .until = (end) \
+	}
 #define INTERMEDIATE \
 	{ \
 		.cn = "Test Intermediate", .ca = true \
@@ -998,6 +1002,69 @@ static const struct dcase cases[] = {
 		.crit = 60,
 		.want = {{TP_EXPIRES_SOON, 0, TP_STATUS_CRITICAL,
 			  {"in 55 days (thresholds: warning 90, critical 60 days)"}}},
+		.trusted = true,
+	},
+	/* ---- the dates of the trusted root, which the server does not send ---- */
+	{
+		.name = "trusted root expired",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRED, -1, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file) expired on 2025-05-22 00:00 UTC, 10 days "
+			   "ago at 2025-06-01 00:00 UTC (--at)"},
+			  "Replace the root 'Test Root' in the --ca-file with the CA's current one"}},
+	},
+	{
+		.name = "trusted root expired, sent too",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "210",
+		.trust = "0",
+		.want = {{TP_EXPIRED, 2, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file, and in the file) expired on 2025-05-22"},
+			  "Replace the root 'Test Root'"},
+			 {TP_OUTLIVES_ISSUER, 1, TP_STATUS_WARNING, {"'Test Intermediate' is valid after its issuer"}}},
+	},
+	{
+		.name = "trusted root expired, renewed under its key",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1),
+			  ROOT_AGAIN(3, -20 * DAY, 3650 * DAY)},
+		.chain = "21",
+		.trust = "03",
+		.trusted = true,
+	},
+	{
+		.name = "trusted root expired, renewed with another key",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1), IMPOSTOR("Test Root", 3)},
+		.chain = "21",
+		.trust = "30",
+		.want = {{TP_EXPIRED, -1, TP_STATUS_CRITICAL, {"the trusted root 'Test Root' (in the --ca-file) expired"}}},
+	},
+	{
+		.name = "trusted root not yet valid",
+		.nodes = {ROOT_LIVING(2 * DAY, 3650 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_NOT_YET_VALID, -1, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file) is not valid before 2025-06-03 00:00 UTC, "
+			   "2 days from now"}}},
+	},
+	{
+		.name = "trusted root expires within the warning days",
+		.nodes = {ROOT_LIVING(-3650 * DAY, 20 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRES_SOON, -1, TP_STATUS_WARNING,
+			  {"the trusted root 'Test Root' (in the --ca-file) expires on 2025-06-21 00:00 UTC, in 20 days"},
+			  "Before then, replace the root 'Test Root'"}},
+		.trusted = true,
+	},
+	{
+		.name = "trusted root expires within the critical days",
+		.nodes = {ROOT_LIVING(-3650 * DAY, 5 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRES_SOON, -1, TP_STATUS_CRITICAL, {"the trusted root 'Test Root'", "in 5 days"}}},
 		.trusted = true,
 	},
 	/* ---- revocation (revoke.c): trusted speaks of GnuTLS's verdict and the
