@@ -1162,6 +1162,43 @@ test_unparsable_certificate(void **state)
 	check_error(run.r, TP_HANDSHAKE_FAILURE, "certificate 1 cannot be parsed");
 }
 
+/*
+ * A PEM file whose second certificate GnuTLS refuses (a duplicate
+ * extension: its subjectKeyIdentifier's OID made the authorityKeyIdentifier's)
+ * is named, with GnuTLS's reason, not "holds no certificate".
+ */
+static void
+test_unparsable_certificate_in_a_file(void **state)
+{
+	static const struct dcase c = {
+		.name = "unparsable in a file", .nodes = {ROOT, INTERMEDIATE, LEAF(1)}, .chain = ""};
+	static const unsigned char ski[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
+	gnutls_datum_t pem[2], *certs = NULL;
+	unsigned char *at = NULL;
+	char path[96], err[512], want[300];
+	size_t n = 99;
+
+	build(&run.b, &c);
+	for (size_t i = 0; i + sizeof(ski) <= run.b.der[2].size && !at; i++)
+		if (memcmp(run.b.der[2].data + i, ski, sizeof(ski)) == 0)
+			at = run.b.der[2].data + i;
+	assert_non_null(at);
+	at[4] = 0x23;
+	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &run.b.der[1], &pem[0]), 0);
+	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &run.b.der[2], &pem[1]), 0);
+	write_file(path, sizeof(path), "broken", pem, 2);
+	gnutls_free(pem[0].data);
+	gnutls_free(pem[1].data);
+	assert_int_equal(tp_certs_load(path, &certs, &n, err, sizeof(err)), -1);
+	unlink(path);
+	assert_null(certs);
+	assert_int_equal(n, 0);
+	snprintf(want, sizeof(want), "certificate 2 in %s (line ", path);
+	if (!strstr(err, want) || !strstr(err, ") cannot be parsed: ") ||
+	    !strstr(err, gnutls_strerror(GNUTLS_E_X509_DUPLICATE_EXTENSION)))
+		fail_msg("the error: %s", err);
+}
+
 static int
 group_setup(void **state)
 {
@@ -1187,11 +1224,12 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(*cases) };
-	struct CMUnitTest tests[N + 2] = {
+	struct CMUnitTest tests[N + 3] = {
 		cmocka_unit_test_teardown(test_empty_chain, case_teardown),
 		cmocka_unit_test_teardown(test_unparsable_certificate, case_teardown),
+		cmocka_unit_test_teardown(test_unparsable_certificate_in_a_file, case_teardown),
 	};
-	size_t n = 2;
+	size_t n = 3;
 	bool bugs = getenv("TEST_DIAGNOSE_BUGS") != NULL;
 
 	/*
