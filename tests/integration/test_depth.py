@@ -2,7 +2,8 @@
 intermediate, --crl, stapled OCSP, expires-soon on an intermediate,
 no-shared-cipher and protocol-version (the second look), exact classification
 when the server also sends extras, --ca-file explanations, a wrong intermediate
-under the right name, and the order of problems.
+under the right name, a wrong authorityKeyIdentifier, an expired trusted root,
+and the order of problems.
 
 Every fixture is made here with the openssl command line (certificates, CRLs
 with `openssl ca -gencrl`, OCSP responses with `openssl ocsp`), never with
@@ -50,6 +51,11 @@ EXTENSIONS = {
     "v3_root_nc": ca_ext(extra=["nameConstraints = critical,permitted;DNS:.corp.test,"
                                 "excluded;DNS:bad.corp.test"]),
     "v3_root_pathlen0": ca_ext(pathlen=0),
+    # the intermediate's key under a subjectKeyIdentifier that is not its hash
+    "v3_inter_other_ski": ["basicConstraints = critical,CA:TRUE,pathlen:0",
+                           "keyUsage = critical,keyCertSign,cRLSign",
+                           "subjectKeyIdentifier = " + ":".join(["de", "ad", "be", "ef"] * 5),
+                           "authorityKeyIdentifier = keyid,issuer"],
     # server leaves that differ in one way
     "v3_wildcard": leaf_ext(san="DNS:*.example.test"),
     "v3_encipher_only": leaf_ext("keyEncipherment", san="DNS:localhost"),
@@ -92,6 +98,9 @@ class DepthFixtures(Pki):
     expired_root self-signed, expired (now-3650d .. now-10d); er_leaf (localhost,
                  valid) by it directly; renewed_root its name and key, valid
                  (now-20d .. now+3650d)
+    aki_inter    the intermediate's name and key, another subjectKeyIdentifier
+                 (de:ad:be:ef...), by root; aki_leaf (localhost) by it: signed by
+                 the intermediate's key, its authorityKeyIdentifier names another
     old_inter    intermediate by root, expired (now-730d .. now-365d); old_leaf
                  (localhost, valid) by it
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
@@ -215,6 +224,10 @@ class DepthFixtures(Pki):
                                   now - 30 * DAY, now + 365 * DAY)
         self.renewed_root = self.cert("renewed_root", EXPIRED_ROOT_CN, "v3_root", None,
                                        now - 20 * DAY, now + 3650 * DAY, key=self.expired_root.key)
+        self.aki_inter = self.cert("aki_inter", harness.INTER_CN, "v3_inter_other_ski", F.root,
+                                    now - 365 * DAY, now + 1825 * DAY, key=F.inter.key)
+        self.aki_leaf = self.cert("aki_leaf", "localhost", "v3_localhost", self.aki_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
         self.rsa_sign_only = self.cert("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
                                         now - 30 * DAY, now + 365 * DAY, rsa_bits=2048)
         self.v1_inter, self.v1_leaf = self._make_v1_inter()
@@ -1224,6 +1237,34 @@ class ExpiredTrustedRoot(DepthCase):
         p = self.assertFirstProblem(r, "expires-soon", None)
         self.assertIn("the trusted root '%s' (in the --ca-file) expires on %s, in 5 days"
                       % (EXPIRED_ROOT_CN, minute(D.expired_root.not_after)), p["message"])
+
+# --------------------------------------------------------------------------
+# key-id-mismatch: the right key, the wrong authorityKeyIdentifier
+# --------------------------------------------------------------------------
+
+class WrongAuthorityKeyId(DepthCase):
+    """aki_leaf is signed by the intermediate's key, but names its issuer's key
+    by another identifier; the server sends it with the real intermediate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.aki_leaf.cert, D.aki_leaf.key,
+                                                    chain=F.inter.cert))
+
+    def test_is_critical_key_id_mismatch_not_a_wrong_key(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "key-id-mismatch")
+        self.assertOnlyProblems(r, ["key-id-mismatch"])
+        p = self.assertFirstProblem(r, "key-id-mismatch", 0)
+        self.assertIn("names its issuer's key by an identifier that is not the subjectKeyIdentifier of '%s'"
+                      % harness.INTER_CN, p["message"])
+        self.assertIn("that certificate's key did sign it", p["message"])
+
+    def test_real_clients_refuse_it(self):
+        self.assertNotEqual(gnutls_cli(self.srv.port, F.root.cert).rc, 0)
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            https_get(self.srv.port, client_context(ca=F.root.cert))
+
 
 if __name__ == "__main__":
     unittest.main()
