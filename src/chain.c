@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/x509-ext.h>
 
 #include "chain.h"
@@ -166,22 +167,129 @@ key_type_name(gnutls_pk_algorithm_t pk)
 	}
 }
 
-/* Flags to check one signature, and nothing else, between two certificates. */
-#define SIGNATURE_ONLY \
-	(GNUTLS_VERIFY_DISABLE_CA_SIGN | GNUTLS_VERIFY_DISABLE_TIME_CHECKS | \
-	 GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_BROKEN | \
-	 GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_ALLOW_ANY_X509_V1_CA_CRT)
+/* The header of the DER element at p: its tag, header and content lengths; -1 when it overruns end. */
+static int
+der_header(const unsigned char *p, const unsigned char *end, unsigned char *tag, size_t *hdr, size_t *len)
+{
+	size_t n, l = 0;
 
+	if (end - p < 2)
+		return -1;
+	*tag = p[0];
+	if (p[1] < 0x80) {
+		*hdr = 2;
+		*len = p[1];
+	} else {
+		n = p[1] & 0x7f;
+		if (n == 0 || n > sizeof(size_t) || (size_t)(end - p) < 2 + n)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			l = (l << 8) | p[2 + i];
+		*hdr = 2 + n;
+		*len = l;
+	}
+	return *len <= (size_t)(end - p) - *hdr ? 0 : -1;
+}
+
+/* The signed part of a certificate (its tbsCertificate, as sent); free tbs->data. */
+static int
+signed_part(gnutls_x509_crt_t crt, gnutls_datum_t *tbs)
+{
+	gnutls_datum_t der = {NULL, 0};
+	const unsigned char *p, *end;
+	unsigned char tag;
+	size_t hdr, len;
+	int ret = -1;
+
+	tbs->data = NULL;
+	tbs->size = 0;
+	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0)
+		return -1;
+	p = der.data;
+	end = der.data + der.size;
+	if (der_header(p, end, &tag, &hdr, &len) == 0 && tag == 0x30) {
+		p += hdr;
+		end = p + len;
+		if (der_header(p, end, &tag, &hdr, &len) == 0 && tag == 0x30 &&
+		    (tbs->data = gnutls_malloc(hdr + len))) {
+			memcpy(tbs->data, p, hdr + len);
+			tbs->size = (unsigned)(hdr + len);
+			ret = 0;
+		}
+	}
+	gnutls_free(der.data);
+	return ret;
+}
+
+/* Whether issuer's subject is the issuer name in crt: the same bytes, or the same text. */
+static bool
+names_match(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
+	bool same = false;
+
+	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &a) == 0 && gnutls_x509_crt_get_raw_dn(issuer, &b) == 0)
+		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
+	gnutls_free(a.data);
+	gnutls_free(b.data);
+	if (!same) {
+		char *x = tp_chain_dn(crt, true), *y = tp_chain_dn(issuer, false);
+		same = x && y && *x && strcmp(x, y) == 0;
+		free(x);
+		free(y);
+	}
+	return same;
+}
+
+/*
+ * Whether issuer's key verifies crt's signature and issuer's name is the one
+ * crt names. Key identifiers are left out (tp_chain_key_ids_match): GnuTLS's
+ * own issuer check (gnutls_x509_crt_check_issuer) compares them too, and
+ * would take a wrong authorityKeyIdentifier for a wrong key.
+ */
 bool
 tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
 {
-	unsigned status = 0;
+	gnutls_datum_t tbs = {NULL, 0}, sig = {NULL, 0};
+	gnutls_pubkey_t key = NULL;
+	size_t size = 0;
+	int algo = gnutls_x509_crt_get_signature_algorithm(crt);
+	bool ok = false;
 
-	if (!gnutls_x509_crt_check_issuer(crt, issuer))
+	if (algo <= 0 || !names_match(crt, issuer))
 		return false;
-	if (gnutls_x509_crt_verify(crt, &issuer, 1, SIGNATURE_ONLY, &status) < 0)
+	if (gnutls_x509_crt_get_signature(crt, NULL, &size) != GNUTLS_E_SHORT_MEMORY_BUFFER || !size ||
+	    !(sig.data = malloc(size)))
 		return false;
-	return !(status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE));
+	if (gnutls_x509_crt_get_signature(crt, (char *)sig.data, &size) < 0)
+		goto out;
+	sig.size = (unsigned)size;
+	if (signed_part(crt, &tbs) < 0 || gnutls_pubkey_init(&key) < 0)
+		goto out;
+	if (gnutls_pubkey_import_x509(key, issuer, 0) < 0)
+		goto out;
+	ok = gnutls_pubkey_verify_data2(key, (gnutls_sign_algorithm_t)algo,
+					GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_BROKEN, &tbs,
+					&sig) >= 0;
+out:
+	if (key)
+		gnutls_pubkey_deinit(key);
+	gnutls_free(tbs.data);
+	free(sig.data);
+	return ok;
+}
+
+bool
+tp_chain_key_ids_match(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	unsigned char aki[64], ski[64];
+	size_t aki_len = sizeof(aki), ski_len = sizeof(ski);
+	unsigned critical = 0;
+
+	if (gnutls_x509_crt_get_authority_key_id(crt, aki, &aki_len, &critical) < 0 ||
+	    gnutls_x509_crt_get_subject_key_id(issuer, ski, &ski_len, &critical) < 0)
+		return true;
+	return aki_len == ski_len && memcmp(aki, ski, aki_len) == 0;
 }
 
 bool

@@ -22,8 +22,10 @@ void tp_chain_free(gnutls_x509_crt_t *certs, size_t n);
 int tp_chain_cert_info(struct tp_cert_info *ci, gnutls_x509_crt_t crt, time_t now);
 bool tp_chain_is_self_signed(gnutls_x509_crt_t crt);
 bool tp_chain_is_ca(gnutls_x509_crt_t crt);
-/* Whether issuer's key signed crt (names and signature both match). */
+/* Whether issuer's key signed crt (names and signature both match; key identifiers are not compared). */
 bool tp_chain_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
+/* Whether crt's authorityKeyIdentifier is issuer's subjectKeyIdentifier (true when either is absent). */
+bool tp_chain_key_ids_match(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
 /* The shortest name for a message: the CN's value when the DN has one. */
 char *tp_short_name(const char *dn);

@@ -5,6 +5,7 @@
  * is not trusted, which names the certificate does cover, how many days ago.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,28 +573,44 @@ check_name_constraints(struct chain *c)
 	return found;
 }
 
-/* A certificate's authority key id should be its issuer's subject key id. */
-static void
-check_key_ids(struct chain *c)
+/*
+ * A certificate's authority key id should be its issuer's subject key id.
+ * refused: GnuTLS refused the chain for it (it, like OpenSSL, then does not
+ * take the certificate whose key signed it for its issuer). Returns how
+ * many links of the path have a mismatch.
+ */
+static size_t
+check_key_ids(struct chain *c, bool refused)
 {
+	size_t found = 0;
+
 	for (size_t k = 0; k + 1 < c->len; k++) {
-		unsigned char aki[64], ski[64];
-		size_t aki_len = sizeof(aki), ski_len = sizeof(ski);
-		unsigned critical = 0;
 		size_t i = c->path[k], j = c->path[k + 1];
-		if (gnutls_x509_crt_get_authority_key_id(c->certs[i], aki, &aki_len, &critical) < 0 ||
-		    gnutls_x509_crt_get_subject_key_id(c->certs[j], ski, &ski_len, &critical) < 0)
-			continue;
-		if (aki_len == ski_len && memcmp(aki, ski, aki_len) == 0)
+		if (tp_chain_key_ids_match(c->certs[i], c->certs[j]))
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		tp_find(c->f, TP_KEY_ID_MISMATCH, (int)i,
+		struct tp_problem *p = tp_find(
+			c->f, TP_KEY_ID_MISMATCH, (int)i,
 			"'%s' names its issuer's key by an identifier that is not the subjectKeyIdentifier of "
-			"'%s', the certificate it links to",
-			a, b);
+			"'%s', the certificate it links to%s",
+			a, b,
+			refused ? ", though that certificate's key did sign it: GnuTLS and OpenSSL look the issuer "
+				  "up by that identifier, do not find it, and refuse the chain"
+				: "");
+		if (refused) {
+			tp_problem_grade(p, TP_GRADE_REFUSED);
+			tp_problem_set_fix(p,
+					   "Reissue '%s' from '%s' with a correct authorityKeyIdentifier (the "
+					   "issuer's subjectKeyIdentifier): a CA that writes the wrong one is "
+					   "misconfigured; or, if another '%s' with that key identifier exists, "
+					   "serve that one.",
+					   a, b, b);
+		}
 		free(a);
 		free(b);
+		found++;
 	}
+	return found;
 }
 
 /* A certificate that outlives its issuer stops working when the issuer expires. */
@@ -840,6 +857,89 @@ format_span(double seconds, char *buf, size_t len)
 	snprintf(buf, len, "%ld %s%s", n, unit, n == 1 ? "" : "s");
 }
 
+/* Where a trusted certificate is, for messages: "the --ca-file" or "the system trust store". */
+static const char *
+trusted_in(const struct chain *c, gnutls_x509_crt_t crt)
+{
+	return tp_trust_user_holds(c->cfg->trust, crt) ? "the --ca-file" : "the system trust store";
+}
+
+/* The fix for a trusted root (or CA) whose dates clients refuse or soon will. */
+static void
+set_anchor_fix(struct tp_problem *p, const char *cn, const char *where, bool soon)
+{
+	tp_problem_set_fix(p,
+			   "%s the root '%s' in %s with the CA's current one (the CA publishes its renewed "
+			   "root; on Debian: update the ca-certificates package, or copy the new root to "
+			   "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates; for "
+			   "--ca-file, replace the file). If the server sends a chain to an old root, it must "
+			   "send the chain its CA issues now, which leads to a current root%s.",
+			   soon ? "Before then, replace" : "Replace", cn, where,
+			   soon ? ", or clients refuse it once the root expires" : "");
+}
+
+/*
+ * The dates of the trusted certificate the chain ends at: the root above
+ * the path (index -1, not sent), or the last certificate of the path when
+ * the store holds it itself (index top). Curl, Python, gnutls-cli refuse
+ * a chain whose trust anchor expired, unless the store holds another
+ * certificate of the same name and key that is valid (a renewed root):
+ * that one is used instead.
+ */
+static void
+explain_anchor_validity(struct chain *c, time_t now, const char *when)
+{
+	const struct tp_config *cfg = c->cfg;
+	gnutls_x509_crt_t crt = c->anchor;
+	int index = -1;
+	time_t from, until, twin;
+	long days;
+	char *cn, date[40], span[40], what[400];
+	const char *where;
+	struct tp_problem *p = NULL;
+
+	if (!c->anchored)
+		return;
+	if (!crt) {
+		index = (int)c->path[c->len - 1];
+		crt = c->certs[index];
+	}
+	from = gnutls_x509_crt_get_activation_time(crt);
+	until = gnutls_x509_crt_get_expiration_time(crt);
+	days = (long)trunc(difftime(until, now) / 86400.0);
+	if (now >= from && now <= until && days >= cfg->warn_days)
+		return;
+	twin = tp_trust_twin_until(cfg->trust, crt, now);
+	if (twin && (long)trunc(difftime(twin, now) / 86400.0) >= cfg->warn_days)
+		return;
+	cn = tp_chain_cn(crt);
+	where = trusted_in(c, crt);
+	snprintf(what, sizeof(what), "the trusted %s '%s' (in %s%s)",
+		 index >= 0 && !c->info[index].self_signed ? "CA" : "root", cn ? cn : "?", where,
+		 index >= 0 ? (from_file(c) ? ", and in the file" : ", and sent by the server") : "");
+	if (now < from) {
+		tp_format_date(from, date, sizeof(date));
+		format_span(difftime(from, now), span, sizeof(span));
+		p = tp_find(c->f, TP_NOT_YET_VALID, index, "%s is not valid before %s, %s from now %s", what, date,
+			    span, when);
+	} else if (now > until) {
+		tp_format_date(until, date, sizeof(date));
+		format_span(difftime(now, until), span, sizeof(span));
+		p = tp_find(c->f, TP_EXPIRED, index, "%s expired on %s, %s ago %s", what, date, span, when);
+	} else {
+		tp_format_date(until, date, sizeof(date));
+		format_span(difftime(until, now), span, sizeof(span));
+		p = tp_find(c->f, TP_EXPIRES_SOON, index,
+			    "%s expires on %s, in %s (thresholds: warning %d, critical %d days)", what, date, span,
+			    cfg->warn_days, cfg->crit_days);
+		if (days < cfg->crit_days)
+			tp_problem_grade(p, TP_GRADE_REFUSED);
+	}
+	if (p)
+		set_anchor_fix(p, cn ? cn : "?", where, now <= until && now >= from);
+	free(cn);
+}
+
 static void
 explain_validity(struct chain *c, time_t now)
 {
@@ -856,6 +956,9 @@ explain_validity(struct chain *c, time_t now)
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];
 		const struct tp_cert_info *ci = &c->info[i];
+		/* The trusted certificate the path ends with: judged as the anchor. */
+		if (k + 1 == c->len && c->anchored && !c->anchor)
+			break;
 		char *cn = tp_short_name(ci->subject);
 		char span[40];
 		if (now < ci->not_before) {
@@ -893,6 +996,7 @@ explain_validity(struct chain *c, time_t now)
 		}
 		free(cn);
 	}
+	explain_anchor_validity(c, now, when);
 }
 
 /* GnuTLS's verdict on the chain (its status bitmask), and its own words for it. */
@@ -934,10 +1038,13 @@ static unsigned
 explain_status(struct chain *c, unsigned status)
 {
 	unsigned explained = GNUTLS_CERT_INVALID;
+	size_t key_ids = 0;
 
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE)) {
 		if (c->bad_link)
 			explain_bad_signature(c);
+		else if ((status & GNUTLS_CERT_SIGNER_NOT_FOUND) && c->anchored && (key_ids = check_key_ids(c, true)))
+			; /* every signature verifies: GnuTLS missed an issuer by its key identifier */
 		else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
 			explain_unknown_issuer(c);
 		else
@@ -986,7 +1093,8 @@ explain_status(struct chain *c, unsigned status)
 	}
 	if (check_path_lengths(c) + check_name_constraints(c))
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
-	check_key_ids(c);
+	if (!key_ids)
+		check_key_ids(c, false);
 	check_lifetimes(c);
 	return explained;
 }

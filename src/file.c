@@ -181,6 +181,45 @@ tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err
 	return 0;
 }
 
+/*
+ * The first PEM certificate in data that does not parse, in err: GnuTLS
+ * refuses a list as a whole (a duplicate extension, a malformed SAN), so
+ * each block is imported alone. 0 when one is found, -1 when all parse.
+ */
+static int
+unparsable_certificate(const gnutls_datum_t *data, const char *what, const char *path, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+	const char *start = (const char *)data->data, *p = start, *stop = start + data->size;
+	size_t count = 0;
+
+	while (p && (p = memmem(p, (size_t)(stop - p), begin, sizeof(begin) - 1))) {
+		const char *q = memmem(p, (size_t)(stop - p), end, sizeof(end) - 1);
+		gnutls_datum_t pem = {(unsigned char *)p, (unsigned)((q ? q + sizeof(end) - 1 : stop) - p)};
+		gnutls_datum_t der = {NULL, 0};
+		gnutls_x509_crt_t crt;
+		size_t line = 1;
+		int ret;
+
+		count++;
+		ret = gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der);
+		if (ret == 0 && (ret = gnutls_x509_crt_init(&crt)) == 0) {
+			ret = gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER);
+			gnutls_x509_crt_deinit(crt);
+		}
+		gnutls_free(der.data);
+		if (ret < 0) {
+			for (const char *c = start; c < p; c++)
+				line += *c == '\n';
+			tp_err(err, errlen, "certificate %zu in %s%s (line %zu) cannot be parsed: %s", count, what,
+			       tp_file_name(path), line, gnutls_strerror(ret));
+			return 0;
+		}
+		p = q;
+	}
+	return -1;
+}
+
 void
 tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path, char *err, size_t errlen)
 {
@@ -196,6 +235,8 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 	};
 	const char *begin = data->data ? memmem(data->data, data->size, "-----BEGIN ", 11) : NULL;
 
+	if (data->data && unparsable_certificate(data, what, path, err, errlen) == 0)
+		return;
 	if (begin) {
 		size_t left = data->size - (size_t)(begin - (const char *)data->data);
 		const char *eol = memchr(begin, '\n', left);

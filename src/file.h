@@ -26,7 +26,8 @@ int tp_readable(const char *path, const char *what, char *err, size_t errlen);
 int tp_file_read(const char *path, gnutls_datum_t *data, char *why, size_t whylen);
 /* The same, with errors that name the file: "cannot read WHATPATH: ...". */
 int tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err, size_t errlen);
-/* The error for a file without certificates, naming what it holds instead. */
+/* The error for a file without certificates that parse: the first PEM certificate GnuTLS refuses
+ * and why, or what the file holds instead. */
 void tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path, char *err, size_t errlen);
 
 /* Write data to a new temporary file next to path (its name in tmp: path.tmp-XXXXXX), created exclusively, never

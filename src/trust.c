@@ -503,3 +503,78 @@ tp_trust_issuer(struct tp_trust *t, gnutls_x509_crt_t crt, bool check_signature,
 		gnutls_x509_crt_deinit(issuer);
 	return NULL;
 }
+
+/* Whether other has crt's subject and public key and is valid at now; then its end, else 0. */
+static time_t
+twin_until(gnutls_x509_crt_t crt, const gnutls_datum_t *dn, const unsigned char *id, size_t id_len,
+	   gnutls_x509_crt_t other, time_t now)
+{
+	gnutls_datum_t odn = {NULL, 0};
+	unsigned char oid[64];
+	size_t oid_len = sizeof(oid);
+	time_t until = 0;
+	bool same;
+
+	if (gnutls_x509_crt_equals(crt, other) || gnutls_x509_crt_get_raw_dn(other, &odn) < 0)
+		return 0;
+	same = odn.size == dn->size && memcmp(odn.data, dn->data, dn->size) == 0;
+	gnutls_free(odn.data);
+	if (same && gnutls_x509_crt_get_key_id(other, GNUTLS_KEYID_USE_SHA256, oid, &oid_len) == 0 &&
+	    oid_len == id_len && memcmp(oid, id, id_len) == 0 && gnutls_x509_crt_get_activation_time(other) <= now &&
+	    gnutls_x509_crt_get_expiration_time(other) >= now)
+		until = gnutls_x509_crt_get_expiration_time(other);
+	return until;
+}
+
+time_t
+tp_trust_twin_until(struct tp_trust *t, gnutls_x509_crt_t crt, time_t now)
+{
+	gnutls_datum_t dn = {NULL, 0};
+	unsigned char id[64];
+	size_t id_len = sizeof(id);
+	time_t best = 0, until;
+
+	if (gnutls_x509_crt_get_raw_dn(crt, &dn) < 0)
+		return 0;
+	if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id, &id_len) < 0)
+		goto out;
+	for (size_t i = 0; i < t->n_user; i++)
+		if ((until = twin_until(crt, &dn, id, id_len, t->user[i], now)) > best)
+			best = until;
+	if (!t->use_system)
+		goto out;
+	/* Only read here: the index is made before (tp_trust_list_for), and
+	 * the trust list may be shared by threads. */
+	for (size_t i = 0; i < t->n_sys; i++) {
+		gnutls_x509_crt_t other;
+		if (t->sys[i].subject_len != dn.size || memcmp(t->sys[i].subject, dn.data, dn.size) != 0 ||
+		    gnutls_x509_crt_init(&other) < 0)
+			continue;
+		if (gnutls_x509_crt_import(other, &t->sys[i].der, GNUTLS_X509_FMT_DER) == 0 &&
+		    (until = twin_until(crt, &dn, id, id_len, other, now)) > best)
+			best = until;
+		gnutls_x509_crt_deinit(other);
+	}
+	if (t->fallback) {
+		gnutls_x509_trust_list_iter_t iter = NULL;
+		gnutls_x509_crt_t other;
+		while (gnutls_x509_trust_list_iter_get_ca(t->tl, &iter, &other) == 0) {
+			if ((until = twin_until(crt, &dn, id, id_len, other, now)) > best)
+				best = until;
+			gnutls_x509_crt_deinit(other);
+		}
+		gnutls_x509_trust_list_iter_deinit(iter);
+	}
+out:
+	gnutls_free(dn.data);
+	return best;
+}
+
+bool
+tp_trust_user_holds(const struct tp_trust *t, gnutls_x509_crt_t crt)
+{
+	for (size_t i = 0; i < t->n_user; i++)
+		if (gnutls_x509_crt_equals(t->user[i], crt))
+			return true;
+	return false;
+}

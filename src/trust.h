@@ -6,6 +6,7 @@
 #define TP_TRUST_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -40,6 +41,14 @@ size_t tp_trust_crl_count(const struct tp_trust *t);
 gnutls_x509_crl_t tp_trust_crl(const struct tp_trust *t, size_t i);
 const char *tp_trust_crl_file(const struct tp_trust *t, size_t i);
 gnutls_x509_crt_t tp_trust_user_cert(const struct tp_trust *t, size_t i);
+/* Whether crt is one of the user's CA certificates. */
+bool tp_trust_user_holds(const struct tp_trust *t, gnutls_x509_crt_t crt);
+/*
+ * Another trusted certificate of crt's subject and key, valid at now (a
+ * root renewed under its old key): the latest end of those, or 0 if none.
+ * Clients that find it use it instead of crt.
+ */
+time_t tp_trust_twin_until(struct tp_trust *t, gnutls_x509_crt_t crt, time_t now);
 
 /* The subject Name inside a certificate's DER (a hostile input: bounds are
  * checked at every step); 0, or -1 when the DER is not a certificate. */

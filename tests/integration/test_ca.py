@@ -8,6 +8,7 @@ with the openssl CLI (harness.pki.Pki), never with tlsprobe's code.
     TLSPROBE=build/tlsprobe python3 tests/integration/tap.py test_ca
 """
 
+import base64
 import datetime
 import os
 import re
@@ -391,6 +392,36 @@ class EndToEnd(CaCase):
                 check_failure(obj, path)
                 self.assertEqual(obj["error"]["code"], "bad-file")
                 self.assertEqual("tlsprobe: %s\n" % obj["error"]["message"], err)
+
+    def test_certificate_that_does_not_parse_is_named_with_gnutls_reason(self):
+        # openssl makes a certificate; one byte of its DER turns the
+        # subjectKeyIdentifier's OID into the authorityKeyIdentifier's: two
+        # AKIs, which GnuTLS refuses to import.
+        d = tempdir(self)
+        key, good = os.path.join(d, "k.pem"), os.path.join(d, "good.pem")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", key, "-subj", "/CN=broken.example", "-days", "30", "-out", good)
+        der = bytearray(base64.b64decode("".join(read(good).decode().splitlines()[1:-1])))
+        ski, aki = b"\x06\x03\x55\x1d\x0e", b"\x06\x03\x55\x1d\x23"
+        self.assertIn(aki, der)
+        der[der.index(ski) + 4] = 0x23
+        body = base64.encodebytes(bytes(der)).decode()
+        broken = "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n" % body
+        lines = len(read(self.fullchain).decode().splitlines())
+        path = write(os.path.join(d, "chain.pem"), read(self.fullchain).decode() + broken)
+        said = "certificate 3 in %s (line %d) cannot be parsed: Duplicate extension" % (path, lines + 1)
+        rc, out, err = tp("cert", path)
+        self.assertOneLineError(rc, out, err, said)
+        rc, out, err = tp("cert", path, "--json")
+        self.assertOneLineError(rc, "", err, said)
+        obj = parse_json_line(out)
+        check_failure(obj, path)
+        self.assertEqual(obj["error"]["code"], "bad-file")
+        self.assertIn(said, obj["error"]["message"])
+        # the same for a CA file
+        rc, out, err = tp("cert", self.fullchain, "--verify", "--ca-file", path)
+        self.assertOneLineError(rc, out, err, "certificate 3 in CA file %s (line %d) cannot be parsed"
+                                % (path, lines + 1))
 
 
 def TlsprobeServeFor(cls, *args, cwd=None):

@@ -2,7 +2,8 @@
 intermediate, --crl, stapled OCSP, expires-soon on an intermediate,
 no-shared-cipher and protocol-version (the second look), exact classification
 when the server also sends extras, --ca-file explanations, a wrong intermediate
-under the right name, and the order of problems.
+under the right name, a wrong authorityKeyIdentifier, an expired trusted root,
+and the order of problems.
 
 Every fixture is made here with the openssl command line (certificates, CRLs
 with `openssl ca -gencrl`, OCSP responses with `openssl ocsp`), never with
@@ -15,12 +16,14 @@ import base64
 import datetime
 import os
 import re
+import ssl
 import subprocess
 import unittest
 
 import harness
 from harness import trust_root
 from harness import ORG, CertInfo, ProbeCase, at_epoch, dump, openssl, problem_codes, run_tlsprobe
+from harness.clients import client_context, gnutls_cli, https_get
 from harness.pki import Pki, ca_ext, leaf_ext, subject
 
 F = None    # harness.fixtures(): root -> inter -> leaf and friends
@@ -34,6 +37,7 @@ SHORT_INTER_CN = "tlsprobe Short-lived Intermediate CA"
 SERVED_ROOT_CN = "tlsprobe Served Root CA"
 NEW_ROOT_CN = "tlsprobe New Root CA"
 NEW_INTER_CN = "tlsprobe New Intermediate CA"
+EXPIRED_ROOT_CN = "tlsprobe Expired Root CA"
 
 EXTENSIONS = {
     "v3_noksign": ca_ext("digitalSignature,cRLSign"),
@@ -47,6 +51,11 @@ EXTENSIONS = {
     "v3_root_nc": ca_ext(extra=["nameConstraints = critical,permitted;DNS:.corp.test,"
                                 "excluded;DNS:bad.corp.test"]),
     "v3_root_pathlen0": ca_ext(pathlen=0),
+    # the intermediate's key under a subjectKeyIdentifier that is not its hash
+    "v3_inter_other_ski": ["basicConstraints = critical,CA:TRUE,pathlen:0",
+                           "keyUsage = critical,keyCertSign,cRLSign",
+                           "subjectKeyIdentifier = " + ":".join(["de", "ad", "be", "ef"] * 5),
+                           "authorityKeyIdentifier = keyid,issuer"],
     # server leaves that differ in one way
     "v3_wildcard": leaf_ext(san="DNS:*.example.test"),
     "v3_encipher_only": leaf_ext("keyEncipherment", san="DNS:localhost"),
@@ -86,6 +95,12 @@ class DepthFixtures(Pki):
     must_staple  leaf (localhost) with the TLS feature status_request, by inter
     rsa_sign_only  RSA 2048 leaf (localhost) with keyUsage digitalSignature only
     v1_inter     an X.509 v1 certificate by root (no extensions); v1_leaf by it
+    expired_root self-signed, expired (now-3650d .. now-10d); er_leaf (localhost,
+                 valid) by it directly; renewed_root its name and key, valid
+                 (now-20d .. now+3650d)
+    aki_inter    the intermediate's name and key, another subjectKeyIdentifier
+                 (de:ad:be:ef...), by root; aki_leaf (localhost) by it: signed by
+                 the intermediate's key, its authorityKeyIdentifier names another
     old_inter    intermediate by root, expired (now-730d .. now-365d); old_leaf
                  (localhost, valid) by it
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
@@ -202,6 +217,16 @@ class DepthFixtures(Pki):
         self.old_inter = self.cert("old_inter", "tlsprobe Old Intermediate CA", "v3_inter", F.root,
                                     now - 730 * DAY, now - 365 * DAY)
         self.old_leaf = self.cert("old_leaf", "localhost", "v3_localhost", self.old_inter,
+                                   now - 30 * DAY, now + 365 * DAY)
+        self.expired_root = self.cert("expired_root", EXPIRED_ROOT_CN, "v3_root", None,
+                                       now - 3650 * DAY, now - 10 * DAY)
+        self.er_leaf = self.cert("er_leaf", "localhost", "v3_localhost", self.expired_root,
+                                  now - 30 * DAY, now + 365 * DAY)
+        self.renewed_root = self.cert("renewed_root", EXPIRED_ROOT_CN, "v3_root", None,
+                                       now - 20 * DAY, now + 3650 * DAY, key=self.expired_root.key)
+        self.aki_inter = self.cert("aki_inter", harness.INTER_CN, "v3_inter_other_ski", F.root,
+                                    now - 365 * DAY, now + 1825 * DAY, key=F.inter.key)
+        self.aki_leaf = self.cert("aki_leaf", "localhost", "v3_localhost", self.aki_inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.rsa_sign_only = self.cert("rsa_sign_only", "localhost", "v3_sign_only", F.inter,
                                         now - 30 * DAY, now + 365 * DAY, rsa_bits=2048)
@@ -1166,6 +1191,79 @@ class ProblemOrder(DepthCase):
         self.assertEqual((r.rc, r.obj["status"]), (1, "warning"), dump(r.obj))
         self.assertProblems(r, ["chain-order", "expires-soon"])
         self.assertIn(r.obj["reason"], ("chain-order", "expires-soon"))
+
+
+# --------------------------------------------------------------------------
+# the trusted root's own dates: the server does not send it
+# --------------------------------------------------------------------------
+
+class ExpiredTrustedRoot(DepthCase):
+    """er_leaf is valid; the root in the --ca-file that issued it expired 10
+    days ago.  curl, Python and gnutls-cli refuse the chain."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.er_leaf.cert, D.er_leaf.key))
+
+    def test_expired_trusted_root_is_expired_without_a_cert_index(self):
+        r = probe(target(self.srv), "--ca-file", D.expired_root.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "expired")
+        p = self.assertFirstProblem(r, "expired", None)
+        self.assertIn("the trusted root '%s' (in the --ca-file) expired on %s, 10 days ago"
+                      % (EXPIRED_ROOT_CN, minute(D.expired_root.not_after)), p["message"])
+        self.assertIn("Replace the root '%s' in the --ca-file" % EXPIRED_ROOT_CN, p["fix"])
+        self.assertEqual(len(self.problems(r, "expired")), 1, "the leaf is valid")
+        self.assertIs(r.obj["verify"]["trusted"], False)
+
+    def test_real_clients_refuse_it(self):
+        port = self.srv.port
+        self.assertNotEqual(gnutls_cli(port, D.expired_root.cert).rc, 0)
+        with self.assertRaises(ssl.SSLCertVerificationError) as e:
+            https_get(port, client_context(ca=D.expired_root.cert))
+        self.assertIn("expired", str(e.exception))
+
+    def test_renewed_root_of_the_same_key_beside_it_is_ok(self):
+        both = D.cat("expired-and-renewed.pem", D.expired_root.cert, D.renewed_root.cert)
+        r = probe(target(self.srv), "--ca-file", both, "--no-system-ca")
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIs(r.obj["verify"]["trusted"], True)
+        # as Python's ssl (OpenSSL) does
+        self.assertEqual(https_get(self.srv.port, client_context(ca=both)).status, 200)
+
+    def test_root_expiring_within_crit_days_is_critical_expires_soon(self):
+        r = probe(target(self.srv), "--ca-file", D.expired_root.cert, "--no-system-ca",
+                  "--at", at_epoch(D.expired_root.not_after - 5 * DAY - HOUR))
+        self.assertOutcome(r, 2, "critical", "expires-soon")
+        p = self.assertFirstProblem(r, "expires-soon", None)
+        self.assertIn("the trusted root '%s' (in the --ca-file) expires on %s, in 5 days"
+                      % (EXPIRED_ROOT_CN, minute(D.expired_root.not_after)), p["message"])
+
+# --------------------------------------------------------------------------
+# key-id-mismatch: the right key, the wrong authorityKeyIdentifier
+# --------------------------------------------------------------------------
+
+class WrongAuthorityKeyId(DepthCase):
+    """aki_leaf is signed by the intermediate's key, but names its issuer's key
+    by another identifier; the server sends it with the real intermediate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(D.aki_leaf.cert, D.aki_leaf.key,
+                                                    chain=F.inter.cert))
+
+    def test_is_critical_key_id_mismatch_not_a_wrong_key(self):
+        r = probe(target(self.srv), *trust_root())
+        self.assertOutcome(r, 2, "critical", "key-id-mismatch")
+        self.assertOnlyProblems(r, ["key-id-mismatch"])
+        p = self.assertFirstProblem(r, "key-id-mismatch", 0)
+        self.assertIn("names its issuer's key by an identifier that is not the subjectKeyIdentifier of '%s'"
+                      % harness.INTER_CN, p["message"])
+        self.assertIn("that certificate's key did sign it", p["message"])
+
+    def test_real_clients_refuse_it(self):
+        self.assertNotEqual(gnutls_cli(self.srv.port, F.root.cert).rc, 0)
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            https_get(self.srv.port, client_context(ca=F.root.cert))
 
 
 if __name__ == "__main__":

@@ -465,6 +465,10 @@ case_teardown(void **state)
 	{ \
 		.cn = "Test Root", .ca = true \
 	}
+#define ROOT_LIVING(start, end) \
+	{ \
+		.cn = "Test Root", .ca = true, .from = (start), .until = (end) \
+	}
 #define INTERMEDIATE \
 	{ \
 		.cn = "Test Intermediate", .ca = true \
@@ -720,26 +724,22 @@ static const struct dcase cases[] = {
 	},
 	{
 		/*
-		 * BUG: the leaf's signature verifies with the intermediate's key;
-		 * only its authorityKeyIdentifier names another key. GnuTLS (like
-		 * OpenSSL) then does not take the intermediate for its issuer, and
-		 * tp_chain_signed_by asks gnutls_x509_crt_check_issuer, which compares
-		 * key identifiers: the diagnosis reports signature-failure, "its
-		 * signature does not verify with the key of the 'Test Intermediate'
-		 * certificate ... same name, different key", which is false, and
-		 * key-id-mismatch, the cause, only as a warning. (key-id-mismatch as
-		 * a warning beside a real wrong key: "intermediate of the right name,
-		 * wrong key".)
+		 * The leaf's signature verifies with the intermediate's key; only
+		 * its authorityKeyIdentifier names another key. GnuTLS (like
+		 * OpenSSL) then does not take the intermediate for its issuer:
+		 * key-id-mismatch is the cause, critical, and no signature-failure.
+		 * (key-id-mismatch as a warning beside a real wrong key: "intermediate
+		 * of the right name, wrong key".)
 		 */
 		.name = "authority key id of another key",
-		.bug = "a wrong authorityKeyIdentifier is reported as a wrong key",
 		.nodes = {ROOT, INTERMEDIATE,
 			  LEAF_WITH(.tweak = T_BAD_AKI)},
 		.chain = "21",
 		.trust = "0",
 		.want = {{TP_KEY_ID_MISMATCH, 0, TP_STATUS_CRITICAL,
 			  {"'www.example.test' names its issuer's key by an identifier that is not the "
-			   "subjectKeyIdentifier of 'Test Intermediate'"}}},
+			   "subjectKeyIdentifier of 'Test Intermediate'", "that certificate's key did sign it"},
+			  "with a correct authorityKeyIdentifier"}},
 	},
 	{
 		.name = "leaf outlives its issuer",
@@ -1004,6 +1004,69 @@ static const struct dcase cases[] = {
 			  {"in 55 days (thresholds: warning 90, critical 60 days)"}}},
 		.trusted = true,
 	},
+	/* ---- the dates of the trusted root, which the server does not send ---- */
+	{
+		.name = "trusted root expired",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRED, -1, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file) expired on 2025-05-22 00:00 UTC, 10 days "
+			   "ago at 2025-06-01 00:00 UTC (--at)"},
+			  "Replace the root 'Test Root' in the --ca-file with the CA's current one"}},
+	},
+	{
+		.name = "trusted root expired, sent too",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "210",
+		.trust = "0",
+		.want = {{TP_EXPIRED, 2, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file, and in the file) expired on 2025-05-22"},
+			  "Replace the root 'Test Root'"},
+			 {TP_OUTLIVES_ISSUER, 1, TP_STATUS_WARNING, {"'Test Intermediate' is valid after its issuer"}}},
+	},
+	{
+		.name = "trusted root expired, renewed under its key",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1),
+			  ROOT_AGAIN(3, -20 * DAY, 3650 * DAY)},
+		.chain = "21",
+		.trust = "03",
+		.trusted = true,
+	},
+	{
+		.name = "trusted root expired, renewed with another key",
+		.nodes = {ROOT_LIVING(-3650 * DAY, -10 * DAY), INTERMEDIATE, LEAF(1), IMPOSTOR("Test Root", 3)},
+		.chain = "21",
+		.trust = "30",
+		.want = {{TP_EXPIRED, -1, TP_STATUS_CRITICAL, {"the trusted root 'Test Root' (in the --ca-file) expired"}}},
+	},
+	{
+		.name = "trusted root not yet valid",
+		.nodes = {ROOT_LIVING(2 * DAY, 3650 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_NOT_YET_VALID, -1, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' (in the --ca-file) is not valid before 2025-06-03 00:00 UTC, "
+			   "2 days from now"}}},
+	},
+	{
+		.name = "trusted root expires within the warning days",
+		.nodes = {ROOT_LIVING(-3650 * DAY, 20 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRES_SOON, -1, TP_STATUS_WARNING,
+			  {"the trusted root 'Test Root' (in the --ca-file) expires on 2025-06-21 00:00 UTC, in 20 days"},
+			  "Before then, replace the root 'Test Root'"}},
+		.trusted = true,
+	},
+	{
+		.name = "trusted root expires within the critical days",
+		.nodes = {ROOT_LIVING(-3650 * DAY, 5 * DAY), INTERMEDIATE, LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		.want = {{TP_EXPIRES_SOON, -1, TP_STATUS_CRITICAL, {"the trusted root 'Test Root'", "in 5 days"}}},
+		.trusted = true,
+	},
 	/* ---- revocation (revoke.c): trusted speaks of GnuTLS's verdict and the
 	 * validity dates only (tlsprobe-json.7), the status of the revocation ---- */
 	{
@@ -1099,6 +1162,43 @@ test_unparsable_certificate(void **state)
 	check_error(run.r, TP_HANDSHAKE_FAILURE, "certificate 1 cannot be parsed");
 }
 
+/*
+ * A PEM file whose second certificate GnuTLS refuses (a duplicate
+ * extension: its subjectKeyIdentifier's OID made the authorityKeyIdentifier's)
+ * is named, with GnuTLS's reason, not "holds no certificate".
+ */
+static void
+test_unparsable_certificate_in_a_file(void **state)
+{
+	static const struct dcase c = {
+		.name = "unparsable in a file", .nodes = {ROOT, INTERMEDIATE, LEAF(1)}, .chain = ""};
+	static const unsigned char ski[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
+	gnutls_datum_t pem[2], *certs = NULL;
+	unsigned char *at = NULL;
+	char path[96], err[512], want[300];
+	size_t n = 99;
+
+	build(&run.b, &c);
+	for (size_t i = 0; i + sizeof(ski) <= run.b.der[2].size && !at; i++)
+		if (memcmp(run.b.der[2].data + i, ski, sizeof(ski)) == 0)
+			at = run.b.der[2].data + i;
+	assert_non_null(at);
+	at[4] = 0x23;
+	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &run.b.der[1], &pem[0]), 0);
+	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &run.b.der[2], &pem[1]), 0);
+	write_file(path, sizeof(path), "broken", pem, 2);
+	gnutls_free(pem[0].data);
+	gnutls_free(pem[1].data);
+	assert_int_equal(tp_certs_load(path, &certs, &n, err, sizeof(err)), -1);
+	unlink(path);
+	assert_null(certs);
+	assert_int_equal(n, 0);
+	snprintf(want, sizeof(want), "certificate 2 in %s (line ", path);
+	if (!strstr(err, want) || !strstr(err, ") cannot be parsed: ") ||
+	    !strstr(err, gnutls_strerror(GNUTLS_E_X509_DUPLICATE_EXTENSION)))
+		fail_msg("the error: %s", err);
+}
+
 static int
 group_setup(void **state)
 {
@@ -1124,11 +1224,12 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(*cases) };
-	struct CMUnitTest tests[N + 2] = {
+	struct CMUnitTest tests[N + 3] = {
 		cmocka_unit_test_teardown(test_empty_chain, case_teardown),
 		cmocka_unit_test_teardown(test_unparsable_certificate, case_teardown),
+		cmocka_unit_test_teardown(test_unparsable_certificate_in_a_file, case_teardown),
 	};
-	size_t n = 2;
+	size_t n = 3;
 	bool bugs = getenv("TEST_DIAGNOSE_BUGS") != NULL;
 
 	/*
