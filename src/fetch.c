@@ -567,6 +567,13 @@ collect(struct transfer *t, CURLcode rc, const char *errbuf, char **ip, long *po
 	f->tls_ms = tm[2] ? (double)tm[2] / 1000.0 : -1;
 	f->ttfb_ms = tm[3] ? (double)tm[3] / 1000.0 : -1;
 	f->total_ms = (double)tm[4] / 1000.0;
+	/* Cumulative stages never go back: on a connection reused across
+	 * redirects curl may put the connect a microsecond before the lookup. */
+	double *stage[] = {&f->dns_ms, &f->connect_ms, &f->tls_ms, &f->ttfb_ms, &f->total_ms};
+	for (size_t i = 1; i < sizeof(stage) / sizeof(*stage); i++)
+		for (size_t j = 0; j < i; j++)
+			if (*stage[i] >= 0 && *stage[j] > *stage[i])
+				*stage[i] = *stage[j];
 	f->http_version = http_version_name(http_version);
 	f->final_url = url ? tp_utf8_clean(url, strlen(url)) : NULL;
 	f->content_type = ctype ? tp_utf8_clean(ctype, strlen(ctype)) : NULL;
