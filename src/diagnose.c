@@ -427,9 +427,15 @@ path_ca_name(const struct chain *c, size_t k)
 	return s;
 }
 
-/* A CA's pathlen limits how many CAs may stand below it (the leaf aside). */
+/*
+ * A CA's pathlen limits how many CAs may stand below it (the leaf aside).
+ * Self-issued ones (issuer and subject the same name: a re-key, a cross
+ * certificate between two keys of one CA) do not count: RFC 5280 6.1.4 (l).
+ * GnuTLS counts them all, and flags SIGNER_CONSTRAINTS_FAILURE when only
+ * they put the chain over a pathlen: that refusal is GnuTLS's, said so.
+ */
 static size_t
-check_path_lengths(struct chain *c)
+check_path_lengths(struct chain *c, unsigned status)
 {
 	size_t found = 0;
 
@@ -437,19 +443,43 @@ check_path_lengths(struct chain *c)
 		gnutls_x509_crt_t ca = path_ca(c, k);
 		unsigned critical = 0, is_ca = 0;
 		int pathlen = -1;
-		size_t below = 0;
+		size_t below = 0, self_issued = 0, first = 0;
 		/* Only real CAs count; a non-CA signer is issuer-not-ca's business. */
-		for (size_t m = 1; m < k; m++)
-			below += c->info[c->path[m]].is_ca;
+		for (size_t m = 1; m < k; m++) {
+			size_t i = c->path[m];
+			if (!c->info[i].is_ca)
+				continue;
+			if (!names_issuer(c, i, i))
+				below++;
+			else if (!self_issued++)
+				first = i;
+		}
 		if (!ca || gnutls_x509_crt_get_basic_constraints(ca, &critical, &is_ca, &pathlen) < 0 || !is_ca ||
-		    pathlen < 0 || (int)below <= pathlen)
+		    pathlen < 0)
 			continue;
 		char *a = path_ca_name(c, k);
-		tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
-			"%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
-			pathlen == 1 ? "" : "s", pathlen, below);
+		if ((int)below > pathlen) {
+			tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
+				"%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
+				pathlen == 1 ? "" : "s", pathlen, below);
+			found++;
+		} else if ((status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE) && (int)(below + self_issued) > pathlen) {
+			char *x = tp_short_name(subj(c, first));
+			struct tp_problem *p = tp_find(
+				c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
+				"GnuTLS counts the self-issued certificate #%zu '%s'%s against the pathlen of %s "
+				"(pathlen:%d), which RFC 5280 6.1.4 does not; OpenSSL accepts the chain",
+				first, x ? x : "?", self_issued > 1 ? " and the other self-issued ones" : "",
+				a ? a : "?", pathlen);
+			tp_problem_set_fix(p,
+					   "The chain is valid by RFC 5280, but GnuTLS clients refuse it: for them, "
+					   "issue the certificate under a key whose path holds no self-issued "
+					   "certificate, or reissue %s with a larger pathlen (or none).",
+					   a ? a : "that CA");
+			free(x);
+			found++;
+		}
 		free(a);
-		found++;
 	}
 	return found;
 }
@@ -1091,7 +1121,7 @@ explain_status(struct chain *c, unsigned status)
 					      "clientAuth (tlsprobe ca issue --client).");
 		explained |= GNUTLS_CERT_PURPOSE_MISMATCH;
 	}
-	if (check_path_lengths(c) + check_name_constraints(c))
+	if (check_path_lengths(c, status) + check_name_constraints(c))
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	if (!key_ids)
 		check_key_ids(c, false);

@@ -706,6 +706,30 @@ static const struct dcase cases[] = {
 			  {"'Test Intermediate' allows 0 CAs below it (pathlen:0), but the chain has 1"}}},
 	},
 	{
+		/* RFC 5280 6.1.4 (l): a self-issued CA below the final certificate
+		 * (a re-key of the root's name) does not count against pathlen. */
+		.name = "pathlen over a self-issued re-key",
+		.nodes = {{.cn = "Test Root", .ca = true, .pathlen = PATHLEN(0)}, {.cn = "Test Root", .ca = true},
+			  LEAF(1)},
+		.chain = "21",
+		.trust = "0",
+		/* GnuTLS 3.7 counts it, and refuses: the finding says whose rule that is. */
+		.want = {{TP_PATHLEN_EXCEEDED, -1, TP_STATUS_CRITICAL,
+			  {"GnuTLS counts the self-issued certificate #1 'Test Root' against the pathlen of the "
+			   "trusted root 'Test Root' (pathlen:0), which RFC 5280 6.1.4 does not; OpenSSL accepts "
+			   "the chain"},
+			  "valid by RFC 5280, but GnuTLS clients refuse it"}},
+	},
+	{
+		.name = "pathlen over a self-issued re-key and an intermediate",
+		.nodes = {{.cn = "Test Root", .ca = true, .pathlen = PATHLEN(0)}, {.cn = "Test Root", .ca = true},
+			  {.cn = "Test Intermediate", .ca = true, .issuer = 1}, LEAF(2)},
+		.chain = "321",
+		.trust = "0",
+		.want = {{TP_PATHLEN_EXCEEDED, -1, TP_STATUS_CRITICAL,
+			  {"the trusted root 'Test Root' allows 0 CAs below it (pathlen:0), but the chain has 1"}}},
+	},
+	{
 		.name = "name constraints of an intermediate",
 		.nodes = {ROOT, {.cn = "Test Intermediate", .ca = true, .permitted = "example.org"}, LEAF(1)},
 		.chain = "21",
