@@ -105,6 +105,9 @@ class DepthFixtures(Pki):
                  (localhost, valid) by it
     encipher     leaf (localhost, EC) with keyUsage keyEncipherment only, by inter
     pl0_root     self-signed, pathlen:0; pl0_inter by it; pl0_leaf by pl0_inter
+    pl0_rekey    pl0_root's name, another key, by pl0_root (self-issued);
+                 pl0_rekey_leaf (localhost) by it; pl0_rekey_inter by it and
+                 pl0_rekey_inter_leaf (localhost) by pl0_rekey_inter
     crl_revoked  CRL by inter listing the leaf (7 days)
     crl_empty    CRL by inter listing nothing (7 days)
     crl_stale    CRL by inter listing nothing, next update in 1 day
@@ -212,6 +215,14 @@ class DepthFixtures(Pki):
                                     self.pl0_root, now - 365 * DAY, now + 1825 * DAY)
         self.pl0_leaf = self.cert("pl0_leaf", "localhost", "v3_localhost", self.pl0_inter,
                                    now - 30 * DAY, now + 365 * DAY)
+        self.pl0_rekey = self.cert("pl0_rekey", "tlsprobe Pathlen 0 Root", "v3_root", self.pl0_root,
+                                    now - 30 * DAY, now + 1825 * DAY)
+        self.pl0_rekey_leaf = self.cert("pl0_rekey_leaf", "localhost", "v3_localhost", self.pl0_rekey,
+                                         now - 30 * DAY, now + 365 * DAY)
+        self.pl0_rekey_inter = self.cert("pl0_rekey_inter", "tlsprobe Pathlen Intermediate", "v3_inter",
+                                          self.pl0_rekey, now - 30 * DAY, now + 1825 * DAY)
+        self.pl0_rekey_inter_leaf = self.cert("pl0_rekey_inter_leaf", "localhost", "v3_localhost",
+                                               self.pl0_rekey_inter, now - 30 * DAY, now + 365 * DAY)
         self.encipher = self.cert("encipher", "localhost", "v3_encipher_only", F.inter,
                                    now - 30 * DAY, now + 365 * DAY)
         self.old_inter = self.cert("old_inter", "tlsprobe Old Intermediate CA", "v3_inter", F.root,
@@ -990,6 +1001,42 @@ class Constraints(DepthCase):
         p = self.assertProblem(r, "pathlen-exceeded", cert_index=None)
         self.assertIn("trusted root 'tlsprobe Pathlen 0 Root'", p["message"])
         self.assertIn("pathlen:0", p["message"])
+
+    def openssl_verify(self, leaf, *untrusted):
+        """openssl verify's word on leaf, the pathlen:0 root trusted: (ok, output)."""
+        chain = D.cat(os.path.basename(leaf.cert) + "-untrusted.pem", *[u.cert for u in untrusted])
+        p = subprocess.run(["openssl", "verify", "-CAfile", D.pl0_root.cert, "-untrusted", chain, leaf.cert],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        return p.returncode == 0, p.stdout
+
+    def test_self_issued_rekey_does_not_count_against_pathlen(self):
+        # RFC 5280 6.1.4 (l): OpenSSL accepts; GnuTLS counts the re-key and
+        # refuses, and tlsprobe says that refusal is GnuTLS's.
+        ok, out = self.openssl_verify(D.pl0_rekey_leaf, D.pl0_rekey)
+        self.assertTrue(ok, out)
+        srv = self.server(harness.s_server(D.pl0_rekey_leaf.cert, D.pl0_rekey_leaf.key,
+                                           chain=D.pl0_rekey.cert))
+        r = probe(target(srv), "--ca-file", D.pl0_root.cert, "--no-system-ca")
+        self.assertProblems(r, ["pathlen-exceeded"])
+        m = self.assertProblem(r, "pathlen-exceeded", cert_index=None)["message"]
+        self.assertIn("GnuTLS counts the self-issued certificate #1 'tlsprobe Pathlen 0 Root' against the "
+                      "pathlen of the trusted root 'tlsprobe Pathlen 0 Root' (pathlen:0), which RFC 5280 "
+                      "6.1.4 does not; OpenSSL accepts the chain", m)
+        self.assertNotIn("but the chain has", m)
+
+    def test_intermediate_under_a_self_issued_rekey_counts_against_pathlen(self):
+        ok, out = self.openssl_verify(D.pl0_rekey_inter_leaf, D.pl0_rekey_inter, D.pl0_rekey)
+        self.assertFalse(ok, out)
+        self.assertIn("path length constraint exceeded", out)
+        chain = D.cat("pl0_rekey_inter-served.pem", D.pl0_rekey_inter.cert, D.pl0_rekey.cert)
+        srv = self.server(harness.s_server(D.pl0_rekey_inter_leaf.cert, D.pl0_rekey_inter_leaf.key,
+                                           chain=chain))
+        r = probe(target(srv), "--ca-file", D.pl0_root.cert, "--no-system-ca")
+        self.assertOutcome(r, 2, "critical", "pathlen-exceeded")
+        self.assertProblems(r, ["pathlen-exceeded"])
+        m = self.assertProblem(r, "pathlen-exceeded", cert_index=None)["message"]
+        self.assertIn("the trusted root 'tlsprobe Pathlen 0 Root' allows 0 CAs below it (pathlen:0), but "
+                      "the chain has 1", m)
 
 
 class Wildcard(DepthCase):
