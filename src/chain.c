@@ -167,28 +167,82 @@ key_type_name(gnutls_pk_algorithm_t pk)
 	}
 }
 
-/* The header of the DER element at p: its tag, header and content lengths; -1 when it overruns end. */
+/* One DER element at *p: its header and content lengths; 0 or -1. */
 static int
-der_header(const unsigned char *p, const unsigned char *end, unsigned char *tag, size_t *hdr, size_t *len)
+der_element(const unsigned char *p, const unsigned char *end, unsigned char *tag, size_t *hdr, size_t *len)
 {
 	size_t n, l = 0;
 
 	if (end - p < 2)
 		return -1;
 	*tag = p[0];
+	if ((p[0] & 0x1f) == 0x1f) /* multi-byte tags do not occur here */
+		return -1;
 	if (p[1] < 0x80) {
-		*hdr = 2;
-		*len = p[1];
+		l = p[1];
+		n = 2;
 	} else {
-		n = p[1] & 0x7f;
-		if (n == 0 || n > sizeof(size_t) || (size_t)(end - p) < 2 + n)
+		size_t k = p[1] & 0x7f;
+		if (k == 0 || k > 4 || (size_t)(end - p) < 2 + k)
 			return -1;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < k; i++)
 			l = (l << 8) | p[2 + i];
-		*hdr = 2 + n;
-		*len = l;
+		n = 2 + k;
 	}
-	return *len <= (size_t)(end - p) - *hdr ? 0 : -1;
+	if (l > (size_t)(end - p) - n)
+		return -1;
+	*hdr = n;
+	*len = l;
+	return 0;
+}
+
+/* The tbsCertificate inside a certificate's DER, header included, at
+ * *tbs; its length, or 0 when the DER is not a certificate. */
+static size_t
+der_tbs(const gnutls_datum_t *der, const unsigned char **tbs)
+{
+	const unsigned char *p = der->data, *end = der->data + der->size;
+	unsigned char tag;
+	size_t hdr, len;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... } ... } */
+	if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
+		return 0;
+	p += hdr;
+	end = p + len;
+	if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
+		return 0;
+	*tbs = p;
+	return hdr + len;
+}
+
+/* Locate the subject Name inside a certificate's DER, without parsing the rest. */
+int
+tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len)
+{
+	const unsigned char *p, *end;
+	unsigned char tag;
+	size_t hdr, len, tbs_len = der_tbs(der, &p);
+
+	if (!tbs_len || der_element(p, p + tbs_len, &tag, &hdr, &len) < 0)
+		return -1;
+	end = p + hdr + len;
+	p += hdr;
+	/* [0] version (optional), serial, signature, issuer, validity, subject */
+	if (der_element(p, end, &tag, &hdr, &len) < 0)
+		return -1;
+	if (tag == 0xa0)
+		p += hdr + len;
+	for (int i = 0; i < 4; i++) {
+		if (der_element(p, end, &tag, &hdr, &len) < 0)
+			return -1;
+		p += hdr + len;
+	}
+	if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
+		return -1;
+	*subj = p;
+	*subj_len = hdr + len;
+	return 0;
 }
 
 /* The signed part of a certificate (its tbsCertificate, as sent); free tbs->data. */
@@ -196,26 +250,18 @@ static int
 signed_part(gnutls_x509_crt_t crt, gnutls_datum_t *tbs)
 {
 	gnutls_datum_t der = {NULL, 0};
-	const unsigned char *p, *end;
-	unsigned char tag;
-	size_t hdr, len;
+	const unsigned char *p = NULL;
+	size_t len;
 	int ret = -1;
 
 	tbs->data = NULL;
 	tbs->size = 0;
 	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0)
 		return -1;
-	p = der.data;
-	end = der.data + der.size;
-	if (der_header(p, end, &tag, &hdr, &len) == 0 && tag == 0x30) {
-		p += hdr;
-		end = p + len;
-		if (der_header(p, end, &tag, &hdr, &len) == 0 && tag == 0x30 &&
-		    (tbs->data = gnutls_malloc(hdr + len))) {
-			memcpy(tbs->data, p, hdr + len);
-			tbs->size = (unsigned)(hdr + len);
-			ret = 0;
-		}
+	if ((len = der_tbs(&der, &p)) && (tbs->data = gnutls_malloc(len))) {
+		memcpy(tbs->data, p, len);
+		tbs->size = (unsigned)len;
+		ret = 0;
 	}
 	gnutls_free(der.data);
 	return ret;

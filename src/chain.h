@@ -29,6 +29,9 @@ bool tp_chain_key_ids_match(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 char *tp_chain_dn(gnutls_x509_crt_t crt, bool issuer);
 /* The shortest name for a message: the CN's value when the DN has one. */
 char *tp_short_name(const char *dn);
+/* The subject Name inside a certificate's DER (a hostile input: bounds are
+ * checked at every step); 0, or -1 when the DER is not a certificate. */
+int tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len);
 /* The peer's own certificate in a session, parsed (deinit it), or NULL. */
 gnutls_x509_crt_t tp_chain_peer(gnutls_session_t s);
 /* The short name (tp_short_name) of a certificate's subject; free it. NULL on failure. */

@@ -96,8 +96,8 @@ fail:
 	return -1;
 }
 
-const char *
-tp_file_name(const char *path)
+static const char *
+file_name(const char *path)
 {
 	return strcmp(path, "-") == 0 ? "standard input" : path;
 }
@@ -110,7 +110,7 @@ tp_readable(const char *path, const char *what, char *err, size_t errlen)
 	int fd = open_regular(path, &st, why, sizeof(why));
 
 	if (fd < 0)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, tp_file_name(path), why);
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, file_name(path), why);
 	close(fd);
 	return 0;
 }
@@ -177,7 +177,7 @@ tp_file_load(const char *path, const char *what, gnutls_datum_t *data, char *err
 	char why[256];
 
 	if (tp_file_read(path, data, why, sizeof(why)) < 0)
-		return tp_err(err, errlen, "cannot read %s%s: %s", what, tp_file_name(path), why);
+		return tp_err(err, errlen, "cannot read %s%s: %s", what, file_name(path), why);
 	return 0;
 }
 
@@ -212,7 +212,7 @@ unparsable_certificate(const gnutls_datum_t *data, const char *what, const char 
 			for (const char *c = start; c < p; c++)
 				line += *c == '\n';
 			tp_err(err, errlen, "certificate %zu in %s%s (line %zu) cannot be parsed: %s", count, what,
-			       tp_file_name(path), line, gnutls_strerror(ret));
+			       file_name(path), line, gnutls_strerror(ret));
 			return 0;
 		}
 		p = q;
@@ -243,13 +243,13 @@ tp_no_certificate(const gnutls_datum_t *data, const char *what, const char *path
 		size_t line = eol ? (size_t)(eol - begin) : left;
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
 			if (memmem(begin, line, kinds[i].label, strlen(kinds[i].label))) {
-				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, tp_file_name(path),
+				tp_err(err, errlen, "%s%s holds %s, not a certificate%s", what, file_name(path),
 				       kinds[i].kind, kinds[i].hint);
 				return;
 			}
 	}
 	tp_err(err, errlen, "%s%s holds no certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER", what,
-	       tp_file_name(path));
+	       file_name(path));
 }
 
 static int
@@ -386,7 +386,7 @@ tp_certs_load(const char *path, gnutls_datum_t **certs, size_t *n, char *err, si
 		tp_certs_free(*certs, *n);
 		*certs = NULL;
 		*n = 0;
-		snprintf(err, errlen, "out of memory reading %s", tp_file_name(path));
+		snprintf(err, errlen, "out of memory reading %s", file_name(path));
 		return -1;
 	}
 	return 0;

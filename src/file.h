@@ -15,8 +15,6 @@
 /* The largest file read as a certificate, key, CA bundle or CRL. */
 #define TP_MAX_FILE_BYTES (64 * 1024 * 1024)
 
-/* How messages name path: "-" is "standard input". */
-const char *tp_file_name(const char *path);
 /* Whether path is a regular file this process can read, within the limit:
  * directories, FIFOs, devices and sockets are refused (a FIFO would block,
  * /dev/zero would never end). "-" is standard input, of any kind. */

@@ -138,30 +138,6 @@ tp_findings_finish(struct tp_findings *f)
 	*f = (struct tp_findings){0};
 }
 
-void
-tp_findings_move(struct tp_findings *to, struct tp_findings *from)
-{
-	if (from->n) {
-		struct tp_problem *grown = realloc(to->problems, (to->n + from->n) * sizeof(*grown));
-		if (grown) {
-			memcpy(grown + to->n, from->problems, from->n * sizeof(*grown));
-			to->problems = grown;
-			to->n += from->n;
-			free(from->problems);
-			from->problems = NULL;
-			from->n = 0;
-		}
-	}
-	if (from->error) {
-		if (to->error)
-			problem_free(to->error);
-		free(to->error);
-		to->error = from->error;
-		from->error = NULL;
-	}
-	tp_findings_finish(from);
-}
-
 /* ---- the parts ----------------------------------------------------------- */
 
 void
@@ -173,8 +149,8 @@ tp_tls_facts_finish(struct tp_tls_facts *t)
 	*t = (struct tp_tls_facts){0};
 }
 
-void
-tp_cert_info_finish(struct tp_cert_info *ci)
+static void
+cert_info_finish(struct tp_cert_info *ci)
 {
 	free(ci->subject);
 	free(ci->issuer);
@@ -194,7 +170,7 @@ void
 tp_chain_facts_finish(struct tp_chain_facts *c)
 {
 	for (size_t i = 0; i < c->n; i++)
-		tp_cert_info_finish(&c->certs[i]);
+		cert_info_finish(&c->certs[i]);
 	free(c->certs);
 	*c = (struct tp_chain_facts){0};
 }

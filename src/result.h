@@ -42,8 +42,6 @@ TP_PRINTF(2, 3) void tp_problem_append(struct tp_problem *p, const char *fmt, ..
 /* Give an error another code, keeping its message; the fix follows the code. */
 void tp_problem_recode(struct tp_problem *p, enum tp_code code);
 void tp_findings_finish(struct tp_findings *f);
-/* Move from's findings to the end of to's; from's error replaces to's. */
-void tp_findings_move(struct tp_findings *to, struct tp_findings *from);
 
 /* What a handshake learned. The strings of info point into GnuTLS's static
  * tables or into the members below, which the result owns. */
@@ -63,7 +61,6 @@ struct tp_chain_facts {
 	size_t n_sent; /* given */
 };
 void tp_chain_facts_finish(struct tp_chain_facts *c);
-void tp_cert_info_finish(struct tp_cert_info *ci);
 
 /* What the verification concluded. */
 struct tp_verdict {

@@ -274,67 +274,6 @@ tp_trust_crl_file(const struct tp_trust *t, size_t i)
 
 /* ---- the system bundle index ------------------------------------------- */
 
-/* One DER element at *p: its header and content lengths; 0 or -1. */
-static int
-der_element(const unsigned char *p, const unsigned char *end, unsigned char *tag, size_t *hdr, size_t *len)
-{
-	size_t n, l = 0;
-
-	if (end - p < 2)
-		return -1;
-	*tag = p[0];
-	if ((p[0] & 0x1f) == 0x1f) /* multi-byte tags do not occur here */
-		return -1;
-	if (p[1] < 0x80) {
-		l = p[1];
-		n = 2;
-	} else {
-		size_t k = p[1] & 0x7f;
-		if (k == 0 || k > 4 || (size_t)(end - p) < 2 + k)
-			return -1;
-		for (size_t i = 0; i < k; i++)
-			l = (l << 8) | p[2 + i];
-		n = 2 + k;
-	}
-	if (l > (size_t)(end - p) - n)
-		return -1;
-	*hdr = n;
-	*len = l;
-	return 0;
-}
-
-/* Locate the subject Name inside a certificate's DER, without parsing the rest. */
-int
-tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len)
-{
-	const unsigned char *p = der->data, *end = der->data + der->size;
-	unsigned char tag;
-	size_t hdr, len;
-
-	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... } ... } */
-	for (int i = 0; i < 2; i++) {
-		if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
-			return -1;
-		end = p + hdr + len;
-		p += hdr;
-	}
-	/* [0] version (optional), serial, signature, issuer, validity, subject */
-	if (der_element(p, end, &tag, &hdr, &len) < 0)
-		return -1;
-	if (tag == 0xa0)
-		p += hdr + len;
-	for (int i = 0; i < 4; i++) {
-		if (der_element(p, end, &tag, &hdr, &len) < 0)
-			return -1;
-		p += hdr + len;
-	}
-	if (der_element(p, end, &tag, &hdr, &len) < 0 || tag != 0x30)
-		return -1;
-	*subj = p;
-	*subj_len = hdr + len;
-	return 0;
-}
-
 static const char *
 bundle_path(void)
 {

@@ -50,8 +50,4 @@ bool tp_trust_user_holds(const struct tp_trust *t, gnutls_x509_crt_t crt);
  */
 time_t tp_trust_twin_until(struct tp_trust *t, gnutls_x509_crt_t crt, time_t now);
 
-/* The subject Name inside a certificate's DER (a hostile input: bounds are
- * checked at every step); 0, or -1 when the DER is not a certificate. */
-int tp_der_subject(const gnutls_datum_t *der, const unsigned char **subj, size_t *subj_len);
-
 #endif
