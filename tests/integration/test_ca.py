@@ -374,6 +374,18 @@ class EndToEnd(CaCase):
         rc, out, err = tp("cert", "-", input=b"no certificate here\n")
         self.assertOneLineError(rc, out, err, "standard input holds no certificate")
 
+    def assertBadCertFile(self, path, said):
+        """tlsprobe cert PATH: a one-line error holding said; with --json, the
+        same line and a bad-file object. Returns (object, stderr)."""
+        rc, out, err = tp("cert", path)
+        self.assertOneLineError(rc, out, err, said)
+        rc, out, err = tp("cert", path, "--json")
+        self.assertOneLineError(rc, "", err, said)
+        obj = parse_json_line(out)
+        check_failure(obj, path)
+        self.assertEqual(obj["error"]["code"], "bad-file")
+        return obj, err
+
     def test_cert_file_without_a_certificate_is_a_one_line_error(self):
         d = tempdir(self)
         cases = {
@@ -383,14 +395,7 @@ class EndToEnd(CaCase):
         }
         for what, path in cases.items():
             with self.subTest(what=what):
-                rc, out, err = tp("cert", path)
-                self.assertOneLineError(rc, out, err, path)
-                # with --json, the same line and an object saying it
-                rc, out, err = tp("cert", path, "--json")
-                self.assertOneLineError(rc, "", err, path)
-                obj = parse_json_line(out)
-                check_failure(obj, path)
-                self.assertEqual(obj["error"]["code"], "bad-file")
+                obj, err = self.assertBadCertFile(path, path)
                 self.assertEqual("tlsprobe: %s\n" % obj["error"]["message"], err)
 
     def test_certificate_that_does_not_parse_is_named_with_gnutls_reason(self):
@@ -410,13 +415,7 @@ class EndToEnd(CaCase):
         lines = len(read(self.fullchain).decode().splitlines())
         path = write(os.path.join(d, "chain.pem"), read(self.fullchain).decode() + broken)
         said = "certificate 3 in %s (line %d) cannot be parsed: Duplicate extension" % (path, lines + 1)
-        rc, out, err = tp("cert", path)
-        self.assertOneLineError(rc, out, err, said)
-        rc, out, err = tp("cert", path, "--json")
-        self.assertOneLineError(rc, "", err, said)
-        obj = parse_json_line(out)
-        check_failure(obj, path)
-        self.assertEqual(obj["error"]["code"], "bad-file")
+        obj, _ = self.assertBadCertFile(path, said)
         self.assertIn(said, obj["error"]["message"])
         # the same for a CA file
         rc, out, err = tp("cert", self.fullchain, "--verify", "--ca-file", path)
