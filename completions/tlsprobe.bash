@@ -45,6 +45,15 @@ _tlsprobe()
 				2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur"))
 			return
 			;;
+		--as)
+			# Clients, comma separated: complete the last one.
+			local prefix=
+			[[ $cur == *,* ]] && prefix=${cur%,*},
+			COMPREPLY=($(compgen -P "$prefix" -W 'openssl gnutls python nss chrome go java' \
+				-- "${cur##*,}"))
+			[[ $prefix ]] || COMPREPLY+=($(compgen -W 'all' -- "$cur"))
+			return
+			;;
 		--sni | --host)
 			_known_hosts_real -- "$cur"
 			return
@@ -83,7 +92,7 @@ _tlsprobe()
 		case $command in
 			connect | batch)
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --starttls --timeout
-					--at --ca-file
+					--as --at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
 					--client-cert-wait --client-key --priority --tls-max --tls-min --color
@@ -105,17 +114,17 @@ _tlsprobe()
 				opts='--connect-to --max-time --proxy --resolve --data -H
 					--header --http1.1 --http2 -L --location --max-redirs -X
 					--method --expect-body --expect-header --expect-status
-					--max-ms --at --ca-file --crit-days --crl -k --insecure
+					--max-ms --as --at --ca-file --crit-days --crl -k --insecure
 					--no-system-ca --warn-days --client-cert --client-key
 					--color --format --json -q --quiet -v --verbose'
 				;;
 			cert)
-				opts='--at --ca-file --crit-days --crl --host --no-system-ca
+				opts='--as --at --ca-file --crit-days --crl --host --no-system-ca
 					--verify --warn-days --color --format --json -q --quiet
 					-v --verbose'
 				;;
 			ca)
-				opts='--at --crit-days --crl --host --warn-days --ca --cert
+				opts='--as --at --crit-days --crl --host --warn-days --ca --cert
 					--client --csr --days --force --key --key-type --name
 					--no-intermediate --out --color --format --json -q
 					--quiet -v --verbose'
@@ -130,7 +139,7 @@ _tlsprobe()
 	local i operands=()
 	for ((i = start; i < cword; i++)); do
 		case ${words[i]} in
-			--sni | --starttls | --timeout | --at | --ca-file | --crit-days | --crl | \
+			--sni | --starttls | --timeout | --as | --at | --ca-file | --crit-days | --crl | \
 				--warn-days | --alpn | --client-cert | --client-cert-wait | --client-key | --priority | \
 				--tls-max | --tls-min | --color | --format | -P | --parallel | \
 				--base-port | --cert | --handshake-timeout | --key | --listen | \

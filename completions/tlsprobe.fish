@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -55,6 +55,16 @@ function __tlsprobe_scenarios
     set -l program (commandline -opc)[1]
     echo all
     $program serve --list-scenarios 2>/dev/null | string match -rv '^SCENARIO ' | string replace -r ' .*' ''
+end
+
+# --as: clients, comma separated; complete the last one.
+function __tlsprobe_clients
+    set -l token (commandline -ct | string replace -r -- '^--as=' '')
+    set -l prefix (string match -r -- '^.*,' $token)
+    printf '%s\t%s\n' "$prefix"openssl 'OpenSSL 3: curl, wget' "$prefix"gnutls 'GnuTLS: gnutls-cli, apt' \
+        "$prefix"python "Python's ssl, as of 3.13" "$prefix"nss 'NSS (vfychain; Firefox differs)' \
+        "$prefix"chrome "Chrome's verifier" "$prefix"go "Go's crypto/x509" "$prefix"java "The JDK's PKIX"
+    test -n "$prefix"; or printf '%s\t%s\n' all 'Every client (the default)'
 end
 
 # A TARGET is a host (host, host:port, [v6addr]:port, https://URL), never a
@@ -87,6 +97,7 @@ complete -c tlsprobe -n $c -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'S
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
 # connect and batch: Trust and verification
+complete -c tlsprobe -n $c -l as -x -a '(__tlsprobe_clients)' -d 'Judge as these clients only (comma separated)'
 complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
 complete -c tlsprobe -n $c -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
@@ -171,6 +182,7 @@ complete -c tlsprobe -n $h -l client-key -r -F -d 'Private key of --client-cert'
 
 # fetch, cert and ca check: judging a chain, and output
 set -l j '__tlsprobe_using fetch; or __tlsprobe_using cert; or __tlsprobe_using ca'
+complete -c tlsprobe -n $j -l as -x -a '(__tlsprobe_clients)' -d 'Judge as these clients only (comma separated)'
 complete -c tlsprobe -n $j -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $j -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
 complete -c tlsprobe -n $j -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'

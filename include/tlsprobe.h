@@ -78,6 +78,9 @@ enum tp_code {
 	TP_OCSP_MISSING,
 	TP_CHAIN_ORDER,
 	TP_KEY_ID_MISMATCH,
+	TP_UNKNOWN_CRITICAL_EXTENSION,
+	TP_PROFILE_VIOLATION,
+	TP_OBSOLETE_PROTOCOL,
 	TP_CLIENT_CERT_UNCONFIRMED,
 	TP_OUTLIVES_ISSUER,
 	TP_WEAK_KEY,
@@ -167,6 +170,8 @@ void tp_config_set_insecure(struct tp_config *cfg, bool insecure);
 /* Judge validity as if at this time; 0 means now. */
 void tp_config_set_time(struct tp_config *cfg, time_t at);
 int tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit);
+/* The clients whose verdicts count (bits 1 << enum tp_client; 0: all). */
+void tp_config_set_clients(struct tp_config *cfg, unsigned clients);
 /* Check the leaf for clientAuth instead of serverAuth (mutual TLS certificates). */
 void tp_config_set_client_purpose(struct tp_config *cfg, bool client);
 /* Make the priority string and credentials; called by tp_probe if needed. */
@@ -230,8 +235,40 @@ struct tp_problem {
 	char *subject;  /* that certificate's subject, or NULL */
 	char *message;
 	char *fix;
-	bool waived; /* reported, but --insecure keeps it from the status */
+	bool waived;         /* reported, but --insecure keeps it from the status */
+	unsigned refused_by; /* the clients that refuse the chain for it: bits 1 << enum tp_client */
+	unsigned rule;       /* which rule of the client model it breaks (an internal number), 0: none */
 };
+
+/*
+ * The clients people run, each with its default settings and the same
+ * trust anchors, and what each would do with the server (clients.c).
+ */
+enum tp_client {
+	TP_CLIENT_OPENSSL, /* OpenSSL 3 at security level 2: curl, wget, Ruby, PHP */
+	TP_CLIENT_GNUTLS,  /* GnuTLS's default profile: gnutls-cli, Debian's wget and apt */
+	TP_CLIENT_PYTHON,  /* ssl.create_default_context() as of Python 3.13 */
+	TP_CLIENT_NSS,     /* NSS's verifier: Firefox, vfychain, tstclnt */
+	TP_CLIENT_CHROME,  /* Chrome's verifier */
+	TP_CLIENT_GO,      /* Go's crypto/x509 */
+	TP_CLIENT_JAVA,    /* the JDK's PKIX with its default security properties */
+	TP_CLIENT_COUNT
+};
+#define TP_CLIENTS_ALL ((1u << TP_CLIENT_COUNT) - 1)
+
+struct tp_client_verdict {
+	enum tp_client client;
+	int accepts;      /* 1, 0, or -1 when the probe could not get far enough to judge */
+	const char *says; /* the words it prints when it refuses, or NULL */
+	const char *why;  /* the finding it refuses for, or why it accepts regardless, or NULL */
+};
+
+/* "openssl", "gnutls", ...: the names --as takes; NULL out of range. */
+const char *tp_client_name(enum tp_client client);
+/* "OpenSSL (curl, wget)", for people. */
+const char *tp_client_title(enum tp_client client);
+/* The client of that name, or -1. */
+int tp_client_lookup(const char *name);
 
 struct tp_result;
 
@@ -272,6 +309,9 @@ size_t tp_result_problem_count(const struct tp_result *r);
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i);
 /* The probe error, or NULL when the probe got through. */
 const struct tp_problem *tp_result_error(const struct tp_result *r);
+/* What each client judged (those of tp_config_set_clients, in enum order). */
+size_t tp_result_client_count(const struct tp_result *r);
+const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i);
 
 /* ---- making keys and certificates (pki.c) ------------------------------ */
 

@@ -114,7 +114,7 @@ worker(void *arg)
 			if (r) {
 				r->timing.total_ms = 0;
 				tp_fail(&r->found, TP_INVALID_TARGET, "%s", err);
-				tp_result_judge(r, b->cfg->insecure);
+				tp_result_judge(r, b->cfg->insecure, b->cfg->clients);
 			}
 		}
 		tp_target_finish(&t);

@@ -550,6 +550,6 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 out:
-	tp_result_judge(r, cfg->insecure);
+	tp_result_judge(r, cfg->insecure, cfg->clients);
 	return r;
 }

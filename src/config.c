@@ -224,6 +224,12 @@ tp_config_set_family(struct tp_config *cfg, int family)
 }
 
 void
+tp_config_set_clients(struct tp_config *cfg, unsigned clients)
+{
+	cfg->clients = clients & TP_CLIENTS_ALL;
+}
+
+void
 tp_config_set_insecure(struct tp_config *cfg, bool insecure)
 {
 	cfg->insecure = insecure;

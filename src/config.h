@@ -25,6 +25,7 @@ struct tp_config {
 	bool insecure;
 	bool ocsp_required;
 	bool client_purpose;
+	unsigned clients; /* whose verdicts count: 1 << enum tp_client, 0 for all */
 	time_t at;
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "chain.h"
+#include "clients.h"
 #include "diagnose.h"
 #include "trust.h"
 
@@ -184,15 +185,16 @@ explain_unknown_issuer(struct chain *c)
 	char from_files[400];
 	gnutls_datum_t dn;
 	enum tp_trust_source src = TP_TRUST_NONE;
-	struct tp_problem *p;
+	struct tp_problem *p = NULL;
 
 	describe_user_cas(c, from_files, sizeof(from_files));
 
 	if (ci->self_signed) {
 		if (top == 0) {
-			tp_find(f, TP_SELF_SIGNED, 0,
-				"%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
-				from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
+			p = tp_find(f, TP_SELF_SIGNED, 0,
+				    "%s a self-signed certificate for '%s'; no trusted CA vouches for it%s",
+				    from_file(c) ? "the file holds" : "the server sent", top_cn, from_files);
+			tp_problem_rule(p, TP_RULE_SELF_SIGNED);
 		} else {
 			enum tp_trust_source same = TP_TRUST_NONE;
 			if (gnutls_x509_crt_get_raw_dn(c->certs[top], &dn) == 0) {
@@ -200,17 +202,19 @@ explain_unknown_issuer(struct chain *c)
 				gnutls_free(dn.data);
 			}
 			if (same != TP_TRUST_NONE)
-				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
+				p = tp_find(
+					f, TP_UNTRUSTED_ROOT, (int)top,
 					"the chain ends at the root CA '%s' (%s, SHA-256 %s); %s holds a CA of that "
 					"name, but not this one (same name, different key)",
 					top_cn, from_file(c) ? "in the file" : "sent by the server", ci->sha256,
 					same == TP_TRUST_USER ? "the --ca-file" : "the system trust store");
 			else
-				tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
-					"the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
-					"trust store%s",
-					top_cn, from_file(c) ? "in the file" : "sent by the server", ci->sha256,
-					from_files);
+				p = tp_find(f, TP_UNTRUSTED_ROOT, (int)top,
+					    "the chain ends at the root CA '%s' (%s, SHA-256 %s), which is not in the "
+					    "trust store%s",
+					    top_cn, from_file(c) ? "in the file" : "sent by the server", ci->sha256,
+					    from_files);
+			tp_problem_rule(p, TP_RULE_ROOT_UNTRUSTED);
 		}
 		goto out;
 	}
@@ -244,13 +248,12 @@ explain_unknown_issuer(struct chain *c)
 			    "'%s' is a private or unknown root, or one more intermediate the server should send",
 			    top_cn, issuer_cn, from_files, issuer_cn);
 		tp_problem_set_fix(p,
-				   "If '%s' is your own root CA, trust it on the client: give it the root's "
-				   "certificate (root.pem from 'tlsprobe ca init'): tlsprobe --ca-file root.pem; curl "
-				   "--cacert root.pem; Python requests verify='root.pem'; SSL_CERT_FILE=root.pem for "
-				   "OpenSSL-based tools; Debian system-wide: copy it to "
-				   "/usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. If '%s' "
-				   "is an intermediate, the server must send it after '%s'.",
-				   issuer_cn, issuer_cn, top_cn);
+				   "If '%s' is an intermediate, the server must send it after '%s'. If it is your "
+				   "own root CA, trust it on the client: give it the root's certificate (root.pem "
+				   "from 'tlsprobe ca init'): tlsprobe --ca-file root.pem.",
+				   issuer_cn, top_cn);
+		tp_problem_rule(p, TP_RULE_UNTRUSTED_CA);
+		goto out;
 	} else {
 		char aia[600] = "";
 		if (ci->n_ca_issuers)
@@ -273,6 +276,8 @@ explain_unknown_issuer(struct chain *c)
 					   "client: tlsprobe --ca-file root.pem, curl --cacert root.pem.",
 					   tp_reason_get(TP_MISSING_INTERMEDIATE)->fix, aia, issuer_cn);
 	}
+	/* Chrome fetches an issuer from the URL the certificate names. */
+	tp_problem_rule(p, ci->n_ca_issuers ? TP_RULE_NO_ISSUER_AIA : TP_RULE_NO_ISSUER);
 out:
 	free(issuer_cn);
 	free(top_cn);
@@ -291,6 +296,7 @@ explain_bad_signature(struct chain *c)
 			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
 			"certificate %s (#%zu): same name, different key",
 			a, b, b, from_file(c) ? "in the file" : "the server sent", j);
+		tp_problem_rule(p, TP_RULE_BAD_SIGNATURE);
 		tp_problem_set_fix(p,
 				   "The server sends the wrong '%s' certificate, perhaps an old one from before "
 				   "the CA changed keys: install the intermediate your CA issued with this "
@@ -301,12 +307,13 @@ explain_bad_signature(struct chain *c)
 	}
 }
 
-/* Why issuer cannot sign certificates, or NULL when it can. */
+/* Why issuer cannot sign certificates (and the rule in *rule), or NULL when it can. */
 static const char *
-not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci)
+not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci, enum tp_rule *rule)
 {
 	unsigned usage = 0, critical = 0;
 
+	*rule = TP_RULE_NOT_CA;
 	/* An X.509 v1 root predates basicConstraints; GnuTLS accepts it as a trusted anchor. */
 	if (!ci->is_ca && gnutls_x509_crt_get_version(issuer) == 1 && ci->self_signed)
 		return NULL;
@@ -315,6 +322,7 @@ not_a_ca(gnutls_x509_crt_t issuer, const struct tp_cert_info *ci)
 		       "CA (only a trusted root may be version 1)";
 	if (!ci->is_ca)
 		return "it is not a CA certificate (no basicConstraints CA:TRUE)";
+	*rule = TP_RULE_NO_CERT_SIGN;
 	if (gnutls_x509_crt_get_key_usage(issuer, &usage, &critical) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
 		return "its keyUsage does not allow signing certificates (no keyCertSign)";
 	return NULL;
@@ -328,11 +336,13 @@ check_issuers(struct chain *c)
 
 	for (size_t k = 0; k + 1 < c->len; k++) {
 		size_t i = c->path[k], j = c->path[k + 1];
-		const char *why = not_a_ca(c->certs[j], &c->info[j]);
+		enum tp_rule rule;
+		const char *why = not_a_ca(c->certs[j], &c->info[j], &rule);
 		if (!why)
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		tp_find(c->f, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why);
+		tp_problem_rule(tp_find(c->f, TP_ISSUER_NOT_CA, (int)j, "'%s' was signed by '%s', but %s", a, b, why),
+				rule);
 		free(a);
 		free(b);
 		found++;
@@ -363,9 +373,10 @@ check_signature_algorithms(struct chain *c)
 		if (c->info[i].self_signed || !weak_hash(c->certs[i], &h))
 			continue;
 		char *a = tp_short_name(subj(c, i));
-		tp_find(c->f, TP_INSECURE_ALGORITHM, (int)i,
-			"'%s' is signed with %s (%s), which current clients refuse as forgeable", a,
-			h ? h : "a broken hash", c->info[i].sig_alg);
+		struct tp_problem *p = tp_find(c->f, TP_INSECURE_ALGORITHM, (int)i,
+					       "'%s' is signed with %s (%s), which current clients refuse as forgeable",
+					       a, h ? h : "a broken hash", c->info[i].sig_alg);
+		tp_problem_rule(p, h && strcmp(h, "SHA1") == 0 ? TP_RULE_SHA1 : TP_RULE_MD5);
 		free(a);
 		found++;
 	}
@@ -393,6 +404,12 @@ check_key_sizes(struct chain *c, bool refused)
 			ci->key_bits, ci->key_type, min, refused ? ", and GnuTLS refuses this chain for it" : "");
 		if (refused)
 			tp_problem_grade(p, TP_GRADE_REFUSED);
+		if (min == 256)
+			tp_problem_rule(p, ci->key_bits < 224 ? TP_RULE_EC_WEAK : TP_RULE_NONE);
+		else
+			tp_problem_rule(p, ci->key_bits < 1024 ? TP_RULE_KEY_TINY
+					   : i == 0            ? TP_RULE_RSA_EE_WEAK
+							       : TP_RULE_RSA_CA_WEAK);
 		free(a);
 		found++;
 	}
@@ -459,9 +476,10 @@ check_path_lengths(struct chain *c, unsigned status)
 			continue;
 		char *a = path_ca_name(c, k);
 		if ((int)below > pathlen) {
-			tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
-				"%s allows %d CA%s below it (pathlen:%d), but the chain has %zu", a ? a : "?", pathlen,
-				pathlen == 1 ? "" : "s", pathlen, below);
+			tp_problem_rule(tp_find(c->f, TP_PATHLEN_EXCEEDED, path_ca_index(c, k),
+						"%s allows %d CA%s below it (pathlen:%d), but the chain has %zu",
+						a ? a : "?", pathlen, pathlen == 1 ? "" : "s", pathlen, below),
+					TP_RULE_PATHLEN);
 			found++;
 		} else if ((status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE) && (int)(below + self_issued) > pathlen) {
 			char *x = tp_short_name(subj(c, first));
@@ -471,6 +489,7 @@ check_path_lengths(struct chain *c, unsigned status)
 				"(pathlen:%d), which RFC 5280 6.1.4 does not; OpenSSL accepts the chain",
 				first, x ? x : "?", self_issued > 1 ? " and the other self-issued ones" : "",
 				a ? a : "?", pathlen);
+			tp_problem_rule(p, TP_RULE_PATHLEN_SELF_ISSUED);
 			tp_problem_set_fix(p,
 					   "The chain is valid by RFC 5280, but GnuTLS clients refuse it: for them, "
 					   "issue the certificate under a key whose path holds no self-issued "
@@ -592,11 +611,15 @@ check_name_constraints(struct chain *c)
 		describe_constraints(nc, rules, sizeof(rules));
 		gnutls_x509_name_constraints_deinit(nc);
 		char *a = path_ca_name(c, k);
-		tp_find(c->f, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
-			"%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
-			"certificate (#0) has names outside them: %s%s",
-			k < c->len ? "the CA " : "", a ? a : "?", *rules ? " (it " : "", rules, *rules ? ")" : "",
-			names, rest);
+		/* The trust anchor's own constraints: some clients do not apply them. */
+		bool anchor = k == c->len || (k + 1 == c->len && c->anchored && !c->anchor);
+		struct tp_problem *p =
+			tp_find(c->f, TP_NAME_CONSTRAINTS, path_ca_index(c, k),
+				"%s%s may only certify names inside its nameConstraints%s%s%s, and the server's "
+				"certificate (#0) has names outside them: %s%s",
+				k < c->len ? "the CA " : "", a ? a : "?", *rules ? " (it " : "", rules,
+				*rules ? ")" : "", names, rest);
+		tp_problem_rule(p, anchor ? TP_RULE_ANCHOR_NAME_CONSTRAINTS : TP_RULE_NAME_CONSTRAINTS);
 		free(a);
 		found++;
 	}
@@ -628,7 +651,7 @@ check_key_ids(struct chain *c, bool refused)
 				  "up by that identifier, do not find it, and refuse the chain"
 				: "");
 		if (refused) {
-			tp_problem_grade(p, TP_GRADE_REFUSED);
+			tp_problem_rule(p, TP_RULE_KEY_ID_MISMATCH);
 			tp_problem_set_fix(p,
 					   "Reissue '%s' from '%s' with a correct authorityKeyIdentifier (the "
 					   "issuer's subjectKeyIdentifier): a CA that writes the wrong one is "
@@ -641,6 +664,170 @@ check_key_ids(struct chain *c, bool refused)
 		found++;
 	}
 	return found;
+}
+
+/* Extensions every client of the model handles when critical (RFC 5280 4.2). */
+static const char *const handled[] = {
+	"2.5.29.15", "2.5.29.17", "2.5.29.19", "2.5.29.30", "2.5.29.32",
+	"2.5.29.33", "2.5.29.36", "2.5.29.37", "2.5.29.54",
+};
+
+/* A certificate's extensions marked critical: unknown ones, and key identifiers. Returns how many unknown. */
+static size_t
+check_critical_extensions(struct chain *c, gnutls_x509_crt_t crt, int index, const char *who)
+{
+	size_t unknown = 0;
+
+	for (unsigned i = 0;; i++) {
+		char oid[128];
+		size_t size = sizeof(oid);
+		unsigned critical = 0;
+		bool known = false;
+		int ret = gnutls_x509_crt_get_extension_info(crt, i, oid, &size, &critical);
+		if (ret == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (ret < 0)
+			break;
+		if (!critical)
+			continue;
+		if (strcmp(oid, "2.5.29.14") == 0 || strcmp(oid, "2.5.29.35") == 0) {
+			struct tp_problem *p =
+				tp_find(c->f, TP_PROFILE_VIOLATION, index,
+					"%s marks its %s critical, which RFC 5280 4.2.1.%s forbids; clients that do "
+					"not process it as a critical extension refuse the certificate",
+					who, oid[8] == '4' ? "subjectKeyIdentifier" : "authorityKeyIdentifier",
+					oid[8] == '4' ? "2" : "1");
+			tp_problem_rule(p, TP_RULE_CRITICAL_KEY_ID);
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(handled) / sizeof(handled[0]); k++)
+			known = known || strcmp(oid, handled[k]) == 0;
+		if (known)
+			continue;
+		tp_problem_rule(tp_find(c->f, TP_UNKNOWN_CRITICAL_EXTENSION, index,
+					"%s has an extension marked critical that clients do not know (OID %s): "
+					"RFC 5280 4.2 makes them refuse the certificate",
+					who, oid),
+				TP_RULE_UNKNOWN_CRITICAL);
+		unknown++;
+	}
+	return unknown;
+}
+
+/* Whether crt's subject is an empty name (a SEQUENCE of no RDNs). */
+static bool
+empty_subject(gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t dn = {NULL, 0};
+	bool empty = gnutls_x509_crt_get_raw_dn(crt, &dn) == 0 && dn.size == 2;
+
+	gnutls_free(dn.data);
+	return empty;
+}
+
+/* The leaf's extendedKeyUsage holds anyExtendedKeyUsage and not the purpose checked. */
+static bool
+any_eku_only(gnutls_x509_crt_t crt, const char *purpose)
+{
+	bool any = false, wanted = false;
+
+	for (unsigned i = 0;; i++) {
+		char oid[128];
+		size_t size = sizeof(oid);
+		if (gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &size, NULL) < 0)
+			break;
+		any = any || strcmp(oid, "2.5.29.37.0") == 0;
+		wanted = wanted || strcmp(oid, purpose) == 0;
+	}
+	return any && !wanted;
+}
+
+/*
+ * What RFC 5280 and the CA/Browser Forum's profile ask of each certificate
+ * on the path and of the trust anchor, beyond what GnuTLS checks: the
+ * clients of the model differ on them, and the rules say which refuse.
+ * Returns how many unknown critical extensions there are.
+ */
+static size_t
+check_profile(struct chain *c)
+{
+	size_t unknown = 0;
+	const char *purpose = c->cfg->client_purpose ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER;
+
+	for (size_t k = 0; k <= c->len; k++) {
+		gnutls_x509_crt_t crt = k == 0 ? c->certs[0] : path_ca(c, k);
+		int index = k == 0 ? 0 : path_ca_index(c, k);
+		unsigned critical = 0, ca = 0, san_critical = 0;
+		int pathlen = -1;
+		char san[8];
+		size_t san_size = sizeof(san);
+		if (!crt)
+			continue;
+		char *who =
+			k == 0 ? tp_strdupf("the %s certificate '%s'", from_file(c) ? "leaf" : "server's", subj(c, 0))
+			       : path_ca_name(c, k);
+		unknown += check_critical_extensions(c, crt, index, who ? who : "a certificate");
+		if (gnutls_x509_crt_get_basic_constraints(crt, &critical, &ca, &pathlen) >= 0 && ca && !critical &&
+		    k > 0)
+			tp_problem_rule(tp_find(c->f, TP_PROFILE_VIOLATION, index,
+						"%s is a CA whose basicConstraints is not marked critical, as RFC "
+						"5280 4.2.1.9 requires of a CA",
+						who ? who : "?"),
+					TP_RULE_BC_NOT_CRITICAL);
+		if (empty_subject(crt) &&
+		    gnutls_x509_crt_get_subject_alt_name(crt, 0, san, &san_size, &san_critical) !=
+			    GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE &&
+		    !san_critical)
+			tp_problem_rule(tp_find(c->f, TP_PROFILE_VIOLATION, index,
+						"%s has an empty subject and its subjectAltName is not marked "
+						"critical, as RFC 5280 4.2.1.6 requires then",
+						k == 0 ? "the server's certificate"
+						: who  ? who
+						       : "?"),
+					TP_RULE_EMPTY_SUBJECT_SAN);
+		free(who);
+	}
+	if (any_eku_only(c->certs[0], purpose))
+		tp_problem_rule(tp_find(c->f, TP_PURPOSE_MISMATCH, 0,
+					"the certificate's extendedKeyUsage names anyExtendedKeyUsage but not %s: "
+					"OpenSSL and NSS do not take the one for the other",
+					c->cfg->client_purpose ? "clientAuth" : "serverAuth"),
+				TP_RULE_ANY_EKU_ONLY);
+	if (c->info[0].is_ca && !c->info[0].self_signed)
+		tp_problem_rule(tp_find(c->f, TP_PROFILE_VIOLATION, 0,
+					"the %s certificate is a CA certificate (basicConstraints CA:TRUE); the CA/"
+					"Browser Forum's profile forbids that, and NSS refuses it",
+					c->cfg->client_purpose ? "client" : "server's"),
+				TP_RULE_LEAF_IS_CA);
+	/* Key identifiers: RFC 5280 4.2.1.1 and 4.2.1.2 (none of the clients refuses their absence). */
+	for (size_t k = 0; k < c->len; k++) {
+		size_t i = c->path[k];
+		unsigned char id[64];
+		size_t size = sizeof(id);
+		const char *missing = NULL;
+		/* A version 1 certificate has no extensions to hold them. */
+		if (gnutls_x509_crt_get_version(c->certs[i]) < 3)
+			continue;
+		if (!c->info[i].self_signed && gnutls_x509_crt_get_authority_key_id(c->certs[i], id, &size, NULL) ==
+						       GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			missing = "authorityKeyIdentifier";
+		size = sizeof(id);
+		if (!missing && c->info[i].is_ca &&
+		    gnutls_x509_crt_get_subject_key_id(c->certs[i], id, &size, NULL) ==
+			    GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			missing = "subjectKeyIdentifier";
+		if (!missing)
+			continue;
+		char *cn = tp_short_name(subj(c, i));
+		tp_problem_rule(tp_find(c->f, TP_PROFILE_VIOLATION, (int)i,
+					"'%s' has no %s, which RFC 5280 requires of a CA's certificates; none "
+					"of the default clients refuses it, but strict verifiers (OpenSSL's "
+					"X509_STRICT in its newer releases) do",
+					cn ? cn : "?", missing),
+				TP_RULE_MISSING_KEY_ID);
+		free(cn);
+	}
+	return unknown;
 }
 
 /* A certificate that outlives its issuer stops working when the issuer expires. */
@@ -824,15 +1011,16 @@ explain_names(struct chain *c, const char *name)
 	const struct tp_cert_info *leaf = &c->info[0];
 	char covers[1024] = "";
 	size_t used = 0;
+	struct tp_problem *p;
 
 	if (gnutls_x509_crt_check_hostname2(c->certs[0], name, 0)) {
-		struct tp_problem *p = NULL;
+		p = NULL;
 		if (!leaf->n_sans)
 			p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
 				    "'%s' matches only the certificate's subject CN: it has no subjectAltName, "
-				    "and browsers, Go and Python ignore the CN",
+				    "and browsers and Go ignore the CN",
 				    name);
-		tp_problem_grade(p, TP_GRADE_ADVISORY);
+		tp_problem_rule(p, TP_RULE_CN_ONLY);
 		return;
 	}
 	c->v->hostname_ok = false;
@@ -847,20 +1035,21 @@ explain_names(struct chain *c, const char *name)
 	if (leaf->n_sans) {
 		const char *wild = wildcard_near_miss(leaf, name);
 		if (wild)
-			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
-				"the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
-				"exactly one label, so it covers names like 'www%s', not '%s')",
-				name, covers, wild, wild + 1, name);
+			p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
+				    "the certificate does not cover '%s'; it covers: %s (the '*' in '%s' stands for "
+				    "exactly one label, so it covers names like 'www%s', not '%s')",
+				    name, covers, wild, wild + 1, name);
 		else
-			tp_find(c->f, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
-				name, covers);
+			p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0, "the certificate does not cover '%s'; it covers: %s",
+				    name, covers);
 	} else {
 		char *cn = tp_short_name(leaf->subject);
-		tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
-			"the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'", name,
-			cn);
+		p = tp_find(c->f, TP_HOSTNAME_MISMATCH, 0,
+			    "the certificate does not cover '%s'; it has no subjectAltName, only the subject '%s'",
+			    name, cn);
 		free(cn);
 	}
+	tp_problem_rule(p, TP_RULE_HOSTNAME);
 }
 
 /* A time span in the unit a person would use: "5 minutes", "3 hours", "12 days". */
@@ -952,10 +1141,12 @@ explain_anchor_validity(struct chain *c, time_t now, const char *when)
 		format_span(difftime(from, now), span, sizeof(span));
 		p = tp_find(c->f, TP_NOT_YET_VALID, index, "%s is not valid before %s, %s from now %s", what, date,
 			    span, when);
+		tp_problem_rule(p, TP_RULE_ANCHOR_NOT_YET_VALID);
 	} else if (now > until) {
 		tp_format_date(until, date, sizeof(date));
 		format_span(difftime(now, until), span, sizeof(span));
 		p = tp_find(c->f, TP_EXPIRED, index, "%s expired on %s, %s ago %s", what, date, span, when);
+		tp_problem_rule(p, TP_RULE_ANCHOR_EXPIRED);
 	} else {
 		tp_format_date(until, date, sizeof(date));
 		format_span(difftime(until, now), span, sizeof(span));
@@ -997,6 +1188,7 @@ explain_validity(struct chain *c, time_t now)
 			struct tp_problem *p =
 				tp_find(c->f, TP_NOT_YET_VALID, (int)i, "'%s' is not valid before %s, %s from now %s",
 					cn, date, span, when);
+			tp_problem_rule(p, TP_RULE_NOT_YET_VALID);
 			if (p && !cfg->at && difftime(ci->not_before, now) < 86400)
 				tp_problem_set_fix(p,
 						   "So close to its start, a clock is the likelier culprit: check this "
@@ -1007,6 +1199,7 @@ explain_validity(struct chain *c, time_t now)
 			format_span(difftime(now, ci->not_after), span, sizeof(span));
 			struct tp_problem *p = tp_find(c->f, TP_EXPIRED, (int)i, "'%s' expired on %s, %s ago %s", cn,
 						       date, span, when);
+			tp_problem_rule(p, TP_RULE_EXPIRED);
 			if (p && i > 0 && ci->is_ca)
 				tp_problem_set_fix(p,
 						   "'%s' is a CA certificate in the %s chain: replace it with the "
@@ -1045,7 +1238,9 @@ verify(struct chain *c)
 
 	build_path(c, ret == 0 && status == 0);
 	if (ret < 0) {
-		tp_find(c->f, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s", gnutls_strerror(ret));
+		tp_problem_rule(tp_find(c->f, TP_VERIFY_FAILED, -1, "the chain could not be verified: %s",
+					gnutls_strerror(ret)),
+				TP_RULE_GNUTLS);
 		status = GNUTLS_CERT_INVALID;
 	}
 	if (status) {
@@ -1078,8 +1273,9 @@ explain_status(struct chain *c, unsigned status)
 		else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
 			explain_unknown_issuer(c);
 		else
-			tp_find(c->f, TP_SIGNATURE_FAILURE, -1,
-				"a signature in the chain does not verify with its issuer's key");
+			tp_problem_rule(tp_find(c->f, TP_SIGNATURE_FAILURE, -1,
+						"a signature in the chain does not verify with its issuer's key"),
+					TP_RULE_BAD_SIGNATURE);
 		explained |= GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNATURE_FAILURE;
 	}
 	/* GnuTLS says SIGNER_NOT_CA, or, when the non-CA is below a CA with
@@ -1090,9 +1286,10 @@ explain_status(struct chain *c, unsigned status)
 	} else if (status & GNUTLS_CERT_SIGNER_NOT_CA) {
 		/* A trusted anchor that is no CA: GnuTLS flags its constraints
 		 * too, for the same reason, so one finding says both. */
-		tp_find(c->f, TP_ISSUER_NOT_CA, -1,
-			"a certificate in the chain was signed by one that may not sign certificates (the "
-			"trusted anchor, or a CA whose constraints forbid it)");
+		tp_problem_rule(tp_find(c->f, TP_ISSUER_NOT_CA, -1,
+					"a certificate in the chain was signed by one that may not sign certificates "
+					"(the trusted anchor, or a CA whose constraints forbid it)"),
+				TP_RULE_NOT_CA);
 		explained |= GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE;
 	}
 	explained |= GNUTLS_CERT_SIGNER_NOT_CA;
@@ -1102,9 +1299,10 @@ explain_status(struct chain *c, unsigned status)
 	size_t weak = check_signature_algorithms(c) + check_key_sizes(c, refused);
 	if (refused) {
 		if (!weak)
-			tp_find(c->f, TP_INSECURE_ALGORITHM, -1,
-				"GnuTLS refuses an algorithm in the chain, or in the trusted root that anchors "
-				"it, as insecure");
+			tp_problem_rule(tp_find(c->f, TP_INSECURE_ALGORITHM, -1,
+						"GnuTLS refuses an algorithm in the chain, or in the trusted root "
+						"that anchors it, as insecure"),
+					TP_RULE_GNUTLS);
 		explained |= GNUTLS_CERT_INSECURE_ALGORITHM;
 	}
 	check_order(c);
@@ -1116,6 +1314,7 @@ explain_status(struct chain *c, unsigned status)
 					 "cannot be used as a client certificate"
 				       : "the certificate's extendedKeyUsage does not include serverAuth: it is "
 					 "not meant for a TLS server (a client certificate, perhaps)");
+		tp_problem_rule(p, TP_RULE_PURPOSE);
 		if (client)
 			tp_problem_set_fix(p, "Reissue it as a client certificate: extendedKeyUsage must include "
 					      "clientAuth (tlsprobe ca issue --client).");
@@ -1126,6 +1325,8 @@ explain_status(struct chain *c, unsigned status)
 	if (!key_ids)
 		check_key_ids(c, false);
 	check_lifetimes(c);
+	if (check_profile(c))
+		explained |= GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS;
 	return explained;
 }
 
@@ -1157,7 +1358,9 @@ tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings 
 	if (unexplained) {
 		gnutls_datum_t out = {NULL, 0};
 		gnutls_certificate_verification_status_print(unexplained, GNUTLS_CRT_X509, &out, 0);
-		tp_find(f, TP_VERIFY_FAILED, -1, "GnuTLS reports: %s", out.data ? (char *)out.data : "invalid");
+		tp_problem_rule(
+			tp_find(f, TP_VERIFY_FAILED, -1, "GnuTLS reports: %s", out.data ? (char *)out.data : "invalid"),
+			TP_RULE_GNUTLS);
 		gnutls_free(out.data);
 	}
 	if (name) {

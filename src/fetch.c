@@ -749,7 +749,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 		map_curl_error(r, rc, r->fetch.curl_message, os_errno);
 out:
 	transfer_finish(&t);
-	tp_result_judge(r, cfg->insecure);
+	tp_result_judge(r, cfg->insecure, cfg->clients);
 	return r;
 }
 

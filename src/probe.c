@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "clients.h"
 #include "clock.h"
 #include "diagnose.h"
 #include "net.h"
@@ -118,7 +119,7 @@ tp_examine(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs
 	struct tp_result *r = tp_examine_unjudged(cfg, label, certs, n, name, verify);
 
 	if (r)
-		tp_result_judge(r, cfg->insecure);
+		tp_result_judge(r, cfg->insecure, cfg->clients);
 	return r;
 }
 
@@ -188,6 +189,9 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 		if (v < lo || v > hi) {
 			if (e->code != TP_PROTOCOL_VERSION)
 				tp_problem_recode(e, TP_PROTOCOL_VERSION);
+			/* Its best is a version current clients refuse too. */
+			if (v < GNUTLS_TLS1_2)
+				tp_problem_rule(e, TP_RULE_OLD_TLS);
 			tp_problem_append(e, "offered every version, the server chose %s, which %s", name,
 					  limited ? "the --tls-min/--tls-max/--priority settings exclude"
 						  : "tlsprobe refuses by default, as current browsers and clients do");
@@ -257,6 +261,25 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 }
 
 /*
+ * A server that chose TLS 1.1 or older from an offer that went up to 1.2
+ * or beyond speaks nothing newer: current clients do not connect.
+ */
+static void
+old_version(struct tp_result *r, const struct tp_config *cfg, gnutls_protocol_t v)
+{
+	int lo, hi;
+
+	tp_config_versions(cfg, &lo, &hi);
+	if (v >= GNUTLS_TLS1_2 || hi < GNUTLS_TLS1_2)
+		return;
+	tp_problem_rule(tp_find(&r->found, TP_OBSOLETE_PROTOCOL, -1,
+				"the server's best TLS version is %s (offered up to %s): TLS 1.0 and 1.1 are "
+				"deprecated (RFC 8996), and current clients no longer speak them",
+				r->tls.info.version, tp_version_name((gnutls_protocol_t)hi)),
+			TP_RULE_OLD_TLS);
+}
+
+/*
  * The probe, within timeout_ms: the probe's own --timeout, or what is left
  * of a caller's (fetch explaining a failed transfer).
  */
@@ -305,6 +328,8 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 	h.connect_ms = net.connect_ms;
 	s = tp_session_handshake(&h, &r->tls, cfg, fd, &d, &r->found);
 	r->timing.handshake_ms = h.handshake_ms;
+	if (s)
+		old_version(r, cfg, gnutls_protocol_get_version(s));
 	if (s) {
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
@@ -327,7 +352,7 @@ out:
 		before = r->timing.starttls_ms += before;
 	if (r->timing.handshake_ms >= 0 && before >= 0)
 		r->timing.handshake_ms += before;
-	tp_result_judge(r, cfg->insecure);
+	tp_result_judge(r, cfg->insecure, cfg->clients);
 	return r;
 }
 

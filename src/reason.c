@@ -14,11 +14,8 @@
 	"intermediates; HAProxy: one PEM with leaf, intermediates and key."
 
 #define CLIENT_TRUST_FIX \
-	"If you trust this root, give its certificate (root.pem) to the client " \
-	"(tlsprobe --ca-file root.pem; curl --cacert root.pem; Python requests verify='root.pem'; " \
-	"SSL_CERT_FILE=root.pem for OpenSSL-based tools), or add it to the Debian system store: " \
-	"copy it to /usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates. " \
-	"If the server is meant to have a public certificate, it was issued by the wrong CA."
+	"If the server is meant to have a public certificate, it was issued by the wrong CA. If you " \
+	"trust this root, give its certificate (root.pem) to the clients (tlsprobe --ca-file root.pem)."
 
 /* MUST follow the order of enum tp_code. */
 /* Laid out by hand, one entry per code. */
@@ -104,8 +101,7 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"was issued with a start date in the future: wait for it, or reissue it."},
 	[TP_SELF_SIGNED] = {TP_SELF_SIGNED, "self-signed", TP_STATUS_CRITICAL, "self-signed certificate",
 		"Replace it with a certificate from a CA the clients trust, or, for a private service, "
-		"trust this exact certificate on each client (tlsprobe --ca-file cert.pem; "
-		"curl --cacert cert.pem)."},
+		"trust this exact certificate on each client (tlsprobe --ca-file cert.pem)."},
 	[TP_MISSING_INTERMEDIATE] = {TP_MISSING_INTERMEDIATE, "missing-intermediate", TP_STATUS_CRITICAL,
 		"intermediate certificate missing", SERVER_CHAIN_FIX},
 	[TP_UNTRUSTED_ROOT] = {TP_UNTRUSTED_ROOT, "untrusted-root", TP_STATUS_CRITICAL,
@@ -160,6 +156,18 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"A certificate's authorityKeyIdentifier differs from its issuer's subjectKeyIdentifier, so "
 		"clients that build paths by key identifier will not find the issuer: reissue it from the "
 		"issuer it names, or serve the issuer it was really signed by."},
+	[TP_UNKNOWN_CRITICAL_EXTENSION] = {TP_UNKNOWN_CRITICAL_EXTENSION, "unknown-critical-extension",
+		TP_STATUS_CRITICAL, "unknown critical extension",
+		"A certificate carries an extension marked critical that clients do not know, so they must "
+		"refuse it (RFC 5280 4.2): reissue it without that extension, or with it marked non-critical."},
+	[TP_PROFILE_VIOLATION] = {TP_PROFILE_VIOLATION, "profile-violation", TP_STATUS_WARNING,
+		"certificate breaks RFC 5280",
+		"The certificate breaks a rule of the RFC 5280 profile that some clients enforce: reissue it "
+		"from a CA that follows the profile (the message names the rule)."},
+	[TP_OBSOLETE_PROTOCOL] = {TP_OBSOLETE_PROTOCOL, "obsolete-protocol", TP_STATUS_CRITICAL,
+		"obsolete TLS version",
+		"Enable TLS 1.2 and TLS 1.3 on the server: TLS 1.0 and 1.1 are deprecated (RFC 8996) and "
+		"current clients refuse them."},
 	[TP_CLIENT_CERT_UNCONFIRMED] = {TP_CLIENT_CERT_UNCONFIRMED, "client-cert-unconfirmed", TP_STATUS_WARNING,
 		"client certificate verdict unknown",
 		"The server did not answer within the wait after the handshake, so whether it accepted the "

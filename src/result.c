@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clients.h"
 #include "result.h"
 
 /* ---- findings ------------------------------------------------------------ */
@@ -261,6 +262,7 @@ tp_result_destroy(struct tp_result *r)
 	tp_chain_facts_finish(&r->chain);
 	tp_verdict_finish(&r->verdict);
 	tp_findings_finish(&r->found);
+	tp_client_verdicts_finish(&r->clients);
 	free(r);
 }
 
@@ -276,21 +278,49 @@ by_severity(const void *a, const void *b)
 	return p->cert_index - q->cert_index;
 }
 
+/*
+ * A finding a client rule covers is critical when a client that counts
+ * refuses the chain for it, a warning when none does; when none refuses
+ * but one may, its code's default stands.
+ */
+static void
+grade_by_clients(struct tp_problem *p, unsigned clients)
+{
+	if (!p->rule)
+		return;
+	p->refused_by = tp_rule_refusers(p->rule) & clients;
+	/* Trust advice for the clients that refuse, once (a result may be judged again). */
+	char *advice =
+		tp_rule_trust_advice(p->rule, p->refused_by, p->code == TP_SELF_SIGNED ? "cert.pem" : "root.pem");
+	if (advice && !strstr(p->fix, advice))
+		tp_problem_set_fix(p, "%s %s", p->fix, advice);
+	free(advice);
+	if (p->refused_by)
+		p->severity = TP_STATUS_CRITICAL;
+	else if (!(tp_rule_unsure(p->rule) & clients))
+		p->severity = TP_STATUS_WARNING;
+}
+
 void
-tp_result_judge(struct tp_result *r, bool insecure)
+tp_result_judge(struct tp_result *r, bool insecure, unsigned clients)
 {
 	struct tp_findings *f = &r->found;
 
+	if (!clients)
+		clients = TP_CLIENTS_ALL;
 	for (size_t i = 0; i < f->n; i++) {
 		struct tp_problem *p = &f->problems[i];
 		if (!p->subject && p->cert_index >= 0 && (size_t)p->cert_index < r->chain.n)
 			p->subject = strdup(r->chain.certs[p->cert_index].subject);
+		grade_by_clients(p, clients);
 	}
 	r->status = TP_STATUS_OK;
 	r->reason = TP_CODE_NONE;
+	tp_client_verdicts_finish(&r->clients);
 	if (f->error) {
 		r->status = f->error->severity;
 		r->reason = f->error->code;
+		tp_client_verdicts_judge(&r->clients, clients, f, &r->verdict, &r->chain);
 		return;
 	}
 	if (f->n)
@@ -304,6 +334,8 @@ tp_result_judge(struct tp_result *r, bool insecure)
 			r->reason = p->code;
 		}
 	}
+	/* After the sort: the verdicts point into the findings. */
+	tp_client_verdicts_judge(&r->clients, clients, f, &r->verdict, &r->chain);
 }
 
 /* ---- getters ------------------------------------------------------------- */
@@ -329,5 +361,7 @@ const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdi
 size_t tp_result_problem_count(const struct tp_result *r) { return r->found.n; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->found.n ? &r->found.problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->found.error; }
+size_t tp_result_client_count(const struct tp_result *r) { return r->clients.n; }
+const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i) { return i < r->clients.n ? &r->clients.v[i] : NULL; }
 const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r) { return r->is_fetch ? &r->fetch : NULL; }
 /* clang-format on */

@@ -72,6 +72,14 @@ struct tp_verdict {
 };
 void tp_verdict_finish(struct tp_verdict *v);
 
+/* What each client of the model would do (clients.c); the strings are the
+ * findings', the table's, or owned here. */
+struct tp_client_verdicts {
+	struct tp_client_verdict v[TP_CLIENT_COUNT];
+	char *owned[TP_CLIENT_COUNT];
+	size_t n;
+};
+
 struct tp_result {
 	struct tp_target target;
 	char *sni;
@@ -82,6 +90,7 @@ struct tp_result {
 	struct tp_ocsp_info ocsp;
 	struct tp_verdict verdict;
 	struct tp_findings found;
+	struct tp_client_verdicts clients;
 	enum tp_status status;
 	enum tp_code reason;
 	bool is_fetch;
@@ -91,8 +100,10 @@ struct tp_result {
 struct tp_result *tp_result_create(const struct tp_target *target);
 /* Take over what a probe learned: TLS facts, chain, verification, findings. */
 void tp_result_adopt(struct tp_result *r, struct tp_result *from);
-/* Name each finding's certificate, sort the findings and set the status and
- * the reason from them; with insecure, verification findings do not count. */
-void tp_result_judge(struct tp_result *r, bool insecure);
+/* Name each finding's certificate, grade the findings a client rule covers
+ * by the clients that count (0: all), sort the findings, set the status and
+ * the reason from them, and each client's verdict; with insecure,
+ * verification findings do not count. */
+void tp_result_judge(struct tp_result *r, bool insecure, unsigned clients);
 
 #endif

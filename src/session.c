@@ -16,6 +16,7 @@
 
 #include "chain.h"
 #include "clock.h"
+#include "clients.h"
 #include "session.h"
 
 /* TLS record content type of an alert (RFC 8446, 5.1). */
@@ -376,6 +377,7 @@ weak_dh(struct tp_tls_facts *tls, struct tp_findings *f, int bits)
 	tp_problem_set_fix(p, "Give the server a DH group of 2048 bits or more (an RFC 7919 group such as "
 			      "ffdhe2048; nginx ssl_dhparam, Apache SSLOpenSSLConfCmd DHParameters), or prefer ECDHE "
 			      "cipher suites.");
+	tp_problem_rule(p, TP_RULE_DH_WEAK);
 }
 
 static void

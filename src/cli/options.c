@@ -24,6 +24,7 @@
 
 enum opt_id {
 	OPT_ALPN = 256,
+	OPT_AS,
 	OPT_AT,
 	OPT_BASE_PORT,
 	OPT_CA,
@@ -158,6 +159,8 @@ struct opt {
 static const struct opt options[] = {
 	{"alpn", 0, "LIST", OPT_ALPN, PROBE, G_TLS, apply_tls, "ALPN protocols, comma separated (h2,http/1.1)"},
 	{"alpn", 0, "LIST", OPT_ALPN, SERVE, G_TLS, apply_serve, "ALPN protocols, comma separated (h2,http/1.1)"},
+	{"as", 0, "CLIENTS", OPT_AS, JUDGE, G_TRUST, apply_trust,
+	 "judge as these clients only (openssl, gnutls, python, nss, chrome, go, java; comma separated)"},
 	{"at", 0, "TIME", OPT_AT, JUDGE, G_TRUST, apply_trust,
 	 "judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)"},
 	{"base-port", 0, "PORT", OPT_BASE_PORT, SERVE, G_SERVE, apply_serve,
@@ -662,12 +665,46 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 }
 
 /* What a chain is judged against: trusted CAs, CRLs, the time, the thresholds. */
+/* --as LIST: the clients whose verdicts count; "all" is every one. */
+static int
+parse_clients(struct parse *p, const char *arg)
+{
+	unsigned mask = 0;
+	const char *s = arg;
+
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		char name[16];
+		int c = -1;
+		if (len < sizeof(name)) {
+			memcpy(name, s, len);
+			name[len] = '\0';
+			c = strcmp(name, "all") == 0 ? TP_CLIENT_COUNT : tp_client_lookup(name);
+		}
+		if (c < 0)
+			return fail(p,
+				    "unknown client '%.*s' in --as: use openssl, gnutls, python, nss, chrome, go, "
+				    "java or all, comma separated",
+				    (int)len, s);
+		mask |= c == TP_CLIENT_COUNT ? TP_CLIENTS_ALL : 1u << c;
+		s += len + (s[len] == ',');
+	}
+	if (!mask)
+		return fail(p, "empty --as: name the clients, e.g. --as openssl,python");
+	tp_config_set_clients(p->cli->cfg, mask);
+	return 0;
+}
+
 static int
 apply_trust(struct parse *p, const struct opt *o, const char *arg)
 {
 	struct tp_config *cfg = p->cli->cfg;
 
 	switch (o->id) {
+	case OPT_AS:
+		if (parse_clients(p, arg) < 0)
+			return -1;
+		break;
 	case OPT_AT:
 		if (cli_parse_time(arg, &p->cli->at) < 0)
 			return fail(p,

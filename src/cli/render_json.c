@@ -64,6 +64,11 @@ problem_object(const struct tp_problem *p, bool with_cert)
 		json_object_set_new(o, "cert_index", p->cert_index >= 0 ? json_integer(p->cert_index) : json_null());
 		json_object_set_new(o, "subject", jstr(p->subject));
 		json_object_set_new(o, "waived", json_boolean(p->waived));
+		json_t *by = json_array();
+		for (int c = 0; c < TP_CLIENT_COUNT; c++)
+			if (p->refused_by & (1u << c))
+				json_array_append_new(by, json_string(tp_client_name((enum tp_client)c)));
+		json_object_set_new(o, "refused_by", by);
 	}
 	json_object_set_new(o, "message", jstr(p->message));
 	json_object_set_new(o, "fix", jstr(p->fix));
@@ -191,6 +196,15 @@ render_json_object(const struct tp_result *r)
 	} else {
 		json_object_set_new(o, "verify", json_null());
 	}
+	json_t *clients = json_array();
+	for (size_t i = 0; i < tp_result_client_count(r); i++) {
+		const struct tp_client_verdict *c = tp_result_client(r, i);
+		json_array_append_new(clients,
+				      json_pack("{s:s, s:o, s:o, s:o}", "name", tp_client_name(c->client), "accepts",
+						c->accepts < 0 ? json_null() : json_boolean(c->accepts), "says",
+						jstr(c->says), "why", jstr(c->why)));
+	}
+	json_object_set_new(o, "clients", clients);
 	json_object_set_new(o, "error", err ? problem_object(err, false) : json_null());
 	return o;
 }
@@ -217,6 +231,7 @@ render_json_failure(const char *input, const char *code, const char *message, co
 	json_object_set_new(o, "ocsp", json_null());
 	json_object_set_new(o, "chain", json_array());
 	json_object_set_new(o, "verify", json_null());
+	json_object_set_new(o, "clients", json_array());
 	json_object_set_new(error, "code", json_string(code));
 	json_object_set_new(error, "message", jstr(message));
 	json_object_set_new(error, "fix", jstr(fix));

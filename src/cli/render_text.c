@@ -297,6 +297,73 @@ problem(const struct tout *w, const struct tp_problem *p, bool waived)
 	wrapped(w, p->fix, 4, 8);
 }
 
+/* "A, B and C" of the clients whose verdict is accepts; n: how many. */
+static size_t
+client_list(const struct tp_result *r, int accepts, char *buf, size_t len)
+{
+	size_t n = 0, total = 0, used = 0;
+
+	*buf = '\0';
+	for (size_t i = 0; i < tp_result_client_count(r); i++)
+		total += tp_result_client(r, i)->accepts == accepts;
+	for (size_t i = 0; i < tp_result_client_count(r) && used < len; i++) {
+		const struct tp_client_verdict *c = tp_result_client(r, i);
+		if (c->accepts != accepts)
+			continue;
+		n++;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 n == 1       ? ""
+					 : n == total ? " and "
+						      : ", ",
+					 tp_client_title(c->client));
+	}
+	return n;
+}
+
+/*
+ * What the clients would do: by default one line, and only when they
+ * disagree (when all refuse or all accept, the verdict says it); with -v
+ * a line per client, with the words it prints.
+ */
+static void
+clients(const struct tout *w, const struct tp_result *r)
+{
+	char refuse[300], accept[300], unsure[300];
+	size_t nr = client_list(r, 0, refuse, sizeof(refuse)), na = client_list(r, 1, accept, sizeof(accept)),
+	       nu = client_list(r, -1, unsure, sizeof(unsure));
+
+	if (!w->o->verbose) {
+		if (!nr || nr + nu == tp_result_client_count(r) || tp_result_error(r))
+			return;
+		char line[1000];
+		snprintf(line, sizeof(line), "%s refuse%s this chain; %s accept%s it%s%s%s.", refuse,
+			 nr == 1 ? "s" : "", accept, na == 1 ? "s" : "", nu ? "; " : "", unsure,
+			 nu ? (nu == 1 ? " may" : " may too") : "");
+		fputs("\nClients:", w->f);
+		wrapped(w, line, 2, 8);
+		return;
+	}
+	if (!tp_result_client_count(r))
+		return;
+	fputs("\nClients\n", w->f);
+	for (size_t i = 0; i < tp_result_client_count(r); i++) {
+		const struct tp_client_verdict *c = tp_result_client(r, i);
+		fprintf(w->f, "  %-25s ", tp_client_title(c->client));
+		if (c->accepts == 0) {
+			fputs("refuses: ", w->f);
+			render_safe(w->f, c->says);
+			fputc('\n', w->f);
+		} else {
+			fputs(c->accepts > 0 ? "accepts" : "cannot tell", w->f);
+			if (c->why) {
+				fputs(": ", w->f);
+				render_safe(w->f, c->why);
+			}
+			fputc('\n', w->f);
+		}
+	}
+}
+
 void
 render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 {
@@ -326,4 +393,5 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 		for (size_t i = 0; i < n; i++)
 			problem(&w, tp_result_problem(r, i), tp_result_problem(r, i)->waived);
 	}
+	clients(&w, r);
 }

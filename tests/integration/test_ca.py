@@ -1024,13 +1024,18 @@ class Check(CaCase):
         self.assertText(out, "CRITICAL", self.notca_chain, "issuer-not-ca")
 
     def test_leaf_without_san_matching_only_the_cn(self):
-        # documented: warning when only the CN matches (browsers, Go and Python ignore it)
+        # critical when only the CN matches: Chrome and Go ignore it
         r, out = self.check("--cert", self.nosan_chain, "--key", self.nosan.key,
                             "--host", "localhost")
-        self.assertReport(r, 1, "warning", "hostname-mismatch", ["hostname-mismatch"])
-        p = self.assertProblemAt(r[1], "hostname-mismatch", "warning", 0)
+        self.assertReport(r, 2, "critical", "hostname-mismatch", ["hostname-mismatch"])
+        p = self.assertProblemAt(r[1], "hostname-mismatch", "critical", 0)
         self.assertIn("subjectAltName", p["message"])
-        self.assertText(out, "WARNING", self.nosan_chain, "hostname-mismatch")
+        self.assertEqual(p["refused_by"], ["chrome", "go"])
+        self.assertText(out, "CRITICAL", self.nosan_chain, "hostname-mismatch")
+        # OpenSSL still matches the CN: judged as OpenSSL, all is well
+        r, out = self.check("--cert", self.nosan_chain, "--key", self.nosan.key,
+                            "--host", "localhost", "--as", "openssl")
+        self.assertReport(r, 1, "warning", "hostname-mismatch", ["hostname-mismatch"])
 
     def test_leaf_without_san_other_name(self):
         r, out = self.check("--cert", self.nosan2_chain, "--key", self.nosan2.key,

@@ -419,12 +419,17 @@ class WeakKey(DepthCase):
         self.assertIn("1024", p["message"])
         self.assertIn("2048", p["message"])
         self.assertProblems(r, ["weak-key"])
-        # GnuTLS (3.7, default profile) verifies the chain anyway, so the weak
-        # key is a warning of its own, not the cause of a refusal.
+        # GnuTLS (3.7, default profile) verifies the chain anyway; OpenSSL 3
+        # at security level 2 (curl, Python) refuses it: critical.
         self.assertIs(r.obj["verify"]["trusted"], True, dump(r.obj))
-        self.assertEqual(p["severity"], "warning")
-        self.assertNotIn("refuses", p["message"])
+        self.assertEqual(p["severity"], "critical")
+        self.assertEqual(p["refused_by"], ["openssl", "python"], dump(r.obj))
+        self.assertOutcome(r, 2, "critical", "weak-key")
+        # judged as GnuTLS alone, it is a warning
+        r = probe(target(self.srv), *trust_root(), "--as", "gnutls")
         self.assertOutcome(r, 1, "warning", "weak-key")
+        self.assertEqual([c["name"] for c in r.obj["clients"]], ["gnutls"], dump(r.obj))
+        self.assertIs(r.obj["clients"][0]["accepts"], True, dump(r.obj))
 
 
 # RFC 2409's 1024-bit MODP group (Oakley group 2), generator 2
@@ -460,8 +465,10 @@ class WeakDhGroup(DepthCase):
     def test_small_dh_group_is_weak_key_for_the_session(self):
         r = probe(target(self.srv), *trust_root())
         self.assertEqual(r.obj["tls"]["kx_group"], "DH-1024", dump(r.obj))
-        self.assertOutcome(r, 1, "warning", "weak-key")
+        # OpenSSL 3 at security level 2 (curl, Python) refuses the group
+        self.assertOutcome(r, 2, "critical", "weak-key")
         p = self.assertProblem(r, "weak-key", cert_index=None)
+        self.assertEqual(p["refused_by"], ["openssl", "python"], dump(r.obj))
         self.assertIn("1024-bit group", p["message"])
         self.assertIn("ffdhe2048", p["fix"])
 
@@ -816,8 +823,13 @@ class ProtocolVersion(DepthCase):
                                                          "no-shared-cipher"):
             self.skipTest("GnuTLS here refuses TLS 1.0 even when asked: %s"
                           % r.obj["error"]["message"])
-        self.assertOutcome(r, 0, "ok", None)
+        # it connects, and says that current clients would not
+        self.assertOutcome(r, 2, "critical", "obsolete-protocol")
         self.assertEqual(r.obj["tls"]["version"], "TLSv1.0")
+        p = self.assertProblem(r, "obsolete-protocol", severity="critical")
+        self.assertIn("TLSv1.0", p["message"])
+        self.assertNotIn("gnutls", p["refused_by"], dump(r.obj))
+        self.assertIn("openssl", p["refused_by"], dump(r.obj))
 
 
 # --------------------------------------------------------------------------
@@ -1191,7 +1203,9 @@ class WrongIntermediateSameName(DepthCase):
 
     def test_leaf_without_key_identifiers(self):
         r = self.check(D.noaki)
-        self.assertProblems(r, ["signature-failure"])
+        # a leaf without authorityKeyIdentifier breaks RFC 5280 too (a warning)
+        self.assertProblems(r, ["signature-failure", "profile-violation"])
+        self.assertProblem(r, "profile-violation", severity="warning")
 
     def test_leaf_with_an_authority_key_identifier(self):
         # the leaf's AKI names the real intermediate's key, not twin_inter's

@@ -17,7 +17,7 @@ SEVERITY = {
     "purpose-mismatch": "critical", "issuer-not-ca": "critical",
     "client-cert-required": "critical", "connection-refused": "critical",
     "timeout": "critical", "not-tls": "critical",
-    "weak-key": "warning", "chain-order": "warning", "expires-soon": "warning",
+    "weak-key": "critical", "chain-order": "warning", "expires-soon": "warning",
     "invalid-target": "unknown",
 }
 STATUS_RANK = {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}   # as Icinga ranks them

@@ -46,7 +46,10 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "ocsp-invalid", "pathlen-exceeded", "name-constraints", "key-mismatch", "key-id-mismatch",
                  "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
                  "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify",
-                 "client-cert-unconfirmed")
+                 "client-cert-unconfirmed", "unknown-critical-extension", "profile-violation",
+                 "obsolete-protocol")
+# The clients of the model, in the order tlsprobe lists them.
+CLIENT_NAMES = ("openssl", "gnutls", "python", "nss", "chrome", "go", "java")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
                "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
@@ -89,7 +92,19 @@ def _keys(obj, path, keys):
 def check_schema(o):
     """Assert that o follows the tlsprobe/1 JSON shape of the spec."""
     _keys(o, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "chain",
-                   "verify", "error"))
+                   "verify", "clients", "error"))
+    _check(isinstance(o["clients"], list), "$.clients", o["clients"], "a list")
+    for i, c in enumerate(o["clients"]):
+        p = "$.clients[%d]" % i
+        _keys(c, p, ("name", "accepts", "says", "why"))
+        _check(c["name"] in CLIENT_NAMES, p + ".name", c["name"], "one of %s" % (CLIENT_NAMES,))
+        _check(c["accepts"] in (True, False, None), p + ".accepts", c["accepts"], "bool|null")
+        _check(isinstance(c["says"], str) if c["accepts"] is False else c["says"] is None,
+               p + ".says", c["says"], "a string exactly when it refuses")
+        _check(c["why"] is None or isinstance(c["why"], str), p + ".why", c["why"], "string|null")
+    _check([c["name"] for c in o["clients"]] == [n for n in CLIENT_NAMES
+                                                 if n in [c["name"] for c in o["clients"]]],
+           "$.clients", o["clients"], "in the documented order")
     _check(o["schema"] == "tlsprobe/1", "$.schema", o["schema"], '"tlsprobe/1"')
     t = o["target"]
     _keys(t, "$.target", ("input", "host", "port", "sni", "address"))
@@ -164,7 +179,11 @@ def check_schema(o):
         last = -1
         for i, pr in enumerate(v["problems"]):
             p = "$.verify.problems[%d]" % i
-            _keys(pr, p, ("code", "severity", "cert_index", "subject", "message", "fix"))
+            _keys(pr, p, ("code", "severity", "cert_index", "subject", "message", "fix", "refused_by"))
+            _check(isinstance(pr["refused_by"], list) and all(n in CLIENT_NAMES for n in pr["refused_by"]),
+                   p + ".refused_by", pr["refused_by"], "a list of client names")
+            _check(pr["severity"] == "critical" or not pr["refused_by"], p + ".severity", pr["severity"],
+                   "critical when a client refuses for it")
             _check(pr["code"] in PROBLEM_CODES, p + ".code", pr["code"],
                    "one of the documented problem codes")
             _check(pr["severity"] in sev_rank, p + ".severity", pr["severity"],
@@ -265,7 +284,8 @@ def check_failure(obj, input=Ellipsis):
     FAILURES): status unknown, reason = error.code, nothing probed; target
     null or naming only its input (which must be input when given)."""
     _keys(obj, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "ocsp", "chain",
-                     "verify", "error"))
+                     "verify", "clients", "error"))
+    _check(obj["clients"] == [], "$.clients", obj["clients"], "[]")
     _check(obj["schema"] == "tlsprobe/1", "$.schema", obj["schema"], '"tlsprobe/1"')
     _check(obj["status"] == "unknown", "$.status", obj["status"], '"unknown"')
     for k in ("timing_ms", "tls", "ocsp", "verify"):

@@ -1,0 +1,295 @@
+"""The client model against the real clients: for each chain below, served by
+openssl s_server, tlsprobe's prediction for each client (`clients` in its
+JSON) must be what that client did when it connected, with its defaults and
+the same single trusted root:
+
+openssl  `openssl s_client -verify_return_error -verify_hostname` (OpenSSL 3
+         at Debian's security level 2, as curl and wget use it)
+gnutls   `gnutls-cli --verify-hostname`
+python   Python's ssl with create_default_context() and, as Python 3.13 adds
+         them, VERIFY_X509_STRICT and VERIFY_X509_PARTIAL_CHAIN
+nss      NSS's `vfychain -pp` (chain rules only: it checks no host name)
+go       peers/tlsverify.go, Go's crypto/tls with its defaults
+java     peers/TlsVerify.java, the JDK's TLS client with HTTPS name checks
+
+Where a client refuses, the words tlsprobe says it prints must be in what it
+printed (NSS's tool prints numbers, so only its verdict is compared). A
+client that is not installed is a skipped test with the reason; Chrome does
+not run here, so its predictions are not compared.
+
+Chains are made with openssl (harness.Pki), never with tlsprobe.
+"""
+
+import datetime
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+import unittest
+
+import harness
+from harness import have, run, s_server
+from harness.env import REPO_ROOT
+from harness.pki import SELF_SIGNED, Pki, ca_ext, leaf_ext, subject
+
+D = datetime.timedelta(days=1)
+PEERS = os.path.join(REPO_ROOT, "tests", "integration", "peers")
+GNUTLS_NOT = "The certificate is NOT trusted. "
+
+S = None      # scenario name -> dict(cert, key, chain, trust, host)
+BIN = None    # directory of the built Go and Java peers
+
+
+def _kid_ext(*lines, ski=True, aki=True):
+    out = list(lines)
+    if ski:
+        out.append("subjectKeyIdentifier = hash")
+    if aki:
+        out.append("authorityKeyIdentifier = keyid:always")
+    return out
+
+
+def _leaf_lines(**kw):
+    return _kid_ext("basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
+                    "extendedKeyUsage = serverAuth", "subjectAltName = DNS:localhost", **kw)
+
+
+def build(directory):
+    """Every chain the test serves: name -> dict."""
+    p = Pki(directory)
+    now = p.now
+    out = {}
+
+    def sc(name, leaf, chain=None, trust=None, host="localhost", nss=True, server=(), args=()):
+        out[name] = dict(cert=leaf.cert, key=leaf.key, chain=chain, trust=(trust or root).cert,
+                         host=host, nss=nss, server=list(server), args=list(args))
+
+    def leaf(name, issuer, ext=None, **kw):
+        kw.setdefault("start", now - D)
+        kw.setdefault("end", now + 200 * D)
+        return p.issue(name, subject("localhost"), ext or leaf_ext(san="DNS:localhost"), issuer, **kw)
+
+    root = p.issue("root", subject("Clients Root"), ca_ext(), None, now - 400 * D, now + 3650 * D)
+    inter = p.issue("inter", subject("Clients Inter"), ca_ext(pathlen=0), root, now - 300 * D,
+                    now + 1800 * D)
+    other = p.issue("other", subject("Clients Other Root"), ca_ext(), None, now - 10 * D,
+                    now + 3650 * D)
+    aia = leaf("aia", inter, leaf_ext(san="DNS:localhost",
+                                      extra=["authorityInfoAccess = caIssuers;URI:http://127.0.0.1:9/i.crt"]))
+    good = leaf("good", inter)
+    sc("good", good, inter.cert)
+    sc("missing-intermediate", aia)
+    sc("untrusted-root-sent", good, p.cat("ir.pem", inter.cert, root.cert), trust=other)
+    sc("untrusted-ca-unsent", good, inter.cert, trust=other)
+    ss = p.issue("ss", subject("localhost"), SELF_SIGNED + ["subjectAltName = DNS:localhost",
+                                                             "extendedKeyUsage = serverAuth"],
+                 None, now - D, now + 300 * D)
+    sc("self-signed", ss, trust=other)
+    sc("hostname", good, inter.cert, host="other.localhost", nss=False)
+    sc("cn-only", leaf("cnonly", inter, leaf_ext(san=None)), inter.cert, nss=False)
+    # the handshake: what NSS's vfychain does not do
+    sc("tls11-only", good, inter.cert, nss=False, server=["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"], args=["--tls-min", "1.0"])
+    dh = p.p("dh1024.pem")
+    harness.openssl("dhparam", "-out", dh, "1024")
+    rsa = leaf("rsa", inter, leaf_ext("digitalSignature,keyEncipherment", san="DNS:localhost"), rsa_bits=2048)
+    sc("dh1024", rsa, inter.cert, nss=False,
+       server=["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0", "-dhparam", dh])
+    sc("expired-leaf", leaf("expired", inter, start=now - 300 * D, end=now - 2 * D), inter.cert)
+    sc("not-yet-valid-leaf", leaf("nyv", inter, start=now + 2 * D, end=now + 300 * D), inter.cert)
+    inter_x = p.issue("inter_x", subject("Clients Inter X"), ca_ext(), root, now - 300 * D, now - 3 * D)
+    sc("expired-intermediate", leaf("lx", inter_x, end=now - 4 * D), inter_x.cert)
+    old = p.issue("old", subject("Clients Old Root"), ca_ext(), None, now - 900 * D, now - 5 * D)
+    sc("expired-root", leaf("lo", old, end=now - 6 * D), trust=old)
+    notca = p.issue("notca", subject("Clients Not CA"),
+                    _kid_ext("basicConstraints = critical,CA:FALSE",
+                             "keyUsage = critical,digitalSignature,keyCertSign"),
+                    root, now - 30 * D, now + 300 * D)
+    sc("issuer-not-ca", leaf("ln", notca), notca.cert)
+    nocs = p.issue("nocs", subject("Clients No CertSign"), ca_ext(key_usage="digitalSignature,cRLSign"),
+                   root, now - 30 * D, now + 300 * D)
+    sc("no-keycertsign", leaf("lnc", nocs), nocs.cert)
+    i2 = p.issue("i2", subject("Clients Inter 2"), ca_ext(), inter, now - 30 * D, now + 300 * D)
+    sc("pathlen", leaf("l2", i2), p.cat("pl.pem", i2.cert, inter.cert))
+    rekey = p.issue("rekey", subject("Clients Inter"), ca_ext(), inter, now - 30 * D, now + 300 * D)
+    sc("self-issued-pathlen", leaf("lrk", rekey), p.cat("rk.pem", rekey.cert, inter.cert))
+    ncroot = p.issue("ncroot", subject("Clients NC Root"),
+                     ca_ext(extra=["nameConstraints = critical,permitted;DNS:example.com"]), None,
+                     now - 30 * D, now + 300 * D)
+    sc("anchor-name-constraints", leaf("lnc2", ncroot), trust=ncroot)
+    ncinter = p.issue("ncinter", subject("Clients NC Inter"),
+                      ca_ext(extra=["nameConstraints = critical,permitted;DNS:example.com"]), root,
+                      now - 30 * D, now + 300 * D)
+    sc("name-constraints", leaf("lnc3", ncinter), ncinter.cert)
+    sc("purpose", leaf("clonly", inter, leaf_ext(eku="clientAuth", san="DNS:localhost")), inter.cert)
+    sc("any-eku-only", leaf("anyeku", inter, leaf_ext(eku="anyExtendedKeyUsage", san="DNS:localhost")),
+       inter.cert)
+    sc("sha1-leaf", leaf("s1", inter, md="sha1"), inter.cert)
+    rsa_leaf = leaf_ext("digitalSignature,keyEncipherment", san="DNS:localhost")
+    sc("rsa1024-leaf", leaf("r1", inter, rsa_leaf, rsa_bits=1024), inter.cert)
+    ir1 = p.issue("ir1", subject("Clients Inter RSA 1024"), ca_ext(), root, now - D, now + 200 * D,
+                  rsa_bits=1024)
+    sc("rsa1024-intermediate", leaf("lr1", ir1), ir1.cert)
+    sc("out-of-order", good, p.cat("ord.pem", root.cert, inter.cert))
+    nbc = p.issue("nbc", subject("Clients Inter BC"),
+                  _kid_ext("basicConstraints = CA:TRUE", "keyUsage = critical,keyCertSign,cRLSign"),
+                  root, now - 30 * D, now + 300 * D)
+    sc("bc-not-critical", leaf("lnbc", nbc), nbc.cert)
+    noski = p.issue("noski", subject("Clients Inter No SKI"),
+                    _kid_ext("basicConstraints = critical,CA:TRUE",
+                             "keyUsage = critical,keyCertSign,cRLSign", ski=False),
+                    root, now - 30 * D, now + 300 * D)
+    sc("missing-key-ids", leaf("lnoski", noski, _leaf_lines(aki=False)), noski.cert)
+    leafca = leaf("leafca", inter, _kid_ext(
+        "basicConstraints = critical,CA:TRUE", "keyUsage = critical,digitalSignature,keyCertSign",
+        "extendedKeyUsage = serverAuth", "subjectAltName = DNS:localhost"))
+    sc("leaf-is-ca", leafca, inter.cert)
+    critaki = leaf("critaki", inter, _leaf_lines(aki=False) + ["authorityKeyIdentifier = critical,keyid:always"])
+    sc("critical-aki", critaki, inter.cert)
+    unknown = leaf("unknown", inter, leaf_ext(san="DNS:localhost", extra=["1.3.6.1.4.1.99999.1 = critical,ASN1:NULL"]))
+    sc("unknown-critical-extension", unknown, inter.cert)
+    empty = p.issue("empty", "/", _leaf_lines(), inter, now - D, now + 200 * D)
+    sc("empty-subject", empty, inter.cert)
+    return out
+
+
+def setUpModule():
+    global S, BIN
+    harness.require_tools("openssl")
+    d = tempfile.mkdtemp(prefix="tlsprobe-clients-")
+    unittest.addModuleCleanup(shutil.rmtree, d, True)
+    S = build(d)
+    BIN = os.path.join(d, "bin")
+    os.makedirs(BIN)
+    if have("go"):
+        env = dict(os.environ, GOCACHE=os.path.join(d, "gocache"), GO111MODULE="off", GOFLAGS="",
+                   GOPATH=os.path.join(d, "gopath"))
+        run(["go", "build", "-o", os.path.join(BIN, "tlsverify"), os.path.join(PEERS, "tlsverify.go")],
+            env=env, timeout=300, check=True)
+    if have("javac"):
+        run(["javac", "-d", BIN, os.path.join(PEERS, "TlsVerify.java")], timeout=300, check=True)
+
+
+# Each client: (run(port, scenario) -> (accepted, output), what must be there to run it).
+def _openssl(port, sc):
+    r = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", sc["host"],
+             "-CAfile", sc["trust"], "-verify_return_error", "-verify_hostname", sc["host"], "-brief"],
+            input=b"", timeout=30, errors="replace", signals_ok=True)
+    return r.rc == 0 and "verify error" not in r.err, r.out + r.err
+
+
+def _gnutls(port, sc):
+    r = run(["gnutls-cli", "--x509cafile", sc["trust"], "-p", str(port), "--verify-hostname", sc["host"],
+             "127.0.0.1"], input=b"", timeout=30, errors="replace", signals_ok=True)
+    return r.rc == 0, r.out + r.err
+
+
+def _python(port, sc):
+    ctx = ssl.create_default_context(cafile=sc["trust"])
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            with ctx.wrap_socket(s, server_hostname=sc["host"]):
+                return True, ""
+    except (ssl.SSLError, ssl.CertificateError) as e:
+        return False, str(e)
+
+
+def _nss(port, sc):
+    d = tempfile.mkdtemp(prefix="nss-")
+    try:
+        argv = ["vfychain", "-pp", "-u", "1", "-a", sc["cert"]]
+        for i, pem in enumerate(harness.pki.pem_blocks(sc["chain"]) if sc["chain"] else []):
+            path = os.path.join(d, "%d.pem" % i)
+            with open(path, "w") as f:
+                f.write(pem)
+            argv += ["-a", path]
+        r = run(argv + ["-t", "-a", sc["trust"]], timeout=30, errors="replace", signals_ok=True)
+        return r.rc == 0, r.out + r.err
+    finally:
+        shutil.rmtree(d, True)
+
+
+def _go(port, sc):
+    r = run([os.path.join(BIN, "tlsverify"), str(port), sc["host"], sc["trust"]], timeout=30,
+            errors="replace", signals_ok=True)
+    return r.out.startswith("OK"), r.out + r.err
+
+
+def _java(port, sc):
+    r = run(["java", "-cp", BIN, "TlsVerify", str(port), sc["host"], sc["trust"]], timeout=60,
+            errors="replace", signals_ok=True)
+    return r.out.startswith("OK"), r.out + r.err
+
+
+CLIENTS = {
+    "openssl": (_openssl, "openssl"),
+    "gnutls": (_gnutls, "gnutls-cli"),
+    "python": (_python, None),
+    "nss": (_nss, "vfychain"),
+    "go": (_go, "go"),
+    "java": (_java, "javac"),
+}
+
+
+class Clients(unittest.TestCase):
+    maxDiff = None
+
+    def check(self, name):
+        sc = S[name]
+        srv = s_server(sc["cert"], sc["key"], chain=sc["chain"],
+                       extra=sc["server"] or ["-cipher", "DEFAULT:@SECLEVEL=0"])
+        with srv:
+            r = harness.probe_json("localhost:%d" % srv.port, "--no-system-ca", "--ca-file", sc["trust"],
+                                   "--sni", sc["host"], "--connect-to", "127.0.0.1", *sc["args"])
+            predicted = {c["name"]: c for c in r.obj["clients"]}
+            self.assertEqual(sorted(predicted), sorted(["openssl", "gnutls", "python", "nss", "chrome", "go",
+                                                        "java"]), harness.dump(r.obj))
+            for client, (connect, tool) in CLIENTS.items():
+                with self.subTest(client=client):
+                    if tool and not have(tool):
+                        self.skipTest("%s is not installed" % tool)
+                    if client == "nss" and not sc["nss"]:
+                        self.skipTest("vfychain checks neither the host name nor the handshake")
+                    p = predicted[client]
+                    if p["accepts"] is None:
+                        self.skipTest("tlsprobe makes no prediction for %s here: %s" % (client, p["why"]))
+                    accepted, output = connect(srv.port, sc)
+                    self.assertEqual(p["accepts"], accepted,
+                                     "%s: tlsprobe predicts %s, the client %s:\n%s\n%s" % (
+                                         client, "accept" if p["accepts"] else "refuse",
+                                         "accepted" if accepted else "refused", output,
+                                         harness.dump(r.obj)))
+                    if not accepted and client != "nss":
+                        words = p["says"].replace(GNUTLS_NOT, "") if client == "gnutls" else p["says"]
+                        self.assertIn(words, output, "%s's words\n%s" % (client, harness.dump(r.obj)))
+            # The verdict follows the clients: critical when any refuses.
+            refused = [c for c, p in predicted.items() if p["accepts"] is False]
+            self.assertEqual(r.obj["status"] == "critical", bool(refused), harness.dump(r.obj))
+
+
+def _make(name):
+    def test(self):
+        self.check(name)
+    test.__doc__ = "the predictions for the '%s' chain are what the clients do" % name
+    return test
+
+
+for _name in ["good", "missing-intermediate", "untrusted-root-sent", "untrusted-ca-unsent", "self-signed",
+              "hostname", "cn-only", "expired-leaf", "not-yet-valid-leaf", "expired-intermediate",
+              "expired-root", "issuer-not-ca", "no-keycertsign", "pathlen", "self-issued-pathlen",
+              "anchor-name-constraints", "name-constraints", "purpose", "any-eku-only", "sha1-leaf",
+              "rsa1024-leaf", "rsa1024-intermediate", "out-of-order", "bc-not-critical", "missing-key-ids",
+              "leaf-is-ca", "critical-aki", "unknown-critical-extension", "empty-subject",
+              "tls11-only", "dh1024"]:
+    setattr(Clients, "test_" + _name.replace("-", "_"), _make(_name))
+
+
+class Chrome(unittest.TestCase):
+    def test_chrome_predictions_are_not_compared(self):
+        """Chrome's verifier is not run here: its predictions come from its rules alone."""
+        self.skipTest("headless Chromium is not run by this suite; Chrome's predictions are not compared")
+
+
+if __name__ == "__main__":
+    unittest.main()
