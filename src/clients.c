@@ -170,12 +170,15 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_AUTHORITY_INVALID")}},
 	[TP_RULE_BAD_SIGNATURE] = {ST_BUILD, {
 		[TP_CLIENT_OPENSSL] = R("certificate signature failure"),
-		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate issuer is unknown."),
+		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The signature in the certificate is invalid."),
 		[TP_CLIENT_PYTHON] = R(PY "certificate signature failure"),
 		[TP_CLIENT_NSS] = R("SEC_ERROR_BAD_SIGNATURE: Peer's certificate has an invalid signature."),
 		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_AUTHORITY_INVALID"),
 		[TP_CLIENT_GO] = R(GO_UNKNOWN),
-		[TP_CLIENT_JAVA] = R(JAVA_BUILD)}},
+		[TP_CLIENT_JAVA] = R(JAVA_VALIDATION "signature check failed")}},
+	[TP_RULE_OTHER_KEY_SENT] = {ST_BUILD, {NO_ISSUER_WORDS,
+		/* The JDK takes the certificate of the right name and then checks its signature. */
+		[TP_CLIENT_JAVA] = R(JAVA_VALIDATION "signature check failed")}},
 	[TP_RULE_KEY_ID_MISMATCH] = {ST_BUILD, {NO_ISSUER_WORDS,
 		[TP_CLIENT_GO] = A("Go looks an issuer up by its name too, and the issuer's key did sign"),
 		[TP_CLIENT_CHROME] = U("Chrome uses key identifiers only to prefer one issuer over another")}},
@@ -250,6 +253,8 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_JAVA] = R("SubjectAlternativeName extension MUST be marked critical when subject "
 				     "field is empty")}},
 	[TP_RULE_MISSING_KEY_ID] = {ST_CA, {{ACCEPTS, NULL}}},
+	[TP_RULE_SERIAL] = {ST_PARSE, {
+		[TP_CLIENT_GO] = A("Go 1.19 accepts it; Go 1.23 and later refuse a negative serial number")}},
 	[TP_RULE_SHA1] = {ST_KEY, {
 		[TP_CLIENT_OPENSSL] = R("CA signature digest algorithm too weak"),
 		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate chain uses insecure algorithm."),
@@ -267,7 +272,8 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM"),
 		[TP_CLIENT_GO] = R(GO_UNKNOWN " (possibly because of \"x509: cannot verify signature: insecure "
 					      "algorithm"),
-		[TP_CLIENT_JAVA] = R(JAVA_VALIDATION "Algorithm constraints check failed on signature algorithm")}},
+		/* The JDK offers no MD5 signatures, so the server finds no certificate for it. */
+		[TP_CLIENT_JAVA] = R("Received fatal alert: handshake_failure")}},
 	[TP_RULE_RSA_EE_WEAK] = {ST_KEY, {RSA_WEAK_NOTES,
 		[TP_CLIENT_OPENSSL] = R("EE certificate key too weak"),
 		[TP_CLIENT_PYTHON] = R(PY "EE certificate key too weak")}},
@@ -286,7 +292,7 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_OPENSSL] = R("certificate key too weak"),
 		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate chain uses insecure algorithm."),
 		[TP_CLIENT_PYTHON] = R(PY "certificate key too weak"),
-		[TP_CLIENT_NSS] = R("SEC_ERROR_UNSUPPORTED_ELLIPTIC_CURVE"),
+		[TP_CLIENT_NSS] = A("NSS's library accepts a P-192 key in a certificate"),
 		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"),
 		[TP_CLIENT_GO] = R("x509: unsupported elliptic curve"),
 		[TP_CLIENT_JAVA] = R(JAVA_VALIDATION "Algorithm constraints check failed on keysize limits")}},

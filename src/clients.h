@@ -18,7 +18,8 @@ enum tp_rule {
 	TP_RULE_UNTRUSTED_CA,    /* the path ends at a CA whose issuer, a root, nobody trusts */
 	TP_RULE_ROOT_UNTRUSTED,  /* the path ends at a sent self-signed root that is not trusted */
 	TP_RULE_SELF_SIGNED,     /* the leaf is self-signed and not trusted */
-	TP_RULE_BAD_SIGNATURE,   /* a certificate of the issuer's name whose key did not sign */
+	TP_RULE_BAD_SIGNATURE,   /* a signature that does not verify with its issuer's key */
+	TP_RULE_OTHER_KEY_SENT,  /* the server sent a certificate of the issuer's name whose key did not sign */
 	TP_RULE_KEY_ID_MISMATCH, /* the issuer's key signed, but the key identifiers differ */
 	/* what each certificate on the path may do */
 	TP_RULE_NOT_CA,
@@ -35,6 +36,7 @@ enum tp_rule {
 	TP_RULE_BC_NOT_CRITICAL,
 	TP_RULE_EMPTY_SUBJECT_SAN,
 	TP_RULE_MISSING_KEY_ID,
+	TP_RULE_SERIAL, /* a serial number of 0, negative, or over 20 octets */
 	/* algorithms and keys */
 	TP_RULE_SHA1,
 	TP_RULE_MD5,

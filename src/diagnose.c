@@ -283,6 +283,19 @@ out:
 	free(top_cn);
 }
 
+/* Whether crt names its issuer's key and issuer names its own. */
+static bool
+has_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	unsigned char id[64];
+	size_t size = sizeof(id);
+
+	if (gnutls_x509_crt_get_authority_key_id(crt, id, &size, NULL) < 0)
+		return false;
+	size = sizeof(id);
+	return gnutls_x509_crt_get_subject_key_id(issuer, id, &size, NULL) >= 0;
+}
+
 static void
 explain_bad_signature(struct chain *c)
 {
@@ -291,12 +304,26 @@ explain_bad_signature(struct chain *c)
 		if (tp_chain_signed_by(c->certs[i], c->certs[j]))
 			continue;
 		char *a = tp_short_name(subj(c, i)), *b = tp_short_name(subj(c, j));
-		struct tp_problem *p = tp_find(
-			c->f, TP_SIGNATURE_FAILURE, (int)i,
-			"'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
-			"certificate %s (#%zu): same name, different key",
-			a, b, b, from_file(c) ? "in the file" : "the server sent", j);
-		tp_problem_rule(p, TP_RULE_BAD_SIGNATURE);
+		struct tp_problem *p;
+		/* Key identifiers that match say it is the right issuer: the signature itself is bad. */
+		if (tp_chain_key_ids_match(c->certs[i], c->certs[j]) && has_key_ids(c->certs[i], c->certs[j])) {
+			p = tp_find(c->f, TP_SIGNATURE_FAILURE, (int)i,
+				    "the signature of '%s' does not verify with the key of '%s' (#%zu), though its "
+				    "authority key identifier names that key: the certificate was altered or "
+				    "damaged",
+				    a, b, j);
+			tp_problem_rule(p, TP_RULE_BAD_SIGNATURE);
+			tp_problem_set_fix(p, "Install the certificate as the CA issued it (download it again from "
+					      "the CA): a certificate whose bytes changed no longer verifies.");
+			free(a);
+			free(b);
+			continue;
+		}
+		p = tp_find(c->f, TP_SIGNATURE_FAILURE, (int)i,
+			    "'%s' names '%s' as its issuer, but its signature does not verify with the key of the '%s' "
+			    "certificate %s (#%zu): same name, different key",
+			    a, b, b, from_file(c) ? "in the file" : "the server sent", j);
+		tp_problem_rule(p, TP_RULE_OTHER_KEY_SENT);
 		tp_problem_set_fix(p,
 				   "The server sends the wrong '%s' certificate, perhaps an old one from before "
 				   "the CA changed keys: install the intermediate your CA issued with this "
@@ -799,6 +826,31 @@ check_profile(struct chain *c)
 					"Browser Forum's profile forbids that, and NSS refuses it",
 					c->cfg->client_purpose ? "client" : "server's"),
 				TP_RULE_LEAF_IS_CA);
+	/* Serial numbers: RFC 5280 4.1.2.2 (none of the default clients refuses them). */
+	for (size_t k = 0; k < c->len; k++) {
+		size_t i = c->path[k];
+		unsigned char serial[64];
+		size_t size = sizeof(serial), zero = 0;
+		const char *why = NULL;
+		int ret = gnutls_x509_crt_get_serial(c->certs[i], serial, &size);
+		if (ret == GNUTLS_E_SHORT_MEMORY_BUFFER || (ret == 0 && size > 20))
+			why = "is longer than the 20 octets RFC 5280 allows";
+		else if (ret < 0)
+			continue;
+		for (size_t b = 0; !why && b < size; b++)
+			zero += serial[b] == 0;
+		if (!why && size && (serial[0] & 0x80))
+			why = "is negative, which RFC 5280 forbids";
+		else if (!why && zero == size)
+			why = "is 0, which RFC 5280 forbids";
+		if (!why)
+			continue;
+		char *cn = tp_short_name(subj(c, i));
+		tp_problem_rule(
+			tp_find(c->f, TP_PROFILE_VIOLATION, (int)i, "the serial number of '%s' %s", cn ? cn : "?", why),
+			TP_RULE_SERIAL);
+		free(cn);
+	}
 	/* Key identifiers: RFC 5280 4.2.1.1 and 4.2.1.2 (none of the clients refuses their absence). */
 	for (size_t k = 0; k < c->len; k++) {
 		size_t i = c->path[k];

@@ -31,7 +31,7 @@ import unittest
 import harness
 from harness import have, run, s_server
 from harness.env import REPO_ROOT
-from harness.pki import SELF_SIGNED, Pki, ca_ext, leaf_ext, subject
+from harness.pki import SELF_SIGNED, Pki, ca_ext, der_to_pem, leaf_ext, pem_to_der, subject
 
 D = datetime.timedelta(days=1)
 PEERS = os.path.join(REPO_ROOT, "tests", "integration", "peers")
@@ -150,6 +150,31 @@ def build(directory):
     sc("unknown-critical-extension", unknown, inter.cert)
     empty = p.issue("empty", "/", _leaf_lines(), inter, now - D, now + 200 * D)
     sc("empty-subject", empty, inter.cert)
+    # serial numbers RFC 5280 forbids, set with openssl x509 -req
+    key = p.key("serials")
+    harness.openssl("req", "-new", "-config", p.conf, "-key", key, "-subj", "/CN=localhost",
+                    "-out", p.p("serials.csr"))
+    p.extensions("x_serials", leaf_ext(san="DNS:localhost"))
+    for name, serial in (("serial-zero", "0"), ("serial-negative", "-1"),
+                         ("serial-21-octets", "0x" + "".join("%02x" % i for i in range(1, 22)))):
+        cert = p.p(name + ".pem")
+        harness.openssl("x509", "-req", "-in", p.p("serials.csr"), "-CA", inter.cert, "-CAkey", inter.key,
+                        "-set_serial", serial, "-days", "100", "-extfile", p.conf, "-extensions",
+                        "x_serials", "-out", cert)
+        out[name] = dict(out["good"], cert=cert, key=key)
+    # signatures: altered, the wrong intermediate of the right name, MD5, a SHA-1 root
+    der = bytearray(pem_to_der(open(good.cert, "rb").read()))
+    der[-1] ^= 1
+    altered = harness.write(p.p("altered.pem"), der_to_pem(bytes(der)))
+    out["bad-signature"] = dict(out["good"], cert=altered)
+    twin = p.issue("twin", subject("Clients Inter"), ca_ext(pathlen=0), root, now - 300 * D, now + 1800 * D)
+    sc("wrong-intermediate", good, twin.cert)
+    rsa_root = p.issue("rsaroot", subject("Clients RSA Root"), ca_ext(), None, now - 40 * D, now + 3650 * D,
+                       rsa_bits=2048)
+    sc("md5-leaf", leaf("md5", rsa_root, rsa_leaf, md="md5", rsa_bits=2048), trust=rsa_root)
+    sha1_root = p.issue("sha1root", subject("Clients SHA-1 Root"), ca_ext(), None, now - 40 * D,
+                        now + 3650 * D, md="sha1")
+    sc("sha1-root", leaf("l1r", sha1_root), trust=sha1_root)
     return out
 
 
@@ -281,7 +306,8 @@ for _name in ["good", "missing-intermediate", "untrusted-root-sent", "untrusted-
               "anchor-name-constraints", "name-constraints", "purpose", "any-eku-only", "sha1-leaf",
               "rsa1024-leaf", "rsa1024-intermediate", "out-of-order", "bc-not-critical", "missing-key-ids",
               "leaf-is-ca", "critical-aki", "unknown-critical-extension", "empty-subject",
-              "tls11-only", "dh1024"]:
+              "tls11-only", "dh1024", "serial-zero", "serial-negative", "serial-21-octets", "bad-signature",
+              "wrong-intermediate", "md5-leaf", "sha1-root"]:
     setattr(Clients, "test_" + _name.replace("-", "_"), _make(_name))
 
 
