@@ -137,8 +137,7 @@ struct rule {
 #define NAME_CONSTRAINT_WORDS \
 	[TP_CLIENT_OPENSSL] = R("subtree violation"), \
 	[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate chain violates the signer's constraints."), \
-	[TP_CLIENT_PYTHON] = R("subtree violation"), \
-	[TP_CLIENT_CHROME] = R("NET::ERR_CERT_NAME_CONSTRAINT_VIOLATION"), \
+	[TP_CLIENT_PYTHON] = R("subtree violation"), [TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"), \
 	[TP_CLIENT_NSS] = R("SEC_ERROR_CERT_NOT_IN_NAME_SPACE: The Certifying Authority for this " \
 			    "certificate is not permitted to issue a certificate with this name."), \
 	[TP_CLIENT_GO] = R("x509: a root or intermediate certificate is not authorized to sign for this name")
@@ -245,11 +244,12 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"),
 		[TP_CLIENT_GO] = R("x509: unhandled critical extension")}},
 	[TP_RULE_CRITICAL_KEY_ID] = {ST_CA, {CRITICAL_EXTENSION_WORDS,
-		[TP_CLIENT_CHROME] = U("whether Chrome refuses a critical key identifier was not tested")}},
+		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID")}},
 	[TP_RULE_BC_NOT_CRITICAL] = {ST_CA, {
 		[TP_CLIENT_PYTHON] = R(PY "Basic Constraints of CA cert not marked critical")}},
 	[TP_RULE_EMPTY_SUBJECT_SAN] = {ST_PARSE, {
 		[TP_CLIENT_PYTHON] = R(PY "Subject empty and Subject Alt Name extension not critical"),
+		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"),
 		[TP_CLIENT_JAVA] = R("SubjectAlternativeName extension MUST be marked critical when subject "
 				     "field is empty")}},
 	[TP_RULE_MISSING_KEY_ID] = {ST_CA, {{ACCEPTS, NULL}}},
@@ -260,7 +260,7 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate chain uses insecure algorithm."),
 		[TP_CLIENT_PYTHON] = R(PY "CA signature digest algorithm too weak"),
 		[TP_CLIENT_NSS] = A("NSS's library accepts SHA-1 signatures; Firefox refuses them"),
-		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM"),
+		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"),
 		[TP_CLIENT_GO] = R(GO_UNKNOWN " (possibly because of \"x509: cannot verify signature: insecure "
 					      "algorithm"),
 		[TP_CLIENT_JAVA] = A("the JDK refuses SHA-1 only in chains to the roots it ships (cacerts)")}},
@@ -269,7 +269,7 @@ static const struct rule rules[TP_RULE_COUNT] = {
 		[TP_CLIENT_GNUTLS] = R(GNUTLS_NOT "The certificate chain uses insecure algorithm."),
 		[TP_CLIENT_PYTHON] = R(PY "CA signature digest algorithm too weak"),
 		[TP_CLIENT_NSS] = R("SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED"),
-		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM"),
+		[TP_CLIENT_CHROME] = R("NET::ERR_CERT_INVALID"),
 		[TP_CLIENT_GO] = R(GO_UNKNOWN " (possibly because of \"x509: cannot verify signature: insecure "
 					      "algorithm"),
 		/* The JDK offers no MD5 signatures, so the server finds no certificate for it. */

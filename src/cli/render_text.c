@@ -321,9 +321,9 @@ client_list(const struct tp_result *r, int accepts, char *buf, size_t len)
 }
 
 /*
- * What the clients would do: by default one line, and only when they
- * disagree (when all refuse or all accept, the verdict says it); with -v
- * a line per client, with the words it prints.
+ * What the clients would do, under the verdict: by default one line, and
+ * only when they disagree (when all refuse or all accept, the verdict says
+ * it); with -v a line per client, with the words it prints.
  */
 static void
 clients(const struct tout *w, const struct tp_result *r)
@@ -339,28 +339,22 @@ clients(const struct tout *w, const struct tp_result *r)
 		snprintf(line, sizeof(line), "%s refuse%s this chain; %s accept%s it%s%s%s.", refuse,
 			 nr == 1 ? "s" : "", accept, na == 1 ? "s" : "", nu ? "; " : "", unsure,
 			 nu ? (nu == 1 ? " may" : " may too") : "");
-		fputs("\nClients:", w->f);
+		fputs("Clients:", w->f);
 		wrapped(w, line, 2, 8);
 		return;
 	}
 	if (!tp_result_client_count(r))
 		return;
-	fputs("\nClients\n", w->f);
 	for (size_t i = 0; i < tp_result_client_count(r); i++) {
 		const struct tp_client_verdict *c = tp_result_client(r, i);
-		fprintf(w->f, "  %-25s ", tp_client_title(c->client));
-		if (c->accepts == 0) {
-			fputs("refuses: ", w->f);
-			render_safe(w->f, c->says);
-			fputc('\n', w->f);
-		} else {
-			fputs(c->accepts > 0 ? "accepts" : "cannot tell", w->f);
-			if (c->why) {
-				fputs(": ", w->f);
-				render_safe(w->f, c->why);
-			}
-			fputc('\n', w->f);
-		}
+		char line[1200];
+		if (c->accepts == 0)
+			snprintf(line, sizeof(line), "refuses: %s", c->says);
+		else
+			snprintf(line, sizeof(line), "%s%s%s", c->accepts > 0 ? "accepts" : "cannot tell",
+				 c->why ? ": " : "", c->why ? c->why : "");
+		fprintf(w->f, "  %-25s", tp_client_title(c->client));
+		wrapped(w, line, 27, 27);
 	}
 }
 
@@ -374,6 +368,7 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 	verdict(&w, r);
 	if (o->quiet)
 		return;
+	clients(&w, r);
 	if (!o->diagnosis_only) {
 		/* A chain from files has no connection to speak of. */
 		if (tp_result_target(r)->port)
@@ -393,5 +388,4 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 		for (size_t i = 0; i < n; i++)
 			problem(&w, tp_result_problem(r, i), tp_result_problem(r, i)->waived);
 	}
-	clients(&w, r);
 }
