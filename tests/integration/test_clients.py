@@ -179,6 +179,13 @@ def build(directory):
     sha1_root = p.issue("sha1root", subject("Clients SHA-1 Root"), ca_ext(), None, now - 40 * D,
                         now + 3650 * D, md="sha1")
     sc("sha1-root", leaf("l1r", sha1_root), trust=sha1_root)
+    # key identifiers: the leaf names a key id the intermediate it is served with
+    # does not have (a copy of it with the same key and name but another one signed it)
+    other_id = p.issue("otherid", subject("Clients Inter"), _kid_ext(
+        "basicConstraints = critical,CA:TRUE,pathlen:0", "keyUsage = critical,keyCertSign,cRLSign",
+        "subjectKeyIdentifier = 0102030405060708090a0b0c0d0e0f1011121314", ski=False),
+        root, now - 300 * D, now + 1800 * D, key=inter.key)
+    sc("key-id-mismatch", leaf("lkid", other_id), inter.cert)
     return out
 
 
@@ -347,7 +354,7 @@ for _name in ["good", "missing-intermediate", "untrusted-root-sent", "untrusted-
               "rsa1024-leaf", "rsa1024-intermediate", "out-of-order", "bc-not-critical", "missing-key-ids",
               "leaf-is-ca", "critical-aki", "unknown-critical-extension", "empty-subject",
               "tls11-only", "dh1024", "serial-zero", "serial-negative", "serial-21-octets", "bad-signature",
-              "wrong-intermediate", "md5-leaf", "sha1-root"]:
+              "wrong-intermediate", "md5-leaf", "sha1-root", "key-id-mismatch"]:
     setattr(Clients, "test_" + _name.replace("-", "_"), _make(_name))
 
 
