@@ -47,6 +47,7 @@ enum tp_code {
 	TP_PROTOCOL_VERSION,
 	TP_NO_SHARED_CIPHER,
 	TP_CLIENT_CERT_REQUIRED,
+	TP_CLIENT_CERT_REJECTED,
 	TP_HANDSHAKE_FAILURE,
 	TP_STARTTLS_REFUSED,
 	TP_FETCH_FAILED,
@@ -238,6 +239,7 @@ struct tp_problem {
 	bool waived;         /* reported, but --insecure keeps it from the status */
 	unsigned refused_by; /* the clients that refuse the chain for it: bits 1 << enum tp_client */
 	unsigned rule;       /* which rule of the client model it breaks (an internal number), 0: none */
+	bool client_cert;    /* about the client certificate configured, not the server */
 };
 
 /*
@@ -309,6 +311,9 @@ size_t tp_result_problem_count(const struct tp_result *r);
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i);
 /* The probe error, or NULL when the probe got through. */
 const struct tp_problem *tp_result_error(const struct tp_result *r);
+/* The client certificate configured (and the chain sent with it): 0 when none. */
+size_t tp_result_client_cert_count(const struct tp_result *r);
+const struct tp_cert_info *tp_result_client_cert(const struct tp_result *r, size_t i);
 /* What each client judged (those of tp_config_set_clients, in enum order). */
 size_t tp_result_client_count(const struct tp_result *r);
 const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i);

@@ -256,6 +256,26 @@ tp_config_set_expiry_days(struct tp_config *cfg, int warn, int crit)
 	return 0;
 }
 
+/* Whether key is the private half of pub: their key IDs (a hash of the public key) agree. */
+static bool
+key_matches(gnutls_pubkey_t pub, gnutls_privkey_t key)
+{
+	unsigned char a[64], b[64];
+	size_t na = sizeof(a), nb = sizeof(b);
+	gnutls_pubkey_t mine;
+	bool same = false;
+
+	if (gnutls_pubkey_init(&mine) < 0)
+		return true; /* out of memory: the handshake will tell */
+	if (gnutls_pubkey_import_privkey(mine, key, 0, 0) == 0 && gnutls_pubkey_get_key_id(pub, 0, a, &na) == 0 &&
+	    gnutls_pubkey_get_key_id(mine, 0, b, &nb) == 0)
+		same = na == nb && memcmp(a, b, na) == 0;
+	else
+		same = true; /* a key GnuTLS cannot compare: the handshake will tell */
+	gnutls_pubkey_deinit(mine);
+	return same;
+}
+
 static int
 load_client_cert(struct tp_config *cfg)
 {
@@ -289,6 +309,11 @@ load_client_cert(struct tp_config *cfg)
 	if (ret < 0)
 		return tp_config_fail(cfg, "client key %s: %s (an unencrypted PEM or DER private key is needed)",
 				      cfg->client_key_file, gnutls_strerror(ret));
+	if (!key_matches(cfg->client_pcert[0].pubkey, cfg->client_key))
+		return tp_config_fail(cfg,
+				      "the key in %s does not belong to the certificate in %s (key-mismatch): give "
+				      "the key the certificate was issued for",
+				      cfg->client_key_file, cfg->client_cert_file);
 	return 0;
 }
 

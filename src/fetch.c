@@ -735,6 +735,7 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	}
 	if (configure(&t, cfg, errbuf) < 0)
 		goto out;
+	tp_examine_client_cert(r, cfg, tp_config_now(cfg));
 	started = tp_now_ms();
 	rc = perform(&t, cfg, started);
 	collect(&t, rc, errbuf, &ip, &port, &os_errno);

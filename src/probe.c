@@ -261,6 +261,64 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 }
 
 /*
+ * The client certificate configured, read as the server will: its facts,
+ * and its dates against the thresholds (a server refuses an expired one).
+ * Findings about it name it, and no certificate of the server's chain.
+ */
+void
+tp_examine_client_cert(struct tp_result *r, const struct tp_config *cfg, time_t now)
+{
+	gnutls_datum_t ders[TP_MAX_CERTS];
+	gnutls_x509_crt_t *certs = NULL;
+	size_t n = cfg->client_pcert_n < TP_MAX_CERTS ? cfg->client_pcert_n : TP_MAX_CERTS;
+	struct tp_findings scratch = {0};
+	char date[40];
+
+	for (size_t i = 0; i < n; i++)
+		ders[i] = cfg->client_pcert[i].cert;
+	if (!n || tp_chain_read(&r->client_chain, &certs, ders, n, now, &scratch) < 0) {
+		tp_findings_finish(&scratch);
+		tp_chain_free(certs, n);
+		return;
+	}
+	tp_findings_finish(&scratch);
+	tp_chain_free(certs, n);
+	for (size_t i = 0; i < r->client_chain.n; i++) {
+		const struct tp_cert_info *ci = &r->client_chain.certs[i];
+		char *cn = tp_short_name(ci->subject);
+		const char *what = i ? "the CA certificate" : "the client certificate";
+		struct tp_problem *p = NULL;
+		if (now > ci->not_after) {
+			tp_format_date(ci->not_after, date, sizeof(date));
+			p = tp_find(&r->found, TP_EXPIRED, -1, "%s '%s' (%s) expired on %s: servers refuse it", what,
+				    cn ? cn : "?", cfg->client_cert_file, date);
+		} else if (now < ci->not_before) {
+			tp_format_date(ci->not_before, date, sizeof(date));
+			p = tp_find(&r->found, TP_NOT_YET_VALID, -1, "%s '%s' (%s) is not valid before %s", what,
+				    cn ? cn : "?", cfg->client_cert_file, date);
+		} else if (ci->days_remaining < cfg->warn_days) {
+			tp_format_date(ci->not_after, date, sizeof(date));
+			p = tp_find(
+				&r->found, TP_EXPIRES_SOON, -1,
+				"%s '%s' (%s) expires on %s, in %ld days (thresholds: warning %d, critical %d days)",
+				what, cn ? cn : "?", cfg->client_cert_file, date, ci->days_remaining, cfg->warn_days,
+				cfg->crit_days);
+			if (ci->days_remaining < cfg->crit_days)
+				tp_problem_grade(p, TP_GRADE_REFUSED);
+		}
+		if (p)
+			p->client_cert = true;
+		if (p && p->code != TP_EXPIRES_SOON)
+			tp_problem_set_fix(p, "Renew the client certificate (tlsprobe ca issue --client, or your "
+					      "CA's process) and give the new one with --client-cert.");
+		else if (p)
+			tp_problem_set_fix(p, "Renew the client certificate before it expires and deploy it where it "
+					      "is used.");
+		free(cn);
+	}
+}
+
+/*
  * A server that chose TLS 1.1 or older from an offer that went up to 1.2
  * or beyond speaks nothing newer: current clients do not connect.
  */
@@ -308,6 +366,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 		tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", cfg->error);
 		goto out;
 	}
+	tp_examine_client_cert(r, cfg, tp_config_now(cfg));
 	tp_deadline_start(&d, timeout_ms);
 	fd = tp_net_connect(&net, target, cfg, &d, &r->found);
 	memcpy(r->address, net.address, sizeof(r->address));

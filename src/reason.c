@@ -51,6 +51,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"server requires a client certificate",
 		"This server uses mutual TLS: pass --client-cert FILE --client-key FILE with a certificate "
 		"issued by a CA the server trusts (curl: --cert/--key)."},
+	[TP_CLIENT_CERT_REJECTED] = {TP_CLIENT_CERT_REJECTED, "client-cert-rejected", TP_STATUS_CRITICAL,
+		"server rejected the client certificate",
+		"Use a client certificate the server accepts: issued by a CA in its client CA list, not "
+		"expired, with extendedKeyUsage clientAuth, sent with its intermediates."},
 	[TP_HANDSHAKE_FAILURE] = {TP_HANDSHAKE_FAILURE, "handshake-failure", TP_STATUS_CRITICAL,
 		"TLS handshake failed",
 		"Compare the server's TLS settings with the client's (--tls-min, --tls-max, --priority) "

@@ -232,6 +232,9 @@ tp_result_adopt(struct tp_result *r, struct tp_result *from)
 	tp_chain_facts_finish(&r->chain);
 	r->chain = from->chain;
 	from->chain = (struct tp_chain_facts){0};
+	tp_chain_facts_finish(&r->client_chain);
+	r->client_chain = from->client_chain;
+	from->client_chain = (struct tp_chain_facts){0};
 	r->ocsp = from->ocsp;
 	tp_verdict_finish(&r->verdict);
 	r->verdict = from->verdict;
@@ -263,6 +266,7 @@ tp_result_destroy(struct tp_result *r)
 	tp_verdict_finish(&r->verdict);
 	tp_findings_finish(&r->found);
 	tp_client_verdicts_finish(&r->clients);
+	tp_chain_facts_finish(&r->client_chain);
 	free(r);
 }
 
@@ -327,8 +331,9 @@ tp_result_judge(struct tp_result *r, bool insecure, unsigned clients)
 		qsort(f->problems, f->n, sizeof(*f->problems), by_severity);
 	for (size_t i = 0; i < f->n; i++) {
 		struct tp_problem *p = &f->problems[i];
-		/* --insecure waives what verification found, never an expiry warning. */
-		p->waived = insecure && p->code != TP_EXPIRES_SOON;
+		/* --insecure waives what verification of the server found, never an
+		 * expiry warning, nor what is wrong with the client's own certificate. */
+		p->waived = insecure && p->code != TP_EXPIRES_SOON && !p->client_cert;
 		if (!p->waived && p->severity > r->status) {
 			r->status = p->severity;
 			r->reason = p->code;
@@ -361,6 +366,8 @@ const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdi
 size_t tp_result_problem_count(const struct tp_result *r) { return r->found.n; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->found.n ? &r->found.problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->found.error; }
+size_t tp_result_client_cert_count(const struct tp_result *r) { return r->client_chain.n; }
+const struct tp_cert_info *tp_result_client_cert(const struct tp_result *r, size_t i) { return i < r->client_chain.n ? &r->client_chain.certs[i] : NULL; }
 size_t tp_result_client_count(const struct tp_result *r) { return r->clients.n; }
 const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i) { return i < r->clients.n ? &r->clients.v[i] : NULL; }
 const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r) { return r->is_fetch ? &r->fetch : NULL; }

@@ -87,6 +87,7 @@ struct tp_result {
 	struct tp_timing timing;
 	struct tp_tls_facts tls;
 	struct tp_chain_facts chain;
+	struct tp_chain_facts client_chain; /* the client certificate and its chain, when one is configured */
 	struct tp_ocsp_info ocsp;
 	struct tp_verdict verdict;
 	struct tp_findings found;

@@ -259,6 +259,81 @@ named_flood(struct tp_findings *f, const struct io *io, int ret)
 	return true;
 }
 
+/* The short name of the client certificate sent (free it), or NULL. */
+static char *
+client_cert_name(const struct tp_config *cfg)
+{
+	gnutls_x509_crt_t crt;
+	char *cn = NULL;
+
+	if (!cfg->client_pcert_n || gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &cfg->client_pcert[0].cert, GNUTLS_X509_FMT_DER) == 0)
+		cn = tp_chain_cn(crt);
+	gnutls_x509_crt_deinit(crt);
+	return cn;
+}
+
+/* The server refused the client certificate sent, and its alert says why. */
+static void
+client_cert_rejected(struct tp_findings *f, const struct tp_config *cfg, gnutls_alert_description_t a,
+		     const char *alert)
+{
+	char *cn = client_cert_name(cfg);
+	struct tp_problem *p = tp_fail(f, TP_CLIENT_CERT_REJECTED,
+				       "the server rejected the client certificate '%s' that was sent (alert %s)",
+				       cn ? cn : "?", alert);
+
+	switch ((int)a) {
+	case GNUTLS_A_UNKNOWN_CA:
+		if (cfg->client_pcert_n == 1)
+			tp_problem_set_fix(
+				p,
+				"The server does not know the CA that issued '%s', and %s holds the "
+				"certificate alone: send its chain too (cat client.pem intermediate.pem > "
+				"client-chain.pem; --client-cert client-chain.pem), or have the server trust "
+				"the issuing CA (nginx ssl_client_certificate, Apache SSLCACertificateFile).",
+				cn ? cn : "it", cfg->client_cert_file);
+		else
+			tp_problem_set_fix(p,
+					   "The server does not trust the CA '%s' chains to: have the server trust it "
+					   "(nginx ssl_client_certificate, Apache SSLCACertificateFile), or use a "
+					   "certificate from a CA it trusts.",
+					   cn ? cn : "the certificate");
+		break;
+	case GNUTLS_A_BAD_CERTIFICATE:
+		/* GnuTLS servers say bad_certificate for an issuer they do not know. */
+		if (cfg->client_pcert_n == 1)
+			tp_problem_set_fix(
+				p,
+				"The server finds '%s' unacceptable: if it does not know its issuer (GnuTLS "
+				"servers say bad_certificate for that), send its chain too (cat client.pem "
+				"intermediate.pem > client-chain.pem; --client-cert client-chain.pem); "
+				"otherwise check that it has extendedKeyUsage clientAuth and is not expired.",
+				cn ? cn : "the certificate");
+		break;
+	case GNUTLS_A_CERTIFICATE_EXPIRED:
+		tp_problem_set_fix(p,
+				   "The server says '%s' (or a CA in its chain) expired, or is not valid yet: renew "
+				   "it (tlsprobe ca issue --client), or check the server's clock.",
+				   cn ? cn : "the certificate");
+		break;
+	case GNUTLS_A_ACCESS_DENIED:
+		tp_problem_set_fix(p, "The server verified the certificate but does not let this client in: check "
+				      "its access rules for the certificate's subject.");
+		break;
+	case GNUTLS_A_DECRYPT_ERROR:
+		tp_problem_set_fix(p, "The server could not verify the signature made with the client key: the key "
+				      "does not belong to the certificate, or the server cannot use its type.");
+		break;
+	case GNUTLS_A_CERTIFICATE_REVOKED:
+		tp_problem_set_fix(p, "The server says the client certificate was revoked: issue a new one.");
+		break;
+	default: break;
+	}
+	free(cn);
+}
+
 static void
 handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t s, const struct io *io, int ret)
 {
@@ -306,12 +381,7 @@ handshake_failed(struct tp_handshake *h, struct tp_findings *f, gnutls_session_t
 			return;
 		}
 		if (io->ask.requested && io->ask.sent) {
-			struct tp_problem *p =
-				tp_fail(f, TP_CLIENT_CERT_REQUIRED,
-					"the server rejected the client certificate that was sent (alert %s)", name);
-			tp_problem_set_fix(p, "The server does not accept this client certificate: use one issued "
-					      "by a CA the server trusts (its client CA list), not expired, with "
-					      "extendedKeyUsage clientAuth.");
+			client_cert_rejected(f, io->ask.cfg, a, name);
 			return;
 		}
 		if (a == GNUTLS_A_HANDSHAKE_FAILURE || a == GNUTLS_A_INSUFFICIENT_SECURITY) {
@@ -463,7 +533,7 @@ await_verdict_on_client_cert(struct tp_handshake *h, const struct tp_config *cfg
 				"the server asked for a client certificate, none was sent, and it closed the "
 				"connection right after the handshake without saying why");
 		else if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PULL_ERROR)
-			tp_fail(f, TP_CLIENT_CERT_REQUIRED,
+			tp_fail(f, TP_CLIENT_CERT_REJECTED,
 				"the server closed the connection right after the handshake without saying why: it "
 				"most likely rejected the client certificate that was sent");
 		return;

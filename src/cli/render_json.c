@@ -159,6 +159,7 @@ render_json_object(const struct tp_result *r)
 		json_object_set_new(j, "alpn", jstr(tls->alpn));
 		json_object_set_new(j, "resumed", json_boolean(tls->resumed));
 		json_object_set_new(j, "client_cert_requested", json_boolean(tls->client_cert_requested));
+		json_object_set_new(j, "client_cert_sent", json_boolean(tls->client_cert_sent));
 		json_object_set_new(j, "ocsp_stapled", json_boolean(tp_result_ocsp(r)->stapled));
 		json_object_set_new(o, "tls", j);
 	} else {
@@ -180,6 +181,15 @@ render_json_object(const struct tp_result *r)
 	for (size_t i = 0; i < tp_result_cert_count(r); i++)
 		json_array_append_new(chain, cert_object(tp_result_cert(r, i), i));
 	json_object_set_new(o, "chain", chain);
+	if (tp_result_client_cert_count(r)) {
+		json_t *cc = json_object(), *cchain = json_array();
+		for (size_t i = 0; i < tp_result_client_cert_count(r); i++)
+			json_array_append_new(cchain, cert_object(tp_result_client_cert(r, i), i));
+		json_object_set_new(cc, "chain", cchain);
+		json_object_set_new(o, "client_cert", cc);
+	} else {
+		json_object_set_new(o, "client_cert", json_null());
+	}
 
 	/* Problems always have a place, even where no chain was verified
 	 * (a fetch whose redirects ended in plain HTTP). */
@@ -230,6 +240,7 @@ render_json_failure(const char *input, const char *code, const char *message, co
 	json_object_set_new(o, "tls", json_null());
 	json_object_set_new(o, "ocsp", json_null());
 	json_object_set_new(o, "chain", json_array());
+	json_object_set_new(o, "client_cert", json_null());
 	json_object_set_new(o, "verify", json_null());
 	json_object_set_new(o, "clients", json_array());
 	json_object_set_new(error, "code", json_string(code));

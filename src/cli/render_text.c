@@ -180,10 +180,15 @@ connection(const struct tout *w, const struct tp_result *r)
 			field(w, 2, "OCSP", "stapled: %s%s, next update %s", ocsp->status ? ocsp->status : "unreadable",
 			      ocsp->verified ? "" : " (not verified)", upd);
 		}
-		field(w, 2, "client cert", "%s",
+		const struct tp_cert_info *cc = tp_result_client_cert(r, 0);
+		char until[40] = "";
+		if (cc)
+			date(cc->not_after, until, sizeof(until));
+		field(w, 2, "client cert", "%s%s%s%s",
 		      !tls->client_cert_requested ? "not requested"
 		      : tls->client_cert_sent     ? "requested, sent"
-						  : "requested, none sent");
+						  : "requested, none sent",
+		      cc ? " (yours valid until " : "", until, cc ? ")" : "");
 	}
 	const struct tp_fetch_info *f = tp_result_fetch(r);
 	if (f) {

@@ -802,7 +802,7 @@ class MutualTls(CaCase):
         r = probe_json(srv.target, "--sni", "localhost", "--no-system-ca", "--ca-file",
                                srv_ca, "--client-cert", self.rogue_chain,
                                "--client-key", self.rogue_key)
-        self.assertEqual((r.rc, r.obj["reason"]), (2, "client-cert-required"),
+        self.assertEqual((r.rc, r.obj["reason"]), (2, "client-cert-rejected"),
                          harness.dump(r.obj))
 
     def test_ca_check_purpose_of_the_client_cert(self):

@@ -285,12 +285,12 @@ class ClientCertRequired(ProbeCase):
     mandatory and must verify against the root (without -verify_return_error
     s_server would accept any certificate)."""
 
-    def check_required(self, tls_flags, client_args=()):
+    def check_required(self, tls_flags, client_args=(), code="client-cert-required"):
         with harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert,
                               extra=["-Verify", "1", "-verify_return_error",
                                      "-CAfile", F.root.cert] + list(tls_flags)) as s:
             r = probe_json("localhost:%d" % s.port, *trust_root(), *client_args)
-        self.assertError(r, "client-cert-required")
+        self.assertError(r, code)
         if r.obj["tls"] is not None:
             self.assertIs(r.obj["tls"]["client_cert_requested"], True, dump(r.obj))
 
@@ -300,13 +300,13 @@ class ClientCertRequired(ProbeCase):
     def test_no_client_cert_tls12_is_client_cert_required(self):
         self.check_required(["-tls1_2"])
 
-    def test_rejected_client_cert_tls13_is_client_cert_required(self):
+    def test_rejected_client_cert_tls13_is_client_cert_rejected(self):
         self.check_required([], ["--client-cert", F.rogue_client.cert,
-                                 "--client-key", F.rogue_client.key])
+                                 "--client-key", F.rogue_client.key], "client-cert-rejected")
 
-    def test_rejected_client_cert_tls12_is_client_cert_required(self):
+    def test_rejected_client_cert_tls12_is_client_cert_rejected(self):
         self.check_required(["-tls1_2"], ["--client-cert", F.rogue_client.cert,
-                                          "--client-key", F.rogue_client.key])
+                                          "--client-key", F.rogue_client.key], "client-cert-rejected")
 
 
 class OtherChainDefects(ProbeCase):

@@ -423,6 +423,94 @@ class LateClientCertVerdict(ProbeCase):
         self.assertError(r, "client-cert-required")
 
 
+class ClientCertificates(ProbeCase):
+    """Mutual TLS against openssl s_server -Verify 1 -verify_return_error,
+    which trusts only the fixtures' root for client certificates: what the
+    probe says of the certificate it sends, and of the server's no to it.
+    Client certificates are made by openssl (harness.Pki), one issued by the
+    intermediate so that a file holding it alone lacks its chain."""
+
+    @classmethod
+    def setUpClass(cls):
+        now, d = F.now, harness.pki.DAYS
+        cls.by_inter = F.issue("mtls_inter", harness.pki.subject("mtls by inter"), "v3_client", F.inter,
+                               now - d, now + 100 * d)
+        cls.by_inter_chain = F.cat("mtls_inter-chain.pem", cls.by_inter.cert, F.inter.cert)
+        cls.expired = F.issue("mtls_old", harness.pki.subject("mtls expired"), "v3_client", F.root,
+                              now - 100 * d, now - d)
+        cls.expiring = F.issue("mtls_soon", harness.pki.subject("mtls expiring"), "v3_client", F.root,
+                               now - d, now + 10 * d)
+        cls.srv = {}
+        for v in ("-tls1_3", "-tls1_2"):
+            cls.srv[v] = cls.class_server(harness.s_server(
+                F.leaf.cert, F.leaf.key, chain=F.inter.cert,
+                extra=["-Verify", "1", "-verify_return_error", "-CAfile", F.root.cert, v]))
+
+    def probe(self, version, *extra):
+        return probe_json("localhost:%d" % self.srv[version].port, *trust_root(), *extra)
+
+    def test_a_good_client_cert_is_sent_and_described(self):
+        for v in self.srv:
+            r = self.probe(v, "--client-cert", F.client.cert, "--client-key", F.client.key)
+            self.assertOutcome(r, 0, "ok", None)
+            self.assertIs(r.obj["tls"]["client_cert_sent"], True, dump(r.obj))
+            cc = r.obj["client_cert"]["chain"]
+            self.assertEqual(cc[0]["subject"], F.client.subject, dump(r.obj))
+            self.assertEqual(cc[0]["sha256"], harness.X509(F.client.cert).sha256(), dump(r.obj))
+
+    def test_without_a_client_cert_nothing_is_sent(self):
+        r = self.probe("-tls1_3")
+        self.assertError(r, "client-cert-required")
+        self.assertIsNone(r.obj["client_cert"])
+
+    def test_a_cert_from_an_unknown_ca_is_rejected_not_required(self):
+        for v in self.srv:
+            r = self.probe(v, "--client-cert", F.rogue_client.cert, "--client-key", F.rogue_client.key)
+            self.assertError(r, "client-cert-rejected")
+            e = r.obj["error"]
+            self.assertIn("rogue client", e["message"])
+            self.assertIn("unknown_ca", e["message"])
+
+    def test_a_leaf_without_its_chain_gets_the_advice_to_send_the_chain(self):
+        r = self.probe("-tls1_3", "--client-cert", self.by_inter.cert, "--client-key", self.by_inter.key)
+        self.assertError(r, "client-cert-rejected")
+        e = r.obj["error"]
+        self.assertIn("unknown_ca", e["message"])
+        self.assertIn("send its chain too", e["fix"])
+        self.assertIn(self.by_inter.cert, e["fix"])
+        # and with its chain in the file, the server takes it
+        r = self.probe("-tls1_3", "--client-cert", self.by_inter_chain, "--client-key", self.by_inter.key)
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(len(r.obj["client_cert"]["chain"]), 2, dump(r.obj))
+
+    def test_an_expired_client_cert_is_found_before_the_server_says_so(self):
+        r = self.probe("-tls1_3", "--client-cert", self.expired.cert, "--client-key", self.expired.key)
+        self.assertError(r, "client-cert-rejected")
+        e = r.obj["error"]
+        self.assertIn("certificate_expired", e["message"])
+        self.assertIn("renew", e["fix"])
+        p = self.assertProblem(r, "expired", severity="critical", cert_index=None)
+        self.assertIn("client certificate 'mtls expired'", p["message"])
+
+    def test_an_expiring_client_cert_follows_the_thresholds(self):
+        # 10 days left: under the default critical threshold (14)
+        r = self.probe("-tls1_3", "--client-cert", self.expiring.cert, "--client-key", self.expiring.key)
+        self.assertOutcome(r, 2, "critical", "expires-soon")
+        p = self.assertProblem(r, "expires-soon", severity="critical", cert_index=None)
+        self.assertIn("client certificate 'mtls expiring'", p["message"])
+        r = self.probe("-tls1_3", "--client-cert", self.expiring.cert, "--client-key", self.expiring.key,
+                       "--crit-days", "5")
+        self.assertOutcome(r, 1, "warning", "expires-soon")
+
+    def test_a_key_that_is_not_the_certificates_is_refused_before_connecting(self):
+        rc, out, err, _ = run_tlsprobe("127.0.0.1:%d" % harness.closed_port(), "--client-cert", F.client.cert,
+                                       "--client-key", F.rogue_client.key)
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("key-mismatch", err)
+        self.assertIn(F.rogue_client.key, err)
+        self.assertNotIn("connection refused", out + err)
+
+
 class CommandLineBasics(unittest.TestCase):
     def test_help_exits_0_and_prints_usage(self):
         for flag in ("-h", "--help"):

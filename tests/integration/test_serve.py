@@ -120,9 +120,9 @@ class ClientPKI(Pki):
     def __init__(self, d):
         super().__init__(d)
         ca = self.issue("clientca", "/O=tlsprobe tests/CN=tlsprobe Test Client CA", "v3_root",
-                        days=30)
+                        days=365)
         rogue_ca = self.issue("rogueca", "/O=tlsprobe tests/CN=tlsprobe Rogue Client CA",
-                              "v3_root", days=30)
+                              "v3_root", days=365)
         self.ca = ca.cert
         self.alice = self.pair("alice", "/O=tlsprobe tests/CN=alice client", "v3_client", ca)
         self.serveronly = self.pair("serveronly", "/O=tlsprobe tests/CN=server only",
@@ -131,7 +131,8 @@ class ClientPKI(Pki):
                                rogue_ca)
 
     def pair(self, name, subj, ext, issuer):
-        c = self.issue(name, subj, ext, issuer, days=10)
+        # long enough that no expiry threshold fires for the client certificate
+        c = self.issue(name, subj, ext, issuer, days=100)
         return c.cert, c.key
 
 

@@ -52,6 +52,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
 CLIENT_NAMES = ("openssl", "gnutls", "python", "nss", "chrome", "go", "java")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
+               "client-cert-rejected",
                "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
 
 
@@ -92,7 +93,10 @@ def _keys(obj, path, keys):
 def check_schema(o):
     """Assert that o follows the tlsprobe/1 JSON shape of the spec."""
     _keys(o, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "chain",
-                   "verify", "clients", "error"))
+                   "client_cert", "verify", "clients", "error"))
+    cc = o["client_cert"]
+    _check(cc is None or (isinstance(cc, dict) and isinstance(cc.get("chain"), list) and cc["chain"]),
+           "$.client_cert", cc, "null or {\"chain\": [certificate, ...]}")
     _check(isinstance(o["clients"], list), "$.clients", o["clients"], "a list")
     for i, c in enumerate(o["clients"]):
         p = "$.clients[%d]" % i
@@ -130,15 +134,17 @@ def check_schema(o):
     tls = o["tls"]
     if tls is not None:
         _keys(tls, "$.tls", ("version", "cipher", "kx_group", "sig_alg", "alpn", "resumed",
-                             "client_cert_requested"))
+                             "client_cert_requested", "client_cert_sent"))
         _check(tls["version"] in ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
                "$.tls.version", tls["version"], "TLSv1.x")
         _check(isinstance(tls["cipher"], str), "$.tls.cipher", tls["cipher"], "a string")
         for k in ("kx_group", "sig_alg", "alpn"):
             _check(tls[k] is None or isinstance(tls[k], str), "$.tls." + k, tls[k],
                    "string|null")
-        for k in ("resumed", "client_cert_requested"):
+        for k in ("resumed", "client_cert_requested", "client_cert_sent"):
             _check(isinstance(tls[k], bool), "$.tls." + k, tls[k], "a boolean")
+        _check(tls["client_cert_requested"] or not tls["client_cert_sent"], "$.tls.client_cert_sent",
+               tls["client_cert_sent"], "false unless the server asked for one")
     _check(isinstance(o["chain"], list), "$.chain", o["chain"], "a list")
     for i, c in enumerate(o["chain"]):
         p = "$.chain[%d]" % i
@@ -284,7 +290,8 @@ def check_failure(obj, input=Ellipsis):
     FAILURES): status unknown, reason = error.code, nothing probed; target
     null or naming only its input (which must be input when given)."""
     _keys(obj, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "ocsp", "chain",
-                     "verify", "clients", "error"))
+                     "client_cert", "verify", "clients", "error"))
+    _check(obj["client_cert"] is None, "$.client_cert", obj["client_cert"], "null")
     _check(obj["clients"] == [], "$.clients", obj["clients"], "[]")
     _check(obj["schema"] == "tlsprobe/1", "$.schema", obj["schema"], '"tlsprobe/1"')
     _check(obj["status"] == "unknown", "$.status", obj["status"], '"unknown"')
