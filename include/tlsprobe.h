@@ -113,6 +113,7 @@ struct tp_target {
 	uint16_t port;
 	bool host_is_ip;
 	char *sni;      /* --sni override, or NULL */
+	bool no_sni;    /* send no server_name; the name is checked all the same */
 	char *starttls; /* "smtp", "imap", "pop3", "ftp", "postgres", or NULL */
 	bool port_given;
 	char *connect_host; /* connect here instead (--connect-to), or NULL */
@@ -126,6 +127,8 @@ struct tp_target {
  */
 int tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen);
 int tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen);
+/* Send no SNI (as clients without it do): the server's default certificate. */
+void tp_target_set_no_sni(struct tp_target *t);
 /* Talk PROTO in the clear before TLS; without an explicit port, its usual
  * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
 int tp_target_set_starttls(struct tp_target *t, const char *proto);

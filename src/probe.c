@@ -260,6 +260,19 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 	tp_result_destroy(look);
 }
 
+/* Asked without SNI, a server sends its default certificate: say so where it matters. */
+static void
+default_certificate(struct tp_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->found.n; i++)
+		if (r->found.problems[i].code == TP_HOSTNAME_MISMATCH)
+			tp_problem_append(
+				&r->found.problems[i],
+				"asked without SNI (--no-sni), the server sent its default certificate; "
+				"clients that send SNI '%s' may get another: probe without --no-sni to compare",
+				name);
+}
+
 /*
  * The client certificate configured, read as the server will: its facts,
  * and its dates against the thresholds (a server refuses an expired one).
@@ -355,8 +368,11 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 
 	if (!r)
 		return NULL;
-	/* No SNI for IP literals (RFC 6066); --sni overrides either way. */
-	if (target->sni)
+	/* No SNI for IP literals (RFC 6066); --sni overrides either way,
+	 * and --no-sni sends none while the name is checked all the same. */
+	if (target->no_sni)
+		r->sni = NULL;
+	else if (target->sni)
 		r->sni = strdup(target->sni);
 	else if (!target->host_is_ip)
 		r->sni = strdup(target->host);
@@ -393,6 +409,8 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
 		examine(r, cfg, peers, n, name, tp_config_now(cfg), true);
+		if (target->no_sni)
+			default_certificate(r, name);
 		/* Say goodbye without waiting for the server's reply. */
 		gnutls_bye(s, GNUTLS_SHUT_WR);
 		tp_session_free(s);

@@ -201,6 +201,12 @@ tp_target_parse(struct tp_target *t, const char *input, char *err, size_t errlen
 	return 0;
 }
 
+void
+tp_target_set_no_sni(struct tp_target *t)
+{
+	t->no_sni = true;
+}
+
 int
 tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen)
 {

@@ -75,6 +75,7 @@ struct cli {
 	char **targets;
 	size_t n_targets;
 	const char *sni;
+	bool no_sni;
 	const char *starttls;
 	const char *connect_to;
 	const char *save_chain; /* --save-chain FILE, or NULL */

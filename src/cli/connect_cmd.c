@@ -104,6 +104,8 @@ connect_command(struct cli *cli)
 			worst = cli_fail(cli->format, FAIL_TARGET, cli->targets[parsed], "%s", err);
 			goto out;
 		}
+		if (cli->no_sni)
+			tp_target_set_no_sni(&targets[parsed]);
 		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
 		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
 		    (cli->connect_to &&

@@ -70,6 +70,7 @@ enum opt_id {
 	OPT_METHOD,
 	OPT_NAME,
 	OPT_NO_INTERMEDIATE,
+	OPT_NO_SNI,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
 	OPT_ORDERED,
@@ -237,6 +238,8 @@ static const struct opt options[] = {
 	 "add NAME to the made certificates' names (repeatable)"},
 	{"name", 0, "NAME", OPT_NAME, CA, G_CA, apply_ca, "init: the CA's name (NAME Root CA, NAME Intermediate CA)"},
 	{"no-intermediate", 0, NULL, OPT_NO_INTERMEDIATE, CA, G_CA, apply_ca, "init: a root only; issue signs with it"},
+	{"no-sni", 0, NULL, OPT_NO_SNI, PROBE, G_CONNECT, apply_connect,
+	 "send no SNI (the server's default certificate), still checking the name"},
 	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, apply_trust,
 	 "do not trust the system's CA store"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
@@ -748,6 +751,7 @@ apply_connect(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_CONNECT_TO: cli->connect_to = arg; break;
 	case OPT_IPV4: tp_config_set_family(cli->cfg, AF_INET); break;
 	case OPT_IPV6: tp_config_set_family(cli->cfg, AF_INET6); break;
+	case OPT_NO_SNI: cli->no_sni = true; break;
 	case OPT_SNI:
 		if (!*arg)
 			return fail(p, "empty --sni: give a host name");

@@ -12,6 +12,7 @@ import unittest
 import harness
 from harness import trust_root
 from harness import ProbeCase, dump, probe_json, probe_json_lines, run_tlsprobe
+from harness.schema import ndjson
 
 F = None
 
@@ -509,6 +510,52 @@ class ClientCertificates(ProbeCase):
         self.assertIn("key-mismatch", err)
         self.assertIn(F.rogue_client.key, err)
         self.assertNotIn("connection refused", out + err)
+
+
+class NoSni(ProbeCase):
+    """--no-sni against openssl s_server with two certificates: the default
+    one (other.example) for clients that send no SNI, and the localhost one
+    for those that ask for localhost (-servername)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(harness.s_server(
+            F.wronghost.cert, F.wronghost.key, chain=F.inter.cert,
+            extra=["-servername", "localhost", "-cert2", F.leaf.cert, "-key2", F.leaf.key]))
+
+    @staticmethod
+    def trust():
+        # s_server sends -cert_chain with the default certificate only: the
+        # intermediate is trusted, so that both chains verify
+        return ["--ca-file", F.inter_root, "--no-system-ca"]
+
+    def test_with_sni_the_server_sends_the_named_certificate(self):
+        r = probe_json("localhost:%d" % self.srv.port, *self.trust())
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertEqual(r.obj["target"]["sni"], "localhost")
+
+    def test_without_sni_it_is_the_default_certificate_checked_against_the_name(self):
+        r = probe_json("localhost:%d" % self.srv.port, *self.trust(), "--no-sni")
+        self.assertOutcome(r, 2, "critical", "hostname-mismatch")
+        self.assertIsNone(r.obj["target"]["sni"], dump(r.obj))
+        self.assertEqual(r.obj["chain"][0]["subject"], F.wronghost.subject, dump(r.obj))
+        p = self.assertProblem(r, "hostname-mismatch")
+        self.assertIn("other.example", p["message"])
+        self.assertIn("default certificate", p["message"])
+        self.assertEqual(r.obj["verify"]["name"], "localhost")
+
+    def test_no_sni_checks_the_sni_option_name(self):
+        r = probe_json("127.0.0.1:%d" % self.srv.port, *self.trust(), "--no-sni", "--sni", "other.example")
+        self.assertOutcome(r, 0, "ok", None)
+        self.assertIsNone(r.obj["target"]["sni"], dump(r.obj))
+        self.assertEqual(r.obj["verify"]["name"], "other.example")
+
+    def test_no_sni_per_line_in_a_batch(self):
+        rc, out, err, _ = run_tlsprobe("batch", "-", "--json", *self.trust(),
+                                       input="localhost:%d --no-sni\nlocalhost:%d\n" % (
+                                           self.srv.port, self.srv.port))
+        got = sorted(((o["target"]["sni"] or ""), o["status"]) for o in ndjson(out))
+        self.assertEqual(got, [("", "critical"), ("localhost", "ok")], out + err)
 
 
 class CommandLineBasics(unittest.TestCase):
