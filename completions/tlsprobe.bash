@@ -91,7 +91,7 @@ _tlsprobe()
 		local opts
 		case $command in
 			connect | batch)
-				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --starttls --timeout
+				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls --timeout
 					--as --at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert

@@ -94,6 +94,7 @@ complete -c tlsprobe -n $c -s 4 -l ipv4 -d 'Connect over IPv4 only'
 complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
 complete -c tlsprobe -n $c -l sni -x -a '(__fish_print_hostnames)' -d 'Send NAME as SNI and verify the certificate against it'
 complete -c tlsprobe -n $c -l no-sni -d "Send no SNI (the server's default certificate), still checking the name"
+complete -c tlsprobe -n $c -l all-addresses -d 'Probe every address the name resolves to, in parallel'
 complete -c tlsprobe -n $c -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'Speak PROTO before TLS'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 

@@ -82,6 +82,7 @@ enum tp_code {
 	TP_UNKNOWN_CRITICAL_EXTENSION,
 	TP_PROFILE_VIOLATION,
 	TP_OBSOLETE_PROTOCOL,
+	TP_ADDRESSES_DIFFER,
 	TP_CLIENT_CERT_UNCONFIRMED,
 	TP_OUTLIVES_ISSUER,
 	TP_WEAK_KEY,
@@ -137,6 +138,8 @@ int tp_target_set_starttls(struct tp_target *t, const char *proto);
 int tp_target_set_connect_to(struct tp_target *t, const char *addr, char *err, size_t errlen);
 /* 0 when proto is a STARTTLS protocol tlsprobe speaks. */
 int tp_starttls_known(const char *proto);
+/* A deep copy of src into dst: 0, or -1 when out of memory. */
+int tp_target_copy(struct tp_target *dst, const struct tp_target *src);
 void tp_target_finish(struct tp_target *t);
 
 /* ---- configuration ----------------------------------------------------- */
@@ -168,6 +171,8 @@ void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */
 void tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms);
+/* Probe every address a name resolves to, not only the first that connects. */
+void tp_config_set_all_addresses(struct tp_config *cfg, bool all);
 /* AF_UNSPEC, AF_INET or AF_INET6 */
 void tp_config_set_family(struct tp_config *cfg, int family);
 void tp_config_set_insecure(struct tp_config *cfg, bool insecure);
@@ -317,6 +322,22 @@ const struct tp_problem *tp_result_error(const struct tp_result *r);
 /* The client certificate configured (and the chain sent with it): 0 when none. */
 size_t tp_result_client_cert_count(const struct tp_result *r);
 const struct tp_cert_info *tp_result_client_cert(const struct tp_result *r, size_t i);
+/* With all addresses probed: what each address served, in the order resolved. */
+struct tp_address_result {
+	char address[64];
+	enum tp_status status;
+	enum tp_code reason; /* TP_CODE_NONE when all is well */
+	const char *version; /* "TLSv1.3", or NULL when no handshake completed */
+	char *leaf_subject;  /* NULL when no certificate came */
+	char *leaf_sha256;
+	time_t leaf_not_after;
+	long leaf_days_remaining;
+};
+/* How many addresses the name resolved to (0 when it did not resolve). */
+size_t tp_result_address_total(const struct tp_result *r);
+/* The per-address results when every address was probed; 0 otherwise. */
+size_t tp_result_address_count(const struct tp_result *r);
+const struct tp_address_result *tp_result_address_result(const struct tp_result *r, size_t i);
 /* What each client judged (those of tp_config_set_clients, in enum order). */
 size_t tp_result_client_count(const struct tp_result *r);
 const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i);

@@ -224,6 +224,12 @@ tp_config_set_family(struct tp_config *cfg, int family)
 }
 
 void
+tp_config_set_all_addresses(struct tp_config *cfg, bool all)
+{
+	cfg->all_addresses = all;
+}
+
+void
 tp_config_set_clients(struct tp_config *cfg, unsigned clients)
 {
 	cfg->clients = clients & TP_CLIENTS_ALL;

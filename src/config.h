@@ -26,6 +26,7 @@ struct tp_config {
 	bool ocsp_required;
 	bool client_purpose;
 	unsigned clients; /* whose verdicts count: 1 << enum tp_client, 0 for all */
+	bool all_addresses;
 	time_t at;
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */

@@ -178,6 +178,28 @@ fail:
 }
 
 int
+tp_net_addresses(const struct tp_target *t, const struct tp_config *cfg, const struct tp_deadline *d, char (*out)[64],
+		 size_t max, struct tp_findings *f)
+{
+	struct addrinfo *res = NULL;
+	size_t n = 0;
+
+	if (resolve(t, cfg, d, &res, f) < 0)
+		return -1;
+	for (const struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+		char a[64];
+		bool seen = false;
+		addr_string(ai->ai_addr, a, sizeof(a));
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = strcmp(out[i], a) == 0;
+		if (!seen)
+			memcpy(out[n++], a, sizeof(a));
+	}
+	freeaddrinfo(res);
+	return (int)n;
+}
+
+int
 tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
 	       const struct tp_deadline *d, struct tp_findings *f)
 {
@@ -198,6 +220,7 @@ tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct 
 	bool timed_out = false;
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
 		total++;
+	out->total = total;
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next, tried++) {
 		/* Each address gets its share of the time left, so that one that
 		 * drops packets (a broken IPv6 route) leaves time for the next. */

@@ -14,7 +14,13 @@ struct tp_net_info {
 	char address[64]; /* the last address tried */
 	double dns_ms;    /* negative when not reached */
 	double connect_ms;
+	size_t total; /* the addresses the name resolved to */
 };
+
+/* The distinct addresses t's name resolves to (at most max, in the
+ * resolver's order) into out: how many, or -1 with the error in f. */
+int tp_net_addresses(const struct tp_target *t, const struct tp_config *cfg, const struct tp_deadline *d,
+		     char (*out)[64], size_t max, struct tp_findings *f);
 
 /* Resolve and connect to t (or its --connect-to address); a socket, or -1
  * with the error in f. */

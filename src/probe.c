@@ -4,6 +4,7 @@
  * was offered; and the same examination of a chain read from files. It only
  * orchestrates: each step is another module's, and returns what it found.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +389,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 	memcpy(r->address, net.address, sizeof(r->address));
 	r->timing.dns_ms = net.dns_ms;
 	r->timing.connect_ms = net.connect_ms;
+	r->address_total = net.total;
 	if (fd < 0)
 		goto out;
 	if (target->starttls) {
@@ -433,9 +435,150 @@ out:
 	return r;
 }
 
+/* One address of a name, probed in a thread of its own. */
+struct one_address {
+	pthread_t thread;
+	bool started;
+	struct tp_config *cfg;
+	struct tp_target target; /* the name, with this address as its --connect-to */
+	unsigned ms;
+	struct tp_result *r;
+};
+
+static void *
+probe_one_address(void *arg)
+{
+	struct one_address *a = arg;
+
+	a->r = probe(a->cfg, &a->target, a->ms);
+	return NULL;
+}
+
+/* What address i served, in a few facts for the parent result. */
+static void
+summarize(struct tp_address_result *out, const char *address, const struct tp_result *r)
+{
+	snprintf(out->address, sizeof(out->address), "%.63s", address);
+	out->status = r->status;
+	out->reason = r->reason;
+	out->version = r->tls.done ? r->tls.info.version : NULL;
+	if (r->chain.n) {
+		out->leaf_subject = strdup(r->chain.certs[0].subject);
+		out->leaf_sha256 = strdup(r->chain.certs[0].sha256);
+		out->leaf_not_after = r->chain.certs[0].not_after;
+		out->leaf_days_remaining = r->chain.certs[0].days_remaining;
+	}
+}
+
+/* Each address that serves another certificate than the first one does is a finding. */
+static void
+compare_addresses(struct tp_result *r)
+{
+	const struct tp_address_result *first = NULL;
+	char date[40];
+
+	for (size_t i = 0; i < r->n_addresses && !first; i++)
+		if (r->addresses[i].leaf_sha256)
+			first = &r->addresses[i];
+	for (size_t i = 0; first && i < r->n_addresses; i++) {
+		const struct tp_address_result *a = &r->addresses[i];
+		if (!a->leaf_sha256 || strcmp(a->leaf_sha256, first->leaf_sha256) == 0)
+			continue;
+		char *cn = tp_short_name(a->leaf_subject), *cn0 = tp_short_name(first->leaf_subject);
+		tp_format_date(a->leaf_not_after, date, sizeof(date));
+		struct tp_problem *p = tp_find(
+			&r->found, TP_ADDRESSES_DIFFER, -1,
+			"%s serves a different certificate ('%s', expiring on %s, in %ld days) than %s ('%s', %ld days "
+			"left)",
+			a->address, cn ? cn : "?", date, a->leaf_days_remaining, first->address, cn0 ? cn0 : "?",
+			first->leaf_days_remaining);
+		tp_problem_set_fix(p,
+				   "Install the same certificate on every server behind the name (%s among them), "
+				   "or find out why %s is another one (a server left out of a renewal?).",
+				   a->address, a->address);
+		free(cn);
+		free(cn0);
+	}
+}
+
+/*
+ * Every address the name resolves to, probed in parallel within the one
+ * timeout. The result is the worst address's, with what each address served
+ * beside it, and a finding for each that serves another certificate.
+ */
+static struct tp_result *
+probe_all(struct tp_config *cfg, const struct tp_target *target)
+{
+	enum { MAX_ADDRESSES = 16 };
+	char addrs[MAX_ADDRESSES][64];
+	struct one_address one[MAX_ADDRESSES] = {0};
+	struct tp_result *r = tp_result_create(target), *worst = NULL;
+	struct tp_deadline d;
+	int n;
+
+	if (!r)
+		return NULL;
+	if (tp_config_ready(cfg) < 0) {
+		tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", cfg->error);
+		goto out;
+	}
+	tp_deadline_start(&d, cfg->timeout_ms);
+	n = tp_net_addresses(target, cfg, &d, addrs, MAX_ADDRESSES, &r->found);
+	if (n <= 1) {
+		/* One address, or none: the ordinary probe says it all. */
+		tp_result_destroy(r);
+		return probe(cfg, target, (unsigned)tp_deadline_left(&d));
+	}
+	for (int i = 0; i < n; i++) {
+		struct one_address *a = &one[i];
+		a->cfg = cfg;
+		a->ms = (unsigned)tp_deadline_left(&d);
+		if (tp_target_copy(&a->target, target) < 0 || !(a->target.connect_host = strdup(addrs[i])))
+			continue;
+		a->target.connect_port = target->port;
+		a->target.connect_is_ip = true;
+		a->started = pthread_create(&a->thread, NULL, probe_one_address, a) == 0;
+	}
+	r->addresses = calloc((size_t)n, sizeof(*r->addresses));
+	for (int i = 0; i < n; i++) {
+		struct one_address *a = &one[i];
+		if (a->started)
+			pthread_join(a->thread, NULL);
+		if (!a->r)
+			a->r = tp_result_create(target);
+		if (a->r && !a->started)
+			tp_fail(&a->r->found, TP_INTERNAL_ERROR, "could not start a probe of %s", addrs[i]);
+		if (a->r && !a->started)
+			tp_result_judge(a->r, cfg->insecure, cfg->clients);
+		if (a->r && r->addresses)
+			summarize(&r->addresses[r->n_addresses++], addrs[i], a->r);
+		if (a->r && (!worst || a->r->status > worst->status))
+			worst = a->r;
+	}
+	if (worst) {
+		tp_result_adopt(r, worst);
+		memcpy(r->address, worst->address, sizeof(r->address));
+		r->timing = worst->timing;
+		free(r->sni);
+		r->sni = worst->sni ? strdup(worst->sni) : NULL;
+	}
+	r->address_total = (size_t)n;
+	compare_addresses(r);
+	for (int i = 0; i < n; i++) {
+		tp_result_destroy(one[i].r);
+		tp_target_finish(&one[i].target);
+	}
+out:
+	tp_result_judge(r, cfg->insecure, cfg->clients);
+	return r;
+}
+
 struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
+	/* A name, not an address, and no --connect-to: there may be several. */
+	if (cfg->all_addresses && !target->host_is_ip && !target->connect_host)
+		return probe_all(cfg, target);
 	return probe(cfg, target, cfg->timeout_ms);
 }
 

@@ -172,6 +172,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"obsolete TLS version",
 		"Enable TLS 1.2 and TLS 1.3 on the server: TLS 1.0 and 1.1 are deprecated (RFC 8996) and "
 		"current clients refuse them."},
+	[TP_ADDRESSES_DIFFER] = {TP_ADDRESSES_DIFFER, "addresses-differ", TP_STATUS_WARNING,
+		"addresses serve different certificates",
+		"Install the same certificate on every server behind the name: one left out of a renewal "
+		"fails when its certificate expires."},
 	[TP_CLIENT_CERT_UNCONFIRMED] = {TP_CLIENT_CERT_UNCONFIRMED, "client-cert-unconfirmed", TP_STATUS_WARNING,
 		"client certificate verdict unknown",
 		"The server did not answer within the wait after the handshake, so whether it accepted the "

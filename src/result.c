@@ -267,6 +267,11 @@ tp_result_destroy(struct tp_result *r)
 	tp_findings_finish(&r->found);
 	tp_client_verdicts_finish(&r->clients);
 	tp_chain_facts_finish(&r->client_chain);
+	for (size_t i = 0; i < r->n_addresses; i++) {
+		free(r->addresses[i].leaf_subject);
+		free(r->addresses[i].leaf_sha256);
+	}
+	free(r->addresses);
 	free(r);
 }
 
@@ -366,6 +371,9 @@ const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdi
 size_t tp_result_problem_count(const struct tp_result *r) { return r->found.n; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->found.n ? &r->found.problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->found.error; }
+size_t tp_result_address_total(const struct tp_result *r) { return r->address_total; }
+size_t tp_result_address_count(const struct tp_result *r) { return r->n_addresses; }
+const struct tp_address_result *tp_result_address_result(const struct tp_result *r, size_t i) { return i < r->n_addresses ? &r->addresses[i] : NULL; }
 size_t tp_result_client_cert_count(const struct tp_result *r) { return r->client_chain.n; }
 const struct tp_cert_info *tp_result_client_cert(const struct tp_result *r, size_t i) { return i < r->client_chain.n ? &r->client_chain.certs[i] : NULL; }
 size_t tp_result_client_count(const struct tp_result *r) { return r->clients.n; }

@@ -92,6 +92,9 @@ struct tp_result {
 	struct tp_verdict verdict;
 	struct tp_findings found;
 	struct tp_client_verdicts clients;
+	size_t address_total;                /* addresses the name resolved to */
+	struct tp_address_result *addresses; /* each one's, when all were probed */
+	size_t n_addresses;
 	enum tp_status status;
 	enum tp_code reason;
 	bool is_fetch;

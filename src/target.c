@@ -281,6 +281,23 @@ tp_target_set_connect_to(struct tp_target *t, const char *addr, char *err, size_
 	return 0;
 }
 
+int
+tp_target_copy(struct tp_target *dst, const struct tp_target *src)
+{
+	*dst = *src;
+	dst->input = src->input ? strdup(src->input) : NULL;
+	dst->host = src->host ? strdup(src->host) : NULL;
+	dst->sni = src->sni ? strdup(src->sni) : NULL;
+	dst->starttls = src->starttls ? strdup(src->starttls) : NULL;
+	dst->connect_host = src->connect_host ? strdup(src->connect_host) : NULL;
+	if ((src->input && !dst->input) || (src->host && !dst->host) || (src->sni && !dst->sni) ||
+	    (src->starttls && !dst->starttls) || (src->connect_host && !dst->connect_host)) {
+		tp_target_finish(dst);
+		return -1;
+	}
+	return 0;
+}
+
 void
 tp_target_finish(struct tp_target *t)
 {

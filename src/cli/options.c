@@ -24,6 +24,7 @@
 
 enum opt_id {
 	OPT_ALPN = 256,
+	OPT_ALL_ADDRESSES,
 	OPT_AS,
 	OPT_AT,
 	OPT_BASE_PORT,
@@ -158,6 +159,8 @@ struct opt {
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
+	{"all-addresses", 0, NULL, OPT_ALL_ADDRESSES, PROBE, G_CONNECT, apply_connect,
+	 "probe every address the name resolves to, in parallel"},
 	{"alpn", 0, "LIST", OPT_ALPN, PROBE, G_TLS, apply_tls, "ALPN protocols, comma separated (h2,http/1.1)"},
 	{"alpn", 0, "LIST", OPT_ALPN, SERVE, G_TLS, apply_serve, "ALPN protocols, comma separated (h2,http/1.1)"},
 	{"as", 0, "CLIENTS", OPT_AS, JUDGE, G_TRUST, apply_trust,
@@ -752,6 +755,7 @@ apply_connect(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_IPV4: tp_config_set_family(cli->cfg, AF_INET); break;
 	case OPT_IPV6: tp_config_set_family(cli->cfg, AF_INET6); break;
 	case OPT_NO_SNI: cli->no_sni = true; break;
+	case OPT_ALL_ADDRESSES: tp_config_set_all_addresses(cli->cfg, true); break;
 	case OPT_SNI:
 		if (!*arg)
 			return fail(p, "empty --sni: give a host name");

@@ -117,6 +117,9 @@ render_json_object(const struct tp_result *r)
 	json_object_set_new(target, "port", t->port ? json_integer(t->port) : json_null());
 	json_object_set_new(target, "sni", jstr(tp_result_sni(r)));
 	json_object_set_new(target, "address", jstr(tp_result_address(r)));
+	json_object_set_new(target, "address_total",
+			    tp_result_address_total(r) ? json_integer((json_int_t)tp_result_address_total(r))
+						       : json_null());
 	json_object_set_new(o, "target", target);
 	json_object_set_new(o, "status", json_string(tp_status_name(tp_result_status(r))));
 	json_object_set_new(o, "reason", reason ? json_string(tp_reason_get(reason)->name) : json_null());
@@ -206,6 +209,22 @@ render_json_object(const struct tp_result *r)
 	} else {
 		json_object_set_new(o, "verify", json_null());
 	}
+	if (tp_result_address_count(r)) {
+		json_t *all = json_array();
+		for (size_t i = 0; i < tp_result_address_count(r); i++) {
+			const struct tp_address_result *a = tp_result_address_result(r, i);
+			json_array_append_new(
+				all, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "address", a->address, "status",
+					       tp_status_name(a->status), "reason",
+					       a->reason ? json_string(tp_reason_get(a->reason)->name) : json_null(),
+					       "version", jstr(a->version), "leaf_subject", jstr(a->leaf_subject),
+					       "leaf_sha256", jstr(a->leaf_sha256), "leaf_not_after",
+					       a->leaf_sha256 ? jtime(a->leaf_not_after) : json_null()));
+		}
+		json_object_set_new(o, "addresses", all);
+	} else {
+		json_object_set_new(o, "addresses", json_null());
+	}
 	json_t *clients = json_array();
 	for (size_t i = 0; i < tp_result_client_count(r); i++) {
 		const struct tp_client_verdict *c = tp_result_client(r, i);
@@ -231,6 +250,7 @@ render_json_failure(const char *input, const char *code, const char *message, co
 		json_object_set_new(target, "port", json_null());
 		json_object_set_new(target, "sni", json_null());
 		json_object_set_new(target, "address", json_null());
+		json_object_set_new(target, "address_total", json_null());
 	}
 	json_object_set_new(o, "schema", json_string("tlsprobe/1"));
 	json_object_set_new(o, "target", target);
@@ -242,6 +262,7 @@ render_json_failure(const char *input, const char *code, const char *message, co
 	json_object_set_new(o, "chain", json_array());
 	json_object_set_new(o, "client_cert", json_null());
 	json_object_set_new(o, "verify", json_null());
+	json_object_set_new(o, "addresses", json_null());
 	json_object_set_new(o, "clients", json_array());
 	json_object_set_new(error, "code", json_string(code));
 	json_object_set_new(error, "message", jstr(message));

@@ -165,6 +165,19 @@ connection(const struct tout *w, const struct tp_result *r)
 		field(w, 2, "address", "%s port %u%s%s", addr,
 		      tp_result_target(r)->connect_host ? tp_result_target(r)->connect_port : tp_result_target(r)->port,
 		      tp_result_sni(r) ? ", SNI " : ", no SNI", tp_result_sni(r) ? tp_result_sni(r) : "");
+	/* The name has more: say so, or what each one served. */
+	if (addr && tp_result_address_total(r) > 1 && !tp_result_address_count(r))
+		field(w, 2, "", "the first of %zu addresses that connected (--all-addresses probes them all)",
+		      tp_result_address_total(r));
+	for (size_t i = 0; i < tp_result_address_count(r); i++) {
+		const struct tp_address_result *a = tp_result_address_result(r, i);
+		char until[40] = "";
+		if (a->leaf_sha256)
+			date(a->leaf_not_after, until, sizeof(until));
+		field(w, 2, i ? "" : "addresses", "%s %s%s%s%s%s%s", a->address, cli_status_word(a->status),
+		      a->reason ? " (" : "", a->reason ? tp_reason_get(a->reason)->name : "", a->reason ? ")" : "",
+		      a->leaf_sha256 ? ", certificate until " : "", until);
+	}
 	if (tls) {
 		field(w, 2, "protocol", "%s, %s", tls->version, tls->cipher ? tls->cipher : "?");
 		if (tls->kx_group || tls->sig_alg)

@@ -49,7 +49,7 @@ class GoodChainOpenSSL(ProbeCase):
         o = self.probe().obj
         self.assertEqual(o["target"], {"input": self.target, "host": "localhost",
                                        "port": self.srv.port, "sni": "localhost",
-                                       "address": "127.0.0.1"})
+                                       "address": "127.0.0.1", "address_total": 1})
 
     def test_chain_lists_leaf_then_intermediate_in_the_order_sent(self):
         before = time.time()
@@ -556,6 +556,62 @@ class NoSni(ProbeCase):
                                            self.srv.port, self.srv.port))
         got = sorted(((o["target"]["sni"] or ""), o["status"]) for o in ndjson(out))
         self.assertEqual(got, [("", "critical"), ("localhost", "ok")], out + err)
+
+
+class AllAddresses(ProbeCase):
+    """--all-addresses: a name with two addresses, 127.0.0.1 and 127.0.0.2,
+    whose servers (openssl s_server on the same port) serve different
+    certificates, one expiring in 3 days. The name lives only in a hosts
+    file the test bind-mounts over /etc/hosts in a mount namespace of its
+    own (unshare -m): it is found there, so no DNS query leaves."""
+
+    NAME = "multi.tlsprobe.test"
+
+    @classmethod
+    def setUpClass(cls):
+        if harness.run(["unshare", "-m", "true"], timeout=10).rc != 0:
+            raise unittest.SkipTest("cannot make a mount namespace here (it takes root)")
+        now, d = F.now, harness.pki.DAYS
+        ext = harness.pki.leaf_ext(san="DNS:" + cls.NAME)
+        cls.good = F.issue("multi_good", harness.pki.subject(cls.NAME), ext, F.inter, now - d, now + 300 * d)
+        cls.soon = F.issue("multi_soon", harness.pki.subject(cls.NAME), ext, F.inter, now - d, now + 3 * d)
+        port = harness.free_port("127.0.0.2")
+        cls.port = port
+        for host, cert in (("127.0.0.1", cls.good), ("127.0.0.2", cls.soon)):
+            cls.class_server(harness.ProcessServer(
+                "s_server", lambda p, h=host, c=cert: ["openssl", "s_server", "-accept", "%s:%d" % (h, p), "-cert",
+                                                       c.cert, "-key", c.key, "-cert_chain", F.inter.cert, "-www"],
+                host=host, ready="ACCEPT", port_for=lambda h: port))
+        cls.hosts = harness.write(os.path.join(harness.scratch_dir(), "multi-hosts"),
+                                  "127.0.0.1 %s\n127.0.0.2 %s\n" % (cls.NAME, cls.NAME))
+
+    def probe(self, *extra):
+        """tlsprobe --json in a mount namespace whose /etc/hosts knows the name."""
+        argv = [harness.tlsprobe_path(), "%s:%d" % (self.NAME, self.port), *trust_root(), "--json", *extra]
+        r = harness.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts]
+                        + argv, timeout=60)
+        o = ndjson(r.out)[0]
+        harness.check_schema(o)
+        return r.rc, o, r.err
+
+    def test_every_address_is_probed_and_the_odd_one_named(self):
+        rc, o, err = self.probe("--all-addresses")
+        self.assertEqual(rc, 2, dump(o))
+        self.assertEqual(o["status"], "critical", dump(o))
+        got = sorted((a["address"], a["status"]) for a in o["addresses"])
+        self.assertEqual(got, [("127.0.0.1", "ok"), ("127.0.0.2", "critical")], dump(o))
+        self.assertEqual(o["target"]["address_total"], 2, dump(o))
+        p = self.assertProblem(harness.JsonProbe(rc, o, "", err, 0), "addresses-differ", severity="warning")
+        self.assertIn("127.0.0.2 serves a different certificate", p["message"])
+        self.assertIn("in 2 days", p["message"])
+        # the verdict is the worst address's: the one expiring
+        self.assertEqual(o["target"]["address"], "127.0.0.2", dump(o))
+        self.assertEqual(o["reason"], "expires-soon", dump(o))
+
+    def test_without_it_the_report_says_how_many_addresses_there_are(self):
+        rc, o, err = self.probe()
+        self.assertEqual(o["target"]["address_total"], 2, dump(o))
+        self.assertIsNone(o["addresses"], dump(o))
 
 
 class CommandLineBasics(unittest.TestCase):

@@ -47,7 +47,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
                  "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify",
                  "client-cert-unconfirmed", "unknown-critical-extension", "profile-violation",
-                 "obsolete-protocol")
+                 "obsolete-protocol", "addresses-differ")
 # The clients of the model, in the order tlsprobe lists them.
 CLIENT_NAMES = ("openssl", "gnutls", "python", "nss", "chrome", "go", "java")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
@@ -93,7 +93,11 @@ def _keys(obj, path, keys):
 def check_schema(o):
     """Assert that o follows the tlsprobe/1 JSON shape of the spec."""
     _keys(o, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "chain",
-                   "client_cert", "verify", "clients", "error"))
+                   "client_cert", "verify", "clients", "addresses", "error"))
+    adr = o["addresses"]
+    _check(adr is None or (isinstance(adr, list) and len(adr) > 1 and all(
+        isinstance(a, dict) and isinstance(a.get("address"), str) and a.get("status") in STATUSES
+        for a in adr)), "$.addresses", adr, "null or a list of two or more {address, status, ...}")
     cc = o["client_cert"]
     _check(cc is None or (isinstance(cc, dict) and isinstance(cc.get("chain"), list) and cc["chain"]),
            "$.client_cert", cc, "null or {\"chain\": [certificate, ...]}")
@@ -292,6 +296,7 @@ def check_failure(obj, input=Ellipsis):
     _keys(obj, "$", ("schema", "target", "status", "reason", "timing_ms", "tls", "ocsp", "chain",
                      "client_cert", "verify", "clients", "error"))
     _check(obj["client_cert"] is None, "$.client_cert", obj["client_cert"], "null")
+    _check(obj.get("addresses", None) is None, "$.addresses", obj.get("addresses"), "null")
     _check(obj["clients"] == [], "$.clients", obj["clients"], "[]")
     _check(obj["schema"] == "tlsprobe/1", "$.schema", obj["schema"], '"tlsprobe/1"')
     _check(obj["status"] == "unknown", "$.status", obj["status"], '"unknown"')
