@@ -58,6 +58,13 @@ _tlsprobe()
 			_known_hosts_real -- "$cur"
 			return
 			;;
+		--noproxy)
+			# Hosts, comma separated (* for all): complete the last one.
+			local prefix=
+			[[ $cur == *,* ]] && prefix=${cur%,*},
+			_known_hosts_real -p "$prefix" -- "${cur##*,}"
+			return
+			;;
 		--connect-to)
 			# connect, batch: a host; fetch: curl's H1:P1:H2:P2
 			[[ $command == fetch || $cur == *:* ]] || _known_hosts_real -- "$cur"
@@ -91,7 +98,8 @@ _tlsprobe()
 		local opts
 		case $command in
 			connect | batch)
-				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls --timeout
+				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
+					--noproxy --proxy --timeout
 					--as --at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
@@ -145,7 +153,7 @@ _tlsprobe()
 				--base-port | --cert | --handshake-timeout | --key | --listen | \
 				--name | --request-timeout | --scenario | --workers | --write-ca | --write-client-cert | \
 				--client-ca | \
-				--connect-to | --max-time | --proxy | --resolve | --data | -H | \
+				--connect-to | --max-time | --proxy | --noproxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
 				--csr | --days | --key-type | --out | --save-chain) ((i++)) ;;

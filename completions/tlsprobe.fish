@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -67,6 +67,15 @@ function __tlsprobe_clients
     test -n "$prefix"; or printf '%s\t%s\n' all 'Every client (the default)'
 end
 
+# --noproxy: hosts, comma separated; complete the last one.
+function __tlsprobe_noproxy_hosts
+    set -l token (commandline -ct | string replace -r -- '^--noproxy=' '')
+    set -l prefix (string match -r -- '^.*,' $token)
+    for host in (__fish_print_hostnames)
+        echo "$prefix$host"
+    end
+end
+
 # A TARGET is a host (host, host:port, [v6addr]:port, https://URL), never a
 # file: no file names unless an option asks for one.
 complete -c tlsprobe -f
@@ -96,6 +105,8 @@ complete -c tlsprobe -n $c -l sni -x -a '(__fish_print_hostnames)' -d 'Send NAME
 complete -c tlsprobe -n $c -l no-sni -d "Send no SNI (the server's default certificate), still checking the name"
 complete -c tlsprobe -n $c -l all-addresses -d 'Probe every address the name resolves to, in parallel'
 complete -c tlsprobe -n $c -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'Speak PROTO before TLS'
+complete -c tlsprobe -n $c -l noproxy -x -a '(__tlsprobe_noproxy_hosts)' -d 'Reach these hosts directly, not through the proxy (* for all)'
+complete -c tlsprobe -n $c -l proxy -x -d 'Reach the target through this proxy: http://, socks5:// or socks5h:// URL'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
 # connect and batch: Trust and verification

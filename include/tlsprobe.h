@@ -50,6 +50,7 @@ enum tp_code {
 	TP_CLIENT_CERT_REJECTED,
 	TP_HANDSHAKE_FAILURE,
 	TP_STARTTLS_REFUSED,
+	TP_PROXY_FAILED,
 	TP_FETCH_FAILED,
 	TP_INVALID_TARGET,
 	TP_INTERNAL_ERROR,
@@ -171,6 +172,15 @@ void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */
 void tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms);
+/*
+ * Reach targets through a proxy: http://[USER:PASSWORD@]HOST:PORT (CONNECT),
+ * socks5://HOST:PORT (names resolved here) or socks5h://HOST:PORT (by the
+ * proxy); "" for none. Without it, the https_proxy and all_proxy variables
+ * apply, as in curl, except to the hosts no_proxy names.
+ */
+int tp_config_set_proxy(struct tp_config *cfg, const char *url);
+/* Hosts reached directly: "a.example,b.example", "*" for all (as no_proxy). */
+void tp_config_set_noproxy(struct tp_config *cfg, const char *list);
 /* Probe every address a name resolves to, not only the first that connects. */
 void tp_config_set_all_addresses(struct tp_config *cfg, bool all);
 /* AF_UNSPEC, AF_INET or AF_INET6 */
@@ -333,6 +343,8 @@ struct tp_address_result {
 	time_t leaf_not_after;
 	long leaf_days_remaining;
 };
+/* The proxy the probe went through (its URL without a password), or NULL. */
+const char *tp_result_proxy(const struct tp_result *r);
 /* How many addresses the name resolved to (0 when it did not resolve). */
 size_t tp_result_address_total(const struct tp_result *r);
 /* The per-address results when every address was probed; 0 otherwise. */

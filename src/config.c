@@ -2,6 +2,7 @@
  * config.c: the configuration, its setters and its error, and the GnuTLS
  * priority and credentials made from it once, before the first probe.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,11 @@ unready(struct tp_config *cfg)
 	free(cfg->client_pcert);
 	if (cfg->client_key)
 		gnutls_privkey_deinit(cfg->client_key);
+	free(cfg->px.auth);
+	free(cfg->px.user);
+	free(cfg->px.password);
+	free(cfg->px.no_proxy);
+	memset(&cfg->px, 0, sizeof(cfg->px));
 	cfg->prio = NULL;
 	cfg->cred = NULL;
 	cfg->client_pcert = NULL;
@@ -64,6 +70,8 @@ tp_config_destroy(struct tp_config *cfg)
 	free(cfg->priority);
 	free(cfg->client_cert_file);
 	free(cfg->client_key_file);
+	free(cfg->proxy);
+	free(cfg->noproxy);
 	free(cfg);
 }
 
@@ -221,6 +229,169 @@ void
 tp_config_set_family(struct tp_config *cfg, int family)
 {
 	cfg->family = family;
+}
+
+/* %XX decoded, as curl reads the user and password of a proxy URL; NULL when out of memory. */
+static char *
+url_decode(const char *s, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	for (size_t i = 0; out && i < len; i++) {
+		unsigned v;
+		if (s[i] == '%' && i + 2 < len && sscanf(s + i + 1, "%2x", &v) == 1 &&
+		    isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+			*o++ = (char)v;
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	if (o)
+		*o = '\0';
+	return out;
+}
+
+/* Read a proxy URL into px: 0, or -1 with the reason in cfg's error. */
+static int
+parse_proxy(struct tp_config *cfg, const char *url, struct tp_proxy *px)
+{
+	const char *p = url, *at, *end, *colon;
+	char *port_end = NULL;
+	unsigned long port = 1080;
+
+	memset(px, 0, sizeof(*px));
+	if (strncmp(p, "http://", 7) == 0) {
+		px->kind = TP_PROXY_HTTP;
+		p += 7;
+	} else if (strncmp(p, "socks5://", 9) == 0) {
+		px->kind = TP_PROXY_SOCKS5;
+		p += 9;
+	} else if (strncmp(p, "socks5h://", 10) == 0) {
+		px->kind = TP_PROXY_SOCKS5H;
+		p += 10;
+	} else if (strstr(p, "://")) {
+		return tp_config_fail(cfg, "proxy '%.200s': use http://, socks5:// or socks5h://", url);
+	} else {
+		px->kind = TP_PROXY_HTTP; /* as curl: a bare HOST:PORT is an HTTP proxy */
+	}
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at) {
+		const char *sep = memchr(p, ':', (size_t)(at - p));
+		char *user = url_decode(p, (size_t)((sep ? sep : at) - p));
+		char *pass = sep ? url_decode(sep + 1, (size_t)(at - sep - 1)) : strdup("");
+		if (!user || !pass) {
+			free(user);
+			free(pass);
+			return tp_config_fail(cfg, "out of memory");
+		}
+		if (px->kind == TP_PROXY_HTTP) {
+			char *both = tp_strdupf("%s:%s", user, pass);
+			gnutls_datum_t in = {(unsigned char *)both, both ? (unsigned)strlen(both) : 0}, b64 = {NULL, 0};
+			if (both && gnutls_base64_encode2(&in, &b64) == 0) {
+				px->auth = tp_strdupf("%.*s", (int)b64.size, (char *)b64.data);
+				gnutls_free(b64.data);
+			}
+			free(both);
+			free(user);
+			free(pass);
+		} else {
+			px->user = user;
+			px->password = pass;
+		}
+		p = at + 1;
+	}
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+		if (!close || close - p - 1 >= (long)sizeof(px->host))
+			return tp_config_fail(cfg, "proxy '%.200s': an IPv6 address needs its closing ]", url);
+		memcpy(px->host, p + 1, (size_t)(close - p - 1));
+		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		size_t n = (size_t)((colon ? colon : end) - p);
+		if (n >= sizeof(px->host))
+			return tp_config_fail(cfg, "proxy '%.200s': the host name is too long", url);
+		memcpy(px->host, p, n);
+	}
+	if (!px->host[0])
+		return tp_config_fail(cfg,
+				      "proxy '%.200s': no host: give http://HOST:PORT, socks5://HOST:PORT "
+				      "or socks5h://HOST:PORT",
+				      url);
+	if (colon) {
+		port = strtoul(colon + 1, &port_end, 10);
+		if (port_end == colon + 1 || port_end != end || port == 0 || port > 65535)
+			return tp_config_fail(cfg, "proxy '%.200s': the port must be a number from 1 to 65535", url);
+	}
+	px->port = (uint16_t)port;
+	snprintf(px->url, sizeof(px->url), "%s://%s%s%s:%u",
+		 px->kind == TP_PROXY_HTTP     ? "http"
+		 : px->kind == TP_PROXY_SOCKS5 ? "socks5"
+					       : "socks5h",
+		 strchr(px->host, ':') ? "[" : "", px->host, strchr(px->host, ':') ? "]" : "", px->port);
+	return 0;
+}
+
+int
+tp_config_set_proxy(struct tp_config *cfg, const char *url)
+{
+	struct tp_proxy px;
+
+	if (url && *url && parse_proxy(cfg, url, &px) < 0)
+		return -1;
+	if (url && *url) {
+		free(px.auth);
+		free(px.user);
+		free(px.password);
+	}
+	free(cfg->proxy);
+	cfg->proxy = strdup(url ? url : "");
+	unready(cfg);
+	return cfg->proxy ? 0 : tp_config_fail(cfg, "out of memory");
+}
+
+void
+tp_config_set_noproxy(struct tp_config *cfg, const char *list)
+{
+	free(cfg->noproxy);
+	cfg->noproxy = list ? strdup(list) : NULL;
+	unready(cfg);
+}
+
+/* The environment's proxy for TLS, as curl reads it; NULL for none. */
+static const char *
+env_proxy(void)
+{
+	static const char *const names[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+/* --proxy, or the environment's; and the hosts reached directly. */
+static int
+ready_proxy(struct tp_config *cfg)
+{
+	const char *url = cfg->proxy ? cfg->proxy : env_proxy();
+	const char *no = cfg->noproxy ? cfg->noproxy : getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+
+	if (!url || !*url)
+		return 0;
+	if (parse_proxy(cfg, url, &cfg->px) < 0) {
+		char why[sizeof(cfg->error)];
+		memcpy(why, cfg->error, sizeof(why));
+		if (!cfg->proxy)
+			tp_config_fail(cfg, "the proxy in the environment (https_proxy or all_proxy): %.300s", why);
+		return -1;
+	}
+	cfg->px.no_proxy = no ? strdup(no) : NULL;
+	return 0;
 }
 
 void
@@ -398,7 +569,7 @@ tp_config_ready(struct tp_config *cfg)
 	if ((ret = gnutls_certificate_allocate_credentials(&cfg->cred)) < 0)
 		return tp_config_fail(cfg, "cannot allocate credentials: %s", gnutls_strerror(ret));
 	gnutls_certificate_set_retrieve_function2(cfg->cred, retrieve_cert);
-	if (cfg->client_cert_file && load_client_cert(cfg) < 0) {
+	if ((cfg->client_cert_file && load_client_cert(cfg) < 0) || ready_proxy(cfg) < 0) {
 		unready(cfg);
 		return -1;
 	}

@@ -27,6 +27,19 @@ struct tp_config {
 	bool client_purpose;
 	unsigned clients; /* whose verdicts count: 1 << enum tp_client, 0 for all */
 	bool all_addresses;
+	/* The proxy, once tp_config_ready() read --proxy or the environment. */
+	char *proxy;   /* as given (--proxy), "" for none given, NULL: the environment's */
+	char *noproxy; /* --noproxy, or NULL: the environment's no_proxy */
+	struct tp_proxy {
+		enum { TP_PROXY_NONE, TP_PROXY_HTTP, TP_PROXY_SOCKS5, TP_PROXY_SOCKS5H } kind;
+		char host[256];
+		uint16_t port;
+		char *auth; /* HTTP: the base64 of USER:PASSWORD, or NULL */
+		char *user; /* SOCKS5: the user name and password, or NULL */
+		char *password;
+		char *no_proxy; /* the hosts reached directly */
+		char url[300];  /* for messages, without the password */
+	} px;
 	time_t at;
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */

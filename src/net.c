@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -199,8 +200,292 @@ tp_net_addresses(const struct tp_target *t, const struct tp_config *cfg, const s
 	return (int)n;
 }
 
+/* Whether the no_proxy list (names, .domains, "*") says to reach host directly. */
+static bool
+bypass(const char *list, const char *host)
+{
+	size_t hl = strlen(host);
+
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ", \t");
+		const char *name = p;
+		if (n == 1 && *p == '*')
+			return true;
+		if (n && *name == '.') {
+			name++;
+			n--;
+		}
+		if (n && n <= hl && strncasecmp(host + hl - n, name, n) == 0 && (n == hl || host[hl - n - 1] == '.'))
+			return true;
+		p += strcspn(p, ", \t");
+		p += strspn(p, ", \t");
+	}
+	return false;
+}
+
+/* Wait for fd to be ready for events within d: 1, 0 on timeout, -1 on error. */
+static int
+wait_fd(int fd, short events, const struct tp_deadline *d)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	int n;
+
+	do
+		n = poll(&pfd, 1, tp_deadline_left(d));
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* Send all of buf within d: 0, -1 (errno set; ETIMEDOUT when the deadline passed). */
+static int
+send_all(int fd, const void *buf, size_t n, const struct tp_deadline *d)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		int w = wait_fd(fd, POLLOUT, d);
+		if (w <= 0) {
+			if (w == 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Read exactly n bytes within d: 0, or -1 (errno: ETIMEDOUT, ECONNRESET for an early close). */
+static int
+recv_exact(int fd, void *buf, size_t n, const struct tp_deadline *d)
+{
+	char *p = buf;
+
+	while (n) {
+		ssize_t k = recv(fd, p, n, 0);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		int w = wait_fd(fd, POLLIN, d);
+		if (w <= 0) {
+			if (w == 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A failure talking to the proxy: its own error, or a timeout within d. */
+static int
+proxy_io_failed(struct tp_findings *f, const struct tp_proxy *px, const struct tp_deadline *d, const char *what)
+{
+	if (errno == ETIMEDOUT)
+		tp_fail(f, TP_TIMEOUT, "the proxy %s did not %s within the %.1f s timeout", px->url, what,
+			d->ms / 1000.0);
+	else if (errno == ECONNRESET)
+		tp_fail(f, TP_PROXY_FAILED, "the proxy %s closed the connection instead of %s", px->url, what);
+	else
+		tp_fail(f, TP_PROXY_FAILED, "talking to the proxy %s: %s", px->url, strerror(errno));
+	return -1;
+}
+
+/* HTTP CONNECT host:port through the proxy on fd (RFC 9110 9.3.6). */
+static int
+http_tunnel(int fd, const struct tp_proxy *px, const char *host, unsigned port, const struct tp_deadline *d,
+	    struct tp_findings *f)
+{
+	char req[1024], head[8192], *clean;
+	size_t used = 0;
+	bool v6 = strchr(host, ':') != NULL;
+	int n = snprintf(
+		req, sizeof(req), "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%s%s%sUser-Agent: tlsprobe\r\n\r\n",
+		v6 ? "[" : "", host, v6 ? "]" : "", port, v6 ? "[" : "", host, v6 ? "]" : "", port,
+		px->auth ? "Proxy-Authorization: Basic " : "", px->auth ? px->auth : "", px->auth ? "\r\n" : "");
+
+	if (n < 0 || (size_t)n >= sizeof(req) || send_all(fd, req, (size_t)n, d) < 0)
+		return proxy_io_failed(f, px, d, "take the CONNECT request");
+	/* Byte by byte up to the blank line: what follows is the target's. */
+	while (used < sizeof(head) - 1) {
+		if (recv_exact(fd, head + used, 1, d) < 0)
+			return proxy_io_failed(f, px, d, "answer the CONNECT request");
+		head[++used] = '\0';
+		if (used >= 4 && memcmp(head + used - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	head[strcspn(head, "\r\n")] = '\0';
+	if (strncmp(head, "HTTP/1.", 7) == 0 && head[8] == ' ' && head[9] == '2')
+		return 0;
+	clean = tp_utf8_clean(head, strlen(head));
+	tp_fail(f, TP_PROXY_FAILED, "the proxy %s refused to connect to %s:%u: %s", px->url, host, port,
+		clean && *clean ? clean : "(no HTTP status line)");
+	free(clean);
+	return -1;
+}
+
+/* SOCKS5 CONNECT (RFC 1928, and RFC 1929 for a user and password). */
+static int
+socks5_tunnel(int fd, const struct tp_proxy *px, const struct tp_target *t, const struct tp_config *cfg,
+	      const char *host, unsigned port, const struct tp_deadline *d, struct tp_findings *f)
+{
+	static const char *const replies[] = {
+		"succeeded",           "general failure",       "connection not allowed by its rules",
+		"network unreachable", "host unreachable",      "connection refused",
+		"TTL expired",         "command not supported", "address type not supported",
+	};
+	unsigned char msg[600], reply[4];
+	size_t n = 0;
+
+	msg[n++] = 5;
+	msg[n++] = px->user ? 2 : 1;
+	msg[n++] = 0;
+	if (px->user)
+		msg[n++] = 2;
+	if (send_all(fd, msg, n, d) < 0 || recv_exact(fd, reply, 2, d) < 0)
+		return proxy_io_failed(f, px, d, "answer the SOCKS5 greeting");
+	if (reply[0] != 5 || (reply[1] != 0 && reply[1] != 2) || (reply[1] == 2 && !px->user)) {
+		tp_fail(f, TP_PROXY_FAILED, "the proxy %s %s", px->url,
+			reply[0] != 5 ? "does not speak SOCKS5" : "accepts none of the authentication methods offered");
+		return -1;
+	}
+	if (reply[1] == 2) {
+		size_t ul = strlen(px->user), pl = strlen(px->password);
+		if (ul > 255 || pl > 255) {
+			tp_fail(f, TP_PROXY_FAILED, "the user or password for the proxy %s is longer than 255 bytes",
+				px->url);
+			return -1;
+		}
+		n = 0;
+		msg[n++] = 1;
+		msg[n++] = (unsigned char)ul;
+		memcpy(msg + n, px->user, ul);
+		n += ul;
+		msg[n++] = (unsigned char)pl;
+		memcpy(msg + n, px->password, pl);
+		n += pl;
+		if (send_all(fd, msg, n, d) < 0 || recv_exact(fd, reply, 2, d) < 0)
+			return proxy_io_failed(f, px, d, "answer the SOCKS5 login");
+		if (reply[1] != 0) {
+			tp_fail(f, TP_PROXY_FAILED, "the proxy %s refused the user and password", px->url);
+			return -1;
+		}
+	}
+	n = 0;
+	msg[n++] = 5;
+	msg[n++] = 1;
+	msg[n++] = 0;
+	if (px->kind == TP_PROXY_SOCKS5H && !t->host_is_ip && !t->connect_host) {
+		size_t hl = strlen(host);
+		if (hl > 255) {
+			tp_fail(f, TP_PROXY_FAILED, "the host name is too long for SOCKS5");
+			return -1;
+		}
+		msg[n++] = 3;
+		msg[n++] = (unsigned char)hl;
+		memcpy(msg + n, host, hl);
+		n += hl;
+	} else {
+		/* socks5://: the name is resolved here, as curl does. */
+		struct addrinfo *res = NULL;
+		if (resolve(t, cfg, d, &res, f) < 0)
+			return -1;
+		if (res->ai_family == AF_INET6) {
+			msg[n++] = 4;
+			memcpy(msg + n, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+			n += 16;
+		} else {
+			msg[n++] = 1;
+			memcpy(msg + n, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+			n += 4;
+		}
+		freeaddrinfo(res);
+	}
+	msg[n++] = (unsigned char)(port >> 8);
+	msg[n++] = (unsigned char)port;
+	if (send_all(fd, msg, n, d) < 0 || recv_exact(fd, reply, 4, d) < 0)
+		return proxy_io_failed(f, px, d, "answer the SOCKS5 request");
+	if (reply[0] != 5 || reply[1] != 0) {
+		tp_fail(f, TP_PROXY_FAILED, "the proxy %s could not connect to %s:%u: %s", px->url, host, port,
+			reply[0] != 5                                     ? "it does not speak SOCKS5"
+			: reply[1] < sizeof(replies) / sizeof(replies[0]) ? replies[reply[1]]
+									  : "an unknown error");
+		return -1;
+	}
+	/* The address it bound, and its port: read and left. */
+	size_t rest = reply[3] == 1 ? 4 : reply[3] == 4 ? 16 : 0;
+	if (reply[3] == 3 && recv_exact(fd, reply, 1, d) == 0)
+		rest = reply[0];
+	if (recv_exact(fd, msg, rest + 2, d) < 0)
+		return proxy_io_failed(f, px, d, "finish its SOCKS5 reply");
+	return 0;
+}
+
+static int connect_direct(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
+			  const struct tp_deadline *d, struct tp_findings *f);
+
+/*
+ * Through the proxy: connect to it as to any server, then ask it for a
+ * tunnel to the target. A failure to reach the proxy names the proxy.
+ */
+static int
+connect_via_proxy(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
+		  const struct tp_deadline *d, struct tp_findings *f)
+{
+	const struct tp_proxy *px = &cfg->px;
+	struct tp_target pt = {.host = (char *)px->host, .port = px->port};
+	struct in6_addr a6;
+	const char *host = t->connect_host ? t->connect_host : t->host;
+	unsigned port = t->connect_host ? t->connect_port : t->port;
+	int fd, ret;
+
+	pt.host_is_ip = inet_pton(AF_INET6, px->host, &a6) == 1 || inet_pton(AF_INET, px->host, &a6) == 1;
+	fd = connect_direct(out, &pt, cfg, d, f);
+	if (fd < 0) {
+		if (f->error && f->error->code != TP_TIMEOUT && f->error->code != TP_INTERNAL_ERROR)
+			tp_problem_recode(f->error, TP_PROXY_FAILED);
+		tp_problem_append(f->error, "that is the proxy %s", px->url);
+		return -1;
+	}
+	ret = px->kind == TP_PROXY_HTTP ? http_tunnel(fd, px, host, port, d, f)
+					: socks5_tunnel(fd, px, t, cfg, host, port, d, f);
+	if (ret < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
+	       const struct tp_deadline *d, struct tp_findings *f)
+{
+	if (cfg->px.kind != TP_PROXY_NONE && !bypass(cfg->px.no_proxy, t->connect_host ? t->connect_host : t->host)) {
+		double t0 = tp_now_ms();
+		int fd = connect_via_proxy(out, t, cfg, d, f);
+		out->via_proxy = true;
+		/* The tunnel is part of connecting. */
+		out->connect_ms = tp_now_ms() - t0 - (out->dns_ms > 0 ? out->dns_ms : 0);
+		return fd;
+	}
+	return connect_direct(out, t, cfg, d, f);
+}
+
+static int
+connect_direct(struct tp_net_info *out, const struct tp_target *t, const struct tp_config *cfg,
 	       const struct tp_deadline *d, struct tp_findings *f)
 {
 	struct addrinfo *res = NULL;

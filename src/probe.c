@@ -390,6 +390,8 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 	r->timing.dns_ms = net.dns_ms;
 	r->timing.connect_ms = net.connect_ms;
 	r->address_total = net.total;
+	if (net.via_proxy)
+		snprintf(r->proxy, sizeof(r->proxy), "%s", cfg->px.url);
 	if (fd < 0)
 		goto out;
 	if (target->starttls) {

@@ -63,6 +63,10 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"STARTTLS refused",
 		"The server did not agree to upgrade the connection: check that TLS is enabled for this "
 		"service and that the right --starttls protocol is used."},
+	[TP_PROXY_FAILED] = {TP_PROXY_FAILED, "proxy-failed", TP_STATUS_CRITICAL, "the proxy did not connect",
+		"The proxy refused or failed the tunnel to the target: read its answer in the message, check "
+		"that it allows this host and port (tinyproxy ConnectPort, squid SSL_ports), its address and "
+		"credentials, or bypass it with --noproxy HOST."},
 	[TP_FETCH_FAILED] = {TP_FETCH_FAILED, "fetch-failed", TP_STATUS_CRITICAL, "HTTP request failed",
 		"Read curl's words in the message: the server may have closed the connection, answered with "
 		"something that is not HTTP, or redirected too often."},

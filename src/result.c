@@ -371,6 +371,7 @@ const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdi
 size_t tp_result_problem_count(const struct tp_result *r) { return r->found.n; }
 const struct tp_problem *tp_result_problem(const struct tp_result *r, size_t i) { return i < r->found.n ? &r->found.problems[i] : NULL; }
 const struct tp_problem *tp_result_error(const struct tp_result *r) { return r->found.error; }
+const char *tp_result_proxy(const struct tp_result *r) { return r->proxy[0] ? r->proxy : NULL; }
 size_t tp_result_address_total(const struct tp_result *r) { return r->address_total; }
 size_t tp_result_address_count(const struct tp_result *r) { return r->n_addresses; }
 const struct tp_address_result *tp_result_address_result(const struct tp_result *r, size_t i) { return i < r->n_addresses ? &r->addresses[i] : NULL; }

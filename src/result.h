@@ -93,6 +93,7 @@ struct tp_result {
 	struct tp_findings found;
 	struct tp_client_verdicts clients;
 	size_t address_total;                /* addresses the name resolved to */
+	char proxy[300];                     /* the proxy the probe went through, or "" */
 	struct tp_address_result *addresses; /* each one's, when all were probed */
 	size_t n_addresses;
 	enum tp_status status;

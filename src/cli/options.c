@@ -72,6 +72,7 @@ enum opt_id {
 	OPT_NAME,
 	OPT_NO_INTERMEDIATE,
 	OPT_NO_SNI,
+	OPT_NOPROXY,
 	OPT_NO_SYSTEM_CA,
 	OPT_OCSP_REQUIRED,
 	OPT_ORDERED,
@@ -245,6 +246,8 @@ static const struct opt options[] = {
 	 "send no SNI (the server's default certificate), still checking the name"},
 	{"no-system-ca", 0, NULL, OPT_NO_SYSTEM_CA, CLIENT | CERT, G_TRUST, apply_trust,
 	 "do not trust the system's CA store"},
+	{"noproxy", 0, "LIST", OPT_NOPROXY, PROBE, G_CONNECT, apply_connect,
+	 "reach these hosts directly, not through the proxy (as no_proxy; * for all)"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
 	 "fail when the server staples no OCSP response"},
 	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, apply_batch,
@@ -253,6 +256,8 @@ static const struct opt options[] = {
 	{"parallel", 'P', "N", OPT_PARALLEL, BATCH, G_CONNECT, apply_batch,
 	 "probe up to N targets at once (default " STR(PARALLEL) ")"},
 	{"priority", 0, "STRING", OPT_PRIORITY, PROBE, G_TLS, apply_tls, "GnuTLS priority string (default NORMAL)"},
+	{"proxy", 0, "URL", OPT_PROXY, PROBE, G_CONNECT, apply_connect,
+	 "reach the target through this proxy: http://, socks5:// or socks5h:// (default: https_proxy, all_proxy)"},
 	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, apply_fetch,
 	 "use this proxy (default: the https_proxy and no_proxy variables)"},
 	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, apply_output, "text: print only the verdict line"},
@@ -755,6 +760,11 @@ apply_connect(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_IPV4: tp_config_set_family(cli->cfg, AF_INET); break;
 	case OPT_IPV6: tp_config_set_family(cli->cfg, AF_INET6); break;
 	case OPT_NO_SNI: cli->no_sni = true; break;
+	case OPT_NOPROXY: tp_config_set_noproxy(cli->cfg, arg); break;
+	case OPT_PROXY:
+		if (tp_config_set_proxy(cli->cfg, arg) < 0)
+			return config_failed(p, "--proxy");
+		break;
 	case OPT_ALL_ADDRESSES: tp_config_set_all_addresses(cli->cfg, true); break;
 	case OPT_SNI:
 		if (!*arg)

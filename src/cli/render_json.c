@@ -120,6 +120,7 @@ render_json_object(const struct tp_result *r)
 	json_object_set_new(target, "address_total",
 			    tp_result_address_total(r) ? json_integer((json_int_t)tp_result_address_total(r))
 						       : json_null());
+	json_object_set_new(target, "proxy", jstr(tp_result_proxy(r)));
 	json_object_set_new(o, "target", target);
 	json_object_set_new(o, "status", json_string(tp_status_name(tp_result_status(r))));
 	json_object_set_new(o, "reason", reason ? json_string(tp_reason_get(reason)->name) : json_null());
@@ -251,6 +252,7 @@ render_json_failure(const char *input, const char *code, const char *message, co
 		json_object_set_new(target, "sni", json_null());
 		json_object_set_new(target, "address", json_null());
 		json_object_set_new(target, "address_total", json_null());
+		json_object_set_new(target, "proxy", json_null());
 	}
 	json_object_set_new(o, "schema", json_string("tlsprobe/1"));
 	json_object_set_new(o, "target", target);

@@ -161,7 +161,11 @@ connection(const struct tout *w, const struct tp_result *r)
 	size_t used = 0;
 
 	fputc('\n', w->f);
-	if (addr)
+	if (addr && tp_result_proxy(r))
+		field(w, 2, "address", "through the proxy %s (%s) to port %u%s%s", tp_result_proxy(r), addr,
+		      tp_result_target(r)->connect_host ? tp_result_target(r)->connect_port : tp_result_target(r)->port,
+		      tp_result_sni(r) ? ", SNI " : ", no SNI", tp_result_sni(r) ? tp_result_sni(r) : "");
+	else if (addr)
 		field(w, 2, "address", "%s port %u%s%s", addr,
 		      tp_result_target(r)->connect_host ? tp_result_target(r)->connect_port : tp_result_target(r)->port,
 		      tp_result_sni(r) ? ", SNI " : ", no SNI", tp_result_sni(r) ? tp_result_sni(r) : "");

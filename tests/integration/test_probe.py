@@ -49,7 +49,7 @@ class GoodChainOpenSSL(ProbeCase):
         o = self.probe().obj
         self.assertEqual(o["target"], {"input": self.target, "host": "localhost",
                                        "port": self.srv.port, "sni": "localhost",
-                                       "address": "127.0.0.1", "address_total": 1})
+                                       "address": "127.0.0.1", "address_total": 1, "proxy": None})
 
     def test_chain_lists_leaf_then_intermediate_in_the_order_sent(self):
         before = time.time()
@@ -612,6 +612,78 @@ class AllAddresses(ProbeCase):
         rc, o, err = self.probe()
         self.assertEqual(o["target"]["address_total"], 2, dump(o))
         self.assertIsNone(o["addresses"], dump(o))
+
+
+class Proxies(ProbeCase):
+    """--proxy: the probe through Debian's tinyproxy (HTTP CONNECT) and
+    microsocks (SOCKS5), both on loopback; a proxy that refuses the tunnel, one
+    that never answers, and the environment's https_proxy with no_proxy."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("tinyproxy", "microsocks")
+        d = harness.scratch_dir()
+
+        def tinyproxy(port):
+            conf = harness.write(os.path.join(d, "tinyproxy-%d.conf" % port),
+                                 "Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\n"
+                                 "LogLevel Info\n" % port)
+            return ["tinyproxy", "-d", "-c", conf]
+
+        cls.http = cls.class_server(harness.ProcessServer("tinyproxy", tinyproxy))
+        cls.socks = cls.class_server(harness.ProcessServer(
+            "microsocks", lambda port: ["microsocks", "-i", "127.0.0.1", "-p", str(port)]))
+        cls.srv = cls.class_server(harness.s_server(F.leaf.cert, F.leaf.key, chain=F.inter.cert))
+        cls.silent = cls.class_server(harness.silent_server())
+
+    def probe(self, *extra, env=None):
+        return probe_json("localhost:%d" % self.srv.port, *trust_root(), *extra, env=env)
+
+    def test_through_each_kind_of_proxy_the_probe_is_as_direct(self):
+        direct = self.probe()
+        for url in ("http://127.0.0.1:%d" % self.http.port, "socks5://127.0.0.1:%d" % self.socks.port,
+                    "socks5h://127.0.0.1:%d" % self.socks.port):
+            with self.subTest(proxy=url):
+                r = self.probe("--proxy", url)
+                self.assertOutcome(r, 0, "ok", None)
+                self.assertEqual(r.obj["chain"][0]["sha256"], direct.obj["chain"][0]["sha256"])
+                self.assertEqual(r.obj["target"]["sni"], "localhost")
+                self.assertEqual(r.obj["target"]["proxy"], url)
+
+    def test_a_refused_tunnel_is_proxy_failed_with_the_proxys_words(self):
+        port = harness.closed_port()
+        r = probe_json("localhost:%d" % port, *trust_root(), "--proxy", "http://127.0.0.1:%d" % self.http.port)
+        self.assertError(r, "proxy-failed")
+        self.assertIn("refused to connect to localhost:%d: HTTP/1." % port, r.obj["error"]["message"])
+        r = probe_json("localhost:%d" % port, *trust_root(), "--proxy", "socks5://127.0.0.1:%d" % self.socks.port)
+        self.assertError(r, "proxy-failed")
+        self.assertIn("could not connect to localhost:%d" % port, r.obj["error"]["message"])
+
+    def test_an_unreachable_proxy_is_named(self):
+        r = self.probe("--proxy", "http://127.0.0.1:%d" % harness.closed_port())
+        self.assertError(r, "proxy-failed")
+        self.assertIn("that is the proxy", r.obj["error"]["message"])
+
+    def test_a_proxy_that_never_answers_is_bounded_by_the_timeout(self):
+        r = self.probe("--proxy", "http://127.0.0.1:%d" % self.silent.port, "--timeout", "1")
+        self.assertError(r, "timeout")
+        self.assertIn("the proxy", r.obj["error"]["message"])
+        self.assertLess(r.elapsed, 5, dump(r.obj))
+
+    def test_the_environments_proxy_and_no_proxy(self):
+        env = dict(os.environ, https_proxy="http://127.0.0.1:%d" % harness.closed_port())
+        env.pop("no_proxy", None)
+        env.pop("NO_PROXY", None)
+        self.assertError(self.probe(env=env), "proxy-failed")
+        self.assertOutcome(self.probe(env=dict(env, no_proxy="example.test,localhost")), 0, "ok", None)
+        self.assertOutcome(self.probe("--noproxy", "*", env=env), 0, "ok", None)
+        # --proxy "" turns the environment's off too
+        self.assertOutcome(self.probe("--proxy", "", env=env), 0, "ok", None)
+
+    def test_a_bad_proxy_url_is_bad_usage(self):
+        rc, out, err, _ = run_tlsprobe("localhost:1", "--proxy", "ftp://127.0.0.1:21")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("http://, socks5:// or socks5h://", err)
 
 
 class CommandLineBasics(unittest.TestCase):

@@ -145,6 +145,19 @@ class Starttls(unittest.TestCase):
     def test_postgres_ssl_request_upgrades_and_verifies(self):
         self.assertVerified(self.probe(postgres(True), "postgres"))
 
+    def test_smtp_through_an_http_proxy(self):
+        """STARTTLS is spoken through the tunnel of Debian's tinyproxy."""
+        harness.require_tools("tinyproxy")
+        d = harness.scratch_dir()
+
+        def argv(port):
+            conf = harness.write(os.path.join(d, "starttls-tinyproxy-%d.conf" % port),
+                                 "Port %d\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\n" % port)
+            return ["tinyproxy", "-d", "-c", conf]
+
+        with harness.ProcessServer("tinyproxy", argv) as px:
+            self.assertVerified(self.probe(smtp(), "smtp", "--proxy", "http://127.0.0.1:%d" % px.port))
+
     def test_smtp_without_starttls_capability_is_refused(self):
         r = self.probe(smtp(offer=False), "smtp")
         self.assertEqual(r.rc, 2)

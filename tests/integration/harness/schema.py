@@ -52,7 +52,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
 CLIENT_NAMES = ("openssl", "gnutls", "python", "nss", "chrome", "go", "java")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",
                "handshake-failure", "protocol-version", "no-shared-cipher", "client-cert-required",
-               "client-cert-rejected",
+               "client-cert-rejected", "proxy-failed",
                "starttls-refused", "fetch-failed", "internal-error", "purpose-mismatch")
 
 
