@@ -236,22 +236,29 @@ wait_fd(int fd, short events, const struct tp_deadline *d)
 	return n;
 }
 
-/* Send all of buf within d: 0, -1 (errno set; ETIMEDOUT when the deadline passed). */
+/*
+ * Send all of buf, or read exactly n bytes into it, within d: 0, or -1 with
+ * errno (ETIMEDOUT when the deadline passed, ECONNRESET for an early close).
+ */
 static int
-send_all(int fd, const void *buf, size_t n, const struct tp_deadline *d)
+io_all(int fd, void *buf, size_t n, bool sending, const struct tp_deadline *d)
 {
-	const char *p = buf;
+	char *p = buf;
 
 	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t k = sending ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
 		if (k > 0) {
 			p += k;
 			n -= (size_t)k;
 			continue;
 		}
+		if (k == 0 && !sending) {
+			errno = ECONNRESET;
+			return -1;
+		}
 		if (k < 0 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		int w = wait_fd(fd, POLLOUT, d);
+		int w = wait_fd(fd, sending ? POLLOUT : POLLIN, d);
 		if (w <= 0) {
 			if (w == 0)
 				errno = ETIMEDOUT;
@@ -261,33 +268,16 @@ send_all(int fd, const void *buf, size_t n, const struct tp_deadline *d)
 	return 0;
 }
 
-/* Read exactly n bytes within d: 0, or -1 (errno: ETIMEDOUT, ECONNRESET for an early close). */
+static int
+send_all(int fd, const void *buf, size_t n, const struct tp_deadline *d)
+{
+	return io_all(fd, (void *)buf, n, true, d);
+}
+
 static int
 recv_exact(int fd, void *buf, size_t n, const struct tp_deadline *d)
 {
-	char *p = buf;
-
-	while (n) {
-		ssize_t k = recv(fd, p, n, 0);
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-			continue;
-		}
-		if (k == 0) {
-			errno = ECONNRESET;
-			return -1;
-		}
-		if (errno != EAGAIN && errno != EINTR)
-			return -1;
-		int w = wait_fd(fd, POLLIN, d);
-		if (w <= 0) {
-			if (w == 0)
-				errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-	return 0;
+	return io_all(fd, buf, n, false, d);
 }
 
 /* A failure talking to the proxy: its own error, or a timeout within d. */
