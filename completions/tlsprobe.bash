@@ -76,7 +76,7 @@ _tlsprobe()
 			return
 			;;
 		--starttls)
-			COMPREPLY=($(compgen -W 'smtp imap pop3 ftp postgres' -- "$cur"))
+			COMPREPLY=($(compgen -W 'smtp lmtp imap pop3 ftp nntp sieve irc xmpp xmpp-server ldap postgres mysql' -- "$cur"))
 			return
 			;;
 		-X | --method)

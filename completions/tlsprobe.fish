@@ -104,7 +104,7 @@ complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
 complete -c tlsprobe -n $c -l sni -x -a '(__fish_print_hostnames)' -d 'Send NAME as SNI and verify the certificate against it'
 complete -c tlsprobe -n $c -l no-sni -d "Send no SNI (the server's default certificate), still checking the name"
 complete -c tlsprobe -n $c -l all-addresses -d 'Probe every address the name resolves to, in parallel'
-complete -c tlsprobe -n $c -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'Speak PROTO before TLS'
+complete -c tlsprobe -n $c -l starttls -x -a 'smtp lmtp imap pop3 ftp nntp sieve irc xmpp xmpp-server ldap postgres mysql' -d 'Speak PROTO before TLS'
 complete -c tlsprobe -n $c -l noproxy -x -a '(__tlsprobe_noproxy_hosts)' -d 'Reach these hosts directly, not through the proxy (* for all)'
 complete -c tlsprobe -n $c -l proxy -x -d 'Reach the target through this proxy: http://, socks5:// or socks5h:// URL'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'

@@ -396,7 +396,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 		goto out;
 	if (target->starttls) {
 		double t1 = tp_now_ms();
-		int ret = tp_starttls(&r->found, fd, target->starttls, &d);
+		int ret = tp_starttls(&r->found, fd, target->starttls, name, &d);
 		r->timing.starttls_ms = tp_now_ms() - t1;
 		if (ret < 0) {
 			close(fd);

@@ -126,30 +126,42 @@ wait_io(gnutls_session_t s, int fd, int ms)
 static void
 describe_plaintext(const struct io *io, char *buf, size_t len)
 {
+	/* Greetings servers send before the client says a word, by their first bytes. */
+	static const struct {
+		const char *starts;
+		const char *words;
+	} greetings[] = {
+		{"HTTP/", "an HTTP response: this is a plain-HTTP port, not HTTPS"},
+		{"SSH-", "an SSH banner: this is an SSH port"},
+		{"220 ", "a '220' greeting, as SMTP, LMTP and FTP servers send: try --starttls smtp (or lmtp, ftp), "
+			 "or the implicit-TLS port (465 for SMTP)"},
+		{"220-", "a '220' greeting, as SMTP, LMTP and FTP servers send: try --starttls smtp (or lmtp, ftp), "
+			 "or the implicit-TLS port (465 for SMTP)"},
+		{"* OK", "an IMAP greeting: try --starttls imap, or port 993"},
+		{"+OK", "a POP3 greeting: try --starttls pop3, or port 995"},
+		{"200 ", "an NNTP greeting: try --starttls nntp, or port 563"},
+		{"201 ", "an NNTP greeting: try --starttls nntp, or port 563"},
+		/* (only a record header's worth, five bytes, is kept) */
+		{"\"IMPL", "a ManageSieve greeting: try --starttls sieve"},
+		{"\"SIEV", "a ManageSieve greeting: try --starttls sieve"},
+	};
 	const char *p = (const char *)io->first;
 	size_t n = io->nfirst, shown = 0;
 	char sample[40];
 
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		snprintf(buf, len, "an HTTP response: this is a plain-HTTP port, not HTTPS");
+	for (size_t i = 0; i < sizeof(greetings) / sizeof(greetings[0]); i++)
+		if (n >= strlen(greetings[i].starts) &&
+		    memcmp(p, greetings[i].starts, strlen(greetings[i].starts)) == 0) {
+			snprintf(buf, len, "%s", greetings[i].words);
+			return;
+		}
+	if (n >= 2 && p[0] == ':' && isalnum((unsigned char)p[1])) {
+		snprintf(buf, len, "a line starting ':', as IRC servers send: try --starttls irc, or port 6697");
 		return;
 	}
-	if (n >= 4 && memcmp(p, "SSH-", 4) == 0) {
-		snprintf(buf, len, "an SSH banner: this is an SSH port");
-		return;
-	}
-	if (n >= 4 && (memcmp(p, "220 ", 4) == 0 || memcmp(p, "220-", 4) == 0)) {
-		snprintf(buf, len,
-			 "a '220' greeting, as SMTP and FTP servers send: try --starttls smtp, "
-			 "or the implicit-TLS port (465 for SMTP)");
-		return;
-	}
-	if (n >= 4 && memcmp(p, "* OK", 4) == 0) {
-		snprintf(buf, len, "an IMAP greeting: try --starttls imap, or port 993");
-		return;
-	}
-	if (n >= 3 && memcmp(p, "+OK", 3) == 0) {
-		snprintf(buf, len, "a POP3 greeting: try --starttls pop3, or port 995");
+	/* MySQL's handshake packet: a 3-byte length, sequence 0, protocol 10. */
+	if (n >= 5 && io->first[3] == 0 && io->first[4] == 10 && io->first[2] == 0) {
+		snprintf(buf, len, "a MySQL or MariaDB handshake: try --starttls mysql");
 		return;
 	}
 	/* Show a short, safe sample: printable ASCII as is, the rest as dots. */

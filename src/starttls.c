@@ -27,6 +27,7 @@
 struct dialogue {
 	struct tp_findings *f;
 	int fd;
+	const char *name; /* the server's name: XMPP's stream is to it */
 	const struct tp_deadline *d;
 	const char *proto;
 	const char *awaiting; /* what the next line should bring, for messages */
@@ -198,21 +199,22 @@ exchange(struct dialogue *g, const char *cmd, int want, const char *what, bool *
 	return 0;
 }
 
+/* SMTP, and LMTP (RFC 2033) that greets the same way but says LHLO. */
 static int
-smtp(struct dialogue *g)
+smtp_like(struct dialogue *g, const char *hello)
 {
-	char last[LINE_MAX_BYTES];
+	char last[LINE_MAX_BYTES], cmd[64];
 	bool offered = false;
 	int code;
 
 	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
 		return -1;
-	g->awaiting = "the end of its answer to EHLO";
-	if (send_all(g, "EHLO tlsprobe.invalid\r\n", 23) < 0 ||
-	    (code = read_reply(g, last, sizeof(last), &offered)) < 0)
+	g->awaiting = strcmp(hello, "LHLO") == 0 ? "the end of its answer to LHLO" : "the end of its answer to EHLO";
+	snprintf(cmd, sizeof(cmd), "%s tlsprobe.invalid\r\n", hello);
+	if (send_all(g, cmd, strlen(cmd)) < 0 || (code = read_reply(g, last, sizeof(last), &offered)) < 0)
 		return -1;
 	if (code != 250) {
-		refused(g, last, "EHLO was refused");
+		refused(g, last, "%s was refused", hello);
 		return -1;
 	}
 	if (!offered) {
@@ -221,6 +223,312 @@ smtp(struct dialogue *g)
 	}
 	g->awaiting = "its answer to STARTTLS";
 	return exchange(g, "STARTTLS\r\n", 220, "STARTTLS was refused", NULL);
+}
+
+static int
+smtp(struct dialogue *g)
+{
+	return smtp_like(g, "EHLO");
+}
+
+static int
+lmtp(struct dialogue *g)
+{
+	return smtp_like(g, "LHLO");
+}
+
+/* NNTP (RFC 4642): a 200 or 201 greeting, STARTTLS, 382. */
+static int
+nntp(struct dialogue *g)
+{
+	char last[LINE_MAX_BYTES];
+	int code = read_reply(g, last, sizeof(last), NULL);
+
+	if (code < 0)
+		return -1;
+	if (code != 200 && code != 201) {
+		refused(g, last, "the greeting is not 200 or 201");
+		return -1;
+	}
+	g->awaiting = "its answer to STARTTLS";
+	return exchange(g, "STARTTLS\r\n", 382, "STARTTLS was refused", NULL);
+}
+
+/* ManageSieve (RFC 5804): capability lines up to OK, then STARTTLS, OK. */
+static int
+sieve(struct dialogue *g)
+{
+	char line[LINE_MAX_BYTES];
+	bool offered = false;
+
+	do {
+		if (read_line(g, line, sizeof(line)) < 0)
+			return -1;
+		offered = offered || strncasecmp(line, "\"STARTTLS\"", 10) == 0;
+	} while (line[0] == '"');
+	if (strncasecmp(line, "OK", 2) != 0) {
+		refused(g, line, "the greeting does not end with OK");
+		return -1;
+	}
+	if (!offered) {
+		refused(g, line, "the server does not offer STARTTLS");
+		return -1;
+	}
+	g->awaiting = "its answer to STARTTLS";
+	if (send_all(g, "STARTTLS\r\n", 10) < 0 || read_line(g, line, sizeof(line)) < 0)
+		return -1;
+	if (strncasecmp(line, "OK", 2) != 0) {
+		refused(g, line, "STARTTLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+/* IRC's STARTTLS: the numeric 670 goes ahead, 691 (or any error numeric) does not. */
+static int
+irc(struct dialogue *g)
+{
+	char line[LINE_MAX_BYTES];
+
+	g->awaiting = "the answer to STARTTLS (670)";
+	if (send_all(g, "STARTTLS\r\n", 10) < 0)
+		return -1;
+	for (;;) {
+		const char *num;
+		if (read_line(g, line, sizeof(line)) < 0)
+			return -1;
+		/* ":server NNN target :text", or a NOTICE before it */
+		num = line[0] == ':' ? strchr(line, ' ') : NULL;
+		if (!num || strlen(num) < 5 || !isdigit((unsigned char)num[1]) || num[4] != ' ')
+			continue;
+		if (strncmp(num + 1, "670", 3) == 0)
+			return 0;
+		if (num[1] >= '4' || strncmp(num + 1, "691", 3) == 0) {
+			refused(g, line, "STARTTLS was refused");
+			return -1;
+		}
+	}
+}
+
+/*
+ * Read until one of the markers comes (bounded like lines): 0 for the first,
+ * 1 for the second, -1 (recorded) otherwise. The buffer keeps only a tail,
+ * enough for a marker that arrives in pieces.
+ */
+static int
+read_until(struct dialogue *g, const char *want, const char *instead)
+{
+	for (;;) {
+		g->buf[g->len < sizeof(g->buf) ? g->len : sizeof(g->buf) - 1] = '\0';
+		if (strstr(g->buf, want))
+			return 0;
+		if (instead && strstr(g->buf, instead))
+			return 1;
+		if (!may_go_on(g))
+			return -1;
+		if (g->len > sizeof(g->buf) / 2) {
+			memmove(g->buf, g->buf + g->len - 256, 256);
+			g->len = 256;
+		}
+		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+		if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
+			timed_out(g);
+			return -1;
+		}
+		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - 1 - g->len, 0);
+		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
+			return -1;
+		}
+		if (n > 0) {
+			g->len += (size_t)n;
+			g->bytes += (size_t)n;
+			g->lines++; /* a read counts as a line against the budget */
+		}
+	}
+}
+
+/* XMPP (RFC 6120 5.4): open a stream to the name, find <starttls/> among the features, <proceed/>. */
+static int
+xmpp_like(struct dialogue *g, const char *ns)
+{
+	char open[600];
+	int ret;
+
+	snprintf(open, sizeof(open),
+		 "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+		 "xmlns='%s' to='%.253s' version='1.0'>",
+		 ns, g->name ? g->name : "");
+	if (send_all(g, open, strlen(open)) < 0)
+		return -1;
+	g->awaiting = "<starttls/> among its stream features";
+	if ((ret = read_until(g, "<starttls", "</stream:features>")) != 0) {
+		if (ret > 0)
+			refused(g, "", "the server does not offer STARTTLS in its stream features");
+		return -1;
+	}
+	g->len = 0;
+	g->awaiting = "<proceed/>";
+	if (send_all(g, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", 51) < 0)
+		return -1;
+	if ((ret = read_until(g, "<proceed", "<failure")) != 0) {
+		if (ret > 0)
+			refused(g, "<failure/>", "STARTTLS was refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+xmpp(struct dialogue *g)
+{
+	return xmpp_like(g, "jabber:client");
+}
+
+static int
+xmpp_server(struct dialogue *g)
+{
+	return xmpp_like(g, "jabber:server");
+}
+
+/* Exactly n bytes: what read_line has buffered first, then the socket. */
+static int
+read_bytes(struct dialogue *g, unsigned char *out, size_t n)
+{
+	while (n) {
+		if (g->len) {
+			size_t k = g->len < n ? g->len : n;
+			memcpy(out, g->buf, k);
+			memmove(g->buf, g->buf + k, g->len - k);
+			g->len -= k;
+			out += k;
+			n -= k;
+			continue;
+		}
+		if (!may_go_on(g))
+			return -1;
+		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+		if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
+			timed_out(g);
+			return -1;
+		}
+		ssize_t k = recv(g->fd, g->buf, sizeof(g->buf), 0);
+		if (k <= 0 && !(k < 0 && errno == EAGAIN)) {
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
+			return -1;
+		}
+		if (k > 0) {
+			g->len = (size_t)k;
+			g->bytes += (size_t)k;
+			g->lines++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * LDAP (RFC 4511 4.14): the StartTLS extended request, and its response's
+ * resultCode. The response is read as BER only as far as that.
+ */
+static int
+ldap(struct dialogue *g)
+{
+	static const unsigned char request[] = {
+		0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16, '1', '.', '3', '.', '6', '.', '1',
+		'.',  '4',  '.',  '1',  '.',  '1',  '4',  '6',  '6',  '.', '2', '0', '0', '3', '7',
+	};
+	unsigned char head[2], body[512];
+	size_t len;
+
+	g->awaiting = "the StartTLS response";
+	if (send_all(g, request, sizeof(request)) < 0 || read_bytes(g, head, 2) < 0)
+		return -1;
+	if (head[0] != 0x30) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "ldap: the server's answer is not an LDAP message");
+		return -1;
+	}
+	len = head[1];
+	if (len & 0x80) {
+		unsigned char l[4];
+		size_t nl = len & 0x7f;
+		if (nl == 0 || nl > 2 || read_bytes(g, l, nl) < 0) {
+			if (nl == 0 || nl > 2)
+				tp_fail(g->f, TP_STARTTLS_REFUSED,
+					"ldap: the server's answer is not a StartTLS response");
+			return -1;
+		}
+		len = nl == 1 ? l[0] : (size_t)l[0] << 8 | l[1];
+	}
+	if (len > sizeof(body) || read_bytes(g, body, len) < 0) {
+		if (len > sizeof(body))
+			tp_fail(g->f, TP_STARTTLS_REFUSED,
+				"ldap: the server's answer is too long for a StartTLS response");
+		return -1;
+	}
+	/* messageID (02 01 01), then [APPLICATION 24] ExtendedResponse (78 LL) holding resultCode (0a 01 RC). */
+	for (size_t i = 0; i + 4 < len; i++)
+		if (body[i] == 0x78 && body[i + 2] == 0x0a && body[i + 3] == 0x01) {
+			if (body[i + 4] == 0)
+				return 0;
+			tp_fail(g->f, TP_STARTTLS_REFUSED, "ldap: the server refused StartTLS (resultCode %u%s)",
+				body[i + 4], body[i + 4] == 2 ? ", protocolError: it does not support StartTLS" : "");
+			return -1;
+		}
+	tp_fail(g->f, TP_STARTTLS_REFUSED, "ldap: the server's answer is not a StartTLS response");
+	return -1;
+}
+
+/*
+ * MySQL and MariaDB: the server's initial handshake packet must say
+ * CLIENT_SSL; the client answers with an SSLRequest packet, then TLS.
+ */
+static int
+mysql(struct dialogue *g)
+{
+	enum { CLIENT_SSL = 0x800, CLIENT_PROTOCOL_41 = 0x200, CLIENT_SECURE_CONNECTION = 0x8000 };
+	unsigned char head[4], pkt[1024], req[36] = {0};
+	size_t len, i;
+	unsigned caps;
+
+	g->awaiting = "the server's handshake packet";
+	if (read_bytes(g, head, 4) < 0)
+		return -1;
+	len = head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16;
+	if (len > sizeof(pkt) || len < 2) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "mysql: the server's first packet is not a handshake");
+		return -1;
+	}
+	if (read_bytes(g, pkt, len) < 0)
+		return -1;
+	if (pkt[0] == 0xff) {
+		char *clean = tp_utf8_clean((const char *)pkt + 3, len > 3 ? len - 3 : 0);
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "mysql: the server refused the connection: %.200s",
+			clean ? clean : "");
+		free(clean);
+		return -1;
+	}
+	/* protocol version 10, the version string, thread id, scramble, filler, capabilities (low 16 bits) */
+	for (i = 1; i < len && pkt[i]; i++)
+		;
+	i += 1 + 4 + 8 + 1;
+	if (pkt[0] != 10 || i + 2 > len) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "mysql: the server's first packet is not a protocol 10 handshake");
+		return -1;
+	}
+	caps = pkt[i] | (unsigned)pkt[i + 1] << 8;
+	if (!(caps & CLIENT_SSL)) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "mysql: the server does not offer TLS (no CLIENT_SSL capability)");
+		return -1;
+	}
+	/* SSLRequest: length 32, sequence 1; capabilities, max packet, charset utf8mb4, 23 zero bytes. */
+	req[0] = 32;
+	req[3] = 1;
+	caps = CLIENT_SSL | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION;
+	req[4] = (unsigned char)caps;
+	req[5] = (unsigned char)(caps >> 8);
+	req[10] = 1; /* max packet 16 MiB */
+	req[12] = 45;
+	return send_all(g, req, sizeof(req));
 }
 
 static int
@@ -306,16 +614,28 @@ postgres(struct dialogue *g)
 }
 
 int
-tp_starttls(struct tp_findings *f, int fd, const char *proto, const struct tp_deadline *d)
+tp_starttls(struct tp_findings *f, int fd, const char *proto, const char *name, const struct tp_deadline *d)
 {
 	/* The protocols and their ports are target.c's (tp_starttls_port). */
 	static const struct {
 		const char *name;
 		int (*talk)(struct dialogue *g);
 	} dialogues[] = {
-		{"ftp", ftp}, {"imap", imap}, {"pop3", pop3}, {"postgres", postgres}, {"smtp", smtp},
+		{"ftp", ftp},
+		{"imap", imap},
+		{"irc", irc},
+		{"ldap", ldap},
+		{"lmtp", lmtp},
+		{"mysql", mysql},
+		{"nntp", nntp},
+		{"pop3", pop3},
+		{"postgres", postgres},
+		{"sieve", sieve},
+		{"smtp", smtp},
+		{"xmpp", xmpp},
+		{"xmpp-server", xmpp_server},
 	};
-	struct dialogue g = {.f = f, .fd = fd, .d = d, .proto = proto, .awaiting = "its greeting"};
+	struct dialogue g = {.f = f, .fd = fd, .name = name, .d = d, .proto = proto, .awaiting = "its greeting"};
 
 	for (size_t i = 0; i < sizeof(dialogues) / sizeof(*dialogues); i++)
 		if (strcmp(proto, dialogues[i].name) == 0)

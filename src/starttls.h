@@ -9,6 +9,6 @@
 #include "result.h"
 
 /* Talk proto on fd until the server is ready for TLS: 0, or -1 with the error in f. */
-int tp_starttls(struct tp_findings *f, int fd, const char *proto, const struct tp_deadline *d);
+int tp_starttls(struct tp_findings *f, int fd, const char *proto, const char *name, const struct tp_deadline *d);
 
 #endif

@@ -232,7 +232,9 @@ static const struct {
 	const char *name;
 	uint16_t port;
 } starttls_protocols[] = {
-	{"ftp", 21}, {"imap", 143}, {"pop3", 110}, {"postgres", 5432}, {"smtp", 25},
+	{"ftp", 21},     {"imap", 143},  {"irc", 6667},         {"ldap", 389},      {"lmtp", 24},
+	{"mysql", 3306}, {"nntp", 119},  {"pop3", 110},         {"postgres", 5432}, {"sieve", 4190},
+	{"smtp", 25},    {"xmpp", 5222}, {"xmpp-server", 5269},
 };
 
 static int

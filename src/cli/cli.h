@@ -13,7 +13,9 @@
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Said of a --starttls value the core does not know, on the command line or in a batch list. */
-#define CLI_UNKNOWN_STARTTLS "unknown --starttls '%s': use smtp, imap, pop3, ftp or postgres"
+#define CLI_UNKNOWN_STARTTLS \
+	"unknown --starttls '%s': use smtp, lmtp, imap, pop3, ftp, nntp, sieve, irc, xmpp, xmpp-server, ldap, " \
+	"postgres or mysql"
 
 enum cli_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_NAGIOS, FORMAT_PROMETHEUS, FORMAT_TSV };
 /* Why a command could not run at all (exit 3): the error code of its JSON

@@ -276,7 +276,8 @@ static const struct opt options[] = {
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect,
 	 "send NAME as SNI and verify the certificate against it"},
 	{"starttls", 0, "PROTO", OPT_STARTTLS, PROBE, G_CONNECT, apply_connect,
-	 "speak PROTO before TLS: smtp, imap, pop3, ftp, postgres"},
+	 "speak PROTO before TLS: smtp, lmtp, imap, pop3, ftp, nntp, sieve, irc, xmpp, xmpp-server, ldap, postgres, "
+	 "mysql"},
 	{"timeout", 0, "SECONDS", OPT_TIMEOUT, PROBE, G_CONNECT, apply_connect,
 	 "bound the whole probe (default " STR(TIMEOUT_S) ")"},
 	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, apply_tls, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},

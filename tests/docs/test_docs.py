@@ -71,7 +71,7 @@ class Option:
         self.long, self.short, self.arg, self.help, self.group = long, short, arg, help, group
         # "output format: text, json" -> a fixed set of values; a note
         # such as "(default 1.2)" may follow.
-        m = re.search(r":\s+([\w.]+(?:,\s*[\w.]+)+)(?:\s+\([^)]*\))?$", help)
+        m = re.search(r":\s+([\w.-]+(?:,\s*[\w.-]+)+)(?:\s+\([^)]*\))?$", help)
         self.values = re.split(r",\s*", m.group(1)) if m else None
 
     @property

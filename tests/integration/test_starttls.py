@@ -86,6 +86,98 @@ def postgres(accept):
     return handler
 
 
+def lmtp(conn):
+    conn.sendall(b"220 lmtp.test LMTP ready\r\n")
+    if not line(conn).upper().startswith(b"LHLO"):
+        return
+    conn.sendall(b"250-lmtp.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+    if line(conn).upper().startswith(b"STARTTLS"):
+        conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+        upgrade(conn)
+
+
+def nntp(accept):
+    def handler(conn):
+        conn.sendall(b"200 news.test NNRP service ready\r\n")
+        if line(conn).upper().startswith(b"STARTTLS"):
+            conn.sendall(b"382 Continue with TLS negotiation\r\n" if accept
+                         else b"580 Can not initiate TLS negotiation\r\n")
+            if accept:
+                upgrade(conn)
+    return handler
+
+
+def sieve(offer=True):
+    def handler(conn):
+        conn.sendall(b'"IMPLEMENTATION" "Dovecot Pigeonhole"\r\n"SIEVE" "fileinto"\r\n' +
+                     (b'"STARTTLS"\r\n' if offer else b"") + b'"VERSION" "1.0"\r\nOK "ready."\r\n')
+        if line(conn).upper().startswith(b"STARTTLS"):
+            conn.sendall(b'OK "Begin TLS negotiation now."\r\n')
+            upgrade(conn)
+    return handler
+
+
+def irc(accept):
+    def handler(conn):
+        conn.sendall(b":irc.test NOTICE * :*** Looking up your hostname...\r\n")
+        if line(conn).upper().startswith(b"STARTTLS"):
+            if accept:
+                conn.sendall(b":irc.test 670 * :STARTTLS successful, go ahead with TLS handshake\r\n")
+                upgrade(conn)
+            else:
+                conn.sendall(b":irc.test 691 * :STARTTLS failed (Wrong moon phase)\r\n")
+    return handler
+
+
+def xmpp(offer=True):
+    def handler(conn):
+        conn.settimeout(10)
+        got = b""
+        while b"<stream:stream" not in got or not got.endswith(b">"):
+            got += conn.recv(1024)
+        if b"to='localhost'" not in got:
+            return
+        conn.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                     b"xmlns:stream='http://etherx.jabber.org/streams' id='x1' from='localhost' "
+                     b"version='1.0'><stream:features>" +
+                     (b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>" if offer else b"") +
+                     b"<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+                     b"</mechanisms></stream:features>")
+        got = b""
+        while b"<starttls" not in got:
+            got += conn.recv(1024)
+        conn.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        upgrade(conn)
+    return handler
+
+
+def ldap(result):
+    def handler(conn):
+        req = conn.recv(64)
+        if b"1.3.6.1.4.1.1466.20037" not in req:
+            return
+        # LDAPMessage { messageID 1, ExtendedResponse { resultCode, matchedDN "", diagnosticMessage "" } }
+        conn.sendall(bytes([0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, result, 0x04, 0x00, 0x04, 0x00]))
+        if result == 0:
+            upgrade(conn)
+    return handler
+
+
+def mysql(ssl_capable):
+    def handler(conn):
+        caps = 0xffff if ssl_capable else 0xffff & ~0x800
+        body = (bytes([10]) + b"10.11.6-MariaDB\x00" + (7).to_bytes(4, "little") + b"abcdefgh\x00" +
+                caps.to_bytes(2, "little") + bytes([45]) + (2).to_bytes(2, "little") + bytes(13) +
+                b"ijklmnopqrst\x00" + b"mysql_native_password\x00")
+        conn.sendall(len(body).to_bytes(3, "little") + b"\x00" + body)
+        if not ssl_capable:
+            return
+        req = conn.recv(36)
+        if len(req) == 36 and req[3] == 1 and int.from_bytes(req[4:6], "little") & 0x800:
+            upgrade(conn)
+    return handler
+
+
 def silent_after_greeting(conn):
     """Greets, takes EHLO, then says nothing until the client gives up."""
     conn.sendall(b"220 mail.test ESMTP\r\n")
@@ -144,6 +236,48 @@ class Starttls(unittest.TestCase):
 
     def test_postgres_ssl_request_upgrades_and_verifies(self):
         self.assertVerified(self.probe(postgres(True), "postgres"))
+
+    def test_lmtp_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(lmtp, "lmtp"))
+
+    def test_nntp_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(nntp(True), "nntp"))
+
+    def test_sieve_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(sieve(), "sieve"))
+
+    def test_irc_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(irc(True), "irc"))
+
+    def test_xmpp_upgrades_and_verifies_with_the_name_as_the_streams_to(self):
+        self.assertVerified(self.probe(xmpp(), "xmpp"))
+
+    def test_ldap_starttls_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(ldap(0), "ldap"))
+
+    def test_mysql_ssl_request_upgrades_and_verifies(self):
+        self.assertVerified(self.probe(mysql(True), "mysql"))
+
+    def test_refusals_are_starttls_refused_with_the_servers_words(self):
+        for handler, proto, words in ((nntp(False), "nntp", "580 Can not initiate"),
+                                      (sieve(False), "sieve", "does not offer STARTTLS"),
+                                      (irc(False), "irc", "691"),
+                                      (xmpp(False), "xmpp", "does not offer STARTTLS"),
+                                      (ldap(2), "ldap", "protocolError"),
+                                      (mysql(False), "mysql", "no CLIENT_SSL")):
+            with self.subTest(proto=proto):
+                r = self.probe(handler, proto)
+                self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+                self.assertIn(words, r.obj["error"]["message"])
+
+    def test_a_greeting_on_a_port_probed_without_starttls_names_the_protocol(self):
+        for handler, proto in ((nntp(True), "nntp"), (sieve(), "sieve"), (irc(True), "irc"),
+                               (mysql(True), "mysql"), (lmtp, "lmtp")):
+            with self.subTest(proto=proto):
+                with ThreadServer(handler) as srv:
+                    r = probe_json("localhost:%d" % srv.port, *trust())
+                self.assertEqual(r.obj["error"]["code"], "not-tls", r.stdout)
+                self.assertRegex(r.obj["error"]["message"], r"--starttls (\w+ \(or )?[\w, ]*%s" % proto)
 
     def test_smtp_through_an_http_proxy(self):
         """STARTTLS is spoken through the tunnel of Debian's tinyproxy."""
