@@ -92,6 +92,31 @@ may_go_on(struct dialogue *g)
 	return true;
 }
 
+/*
+ * Wait for the server within the deadline and receive what it sent into
+ * buf (room bytes): how many, 0 when it would block, or -1 (recorded: the
+ * deadline passed, or the server closed the connection).
+ */
+static ssize_t
+receive(struct dialogue *g, char *buf, size_t room)
+{
+	struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
+		timed_out(g);
+		return -1;
+	}
+	n = recv(g->fd, buf, room, 0);
+	if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+		tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
+		return -1;
+	}
+	if (n > 0)
+		g->bytes += (size_t)n;
+	return n > 0 ? n : 0;
+}
+
 /* One line into line (without CRLF); -1 on error (recorded). Every line
  * counts against the budget, and the deadline is checked before each wait:
  * a server that keeps sending never keeps the probe past either. */
@@ -119,21 +144,10 @@ read_line(struct dialogue *g, char *line, size_t size)
 				LINE_MAX_BYTES);
 			return -1;
 		}
-		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
-		int ready = poll(&pfd, 1, tp_deadline_left(g->d));
-		if (ready <= 0) {
-			timed_out(g);
+		ssize_t n = receive(g, g->buf + g->len, sizeof(g->buf) - g->len);
+		if (n < 0)
 			return -1;
-		}
-		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - g->len, 0);
-		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
-			return -1;
-		}
-		if (n > 0) {
-			g->len += (size_t)n;
-			g->bytes += (size_t)n;
-		}
+		g->len += (size_t)n;
 	}
 }
 
@@ -194,6 +208,21 @@ exchange(struct dialogue *g, const char *cmd, int want, const char *what, bool *
 		return -1;
 	if (code != want) {
 		refused(g, last, "%s", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send cmd and expect one line that starts with ok (in any case). */
+static int
+command_ok(struct dialogue *g, const char *cmd, const char *ok, const char *what)
+{
+	char line[LINE_MAX_BYTES];
+
+	if (send_all(g, cmd, strlen(cmd)) < 0 || read_line(g, line, sizeof(line)) < 0)
+		return -1;
+	if (strncasecmp(line, ok, strlen(ok)) != 0) {
+		refused(g, line, "%s", what);
 		return -1;
 	}
 	return 0;
@@ -275,13 +304,7 @@ sieve(struct dialogue *g)
 		return -1;
 	}
 	g->awaiting = "its answer to STARTTLS";
-	if (send_all(g, "STARTTLS\r\n", 10) < 0 || read_line(g, line, sizeof(line)) < 0)
-		return -1;
-	if (strncasecmp(line, "OK", 2) != 0) {
-		refused(g, line, "STARTTLS was refused");
-		return -1;
-	}
-	return 0;
+	return command_ok(g, "STARTTLS\r\n", "OK", "STARTTLS was refused");
 }
 
 /* IRC's STARTTLS: the numeric 670 goes ahead, 691 (or any error numeric) does not. */
@@ -330,21 +353,11 @@ read_until(struct dialogue *g, const char *want, const char *instead)
 			memmove(g->buf, g->buf + g->len - 256, 256);
 			g->len = 256;
 		}
-		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
-		if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
-			timed_out(g);
+		ssize_t n = receive(g, g->buf + g->len, sizeof(g->buf) - 1 - g->len);
+		if (n < 0)
 			return -1;
-		}
-		ssize_t n = recv(g->fd, g->buf + g->len, sizeof(g->buf) - 1 - g->len, 0);
-		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
-			return -1;
-		}
-		if (n > 0) {
-			g->len += (size_t)n;
-			g->bytes += (size_t)n;
-			g->lines++; /* a read counts as a line against the budget */
-		}
+		g->len += (size_t)n;
+		g->lines += n > 0; /* a read counts as a line against the budget */
 	}
 }
 
@@ -407,21 +420,11 @@ read_bytes(struct dialogue *g, unsigned char *out, size_t n)
 		}
 		if (!may_go_on(g))
 			return -1;
-		struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
-		if (poll(&pfd, 1, tp_deadline_left(g->d)) <= 0) {
-			timed_out(g);
+		ssize_t k = receive(g, g->buf, sizeof(g->buf));
+		if (k < 0)
 			return -1;
-		}
-		ssize_t k = recv(g->fd, g->buf, sizeof(g->buf), 0);
-		if (k <= 0 && !(k < 0 && errno == EAGAIN)) {
-			tp_fail(g->f, TP_STARTTLS_REFUSED, "%s: the server closed the connection before TLS", g->proto);
-			return -1;
-		}
-		if (k > 0) {
-			g->len = (size_t)k;
-			g->bytes += (size_t)k;
-			g->lines++;
-		}
+		g->len = (size_t)k;
+		g->lines += k > 0;
 	}
 	return 0;
 }
@@ -577,13 +580,7 @@ pop3(struct dialogue *g)
 		return -1;
 	}
 	g->awaiting = "its answer to STLS";
-	if (send_all(g, "STLS\r\n", 6) < 0 || read_line(g, line, sizeof(line)) < 0)
-		return -1;
-	if (strncmp(line, "+OK", 3) != 0) {
-		refused(g, line, "STLS was refused");
-		return -1;
-	}
-	return 0;
+	return command_ok(g, "STLS\r\n", "+OK", "STLS was refused");
 }
 
 static int
