@@ -369,3 +369,93 @@ class Starttls(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+DOVECOT_CONF = """\
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap pop3 lmtp sieve
+listen = 127.0.0.1
+ssl = {ssl}
+ssl_cert = <{chain}
+ssl_key = <{key}
+mail_location = maildir:{d}/home/Maildir
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {sieve}
+  }}
+}}
+passdb {{
+  driver = static
+  args = password=x
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/home
+}}
+"""
+
+
+class RealDovecot(unittest.TestCase):
+    """Debian's Dovecot (with Pigeonhole's ManageSieve), started by the test
+    on loopback with the fixtures' certificate: imap, pop3, lmtp and sieve
+    as a real server speaks them; and with TLS off, its refusal."""
+
+    PROTOS = ("imap", "pop3", "lmtp", "sieve")
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("dovecot")
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("Dovecot's master process needs root to start its services")
+        f = fixtures()
+        cls.servers = {}
+        for ssl_on in (True, False):
+            d = harness.new_dir("dovecot-%s-" % ("tls" if ssl_on else "plain"))
+            os.makedirs(os.path.join(d, "home"), exist_ok=True)
+            ports = {p: harness.free_port() for p in cls.PROTOS}
+            conf = harness.write(os.path.join(d, "dovecot.conf"), DOVECOT_CONF.format(
+                d=d, ssl="yes" if ssl_on else "no", chain=f.leaf.chain, key=f.leaf.key, **ports))
+            srv = harness.ProcessServer("dovecot", lambda port, c=conf: ["dovecot", "-F", "-c", c],
+                                        port_for=lambda h, p=ports["imap"]: p, attempts=1)
+            for p in cls.PROTOS:
+                harness.wait_port("127.0.0.1", ports[p])
+            cls.addClassCleanup(srv.stop)
+            cls.servers[ssl_on] = ports
+
+    def test_each_protocol_upgrades_and_verifies(self):
+        for proto in self.PROTOS:
+            with self.subTest(proto=proto):
+                r = probe_json("localhost:%d" % self.servers[True][proto], "--starttls", proto, *trust())
+                Starttls.assertVerified(self, r)
+
+    def test_with_tls_off_dovecot_refuses_in_its_own_words(self):
+        for proto in self.PROTOS:
+            with self.subTest(proto=proto):
+                r = probe_json("localhost:%d" % self.servers[False][proto], "--starttls", proto, *trust())
+                self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+                self.assertIn("the server said", r.obj["error"]["message"])
+
