@@ -459,3 +459,54 @@ class RealDovecot(unittest.TestCase):
                 self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
                 self.assertIn("the server said", r.obj["error"]["message"])
 
+
+class RealPostgres(unittest.TestCase):
+    """Debian's PostgreSQL, a cluster made by initdb and started as the
+    postgres user on loopback (it refuses to run as root): with ssl on, and
+    with it off."""
+
+    @classmethod
+    def setUpClass(cls):
+        import glob
+        import shutil
+        import tempfile
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not bins or not harness.have("runuser"):
+            raise unittest.SkipTest("PostgreSQL (Debian package postgresql) is not installed")
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("the test starts PostgreSQL as its own user, which takes root")
+        bindir = os.path.dirname(bins[-1])
+        f = fixtures()
+        # Under /tmp, owned by postgres: the server reads its key there.
+        d = tempfile.mkdtemp(prefix="tlsprobe-pg-")
+        cls.addClassCleanup(shutil.rmtree, d, True)
+        shutil.copy(f.leaf.chain, os.path.join(d, "server.crt"))
+        shutil.copy(f.leaf.key, os.path.join(d, "server.key"))
+        os.chmod(os.path.join(d, "server.key"), 0o600)
+        harness.run(["chown", "-R", "postgres:", d], check=True)
+        harness.run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "initdb"), "-D",
+                     os.path.join(d, "data"), "-A", "trust"], timeout=120, check=True)
+        cls.ports = {}
+        for ssl_on in (True, False):
+            def argv(port, ssl_on=ssl_on):
+                return ["runuser", "-u", "postgres", "--", os.path.join(bindir, "postgres"), "-D",
+                        os.path.join(d, "data"), "-c", "port=%d" % port, "-c", "listen_addresses=127.0.0.1",
+                        "-c", "unix_socket_directories=" + d, "-c", "ssl=" + ("on" if ssl_on else "off"),
+                        "-c", "ssl_cert_file=" + os.path.join(d, "server.crt"),
+                        "-c", "ssl_key_file=" + os.path.join(d, "server.key")]
+            srv = harness.ProcessServer("postgres", argv, ready="ready to accept connections", timeout=30)
+            cls.ports[ssl_on] = srv.port
+            # one cluster, one server at a time: the second starts after the first stops
+            if ssl_on:
+                cls.verified = probe_json("localhost:%d" % srv.port, "--starttls", "postgres", *trust())
+            else:
+                cls.refused = probe_json("localhost:%d" % srv.port, "--starttls", "postgres", *trust())
+            srv.stop()
+
+    def test_ssl_on_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.verified)
+
+    def test_ssl_off_is_refused_with_its_answer(self):
+        self.assertEqual(self.refused.obj["error"]["code"], "starttls-refused", self.refused.stdout)
+        self.assertIn("answered 'N'", self.refused.obj["error"]["message"])
+
