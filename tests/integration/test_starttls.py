@@ -510,3 +510,71 @@ class RealPostgres(unittest.TestCase):
         self.assertEqual(self.refused.obj["error"]["code"], "starttls-refused", self.refused.stdout)
         self.assertIn("answered 'N'", self.refused.obj["error"]["message"])
 
+
+def _root_or_skip(what):
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("%s is started by the test as root" % what)
+
+
+class RealSlapd(unittest.TestCase):
+    """OpenLDAP's slapd (Debian's), on loopback with the fixtures'
+    certificate, and without one: the StartTLS extended operation for real."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("slapd")
+        _root_or_skip("slapd")
+        f = fixtures()
+        cls.results = {}
+        for tls in (True, False):
+            d = harness.new_dir("slapd-")
+            os.makedirs(os.path.join(d, "db"))
+            conf = harness.write(os.path.join(d, "slapd.conf"), "".join([
+                "include /etc/ldap/schema/core.schema\n",
+                "pidfile %s/slapd.pid\n" % d,
+                "modulepath /usr/lib/ldap\nmoduleload back_mdb\n",
+                "TLSCertificateFile %s\nTLSCertificateKeyFile %s\n" % (f.leaf.chain, f.leaf.key) if tls else "",
+                "database mdb\nsuffix \"dc=test\"\ndirectory %s/db\n" % d]))
+            with harness.ProcessServer("slapd", lambda port, c=conf: [
+                    "slapd", "-d", "0", "-f", c, "-h", "ldap://127.0.0.1:%d/" % port]) as srv:
+                cls.results[tls] = probe_json("localhost:%d" % srv.port, "--starttls", "ldap", *trust())
+
+    def test_starttls_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.results[True])
+
+    def test_without_a_certificate_slapd_refuses_with_a_result_code(self):
+        r = self.results[False]
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("resultCode", r.obj["error"]["message"])
+
+
+class RealMariaDB(unittest.TestCase):
+    """Debian's MariaDB server, a data directory made by mariadb-install-db,
+    on loopback with the fixtures' certificate, and with TLS off."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("mariadbd", "mariadb-install-db")
+        _root_or_skip("MariaDB")
+        f = fixtures()
+        d = harness.new_dir("mariadb-")
+        harness.run(["mariadb-install-db", "--no-defaults", "--datadir=" + os.path.join(d, "data"), "--user=root",
+                     "--auth-root-authentication-method=normal", "--skip-test-db"], timeout=120, check=True)
+        cls.results = {}
+        for tls in (True, False):
+            def argv(port, tls=tls):
+                return ["mariadbd", "--no-defaults", "--datadir=" + os.path.join(d, "data"), "--user=root",
+                        "--port=%d" % port, "--bind-address=127.0.0.1", "--socket=" + os.path.join(d, "sock"),
+                        "--skip-grant-tables", "--skip-networking=0"] + (
+                            ["--ssl-cert=" + f.leaf.chain, "--ssl-key=" + f.leaf.key] if tls else ["--skip-ssl"])
+            with harness.ProcessServer("mariadbd", argv, ready="ready for connections", timeout=60) as srv:
+                cls.results[tls] = probe_json("localhost:%d" % srv.port, "--starttls", "mysql", *trust())
+
+    def test_ssl_request_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.results[True])
+
+    def test_with_tls_off_the_handshake_packet_says_so(self):
+        r = self.results[False]
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("no CLIENT_SSL", r.obj["error"]["message"])
+
