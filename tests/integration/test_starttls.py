@@ -578,3 +578,46 @@ class RealMariaDB(unittest.TestCase):
         self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
         self.assertIn("no CLIENT_SSL", r.obj["error"]["message"])
 
+
+class RealProsody(unittest.TestCase):
+    """Debian's Prosody, on loopback with the fixtures' certificate (xmpp on
+    its client port, xmpp-server on its server port), and with none."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("prosody")
+        _root_or_skip("Prosody")
+        f = fixtures()
+        cls.results = {}
+        for tls in (True, False):
+            d = harness.new_dir("prosody-")
+            os.makedirs(os.path.join(d, "data"))
+            c2s, s2s = harness.free_port(), harness.free_port()
+            conf = harness.write(os.path.join(d, "prosody.cfg.lua"), "".join([
+                'pidfile = "%s/prosody.pid"\ndata_path = "%s/data"\nrun_as_root = true\n' % (d, d),
+                'log = { info = "*console" }\ninterfaces = { "127.0.0.1" }\n',
+                "c2s_ports = { %d }\ns2s_ports = { %d }\nlegacy_ssl_ports = { }\n" % (c2s, s2s),
+                'modules_enabled = { "tls", "saslauth", "disco" }\n',
+                'ssl = { certificate = "%s", key = "%s" }\n' % (f.leaf.chain, f.leaf.key) if tls else
+                "c2s_require_encryption = false\ns2s_require_encryption = false\n"
+                'modules_disabled = { "tls" }\n',
+                'VirtualHost "localhost"\n']))
+            with harness.ProcessServer("prosody", lambda port, c=conf: ["prosody", "-F", "--config", c],
+                                       port_for=lambda h, p=c2s: p, attempts=1) as srv:
+                harness.wait_port("127.0.0.1", s2s)
+                cls.results[tls] = {proto: probe_json("localhost:%d" % port, "--starttls", proto, *trust())
+                                    for proto, port in (("xmpp", c2s), ("xmpp-server", s2s))}
+
+    def test_client_and_server_streams_upgrade_and_verify(self):
+        for proto, r in self.results[True].items():
+            with self.subTest(proto=proto):
+                Starttls.assertVerified(self, r)
+
+    def test_with_tls_off_prosody_refuses(self):
+        # the client stream lists its features, without <starttls/>; the
+        # server-to-server stream is closed on a peer that cannot do TLS
+        for proto, r in self.results[False].items():
+            with self.subTest(proto=proto):
+                self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("does not offer STARTTLS", self.results[False]["xmpp"].obj["error"]["message"])
+
