@@ -67,7 +67,8 @@ check "connect, refused port" "2" "$tlsprobe" localhost:1 --timeout 2
 # one): tlsprobe names it "DH-1024" in a string of its own making, which a
 # failed fetch takes over from the probe that explains it, and which the
 # second look of a probe of a TLS 1.1-only server makes and must free.
-dh_server() { # file for the port, then s_server options
+# Not in a $(...): the server's pid must reach $servers, which the trap stops.
+dh_server() { # file for the log, then s_server options; sets $port
 	out=$1
 	shift
 	openssl s_server -accept 127.0.0.1:0 -cert "$dir/dh.crt" -key "$dir/dh.key" -dhparam "$dir/dh.pem" -www "$@" \
@@ -78,16 +79,16 @@ dh_server() { # file for the port, then s_server options
 		sleep 0.1
 		i=$((i + 1))
 	done
-	sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$out"
+	port=$(sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$out")
 }
 if command -v openssl >/dev/null 2>&1 &&
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/dh.key" -out "$dir/dh.crt" -subj /CN=localhost \
 		-addext subjectAltName=DNS:localhost -days 30 >/dev/null 2>&1 &&
 	openssl genpkey -genparam -algorithm DH -pkeyopt dh_rfc5114:1 -out "$dir/dh.pem" >/dev/null 2>&1; then
-	port=$(dh_server "$dir/dh12" -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0')
+	dh_server "$dir/dh12" -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0'
 	check "fetch explained by a probe that found a DH-1024 group" "2" "$tlsprobe" fetch "https://localhost:$port/" \
 		--no-system-ca --json
-	port=$(dh_server "$dir/dh11" -tls1_1 -cipher 'DHE-RSA-AES128-SHA:@SECLEVEL=0')
+	dh_server "$dir/dh11" -tls1_1 -cipher 'DHE-RSA-AES128-SHA:@SECLEVEL=0'
 	check "connect, a second look at a TLS 1.1-only server with a DH-1024 group" "2" "$tlsprobe" \
 		"localhost:$port" --no-system-ca --json
 fi
