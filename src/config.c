@@ -35,6 +35,16 @@ tp_config_create(void)
 }
 
 static void
+proxy_finish(struct tp_proxy *px)
+{
+	free(px->auth);
+	free(px->user);
+	free(px->password);
+	free(px->no_proxy);
+	memset(px, 0, sizeof(*px));
+}
+
+static void
 unready(struct tp_config *cfg)
 {
 	if (cfg->prio)
@@ -46,11 +56,7 @@ unready(struct tp_config *cfg)
 	free(cfg->client_pcert);
 	if (cfg->client_key)
 		gnutls_privkey_deinit(cfg->client_key);
-	free(cfg->px.auth);
-	free(cfg->px.user);
-	free(cfg->px.password);
-	free(cfg->px.no_proxy);
-	memset(&cfg->px, 0, sizeof(cfg->px));
+	proxy_finish(&cfg->px);
 	cfg->prio = NULL;
 	cfg->cred = NULL;
 	cfg->client_pcert = NULL;
@@ -337,15 +343,13 @@ parse_proxy(struct tp_config *cfg, const char *url, struct tp_proxy *px)
 int
 tp_config_set_proxy(struct tp_config *cfg, const char *url)
 {
-	struct tp_proxy px;
+	struct tp_proxy px = {0};
+	int bad = url && *url && parse_proxy(cfg, url, &px) < 0;
 
-	if (url && *url && parse_proxy(cfg, url, &px) < 0)
+	/* Parsed only to refuse a bad URL now: tp_config_ready() reads it. */
+	proxy_finish(&px);
+	if (bad)
 		return -1;
-	if (url && *url) {
-		free(px.auth);
-		free(px.user);
-		free(px.password);
-	}
 	free(cfg->proxy);
 	cfg->proxy = strdup(url ? url : "");
 	unready(cfg);
