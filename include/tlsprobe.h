@@ -121,6 +121,7 @@ struct tp_target {
 	char *connect_host; /* connect here instead (--connect-to), or NULL */
 	uint16_t connect_port;
 	bool connect_is_ip;
+	bool all_addresses; /* probe every address the name has (as --all-addresses) */
 };
 
 /*
@@ -131,6 +132,9 @@ int tp_target_parse(struct tp_target *t, const char *input, char *err, size_t er
 int tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen);
 /* Send no SNI (as clients without it do): the server's default certificate. */
 void tp_target_set_no_sni(struct tp_target *t);
+/* Probe every address the name resolves to, as tp_config_set_all_addresses
+ * does for every target. */
+void tp_target_set_all_addresses(struct tp_target *t);
 /* Talk PROTO in the clear before TLS; without an explicit port, its usual
  * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
 int tp_target_set_starttls(struct tp_target *t, const char *proto);
@@ -201,7 +205,7 @@ int tp_config_ready(struct tp_config *cfg);
 struct tp_timing {
 	/* Milliseconds from the start until each stage ended (cumulative, as
 	 * curl reports them); negative when the stage was not reached. */
-	double dns_ms, connect_ms, starttls_ms, handshake_ms, total_ms;
+	double dns_ms, connect_ms, proxy_ms, starttls_ms, handshake_ms, total_ms;
 };
 
 struct tp_tls_info {

@@ -450,8 +450,10 @@ connect_via_proxy(struct tp_net_info *out, const struct tp_target *t, const stru
 		tp_problem_append(f->error, "that is the proxy %s", px->url);
 		return -1;
 	}
+	double t0 = tp_now_ms();
 	ret = px->kind == TP_PROXY_HTTP ? http_tunnel(fd, px, host, port, d, f)
 					: socks5_tunnel(fd, px, t, cfg, host, port, d, f);
+	out->proxy_ms = tp_now_ms() - t0;
 	if (ret < 0) {
 		close(fd);
 		return -1;
@@ -464,11 +466,8 @@ tp_net_connect(struct tp_net_info *out, const struct tp_target *t, const struct 
 	       const struct tp_deadline *d, struct tp_findings *f)
 {
 	if (cfg->px.kind != TP_PROXY_NONE && !bypass(cfg->px.no_proxy, t->connect_host ? t->connect_host : t->host)) {
-		double t0 = tp_now_ms();
 		int fd = connect_via_proxy(out, t, cfg, d, f);
 		out->via_proxy = true;
-		/* The tunnel is part of connecting. */
-		out->connect_ms = tp_now_ms() - t0 - (out->dns_ms > 0 ? out->dns_ms : 0);
 		return fd;
 	}
 	return connect_direct(out, t, cfg, d, f);
@@ -483,7 +482,7 @@ connect_direct(struct tp_net_info *out, const struct tp_target *t, const struct 
 	int fd = -1, err = 0;
 	char last[64] = "";
 
-	*out = (struct tp_net_info){.dns_ms = -1, .connect_ms = -1};
+	*out = (struct tp_net_info){.dns_ms = -1, .connect_ms = -1, .proxy_ms = -1};
 	if (resolve(t, cfg, d, &res, f) < 0) {
 		out->dns_ms = tp_now_ms() - t0;
 		return -1;

@@ -14,8 +14,9 @@ struct tp_net_info {
 	char address[64]; /* the last address tried */
 	double dns_ms;    /* negative when not reached */
 	double connect_ms;
-	size_t total;   /* the addresses the name resolved to */
-	bool via_proxy; /* address is the proxy's: the target was reached through its tunnel */
+	double proxy_ms; /* opening the tunnel through the proxy; negative without one */
+	size_t total;    /* the addresses the name resolved to */
+	bool via_proxy;  /* address is the proxy's: the target was reached through its tunnel */
 };
 
 /* The distinct addresses t's name resolves to (at most max, in the

@@ -182,7 +182,7 @@ second_look(struct tp_result *r, const struct tp_config *cfg, const struct tp_de
 	}
 	tp_config_versions(cfg, &lo, &hi);
 	fd = tp_net_connect(&net, &r->target, cfg, d, &look->found);
-	h.connect_ms = net.connect_ms;
+	h.connect_ms = net.connect_ms + (net.proxy_ms > 0 ? net.proxy_ms : 0);
 	s = fd >= 0 ? tp_session_handshake(&h, &look->tls, cfg, fd, d, &look->found) : NULL;
 	if (s) {
 		int v = (int)gnutls_protocol_get_version(s);
@@ -389,6 +389,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 	memcpy(r->address, net.address, sizeof(r->address));
 	r->timing.dns_ms = net.dns_ms;
 	r->timing.connect_ms = net.connect_ms;
+	r->timing.proxy_ms = net.proxy_ms;
 	r->address_total = net.total;
 	if (net.via_proxy)
 		snprintf(r->proxy, sizeof(r->proxy), "%s", cfg->px.url);
@@ -404,7 +405,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 		}
 	}
 	h.sni = r->sni;
-	h.connect_ms = net.connect_ms;
+	h.connect_ms = net.connect_ms + (net.proxy_ms > 0 ? net.proxy_ms : 0);
 	s = tp_session_handshake(&h, &r->tls, cfg, fd, &d, &r->found);
 	r->timing.handshake_ms = h.handshake_ms;
 	if (s)
@@ -425,10 +426,13 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 out:
 	r->timing.total_ms = tp_now_ms() - t0;
 	/* Report each stage as the time from the start until it ended, as
-	 * curl's timers do: dns <= connect <= handshake <= total. */
+	 * curl's timers do: dns <= connect <= proxy <= starttls <= handshake
+	 * <= total. */
 	if (r->timing.connect_ms >= 0 && r->timing.dns_ms >= 0)
 		r->timing.connect_ms += r->timing.dns_ms;
 	double before = r->timing.connect_ms;
+	if (r->timing.proxy_ms >= 0 && before >= 0)
+		before = r->timing.proxy_ms += before;
 	if (r->timing.starttls_ms >= 0 && before >= 0)
 		before = r->timing.starttls_ms += before;
 	if (r->timing.handshake_ms >= 0 && before >= 0)
@@ -579,7 +583,7 @@ struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
 	/* A name, not an address, and no --connect-to: there may be several. */
-	if (cfg->all_addresses && !target->host_is_ip && !target->connect_host)
+	if ((cfg->all_addresses || target->all_addresses) && !target->host_is_ip && !target->connect_host)
 		return probe_all(cfg, target);
 	return probe(cfg, target, cfg->timeout_ms);
 }

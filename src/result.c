@@ -212,7 +212,7 @@ tp_result_create(const struct tp_target *target)
 
 	if (!r)
 		return NULL;
-	r->timing = (struct tp_timing){-1, -1, -1, -1, -1};
+	r->timing = (struct tp_timing){-1, -1, -1, -1, -1, -1};
 	r->target = *target;
 	r->target.input = strdup(target->input ? target->input : "");
 	r->target.host = strdup(target->host ? target->host : "");

@@ -207,6 +207,12 @@ tp_target_set_no_sni(struct tp_target *t)
 	t->no_sni = true;
 }
 
+void
+tp_target_set_all_addresses(struct tp_target *t)
+{
+	t->all_addresses = true;
+}
+
 int
 tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen)
 {

@@ -114,7 +114,7 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 
 	while ((len = getline(&b->line, &b->cap, b->in)) >= 0) {
 		char *save = NULL, *tok, *target, *sni = (char *)b->cli->sni, *starttls = (char *)b->cli->starttls;
-		bool comment = false, no_sni = b->cli->no_sni;
+		bool comment = false, no_sni = b->cli->no_sni, all_addresses = false;
 		b->lineno++;
 		/* A '#' at the start of a word starts a comment. */
 		for (char *p = b->line; *p; p++)
@@ -141,6 +141,10 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 				no_sni = true;
 				continue;
 			}
+			if (strcmp(tok, "--all-addresses") == 0) {
+				all_addresses = true;
+				continue;
+			}
 			if (strcmp(tok, "--starttls") == 0 && (starttls = strtok_r(NULL, " \t\r\n", &save)))
 				continue;
 			if (strncmp(tok, "--starttls=", 11) == 0 && tok[11]) {
@@ -149,7 +153,9 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			}
 			t->input = strdup(target);
 			snprintf(err, errlen,
-				 "'%s' is not a per-line option (--sni NAME, --no-sni and --starttls PROTO are)", tok);
+				 "'%s' is not a per-line option (--sni NAME, --no-sni, --all-addresses and "
+				 "--starttls PROTO are)",
+				 tok);
 			return -1;
 		}
 		if (tp_target_parse(t, target, err, errlen) < 0) {
@@ -160,6 +166,8 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			return -1;
 		if (no_sni)
 			tp_target_set_no_sni(t);
+		if (all_addresses)
+			tp_target_set_all_addresses(t);
 		if (starttls && tp_target_set_starttls(t, starttls) < 0) {
 			snprintf(err, errlen, CLI_UNKNOWN_STARTTLS, starttls);
 			return -1;

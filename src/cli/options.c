@@ -362,8 +362,9 @@ static const struct command {
 	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
-	 "--sni NAME may follow a target), many at once in one process. One record per\n"
-	 "target, as each finishes (or in order with --ordered); exit with the worst status.",
+	 "--sni NAME, --no-sni, --all-addresses and --starttls PROTO may follow a target),\n"
+	 "many at once in one process. One record per target, as each finishes (or in\n"
+	 "order with --ordered); exit with the worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
 	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},

@@ -132,6 +132,7 @@ render_json_object(const struct tp_result *r)
 		json_object_set_new(timing, "tls", jms(f->tls_ms));
 		json_object_set_new(timing, "ttfb", jms(f->ttfb_ms));
 	} else {
+		json_object_set_new(timing, "proxy", jms(tm->proxy_ms));
 		json_object_set_new(timing, "starttls", jms(tm->starttls_ms));
 		json_object_set_new(timing, "handshake", jms(tm->handshake_ms));
 	}

@@ -227,6 +227,7 @@ connection(const struct tout *w, const struct tp_result *r)
 		double ms;
 	} stages[] = {{"dns", tm->dns_ms},
 		      {"connect", tm->connect_ms},
+		      {"proxy tunnel", tm->proxy_ms},
 		      {"starttls", tm->starttls_ms},
 		      {f ? "tls" : "handshake", tm->handshake_ms},
 		      {"first byte", f ? f->ttfb_ms : -1},

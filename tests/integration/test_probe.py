@@ -613,6 +613,18 @@ class AllAddresses(ProbeCase):
         self.assertEqual(o["target"]["address_total"], 2, dump(o))
         self.assertIsNone(o["addresses"], dump(o))
 
+    def test_batch_takes_it_per_line(self):
+        target = "%s:%d" % (self.NAME, self.port)
+        r = harness.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts,
+                         harness.tlsprobe_path(), "batch", "--json", "--ordered", *trust_root()],
+                        input="%s --all-addresses\n%s\n" % (target, target), timeout=60)
+        every, first = ndjson(r.out)
+        for o in (every, first):
+            harness.check_schema(o)
+        self.assertEqual(sorted(a["address"] for a in every["addresses"]), ["127.0.0.1", "127.0.0.2"], r.out)
+        self.assertEqual(every["status"], "critical", r.out)
+        self.assertIsNone(first["addresses"], r.out)
+
 
 class Proxies(ProbeCase):
     """--proxy: the probe through Debian's tinyproxy (HTTP CONNECT) and
@@ -641,6 +653,7 @@ class Proxies(ProbeCase):
 
     def test_through_each_kind_of_proxy_the_probe_is_as_direct(self):
         direct = self.probe()
+        self.assertIsNone(direct.obj["timing_ms"]["proxy"])
         for url in ("http://127.0.0.1:%d" % self.http.port, "socks5://127.0.0.1:%d" % self.socks.port,
                     "socks5h://127.0.0.1:%d" % self.socks.port):
             with self.subTest(proxy=url):
@@ -649,6 +662,8 @@ class Proxies(ProbeCase):
                 self.assertEqual(r.obj["chain"][0]["sha256"], direct.obj["chain"][0]["sha256"])
                 self.assertEqual(r.obj["target"]["sni"], "localhost")
                 self.assertEqual(r.obj["target"]["proxy"], url)
+                t = r.obj["timing_ms"]
+                self.assertTrue(t["connect"] <= t["proxy"] <= t["handshake"] <= t["total"], t)
 
     def test_a_refused_tunnel_is_proxy_failed_with_the_proxys_words(self):
         port = harness.closed_port()
