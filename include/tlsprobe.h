@@ -324,6 +324,9 @@ const struct tp_ocsp_info *tp_result_ocsp(const struct tp_result *r);
 /* Whether the chain was verified at all (a handshake happened). */
 bool tp_result_verified(const struct tp_result *r);
 bool tp_result_trusted(const struct tp_result *r);
+/* When the chain is trusted: the earliest expiry on the path from the leaf
+ * to the trust anchor, the anchor included; 0 otherwise. */
+time_t tp_result_path_not_after(const struct tp_result *r);
 bool tp_result_hostname_ok(const struct tp_result *r);
 const char *tp_result_verify_name(const struct tp_result *r);
 /* GnuTLS's own words for the chain's verification status (NULL when it

@@ -1274,6 +1274,23 @@ explain_validity(struct chain *c, time_t now)
 	explain_anchor_validity(c, now, when);
 }
 
+/* The earliest expiry on the path, the trust anchor above it included
+ * (what blackbox_exporter's last_chain_expiry is over); 0 when unknown. */
+static time_t
+path_not_after(const struct chain *c)
+{
+	time_t t = 0, a = c->anchor ? gnutls_x509_crt_get_expiration_time(c->anchor) : (time_t)-1;
+
+	for (size_t k = 0; k < c->len; k++) {
+		time_t na = c->info[c->path[k]].not_after;
+		if (na != (time_t)-1 && (!t || na < t))
+			t = na;
+	}
+	if (a != (time_t)-1 && (!t || a < t))
+		t = a;
+	return t;
+}
+
 /* GnuTLS's verdict on the chain (its status bitmask), and its own words for it. */
 static unsigned
 verify(struct chain *c)
@@ -1421,8 +1438,11 @@ tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings 
 		explain_names(&c, name);
 	}
 	explain_validity(&c, now);
+	v->path_not_after = path_not_after(&c);
 	release_anchor(&c);
 	for (size_t i = 0; i < f->n; i++)
 		if (f->problems[i].code == TP_EXPIRED || f->problems[i].code == TP_NOT_YET_VALID)
 			v->trusted = false;
+	if (!v->trusted)
+		v->path_not_after = 0;
 }

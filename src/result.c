@@ -365,6 +365,7 @@ size_t tp_result_cert_count(const struct tp_result *r) { return r->chain.n; }
 const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i) { return i < r->chain.n ? &r->chain.certs[i] : NULL; }
 bool tp_result_verified(const struct tp_result *r) { return r->verdict.verified; }
 bool tp_result_trusted(const struct tp_result *r) { return r->verdict.trusted; }
+time_t tp_result_path_not_after(const struct tp_result *r) { return r->verdict.path_not_after; }
 bool tp_result_hostname_ok(const struct tp_result *r) { return r->verdict.hostname_ok; }
 const char *tp_result_verify_name(const struct tp_result *r) { return r->verdict.name; }
 const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdict.gnutls_status; }

@@ -67,8 +67,9 @@ struct tp_verdict {
 	bool verified; /* a chain was verified at all */
 	bool trusted;
 	bool hostname_ok;
-	char *name;          /* the name the chain was checked for */
-	char *gnutls_status; /* GnuTLS's own words, or NULL when it accepted the chain */
+	char *name;            /* the name the chain was checked for */
+	char *gnutls_status;   /* GnuTLS's own words, or NULL when it accepted the chain */
+	time_t path_not_after; /* the earliest expiry on the trusted path, its anchor included; 0: none */
 };
 void tp_verdict_finish(struct tp_verdict *v);
 

@@ -138,7 +138,9 @@ int batch_command(struct cli *cli);
 /* The monitoring formats (render_monitor.c). */
 void render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o);
 struct prom;
-struct prom *prom_create(void);
+/* target_labels: each series names its target (batch; not the exporter,
+ * where Prometheus adds them); timeout_s > 0: probe_timeout_seconds. */
+struct prom *prom_create(bool target_labels, double timeout_s);
 /* line: of a batch list, a label; 0 for none. */
 void prom_add(struct prom *p, const struct tp_result *r, size_t line);
 void prom_write(struct prom *p, FILE *out);

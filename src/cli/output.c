@@ -25,7 +25,7 @@ out_init(struct out *o, const struct cli *cli)
 		.crit_days = cli->crit_days,
 		.now = cli->at,
 	};
-	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create()))
+	if (o->format == FORMAT_PROMETHEUS && !(o->prom = prom_create(true, 0)))
 		return -1;
 	o->ro.lines = cli->cmd == CMD_BATCH;
 	if (o->format == FORMAT_TSV)

@@ -4,6 +4,7 @@
  * exposition text with blackbox_exporter's metric names where they exist,
  * and TSV for scripts (one line per target, sortable).
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,17 +94,25 @@ render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o)
 
 /* ---- Prometheus ------------------------------------------------------- */
 
+/* blackbox_exporter's series first, with its names, labels and meanings;
+ * then tlsprobe's own. */
 enum family {
 	F_SUCCESS,
 	F_DURATION,
+	F_TIMEOUT,
+	F_DNS,
+	F_IP_PROTOCOL,
 	F_EARLIEST,
 	F_LAST_CHAIN,
+	F_CHAIN_INFO,
 	F_VERSION,
 	F_CIPHER,
-	F_CHAIN_INFO,
 	F_HTTP_STATUS,
 	F_STATUS,
 	F_PROBLEM,
+	F_NOT_AFTER,
+	F_NOT_BEFORE,
+	F_CLIENT_NOT_AFTER,
 	F_COUNT
 };
 
@@ -112,25 +121,36 @@ static const struct {
 } families[F_COUNT] = {
 	[F_SUCCESS] = {"probe_success", "Whether the probe succeeded: reached, verified, no critical problem."},
 	[F_DURATION] = {"probe_duration_seconds", "How long the probe took in seconds."},
-	[F_EARLIEST] = {"probe_ssl_earliest_cert_expiry", "Earliest expiry of the certificates sent, unix time."},
+	[F_TIMEOUT] = {"probe_timeout_seconds", "The probe's deadline in seconds."},
+	[F_DNS] = {"probe_dns_lookup_time_seconds", "How long resolving the name took in seconds."},
+	[F_IP_PROTOCOL] = {"probe_ip_protocol", "The IP version of the address probed: 4 or 6."},
+	[F_EARLIEST] = {"probe_ssl_earliest_cert_expiry",
+			"Earliest expiry of the certificates the server sent, unix time, verified or not."},
 	[F_LAST_CHAIN] = {"probe_ssl_last_chain_expiry_timestamp_seconds",
-			  "Earliest expiry in the chain the server sent, unix time."},
+			  "Earliest expiry on the verified path, trust anchor included, unix time."},
+	[F_CHAIN_INFO] = {"probe_ssl_last_chain_info", "The leaf certificate the server sent."},
 	[F_VERSION] = {"probe_tls_version_info", "The negotiated TLS version."},
 	[F_CIPHER] = {"probe_tls_cipher_info", "The negotiated cipher suite."},
-	[F_CHAIN_INFO] = {"probe_ssl_last_chain_info", "The leaf certificate of the chain."},
 	[F_HTTP_STATUS] = {"probe_http_status_code", "The HTTP status code of the final response."},
 	[F_STATUS] = {"tlsprobe_status", "tlsprobe's verdict: 0 ok, 1 warning, 2 critical, 3 unknown."},
 	[F_PROBLEM] = {"tlsprobe_problem", "A problem tlsprobe found, by reason code."},
+	[F_NOT_AFTER] = {"tlsprobe_cert_not_after", "When each certificate the server sent expires, unix time."},
+	[F_NOT_BEFORE] = {"tlsprobe_cert_not_before", "When each certificate the server sent became valid, unix time."},
+	[F_CLIENT_NOT_AFTER] = {"tlsprobe_client_cert_not_after",
+				"When each certificate of the configured client certificate expires, unix time."},
 };
 
 struct prom {
 	char *buf[F_COUNT];
 	size_t len[F_COUNT];
 	FILE *f[F_COUNT];
+	bool target_labels;
+	double timeout_s;
+	bool open; /* the sample being written has its '{' */
 };
 
 struct prom *
-prom_create(void)
+prom_create(bool target_labels, double timeout_s)
 {
 	struct prom *p = calloc(1, sizeof(*p));
 
@@ -139,6 +159,10 @@ prom_create(void)
 			prom_destroy(p);
 			return NULL;
 		}
+	if (p) {
+		p->target_labels = target_labels;
+		p->timeout_s = timeout_s;
+	}
 	return p;
 }
 
@@ -155,11 +179,14 @@ prom_destroy(struct prom *p)
 	free(p);
 }
 
-/* A label value: backslash, double quote and newline escaped; no other control bytes. */
+/* A label: the value with backslash, double quote and newline escaped, and
+ * no other control bytes, so that no byte a certificate holds can break
+ * the exposition format. */
 static void
-label(FILE *out, const char *key, const char *value, bool first)
+label(struct prom *p, FILE *out, const char *key, const char *value)
 {
-	fprintf(out, "%s%s=\"", first ? "" : ",", key);
+	fprintf(out, "%s%s=\"", p->open ? "," : "{", key);
+	p->open = true;
 	for (const unsigned char *s = (const unsigned char *)(value ? value : ""); *s; s++) {
 		if (*s == '\\' || *s == '"')
 			fprintf(out, "\\%c", *s);
@@ -173,23 +200,82 @@ label(FILE *out, const char *key, const char *value, bool first)
 	fputc('"', out);
 }
 
+/* A sample's name and the labels that say which target it is about. */
 static FILE *
 sample(struct prom *p, enum family fam, const struct tp_result *r, size_t line)
 {
 	const char *sni = tp_result_target(r)->sni;
+	FILE *o = p->f[fam];
 	char n[24];
 
-	fprintf(p->f[fam], "%s{", families[fam].name);
-	label(p->f[fam], "target", target_label(r), true);
+	fputs(families[fam].name, o);
+	p->open = false;
+	if (!p->target_labels)
+		return o;
+	label(p, o, "target", target_label(r));
 	/* One address probed under several names is several series. */
 	if (sni)
-		label(p->f[fam], "sni", sni, false);
+		label(p, o, "sni", sni);
 	/* And one target on two lines of a list: two series, never one twice. */
 	if (line) {
 		snprintf(n, sizeof(n), "%zu", line);
-		label(p->f[fam], "line", n, false);
+		label(p, o, "line", n);
 	}
-	return p->f[fam];
+	return o;
+}
+
+/* The sample's value, with this many decimals. */
+static void
+value(struct prom *p, FILE *o, int decimals, double v)
+{
+	fprintf(o, "%s%.*f\n", p->open ? "} " : " ", decimals, v);
+}
+
+/* The DNS names of a certificate, as blackbox's subjectalternative: no IPs. */
+static char *
+dns_names(const struct tp_cert_info *c)
+{
+	char *s = NULL;
+	size_t len = 0, n = 0;
+	FILE *m = open_memstream(&s, &len);
+	unsigned char a[16];
+
+	for (size_t i = 0; m && i < c->n_sans; i++)
+		if (inet_pton(AF_INET, c->sans[i], a) != 1 && inet_pton(AF_INET6, c->sans[i], a) != 1)
+			fprintf(m, "%s%s", n++ ? "," : "", c->sans[i]);
+	if (m)
+		fclose(m);
+	return s;
+}
+
+/* The serial as Go's %x of its big.Int bytes: no leading zero octets. */
+static const char *
+serial_hex(const struct tp_cert_info *c)
+{
+	const char *s = c->serial;
+
+	while (s[0] == '0' && s[1] == '0' && s[2])
+		s += 2;
+	return s;
+}
+
+static void
+cert_series(struct prom *p, enum family fam, const struct tp_result *r, size_t line, const struct tp_cert_info *c,
+	    size_t index, time_t when)
+{
+	char n[24];
+	FILE *o;
+
+	if (when == (time_t)-1)
+		return;
+	snprintf(n, sizeof(n), "%zu", index);
+	o = sample(p, fam, r, line);
+	label(p, o, "index", n);
+	label(p, o, "subject", c->subject);
+	label(p, o, "issuer", c->issuer);
+	label(p, o, "serial", serial_hex(c));
+	label(p, o, "sha256", c->sha256);
+	value(p, o, 0, (double)when);
 }
 
 void
@@ -197,21 +283,49 @@ prom_add(struct prom *p, const struct tp_result *r, size_t line)
 {
 	const struct tp_tls_info *tls = tp_result_tls(r);
 	const struct tp_fetch_info *f = tp_result_fetch(r);
+	const struct tp_timing *tm = tp_result_timing(r);
 	enum tp_status st = tp_result_status(r);
-	time_t when = 0;
+	const char *address = tp_result_address(r);
+	time_t when = 0, path = tp_result_path_not_after(r);
 	long days = 0;
 	FILE *o;
 
 	o = sample(p, F_SUCCESS, r, line);
-	fprintf(o, "} %d\n", st <= TP_STATUS_WARNING ? 1 : 0);
+	value(p, o, 0, st <= TP_STATUS_WARNING ? 1 : 0);
 	o = sample(p, F_DURATION, r, line);
-	fprintf(o, "} %.6f\n", tp_result_timing(r)->total_ms / 1000.0);
+	value(p, o, 6, tm->total_ms / 1000.0);
+	if (p->timeout_s > 0) {
+		o = sample(p, F_TIMEOUT, r, line);
+		value(p, o, 3, p->timeout_s);
+	}
+	if (tm->dns_ms >= 0) {
+		o = sample(p, F_DNS, r, line);
+		value(p, o, 6, tm->dns_ms / 1000.0);
+	}
+	if (address && *address && !tp_result_proxy(r)) {
+		o = sample(p, F_IP_PROTOCOL, r, line);
+		value(p, o, 0, strchr(address, ':') ? 6 : 4);
+	}
 	/* Expiry is reported whenever certificates were seen, verified or not. */
 	if (earliest_expiry(r, &when, &days)) {
 		o = sample(p, F_EARLIEST, r, line);
-		fprintf(o, "} %lld\n", (long long)when);
+		value(p, o, 0, (double)when);
+	}
+	if (path) {
 		o = sample(p, F_LAST_CHAIN, r, line);
-		fprintf(o, "} %lld\n", (long long)when);
+		value(p, o, 0, (double)path);
+	}
+	if (tp_result_cert_count(r)) {
+		const struct tp_cert_info *c = tp_result_cert(r, 0);
+		char *sans = dns_names(c);
+		o = sample(p, F_CHAIN_INFO, r, line);
+		label(p, o, "fingerprint_sha256", c->sha256);
+		label(p, o, "subject", c->subject);
+		label(p, o, "issuer", c->issuer);
+		label(p, o, "subjectalternative", sans);
+		label(p, o, "serialnumber", serial_hex(c));
+		value(p, o, 0, 1);
+		free(sans);
 	}
 	if (tls) {
 		char version[16];
@@ -220,30 +334,18 @@ prom_add(struct prom *p, const struct tp_result *r, size_t line)
 		if (strncmp(version, "TLSv", 4) == 0)
 			version[3] = ' ';
 		o = sample(p, F_VERSION, r, line);
-		label(o, "version", version, false);
-		fputs("} 1\n", o);
+		label(p, o, "version", version);
+		value(p, o, 0, 1);
 		o = sample(p, F_CIPHER, r, line);
-		label(o, "cipher", tls->cipher, false);
-		fputs("} 1\n", o);
-	}
-	if (tp_result_cert_count(r)) {
-		const struct tp_cert_info *c = tp_result_cert(r, 0);
-		char *sans = cli_join_sans(c, ",");
-		o = sample(p, F_CHAIN_INFO, r, line);
-		label(o, "fingerprint_sha256", c->sha256, false);
-		label(o, "subject", c->subject, false);
-		label(o, "issuer", c->issuer, false);
-		label(o, "subjectalternative", sans, false);
-		label(o, "serialnumber", c->serial, false);
-		fputs("} 1\n", o);
-		free(sans);
+		label(p, o, "cipher", tls->cipher);
+		value(p, o, 0, 1);
 	}
 	if (f && f->status) {
 		o = sample(p, F_HTTP_STATUS, r, line);
-		fprintf(o, "} %ld\n", f->status);
+		value(p, o, 0, (double)f->status);
 	}
 	o = sample(p, F_STATUS, r, line);
-	fprintf(o, "} %d\n", (int)st);
+	value(p, o, 0, (double)st);
 	const struct tp_problem *err = tp_result_error(r);
 	for (size_t i = 0; i < tp_result_problem_count(r) + (err ? 1 : 0); i++) {
 		const struct tp_problem *pr = i < tp_result_problem_count(r) ? tp_result_problem(r, i) : err;
@@ -258,10 +360,19 @@ prom_add(struct prom *p, const struct tp_result *r, size_t line)
 			continue;
 		snprintf(index, sizeof(index), "%d", pr->cert_index);
 		o = sample(p, F_PROBLEM, r, line);
-		label(o, "code", tp_reason_get(pr->code)->name, false);
-		label(o, "severity", tp_status_name(pr->severity), false);
-		label(o, "cert_index", pr->cert_index >= 0 ? index : "", false);
-		fputs("} 1\n", o);
+		label(p, o, "code", tp_reason_get(pr->code)->name);
+		label(p, o, "severity", tp_status_name(pr->severity));
+		label(p, o, "cert_index", pr->cert_index >= 0 ? index : "");
+		value(p, o, 0, 1);
+	}
+	for (size_t i = 0; i < tp_result_cert_count(r); i++) {
+		const struct tp_cert_info *c = tp_result_cert(r, i);
+		cert_series(p, F_NOT_AFTER, r, line, c, i, c->not_after);
+		cert_series(p, F_NOT_BEFORE, r, line, c, i, c->not_before);
+	}
+	for (size_t i = 0; i < tp_result_client_cert_count(r); i++) {
+		const struct tp_cert_info *c = tp_result_client_cert(r, i);
+		cert_series(p, F_CLIENT_NOT_AFTER, r, line, c, i, c->not_after);
 	}
 }
 
