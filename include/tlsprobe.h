@@ -173,6 +173,7 @@ int tp_config_set_alpn(struct tp_config *cfg, const char *list);
 int tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max);
 int tp_config_set_priority(struct tp_config *cfg, const char *priority);
 void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
+unsigned tp_config_timeout_ms(const struct tp_config *cfg);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */
 void tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms);
@@ -298,6 +299,8 @@ struct tp_result;
 
 /* Never NULL except when out of memory. */
 struct tp_result *tp_probe(struct tp_config *cfg, const struct tp_target *target);
+/* tp_probe with another time limit than the config's (an exporter's scrape deadline). */
+struct tp_result *tp_probe_within(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms);
 /* The same facts, and with verify the same diagnosis, for a chain read from
  * files: certs[0] is the leaf, name (or NULL) the host it must cover, label
  * names it in output. */
@@ -430,7 +433,8 @@ struct tp_fetch_options {
 	const char *expect_body;
 	const char *const *expect_headers; /* "Name: value" (value: a substring; empty: present) */
 	size_t n_expect_headers;
-	long max_ms; /* 0: no limit */
+	long max_ms;         /* 0: no limit */
+	unsigned timeout_ms; /* a bound shorter than the config's timeout (--max-time); 0: none */
 };
 
 struct tp_fetch_hop {

@@ -225,6 +225,12 @@ tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms)
 	cfg->timeout_ms = ms;
 }
 
+unsigned
+tp_config_timeout_ms(const struct tp_config *cfg)
+{
+	return cfg->timeout_ms;
+}
+
 void
 tp_config_set_client_cert_wait_ms(struct tp_config *cfg, unsigned ms)
 {

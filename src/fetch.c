@@ -90,6 +90,7 @@ struct transfer {
 	CURL *h;
 	struct tp_result *r;
 	const struct tp_fetch_options *o;
+	unsigned timeout_ms; /* --max-time, or the options' shorter bound */
 	/* the TLS session of the latest response, copied while it lives */
 	gnutls_datum_t *peers;
 	unsigned n_peers;
@@ -400,7 +401,7 @@ probe_explains(CURLcode rc)
  */
 static void
 explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host, long port, const char *ip,
-		   double spent_ms, const char *curl_msg)
+		   unsigned timeout_ms, double spent_ms, const char *curl_msg)
 {
 	struct tp_target t = {.input = r->target.input, .host = (char *)host, .port = (uint16_t)port};
 	struct in6_addr a;
@@ -414,7 +415,7 @@ explain_with_probe(struct tp_result *r, struct tp_config *cfg, const char *host,
 		t.connect_is_ip = true;
 	}
 	/* Within what is left of --max-time. */
-	p = tp_probe_within(cfg, &t, spent_ms < cfg->timeout_ms ? cfg->timeout_ms - (unsigned)spent_ms : 1);
+	p = tp_probe_within(cfg, &t, spent_ms < timeout_ms ? timeout_ms - (unsigned)spent_ms : 1);
 	if (!p)
 		return;
 	tp_result_adopt(r, p);
@@ -449,7 +450,7 @@ configure(struct transfer *t, const struct tp_config *cfg, char *errbuf)
 	api.easy_setopt(t->h, CURLOPT_HEADERDATA, t);
 	api.easy_setopt(t->h, CURLOPT_WRITEFUNCTION, on_body);
 	api.easy_setopt(t->h, CURLOPT_WRITEDATA, t);
-	api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
 	api.easy_setopt(t->h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
 	api.easy_setopt(t->h, CURLOPT_PROTOCOLS_STR, "https,http");
 	if (o->follow) {
@@ -511,11 +512,11 @@ perform(struct transfer *t, const struct tp_config *cfg, double started)
 	char err[512];
 
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && t->cafile && tp_trust_uses_system(cfg->trust) &&
-	    tp_trust_user_count(cfg->trust) && spent + 1 < cfg->timeout_ms) {
+	    tp_trust_user_count(cfg->trust) && spent + 1 < t->timeout_ms) {
 		char *all = ca_bundle(cfg, true, err, sizeof(err));
 		if (all) {
 			/* Within what is left of --max-time. */
-			api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ms - (unsigned)spent));
+			api.easy_setopt(t->h, CURLOPT_TIMEOUT_MS, (long)(t->timeout_ms - (unsigned)spent));
 			unlink(t->cafile);
 			free(t->cafile);
 			t->cafile = all;
@@ -705,7 +706,9 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 {
 	struct tp_target target;
 	char err[512] = "", errbuf[CURL_ERROR_SIZE] = "";
-	struct transfer t = {.o = o};
+	struct transfer t = {.o = o,
+			     .timeout_ms = o->timeout_ms && o->timeout_ms < cfg->timeout_ms ? o->timeout_ms
+											    : cfg->timeout_ms};
 	struct tp_result *r;
 	char *ip = NULL;
 	long port = 0, os_errno = 0;
@@ -744,8 +747,8 @@ tp_fetch(struct tp_config *cfg, const struct tp_fetch_options *o)
 	if (rc == CURLE_OK || complete_without_close_notify(&t, rc))
 		check_response(&t);
 	else if (probe_explains(rc) && !t.have_tls && r->target.host[0])
-		explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, tp_now_ms() - started,
-				   r->fetch.curl_message);
+		explain_with_probe(r, cfg, r->target.host, port ? port : r->target.port, ip, t.timeout_ms,
+				   tp_now_ms() - started, r->fetch.curl_message);
 	else
 		map_curl_error(r, rc, r->fetch.curl_message, os_errno);
 out:

@@ -513,7 +513,7 @@ compare_addresses(struct tp_result *r)
  * beside it, and a finding for each that serves another certificate.
  */
 static struct tp_result *
-probe_all(struct tp_config *cfg, const struct tp_target *target)
+probe_all(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms)
 {
 	enum { MAX_ADDRESSES = 16 };
 	char addrs[MAX_ADDRESSES][64];
@@ -528,7 +528,7 @@ probe_all(struct tp_config *cfg, const struct tp_target *target)
 		tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", cfg->error);
 		goto out;
 	}
-	tp_deadline_start(&d, cfg->timeout_ms);
+	tp_deadline_start(&d, timeout_ms);
 	n = tp_net_addresses(target, cfg, &d, addrs, MAX_ADDRESSES, &r->found);
 	if (n <= 1) {
 		/* One address, or none: the ordinary probe says it all. */
@@ -580,16 +580,16 @@ out:
 }
 
 struct tp_result *
-tp_probe(struct tp_config *cfg, const struct tp_target *target)
+tp_probe_within(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms)
 {
 	/* A name, not an address, and no --connect-to: there may be several. */
 	if ((cfg->all_addresses || target->all_addresses) && !target->host_is_ip && !target->connect_host)
-		return probe_all(cfg, target);
-	return probe(cfg, target, cfg->timeout_ms);
+		return probe_all(cfg, target, timeout_ms);
+	return probe(cfg, target, timeout_ms);
 }
 
 struct tp_result *
-tp_probe_within(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms)
+tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
-	return probe(cfg, target, timeout_ms);
+	return tp_probe_within(cfg, target, cfg->timeout_ms);
 }

@@ -17,7 +17,5 @@ struct tp_result *tp_examine_unjudged(struct tp_config *cfg, const char *label, 
 				      const char *name, bool verify);
 /* The client certificate configured: its facts into r, and findings on its dates. */
 void tp_examine_client_cert(struct tp_result *r, const struct tp_config *cfg, time_t now);
-/* tp_probe with another time limit than the config's. */
-struct tp_result *tp_probe_within(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms);
 
 #endif

@@ -31,7 +31,12 @@ enum cli_command {
 	CMD_CERT = 1 << 4,
 	CMD_FETCH = 1 << 5,
 	CMD_BATCH = 1 << 6,
+	CMD_EXPORTER = 1 << 7,
 };
+
+/* tlsprobe exporter's port when --listen names none: not 9115
+ * (blackbox_exporter) nor 9219 (ssl_exporter), so both can run beside it. */
+#define CLI_EXPORTER_PORT 9856
 
 struct batch_args {
 	unsigned parallel;
@@ -65,6 +70,13 @@ struct serve_args {
 	unsigned handshake_timeout_ms, request_timeout_ms, workers;
 };
 
+struct exporter_args {
+	const char *listen[16];
+	size_t n_listen;
+	const char *config;
+	unsigned max_concurrent;
+};
+
 struct cli {
 	const char *command;         /* "connect", "serve", ... */
 	unsigned cmd;                /* its CMD_ bit */
@@ -73,6 +85,7 @@ struct cli {
 	struct ca_args ca;
 	struct fetch_args fetch;
 	struct batch_args batch;
+	struct exporter_args exporter;
 	int warn_days, crit_days;
 	char **targets;
 	size_t n_targets;
@@ -128,12 +141,21 @@ void render_json_write(FILE *out, json_t *j, bool pretty);
  * serve_cmd.c, demo.c, ca_cmd.c for ca and cert, fetch_cmd.c, batch_cmd.c);
  * each returns the exit status. */
 int connect_command(struct cli *cli);
+/* A target from input with the command line's --sni, --no-sni, --starttls
+ * and --connect-to: 0, or -1 with a reason in err and its kind in failure. */
+int cli_target(const struct cli *cli, struct tp_target *t, const char *input, enum cli_failure *failure, char *err,
+	       size_t errlen);
 int serve_command(struct cli *cli);
 int demo_command(struct cli *cli);
 int ca_command(struct cli *cli);
 int cert_command(struct cli *cli);
 int fetch_command(struct cli *cli);
 int batch_command(struct cli *cli);
+int exporter_command(struct cli *cli);
+/* For a module of the exporter's configuration: whether the option of this
+ * long name takes a value for the command (1), is a flag (0), or is no
+ * option of it (-1); metavar is its value's name in --help ("FILE"). */
+int cli_option_takes_value(const char *name, const char *command, const char **metavar);
 
 /* The monitoring formats (render_monitor.c). */
 void render_nagios(FILE *out, const struct tp_result *r, const struct render_opts *o);
@@ -144,6 +166,8 @@ struct prom *prom_create(bool target_labels, double timeout_s);
 /* line: of a batch list, a label; 0 for none. */
 void prom_add(struct prom *p, const struct tp_result *r, size_t line);
 void prom_write(struct prom *p, FILE *out);
+/* A label value in double quotes, escaped so that no byte breaks the format. */
+void prom_quote(FILE *out, const char *value);
 void prom_destroy(struct prom *p);
 /* lines: a last column, the line of a batch list. */
 void render_tsv_header(FILE *out, bool lines);

@@ -13,6 +13,25 @@
 
 #include "cli.h"
 
+int
+cli_target(const struct cli *cli, struct tp_target *t, const char *input, enum cli_failure *failure, char *err,
+	   size_t errlen)
+{
+	*failure = FAIL_TARGET;
+	if (tp_target_parse(t, input, err, errlen) < 0)
+		return -1;
+	if (cli->no_sni)
+		tp_target_set_no_sni(t);
+	if ((cli->sni && tp_target_set_sni(t, cli->sni, err, errlen) < 0) ||
+	    (cli->starttls && tp_target_set_starttls(t, cli->starttls) < 0) ||
+	    (cli->connect_to && tp_target_set_connect_to(t, cli->connect_to, err, errlen) < 0)) {
+		tp_target_finish(t);
+		*failure = FAIL_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
 /* Each certificate of r as PEM to fd; 0, or -1 with errno set. */
 static int
 write_pem(int fd, const struct tp_result *r)
@@ -100,18 +119,9 @@ connect_command(struct cli *cli)
 	}
 	/* Check every target before probing any: bad usage probes nothing. */
 	for (; parsed < cli->n_targets; parsed++) {
-		if (tp_target_parse(&targets[parsed], cli->targets[parsed], err, sizeof(err)) < 0) {
-			worst = cli_fail(cli->format, FAIL_TARGET, cli->targets[parsed], "%s", err);
-			goto out;
-		}
-		if (cli->no_sni)
-			tp_target_set_no_sni(&targets[parsed]);
-		if ((cli->sni && tp_target_set_sni(&targets[parsed], cli->sni, err, sizeof(err)) < 0) ||
-		    (cli->starttls && tp_target_set_starttls(&targets[parsed], cli->starttls) < 0) ||
-		    (cli->connect_to &&
-		     tp_target_set_connect_to(&targets[parsed], cli->connect_to, err, sizeof(err)) < 0)) {
-			tp_target_finish(&targets[parsed]);
-			worst = cli_fail(cli->format, FAIL_USAGE, cli->targets[parsed], "%s", err);
+		enum cli_failure why;
+		if (cli_target(cli, &targets[parsed], cli->targets[parsed], &why, err, sizeof(err)) < 0) {
+			worst = cli_fail(cli->format, why, cli->targets[parsed], "%s", err);
 			goto out;
 		}
 	}

@@ -38,6 +38,7 @@ enum opt_id {
 	OPT_COLOR,
 	OPT_CRIT_DAYS,
 	OPT_CLIENT,
+	OPT_CONFIG,
 	OPT_CRL,
 	OPT_CSR,
 	OPT_DATA,
@@ -65,6 +66,7 @@ enum opt_id {
 	OPT_LISTEN,
 	OPT_LOG_JSON,
 	OPT_LOCATION,
+	OPT_MAX_CONCURRENT,
 	OPT_MAX_MS,
 	OPT_MAX_REDIRS,
 	OPT_MAX_TIME,
@@ -106,6 +108,7 @@ enum opt_id {
 #define CRIT_DAYS TP_DEFAULT_CRIT_DAYS
 #define PARALLEL 32
 #define TIMEOUT_S TP_DEFAULT_TIMEOUT_S
+#define EXPORTER_PORT CLI_EXPORTER_PORT
 #define STR(x) STR_(x)
 #define STR_(x) #x
 
@@ -130,7 +133,8 @@ struct parse;
 /* A topic: turns one of its options into a setting; -1 with a message in
  * the parse state when the value is wrong. */
 typedef int apply_fn(struct parse *p, const struct opt *o, const char *arg);
-static apply_fn apply_output, apply_trust, apply_connect, apply_tls, apply_fetch, apply_batch, apply_serve, apply_ca;
+static apply_fn apply_output, apply_trust, apply_connect, apply_tls, apply_fetch, apply_batch, apply_serve, apply_ca,
+	apply_exporter;
 
 struct opt {
 	const char *name;
@@ -148,15 +152,18 @@ struct opt {
 #define DEMO CMD_DEMO
 #define CA CMD_CA
 #define CERT CMD_CERT
-#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
 /* What reads and judges a chain, live or from files. */
 #define FETCH CMD_FETCH
 #define BATCH CMD_BATCH
-#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
+#define EXPORTER CMD_EXPORTER
+#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
+/* What writes reports of its own (the exporter answers in Prometheus's format). */
+#define REPORT (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
 /* What makes a TLS connection as a client. */
-#define CLIENT (CMD_CONNECT | CMD_FETCH | CMD_BATCH)
-/* What probes: a target or a list of them. */
-#define PROBE (CMD_CONNECT | CMD_BATCH)
+#define CLIENT (CMD_CONNECT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
+/* What probes: a target or a list of them; the exporter's default module. */
+#define PROBE (CMD_CONNECT | CMD_BATCH | CMD_EXPORTER)
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
@@ -185,8 +192,10 @@ static const struct opt options[] = {
 	{"client-cert-wait", 0, "MS", OPT_CLIENT_CERT_WAIT, PROBE, G_TLS, apply_tls,
 	 "TLS 1.3: wait up to MS for the server's verdict on the client certificate"},
 	{"client-key", 0, "FILE", OPT_CLIENT_KEY, CLIENT, G_TLS, apply_tls, "private key of --client-cert"},
-	{"color", 0, "WHEN", OPT_COLOR, JUDGE | DEMO, G_OUTPUT, apply_output,
+	{"color", 0, "WHEN", OPT_COLOR, REPORT | DEMO, G_OUTPUT, apply_output,
 	 "colour the text output: auto, always, never"},
+	{"config", 0, "FILE", OPT_CONFIG, EXPORTER, G_SERVE, apply_exporter,
+	 "the modules, in YAML (reloaded on SIGHUP and POST /-/reload)"},
 	{"connect-to", 0, "ADDR[:PORT]", OPT_CONNECT_TO, PROBE, G_CONNECT, apply_connect,
 	 "connect there instead of where DNS says, keeping the name"},
 	{"connect-to", 0, "H1:P1:H2:P2", OPT_CONNECT_TO, FETCH, G_CONNECT, apply_fetch,
@@ -207,7 +216,7 @@ static const struct opt options[] = {
 	{"expect-status", 0, "LIST", OPT_EXPECT_STATUS, FETCH, G_CHECKS, apply_fetch,
 	 "critical unless the status is in LIST (200,301-308)"},
 	{"force", 0, NULL, OPT_FORCE, CA, G_CA, apply_ca, "init/issue: replace existing files"},
-	{"format", 0, "FMT", OPT_FORMAT, JUDGE, G_OUTPUT, apply_output,
+	{"format", 0, "FMT", OPT_FORMAT, REPORT, G_OUTPUT, apply_output,
 	 "output format: text, json, nagios, prometheus, tsv"},
 	{"handshake-timeout", 0, "SECONDS", OPT_HANDSHAKE_TIMEOUT, SERVE, G_SERVE, apply_serve,
 	 "drop clients that do not finish the handshake in time (10)"},
@@ -221,7 +230,7 @@ static const struct opt options[] = {
 	 "report verification problems but do not fail on them"},
 	{"ipv4", '4', NULL, OPT_IPV4, PROBE, G_CONNECT, apply_connect, "connect over IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, PROBE, G_CONNECT, apply_connect, "connect over IPv6 only"},
-	{"json", 0, NULL, OPT_JSON, JUDGE, G_OUTPUT, apply_output,
+	{"json", 0, NULL, OPT_JSON, REPORT, G_OUTPUT, apply_output,
 	 "one JSON object per target (same as --format json)"},
 	{"key", 0, "FILE", OPT_KEY, SERVE, G_SERVE, apply_serve, "private key of --cert"},
 	{"key", 0, "FILE", OPT_KEY, CA, G_CA, apply_ca, "check: the private key that must belong to the certificate"},
@@ -231,8 +240,12 @@ static const struct opt options[] = {
 	 "list the scenarios and what a client should report"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN, SERVE, G_SERVE, apply_serve,
 	 "listen here (repeatable; default 127.0.0.1:8443; [::1]:8443 for IPv6)"},
+	{"listen", 0, "ADDR:PORT", OPT_LISTEN, EXPORTER, G_SERVE, apply_exporter,
+	 "listen here (default :" STR(EXPORTER_PORT) ", every address; [::1]:PORT for IPv6)"},
 	{"location", 'L', NULL, OPT_LOCATION, FETCH, G_HTTP, apply_fetch, "follow redirects"},
 	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, apply_serve, "log one JSON object per connection"},
+	{"max-concurrent", 0, "N", OPT_MAX_CONCURRENT, EXPORTER, G_SERVE, apply_exporter,
+	 "run up to N probes at once, queue 4 N more, refuse the rest with 503 (default " STR(PARALLEL) ")"},
 	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, apply_fetch, "critical when the request takes more than N ms"},
 	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, apply_fetch, "with -L: follow at most N redirects (10)"},
 	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, apply_fetch,
@@ -260,7 +273,7 @@ static const struct opt options[] = {
 	 "reach the target through this proxy: http://, socks5:// or socks5h:// (default: https_proxy, all_proxy)"},
 	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, apply_fetch,
 	 "use this proxy (default: the https_proxy and no_proxy variables)"},
-	{"quiet", 'q', NULL, OPT_QUIET, JUDGE, G_OUTPUT, apply_output, "text: print only the verdict line"},
+	{"quiet", 'q', NULL, OPT_QUIET, REPORT, G_OUTPUT, apply_output, "text: print only the verdict line"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "ask clients for a certificate, accept them without"},
 	{"request-timeout", 0, "SECONDS", OPT_REQUEST_TIMEOUT, SERVE, G_SERVE, apply_serve,
@@ -283,7 +296,7 @@ static const struct opt options[] = {
 	{"tls-max", 0, "VER", OPT_TLS_MAX, PROBE, G_TLS, apply_tls, "highest TLS version to offer: 1.0, 1.1, 1.2, 1.3"},
 	{"tls-min", 0, "VER", OPT_TLS_MIN, PROBE, G_TLS, apply_tls,
 	 "lowest TLS version to offer: 1.0, 1.1, 1.2, 1.3 (default 1.2)"},
-	{"verbose", 'v', NULL, OPT_VERBOSE, JUDGE | DEMO, G_OUTPUT, apply_output, "text: show more detail"},
+	{"verbose", 'v', NULL, OPT_VERBOSE, REPORT | DEMO, G_OUTPUT, apply_output, "text: show more detail"},
 	{"verify", 0, NULL, OPT_VERIFY, CERT, G_TRUST, apply_ca, "verify the chain in each file, as a probe would"},
 	{"version", 'V', NULL, OPT_VERSION, ALL, G_GENERAL, apply_output,
 	 "show versions of tlsprobe and its libraries"},
@@ -368,6 +381,16 @@ static const struct command {
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
 	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
+	{"exporter", CMD_EXPORTER, exporter_command, "a Prometheus probe endpoint: /probe, /metrics, a status page",
+	 "tlsprobe exporter [options]",
+	 "Answer Prometheus's scrapes: GET /probe?target=HOST[:PORT]&module=NAME probes the\n"
+	 "target as the module says and answers in Prometheus's text format (with\n"
+	 "&debug=true, the text report); /metrics has the exporter's own metrics, / the\n"
+	 "last probes. The options below make the module named default; --config adds\n"
+	 "modules from a YAML file. Stop it with SIGTERM; SIGHUP reloads the file.",
+	 "  tlsprobe exporter --ca-file root.pem\n"
+	 "  tlsprobe exporter --listen 127.0.0.1:9856 --config /etc/tlsprobe/exporter.yml\n",
+	 0, 0, NULL},
 	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline", "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER; - is standard input) as\n"
 	 "a probe would, and with --verify judge the chain they form (the first is the leaf).",
@@ -519,6 +542,21 @@ cli_parse_time(const char *s, time_t *t)
 			return *t > 0 ? 0 : -1;
 		}
 	}
+	return -1;
+}
+
+static const struct command *command_named(const char *name);
+
+int
+cli_option_takes_value(const char *name, const char *command, const char **metavar)
+{
+	const struct command *c = command_named(command);
+
+	for (size_t i = 0; c && i < N_OPTIONS; i++)
+		if ((options[i].cmds & c->bit) && strcmp(options[i].name, name) == 0) {
+			*metavar = options[i].arg;
+			return options[i].arg != NULL;
+		}
 	return -1;
 }
 
@@ -940,6 +978,30 @@ apply_serve(struct parse *p, const struct opt *o, const char *arg)
 	return 0;
 }
 
+/* tlsprobe exporter: where it listens, its modules, how much it runs at once. */
+static int
+apply_exporter(struct parse *p, const struct opt *o, const char *arg)
+{
+	struct exporter_args *ex = &p->cli->exporter;
+	int n;
+
+	switch (o->id) {
+	case OPT_CONFIG:
+		if (!*arg)
+			return fail(p, "empty --config: give the YAML file of the modules");
+		ex->config = arg;
+		break;
+	case OPT_LISTEN: return append(p, ex->listen, &ex->n_listen, COUNT(ex->listen), "--listen addresses", arg);
+	case OPT_MAX_CONCURRENT:
+		if (parse_range(arg, 1, 4096, &n) < 0)
+			return fail(p, "invalid --max-concurrent '%s': give a number from 1 to 4096", arg);
+		ex->max_concurrent = (unsigned)n;
+		break;
+	default: return misplaced(p, o);
+	}
+	return 0;
+}
+
 /* tlsprobe ca and tlsprobe cert: the CA's files, and certificates judged from files. */
 static int
 apply_ca(struct parse *p, const struct opt *o, const char *arg)
@@ -1009,6 +1071,7 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 	memset(cli, 0, sizeof(*cli));
 	cli->serve.base_port = -1;
 	cli->batch.parallel = PARALLEL;
+	cli->exporter.max_concurrent = PARALLEL;
 	cli->fetch.o.max_redirs = -1;
 	cli->fetch.o.headers = cli->fetch.headers;
 	cli->fetch.o.resolve = cli->fetch.resolve;

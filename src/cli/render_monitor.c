@@ -182,11 +182,10 @@ prom_destroy(struct prom *p)
 /* A label: the value with backslash, double quote and newline escaped, and
  * no other control bytes, so that no byte a certificate holds can break
  * the exposition format. */
-static void
-label(struct prom *p, FILE *out, const char *key, const char *value)
+void
+prom_quote(FILE *out, const char *value)
 {
-	fprintf(out, "%s%s=\"", p->open ? "," : "{", key);
-	p->open = true;
+	fputc('"', out);
 	for (const unsigned char *s = (const unsigned char *)(value ? value : ""); *s; s++) {
 		if (*s == '\\' || *s == '"')
 			fprintf(out, "\\%c", *s);
@@ -198,6 +197,14 @@ label(struct prom *p, FILE *out, const char *key, const char *value)
 			fputc(*s, out);
 	}
 	fputc('"', out);
+}
+
+static void
+label(struct prom *p, FILE *out, const char *key, const char *value)
+{
+	fprintf(out, "%s%s=", p->open ? "," : "{", key);
+	p->open = true;
+	prom_quote(out, value);
 }
 
 /* A sample's name and the labels that say which target it is about. */
