@@ -621,3 +621,112 @@ class RealProsody(unittest.TestCase):
                 self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
         self.assertIn("does not offer STARTTLS", self.results[False]["xmpp"].obj["error"]["message"])
 
+
+
+# local_enable=YES: with both it and anonymous_enable off, vsftpd answers every
+# connection "500 OOPS: vsftpd: both local and anonymous access disabled!".
+# No one logs in: the probe stops after AUTH TLS and the handshake.
+VSFTPD_CONF = """\
+listen=YES
+listen_ipv6=NO
+background=NO
+listen_address=127.0.0.1
+listen_port={port}
+anonymous_enable=NO
+local_enable=YES
+seccomp_sandbox=NO
+secure_chroot_dir={d}/empty
+ssl_enable={ssl}
+rsa_cert_file={chain}
+rsa_private_key_file={key}
+"""
+
+
+class RealVsftpd(unittest.TestCase):
+    """Debian's vsftpd, in the foreground on loopback with the fixtures'
+    certificate (AUTH TLS, explicit FTPS), and with ssl_enable=NO: its
+    refusal of AUTH TLS in its own words."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("vsftpd")
+        _root_or_skip("vsftpd")  # it chroots each session
+        f = fixtures()
+        cls.results = {}
+        for tls in (True, False):
+            d = harness.new_dir("vsftpd-")
+            os.makedirs(os.path.join(d, "empty"))  # secure_chroot_dir: empty, owned by root
+
+            def argv(port, d=d, tls=tls):
+                conf = harness.write(os.path.join(d, "vsftpd-%d.conf" % port), VSFTPD_CONF.format(
+                    port=port, d=d, ssl="YES" if tls else "NO", chain=f.leaf.chain, key=f.leaf.key))
+                return ["vsftpd", conf]
+
+            with harness.ProcessServer("vsftpd", argv) as srv:
+                cls.results[tls] = probe_json("localhost:%d" % srv.port, "--starttls", "ftp", *trust())
+
+    def test_auth_tls_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.results[True])
+
+    def test_with_tls_off_vsftpd_refuses_auth_tls_in_its_own_words(self):
+        r = self.results[False]
+        self.assertEqual(r.rc, 2, r.stdout + r.stderr)
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("530 Please login with USER and PASS", r.obj["error"]["message"])
+
+
+# No hostname or ident lookups (resolvehostnames="no", no ident module), and
+# the resolver pointed at loopback: it talks to nothing but the probe. With
+# TLS off the starttls module is loaded without a TLS provider, so STARTTLS
+# gets 691 "STARTTLS is not enabled".
+INSPIRCD_CONF = """\
+<server name="irc.test" description="tlsprobe test server" network="Test">
+<admin name="Test" nick="test" email="test@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect name="main" allow="*" resolvehostnames="no" timeout="10" localmax="1000" globalmax="1000">
+<dns server="127.0.0.1" timeout="1">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/inspircd.log">
+<module name="starttls">
+{tls}"""
+
+INSPIRCD_TLS = """\
+<module name="ssl_gnutls">
+<sslprofile name="Clients" provider="gnutls" certfile="{chain}" keyfile="{key}" requestclientcert="no">
+<starttls provider="Clients">
+"""
+
+
+class RealInspircd(unittest.TestCase):
+    """Debian's InspIRCd 3 (ngIRCd and ircd-hybrid have no STARTTLS), on
+    loopback with the fixtures' certificate, and with no TLS provider:
+    IRCv3's STARTTLS upgraded (670), and refused in its words (691)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not harness.have("inspircd") or not os.path.exists("/usr/lib/inspircd/modules/m_starttls.so"):
+            raise unittest.SkipTest("InspIRCd (Debian package inspircd) is not installed")
+        harness.require_tools("prlimit")
+        f = fixtures()
+        cls.results = {}
+        for tls in (True, False):
+            d = harness.new_dir("inspircd-")
+
+            def argv(port, d=d, tls=tls):
+                conf = harness.write(os.path.join(d, "inspircd.conf"), INSPIRCD_CONF.format(
+                    port=port, d=d, tls=INSPIRCD_TLS.format(chain=f.leaf.chain, key=f.leaf.key) if tls else ""))
+                # InspIRCd raises its core limit to the hard one and crashes
+                # on SIGTERM after unloading ssl_gnutls: no core file, please.
+                # --runasroot: it refuses root otherwise.
+                return ["prlimit", "--core=0", "inspircd", "--nofork", "--nopid", "--runasroot",
+                        "--config", conf]
+            with harness.ProcessServer("inspircd", argv) as srv:
+                cls.results[tls] = probe_json("localhost:%d" % srv.port, "--starttls", "irc", *trust())
+
+    def test_starttls_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.results[True])
+
+    def test_without_tls_inspircd_refuses_with_691_in_its_own_words(self):
+        r = self.results[False]
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("691", r.obj["error"]["message"])
+        self.assertIn("STARTTLS is not enabled", r.obj["error"]["message"])
