@@ -12,14 +12,15 @@ _tlsprobe()
 	# The command, when named, is the first word; a probe needs no name.
 	local command=connect start=1
 	case ${words[1]-} in
-		connect | serve | demo | fetch | batch | cert | ca)
+		connect | serve | demo | fetch | batch | exporter | cert | ca)
 			((cword > 1)) && command=${words[1]} start=2
 			;;
 	esac
 
 	case $prev in
 		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
-			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out | --save-chain)
+			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out | --save-chain | \
+			--config)
 			_filedir
 			return
 			;;
@@ -66,7 +67,7 @@ _tlsprobe()
 			return
 			;;
 		--connect-to)
-			# connect, batch: a host; fetch: curl's H1:P1:H2:P2
+			# connect, batch, exporter: a host; fetch: curl's H1:P1:H2:P2
 			[[ $command == fetch || $cur == *:* ]] || _known_hosts_real -- "$cur"
 			return
 			;;
@@ -87,7 +88,7 @@ _tlsprobe()
 			--base-port | --handshake-timeout | --request-timeout | --listen | --workers | --days | \
 			--max-time | --proxy | --resolve | --data | -H | \
 			--header | --max-redirs | --expect-body | --expect-header | \
-			--expect-status | --max-ms | -P | --parallel)
+			--expect-status | --max-ms | -P | --parallel | --max-concurrent)
 			# A free value: nothing sensible to offer, and no file names.
 			return
 			;;
@@ -97,16 +98,18 @@ _tlsprobe()
 	if [[ $cur == -* ]]; then
 		local opts
 		case $command in
-			connect | batch)
+			connect | batch | exporter)
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
 					--noproxy --proxy --timeout
 					--as --at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
-					--client-cert-wait --client-key --priority --tls-max --tls-min --color
-					--format --json -q --quiet -v --verbose'
+					--client-cert-wait --client-key --priority --tls-max --tls-min'
+				# The exporter chooses its output itself.
+				[[ $command != exporter ]] && opts+=' --color --format --json -q --quiet -v --verbose'
 				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
 				[[ $command == connect ]] && opts+=' --save-chain'
+				[[ $command == exporter ]] && opts+=' --config --listen --max-concurrent'
 				;;
 			serve)
 				opts='--alpn --base-port --cert --echo --handshake-timeout
@@ -156,7 +159,7 @@ _tlsprobe()
 				--connect-to | --max-time | --proxy | --noproxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
-				--csr | --days | --key-type | --out | --save-chain) ((i++)) ;;
+				--csr | --days | --key-type | --out | --save-chain | --config | --max-concurrent) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac
@@ -169,7 +172,7 @@ _tlsprobe()
 			[[ $cur == *:* ]] && return
 			_known_hosts_real -- "$cur"
 			((cword == 1)) &&
-				COMPREPLY+=($(compgen -W 'connect serve demo fetch batch cert ca' -- "$cur"))
+				COMPREPLY+=($(compgen -W 'connect serve demo fetch batch exporter cert ca' -- "$cur"))
 			;;
 		batch)
 			# One list of targets, or - for standard input.

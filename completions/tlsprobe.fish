@@ -5,7 +5,7 @@
 # The command, when named, is the first word; a probe needs no name.
 function __tlsprobe_command
     set -l words (commandline -opc)
-    if set -q words[2]; and contains -- $words[2] connect serve demo fetch batch cert ca
+    if set -q words[2]; and contains -- $words[2] connect serve demo fetch batch exporter cert ca
         echo $words[2]
     else
         echo connect
@@ -23,12 +23,12 @@ end
 # The words after the command that are neither options nor their values.
 function __tlsprobe_operands
     set -l words (commandline -opc)[2..-1]
-    contains -- $words[1] connect serve demo fetch batch cert ca; and set -e words[1]
+    contains -- $words[1] connect serve demo fetch batch exporter cert ca; and set -e words[1]
     set -l skip 0
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --config --max-concurrent
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -85,6 +85,7 @@ complete -c tlsprobe -n __tlsprobe_first_word -a serve -d 'Run the reference TLS
 complete -c tlsprobe -n __tlsprobe_first_word -a demo -d 'Serve every scenario, probe each, show the diagnoses'
 complete -c tlsprobe -n __tlsprobe_first_word -a fetch -d 'Make an HTTPS request through libcurl and report it'
 complete -c tlsprobe -n __tlsprobe_first_word -a batch -d 'Probe every target in a list, many at once'
+complete -c tlsprobe -n __tlsprobe_first_word -a exporter -d 'Answer Prometheus scrapes: /probe, /metrics, a status page'
 complete -c tlsprobe -n __tlsprobe_first_word -a cert -d 'Show certificate files; judge their chain with --verify'
 complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, check'
 complete -c tlsprobe -n '__tlsprobe_using connect' -a '(__fish_print_hostnames)' -d Host
@@ -96,8 +97,8 @@ complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a check -d 'Lint a setup
 complete -c tlsprobe -n '__tlsprobe_ca_expects dir' -a '(__fish_complete_directories)'
 complete -c tlsprobe -n '__tlsprobe_ca_expects name' -a '(__fish_print_hostnames)' -d Host
 
-# connect and batch: Connection
-set -l c '__tlsprobe_using connect; or __tlsprobe_using batch'
+# connect, batch and exporter: Connection
+set -l c '__tlsprobe_using connect; or __tlsprobe_using batch; or __tlsprobe_using exporter'
 complete -c tlsprobe -n $c -l connect-to -x -a '(__fish_print_hostnames)' -d 'Connect to ADDR[:PORT] instead of where DNS says, keeping the name'
 complete -c tlsprobe -n $c -s 4 -l ipv4 -d 'Connect over IPv4 only'
 complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
@@ -109,7 +110,7 @@ complete -c tlsprobe -n $c -l noproxy -x -a '(__tlsprobe_noproxy_hosts)' -d 'Rea
 complete -c tlsprobe -n $c -l proxy -x -d 'Reach the target through this proxy: http://, socks5:// or socks5h:// URL'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
-# connect and batch: Trust and verification
+# connect, batch and exporter: Trust and verification
 complete -c tlsprobe -n $c -l as -x -a '(__tlsprobe_clients)' -d 'Judge as these clients only (comma separated)'
 complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
@@ -120,7 +121,7 @@ complete -c tlsprobe -n $c -l no-system-ca -d "Do not trust the system's CA stor
 complete -c tlsprobe -n $c -l ocsp-required -d 'Fail when the server staples no OCSP response'
 complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
 
-# connect and batch: TLS
+# connect, batch and exporter: TLS
 complete -c tlsprobe -n $c -l alpn -x -d 'ALPN protocols to offer, comma separated (h2,http/1.1)'
 complete -c tlsprobe -n $c -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
 complete -c tlsprobe -n $c -l client-cert-wait -x -d "TLS 1.3: wait up to MS for the server's verdict on the client certificate"
@@ -129,12 +130,13 @@ complete -c tlsprobe -n $c -l priority -x -d 'GnuTLS priority string (default NO
 complete -c tlsprobe -n $c -l tls-max -x -a '1.0 1.1 1.2 1.3' -d 'Highest TLS version to offer'
 complete -c tlsprobe -n $c -l tls-min -x -a '1.0 1.1 1.2 1.3' -d 'Lowest TLS version to offer (default 1.2)'
 
-# connect and batch: Output
-complete -c tlsprobe -n $c -l color -x -a 'auto always never' -d 'Colour the text output'
-complete -c tlsprobe -n $c -l format -x -a 'text json nagios prometheus tsv' -d 'Output format'
-complete -c tlsprobe -n $c -l json -d 'One JSON object per target (same as --format json)'
-complete -c tlsprobe -n $c -s q -l quiet -d 'Text: print only the verdict line'
-complete -c tlsprobe -n $c -s v -l verbose -d 'Text: show more detail'
+# connect and batch: Output (the exporter chooses its own)
+set -l o '__tlsprobe_using connect; or __tlsprobe_using batch'
+complete -c tlsprobe -n $o -l color -x -a 'auto always never' -d 'Colour the text output'
+complete -c tlsprobe -n $o -l format -x -a 'text json nagios prometheus tsv' -d 'Output format'
+complete -c tlsprobe -n $o -l json -d 'One JSON object per target (same as --format json)'
+complete -c tlsprobe -n $o -s q -l quiet -d 'Text: print only the verdict line'
+complete -c tlsprobe -n $o -s v -l verbose -d 'Text: show more detail'
 
 # connect alone
 complete -c tlsprobe -n '__tlsprobe_using connect' -l save-chain -r -F -d 'Write the certificates the server sent to FILE, as PEM'
@@ -143,6 +145,12 @@ complete -c tlsprobe -n '__tlsprobe_using connect' -l save-chain -r -F -d 'Write
 set -l b '__tlsprobe_using batch'
 complete -c tlsprobe -n $b -s P -l parallel -x -d 'Probe up to N targets at once (default 32)'
 complete -c tlsprobe -n $b -l ordered -d 'Write results in input order (default: as they finish)'
+
+# exporter
+set -l e '__tlsprobe_using exporter'
+complete -c tlsprobe -n $e -l config -r -F -d 'The modules, in YAML (reloaded on SIGHUP and POST /-/reload)'
+complete -c tlsprobe -n $e -l listen -x -d 'Listen on ADDR:PORT (default :9856, every address)'
+complete -c tlsprobe -n $e -l max-concurrent -x -d 'Run up to N probes at once (default 32)'
 
 # serve
 set -l s '__tlsprobe_using serve'
