@@ -17,16 +17,20 @@ alone.
 import os
 import shlex
 import shutil
+import signal
 import stat
+import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 import harness
 from harness import run, run_tlsprobe, wait_binary
 from harness import formats as fmt
 from harness.env import REPO_ROOT
 from harness.sandbox import NOBODY, unprivileged_prefix
+from harness.runner import popen
 from harness.schema import ndjson
 
 F = None            # harness.Fixtures
@@ -576,6 +580,41 @@ class ServiceUnits(unittest.TestCase):
         self.assertEqual({s.labels["target"] for s in fams["tlsprobe_status"].samples},
                          {GOOD.target, ref("good")})
 
+    def test_exporter_unit_verifies(self):
+        harness.require_tools("systemd-analyze")
+        _, text = unit("tlsprobe-exporter.service.in", {"@bindir@": self.bin, "@sysconfdir@": self.etc})
+        self.assertNotIn("@", text)
+        path = harness.write(os.path.join(self.d, "tlsprobe-exporter.service"), text)
+        r = run(["systemd-analyze", "verify", "--man=no", path])
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertNotRegex(r.out + r.err, r"(?i)unknown|ignoring|invalid|fail", r.out + r.err)
+
+    def test_exporter_service_runs_unprivileged_with_the_example_modules(self):
+        # as the unit's user would: no privileges, the installed example
+        # configuration (every module a comment) and the default port
+        prefix = unprivileged_prefix()
+        shutil.copy(script("exporter.yml"), os.path.join(self.etc, "tlsprobe", "exporter.yml"))
+        settings, _ = unit("tlsprobe-exporter.service.in", {"@bindir@": self.bin, "@sysconfdir@": self.etc})
+        self.assertEqual(settings["DynamicUser"], ["yes"])
+        [start] = settings["ExecStart"]
+        if harness.port_open("127.0.0.1", 9856):
+            self.skipTest("port 9856 is in use here")
+        p = popen([*prefix, *shlex.split(start)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(harness.wait_for(lambda: harness.port_open("127.0.0.1", 9856) or None, 20))
+            with urllib.request.urlopen("http://127.0.0.1:9856/probe?target=%s" % GOOD.target,
+                                        timeout=30) as resp:
+                body = resp.read().decode()
+            # the default module, without the tests' root: untrusted, but probed
+            self.assertIn("probe_ssl_earliest_cert_expiry ", body)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 0, p.stderr.read())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stderr.close()
+
     def test_example_targets_are_comments_only(self):
         # installed as the service's targets: nothing is probed until an
         # administrator writes a target in it
@@ -610,6 +649,9 @@ class InstallPaths(unittest.TestCase):
         self.assertEqual(got["probes/tlsprobe-textfile.timer"],
                          "/usr/local/lib/systemd/system/tlsprobe-textfile.timer")
         self.assertEqual(got["probes/targets"], "/usr/local/etc/tlsprobe/targets")
+        self.assertEqual(got["probes/exporter.yml"], "/usr/local/etc/tlsprobe/exporter.yml")
+        self.assertEqual(got["probes/tlsprobe-exporter.service"],
+                         "/usr/local/lib/systemd/system/tlsprobe-exporter.service")
         self.assertIn("ExecStart=/usr/local/bin/tlsprobe-textfile /usr/local/etc/tlsprobe/targets ",
                       service)
 
