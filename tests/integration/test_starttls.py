@@ -730,3 +730,87 @@ class RealInspircd(unittest.TestCase):
         self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
         self.assertIn("691", r.obj["error"]["message"])
         self.assertIn("STARTTLS is not enabled", r.obj["error"]["message"])
+
+
+NNRPD = "/usr/lib/news/bin/nnrpd"
+TDX_UTIL = "/usr/lib/news/bin/tdx-util"
+
+# Everything under the test's own directory; the names set so that INN never
+# looks its host up; no load limit (a busy test machine would be refused).
+INN_CONF = """domain: localdomain
+pathhost: localhost
+fromhost: localhost
+server: localhost
+mta: "/bin/false %s"
+nnrpdloadlimit: 0
+ovmethod: tradindexed
+hismethod: hisv6
+pathnews: /usr/lib/news
+pathbin: /usr/lib/news/bin
+pathetc: {d}/etc
+pathdb: {d}/db
+pathrun: {d}/run
+pathlog: {d}/log
+pathspool: {d}/spool
+pathoverview: {d}/overview
+pathtmp: {d}/tmp
+"""
+
+INN_READERS_CONF = """auth "local" {
+    hosts: "127.0.0.1"
+    default: "<local>"
+}
+access "local" {
+    users: "<local>"
+    newsgroups: "*"
+}
+"""
+
+INN_STORAGE_CONF = """method tradspool {
+    newsgroups: *
+    class: 0
+}
+"""
+
+
+class RealInn(unittest.TestCase):
+    """INN's nnrpd (Debian's inn2) as a standalone daemon (-D -f) on
+    loopback, run as the news user as it always is: with the fixtures'
+    certificate in inn.conf, and without one (Debian's default), where it
+    still lists STARTTLS among its capabilities but answers it with 580."""
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        if not os.access(NNRPD, os.X_OK):
+            raise unittest.SkipTest("INN's nnrpd (Debian package inn2) is not installed")
+        _root_or_skip("nnrpd (it runs as the news user)")
+        f = fixtures()
+        # Under /tmp, owned by news: nnrpd reads its files and key as news.
+        d = harness.tempdir(cls, prefix="tlsprobe-inn-")
+        for sub in ("etc", "db", "run", "log", "spool", "overview", "tmp"):
+            os.makedirs(os.path.join(d, sub))
+        harness.write(os.path.join(d, "etc", "readers.conf"), INN_READERS_CONF)
+        harness.write(os.path.join(d, "etc", "storage.conf"), INN_STORAGE_CONF)
+        shutil.copy(f.leaf.chain, os.path.join(d, "etc", "chain.pem"))
+        shutil.copy(f.leaf.key, os.path.join(d, "etc", "key.pem"))
+        os.chmod(os.path.join(d, "etc", "key.pem"), 0o600)
+        plain = harness.write(os.path.join(d, "inn-plain.conf"), INN_CONF.format(d=d))
+        tls = harness.write(os.path.join(d, "inn-tls.conf"), INN_CONF.format(d=d) + (
+            "tlscertfile: %s/etc/chain.pem\ntlskeyfile: %s/etc/key.pem\n" % (d, d)))
+        harness.run(["chown", "-R", "news:news", d], check=True)
+        # nnrpd will not start without an overview database: an empty one
+        harness.run(["env", "INNCONF=" + plain, TDX_UTIL, "-c", "-n", "test"], check=True)
+        cls.results = {}
+        for tls_on, conf in ((True, tls), (False, plain)):
+            with harness.ProcessServer("nnrpd", lambda port, c=conf: [
+                    "env", "INNCONF=" + c, NNRPD, "-D", "-f", "-n", "-b", "127.0.0.1", "-p", str(port)]) as srv:
+                cls.results[tls_on] = probe_json("localhost:%d" % srv.port, "--starttls", "nntp", *trust())
+
+    def test_starttls_upgrades_and_verifies(self):
+        Starttls.assertVerified(self, self.results[True])
+
+    def test_without_a_certificate_nnrpd_refuses_in_its_own_words(self):
+        r = self.results[False]
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        self.assertIn("580 Error initializing TLS", r.obj["error"]["message"])
