@@ -11,9 +11,9 @@
 
 struct module {
 	char *name;
-	bool https;    /* the https prober: a request through libcurl (fetch) */
-	struct cli *cli;  /* the module's settings; its config is shared by its probes */
-	char **argv;   /* the words cli points into */
+	bool https;      /* the https prober: a request through libcurl (fetch) */
+	struct cli *cli; /* the module's settings; its config is shared by its probes */
+	char **argv;     /* the words cli points into */
 	int argc;
 	char *summary; /* the options, as a command line, for the status page */
 	bool borrowed; /* cli is the exporter's own (the default module): not freed here */

@@ -346,6 +346,11 @@ work(struct job *j)
 		return;
 	}
 	r = run_probe(j, j->timeout_ms - (unsigned)waited, err, sizeof(err));
+	if (!r && *err) {
+		pthread_mutex_lock(&ex->lock);
+		ex->bad_requests++;
+		pthread_mutex_unlock(&ex->lock);
+	}
 	if (!r) {
 		len = (size_t)asprintf(&body, "%s\n", *err ? err : "out of memory");
 		finish(j, *err ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, TEXT_TYPE, body, len);
@@ -456,8 +461,12 @@ probe_request(struct exporter *ex, struct MHD_Connection *c, struct job *j)
 		free(known);
 		return ret;
 	}
-	if (!(j->timeout_ms = deadline_ms(c, j->mod, err, sizeof(err))))
+	if (!(j->timeout_ms = deadline_ms(c, j->mod, err, sizeof(err)))) {
+		pthread_mutex_lock(&ex->lock);
+		ex->bad_requests++;
+		pthread_mutex_unlock(&ex->lock);
 		return replyf(c, MHD_HTTP_BAD_REQUEST, "%s\n", err);
+	}
 	if (!(j->target = strdup(target)))
 		return MHD_NO;
 	j->debug = debug && (strcmp(debug, "true") == 0 || strcmp(debug, "1") == 0);
@@ -560,7 +569,8 @@ metrics_request(struct exporter *ex, struct MHD_Connection *c)
 	for (size_t i = 0; i < N_BUCKETS + 1; i++) {
 		total = ex->hist[i];
 		if (i < N_BUCKETS)
-			fprintf(m, "tlsprobe_exporter_probe_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i], total);
+			fprintf(m, "tlsprobe_exporter_probe_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
+				total);
 		else
 			fprintf(m, "tlsprobe_exporter_probe_duration_seconds_bucket{le=\"+Inf\"} %llu\n", total);
 	}
@@ -678,7 +688,9 @@ status_page(struct exporter *ex, struct MHD_Connection *c)
 		html(m, e->target);
 		fputs("</td><td>", m);
 		html(m, e->module);
-		fprintf(m, "</td><td class=\"%s\">%s</td><td>%s</td><td>%.3f</td><td><a href=\"/report?id=%lu\">report</a>",
+		fprintf(m,
+			"</td><td class=\"%s\">%s</td><td>%s</td><td>%.3f</td><td><a "
+			"href=\"/report?id=%lu\">report</a>",
 			tp_status_name(e->status), tp_status_name(e->status),
 			e->reason ? tp_reason_get(e->reason)->name : "", e->seconds, e->id);
 		fputs(" &middot; <a href=\"/probe?target=", m);
@@ -758,7 +770,8 @@ answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return replyf(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST to reload the configuration\n");
 		if (reload(ex, err, sizeof(err)) < 0)
-			return replyf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "the configuration was not reloaded: %s\n", err);
+			return replyf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "the configuration was not reloaded: %s\n",
+				      err);
 		return replyf(c, MHD_HTTP_OK, "reloaded\n");
 	}
 	return replyf(c, MHD_HTTP_NOT_FOUND, "no such page: try /probe?target=HOST:PORT, /metrics or /\n");

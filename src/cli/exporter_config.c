@@ -36,8 +36,8 @@ is_paired(const char *key)
 }
 
 /* Options about the output, which the exporter chooses itself. */
-static const char *const not_settings[] = {"help", "version", "format", "json", "quiet", "verbose", "color",
-					   "save-chain"};
+static const char *const not_settings[] = {"help",  "version", "format", "json",
+					   "quiet", "verbose", "color",  "save-chain"};
 
 struct words {
 	char **w;
@@ -180,20 +180,20 @@ summary_of(const struct words *ws, size_t from, size_t to)
 }
 
 static int
-module_parse(struct module *mod, const char *file, yaml_document_t *doc, const char *name, yaml_node_t *body,
-	     char *err, size_t errlen)
+module_parse(struct module *mod, const char *file, yaml_document_t *doc, const char *name, yaml_node_t *body, char *err,
+	     size_t errlen)
 {
 	struct words ws = {0};
 	const char *command = "connect", *placeholder = "localhost";
 	char why[1024];
 	size_t bad_line = line_of(body);
 
-#define FAIL(line, ...)                                                                          \
-	do {                                                                                     \
+#define FAIL(line, ...) \
+	do { \
 		int n_ = snprintf(err, errlen, "%s:%zu: module '%s': ", file, (size_t)(line), name); \
-		if (n_ >= 0 && (size_t)n_ < errlen)                                              \
-			snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__);                    \
-		goto fail;                                                                       \
+		if (n_ >= 0 && (size_t)n_ < errlen) \
+			snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__); \
+		goto fail; \
 	} while (0)
 
 	if (body->type != YAML_MAPPING_NODE)
@@ -202,7 +202,8 @@ module_parse(struct module *mod, const char *file, yaml_document_t *doc, const c
 		yaml_node_t *k = yaml_document_get_node(doc, pr->key), *v = yaml_document_get_node(doc, pr->value);
 		if (scalar(k) && strcmp(scalar(k), "prober") == 0) {
 			if (!scalar(v) || (strcmp(scalar(v), "tls") != 0 && strcmp(scalar(v), "https") != 0))
-				FAIL(line_of(v), "unknown prober: use tls (a probe, STARTTLS too) or https (a request)");
+				FAIL(line_of(v),
+				     "unknown prober: use tls (a probe, STARTTLS too) or https (a request)");
 			mod->https = strcmp(scalar(v), "https") == 0;
 		}
 	}
@@ -228,10 +229,12 @@ module_parse(struct module *mod, const char *file, yaml_document_t *doc, const c
 			if (strcmp(key, not_settings[i]) == 0)
 				kind = -1;
 		if (kind < 0)
-			FAIL(line_of(k), "unknown setting '%s': use a long option of tlsprobe %s (see tlsprobe %s --help)",
-			     key, command, command);
+			FAIL(line_of(k),
+			     "unknown setting '%s': use a long option of tlsprobe %s (see tlsprobe %s --help)", key,
+			     command, command);
 		if (v->type == YAML_MAPPING_NODE)
-			FAIL(line_of(v), "%s takes %s, not a mapping", key, kind ? "a value or a list" : "true or false");
+			FAIL(line_of(v), "%s takes %s, not a mapping", key,
+			     kind ? "a value or a list" : "true or false");
 		if (kind == 0) {
 			if (!scalar(v) || !truth(scalar(v), &on))
 				FAIL(line_of(v), "%s is a flag: true or false", key);
@@ -241,7 +244,8 @@ module_parse(struct module *mod, const char *file, yaml_document_t *doc, const c
 			if (add_setting(&ws, file, key, metavar, scalar(v)) < 0)
 				FAIL(line_of(v), "out of memory");
 		} else {
-			for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+			     it++) {
 				yaml_node_t *item = yaml_document_get_node(doc, *it);
 				if (!scalar(item))
 					FAIL(line_of(item), "each value of %s must be a plain value", key);
@@ -335,8 +339,8 @@ read_modules(struct modules *set, const char *path, yaml_document_t *doc, char *
 		const char *name = scalar(k);
 		struct module mod = {0};
 		struct module *grown;
-		if (!name || !*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
-						  strlen(name)) {
+		if (!name || !*name ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(name)) {
 			snprintf(err, errlen, "%s:%zu: a module's name is letters, digits, '_', '-' and '.'", path,
 				 line_of(k));
 			return -1;

@@ -1231,11 +1231,14 @@ cli_help(FILE *out, const char *name)
 	}
 	fprintf(out,
 		"\n"
-		"Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad usage, unreadable file).\n"
+		"%s\n"
 		"\n"
 		"Examples:\n%s"
 		"\n"
 		"See tlsprobe(1) and tlsprobe-json(7).\n",
+		command->bit == CMD_EXPORTER
+			? "Exit status: 0 after SIGTERM or SIGINT, 3 when it cannot start (bad usage, a bad --config)."
+			: "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad usage, unreadable file).",
 		command->examples);
 }
 
