@@ -90,6 +90,7 @@ struct exporter {
 	pthread_cond_t work, idle;
 	struct job *head, *tail;
 	unsigned queued, in_flight;
+	unsigned unanswered; /* probe requests queued and not yet answered */
 	bool stopping;
 	struct modules *modules;
 	/* the exporter's own metrics */
@@ -316,11 +317,13 @@ finish(struct job *j, unsigned code, const char *type, char *body, size_t len)
 	j->len = body ? len : 0;
 	pthread_mutex_lock(&ex->lock);
 	j->done = true;
-	ex->in_flight--;
-	if (!ex->in_flight && !ex->queued)
-		pthread_cond_broadcast(&ex->idle);
 	pthread_mutex_unlock(&ex->lock);
+	/* From here on j is the HTTP thread's, which may free it at once. */
 	MHD_resume_connection(j->conn);
+	pthread_mutex_lock(&ex->lock);
+	ex->in_flight--;
+	pthread_cond_broadcast(&ex->idle);
+	pthread_mutex_unlock(&ex->lock);
 }
 
 static void
@@ -484,6 +487,7 @@ probe_request(struct exporter *ex, struct MHD_Connection *c, struct job *j)
 			ex->head = j;
 		ex->tail = j;
 		ex->queued++;
+		ex->unanswered++;
 		j->queued = true;
 		/* Suspended before a worker can resume it. */
 		MHD_suspend_connection(c);
@@ -780,12 +784,19 @@ answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 static void
 completed(void *cls, struct MHD_Connection *c, void **req, enum MHD_RequestTerminationCode why)
 {
+	struct exporter *ex = cls;
 	struct job *j = *req;
 
 	if (!j)
 		return;
+	if (j->queued) {
+		pthread_mutex_lock(&ex->lock);
+		ex->unanswered--;
+		pthread_cond_broadcast(&ex->idle);
+		pthread_mutex_unlock(&ex->lock);
+	}
 	if (j->set)
-		modules_release(cls, j->set);
+		modules_release(ex, j->set);
 	free(j->target);
 	free(j->body);
 	free(j);
@@ -884,11 +895,15 @@ stop(struct exporter *ex)
 	while (ex->queued || ex->in_flight)
 		pthread_cond_wait(&ex->idle, &ex->lock);
 	pthread_cond_broadcast(&ex->work);
+	/* The last answers leave (a client that stopped reading gets a few seconds). */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (ex->unanswered && pthread_cond_timedwait(&ex->idle, &ex->lock, &until) == 0)
+		;
 	pthread_mutex_unlock(&ex->lock);
 	for (unsigned i = 0; i < ex->n_workers; i++)
 		pthread_join(ex->workers[i], NULL);
-	/* Give the answers of the last probes a moment to leave. */
-	usleep(100 * 1000);
 	for (size_t i = 0; i < ex->n_daemons; i++) {
 		MHD_stop_daemon(ex->d[i]);
 		close(ex->fd[i]);
