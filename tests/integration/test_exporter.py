@@ -375,6 +375,11 @@ class Flood(unittest.TestCase):
             self.assertEqual(value(fams, "tlsprobe_exporter_probes_in_flight"), 0)
             left = len(os.listdir("/proc/%d/fd" % ex.proc.pid))
             self.assertLess(left, 32, "descriptors were not released")
+            if os.environ.get("TLSPROBE_SANITIZED", "none") in ("", "none"):
+                # memory bounds mean nothing under AddressSanitizer's quarantine
+                with open("/proc/%d/status" % ex.proc.pid) as f:
+                    hwm = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0]
+                self.assertLess(hwm, 150 * 1024, "peak RSS %d KiB" % hwm)
 
 
 PROMETHEUS_CONFIG = """\
