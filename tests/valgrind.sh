@@ -92,5 +92,46 @@ if command -v openssl >/dev/null 2>&1 &&
 	check "connect, a second look at a TLS 1.1-only server with a DH-1024 group" "2" "$tlsprobe" \
 		"localhost:$port" --no-system-ca --json
 fi
+# The exporter: a process that lives through many requests, reloads and a
+# stop. Every kind of request once, then SIGTERM: exit 0, nothing leaked.
+if command -v curl >/dev/null 2>&1; then
+	n=$((n + 1))
+	name="exporter: probes, modules, reloads, the pages, SIGTERM"
+	printf 'modules:\n  strict:\n    ca-file: root.pem\n    no-system-ca: true\n  web:\n    prober: https\n    ca-file: root.pem\n' \
+		>"$dir/exporter.yml"
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite --suppressions="$here/valgrind.supp" --log-file="$dir/vg-exporter.log" \
+		"$tlsprobe" exporter --listen 127.0.0.1:0 --config "$dir/exporter.yml" --max-concurrent 4 \
+		>"$dir/exporter.out" 2>"$dir/exporter.err" &
+	exporter=$!
+	servers="$servers $exporter"
+	i=0
+	until grep -q 'listening on' "$dir/exporter.err" 2>/dev/null || [ $i -ge 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	base="http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$dir/exporter.err")"
+	for path in "/probe?target=$good" "/probe?target=$good&module=strict" "/probe?target=$good&module=web" \
+		"/probe?target=$(sed -n 2p "$dir/targets")&module=strict&debug=true" "/probe?target=localhost:1" \
+		"/probe?target=$good&module=nope" "/probe" "/metrics" "/" "/report?id=1" "/nothing"; do
+		curl -s -o /dev/null --max-time 60 "$base$path"
+	done
+	curl -s -o /dev/null --max-time 60 -X POST "$base/-/reload"
+	printf 'modules:\n  bad:\n    nope: 1\n' >"$dir/exporter.yml"
+	curl -s -o /dev/null --max-time 60 -X POST "$base/-/reload"
+	kill -HUP "$exporter"
+	sleep 1
+	curl -s -o /dev/null --max-time 60 "$base/probe?target=$good&module=strict"
+	kill -TERM "$exporter"
+	wait "$exporter"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		echo "ok $n - $name"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $name (exit $rc, wanted 0)"
+		sed 's/^/# /' "$dir/vg-exporter.log" "$dir/exporter.err" | head -60
+	fi
+fi
 echo "1..$n"
 [ "$failed" -eq 0 ]
