@@ -153,22 +153,31 @@ read_line(struct dialogue *g, char *line, size_t size)
 
 TP_PRINTF(3, 4) static void refused(struct dialogue *g, const char *said, const char *fmt, ...);
 
-/* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1 (recorded). */
-static int read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered);
-
 static void refused(struct dialogue *g, const char *said, const char *fmt, ...);
+
+/* What an EHLO answer offers: whether STARTTLS is among it, and the
+ * keywords of its lines after the first (for a message when it is not). */
+struct offers {
+	bool starttls;
+	char words[256];
+	size_t lines;
+};
 
 /* A reply of SMTP or FTP: lines "NNN-..." then "NNN ..."; its code, or -1 (recorded). */
 static int
-read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
+read_reply(struct dialogue *g, char *last, size_t size, struct offers *o)
 {
 	char line[LINE_MAX_BYTES];
 
 	for (;;) {
 		if (read_line(g, line, sizeof(line)) < 0)
 			return -1;
-		if (starttls_offered && strlen(line) >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0)
-			*starttls_offered = true;
+		if (o && strlen(line) >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0)
+			o->starttls = true;
+		if (o && o->lines++ && strlen(line) > 4) {
+			size_t used = strlen(o->words), n = strcspn(line + 4, " ");
+			snprintf(o->words + used, sizeof(o->words) - used, "%s%.*s", used ? ", " : "", (int)n, line + 4);
+		}
 		if (strlen(line) >= 4 && line[3] == '-')
 			continue;
 		snprintf(last, size, "%s", line);
@@ -184,7 +193,7 @@ read_reply(struct dialogue *g, char *last, size_t size, bool *starttls_offered)
 static void
 refused(struct dialogue *g, const char *said, const char *fmt, ...)
 {
-	char what[256];
+	char what[512];
 	va_list ap;
 	char *clean = tp_utf8_clean(said, strlen(said));
 
@@ -197,14 +206,14 @@ refused(struct dialogue *g, const char *said, const char *fmt, ...)
 
 /* Send cmd (NULL: none) and expect a reply with code want. */
 static int
-exchange(struct dialogue *g, const char *cmd, int want, const char *what, bool *starttls_offered)
+exchange(struct dialogue *g, const char *cmd, int want, const char *what)
 {
 	char last[LINE_MAX_BYTES];
 	int code;
 
 	if (cmd && send_all(g, cmd, strlen(cmd)) < 0)
 		return -1;
-	if ((code = read_reply(g, last, sizeof(last), starttls_offered)) < 0)
+	if ((code = read_reply(g, last, sizeof(last), NULL)) < 0)
 		return -1;
 	if (code != want) {
 		refused(g, last, "%s", what);
@@ -233,10 +242,10 @@ static int
 smtp_like(struct dialogue *g, const char *hello)
 {
 	char last[LINE_MAX_BYTES], cmd[64];
-	bool offered = false;
+	struct offers offered = {0};
 	int code;
 
-	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
+	if (exchange(g, NULL, 220, "the greeting is not 220") < 0)
 		return -1;
 	g->awaiting = strcmp(hello, "LHLO") == 0 ? "the end of its answer to LHLO" : "the end of its answer to EHLO";
 	snprintf(cmd, sizeof(cmd), "%s tlsprobe.invalid\r\n", hello);
@@ -246,12 +255,16 @@ smtp_like(struct dialogue *g, const char *hello)
 		refused(g, last, "%s was refused", hello);
 		return -1;
 	}
-	if (!offered) {
-		refused(g, last, "the server does not offer STARTTLS");
+	if (!offered.starttls) {
+		if (offered.words[0])
+			refused(g, last, "the server does not offer STARTTLS (its answer to %s lists %s)", hello,
+				offered.words);
+		else
+			refused(g, last, "the server does not offer STARTTLS");
 		return -1;
 	}
 	g->awaiting = "its answer to STARTTLS";
-	return exchange(g, "STARTTLS\r\n", 220, "STARTTLS was refused", NULL);
+	return exchange(g, "STARTTLS\r\n", 220, "STARTTLS was refused");
 }
 
 static int
@@ -280,7 +293,7 @@ nntp(struct dialogue *g)
 		return -1;
 	}
 	g->awaiting = "its answer to STARTTLS";
-	return exchange(g, "STARTTLS\r\n", 382, "STARTTLS was refused", NULL);
+	return exchange(g, "STARTTLS\r\n", 382, "STARTTLS was refused");
 }
 
 /* ManageSieve (RFC 5804): capability lines up to OK, then STARTTLS, OK. */
@@ -537,10 +550,10 @@ mysql(struct dialogue *g)
 static int
 ftp(struct dialogue *g)
 {
-	if (exchange(g, NULL, 220, "the greeting is not 220", NULL) < 0)
+	if (exchange(g, NULL, 220, "the greeting is not 220") < 0)
 		return -1;
 	g->awaiting = "its answer to AUTH TLS";
-	return exchange(g, "AUTH TLS\r\n", 234, "AUTH TLS was refused", NULL);
+	return exchange(g, "AUTH TLS\r\n", 234, "AUTH TLS was refused");
 }
 
 static int

@@ -814,3 +814,107 @@ class RealInn(unittest.TestCase):
         r = self.results[False]
         self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
         self.assertIn("580 Error initializing TLS", r.obj["error"]["message"])
+
+
+POSTFIX_MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {d}/spool
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.test
+mydestination =
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtpd_peername_lookup = no
+smtpd_banner = $myhostname ESMTP Postfix
+maillog_file = /dev/stdout
+smtpd_tls_security_level = {level}
+smtpd_tls_chain_files = {key}, {chain}
+"""
+
+# Only what smtpd needs to answer a client; no chroot (the queue is private).
+POSTFIX_MASTER_CF = """\
+127.0.0.1:{smtp} inet n - n - - smtpd
+postlog unix-dgram n - n - 1 postlogd
+tlsmgr unix - - n 1000? 1 tlsmgr
+anvil unix - - n - 1 anvil
+proxymap unix - - n - - proxymap
+rewrite unix - - n - - trivial-rewrite
+cleanup unix n - n - 0 cleanup
+"""
+
+# as Debian's master.cf has it: TLS required, AUTH only once under TLS
+POSTFIX_SUBMISSION_CF = """\
+127.0.0.1:{submission} inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+"""
+
+
+class RealPostfix(unittest.TestCase):
+    """Debian's Postfix, its master started by the test on loopback with the
+    fixtures' certificate: smtpd as the smtp service and as submission; and
+    with TLS off, EHLO without STARTTLS."""
+
+    PROTOS = ("smtp", "submission")
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        import time
+        harness.require_tools("postfix", "postconf")
+        _root_or_skip("Postfix's master process (it starts smtpd as the postfix user)")
+        master = os.path.join(harness.run(["postconf", "-dh", "daemon_directory"], check=True).out.strip(),
+                              "master")
+        f = fixtures()
+        cls.servers = {}
+        for tls in (True, False):
+            # 0755: the daemons, run as the postfix user, enter the queue directory
+            d = harness.tempdir(cls, prefix="tlsprobe-postfix-")
+            etc = os.path.join(d, "etc")
+            os.makedirs(etc)
+            # what master and smtpd use of a queue ("postfix -c etc check" makes
+            # them too, and the rest of a queue, but takes seconds)
+            for sub, mode, group in (("spool/pid", 0o755, None), ("spool/public", 0o710, "postdrop"),
+                                     ("spool/private", 0o700, None), ("data", 0o700, None)):
+                os.makedirs(os.path.join(d, sub), mode)
+                if sub != "spool/pid":
+                    shutil.chown(os.path.join(d, sub), "postfix", group)
+            ports = {p: harness.free_port() for p in (cls.PROTOS if tls else ("smtp",))}
+            harness.write(os.path.join(etc, "main.cf"), POSTFIX_MAIN_CF.format(
+                d=d, level="may" if tls else "none", chain=f.leaf.chain, key=f.leaf.key))
+            harness.write(os.path.join(etc, "master.cf"), (POSTFIX_MASTER_CF + (
+                POSTFIX_SUBMISSION_CF if tls else "")).format(**ports))
+            # Postfix waits (in 0.3 s steps) until a just-written main.cf is
+            # a second or two old, in case it is still being edited
+            for cf in ("main.cf", "master.cf"):
+                os.utime(os.path.join(etc, cf), (time.time() - 60,) * 2)
+            srv = harness.ProcessServer("postfix", lambda port, c=etc: [master, "-c", c, "-s"],
+                                        port_for=lambda h, p=ports["smtp"]: p, attempts=1)
+            cls.addClassCleanup(srv.stop)
+            for p in ports.values():
+                harness.wait_port("127.0.0.1", p)
+            cls.servers[tls] = ports
+
+    def test_smtp_and_submission_upgrade_and_verify(self):
+        for proto in self.PROTOS:
+            with self.subTest(service=proto):
+                r = probe_json("localhost:%d" % self.servers[True][proto], "--starttls", "smtp", *trust())
+                Starttls.assertVerified(self, r)
+
+    def test_with_tls_off_postfix_does_not_offer_starttls(self):
+        r = probe_json("localhost:%d" % self.servers[False]["smtp"], "--starttls", "smtp", *trust())
+        self.assertEqual(r.obj["error"]["code"], "starttls-refused", r.stdout)
+        # the last line of Postfix's answer to EHLO, as it said it
+        # what Postfix offers instead, and the last line of its answer to EHLO
+        self.assertIn("does not offer STARTTLS (its answer to EHLO lists PIPELINING, SIZE", r.obj["error"]["message"])
+        self.assertIn('the server said "250 CHUNKING"', r.obj["error"]["message"])
+
