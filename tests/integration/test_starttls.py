@@ -1,5 +1,8 @@
-"""--starttls: the clear-text dialogue before TLS, against hand-written
-servers that speak each protocol and then hand the socket to Python's ssl."""
+"""--starttls: the clear-text dialogue before TLS. Every protocol against
+its real server from Debian, started on loopback (Postfix, Dovecot, vsftpd,
+PostgreSQL, MariaDB, slapd, Prosody, INN, InspIRCd), with TLS on and off;
+hand-written servers (handing the socket to Python's ssl) only for what no
+real server does: refusals, silence, floods, broken replies."""
 import os
 import ssl
 import unittest
@@ -58,20 +61,6 @@ def imap(conn):
     conn.sendall(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n")
     if line(conn).startswith(b"a1 STARTTLS"):
         conn.sendall(b"a1 OK Begin TLS negotiation now\r\n")
-        upgrade(conn)
-
-
-def pop3(conn):
-    conn.sendall(b"+OK POP3 ready\r\n")
-    if line(conn).startswith(b"STLS"):
-        conn.sendall(b"+OK Begin TLS\r\n")
-        upgrade(conn)
-
-
-def ftp(conn):
-    conn.sendall(b"220-Welcome\r\n220 FTP ready\r\n")
-    if line(conn).startswith(b"AUTH TLS"):
-        conn.sendall(b"234 AUTH TLS successful\r\n")
         upgrade(conn)
 
 
@@ -222,42 +211,6 @@ class Starttls(unittest.TestCase):
         self.assertIsNotNone(t["starttls"])
         self.assertTrue(t["connect"] <= t["starttls"] <= t["handshake"] <= t["total"], t)
 
-    def test_smtp_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(smtp(), "smtp"))
-
-    def test_imap_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(imap, "imap"))
-
-    def test_pop3_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(pop3, "pop3"))
-
-    def test_ftp_multiline_greeting_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(ftp, "ftp"))
-
-    def test_postgres_ssl_request_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(postgres(True), "postgres"))
-
-    def test_lmtp_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(lmtp, "lmtp"))
-
-    def test_nntp_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(nntp(True), "nntp"))
-
-    def test_sieve_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(sieve(), "sieve"))
-
-    def test_irc_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(irc(True), "irc"))
-
-    def test_xmpp_upgrades_and_verifies_with_the_name_as_the_streams_to(self):
-        self.assertVerified(self.probe(xmpp(), "xmpp"))
-
-    def test_ldap_starttls_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(ldap(0), "ldap"))
-
-    def test_mysql_ssl_request_upgrades_and_verifies(self):
-        self.assertVerified(self.probe(mysql(True), "mysql"))
-
     def test_refusals_are_starttls_refused_with_the_servers_words(self):
         for handler, proto, words in ((nntp(False), "nntp", "580 Can not initiate"),
                                       (sieve(False), "sieve", "does not offer STARTTLS"),
@@ -366,9 +319,6 @@ class Starttls(unittest.TestCase):
         self.assertEqual(r.rc, 0, r.stdout + r.stderr)
         self.assertEqual([o["status"] for o in r.objs], ["ok", "ok"])
 
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 DOVECOT_CONF = """\
@@ -918,3 +868,6 @@ class RealPostfix(unittest.TestCase):
         self.assertIn("does not offer STARTTLS (its answer to EHLO lists PIPELINING, SIZE", r.obj["error"]["message"])
         self.assertIn('the server said "250 CHUNKING"', r.obj["error"]["message"])
 
+
+if __name__ == "__main__":
+    unittest.main()
