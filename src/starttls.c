@@ -176,7 +176,8 @@ read_reply(struct dialogue *g, char *last, size_t size, struct offers *o)
 			o->starttls = true;
 		if (o && o->lines++ && strlen(line) > 4) {
 			size_t used = strlen(o->words), n = strcspn(line + 4, " ");
-			snprintf(o->words + used, sizeof(o->words) - used, "%s%.*s", used ? ", " : "", (int)n, line + 4);
+			snprintf(o->words + used, sizeof(o->words) - used, "%s%.*s", used ? ", " : "", (int)n,
+				 line + 4);
 		}
 		if (strlen(line) >= 4 && line[3] == '-')
 			continue;
