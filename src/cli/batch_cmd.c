@@ -5,7 +5,6 @@
  * summary on stderr at the end.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,16 +217,7 @@ batch_command(struct cli *cli)
 			fclose(b.in);
 		return cli_fail(cli->format, FAIL_INTERNAL, NULL, "out of memory");
 	}
-#ifdef M_ARENA_MAX
-	/* One malloc arena per CPU, not glibc's eight per CPU: the workers
-	 * spend their time waiting on the network, and each extra arena keeps
-	 * its own free memory (bench/batch: about 14 KB less per probe in
-	 * flight at --parallel 64, the same speed). MALLOC_ARENA_MAX wins. */
-	if (!getenv("MALLOC_ARENA_MAX")) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
-	}
-#endif
+	cli_malloc_arenas();
 	struct tp_batch *batch = tp_batch_create(cli->cfg);
 	if (!batch || tp_batch_run(batch, cli->batch.parallel, cli->batch.ordered, next_target, done, &b) < 0) {
 		const char *why = batch ? tp_batch_error(batch) : "out of memory";

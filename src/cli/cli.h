@@ -181,6 +181,8 @@ struct out {
 	size_t count;
 };
 int out_init(struct out *o, const struct cli *cli);
+/* For the commands that probe in many threads at once (batch, exporter). */
+void cli_malloc_arenas(void);
 void out_result(struct out *o, const struct tp_result *r);
 /* out_result for the result of a list's line: every format names it. */
 void out_record(struct out *o, const struct tp_result *r, size_t line);

@@ -955,6 +955,7 @@ exporter_command(struct cli *cli)
 	ex.modules->refs = 1;
 	ex.reload_ok = true;
 	ex.reload_time = time(NULL);
+	cli_malloc_arenas();
 	ex.n_workers = a->max_concurrent;
 	ex.queue_max = QUEUE_FACTOR * a->max_concurrent;
 	for (size_t i = 0; i < n_listen; i++) {

@@ -3,12 +3,28 @@
  * command that judges certificates. Prometheus output is held until the end:
  * the exposition format wants each metric's samples together.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+void
+cli_malloc_arenas(void)
+{
+#ifdef M_ARENA_MAX
+	/* One malloc arena per CPU, not glibc's eight per CPU: the workers
+	 * spend their time waiting on the network, and each extra arena keeps
+	 * its own free memory (bench/batch: about 14 KB less per probe in
+	 * flight at --parallel 64, the same speed). MALLOC_ARENA_MAX wins. */
+	if (!getenv("MALLOC_ARENA_MAX")) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 2);
+	}
+#endif
+}
 
 int
 out_init(struct out *o, const struct cli *cli)
