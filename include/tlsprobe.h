@@ -173,6 +173,13 @@ int tp_config_set_alpn(struct tp_config *cfg, const char *list);
 int tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const char *max);
 int tp_config_set_priority(struct tp_config *cfg, const char *priority);
 void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
+/* How a probe downloads what a certificate points to (a missing issuer from
+ * its AIA URL): GET url, at most max bytes, within timeout_ms, into out
+ * (free out->data with free()); 0, or -1 with a reason in err. */
+typedef int tp_download_fn(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms,
+			   gnutls_datum_t *out, char *err, size_t errlen);
+/* Online checks with fn (tp_fetch_download); NULL (the default) for none. */
+void tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn);
 unsigned tp_config_timeout_ms(const struct tp_config *cfg);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */
@@ -330,6 +337,10 @@ bool tp_result_trusted(const struct tp_result *r);
 /* When the chain is trusted: the earliest expiry on the path from the leaf
  * to the trust anchor, the anchor included; 0 otherwise. */
 time_t tp_result_path_not_after(const struct tp_result *r);
+/* When the chain verifies (with the issuers downloaded from AIA URLs, if
+ * any were missing): the leaf and the intermediates, in the order a server
+ * should send them, DER; NULL with *n 0 otherwise. */
+const gnutls_datum_t *tp_result_fullchain(const struct tp_result *r, size_t *n);
 bool tp_result_hostname_ok(const struct tp_result *r);
 const char *tp_result_verify_name(const struct tp_result *r);
 /* GnuTLS's own words for the chain's verification status (NULL when it
@@ -464,6 +475,9 @@ const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r);
 /* 0 when list is a valid --expect-status list. */
 int tp_fetch_check_status_list(const char *list);
 const char *tp_fetch_curl_version(void);
+/* A tp_download_fn through libcurl, with the probe's proxy settings. */
+int tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms,
+		      gnutls_datum_t *out, char *err, size_t errlen);
 
 /* ---- a self-hosted CA (ca.c) -------------------------------------------- */
 

@@ -156,7 +156,10 @@ static const struct rule rules[TP_RULE_COUNT] = {
 	[TP_RULE_NO_ISSUER] = {ST_BUILD, {NO_ISSUER_WORDS}},
 	[TP_RULE_NO_ISSUER_AIA] = {ST_BUILD, {NO_ISSUER_WORDS,
 		[TP_CLIENT_CHROME] = U("Chrome downloads a missing issuer from the URL the certificate names "
-				       "(AIA caIssuers); whether that completes the chain was not checked")}},
+				       "(AIA caIssuers); whether that completes the chain was not checked (--offline)")}},
+	[TP_RULE_NO_ISSUER_FETCHED] = {ST_BUILD, {NO_ISSUER_WORDS,
+		[TP_CLIENT_CHROME] = A("Chrome downloads the missing issuer from the URL the certificate names "
+				       "(AIA caIssuers), and with it the chain verifies")}},
 	[TP_RULE_UNTRUSTED_CA] = {ST_BUILD, {NO_ISSUER_WORDS}},
 	[TP_RULE_ROOT_UNTRUSTED] = {ST_BUILD, {NO_ISSUER_WORDS,
 		[TP_CLIENT_OPENSSL] = R("self-signed certificate in certificate chain"),

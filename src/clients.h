@@ -13,14 +13,15 @@
 enum tp_rule {
 	TP_RULE_NONE,
 	/* building a path to a trusted certificate */
-	TP_RULE_NO_ISSUER,       /* the top certificate's issuer is neither sent nor trusted */
-	TP_RULE_NO_ISSUER_AIA,   /* the same, and the certificate says where to download it */
-	TP_RULE_UNTRUSTED_CA,    /* the path ends at a CA whose issuer, a root, nobody trusts */
-	TP_RULE_ROOT_UNTRUSTED,  /* the path ends at a sent self-signed root that is not trusted */
-	TP_RULE_SELF_SIGNED,     /* the leaf is self-signed and not trusted */
-	TP_RULE_BAD_SIGNATURE,   /* a signature that does not verify with its issuer's key */
-	TP_RULE_OTHER_KEY_SENT,  /* the server sent a certificate of the issuer's name whose key did not sign */
-	TP_RULE_KEY_ID_MISMATCH, /* the issuer's key signed, but the key identifiers differ */
+	TP_RULE_NO_ISSUER,         /* the top certificate's issuer is neither sent nor trusted */
+	TP_RULE_NO_ISSUER_AIA,     /* the same, and the certificate says where to download it */
+	TP_RULE_NO_ISSUER_FETCHED, /* the same, and what that URL serves completes the chain */
+	TP_RULE_UNTRUSTED_CA,      /* the path ends at a CA whose issuer, a root, nobody trusts */
+	TP_RULE_ROOT_UNTRUSTED,    /* the path ends at a sent self-signed root that is not trusted */
+	TP_RULE_SELF_SIGNED,       /* the leaf is self-signed and not trusted */
+	TP_RULE_BAD_SIGNATURE,     /* a signature that does not verify with its issuer's key */
+	TP_RULE_OTHER_KEY_SENT,    /* the server sent a certificate of the issuer's name whose key did not sign */
+	TP_RULE_KEY_ID_MISMATCH,   /* the issuer's key signed, but the key identifiers differ */
 	/* what each certificate on the path may do */
 	TP_RULE_NOT_CA,
 	TP_RULE_NO_CERT_SIGN,

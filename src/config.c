@@ -225,6 +225,12 @@ tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms)
 	cfg->timeout_ms = ms;
 }
 
+void
+tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn)
+{
+	cfg->download = fn;
+}
+
 unsigned
 tp_config_timeout_ms(const struct tp_config *cfg)
 {

@@ -43,6 +43,7 @@ struct tp_config {
 	time_t at;
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */
+	tp_download_fn *download;     /* online checks; NULL: none (--offline) */
 	char *client_cert_file, *client_key_file;
 
 	/* made by tp_config_ready(), then only read (by any number of threads) */

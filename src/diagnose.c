@@ -1439,6 +1439,8 @@ tp_diagnose(struct tp_verdict *v, struct tp_ocsp_info *ocsp, struct tp_findings 
 	}
 	explain_validity(&c, now);
 	v->path_not_after = path_not_after(&c);
+	memcpy(v->path, c.path, c.len * sizeof(*c.path));
+	v->path_len = c.len;
 	release_anchor(&c);
 	for (size_t i = 0; i < f->n; i++)
 		if (f->problems[i].code == TP_EXPIRED || f->problems[i].code == TP_NOT_YET_VALID)

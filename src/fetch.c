@@ -763,3 +763,87 @@ tp_fetch_curl_version(void)
 	pthread_once(&api_once, load_curl);
 	return api.loaded ? api.version_info(CURLVERSION_NOW)->version : "not found";
 }
+
+/* ---- small downloads: an issuer from its AIA URL ------------------------ */
+
+struct download {
+	unsigned char *data;
+	size_t len, max;
+	bool over;
+};
+
+static size_t
+on_download(char *data, size_t size, size_t n, void *arg)
+{
+	struct download *dl = arg;
+	size_t len = size * n;
+	unsigned char *grown;
+
+	if (dl->len + len > dl->max) {
+		dl->over = true;
+		return 0; /* curl stops with CURLE_WRITE_ERROR */
+	}
+	if (!(grown = realloc(dl->data, dl->len + len + 1)))
+		return 0;
+	dl->data = grown;
+	memcpy(dl->data + dl->len, data, len);
+	dl->len += len;
+	return len;
+}
+
+int
+tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms, gnutls_datum_t *out,
+		  char *err, size_t errlen)
+{
+	struct download dl = {.max = max};
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+	CURL *h;
+
+	*out = (gnutls_datum_t){NULL, 0};
+	pthread_once(&api_once, load_curl);
+	if (!api.loaded) {
+		snprintf(err, errlen, "%s", api.error);
+		return -1;
+	}
+	if (!(h = api.easy_init())) {
+		snprintf(err, errlen, "cannot start libcurl");
+		return -1;
+	}
+	api.easy_setopt(h, CURLOPT_URL, url);
+	/* AIA and CRL URLs are plain HTTP by design (RFC 5280 4.2.2.1). */
+	api.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	api.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	api.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	api.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms ? timeout_ms : 1));
+	api.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	api.easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+	api.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	api.easy_setopt(h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
+	api.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
+	api.easy_setopt(h, CURLOPT_WRITEDATA, &dl);
+	/* The probe's proxy settings: --proxy, --noproxy, else the environment's. */
+	if (cfg->proxy)
+		api.easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
+	if (cfg->noproxy)
+		api.easy_setopt(h, CURLOPT_NOPROXY, cfg->noproxy);
+	rc = api.easy_perform(h);
+	api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	api.easy_cleanup(h);
+	if (rc == CURLE_OK && status >= 200 && status < 300 && dl.len) {
+		out->data = dl.data;
+		out->size = (unsigned)dl.len;
+		return 0;
+	}
+	if (dl.over)
+		snprintf(err, errlen, "it is larger than %zu bytes", max);
+	else if (rc != CURLE_OK)
+		snprintf(err, errlen, "%s", errbuf[0] ? errbuf : api.easy_strerror(rc));
+	else if (status < 200 || status >= 300)
+		snprintf(err, errlen, "the server answered HTTP %ld", status);
+	else
+		snprintf(err, errlen, "the server sent nothing");
+	free(dl.data);
+	return -1;
+}

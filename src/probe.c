@@ -4,6 +4,7 @@
  * was offered; and the same examination of a chain read from files. It only
  * orchestrates: each step is another module's, and returns what it found.
  */
+#include <gnutls/pkcs7.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "probe.h"
 #include "session.h"
 #include "starttls.h"
+#include "trust.h"
 
 /* Read ders[0..n) into r and, with verify, diagnose the chain for name. */
 static void
@@ -37,6 +39,246 @@ examine(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *
 		tp_diagnose(&r->verdict, &r->ocsp, &r->found, cfg, &in, name, now);
 	}
 	tp_chain_free(certs, n);
+}
+
+/* ---- a missing issuer, downloaded from the URL its subject names ------ */
+
+enum { AIA_DEPTH = 4, AIA_MAX_BYTES = 1 << 20 };
+
+/* The certificates of what an AIA URL served: a PKCS #7 bundle (DER or
+ * PEM), PEM certificates, or one DER certificate. How many, into out. */
+static size_t
+parse_issuers(const gnutls_datum_t *body, gnutls_x509_crt_t *out, size_t max)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned count = 0;
+	gnutls_pkcs7_t p7;
+	size_t n = 0;
+
+	if (gnutls_pkcs7_init(&p7) == 0) {
+		if (gnutls_pkcs7_import(p7, body, GNUTLS_X509_FMT_DER) == 0 ||
+		    gnutls_pkcs7_import(p7, body, GNUTLS_X509_FMT_PEM) == 0) {
+			int k = gnutls_pkcs7_get_crt_count(p7);
+			for (int i = 0; i < k && n < max; i++) {
+				gnutls_datum_t d = {NULL, 0};
+				if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &d) < 0)
+					continue;
+				if (gnutls_x509_crt_init(&out[n]) == 0) {
+					if (gnutls_x509_crt_import(out[n], &d, GNUTLS_X509_FMT_DER) == 0)
+						n++;
+					else
+						gnutls_x509_crt_deinit(out[n]);
+				}
+				gnutls_free(d.data);
+			}
+		}
+		gnutls_pkcs7_deinit(p7);
+		if (n)
+			return n;
+	}
+	if (gnutls_x509_crt_list_import2(&list, &count, body, GNUTLS_X509_FMT_PEM, 0) == 0) {
+		for (unsigned i = 0; i < count; i++) {
+			if (n < max)
+				out[n++] = list[i];
+			else
+				gnutls_x509_crt_deinit(list[i]);
+		}
+		gnutls_free(list);
+		if (n)
+			return n;
+	}
+	if (gnutls_x509_crt_init(&out[0]) == 0) {
+		if (gnutls_x509_crt_import(out[0], body, GNUTLS_X509_FMT_DER) == 0)
+			return 1;
+		gnutls_x509_crt_deinit(out[0]);
+	}
+	return 0;
+}
+
+/* The issuer of crt from the first of its AIA caIssuers URLs that serves
+ * it (DER, into *der); its URL in url. -1 with what happened in why. */
+static int
+download_issuer(const struct tp_config *cfg, gnutls_x509_crt_t crt, const char *who, const struct tp_deadline *d,
+		gnutls_datum_t *der, char *url, size_t url_len, char *why, size_t why_len)
+{
+	int tried = 0;
+
+	*why = '\0';
+	for (unsigned seq = 0;; seq++) {
+		gnutls_datum_t u = {NULL, 0}, body = {NULL, 0};
+		gnutls_x509_crt_t got[8];
+		char err[300];
+		size_t n;
+		int ret = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_CAISSUERS_URI, &u, NULL);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (ret < 0)
+			continue;
+		snprintf(url, url_len, "%.*s", (int)u.size, (const char *)u.data);
+		gnutls_free(u.data);
+		if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+			continue;
+		tried++;
+		if (tp_deadline_left(d) <= 0) {
+			snprintf(why, why_len, "no time was left to download it from %.400s (--timeout)", url);
+			return -1;
+		}
+		if (cfg->download(cfg, url, AIA_MAX_BYTES, (unsigned)tp_deadline_left(d), &body, err, sizeof(err)) <
+		    0) {
+			snprintf(why, why_len, "downloading it from %.400s failed: %.300s", url, err);
+			continue;
+		}
+		n = parse_issuers(&body, got, sizeof(got) / sizeof(*got));
+		free(body.data);
+		if (!n)
+			snprintf(why, why_len, "%.400s served no certificate (%u bytes, neither DER, PEM nor PKCS #7)",
+				 url, body.size);
+		for (size_t i = 0; i < n; i++) {
+			if (!der->data && tp_chain_signed_by(crt, got[i]) &&
+			    gnutls_x509_crt_export2(got[i], GNUTLS_X509_FMT_DER, der) < 0)
+				der->data = NULL;
+			gnutls_x509_crt_deinit(got[i]);
+		}
+		if (der->data)
+			return 0;
+		if (n)
+			snprintf(why, why_len, "%.400s served %zu certificate%s, none of which signed '%.200s'", url, n,
+				 n == 1 ? "" : "s", who);
+	}
+	if (!tried)
+		snprintf(why, why_len, "it names no http:// or https:// URL to download it from");
+	return -1;
+}
+
+/* The path's certificates in order, less a self-signed root at its end:
+ * what the server should send. */
+static void
+keep_fullchain(struct tp_result *r, const struct tp_result *from, const gnutls_datum_t *ders)
+{
+	size_t len = from->verdict.path_len;
+
+	if (!from->verdict.trusted || !len)
+		return;
+	if (len > 1 && from->chain.certs[from->verdict.path[len - 1]].self_signed)
+		len--;
+	if (!(r->fullchain = calloc(len, sizeof(*r->fullchain))))
+		return;
+	for (size_t k = 0; k < len; k++) {
+		const gnutls_datum_t *src = &ders[from->verdict.path[k]];
+		if (!(r->fullchain[k].data = malloc(src->size)))
+			break;
+		memcpy(r->fullchain[k].data, src->data, src->size);
+		r->fullchain[k].size = src->size;
+		r->n_fullchain++;
+	}
+}
+
+/*
+ * When the chain misses an issuer that its top certificate names a URL for
+ * (AIA caIssuers), download it as Chrome does, and up to AIA_DEPTH more
+ * above it, and say whether the chain then verifies. The finding stays
+ * what it is (most clients do not download), its message says what the
+ * download found, and its rule whether Chrome would accept. And whatever
+ * happened, keep the chain the server should send when it is known.
+ */
+static void
+complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *sent, size_t n_sent,
+	       const char *name, time_t now, const struct tp_deadline *d)
+{
+	gnutls_datum_t ders[TP_MAX_CERTS], got[AIA_DEPTH];
+	struct tp_problem *p = NULL;
+	size_t n = 0, n_got = 0;
+	gnutls_x509_crt_t cur = NULL;
+	char fetched[1200] = "", why[1200] = "";
+
+	for (size_t i = 0; i < r->found.n && !p; i++)
+		if (r->found.problems[i].code == TP_MISSING_INTERMEDIATE)
+			p = &r->found.problems[i];
+	if (!p || !cfg->download || p->cert_index < 0 || (size_t)p->cert_index >= r->chain.n ||
+	    !r->chain.certs[p->cert_index].n_ca_issuers) {
+		keep_fullchain(r, r, sent);
+		return;
+	}
+	for (; n < n_sent && n < TP_MAX_CERTS - AIA_DEPTH; n++)
+		ders[n] = sent[n];
+	if (gnutls_x509_crt_init(&cur) < 0 ||
+	    gnutls_x509_crt_import(cur, &sent[p->cert_index], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(cur);
+		return;
+	}
+	while (n_got < AIA_DEPTH) {
+		gnutls_datum_t der = {NULL, 0};
+		char url[512], *who = tp_chain_cn(cur), *cn;
+		gnutls_x509_crt_t next;
+		bool owned = false, done;
+		int ret = download_issuer(cfg, cur, who ? who : "?", d, &der, url, sizeof(url), why, sizeof(why));
+		free(who);
+		if (ret < 0) {
+			/* Above a downloaded issuer, no URL is no failure: the chain is judged as it is. */
+			if (n_got && strncmp(why, "it names no", 11) == 0)
+				*why = '\0';
+			break;
+		}
+		if (gnutls_x509_crt_init(&next) < 0 || gnutls_x509_crt_import(next, &der, GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_free(der.data);
+			break;
+		}
+		got[n_got++] = der;
+		ders[n++] = der;
+		cn = tp_chain_cn(next);
+		snprintf(fetched + strlen(fetched), sizeof(fetched) - strlen(fetched), "%s'%.100s' from %.160s",
+			 n_got > 1 ? " and " : "", cn ? cn : "?", url);
+		free(cn);
+		/* Up to a root, or to a certificate the trust store vouches for. */
+		gnutls_x509_crt_t anchor =
+			tp_chain_is_self_signed(next) ? NULL : tp_trust_issuer(cfg->trust, next, true, &owned);
+		done = tp_chain_is_self_signed(next) || anchor;
+		if (anchor && owned)
+			gnutls_x509_crt_deinit(anchor);
+		gnutls_x509_crt_deinit(cur);
+		cur = next;
+		if (done)
+			break;
+	}
+	gnutls_x509_crt_deinit(cur);
+	if (!n_got) {
+		tp_problem_append(p, "%s", why);
+		tp_problem_rule(p, TP_RULE_NO_ISSUER);
+		return;
+	}
+	struct tp_result *shadow = tp_result_create(&r->target);
+	if (shadow) {
+		shadow->tls.done = r->tls.done;
+		examine(shadow, cfg, ders, n, name, now, true);
+		if (shadow->verdict.trusted) {
+			tp_problem_append(
+				p,
+				"tlsprobe downloaded %s (the URL the certificate names), and with it the chain "
+				"verifies: Chrome does the same and accepts, most other clients do not",
+				fetched);
+			tp_problem_rule(p, TP_RULE_NO_ISSUER_FETCHED);
+			if (p->fix)
+				tp_problem_set_fix(
+					p,
+					"%s tlsprobe --write-fullchain FILE writes that chain, the leaf then "
+					"the downloaded issuer%s, ready to install.",
+					p->fix, n_got > 1 ? "s" : "");
+			keep_fullchain(r, shadow, ders);
+		} else {
+			/* What keeps it from verifying: the first finding about the chain. */
+			const struct tp_problem *still = NULL;
+			for (size_t i = 0; i < shadow->found.n && !still; i++)
+				if (shadow->found.problems[i].code != TP_EXPIRES_SOON)
+					still = &shadow->found.problems[i];
+			tp_problem_append(p,
+					  "tlsprobe downloaded %s, but even with it the chain does not verify: %s%s%s",
+					  fetched, still ? still->message : "?", *why ? "; above it, " : "", why);
+			tp_problem_rule(p, TP_RULE_NO_ISSUER);
+		}
+		tp_result_destroy(shadow);
+	}
+	for (size_t i = 0; i < n_got; i++)
+		gnutls_free(got[i].data);
 }
 
 void
@@ -414,6 +656,7 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
 		examine(r, cfg, peers, n, name, tp_config_now(cfg), true);
+		complete_chain(r, cfg, peers, n, name, tp_config_now(cfg), &d);
 		if (target->no_sni)
 			default_certificate(r, name);
 		/* Say goodbye without waiting for the server's reply. */

@@ -272,6 +272,9 @@ tp_result_destroy(struct tp_result *r)
 		free(r->addresses[i].leaf_sha256);
 	}
 	free(r->addresses);
+	for (size_t i = 0; i < r->n_fullchain; i++)
+		free(r->fullchain[i].data);
+	free(r->fullchain);
 	free(r);
 }
 
@@ -366,6 +369,11 @@ const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i) {
 bool tp_result_verified(const struct tp_result *r) { return r->verdict.verified; }
 bool tp_result_trusted(const struct tp_result *r) { return r->verdict.trusted; }
 time_t tp_result_path_not_after(const struct tp_result *r) { return r->verdict.path_not_after; }
+const gnutls_datum_t *tp_result_fullchain(const struct tp_result *r, size_t *n)
+{
+	*n = r->n_fullchain;
+	return r->fullchain;
+}
 bool tp_result_hostname_ok(const struct tp_result *r) { return r->verdict.hostname_ok; }
 const char *tp_result_verify_name(const struct tp_result *r) { return r->verdict.name; }
 const char *tp_result_gnutls_status(const struct tp_result *r) { return r->verdict.gnutls_status; }

@@ -67,9 +67,11 @@ struct tp_verdict {
 	bool verified; /* a chain was verified at all */
 	bool trusted;
 	bool hostname_ok;
-	char *name;            /* the name the chain was checked for */
-	char *gnutls_status;   /* GnuTLS's own words, or NULL when it accepted the chain */
-	time_t path_not_after; /* the earliest expiry on the trusted path, its anchor included; 0: none */
+	char *name;                /* the name the chain was checked for */
+	char *gnutls_status;       /* GnuTLS's own words, or NULL when it accepted the chain */
+	time_t path_not_after;     /* the earliest expiry on the trusted path, its anchor included; 0: none */
+	size_t path[TP_MAX_CERTS]; /* the path built: indexes of the chain, leaf first */
+	size_t path_len;
 };
 void tp_verdict_finish(struct tp_verdict *v);
 
@@ -96,6 +98,8 @@ struct tp_result {
 	size_t address_total;                /* addresses the name resolved to */
 	char proxy[300];                     /* the proxy the probe went through, or "" */
 	struct tp_address_result *addresses; /* each one's, when all were probed */
+	gnutls_datum_t *fullchain;           /* the leaf and the intermediates a server should send, when known */
+	size_t n_fullchain;
 	size_t n_addresses;
 	enum tp_status status;
 	enum tp_code reason;

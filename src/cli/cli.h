@@ -93,7 +93,8 @@ struct cli {
 	bool no_sni;
 	const char *starttls;
 	const char *connect_to;
-	const char *save_chain; /* --save-chain FILE, or NULL */
+	const char *save_chain;      /* --save-chain FILE, or NULL */
+	const char *write_fullchain; /* --write-fullchain FILE, or NULL */
 	enum cli_format format;
 	enum cli_color color;
 	int quiet, verbose;

@@ -32,14 +32,14 @@ cli_target(const struct cli *cli, struct tp_target *t, const char *input, enum c
 	return 0;
 }
 
-/* Each certificate of r as PEM to fd; 0, or -1 with errno set. */
+/* Each of certs[0..n) as PEM to fd; 0, or -1 with errno set. */
 static int
-write_pem(int fd, const struct tp_result *r)
+write_pem(int fd, const gnutls_datum_t *certs, size_t n)
 {
-	for (size_t i = 0; i < tp_result_cert_count(r); i++) {
+	for (size_t i = 0; i < n; i++) {
 		gnutls_datum_t pem = {NULL, 0};
 		size_t done = 0;
-		if (gnutls_pem_base64_encode2("CERTIFICATE", &tp_result_cert(r, i)->der, &pem) < 0) {
+		if (gnutls_pem_base64_encode2("CERTIFICATE", &certs[i], &pem) < 0) {
 			errno = ENOMEM;
 			return -1;
 		}
@@ -57,24 +57,18 @@ write_pem(int fd, const struct tp_result *r)
 }
 
 /*
- * --save-chain: the certificates the server sent, in the order it sent
- * them, as PEM. Written to a new file beside path (created exclusively, so
- * never through a link someone left there) and renamed over path: path is
- * the whole chain or what it was before. Returns the status it adds.
+ * Certificates as PEM to path (option names the option, for messages),
+ * written to a new file beside path (created exclusively, so never through
+ * a link someone left there) and renamed over path: path is the whole
+ * chain or what it was before. Returns the status it adds.
  */
 static enum tp_status
-save_chain(const struct cli *cli, const struct tp_result *r)
+write_chain(const struct cli *cli, const char *option, const char *path, const gnutls_datum_t *certs, size_t n)
 {
-	const char *path = cli->save_chain;
 	size_t len = strlen(path) + 40;
 	char *tmp = malloc(len);
 	int fd = -1, saved;
 
-	if (!tp_result_cert_count(r)) {
-		fprintf(stderr, "tlsprobe: the server sent no certificate: %s not written\n", path);
-		free(tmp);
-		return TP_STATUS_OK;
-	}
 	if (!tmp)
 		return (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, path, "out of memory");
 	for (unsigned attempt = 0; fd < 0 && attempt < 100; attempt++) {
@@ -88,7 +82,7 @@ save_chain(const struct cli *cli, const struct tp_result *r)
 		goto fail;
 	}
 	/* From here on tmp is ours to remove. */
-	saved = write_pem(fd, r) < 0 ? errno : 0;
+	saved = write_pem(fd, certs, n) < 0 ? errno : 0;
 	if (close(fd) < 0 && !saved)
 		saved = errno;
 	if (!saved && rename(tmp, path) < 0)
@@ -100,8 +94,49 @@ save_chain(const struct cli *cli, const struct tp_result *r)
 	unlink(tmp);
 fail:
 	free(tmp);
-	return (enum tp_status)cli_fail(cli->format, FAIL_FILE, path, "cannot write --save-chain %s: %s", path,
+	return (enum tp_status)cli_fail(cli->format, FAIL_FILE, path, "cannot write %s %s: %s", option, path,
 					strerror(saved));
+}
+
+/* --save-chain: the certificates the server sent, in the order it sent them. */
+static enum tp_status
+save_chain(const struct cli *cli, const struct tp_result *r)
+{
+	size_t n = tp_result_cert_count(r);
+	gnutls_datum_t *certs = calloc(n ? n : 1, sizeof(*certs));
+	enum tp_status st;
+
+	if (!n) {
+		fprintf(stderr, "tlsprobe: the server sent no certificate: %s not written\n", cli->save_chain);
+		free(certs);
+		return TP_STATUS_OK;
+	}
+	if (!certs)
+		return (enum tp_status)cli_fail(cli->format, FAIL_INTERNAL, cli->save_chain, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		certs[i] = tp_result_cert(r, i)->der;
+	st = write_chain(cli, "--save-chain", cli->save_chain, certs, n);
+	free(certs);
+	return st;
+}
+
+/* --write-fullchain: the leaf and the intermediates the server should send,
+ * downloaded ones included, when with them the chain verifies. */
+static enum tp_status
+write_fullchain(const struct cli *cli, const struct tp_result *r)
+{
+	size_t n = 0;
+	const gnutls_datum_t *certs = tp_result_fullchain(r, &n);
+
+	if (!n) {
+		fprintf(stderr,
+			"tlsprobe: %s not written: the chain does not verify%s, so tlsprobe cannot tell which "
+			"certificates it should hold\n",
+			cli->write_fullchain,
+			tp_result_cert_count(r) ? " (even with what its AIA URLs serve)" : " (no certificate came)");
+		return TP_STATUS_OK;
+	}
+	return write_chain(cli, "--write-fullchain", cli->write_fullchain, certs, n);
 }
 
 int
@@ -135,6 +170,8 @@ connect_command(struct cli *cli)
 		worst = cli_worse(worst, tp_result_status(r));
 		if (cli->save_chain)
 			worst = cli_worse(worst, save_chain(cli, r));
+		if (cli->write_fullchain)
+			worst = cli_worse(worst, write_fullchain(cli, r));
 		tp_result_destroy(r);
 	}
 out:

@@ -76,6 +76,7 @@ enum opt_id {
 	OPT_NO_SNI,
 	OPT_NOPROXY,
 	OPT_NO_SYSTEM_CA,
+	OPT_OFFLINE,
 	OPT_OCSP_REQUIRED,
 	OPT_ORDERED,
 	OPT_OUT,
@@ -101,6 +102,7 @@ enum opt_id {
 	OPT_WORKERS,
 	OPT_WRITE_CA,
 	OPT_WRITE_CLIENT_CERT,
+	OPT_WRITE_FULLCHAIN,
 };
 
 /* Defaults that --help names: one definition each. */
@@ -263,6 +265,8 @@ static const struct opt options[] = {
 	 "reach these hosts directly, not through the proxy (as no_proxy; * for all)"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
 	 "fail when the server staples no OCSP response"},
+	{"offline", 0, NULL, OPT_OFFLINE, PROBE, G_CONNECT, apply_connect,
+	 "download nothing: no missing issuer from the URL its certificate names"},
 	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, apply_batch,
 	 "write results in input order (default: as they finish)"},
 	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, apply_ca, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
@@ -305,6 +309,8 @@ static const struct opt options[] = {
 	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, apply_serve, "worker threads (default: one per CPU)"},
 	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, apply_serve,
 	 "write the made root CA certificate to FILE for clients"},
+	{"write-fullchain", 0, "FILE", OPT_WRITE_FULLCHAIN, CONNECT, G_OUTPUT, apply_output,
+	 "write the leaf and intermediates the server should send (missing ones downloaded) to FILE"},
 	{"write-client-cert", 0, "PREFIX", OPT_WRITE_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "write a client certificate the server accepts to PREFIX.pem and PREFIX.key"},
 };
@@ -709,6 +715,11 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 		cli->save_chain = arg;
 		break;
 	case OPT_VERBOSE: cli->verbose++; break;
+	case OPT_WRITE_FULLCHAIN:
+		if (!*arg)
+			return fail(p, "empty --write-fullchain: give a file name");
+		cli->write_fullchain = arg;
+		break;
 	case OPT_VERSION: cli->version = true; break;
 	default: return misplaced(p, o);
 	}
@@ -800,6 +811,7 @@ apply_connect(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_IPV4: tp_config_set_family(cli->cfg, AF_INET); break;
 	case OPT_IPV6: tp_config_set_family(cli->cfg, AF_INET6); break;
 	case OPT_NO_SNI: cli->no_sni = true; break;
+	case OPT_OFFLINE: tp_config_set_download(cli->cfg, NULL); break;
 	case OPT_NOPROXY: tp_config_set_noproxy(cli->cfg, arg); break;
 	case OPT_PROXY:
 		if (tp_config_set_proxy(cli->cfg, arg) < 0)
@@ -1082,6 +1094,8 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		cli->failure = FAIL_INTERNAL;
 		return fail(&p, "out of memory");
 	}
+	/* Online checks unless --offline: libcurl, loaded when one is made. */
+	tp_config_set_download(cli->cfg, tp_fetch_download);
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);
@@ -1163,6 +1177,8 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		return -1;
 	if (cli->save_chain && cli->n_targets > 1)
 		return fail(&p, "--save-chain writes the chain of one server: give one target");
+	if (cli->write_fullchain && cli->n_targets > 1)
+		return fail(&p, "--write-fullchain writes the chain of one server: give one target");
 	return 0;
 }
 
