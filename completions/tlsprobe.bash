@@ -20,7 +20,7 @@ _tlsprobe()
 	case $prev in
 		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
 			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out | --save-chain | \
-			--config)
+			--write-fullchain | --config)
 			_filedir
 			return
 			;;
@@ -100,7 +100,7 @@ _tlsprobe()
 		case $command in
 			connect | batch | exporter)
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
-					--noproxy --proxy --timeout
+					--noproxy --offline --proxy --timeout
 					--as --at --ca-file
 					--crit-days --crl -k --insecure --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
@@ -108,7 +108,7 @@ _tlsprobe()
 				# The exporter chooses its output itself.
 				[[ $command != exporter ]] && opts+=' --color --format --json -q --quiet -v --verbose'
 				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
-				[[ $command == connect ]] && opts+=' --save-chain'
+				[[ $command == connect ]] && opts+=' --save-chain --write-fullchain'
 				[[ $command == exporter ]] && opts+=' --config --listen --max-concurrent'
 				;;
 			serve)
@@ -159,7 +159,8 @@ _tlsprobe()
 				--connect-to | --max-time | --proxy | --noproxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
-				--csr | --days | --key-type | --out | --save-chain | --config | --max-concurrent) ((i++)) ;;
+				--csr | --days | --key-type | --out | --save-chain | --write-fullchain | --config | \
+				--max-concurrent) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --config --max-concurrent
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -107,6 +107,7 @@ complete -c tlsprobe -n $c -l no-sni -d "Send no SNI (the server's default certi
 complete -c tlsprobe -n $c -l all-addresses -d 'Probe every address the name resolves to, in parallel'
 complete -c tlsprobe -n $c -l starttls -x -a 'smtp lmtp imap pop3 ftp nntp sieve irc xmpp xmpp-server ldap postgres mysql' -d 'Speak PROTO before TLS'
 complete -c tlsprobe -n $c -l noproxy -x -a '(__tlsprobe_noproxy_hosts)' -d 'Reach these hosts directly, not through the proxy (* for all)'
+complete -c tlsprobe -n $c -l offline -d 'Download nothing: no missing issuer from the URL its certificate names'
 complete -c tlsprobe -n $c -l proxy -x -d 'Reach the target through this proxy: http://, socks5:// or socks5h:// URL'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
@@ -140,6 +141,7 @@ complete -c tlsprobe -n $o -s v -l verbose -d 'Text: show more detail'
 
 # connect alone
 complete -c tlsprobe -n '__tlsprobe_using connect' -l save-chain -r -F -d 'Write the certificates the server sent to FILE, as PEM'
+complete -c tlsprobe -n '__tlsprobe_using connect' -l write-fullchain -r -F -d 'Write the leaf and intermediates the server should send (missing ones downloaded) to FILE'
 
 # batch
 set -l b '__tlsprobe_using batch'

@@ -496,6 +496,13 @@ class RealPrometheus(unittest.TestCase):
         for n, e in enumerate(self.exporters):
             status, _, page = e.get("/")
             seen = {t for t in self.targets if ">%s<" % t in page}
-            self.assertEqual(seen, {t for t in self.targets if shard(t) == n})
+            share = {t for t in self.targets if shard(t) == n}
+            self.assertEqual(seen, share)
+            # its own counter: the probes of its share only, each scraped at least once
+            fams = e.metrics()
+            total = sum(s.value for s in fams["tlsprobe_exporter_probes_total"].samples)
+            self.assertGreaterEqual(total, len(share))
+            self.assertEqual(sum(s.value for s in fams["tlsprobe_exporter_probes_total"].samples
+                                 if s.labels["module"] != "default"), 0)
         # and Prometheus scraped both exporters' own metrics
         self.assertIsNotNone(self.counts, self.query("sum by (instance) (tlsprobe_exporter_probes_total)"))
