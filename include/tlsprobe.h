@@ -90,6 +90,7 @@ enum tp_code {
 	TP_OCSP_INVALID,
 	TP_CRL_INVALID,
 	TP_CRL_STALE,
+	TP_REVOCATION_UNKNOWN,
 	TP_EXPIRES_SOON,
 	TP_CODE_COUNT
 };
@@ -214,6 +215,9 @@ struct tp_timing {
 	/* Milliseconds from the start until each stage ended (cumulative, as
 	 * curl reports them); negative when the stage was not reached. */
 	double dns_ms, connect_ms, proxy_ms, starttls_ms, handshake_ms, total_ms;
+	/* Not a stage: the time spent on online checks (a missing issuer
+	 * downloaded, OCSP responders asked), part of total; negative: none. */
+	double online_ms;
 };
 
 struct tp_tls_info {
@@ -248,6 +252,16 @@ struct tp_cert_info {
 	bool is_ca;
 	bool self_signed;
 	gnutls_datum_t der; /* the certificate as it was sent or read (empty for one made otherwise) */
+};
+
+/* How a certificate's revocation was checked, and what came of it. */
+struct tp_revocation {
+	const char *method;                          /* "staple", "ocsp", "crl", or NULL: not checked */
+	const char *status;                          /* "good", "revoked", "unknown"; NULL when not checked */
+	char *source;                                /* the responder's URL, or the CRL file */
+	time_t this_update, next_update, revoked_at; /* (time_t)-1 when not known */
+	const char *reason;                          /* why it was revoked ("keyCompromise"), or NULL */
+	double ms;                                   /* time spent asking, -1 when nothing was asked */
 };
 
 struct tp_ocsp_info {
@@ -337,6 +351,9 @@ bool tp_result_trusted(const struct tp_result *r);
 /* When the chain is trusted: the earliest expiry on the path from the leaf
  * to the trust anchor, the anchor included; 0 otherwise. */
 time_t tp_result_path_not_after(const struct tp_result *r);
+/* How certificate i of the chain sent had its revocation checked; NULL
+ * when the chain was not verified. */
+const struct tp_revocation *tp_result_revocation(const struct tp_result *r, size_t i);
 /* When the chain verifies (with the issuers downloaded from AIA URLs, if
  * any were missing): the leaf and the intermediates, in the order a server
  * should send them, DER; NULL with *n 0 otherwise. */

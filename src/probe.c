@@ -21,10 +21,11 @@
 #include "starttls.h"
 #include "trust.h"
 
-/* Read ders[0..n) into r and, with verify, diagnose the chain for name. */
+/* Read ders[0..n) into r and, with verify, diagnose the chain for name
+ * (with online checks within d, when not NULL). */
 static void
 examine(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *ders, size_t n, const char *name,
-	time_t now, bool verify)
+	time_t now, bool verify, const struct tp_deadline *d)
 {
 	gnutls_x509_crt_t *certs = NULL;
 
@@ -35,6 +36,8 @@ examine(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *
 			.from_file = r->target.port == 0,
 			.handshake = r->tls.done,
 			.ocsp = r->tls.ocsp_der.size ? &r->tls.ocsp_der : NULL,
+			.deadline = d,
+			.rev = r->revocation = calloc(r->chain.n ? r->chain.n : 1, sizeof(*r->revocation)),
 		};
 		tp_diagnose(&r->verdict, &r->ocsp, &r->found, cfg, &in, name, now);
 	}
@@ -104,7 +107,7 @@ download_issuer(const struct tp_config *cfg, gnutls_x509_crt_t crt, const char *
 	int tried = 0;
 
 	*why = '\0';
-	for (unsigned seq = 0;; seq++) {
+	for (unsigned seq = 0; seq < 16; seq++) {
 		gnutls_datum_t u = {NULL, 0}, body = {NULL, 0};
 		gnutls_x509_crt_t got[8];
 		char err[300];
@@ -183,8 +186,10 @@ keep_fullchain(struct tp_result *r, const struct tp_result *from, const gnutls_d
  */
 static void
 complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *sent, size_t n_sent,
-	       const char *name, time_t now, const struct tp_deadline *d)
+	       const char *name, time_t now, const struct tp_deadline *d, double *spent)
 {
+	double t0 = tp_now_ms();
+
 	gnutls_datum_t ders[TP_MAX_CERTS], got[AIA_DEPTH];
 	struct tp_problem *p = NULL;
 	size_t n = 0, n_got = 0;
@@ -206,6 +211,7 @@ complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_da
 		gnutls_x509_crt_deinit(cur);
 		return;
 	}
+	*spent = 0;
 	while (n_got < AIA_DEPTH) {
 		gnutls_datum_t der = {NULL, 0};
 		char url[512], *who = tp_chain_cn(cur), *cn;
@@ -241,6 +247,7 @@ complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_da
 			break;
 	}
 	gnutls_x509_crt_deinit(cur);
+	*spent = tp_now_ms() - t0;
 	if (!n_got) {
 		tp_problem_append(p, "%s", why);
 		tp_problem_rule(p, TP_RULE_NO_ISSUER);
@@ -249,7 +256,7 @@ complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_da
 	struct tp_result *shadow = tp_result_create(&r->target);
 	if (shadow) {
 		shadow->tls.done = r->tls.done;
-		examine(shadow, cfg, ders, n, name, now, true);
+		examine(shadow, cfg, ders, n, name, now, true, NULL);
 		if (shadow->verdict.trusted) {
 			tp_problem_append(
 				p,
@@ -285,7 +292,7 @@ void
 tp_examine_into(struct tp_result *r, const struct tp_config *cfg, const gnutls_datum_t *ders, size_t n,
 		const char *name, time_t now)
 {
-	examine(r, cfg, ders, n, name, now, true);
+	examine(r, cfg, ders, n, name, now, true, NULL);
 }
 
 /* The first certificate that is not a CA: where a file's leaf is. */
@@ -332,7 +339,7 @@ tp_examine_unjudged(struct tp_config *cfg, const char *label, const gnutls_datum
 	if (n == 0)
 		tp_fail(&r->found, TP_INTERNAL_ERROR, "no certificate to examine");
 	else
-		examine(r, cfg, order ? order : certs, n, name, tp_config_now(cfg), verify);
+		examine(r, cfg, order ? order : certs, n, name, tp_config_now(cfg), verify, NULL);
 	if (order && r->chain.n > 1) {
 		char *first = tp_short_name(r->chain.certs[1].subject), *own = tp_short_name(r->chain.certs[0].subject);
 		struct tp_problem *p = tp_find(&r->found, TP_CHAIN_ORDER, 0,
@@ -655,8 +662,13 @@ probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms
 	if (s) {
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers(s, &n);
-		examine(r, cfg, peers, n, name, tp_config_now(cfg), true);
-		complete_chain(r, cfg, peers, n, name, tp_config_now(cfg), &d);
+		examine(r, cfg, peers, n, name, tp_config_now(cfg), true, &d);
+		double aia = -1, online = 0;
+		complete_chain(r, cfg, peers, n, name, tp_config_now(cfg), &d, &aia);
+		for (size_t i = 0; r->revocation && i < r->chain.n; i++)
+			online += r->revocation[i].ms > 0 ? r->revocation[i].ms : 0;
+		if (aia >= 0 || online > 0)
+			r->timing.online_ms = online + (aia > 0 ? aia : 0);
 		if (target->no_sni)
 			default_certificate(r, name);
 		/* Say goodbye without waiting for the server's reply. */

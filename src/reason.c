@@ -200,6 +200,11 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 	[TP_CRL_STALE] = {TP_CRL_STALE, "crl-stale", TP_STATUS_WARNING, "CRL out of date",
 		"Fetch a current CRL from the CA (its CRL distribution point) and probe again; revocations "
 		"after the CRL's next-update time are not in it."},
+	[TP_REVOCATION_UNKNOWN] = {TP_REVOCATION_UNKNOWN, "revocation-unknown", TP_STATUS_WARNING,
+		"revocation status unknown",
+		"The CA's OCSP responder named in the certificate did not give a usable answer, so whether the "
+		"certificate is revoked is unknown: check that the responder is reachable from here (a proxy: "
+		"--proxy), or staple OCSP on the server (nginx ssl_stapling on) so that clients need not ask."},
 	[TP_EXPIRES_SOON] = {TP_EXPIRES_SOON, "expires-soon", TP_STATUS_WARNING,
 		"certificate expires soon",
 		"Renew the certificate before it expires and install it on the server; automate renewal "

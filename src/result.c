@@ -212,7 +212,7 @@ tp_result_create(const struct tp_target *target)
 
 	if (!r)
 		return NULL;
-	r->timing = (struct tp_timing){-1, -1, -1, -1, -1, -1};
+	r->timing = (struct tp_timing){-1, -1, -1, -1, -1, -1, -1};
 	r->target = *target;
 	r->target.input = strdup(target->input ? target->input : "");
 	r->target.host = strdup(target->host ? target->host : "");
@@ -226,6 +226,11 @@ tp_result_create(const struct tp_target *target)
 void
 tp_result_adopt(struct tp_result *r, struct tp_result *from)
 {
+	for (size_t i = 0; r->revocation && i < r->chain.n; i++)
+		free(r->revocation[i].source);
+	free(r->revocation);
+	r->revocation = from->revocation;
+	from->revocation = NULL;
 	tp_tls_facts_finish(&r->tls);
 	r->tls = from->tls;
 	from->tls = (struct tp_tls_facts){0};
@@ -272,6 +277,9 @@ tp_result_destroy(struct tp_result *r)
 		free(r->addresses[i].leaf_sha256);
 	}
 	free(r->addresses);
+	for (size_t i = 0; r->revocation && i < r->chain.n; i++)
+		free(r->revocation[i].source);
+	free(r->revocation);
 	for (size_t i = 0; i < r->n_fullchain; i++)
 		free(r->fullchain[i].data);
 	free(r->fullchain);
@@ -369,6 +377,10 @@ const struct tp_cert_info *tp_result_cert(const struct tp_result *r, size_t i) {
 bool tp_result_verified(const struct tp_result *r) { return r->verdict.verified; }
 bool tp_result_trusted(const struct tp_result *r) { return r->verdict.trusted; }
 time_t tp_result_path_not_after(const struct tp_result *r) { return r->verdict.path_not_after; }
+const struct tp_revocation *tp_result_revocation(const struct tp_result *r, size_t i)
+{
+	return r->revocation && i < r->chain.n ? &r->revocation[i] : NULL;
+}
 const gnutls_datum_t *tp_result_fullchain(const struct tp_result *r, size_t *n)
 {
 	*n = r->n_fullchain;

@@ -98,6 +98,7 @@ struct tp_result {
 	size_t address_total;                /* addresses the name resolved to */
 	char proxy[300];                     /* the proxy the probe went through, or "" */
 	struct tp_address_result *addresses; /* each one's, when all were probed */
+	struct tp_revocation *revocation;    /* one per certificate of chain, when verified */
 	gnutls_datum_t *fullchain;           /* the leaf and the intermediates a server should send, when known */
 	size_t n_fullchain;
 	size_t n_addresses;

@@ -3,6 +3,8 @@
  * why, and judges the OCSP response the server stapled: about the leaf?
  * signed by its issuer? fresh? and what it says.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/ocsp.h>
@@ -100,6 +102,15 @@ check_crls(struct tp_findings *f, const struct tp_config *cfg, const struct tp_c
 					       : "that CA is neither sent nor trusted");
 				(void)p;
 			} else {
+				if (in->rev && !in->rev[i].method) {
+					struct tp_revocation *rv = &in->rev[i];
+					rv->method = "crl";
+					rv->status = crl_lists(crl, certs[i], &when) ? "revoked" : "good";
+					rv->source = strdup(file);
+					rv->this_update = gnutls_x509_crl_get_this_update(crl);
+					rv->next_update = gnutls_x509_crl_get_next_update(crl);
+					rv->revoked_at = when;
+				}
 				if (crl_lists(crl, certs[i], &when)) {
 					tp_format_date(when, date, sizeof(date));
 					tp_find(f, TP_REVOKED, (int)i,
@@ -122,6 +133,17 @@ check_crls(struct tp_findings *f, const struct tp_config *cfg, const struct tp_c
 				gnutls_x509_crt_deinit(issuer);
 		}
 	}
+}
+
+/* RFC 5280 5.3.1's names. */
+static const char *
+reason_name(unsigned reason)
+{
+	static const char *const names[] = {
+		"unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+		"superseded",    "cessationOfOperation", "certificateHold", NULL,
+		"removeFromCRL", "privilegeWithdrawn",   "aACompromise"};
+	return reason < sizeof(names) / sizeof(*names) && names[reason] ? names[reason] : "unspecified";
 }
 
 static const char *
@@ -207,6 +229,16 @@ check_ocsp(struct tp_ocsp_info *o, struct tp_findings *f, const struct tp_config
 	bool about_leaf = gnutls_ocsp_resp_check_crt(resp, 0, certs[0]) == 0;
 	int vret = about_leaf ? ocsp_verify(resp, cfg, certs, path, len, &verify) : -1;
 	o->verified = about_leaf && vret == 0 && verify == 0;
+	/* A response that counts: verified and fresh. */
+	if (in->rev && o->verified && (o->next_update == (time_t)-1 || o->next_update >= now)) {
+		struct tp_revocation *rv = &in->rev[0];
+		rv->method = "staple";
+		rv->status = o->status;
+		rv->this_update = o->this_update;
+		rv->next_update = o->next_update;
+		rv->revoked_at = o->revocation_time;
+		rv->reason = status == GNUTLS_OCSP_CERT_REVOKED ? reason_name(reason) : NULL;
+	}
 
 	if (!about_leaf) {
 		tp_find(f, TP_OCSP_INVALID, 0, "the stapled OCSP response is about another certificate");
@@ -235,10 +267,184 @@ out:
 	gnutls_ocsp_resp_deinit(resp);
 }
 
+/* ---- asking the CA's OCSP responder (RFC 6960, GET as RFC 5019 says) ---- */
+
+/* The first http:// OCSP URL crt names, into url; false when none. */
+static bool
+ocsp_url(gnutls_x509_crt_t crt, char *url, size_t len)
+{
+	for (unsigned seq = 0; seq < 16; seq++) {
+		gnutls_datum_t u = {NULL, 0};
+		int ret = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_OCSP_URI, &u, NULL);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			return false;
+		if (ret < 0)
+			continue;
+		snprintf(url, len, "%.*s", (int)u.size, (const char *)u.data);
+		gnutls_free(u.data);
+		if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* URL/BASE64-OF-THE-REQUEST, the base64 %-encoded (RFC 5019 5). */
+static char *
+get_url(const char *url, const gnutls_datum_t *req)
+{
+	gnutls_datum_t b64 = {NULL, 0};
+	char *out, *o;
+
+	if (gnutls_base64_encode2(req, &b64) < 0)
+		return NULL;
+	if ((out = malloc(strlen(url) + 3 * b64.size + 2))) {
+		o = out + sprintf(out, "%s%s", url, url[strlen(url) - 1] == '/' ? "" : "/");
+		for (unsigned i = 0; i < b64.size; i++)
+			o += strchr("+/=", b64.data[i]) ? sprintf(o, "%%%02X", b64.data[i])
+							: sprintf(o, "%c", b64.data[i]);
+	}
+	gnutls_free(b64.data);
+	return out;
+}
+
+/* What went wrong asking, as a finding; the certificate's status stays unknown. */
+TP_PRINTF(4, 5) static void unknown(struct tp_findings *f, size_t i, struct tp_revocation *rv, const char *fmt, ...)
+{
+	char msg[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rv->status = "unknown";
+	tp_find(f, TP_REVOCATION_UNKNOWN, (int)i, "%s", msg);
+}
+
+static const char *
+resp_status_name(int status)
+{
+	switch (status) {
+	case GNUTLS_OCSP_RESP_MALFORMEDREQUEST: return "malformedRequest";
+	case GNUTLS_OCSP_RESP_INTERNALERROR: return "internalError";
+	case GNUTLS_OCSP_RESP_TRYLATER: return "tryLater";
+	case GNUTLS_OCSP_RESP_SIGREQUIRED: return "sigRequired";
+	case GNUTLS_OCSP_RESP_UNAUTHORIZED: return "unauthorized";
+	default: return "an error";
+	}
+}
+
+/* Ask the responder crt names about crt, issued by issuer; into rv and f. */
+static void
+ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, size_t i,
+	      gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, time_t now)
+{
+	const struct tp_cert_info *info = &in->facts->certs[i];
+	struct tp_revocation *rv = &in->rev[i];
+	gnutls_ocsp_req_t req = NULL;
+	gnutls_ocsp_resp_t resp = NULL;
+	gnutls_datum_t der = {NULL, 0}, body = {NULL, 0};
+	char url[512], err[400], date[40], *get = NULL, *cn = tp_short_name(info->subject);
+	unsigned status = 0, reason = 0, verify = 0;
+	int left = tp_deadline_left(in->deadline), rs;
+	double t0 = tp_now_ms();
+
+	if (!ocsp_url(crt, url, sizeof(url)))
+		goto out;
+	rv->method = "ocsp";
+	rv->source = strdup(url);
+	if (left <= 0) {
+		unknown(f, i, rv, "no time was left to ask the OCSP responder %s whether '%s' is revoked (--timeout)",
+			url, cn);
+		goto out;
+	}
+	if (gnutls_ocsp_req_init(&req) < 0 || gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1, issuer, crt) < 0 ||
+	    gnutls_ocsp_req_export(req, &der) < 0 || !(get = get_url(url, &der)))
+		goto out;
+	if (cfg->download(cfg, get, 64 * 1024, (unsigned)left, &body, err, sizeof(err)) < 0) {
+		unknown(f, i, rv, "asking the OCSP responder %s whether '%s' is revoked failed: %s", url, cn, err);
+		goto out;
+	}
+	if (gnutls_ocsp_resp_init(&resp) < 0)
+		goto out;
+	if (gnutls_ocsp_resp_import(resp, &body) < 0) {
+		unknown(f, i, rv, "the OCSP responder %s answered %u bytes that are not an OCSP response", url,
+			body.size);
+		goto out;
+	}
+	if ((rs = gnutls_ocsp_resp_get_status(resp)) != GNUTLS_OCSP_RESP_SUCCESSFUL) {
+		unknown(f, i, rv, "the OCSP responder %s answered %s about '%s'", url, resp_status_name(rs), cn);
+		goto out;
+	}
+	if (gnutls_ocsp_resp_check_crt(resp, 0, crt) < 0 ||
+	    gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &status, &rv->this_update, &rv->next_update,
+					&rv->revoked_at, &reason) < 0) {
+		unknown(f, i, rv, "the OCSP responder %s answered about another certificate than '%s'", url, cn);
+		goto out;
+	}
+	if (gnutls_ocsp_resp_verify_direct(resp, issuer, &verify, 0) < 0 || verify) {
+		unknown(f, i, rv,
+			"the OCSP responder %s answered about '%s', but its answer is not signed by the certificate's "
+			"issuer (nor by a responder it delegated to): it was not used",
+			url, cn);
+		goto out;
+	}
+	if (rv->next_update != (time_t)-1 && rv->next_update < now) {
+		tp_format_date(rv->next_update, date, sizeof(date));
+		unknown(f, i, rv,
+			"the OCSP responder %s answered about '%s' with a stale response (its next update was "
+			"due %s)",
+			url, cn, date);
+		goto out;
+	}
+	rv->status = ocsp_status_name(status);
+	if (status == GNUTLS_OCSP_CERT_REVOKED) {
+		rv->reason = reason_name(reason);
+		tp_format_date(rv->revoked_at, date, sizeof(date));
+		tp_find(f, TP_REVOKED, (int)i,
+			"'%s' (serial %s) was revoked on %s (%s), says its CA's OCSP responder %s", cn, info->serial,
+			date, rv->reason, url);
+	} else if (status != GNUTLS_OCSP_CERT_GOOD) {
+		unknown(f, i, rv, "the OCSP responder %s does not know '%s' (status unknown): it may not be its CA's",
+			url, cn);
+	}
+out:
+	if (rv->method)
+		rv->ms = tp_now_ms() - t0;
+	free(cn);
+	free(get);
+	free(body.data);
+	gnutls_free(der.data);
+	gnutls_ocsp_req_deinit(req);
+	gnutls_ocsp_resp_deinit(resp);
+}
+
+/* Every certificate of the path not yet checked, and not a root, whose
+ * issuer is known and that names an OCSP responder: ask it. */
+static void
+check_online(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, const size_t *path,
+	     size_t len, time_t now)
+{
+	for (size_t k = 0; k < len; k++) {
+		size_t i = path[k];
+		bool owned;
+		if (in->rev[i].method || in->facts->certs[i].self_signed)
+			continue;
+		gnutls_x509_crt_t issuer = issuer_of(cfg, in->certs, path, len, k, &owned);
+		if (issuer)
+			ask_responder(f, cfg, in, i, in->certs[i], issuer, now);
+		if (owned)
+			gnutls_x509_crt_deinit(issuer);
+	}
+}
+
 void
 tp_revoke_check(struct tp_ocsp_info *ocsp, struct tp_findings *f, const struct tp_config *cfg,
 		const struct tp_chain_in *in, const size_t *path, size_t len, time_t now)
 {
+	for (size_t i = 0; in->rev && i < in->facts->n; i++)
+		in->rev[i] = (struct tp_revocation){.this_update = -1, .next_update = -1, .revoked_at = -1, .ms = -1};
 	check_crls(f, cfg, in, path, len, now);
 	check_ocsp(ocsp, f, cfg, in, path, len, now);
+	if (in->rev && in->deadline && cfg->download)
+		check_online(f, cfg, in, path, len, now);
 }

@@ -7,6 +7,7 @@
 
 #include <gnutls/x509.h>
 
+#include "clock.h"
 #include "config.h"
 #include "result.h"
 
@@ -14,9 +15,11 @@
 struct tp_chain_in {
 	gnutls_x509_crt_t *certs;
 	const struct tp_chain_facts *facts;
-	bool from_file;             /* a file's chain (cert, ca check), not a server's */
-	bool handshake;             /* it came in a TLS handshake tlsprobe made */
-	const gnutls_datum_t *ocsp; /* the OCSP response stapled to it, or NULL */
+	bool from_file;                     /* a file's chain (cert, ca check), not a server's */
+	bool handshake;                     /* it came in a TLS handshake tlsprobe made */
+	const gnutls_datum_t *ocsp;         /* the OCSP response stapled to it, or NULL */
+	const struct tp_deadline *deadline; /* online checks within it; NULL: none */
+	struct tp_revocation *rev;          /* one per certificate: how its revocation was checked */
 };
 
 /* Name the revoked certificates and judge the stapled OCSP response into

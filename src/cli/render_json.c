@@ -75,8 +75,20 @@ problem_object(const struct tp_problem *p, bool with_cert)
 	return o;
 }
 
+/* How a certificate's revocation was checked: null when it was not. */
 static json_t *
-cert_object(const struct tp_cert_info *c, size_t index)
+revocation_object(const struct tp_revocation *rv)
+{
+	if (!rv || !rv->method)
+		return json_null();
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "method", rv->method, "status", jstr(rv->status),
+			 "source", jstr(rv->source), "this_update", jtime(rv->this_update), "next_update",
+			 jtime(rv->next_update), "revoked_at", jtime(rv->revoked_at), "reason", jstr(rv->reason), "ms",
+			 jms(rv->ms));
+}
+
+static json_t *
+cert_object(const struct tp_cert_info *c, size_t index, const struct tp_revocation *rv)
 {
 	json_t *o = json_object(), *key = json_object();
 
@@ -97,6 +109,7 @@ cert_object(const struct tp_cert_info *c, size_t index)
 	json_object_set_new(o, "is_ca", json_boolean(c->is_ca));
 	json_object_set_new(o, "self_signed", json_boolean(c->self_signed));
 	json_object_set_new(o, "ca_issuers", jlist(c->ca_issuers, c->n_ca_issuers));
+	json_object_set_new(o, "revocation", revocation_object(rv));
 	return o;
 }
 
@@ -137,6 +150,8 @@ render_json_object(const struct tp_result *r)
 		json_object_set_new(timing, "handshake", jms(tm->handshake_ms));
 	}
 	json_object_set_new(timing, "total", jms(tm->total_ms));
+	if (!f)
+		json_object_set_new(timing, "online", jms(tm->online_ms));
 	json_object_set_new(o, "timing_ms", timing);
 	if (f) {
 		json_t *h = json_object(), *hops = json_array();
@@ -184,12 +199,12 @@ render_json_object(const struct tp_result *r)
 	}
 
 	for (size_t i = 0; i < tp_result_cert_count(r); i++)
-		json_array_append_new(chain, cert_object(tp_result_cert(r, i), i));
+		json_array_append_new(chain, cert_object(tp_result_cert(r, i), i, tp_result_revocation(r, i)));
 	json_object_set_new(o, "chain", chain);
 	if (tp_result_client_cert_count(r)) {
 		json_t *cc = json_object(), *cchain = json_array();
 		for (size_t i = 0; i < tp_result_client_cert_count(r); i++)
-			json_array_append_new(cchain, cert_object(tp_result_client_cert(r, i), i));
+			json_array_append_new(cchain, cert_object(tp_result_client_cert(r, i), i, NULL));
 		json_object_set_new(cc, "chain", cchain);
 		json_object_set_new(o, "client_cert", cc);
 	} else {

@@ -236,7 +236,10 @@ connection(const struct tout *w, const struct tp_result *r)
 		if (stages[i].ms >= 0)
 			used += (size_t)snprintf(timing + used, sizeof(timing) - used, "%s%s %.1f ms", used ? ", " : "",
 						 stages[i].name, stages[i].ms);
-	field(w, 2, "time", "%s (from the start)", timing);
+	if (tm->online_ms >= 0)
+		field(w, 2, "time", "%s (from the start; online checks %.1f ms of it)", timing, tm->online_ms);
+	else
+		field(w, 2, "time", "%s (from the start)", timing);
 }
 
 /* "12 days left", "expired 30 days ago": the days of days_remaining (rounded
@@ -294,6 +297,20 @@ chain(const struct tout *w, const struct tp_result *r)
 			for (size_t k = 0; k < c->n_ca_issuers; k++) {
 				field(w, 5, "CA issuers", "%s", c->ca_issuers[k]);
 			}
+		}
+		const struct tp_revocation *rv = tp_result_revocation(r, i);
+		if (rv && rv->method) {
+			static const char *const how[][2] = {
+				{"staple", "the OCSP response the server stapled"}, {"ocsp", "OCSP"}, {"crl", "CRL"}};
+			const char *by = rv->method;
+			for (size_t k = 0; k < sizeof(how) / sizeof(*how); k++)
+				if (strcmp(how[k][0], rv->method) == 0)
+					by = how[k][1];
+			char ms[32] = "";
+			if (rv->ms >= 0)
+				snprintf(ms, sizeof(ms), " (%.1f ms)", rv->ms);
+			field(w, 5, "revocation", "%s, by %s%s%s%s", rv->status ? rv->status : "not checked", by,
+			      rv->source ? " " : "", rv->source ? rv->source : "", ms);
 		}
 		field(w, 5, "sha256", "%s", c->sha256);
 	}

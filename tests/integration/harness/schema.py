@@ -44,7 +44,7 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "issuer-not-ca", "signature-failure", "purpose-mismatch", "revoked",
                  "unknown-issuer", "verify-failed", "chain-order", "weak-key", "ocsp-missing",
                  "ocsp-invalid", "pathlen-exceeded", "name-constraints", "key-mismatch", "key-id-mismatch",
-                 "outlives-issuer", "crl-invalid", "crl-stale", "http-status",
+                 "outlives-issuer", "crl-invalid", "crl-stale", "revocation-unknown", "http-status",
                  "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify",
                  "client-cert-unconfirmed", "unknown-critical-extension", "profile-violation",
                  "obsolete-protocol", "addresses-differ")
@@ -154,7 +154,7 @@ def check_schema(o):
         p = "$.chain[%d]" % i
         _keys(c, p, ("index", "subject", "issuer", "serial", "not_before", "not_after",
                      "days_remaining", "sans", "key", "sig_alg", "sha256", "is_ca",
-                     "self_signed", "ca_issuers"))
+                     "self_signed", "ca_issuers", "revocation"))
         _check(c["index"] == i, p + ".index", c["index"], str(i))
         for k in ("subject", "issuer", "sig_alg"):
             _check(isinstance(c[k], str), p + "." + k, c[k], "a string")
@@ -178,6 +178,10 @@ def check_schema(o):
         _check(isinstance(c["ca_issuers"], list) and
                all(isinstance(s, str) for s in c["ca_issuers"]),
                p + ".ca_issuers", c["ca_issuers"], "a list of strings")
+        rv = c.get("revocation")
+        _check(rv is None or (isinstance(rv, dict) and rv.get("method") in ("staple", "ocsp", "crl") and
+                              rv.get("status") in ("good", "revoked", "unknown", None)),
+               p + ".revocation", rv, "null or {method: staple|ocsp|crl, status: good|revoked|unknown|null, ...}")
     v = o["verify"]
     if v is not None:
         _keys(v, "$.verify", ("trusted", "hostname_ok", "name", "problems"))
