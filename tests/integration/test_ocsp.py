@@ -1,0 +1,175 @@
+"""Revocation asked online: the CA's OCSP responder that a certificate names,
+`openssl ocsp` on loopback answering from its CA database (good, revoked,
+unknown, a responder signing with a key the issuer never delegated to),
+small servers of the test's for what openssl will not do (tryLater,
+silence), a stale answer (--at past its next update), and --offline,
+which asks nothing. Certificates made here with `openssl ca`."""
+import os
+import time
+import unittest
+
+import harness
+from harness import ProbeCase, dump, openssl
+from harness.pki import Pki, ca_ext, leaf_ext, subject
+
+P = None          # the CA, its leaves and the responders
+TRY_LATER = b"\x30\x03\x0a\x01\x03"  # OCSPResponse {responseStatus tryLater}
+
+
+class Http(harness.ThreadServer):
+    """Answers every request with body (200), or never (body None); counts them."""
+
+    def __init__(self, body):
+        self.body = body
+        self.count = 0
+        super().__init__(self.handle)
+
+    def handle(self, conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        self.count += 1
+        if self.body is None:
+            self.stopping.wait(30)
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % len(self.body) + self.body)
+
+
+class Responder(harness.ProcessServer):
+    """openssl ocsp answering for inter from the CA database, signing with
+    signer (inter itself, or another key)."""
+
+    def __init__(self, pki, signer, port):
+        super().__init__("ocsp", lambda p: [
+            "openssl", "ocsp", "-index", os.path.join(pki.dir, "index.txt"), "-port", str(p), "-CA",
+            pki.inter.cert, "-rsigner", signer.cert, "-rkey", signer.key, "-ndays", "1"],
+            ready="waiting for OCSP client connections", port_for=lambda h: port, attempts=1)
+
+    def requests(self):
+        return self.read_log().count("Received request")
+
+
+class OcspFixtures(Pki):
+    def __init__(self, directory, ports):
+        super().__init__(directory)
+        self.ports = ports
+        self.root = self.issue("root", subject("OCSP Test Root"), ca_ext(), days=3650)
+        self.inter = self.issue("inter", subject("OCSP Test Intermediate"), ca_ext(), self.root, days=1000)
+        self.other = self.issue("other", subject("OCSP Test Intermediate"), ca_ext(), None, days=1000)
+        self.leaves = {}
+        # a responder the issuer delegated to: its certificate says OCSPSigning
+        self.delegate = self.issue("delegate", subject("OCSP Test Responder"), [
+            "basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
+            "extendedKeyUsage = OCSPSigning"], self.inter, days=300)
+        for name, port in (("good", "ca"), ("revoked", "ca"), ("wrong", "wrong"), ("later", "later"),
+                           ("silent", "silent"), ("offline", "offline"), ("delegated", "delegate")):
+            self.leaves[name] = self.leaf(self, name, port)
+        # a serial the responder's database has never seen
+        self.leaves["unknown"] = self.leaf(Pki(os.path.join(directory, "other-db")), "unknown", "ca")
+        openssl("ca", "-batch", "-config", self.conf, "-revoke", self.leaves["revoked"].cert, "-keyfile",
+                self.inter.key, "-cert", self.inter.cert, "-crl_reason", "keyCompromise")
+
+    def leaf(self, pki, name, port):
+        return pki.issue("leaf_" + name, subject("localhost"), leaf_ext(san="DNS:localhost", extra=[
+            "authorityInfoAccess = OCSP;URI:http://127.0.0.1:%d/" % self.ports[port]]), self.inter, days=300)
+
+
+HTTP = {}         # the small servers, up before the certificates that name them
+
+
+def setUpModule():
+    global P
+    HTTP.update(later=Http(TRY_LATER), silent=Http(None), offline=Http(TRY_LATER))
+    ports = {k: harness.free_port() for k in ("ca", "wrong", "delegate")}
+    ports.update({k: h.port for k, h in HTTP.items()})
+    P = OcspFixtures(harness.new_dir("ocsp-"), ports)
+
+
+def tearDownModule():
+    for h in HTTP.values():
+        h.stop()
+
+
+class Ocsp(ProbeCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.require_tools("openssl")
+        cls.ca = cls.class_server(Responder(P, P.inter, P.ports["ca"]))
+        cls.wrong = cls.class_server(Responder(P, P.other, P.ports["wrong"]))
+        cls.delegate = cls.class_server(Responder(P, P.delegate, P.ports["delegate"]))
+        cls.offline = HTTP["offline"]
+        cls.servers = {name: cls.class_server(harness.s_server(leaf.cert, leaf.key, chain=P.inter.cert))
+                       for name, leaf in P.leaves.items()}
+
+    def probe(self, name, *extra):
+        return harness.probe_json("localhost:%d" % self.servers[name].port, "--ca-file", P.root.cert,
+                                  "--no-system-ca", *extra)
+
+    def revocation(self, r):
+        return r.obj["chain"][0]["revocation"]
+
+    def test_good_is_good(self):
+        before = self.ca.requests()
+        r = self.probe("good")
+        self.assertEqual((r.rc, r.obj["status"]), (0, "ok"), dump(r.obj))
+        rv = self.revocation(r)
+        self.assertEqual((rv["method"], rv["status"]), ("ocsp", "good"), rv)
+        self.assertEqual(rv["source"], "http://127.0.0.1:%d/" % P.ports["ca"])
+        self.assertIsNotNone(rv["next_update"])
+        self.assertIsNone(rv["revoked_at"])
+        self.assertIsNotNone(r.obj["timing_ms"]["online"])
+        self.assertEqual(self.ca.requests() - before, 1)
+
+    def test_a_delegated_responder_is_trusted(self):
+        r = self.probe("delegated")
+        self.assertEqual(self.revocation(r)["status"], "good", dump(r.obj))
+        self.assertNotIn("revocation-unknown", [q["code"] for q in r.obj["verify"]["problems"]])
+
+    def test_revoked_is_critical_with_when_and_why(self):
+        r = self.probe("revoked")
+        p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
+        self.assertIn("(keyCompromise), says its CA's OCSP responder http://127.0.0.1:%d/" % P.ports["ca"],
+                      p["message"])
+        rv = self.revocation(r)
+        self.assertEqual((rv["status"], rv["reason"]), ("revoked", "keyCompromise"), rv)
+        self.assertIsNotNone(rv["revoked_at"])
+        self.assertEqual(r.rc, 2)
+
+    def test_what_is_no_answer_is_revocation_unknown_never_revoked(self):
+        for name, words in (("unknown", "does not know 'localhost'"),
+                            ("wrong", "not signed by the certificate's issuer"),
+                            ("later", "answered tryLater")):
+            with self.subTest(case=name):
+                r = self.probe(name)
+                p = self.assertProblem(r, "revocation-unknown", severity="warning", cert_index=0)
+                self.assertIn(words, p["message"])
+                self.assertNotIn("revoked", [q["code"] for q in r.obj["verify"]["problems"]])
+                self.assertEqual(self.revocation(r)["status"], "unknown")
+                self.assertEqual(r.rc, 1, dump(r.obj))
+
+    def test_a_silent_responder_costs_at_most_the_timeout(self):
+        r = self.probe("silent", "--timeout", "2")
+        p = self.assertProblem(r, "revocation-unknown")
+        self.assertIn("failed", p["message"])
+        self.assertLess(r.elapsed, 3.5)
+
+    def test_a_stale_answer_is_not_used(self):
+        # the responder's answers are good for a day; judged three days on
+        at = "@%d" % (int(time.time()) + 3 * 86400)
+        r = self.probe("good", "--at", at)
+        p = self.assertProblem(r, "revocation-unknown")
+        self.assertIn("stale", p["message"])
+
+    def test_offline_asks_nothing(self):
+        before = self.offline.count
+        r = self.probe("offline", "--offline")
+        self.assertEqual(self.offline.count, before)
+        self.assertIsNone(self.revocation(r))
+        self.assertIsNone(r.obj["timing_ms"]["online"])
+        # and without it, that server is asked
+        self.probe("offline")
+        self.assertEqual(self.offline.count, before + 1)
