@@ -113,6 +113,12 @@ enum family {
 	F_NOT_AFTER,
 	F_NOT_BEFORE,
 	F_CLIENT_NOT_AFTER,
+	F_REVOCATION,
+	F_OCSP_STAPLED,
+	F_OCSP_STATUS,
+	F_OCSP_THIS_UPDATE,
+	F_OCSP_NEXT_UPDATE,
+	F_OCSP_REVOKED_AT,
 	F_COUNT
 };
 
@@ -138,6 +144,16 @@ static const struct {
 	[F_NOT_BEFORE] = {"tlsprobe_cert_not_before", "When each certificate the server sent became valid, unix time."},
 	[F_CLIENT_NOT_AFTER] = {"tlsprobe_client_cert_not_after",
 				"When each certificate of the configured client certificate expires, unix time."},
+	[F_REVOCATION] = {"tlsprobe_cert_revocation_status",
+			  "Each certificate's revocation as checked: 0 good, 1 revoked, 2 unknown."},
+	/* ssl_exporter's names, about the leaf */
+	[F_OCSP_STAPLED] = {"ssl_ocsp_response_stapled", "Whether the server stapled an OCSP response."},
+	[F_OCSP_STATUS] = {"ssl_ocsp_response_status",
+			   "The leaf's OCSP status, stapled or from its responder: 0 good, 1 revoked, 2 unknown."},
+	[F_OCSP_THIS_UPDATE] = {"ssl_ocsp_response_this_update", "The thisUpdate of that OCSP response, unix time."},
+	[F_OCSP_NEXT_UPDATE] = {"ssl_ocsp_response_next_update", "The nextUpdate of that OCSP response, unix time."},
+	[F_OCSP_REVOKED_AT] = {"ssl_ocsp_response_revoked_at",
+			       "When that OCSP response says the leaf was revoked, unix time."},
 };
 
 struct prom {
@@ -285,6 +301,52 @@ cert_series(struct prom *p, enum family fam, const struct tp_result *r, size_t l
 	value(p, o, 0, (double)when);
 }
 
+static int
+revocation_value(const char *status)
+{
+	return strcmp(status, "good") == 0 ? 0 : strcmp(status, "revoked") == 0 ? 1 : 2;
+}
+
+/* How each certificate's revocation was checked; the leaf's OCSP answer as ssl_exporter names it. */
+static void
+revocation_series(struct prom *p, const struct tp_result *r, size_t line)
+{
+	const struct tp_ocsp_info *ocsp = tp_result_ocsp(r);
+	const struct tp_revocation *leaf = tp_result_revocation(r, 0);
+	char n[24];
+	FILE *o;
+
+	for (size_t i = 0; i < tp_result_cert_count(r); i++) {
+		const struct tp_revocation *rv = tp_result_revocation(r, i);
+		if (!rv || !rv->method || !rv->status)
+			continue;
+		snprintf(n, sizeof(n), "%zu", i);
+		o = sample(p, F_REVOCATION, r, line);
+		label(p, o, "index", n);
+		label(p, o, "method", rv->method);
+		value(p, o, 0, revocation_value(rv->status));
+	}
+	if (ocsp && tp_result_tls(r)) {
+		o = sample(p, F_OCSP_STAPLED, r, line);
+		value(p, o, 0, ocsp->stapled);
+	}
+	if (!leaf || !leaf->status || !leaf->method || strcmp(leaf->method, "crl") == 0)
+		return;
+	o = sample(p, F_OCSP_STATUS, r, line);
+	value(p, o, 0, revocation_value(leaf->status));
+	const struct {
+		enum family fam;
+		time_t when;
+	} times[] = {{F_OCSP_THIS_UPDATE, leaf->this_update},
+		     {F_OCSP_NEXT_UPDATE, leaf->next_update},
+		     {F_OCSP_REVOKED_AT, leaf->revoked_at}};
+	for (size_t k = 0; k < sizeof(times) / sizeof(*times); k++)
+		if (times[k].when != (time_t)-1) {
+			o = sample(p, times[k].fam, r, line);
+			value(p, o, 0, (double)times[k].when);
+		}
+}
+
 void
 prom_add(struct prom *p, const struct tp_result *r, size_t line)
 {
@@ -381,6 +443,7 @@ prom_add(struct prom *p, const struct tp_result *r, size_t line)
 		const struct tp_cert_info *c = tp_result_client_cert(r, i);
 		cert_series(p, F_CLIENT_NOT_AFTER, r, line, c, i, c->not_after);
 	}
+	revocation_series(p, r, line);
 }
 
 void

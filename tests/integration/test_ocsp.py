@@ -10,6 +10,7 @@ import unittest
 
 import harness
 from harness import ProbeCase, dump, openssl
+from harness import formats as fmt
 from harness.pki import Pki, ca_ext, leaf_ext, subject
 
 P = None          # the CA, its leaves and the responders
@@ -138,6 +139,14 @@ class Ocsp(ProbeCase):
         self.assertEqual((rv["status"], rv["reason"]), ("revoked", "keyCompromise"), rv)
         self.assertIsNotNone(rv["revoked_at"])
         self.assertEqual(r.rc, 2)
+        # and in Prometheus's format, with ssl_exporter's names for the leaf's OCSP answer
+        out = harness.run_tlsprobe("localhost:%d" % self.servers["revoked"].port, "--ca-file", P.root.cert,
+                                   "--no-system-ca", "--format", "prometheus").out
+        fams = fmt.parse_exposition(out)
+        self.assertEqual(fams["ssl_ocsp_response_status"].samples[0].value, 1)
+        self.assertEqual(fams["ssl_ocsp_response_stapled"].samples[0].value, 0)
+        [s] = fams["tlsprobe_cert_revocation_status"].samples
+        self.assertEqual((s.labels["index"], s.labels["method"], s.value), ("0", "ocsp", 1))
 
     def test_what_is_no_answer_is_revocation_unknown_never_revoked(self):
         for name, words in (("unknown", "does not know 'localhost'"),
