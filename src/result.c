@@ -267,6 +267,10 @@ tp_result_destroy(struct tp_result *r)
 	free(r->target.connect_host);
 	free(r->sni);
 	tp_tls_facts_finish(&r->tls);
+	/* One per certificate of the chain: before its count goes. */
+	for (size_t i = 0; r->revocation && i < r->chain.n; i++)
+		free(r->revocation[i].source);
+	free(r->revocation);
 	tp_chain_facts_finish(&r->chain);
 	tp_verdict_finish(&r->verdict);
 	tp_findings_finish(&r->found);
@@ -277,9 +281,6 @@ tp_result_destroy(struct tp_result *r)
 		free(r->addresses[i].leaf_sha256);
 	}
 	free(r->addresses);
-	for (size_t i = 0; r->revocation && i < r->chain.n; i++)
-		free(r->revocation[i].source);
-	free(r->revocation);
 	for (size_t i = 0; i < r->n_fullchain; i++)
 		free(r->fullchain[i].data);
 	free(r->fullchain);
