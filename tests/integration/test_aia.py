@@ -16,35 +16,10 @@ P = None
 HTTP = None
 
 
-class IssuerServer(harness.ThreadServer):
-    """Plain HTTP on loopback: GET /NAME answers ROUTES[NAME] (status, body),
-    or stays silent for /silent; remembers each path asked for."""
-
-    def __init__(self):
-        self.routes = {}
-        self.asked = []
-        super().__init__(self.handle)
-
-    def handle(self, conn):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        path = data.split(b" ")[1].decode()
-        self.asked.append(path)
-        if path == "/silent":
-            self.stopping.wait(30)
-            return
-        status, body = self.routes.get(path, (404, b"not found"))
-        conn.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (status, len(body))
-                     + body)
-
-
 def setUpModule():
     global P, HTTP
-    HTTP = IssuerServer()
+    # the issuers' URLs; /silent never answers
+    HTTP = harness.HttpRoutes({"/silent": None})
     P = AiaFixtures(harness.new_dir("aia-"), HTTP.port)
 
 

@@ -17,29 +17,6 @@ P = None          # the CA, its leaves and the responders
 TRY_LATER = b"\x30\x03\x0a\x01\x03"  # OCSPResponse {responseStatus tryLater}
 
 
-class Http(harness.ThreadServer):
-    """Answers every request with body (200), or never (body None); counts them."""
-
-    def __init__(self, body):
-        self.body = body
-        self.count = 0
-        super().__init__(self.handle)
-
-    def handle(self, conn):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        self.count += 1
-        if self.body is None:
-            self.stopping.wait(30)
-            return
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n" % len(self.body) + self.body)
-
-
 class Responder(harness.ProcessServer):
     """openssl ocsp answering for inter from the CA database, signing with
     signer (inter itself, or another key)."""
@@ -84,7 +61,9 @@ HTTP = {}         # the small servers, up before the certificates that name them
 
 def setUpModule():
     global P
-    HTTP.update(later=Http(TRY_LATER), silent=Http(None), offline=Http(TRY_LATER))
+    # every path answered the same: tryLater, or never
+    HTTP.update(later=harness.HttpRoutes(default=(200, TRY_LATER)), silent=harness.HttpRoutes(default=None),
+                offline=harness.HttpRoutes(default=(200, TRY_LATER)))
     ports = {k: harness.free_port() for k in ("ca", "wrong", "delegate")}
     ports.update({k: h.port for k, h in HTTP.items()})
     P = OcspFixtures(harness.new_dir("ocsp-"), ports)
@@ -174,11 +153,11 @@ class Ocsp(ProbeCase):
         self.assertIn("stale", p["message"])
 
     def test_offline_asks_nothing(self):
-        before = self.offline.count
+        before = len(self.offline.asked)
         r = self.probe("offline", "--offline")
-        self.assertEqual(self.offline.count, before)
+        self.assertEqual(len(self.offline.asked), before)
         self.assertIsNone(self.revocation(r))
         self.assertIsNone(r.obj["timing_ms"]["online"])
         # and without it, that server is asked
         self.probe("offline")
-        self.assertEqual(self.offline.count, before + 1)
+        self.assertEqual(len(self.offline.asked), before + 1)

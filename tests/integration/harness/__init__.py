@@ -29,7 +29,7 @@ from .schema import (check_schema, dump, parse_json_line, problem, problem_codes
 from .pki import (HOSTILE_CN, HOSTILE_O, HOSTILE_SAN, INTER_CN, ORG, OTHER_ROOT_CN,  # noqa: F401
                   ROOT_CN, CertInfo, Fixtures, Pki, X509, fixtures, trust_root)
 from .servers import (GARBAGE, HTTP_200, HTTP_400, STOP_GRACE, MonitoringPeers,  # noqa: F401
-                      ProcessServer, Serve, ThreadServer,
+                      HttpRoutes, ProcessServer, Serve, ThreadServer,
                       garbage_server, gnutls_serv, http_server, reset_server, s_server,
                       silent_server, stop_process)
 from .case import ProbeCase, ServeCase  # noqa: F401

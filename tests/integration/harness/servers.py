@@ -305,6 +305,35 @@ HTTP_200 = (b"HTTP/1.1 200 OK\r\nServer: tlsprobe-test-http\r\nContent-Type: tex
             b"Content-Length: 3\r\nConnection: close\r\n\r\nok\n")
 
 
+class HttpRoutes(ThreadServer):
+    """Plain HTTP that answers GET PATH from routes {path: (status, body)}
+    (default for any other path); a route of None stays silent until the
+    server stops. asked lists the paths requested, in order."""
+
+    def __init__(self, routes=None, default=(404, b"not found\n"), host="127.0.0.1"):
+        self.routes = dict(routes or {})
+        self.default = default
+        self.asked = []
+        super().__init__(self._answer, host)
+
+    def _answer(self, conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        path = data.split(b" ")[1].decode("latin-1")
+        self.asked.append(path)
+        route = self.routes.get(path, self.default)
+        if route is None:
+            self.stopping.wait(30)
+            return
+        status, body = route
+        conn.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (status, len(body))
+                     + body)
+
+
 def http_server(host="127.0.0.1"):
     """A plain-HTTP server.  Like nginx (and unlike http.server, whose readline
     would wait for a newline that a binary ClientHello may never contain) it
