@@ -181,6 +181,9 @@ typedef int tp_download_fn(const struct tp_config *cfg, const char *url, size_t 
 			   gnutls_datum_t *out, char *err, size_t errlen);
 /* Online checks with fn (tp_fetch_download); NULL (the default) for none. */
 void tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn);
+/* The largest CRL a probe downloads from a distribution point. */
+#define TP_DEFAULT_MAX_CRL_SIZE (64u << 20)
+void tp_config_set_max_crl_size(struct tp_config *cfg, size_t bytes);
 unsigned tp_config_timeout_ms(const struct tp_config *cfg);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */

@@ -231,6 +231,12 @@ tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn)
 	cfg->download = fn;
 }
 
+void
+tp_config_set_max_crl_size(struct tp_config *cfg, size_t bytes)
+{
+	cfg->max_crl_size = bytes;
+}
+
 unsigned
 tp_config_timeout_ms(const struct tp_config *cfg)
 {

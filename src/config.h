@@ -44,6 +44,7 @@ struct tp_config {
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */
 	tp_download_fn *download;     /* online checks; NULL: none (--offline) */
+	size_t max_crl_size;          /* the largest CRL downloaded; 0: TP_DEFAULT_MAX_CRL_SIZE */
 	char *client_cert_file, *client_key_file;
 
 	/* made by tp_config_ready(), then only read (by any number of threads) */

@@ -128,6 +128,16 @@ tp_problem_recode(struct tp_problem *p, enum tp_code code)
 }
 
 void
+tp_findings_remove(struct tp_findings *f, size_t i)
+{
+	if (i >= f->n)
+		return;
+	problem_free(&f->problems[i]);
+	memmove(&f->problems[i], &f->problems[i + 1], (f->n - i - 1) * sizeof(*f->problems));
+	f->n--;
+}
+
+void
 tp_findings_finish(struct tp_findings *f)
 {
 	for (size_t i = 0; i < f->n; i++)

@@ -41,6 +41,8 @@ TP_PRINTF(2, 3) void tp_problem_set_fix(struct tp_problem *p, const char *fmt, .
 TP_PRINTF(2, 3) void tp_problem_append(struct tp_problem *p, const char *fmt, ...);
 /* Give an error another code, keeping its message; the fix follows the code. */
 void tp_problem_recode(struct tp_problem *p, enum tp_code code);
+/* Take finding i back (a later check answered what it said was unknown). */
+void tp_findings_remove(struct tp_findings *f, size_t i);
 void tp_findings_finish(struct tp_findings *f);
 
 /* What a handshake learned. The strings of info point into GnuTLS's static

@@ -307,6 +307,17 @@ get_url(const char *url, const gnutls_datum_t *req)
 	return out;
 }
 
+/* Take back the finding of that code at or after index from. */
+static void
+drop_finding(struct tp_findings *f, size_t from, enum tp_code code)
+{
+	for (size_t k = from; k < f->n; k++)
+		if (f->problems[k].code == code) {
+			tp_findings_remove(f, k);
+			return;
+		}
+}
+
 /* What went wrong asking, as a finding; the certificate's status stays unknown. */
 TP_PRINTF(4, 5) static void unknown(struct tp_findings *f, size_t i, struct tp_revocation *rv, const char *fmt, ...)
 {
@@ -418,8 +429,103 @@ out:
 	gnutls_ocsp_resp_deinit(resp);
 }
 
+/* ---- the CRL of a distribution point (RFC 5280 4.2.1.13) --------------- */
+
+/* The first http:// CRL distribution point crt names, into url. */
+static bool
+crl_url(gnutls_x509_crt_t crt, char *url, size_t len)
+{
+	for (unsigned seq = 0; seq < 16; seq++) {
+		char buf[512];
+		size_t size = sizeof(buf) - 1;
+		unsigned flags = 0;
+		int type = gnutls_x509_crt_get_crl_dist_points(crt, seq, buf, &size, &flags, NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			return false;
+		if (type != GNUTLS_SAN_URI || size >= sizeof(buf))
+			continue;
+		buf[size] = '\0';
+		snprintf(url, len, "%s", buf);
+		if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Download crt's CRL, check it came from issuer, and look crt up in it. */
+static void
+fetch_crl(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, size_t i,
+	  gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, time_t now)
+{
+	const struct tp_cert_info *info = &in->facts->certs[i];
+	struct tp_revocation *rv = &in->rev[i];
+	size_t max = cfg->max_crl_size ? cfg->max_crl_size : TP_DEFAULT_MAX_CRL_SIZE;
+	gnutls_datum_t body = {NULL, 0};
+	gnutls_x509_crl_t crl = NULL;
+	char url[512], err[400], date[40], *cn = NULL;
+	int left = tp_deadline_left(in->deadline);
+	unsigned verify = 0;
+	double t0 = tp_now_ms();
+	time_t when = (time_t)-1;
+
+	if (!crl_url(crt, url, sizeof(url)))
+		return;
+	cn = tp_short_name(info->subject);
+	/* After an OCSP responder that gave no answer, the CRL is the source. */
+	free(rv->source);
+	rv->method = "crl";
+	rv->source = strdup(url);
+	rv->this_update = rv->next_update = rv->revoked_at = (time_t)-1;
+	if (left <= 0) {
+		unknown(f, i, rv, "no time was left to download the CRL %s for '%s' (--timeout)", url, cn);
+		goto out;
+	}
+	if (cfg->download(cfg, url, max, (unsigned)left, &body, err, sizeof(err)) < 0) {
+		unknown(f, i, rv, "downloading the CRL %s for '%s' failed: %s%s", url, cn, err,
+			strstr(err, "larger than") ? " (--max-crl-size)" : "");
+		goto out;
+	}
+	if (gnutls_x509_crl_init(&crl) < 0)
+		goto out;
+	if (gnutls_x509_crl_import(crl, &body, GNUTLS_X509_FMT_DER) < 0 &&
+	    gnutls_x509_crl_import(crl, &body, GNUTLS_X509_FMT_PEM) < 0) {
+		unknown(f, i, rv, "the CRL distribution point %s served %u bytes that are not a CRL", url, body.size);
+		goto out;
+	}
+	if (!crl_issued_for(crl, crt) ||
+	    gnutls_x509_crl_verify(crl, &issuer, 1, GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1, &verify) < 0 ||
+	    (verify & (GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))) {
+		unknown(f, i, rv, "the CRL at %s is not signed by the issuer of '%s': it was not used", url, cn);
+		goto out;
+	}
+	rv->this_update = gnutls_x509_crl_get_this_update(crl);
+	rv->next_update = gnutls_x509_crl_get_next_update(crl);
+	if (rv->next_update != (time_t)-1 && rv->next_update < now) {
+		tp_format_date(rv->next_update, date, sizeof(date));
+		unknown(f, i, rv,
+			"the CRL at %s is stale (its next update was due %s): whether '%s' is revoked is unknown", url,
+			date, cn);
+		goto out;
+	}
+	if (crl_lists(crl, crt, &when)) {
+		rv->status = "revoked";
+		rv->revoked_at = when;
+		tp_format_date(when, date, sizeof(date));
+		tp_find(f, TP_REVOKED, (int)i, "'%s' (serial %s) was revoked on %s, says its CA's CRL %s", cn,
+			info->serial, date, url);
+	} else {
+		rv->status = "good";
+	}
+out:
+	rv->ms = (rv->ms > 0 ? rv->ms : 0) + (tp_now_ms() - t0);
+	free(cn);
+	free(body.data);
+	gnutls_x509_crl_deinit(crl);
+}
+
 /* Every certificate of the path not yet checked, and not a root, whose
- * issuer is known and that names an OCSP responder: ask it. */
+ * issuer is known: ask the OCSP responder it names, and when that gives no
+ * answer, read the CRL of its distribution point. */
 static void
 check_online(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, const size_t *path,
 	     size_t len, time_t now)
@@ -430,8 +536,17 @@ check_online(struct tp_findings *f, const struct tp_config *cfg, const struct tp
 		if (in->rev[i].method || in->facts->certs[i].self_signed)
 			continue;
 		gnutls_x509_crt_t issuer = issuer_of(cfg, in->certs, path, len, k, &owned);
-		if (issuer)
+		if (issuer) {
+			size_t before = f->n;
 			ask_responder(f, cfg, in, i, in->certs[i], issuer, now);
+			if (!in->rev[i].status || strcmp(in->rev[i].status, "unknown") == 0) {
+				size_t asked = f->n;
+				fetch_crl(f, cfg, in, i, in->certs[i], issuer, now);
+				/* A CRL that answered makes the responder's silence moot. */
+				if (in->rev[i].status && strcmp(in->rev[i].status, "unknown") != 0 && asked > before)
+					drop_finding(f, before, TP_REVOCATION_UNKNOWN);
+			}
+		}
 		if (owned)
 			gnutls_x509_crt_deinit(issuer);
 	}

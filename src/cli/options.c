@@ -67,6 +67,7 @@ enum opt_id {
 	OPT_LOG_JSON,
 	OPT_LOCATION,
 	OPT_MAX_CONCURRENT,
+	OPT_MAX_CRL_SIZE,
 	OPT_MAX_MS,
 	OPT_MAX_REDIRS,
 	OPT_MAX_TIME,
@@ -248,6 +249,8 @@ static const struct opt options[] = {
 	{"log-json", 0, NULL, OPT_LOG_JSON, SERVE, G_SERVE, apply_serve, "log one JSON object per connection"},
 	{"max-concurrent", 0, "N", OPT_MAX_CONCURRENT, EXPORTER, G_SERVE, apply_exporter,
 	 "run up to N probes at once, queue 4 N more, refuse the rest with 503 (default " STR(PARALLEL) ")"},
+	{"max-crl-size", 0, "SIZE", OPT_MAX_CRL_SIZE, PROBE, G_TRUST, apply_trust,
+	 "download no CRL larger than SIZE bytes (K, M, G suffixes; default 64M)"},
 	{"max-ms", 0, "N", OPT_MAX_MS, FETCH, G_CHECKS, apply_fetch, "critical when the request takes more than N ms"},
 	{"max-redirs", 0, "N", OPT_MAX_REDIRS, FETCH, G_HTTP, apply_fetch, "with -L: follow at most N redirects (10)"},
 	{"max-time", 0, "SECONDS", OPT_MAX_TIME, FETCH, G_CONNECT, apply_fetch,
@@ -790,6 +793,18 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
 	case OPT_OCSP_REQUIRED: tp_config_set_ocsp_required(cfg, true); break;
+	case OPT_MAX_CRL_SIZE: {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(arg, &end, 10);
+		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+		if (shift)
+			end++;
+		if (end == arg || *end || errno || !n || arg[0] == '-' || n > (SIZE_MAX >> shift))
+			return fail(p, "invalid --max-crl-size '%s': give bytes, with K, M or G (e.g. 64M)", arg);
+		tp_config_set_max_crl_size(cfg, (size_t)(n << shift));
+		break;
+	}
 	case OPT_WARN_DAYS:
 		if (parse_int(arg, &p->warn) < 0)
 			return fail(p, "invalid --warn-days '%s': give a whole number of days", arg);

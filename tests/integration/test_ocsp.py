@@ -50,6 +50,23 @@ class OcspFixtures(Pki):
         self.leaves["unknown"] = self.leaf(Pki(os.path.join(directory, "other-db")), "unknown", "ca")
         openssl("ca", "-batch", "-config", self.conf, "-revoke", self.leaves["revoked"].cert, "-keyfile",
                 self.inter.key, "-cert", self.inter.cert, "-crl_reason", "keyCompromise")
+        # CRL distribution points: the CA's CRL, a forged one (another key,
+        # the same name), one too big; and a leaf whose OCSP responder
+        # answers tryLater, so that its CRL decides
+        crl = "http://127.0.0.1:%d/" % self.ports["crl"]
+        for name, path, ocsp in (("crl_good", "ca.crl", None), ("crl_revoked", "ca.crl", None),
+                                 ("crl_forged", "forged.crl", None), ("crl_big", "ca.crl", None),
+                                 ("crl_after_ocsp", "ca.crl", "later")):
+            extra = ["crlDistributionPoints = URI:" + crl + path]
+            if ocsp:
+                extra.append("authorityInfoAccess = OCSP;URI:http://127.0.0.1:%d/" % self.ports[ocsp])
+            self.leaves[name] = self.issue("leaf_" + name, subject("localhost"),
+                                           leaf_ext(san="DNS:localhost", extra=extra), self.inter, days=300)
+        with open(self.crl("ca", self.inter, revoke=[self.leaves["crl_revoked"].cert], hours=48), "rb") as f:
+            HTTP["crl"].routes["/ca.crl"] = (200, f.read())
+        # "other" has the intermediate's name and another key
+        with open(self.crl("forged", self.other, hours=48), "rb") as f:
+            HTTP["crl"].routes["/forged.crl"] = (200, f.read())
 
     def leaf(self, pki, name, port):
         return pki.issue("leaf_" + name, subject("localhost"), leaf_ext(san="DNS:localhost", extra=[
@@ -63,7 +80,7 @@ def setUpModule():
     global P
     # every path answered the same: tryLater, or never
     HTTP.update(later=harness.HttpRoutes(default=(200, TRY_LATER)), silent=harness.HttpRoutes(default=None),
-                offline=harness.HttpRoutes(default=(200, TRY_LATER)))
+                offline=harness.HttpRoutes(default=(200, TRY_LATER)), crl=harness.HttpRoutes())
     ports = {k: harness.free_port() for k in ("ca", "wrong", "delegate")}
     ports.update({k: h.port for k, h in HTTP.items()})
     P = OcspFixtures(harness.new_dir("ocsp-"), ports)
@@ -161,3 +178,54 @@ class Ocsp(ProbeCase):
         # and without it, that server is asked
         self.probe("offline")
         self.assertEqual(len(self.offline.asked), before + 1)
+
+
+class CrlDistributionPoints(ProbeCase):
+    """A certificate's CRL downloaded from the distribution point it names,
+    when no OCSP responder gave an answer."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.servers = {name: cls.class_server(harness.s_server(P.leaves[name].cert, P.leaves[name].key,
+                                                               chain=P.inter.cert))
+                       for name in ("crl_good", "crl_revoked", "crl_forged", "crl_big", "crl_after_ocsp")}
+
+    def probe(self, name, *extra):
+        return harness.probe_json("localhost:%d" % self.servers[name].port, "--ca-file", P.root.cert,
+                                  "--no-system-ca", *extra)
+
+    def test_good_and_revoked_by_the_cas_crl(self):
+        r = self.probe("crl_good")
+        rv = r.obj["chain"][0]["revocation"]
+        self.assertEqual((rv["method"], rv["status"]), ("crl", "good"), dump(r.obj))
+        self.assertEqual(rv["source"], "http://127.0.0.1:%d/ca.crl" % P.ports["crl"])
+        self.assertEqual(r.rc, 0, dump(r.obj))
+        r = self.probe("crl_revoked")
+        p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
+        self.assertIn("says its CA's CRL http://127.0.0.1:%d/ca.crl" % P.ports["crl"], p["message"])
+        self.assertEqual(r.obj["chain"][0]["revocation"]["status"], "revoked")
+
+    def test_a_crl_the_issuer_did_not_sign_is_not_used(self):
+        r = self.probe("crl_forged")
+        p = self.assertProblem(r, "revocation-unknown", severity="warning")
+        self.assertIn("not signed by the issuer", p["message"])
+        self.assertNotIn("revoked", [q["code"] for q in r.obj["verify"]["problems"]])
+
+    def test_a_crl_over_the_limit_is_not_read(self):
+        r = self.probe("crl_big", "--max-crl-size", "100")
+        p = self.assertProblem(r, "revocation-unknown")
+        self.assertIn("larger than 100 bytes", p["message"])
+        self.assertIn("--max-crl-size", p["message"])
+
+    def test_a_stale_crl_is_not_used(self):
+        r = self.probe("crl_good", "--at", "@%d" % (int(time.time()) + 3 * 86400))
+        p = self.assertProblem(r, "revocation-unknown")
+        self.assertIn("stale", p["message"])
+
+    def test_the_crl_answers_when_the_responder_does_not(self):
+        r = self.probe("crl_after_ocsp")
+        rv = r.obj["chain"][0]["revocation"]
+        self.assertEqual((rv["method"], rv["status"]), ("crl", "good"), dump(r.obj))
+        # the responder's tryLater is moot once the CRL answered
+        self.assertNotIn("revocation-unknown", [q["code"] for q in r.obj["verify"]["problems"]])
+        self.assertEqual(r.rc, 0, dump(r.obj))
