@@ -88,7 +88,7 @@ _tlsprobe()
 			--base-port | --handshake-timeout | --request-timeout | --listen | --workers | --days | \
 			--max-time | --proxy | --resolve | --data | -H | \
 			--header | --max-redirs | --expect-body | --expect-header | \
-			--expect-status | --max-ms | -P | --parallel | --max-concurrent)
+			--expect-status | --max-ms | -P | --parallel | --max-concurrent | --max-crl-size)
 			# A free value: nothing sensible to offer, and no file names.
 			return
 			;;
@@ -102,7 +102,7 @@ _tlsprobe()
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
 					--noproxy --offline --proxy --timeout
 					--as --at --ca-file
-					--crit-days --crl -k --insecure --no-system-ca
+					--crit-days --crl -k --insecure --max-crl-size --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
 					--client-cert-wait --client-key --priority --tls-max --tls-min'
 				# The exporter chooses its output itself.
@@ -160,7 +160,7 @@ _tlsprobe()
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
 				--csr | --days | --key-type | --out | --save-chain | --write-fullchain | --config | \
-				--max-concurrent) ((i++)) ;;
+				--max-concurrent | --max-crl-size) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent --max-crl-size
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -118,6 +118,7 @@ complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates i
 complete -c tlsprobe -n $c -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
 complete -c tlsprobe -n $c -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'
 complete -c tlsprobe -n $c -s k -l insecure -d 'Report verification problems but do not fail on them'
+complete -c tlsprobe -n $c -l max-crl-size -x -d 'Download no CRL larger than SIZE bytes (K, M, G suffixes; default 64M)'
 complete -c tlsprobe -n $c -l no-system-ca -d "Do not trust the system's CA store"
 complete -c tlsprobe -n $c -l ocsp-required -d 'Fail when the server staples no OCSP response'
 complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires within N days (30)'

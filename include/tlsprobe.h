@@ -184,6 +184,9 @@ void tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn);
 /* The largest CRL a probe downloads from a distribution point. */
 #define TP_DEFAULT_MAX_CRL_SIZE (64u << 20)
 void tp_config_set_max_crl_size(struct tp_config *cfg, size_t bytes);
+/* Keep what online checks fetched in dir across runs (made 0700 when
+ * missing; refused unless this user's); NULL or "": in memory only. */
+void tp_config_set_cache_dir(struct tp_config *cfg, const char *dir);
 unsigned tp_config_timeout_ms(const struct tp_config *cfg);
 /* How long to wait after a TLS 1.3 handshake for the server's verdict on
  * the client certificate it asked for; 0: a round trip or two. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "cache.h"
 #include "config.h"
 #include "file.h"
 #include "trust.h"
@@ -78,6 +79,8 @@ tp_config_destroy(struct tp_config *cfg)
 	free(cfg->client_key_file);
 	free(cfg->proxy);
 	free(cfg->noproxy);
+	free(cfg->cache_dir);
+	tp_cache_destroy(cfg->cache);
 	free(cfg);
 }
 
@@ -229,6 +232,45 @@ void
 tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn)
 {
 	cfg->download = fn;
+}
+
+int
+tp_config_download(const struct tp_config *cfg, const char *url, size_t max, const struct tp_deadline *d,
+		   gnutls_datum_t *out, bool *cached, char *err, size_t errlen)
+{
+	int left;
+
+	*cached = false;
+	if (cfg->cache && tp_cache_get(cfg->cache, url, out, d) == 1) {
+		if (out->size <= max) {
+			*cached = true;
+			return 0;
+		}
+		free(out->data);
+		tp_cache_put(cfg->cache, url, NULL, 0);
+	}
+	if ((left = tp_deadline_left(d)) <= 0) {
+		snprintf(err, errlen, "no time was left (--timeout)");
+	} else if (cfg->download(cfg, url, max, (unsigned)left, out, err, errlen) == 0) {
+		return 0;
+	}
+	if (cfg->cache)
+		tp_cache_put(cfg->cache, url, NULL, 0);
+	return -1;
+}
+
+void
+tp_config_keep(const struct tp_config *cfg, const char *url, const gnutls_datum_t *data, time_t until)
+{
+	if (cfg->cache)
+		tp_cache_put(cfg->cache, url, data, until);
+}
+
+void
+tp_config_set_cache_dir(struct tp_config *cfg, const char *dir)
+{
+	free(cfg->cache_dir);
+	cfg->cache_dir = dir && *dir ? strdup(dir) : NULL;
 }
 
 void
@@ -594,6 +636,11 @@ tp_config_ready(struct tp_config *cfg)
 	if ((cfg->client_cert_file && load_client_cert(cfg) < 0) || ready_proxy(cfg) < 0) {
 		unready(cfg);
 		return -1;
+	}
+	/* Once per configuration, shared by every probe made with it. */
+	if (cfg->download && !cfg->cache && !(cfg->cache = tp_cache_create(cfg->cache_dir))) {
+		unready(cfg);
+		return tp_config_fail(cfg, "out of memory");
 	}
 	cfg->ready = true;
 	return 0;

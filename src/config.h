@@ -9,6 +9,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
 
+#include "clock.h"
 #include "tlsprobe.h"
 #include "util.h"
 
@@ -45,6 +46,8 @@ struct tp_config {
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */
 	tp_download_fn *download;     /* online checks; NULL: none (--offline) */
 	size_t max_crl_size;          /* the largest CRL downloaded; 0: TP_DEFAULT_MAX_CRL_SIZE */
+	char *cache_dir;              /* where online answers are kept, or NULL: in memory only */
+	struct tp_cache *cache;       /* made by tp_config_ready() for online checks */
 	char *client_cert_file, *client_key_file;
 
 	/* made by tp_config_ready(), then only read (by any number of threads) */
@@ -57,6 +60,16 @@ struct tp_config {
 };
 
 TP_PRINTF(2, 3) int tp_config_fail(struct tp_config *cfg, const char *fmt, ...);
+/*
+ * An online check's GET of url (at most max bytes, within d): from the
+ * cache when it holds it (*cached true), else downloaded. 0 with the bytes
+ * in out (free out->data with free()), or -1 with a reason in err. After 0
+ * with *cached false, the caller MUST say with tp_config_keep how long the
+ * answer may be used (until 0: not at all), which other probes wait for.
+ */
+int tp_config_download(const struct tp_config *cfg, const char *url, size_t max, const struct tp_deadline *d,
+		       gnutls_datum_t *out, bool *cached, char *err, size_t errlen);
+void tp_config_keep(const struct tp_config *cfg, const char *url, const gnutls_datum_t *data, time_t until);
 /* The lowest and highest versions a probe offers. */
 void tp_config_versions(const struct tp_config *cfg, int *lo, int *hi);
 /* The time validity is judged at: --at, or now. */

@@ -126,12 +126,17 @@ download_issuer(const struct tp_config *cfg, gnutls_x509_crt_t crt, const char *
 			snprintf(why, why_len, "no time was left to download it from %.400s (--timeout)", url);
 			return -1;
 		}
-		if (cfg->download(cfg, url, AIA_MAX_BYTES, (unsigned)tp_deadline_left(d), &body, err, sizeof(err)) <
-		    0) {
+		bool cached, signed_it = false;
+		if (tp_config_download(cfg, url, AIA_MAX_BYTES, d, &body, &cached, err, sizeof(err)) < 0) {
 			snprintf(why, why_len, "downloading it from %.400s failed: %.300s", url, err);
 			continue;
 		}
 		n = parse_issuers(&body, got, sizeof(got) / sizeof(*got));
+		/* What holds an issuer that signed is kept for a day. */
+		for (size_t k = 0; k < n; k++)
+			signed_it |= tp_chain_signed_by(crt, got[k]);
+		if (!cached)
+			tp_config_keep(cfg, url, &body, signed_it ? time(NULL) + 86400 : 0);
 		free(body.data);
 		if (!n)
 			snprintf(why, why_len, "%.400s served no certificate (%u bytes, neither DER, PEM nor PKCS #7)",

@@ -358,6 +358,8 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 	unsigned status = 0, reason = 0, verify = 0;
 	int left = tp_deadline_left(in->deadline), rs;
 	double t0 = tp_now_ms();
+	bool cached = false, fetched = false;
+	time_t until = 0; /* how long the answer may be kept */
 
 	if (!ocsp_url(crt, url, sizeof(url)))
 		goto out;
@@ -371,10 +373,11 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 	if (gnutls_ocsp_req_init(&req) < 0 || gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1, issuer, crt) < 0 ||
 	    gnutls_ocsp_req_export(req, &der) < 0 || !(get = get_url(url, &der)))
 		goto out;
-	if (cfg->download(cfg, get, 64 * 1024, (unsigned)left, &body, err, sizeof(err)) < 0) {
+	if (tp_config_download(cfg, get, 64 * 1024, in->deadline, &body, &cached, err, sizeof(err)) < 0) {
 		unknown(f, i, rv, "asking the OCSP responder %s whether '%s' is revoked failed: %s", url, cn, err);
 		goto out;
 	}
+	fetched = !cached;
 	if (gnutls_ocsp_resp_init(&resp) < 0)
 		goto out;
 	if (gnutls_ocsp_resp_import(resp, &body) < 0) {
@@ -408,6 +411,8 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 		goto out;
 	}
 	rv->status = ocsp_status_name(status);
+	/* A usable answer: kept until its next update (an hour when it names none). */
+	until = rv->next_update != (time_t)-1 ? rv->next_update : time(NULL) + 3600;
 	if (status == GNUTLS_OCSP_CERT_REVOKED) {
 		rv->reason = reason_name(reason);
 		tp_format_date(rv->revoked_at, date, sizeof(date));
@@ -419,6 +424,11 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 			url, cn);
 	}
 out:
+	/* Kept when usable; a kept answer that is not, forgotten. */
+	if (status != GNUTLS_OCSP_CERT_GOOD && status != GNUTLS_OCSP_CERT_REVOKED)
+		until = 0;
+	if (fetched || (cached && !until))
+		tp_config_keep(cfg, get, &body, until);
 	if (rv->method)
 		rv->ms = tp_now_ms() - t0;
 	free(cn);
@@ -466,7 +476,8 @@ fetch_crl(struct tp_findings *f, const struct tp_config *cfg, const struct tp_ch
 	int left = tp_deadline_left(in->deadline);
 	unsigned verify = 0;
 	double t0 = tp_now_ms();
-	time_t when = (time_t)-1;
+	time_t when = (time_t)-1, until = 0;
+	bool cached = false, fetched = false;
 
 	if (!crl_url(crt, url, sizeof(url)))
 		return;
@@ -480,11 +491,12 @@ fetch_crl(struct tp_findings *f, const struct tp_config *cfg, const struct tp_ch
 		unknown(f, i, rv, "no time was left to download the CRL %s for '%s' (--timeout)", url, cn);
 		goto out;
 	}
-	if (cfg->download(cfg, url, max, (unsigned)left, &body, err, sizeof(err)) < 0) {
+	if (tp_config_download(cfg, url, max, in->deadline, &body, &cached, err, sizeof(err)) < 0) {
 		unknown(f, i, rv, "downloading the CRL %s for '%s' failed: %s%s", url, cn, err,
 			strstr(err, "larger than") ? " (--max-crl-size)" : "");
 		goto out;
 	}
+	fetched = !cached;
 	if (gnutls_x509_crl_init(&crl) < 0)
 		goto out;
 	if (gnutls_x509_crl_import(crl, &body, GNUTLS_X509_FMT_DER) < 0 &&
@@ -507,6 +519,8 @@ fetch_crl(struct tp_findings *f, const struct tp_config *cfg, const struct tp_ch
 			date, cn);
 		goto out;
 	}
+	/* A CRL that counts: kept until its next update (an hour when it names none). */
+	until = rv->next_update != (time_t)-1 ? rv->next_update : time(NULL) + 3600;
 	if (crl_lists(crl, crt, &when)) {
 		rv->status = "revoked";
 		rv->revoked_at = when;
@@ -517,6 +531,8 @@ fetch_crl(struct tp_findings *f, const struct tp_config *cfg, const struct tp_ch
 		rv->status = "good";
 	}
 out:
+	if (fetched || (cached && !until))
+		tp_config_keep(cfg, url, &body, until);
 	rv->ms = (rv->ms > 0 ? rv->ms : 0) + (tp_now_ms() - t0);
 	free(cn);
 	free(body.data);

@@ -28,6 +28,7 @@ enum opt_id {
 	OPT_AS,
 	OPT_AT,
 	OPT_BASE_PORT,
+	OPT_CACHE_DIR,
 	OPT_CA,
 	OPT_CA_FILE,
 	OPT_CERT,
@@ -183,6 +184,8 @@ static const struct opt options[] = {
 	{"ca", 0, "FILE", OPT_CA, CA, G_CA, apply_ca, "check: the root CA certificate the chain must lead to"},
 	{"ca-file", 0, "FILE", OPT_CA_FILE, CLIENT | CERT, G_TRUST, apply_trust,
 	 "also trust the CA certificates in FILE (repeatable)"},
+	{"cache-dir", 0, "DIR", OPT_CACHE_DIR, PROBE, G_TRUST, apply_trust,
+	 "keep online answers (OCSP, CRLs, issuers) in DIR (default $XDG_CACHE_HOME/tlsprobe; \"\": none)"},
 	{"cert", 0, "FILE", OPT_CERT, SERVE, G_SERVE, apply_serve,
 	 "serve this certificate chain (PEM, leaf first) instead of a scenario"},
 	{"cert", 0, "FILE", OPT_CERT, CA, G_CA, apply_ca, "check: the certificate or chain file to check (leaf first)"},
@@ -793,6 +796,7 @@ apply_trust(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_INSECURE: tp_config_set_insecure(cfg, true); break;
 	case OPT_NO_SYSTEM_CA: tp_config_set_system_ca(cfg, false); break;
 	case OPT_OCSP_REQUIRED: tp_config_set_ocsp_required(cfg, true); break;
+	case OPT_CACHE_DIR: tp_config_set_cache_dir(cfg, arg); break;
 	case OPT_MAX_CRL_SIZE: {
 		char *end;
 		errno = 0;
@@ -1109,8 +1113,18 @@ cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 		cli->failure = FAIL_INTERNAL;
 		return fail(&p, "out of memory");
 	}
-	/* Online checks unless --offline: libcurl, loaded when one is made. */
+	/* Online checks unless --offline: libcurl, loaded when one is made;
+	 * their answers kept in the user's cache directory (--cache-dir). */
 	tp_config_set_download(cli->cfg, tp_fetch_download);
+	{
+		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+		char dir[4096] = "";
+		if (xdg && *xdg == '/')
+			snprintf(dir, sizeof(dir), "%s/tlsprobe", xdg);
+		else if (home && *home == '/')
+			snprintf(dir, sizeof(dir), "%s/.cache/tlsprobe", home);
+		tp_config_set_cache_dir(cli->cfg, dir);
+	}
 	/* The command, when named, comes first; a probe needs no name. */
 	if (argc > 1 && command_named(argv[1])) {
 		command = command_named(argv[1]);

@@ -229,3 +229,59 @@ class CrlDistributionPoints(ProbeCase):
         # the responder's tryLater is moot once the CRL answered
         self.assertNotIn("revocation-unknown", [q["code"] for q in r.obj["verify"]["problems"]])
         self.assertEqual(r.rc, 0, dump(r.obj))
+
+
+class Cache(ProbeCase):
+    """One request per distinct certificate: probes at once share one, and
+    later runs read the answer from the cache directory until its next
+    update; --cache-dir "" keeps nothing across runs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.responder = cls.class_server(Responder(P, P.inter, P.ports["ca"]))
+        cls.servers = {name: cls.class_server(harness.s_server(P.leaves[name].cert, P.leaves[name].key,
+                                                               chain=P.inter.cert))
+                       for name in ("good", "revoked")}
+
+    def batch(self, lines, *extra):
+        return harness.run_tlsprobe("batch", "-", "--ca-file", P.root.cert, "--no-system-ca", "--json",
+                                    "--parallel", "16", *extra, input=lines, timeout=120)
+
+    def test_a_batch_asks_once_per_certificate_and_the_next_run_not_at_all(self):
+        cache = os.path.join(harness.tempdir(self, prefix="tlsprobe-cache-"), "c")
+        lines = "".join("localhost:%d\nlocalhost:%d\n" % (self.servers["good"].port, self.servers["revoked"].port)
+                        for _ in range(20))
+        before = self.responder.requests()
+        r = self.batch(lines, "--cache-dir", cache)
+        objs = harness.schema.ndjson(r.out)
+        self.assertEqual(len(objs), 40, r.err)
+        self.assertEqual(sorted({o["chain"][0]["revocation"]["status"] for o in objs}), ["good", "revoked"])
+        self.assertEqual(self.responder.requests() - before, 2, "one request per distinct certificate")
+        self.assertEqual(len(os.listdir(cache)), 2)
+        # the next run reads them from the cache directory
+        before = self.responder.requests()
+        r = self.batch(lines, "--cache-dir", cache)
+        self.assertEqual(self.responder.requests(), before, r.err)
+        self.assertEqual(sorted({o["chain"][0]["revocation"]["status"] for o in harness.schema.ndjson(r.out)}),
+                         ["good", "revoked"])
+        # and without a cache directory, each run asks again (once)
+        before = self.responder.requests()
+        self.batch(lines, "--cache-dir", "")
+        self.assertEqual(self.responder.requests() - before, 2)
+
+    def test_a_cache_file_that_is_not_one_is_ignored(self):
+        cache = os.path.join(harness.tempdir(self, prefix="tlsprobe-cache-"), "c")
+        self.batch("localhost:%d\n" % self.servers["good"].port, "--cache-dir", cache)
+        for name in os.listdir(cache):
+            harness.write(os.path.join(cache, name), "tlsprobe-cache 1 99999999999\nnot an OCSP response")
+        before = self.responder.requests()
+        r = self.batch("localhost:%d\n" % self.servers["good"].port, "--cache-dir", cache)
+        [o] = harness.schema.ndjson(r.out)
+        # what the cache gave was checked as if fetched: unusable, so unknown, never a verdict of its own
+        self.assertEqual(o["chain"][0]["revocation"]["status"], "unknown", dump(o))
+        self.assertEqual(self.responder.requests(), before)
+        # and forgotten: the next run asks the responder again
+        r = self.batch("localhost:%d\n" % self.servers["good"].port, "--cache-dir", cache)
+        [o] = harness.schema.ndjson(r.out)
+        self.assertEqual(o["chain"][0]["revocation"]["status"], "good", dump(o))
+        self.assertEqual(self.responder.requests(), before + 1)

@@ -17,7 +17,7 @@ import sys
 # Bottom first. A module may use any module of its own level or below.
 LEVELS = [
     ["util", "clock", "utf8", "reason"],
-    ["result", "clients", "file"],
+    ["result", "clients", "file", "cache"],
     ["chain"],
     ["trust"],
     ["config"],

@@ -223,3 +223,9 @@ def epoch(date):
     """'YYYY-MM-DDTHH:MM:SSZ' -> unix time."""
     return int(datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ")
                .replace(tzinfo=UTC).timestamp())
+
+
+# What online checks fetch is cached under $XDG_CACHE_HOME/tlsprobe: for
+# the tests, in their own scratch directory, never the user's, and gone
+# after the run. A test that wants no cache at all passes --cache-dir "".
+os.environ["XDG_CACHE_HOME"] = os.path.join(scratch_dir(), "xdg-cache")
