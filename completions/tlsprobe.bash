@@ -59,6 +59,10 @@ _tlsprobe()
 			_known_hosts_real -- "$cur"
 			return
 			;;
+		--cache-dir)
+			_filedir -d
+			return
+			;;
 		--noproxy)
 			# Hosts, comma separated (* for all): complete the last one.
 			local prefix=
@@ -101,7 +105,7 @@ _tlsprobe()
 			connect | batch | exporter)
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
 					--noproxy --offline --proxy --timeout
-					--as --at --ca-file
+					--as --at --ca-file --cache-dir
 					--crit-days --crl -k --insecure --max-crl-size --no-system-ca
 					--ocsp-required --warn-days --alpn --client-cert
 					--client-cert-wait --client-key --priority --tls-max --tls-min'
@@ -160,7 +164,7 @@ _tlsprobe()
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
 				--csr | --days | --key-type | --out | --save-chain | --write-fullchain | --config | \
-				--max-concurrent | --max-crl-size) ((i++)) ;;
+				--max-concurrent | --max-crl-size | --cache-dir) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac

@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent --max-crl-size
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent --max-crl-size --cache-dir
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -115,6 +115,7 @@ complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (
 complete -c tlsprobe -n $c -l as -x -a '(__tlsprobe_clients)' -d 'Judge as these clients only (comma separated)'
 complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
+complete -c tlsprobe -n $c -l cache-dir -x -a '(__fish_complete_directories)' -d 'Keep online answers (OCSP, CRLs, issuers) in DIR'
 complete -c tlsprobe -n $c -l crit-days -x -d 'Critical when a certificate expires within N days (14)'
 complete -c tlsprobe -n $c -l crl -r -F -d 'Check the chain against the CRLs in FILE (repeatable)'
 complete -c tlsprobe -n $c -s k -l insecure -d 'Report verification problems but do not fail on them'
