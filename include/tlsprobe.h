@@ -417,6 +417,8 @@ struct tp_cert_spec {
 	gnutls_digest_algorithm_t hash; /* 0: SHA-256 */
 	const char *permitted_dns;      /* a CA's nameConstraints: only DNS names under this one */
 	gnutls_x509_crq_t csr;          /* when set: its subject and key (not its extensions) */
+	const char *crl_url;            /* a CRL distribution point, or NULL */
+	const char *ocsp_url;           /* an OCSP responder (AIA), or NULL */
 };
 
 /* ECDSA is P-256; RSA bits 0 means 3072. Returns a GnuTLS error code. */
@@ -510,6 +512,8 @@ struct tp_ca_options {
 	int days; /* the root's; the intermediate gets half */
 	bool intermediate;
 	bool force; /* overwrite existing files */
+	/* Written into every certificate issued afterwards, or NULL. */
+	const char *crl_url, *ocsp_url;
 };
 
 struct tp_issue_options {
@@ -525,7 +529,7 @@ struct tp_issue_options {
 
 /* Paths a CA command wrote, and what it had to change. */
 struct tp_ca_report {
-	char *files[4];
+	char *files[6];
 	size_t n_files;
 	char note[512];
 	bool flat; /* a root only, no intermediate */
@@ -534,6 +538,14 @@ struct tp_ca_report {
 int tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *rep, char *err, size_t errlen);
 int tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err, size_t errlen);
 void tp_ca_report_finish(struct tp_ca_report *rep);
+/* Revoke the certificate issued as DIR/WHAT.pem (or the file WHAT, or the
+ * serial WHAT in hex) for reason (an RFC 5280 name, or NULL); it goes into
+ * the next tp_ca_crl. Its serial into rep->note. */
+int tp_ca_revoke(const char *dir, const char *what, const char *reason, struct tp_ca_report *rep, char *err,
+		 size_t errlen);
+/* Sign the CRL of the issuing CA, next update in days (0: 7), as
+ * DIR/crl.pem and DIR/crl.der. */
+int tp_ca_crl(const char *dir, int days, struct tp_ca_report *rep, char *err, size_t errlen);
 /* ca check: tp_examine, plus whether key_file (or NULL) belongs to the leaf. */
 struct tp_result *tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *certs, size_t n,
 			      const char *key_file, const char *name);

@@ -17,10 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "config.h"
 #include "file.h"
 #include "probe.h"
 #include "util.h"
+
+/* What ca init records for ca issue: the CRL and OCSP URLs to write. */
+#define URLS_FILE "revocation-urls"
+/* What ca revoke records for ca crl: "SERIAL EPOCH REASON" lines. */
+#define REVOKED_FILE "revoked.txt"
 
 struct out_file {
 	char *path;
@@ -199,12 +205,18 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 	struct tp_cert_spec inter = root;
 	gnutls_x509_privkey_t rkey = NULL, ikey = NULL;
 	gnutls_x509_crt_t rcrt = NULL, icrt = NULL;
-	struct out_file files[4] = {{0}};
+	struct out_file files[5] = {{0}};
 	size_t n = 0;
 	bool made_dir = false;
 	int ret = -1, g;
 
 	memset(rep, 0, sizeof(*rep));
+	for (const char *const *u = (const char *const[]){o->crl_url, o->ocsp_url}, *const *end = u + 2; u < end; u++)
+		if (*u && strncmp(*u, "http://", 7) != 0 && strncmp(*u, "https://", 8) != 0)
+			return tp_err(err, errlen,
+				      "'%s' is not an http:// or https:// URL: clients fetch CRLs and ask "
+				      "OCSP responders over HTTP",
+				      *u);
 	snprintf(root_cn, sizeof(root_cn), "%s Root CA", name);
 	snprintf(inter_cn, sizeof(inter_cn), "%s Intermediate CA", name);
 	inter.cn = inter_cn;
@@ -234,12 +246,34 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 		if ((g = export_crt(icrt, &files[n++].data)) < 0)
 			goto gnutls_fail;
 	}
+	if (o->crl_url || o->ocsp_url) {
+		/* Written into every certificate ca issue signs from now on. */
+		char *text = tp_strdupf("crl-url %s\nocsp-url %s\n", o->crl_url ? o->crl_url : "",
+					o->ocsp_url ? o->ocsp_url : "");
+		files[n].path = tp_strdupf("%s/" URLS_FILE, dir), files[n].mode = 0644;
+		if (text && (files[n].data.data = gnutls_malloc(strlen(text)))) {
+			memcpy(files[n].data.data, text, strlen(text));
+			files[n].data.size = (unsigned)strlen(text);
+		} else {
+			free(files[n].path);
+			files[n].path = NULL;
+		}
+		n++;
+		free(text);
+	}
 	for (size_t i = 0; i < n; i++)
 		if (!files[i].path) {
 			tp_err(err, errlen, "out of memory");
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
+	if (ret == 0 && !o->crl_url && !o->ocsp_url) {
+		/* A new CA without them: the old CA's URLs are not its own. */
+		char *urls = tp_strdupf("%s/" URLS_FILE, dir);
+		if (urls)
+			unlink(urls);
+		free(urls);
+	}
 	if (ret == 0 && !o->intermediate) {
 		/* A flat CA replacing a two-level one: an old intermediate
 		 * left behind would go on signing under the old root. */
@@ -344,6 +378,63 @@ load_csr(const char *path, gnutls_x509_crq_t *csr, char *err, size_t errlen)
 	return 0;
 }
 
+/* The CA that signs in dir: the intermediate, or the root of a flat CA. */
+static int
+load_signer(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_privkey_t *key, bool *flat, char *err, size_t errlen)
+{
+	char *icrt = tp_strdupf("%s/intermediate.pem", dir), *ikey = tp_strdupf("%s/intermediate.key", dir);
+	char *rcrt = tp_strdupf("%s/root.pem", dir), *rkey = tp_strdupf("%s/root.key", dir), why[256];
+	int ret = -1;
+
+	*crt = NULL;
+	*key = NULL;
+	if (!icrt || !ikey || !rcrt || !rkey) {
+		tp_err(err, errlen, "out of memory");
+		goto out;
+	}
+	*flat = access(icrt, F_OK) != 0;
+	if (load_crt(*flat ? rcrt : icrt, crt, why, sizeof(why)) < 0) {
+		tp_err(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
+		       *flat ? rcrt : icrt, why, dir);
+		goto out;
+	}
+	if (load_key(*flat ? rkey : ikey, key, why, sizeof(why)) < 0) {
+		tp_err(err, errlen, "cannot read the CA key %s: %s", *flat ? rkey : ikey, why);
+		gnutls_x509_crt_deinit(*crt);
+		*crt = NULL;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(icrt);
+	free(ikey);
+	free(rcrt);
+	free(rkey);
+	return ret;
+}
+
+/* The revocation URLs ca init recorded in dir ("crl-url URL", "ocsp-url URL"). */
+static void
+read_urls(const char *dir, char *crl, char *ocsp, size_t len)
+{
+	char *path = tp_strdupf("%s/" URLS_FILE, dir), why[200];
+	gnutls_datum_t d = {NULL, 0};
+
+	*crl = *ocsp = '\0';
+	if (path && tp_file_read(path, &d, why, sizeof(why)) == 0) {
+		char *save = NULL, *text = strndup((const char *)d.data, d.size);
+		for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "crl-url ", 8) == 0)
+				snprintf(crl, len, "%s", line + 8);
+			else if (strncmp(line, "ocsp-url ", 9) == 0)
+				snprintf(ocsp, len, "%s", line + 9);
+		}
+		free(text);
+	}
+	gnutls_free(d.data);
+	free(path);
+}
+
 /* A file name from a host name: "*.example.com" becomes "wildcard.example.com". */
 static char *
 default_prefix(const char *dir, const char *name)
@@ -359,9 +450,7 @@ default_prefix(const char *dir, const char *name)
 int
 tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_report *rep, char *err, size_t errlen)
 {
-	char *ikey_path = tp_strdupf("%s/intermediate.key", dir), *icrt_path = tp_strdupf("%s/intermediate.pem", dir);
-	char *rkey_path = tp_strdupf("%s/root.key", dir), *rcrt_path = tp_strdupf("%s/root.pem", dir);
-	char why[256], csr_cn[256] = "";
+	char csr_cn[256] = "", crl_url[1024], ocsp_url[1024];
 	const char *san_from_cn[1] = {NULL};
 	gnutls_x509_crt_t issuer = NULL, leaf = NULL;
 	gnutls_x509_privkey_t issuer_key = NULL, key = NULL;
@@ -376,24 +465,13 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 	int ret = -1, g = 0;
 
 	memset(rep, 0, sizeof(*rep));
-	if (!ikey_path || !icrt_path || !rkey_path || !rcrt_path) {
-		tp_err(err, errlen, "out of memory");
-		goto out;
-	}
 	if (o->n_names == 0 && !o->csr_file) {
 		tp_err(err, errlen, "give at least one name for the certificate (e.g. localhost 127.0.0.1)");
 		goto out;
 	}
-	flat = access(icrt_path, F_OK) != 0;
-	if (load_crt(flat ? rcrt_path : icrt_path, &issuer, why, sizeof(why)) < 0) {
-		tp_err(err, errlen, "cannot read the CA certificate %s: %s (is %s a CA made by tlsprobe ca init?)",
-		       flat ? rcrt_path : icrt_path, why, dir);
+	if (load_signer(dir, &issuer, &issuer_key, &flat, err, errlen) < 0)
 		goto out;
-	}
-	if (load_key(flat ? rkey_path : ikey_path, &issuer_key, why, sizeof(why)) < 0) {
-		tp_err(err, errlen, "cannot read the CA key %s: %s", flat ? rkey_path : ikey_path, why);
-		goto out;
-	}
+	read_urls(dir, crl_url, ocsp_url, sizeof(crl_url));
 	if (o->csr_file && load_csr(o->csr_file, &csr, err, errlen) < 0)
 		goto out;
 
@@ -426,6 +504,8 @@ tp_ca_issue(const char *dir, const struct tp_issue_options *o, struct tp_ca_repo
 		.not_before = now - 3600,
 		.not_after = now + days * TP_DAY,
 		.csr = csr,
+		.crl_url = *crl_url ? crl_url : NULL,
+		.ocsp_url = *ocsp_url ? ocsp_url : NULL,
 	};
 	/* A certificate must not outlive its issuer: it would stop working
 	 * when the issuer expires anyway. */
@@ -498,10 +578,6 @@ out:
 	if (csr)
 		gnutls_x509_crq_deinit(csr);
 	free(prefix);
-	free(ikey_path);
-	free(icrt_path);
-	free(rkey_path);
-	free(rcrt_path);
 	return ret;
 }
 
@@ -552,4 +628,210 @@ tp_ca_check(struct tp_config *cfg, const char *label, const gnutls_datum_t *cert
 out:
 	tp_result_judge(r, cfg->insecure, cfg->clients);
 	return r;
+}
+
+/* ---- revocation: ca revoke records, ca crl signs ------------------------ */
+
+static const char *const crl_reasons[] = {
+	"unspecified",          "keyCompromise",   "cACompromise",  "affiliationChanged", "superseded",
+	"cessationOfOperation", "certificateHold", "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
+
+static int
+hex_byte(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* A serial as lowercase hex digits, colons and a 0x dropped; false when not hex. */
+static bool
+normal_serial(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (strncmp(in, "0x", 2) == 0)
+		in += 2;
+	for (; *in && o + 1 < len; in++) {
+		if (*in == ':')
+			continue;
+		if (hex_byte(*in) < 0)
+			return false;
+		out[o++] = (char)(*in >= 'A' && *in <= 'F' ? *in - 'A' + 'a' : *in);
+	}
+	out[o] = '\0';
+	return o > 0 && o <= 40 && !*in;
+}
+
+int
+tp_ca_revoke(const char *dir, const char *what, const char *reason, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	char *path = NULL, *list = tp_strdupf("%s/" REVOKED_FILE, dir), serial[64] = "", why[256];
+	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_datum_t old = {NULL, 0}, dn_ca = {NULL, 0}, dn_issuer = {NULL, 0};
+	bool flat, known = false;
+	int ret = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!reason)
+		reason = "unspecified";
+	for (size_t i = 0; i < sizeof(crl_reasons) / sizeof(*crl_reasons); i++)
+		known |= strcmp(reason, crl_reasons[i]) == 0;
+	if (!known) {
+		tp_err(err, errlen,
+		       "unknown --reason '%s': use keyCompromise, cACompromise, affiliationChanged, superseded, "
+		       "cessationOfOperation, certificateHold, privilegeWithdrawn or unspecified",
+		       reason);
+		goto out;
+	}
+	if (!list || load_signer(dir, &ca, &key, &flat, err, errlen) < 0)
+		goto out;
+	/* A certificate this CA issued: DIR/NAME.pem, or a file; else a serial. */
+	if (strchr(what, '/') || exists(what)) {
+		path = strdup(what);
+	} else {
+		char *prefix = default_prefix(dir, what);
+		path = prefix ? tp_strdupf("%s.pem", prefix) : NULL;
+		free(prefix);
+	}
+	if (path && exists(path)) {
+		unsigned char raw[64];
+		size_t raw_len = sizeof(raw);
+		if (load_crt(path, &crt, why, sizeof(why)) < 0) {
+			tp_err(err, errlen, "cannot read the certificate %s: %s", path, why);
+			goto out;
+		}
+		if (gnutls_x509_crt_get_raw_dn(ca, &dn_ca) < 0 ||
+		    gnutls_x509_crt_get_raw_issuer_dn(crt, &dn_issuer) < 0 || dn_ca.size != dn_issuer.size ||
+		    memcmp(dn_ca.data, dn_issuer.data, dn_ca.size) != 0 || !tp_chain_signed_by(crt, ca)) {
+			tp_err(err, errlen, "%s was not issued by the CA in %s: nothing revoked", path, dir);
+			goto out;
+		}
+		if (gnutls_x509_crt_get_serial(crt, raw, &raw_len) < 0)
+			goto out;
+		for (size_t i = 0; i < raw_len && 2 * i + 2 < sizeof(serial); i++)
+			snprintf(serial + 2 * i, 3, "%02x", raw[i]);
+	} else if (!normal_serial(what, serial, sizeof(serial))) {
+		tp_err(err, errlen,
+		       "'%s' is neither a certificate of this CA (no %s) nor a serial number in hex: give the name "
+		       "it was issued for, its file, or its serial",
+		       what, path ? path : what);
+		goto out;
+	}
+	if (tp_file_read(list, &old, why, sizeof(why)) < 0 && exists(list)) {
+		tp_err(err, errlen, "cannot read %s: %s", list, why);
+		goto out;
+	}
+	/* Once: a serial already listed keeps its first date. */
+	for (const char *line = old.data ? (const char *)old.data : ""; *line;) {
+		size_t len = strcspn(line, " \n");
+		if (len == strlen(serial) && strncmp(line, serial, len) == 0) {
+			tp_err(err, errlen, "serial %s is already revoked in %s", serial, list);
+			goto out;
+		}
+		line += strcspn(line, "\n");
+		line += *line == '\n';
+	}
+	char *text = tp_strdupf("%.*s%s %lld %s\n", (int)old.size, old.data ? (const char *)old.data : "", serial,
+				(long long)time(NULL), reason);
+	gnutls_datum_t d = {(unsigned char *)text, text ? (unsigned)strlen(text) : 0};
+	ret = text ? tp_file_write_atomic(list, &d, 0644, err, errlen) : tp_err(err, errlen, "out of memory");
+	free(text);
+	if (ret == 0)
+		snprintf(rep->note, sizeof(rep->note), "%s", serial);
+out:
+	gnutls_free(old.data);
+	gnutls_free(dn_ca.data);
+	gnutls_free(dn_issuer.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	free(path);
+	free(list);
+	return ret;
+}
+
+int
+tp_ca_crl(const char *dir, int days, struct tp_ca_report *rep, char *err, size_t errlen)
+{
+	char *list = tp_strdupf("%s/" REVOKED_FILE, dir), why[256];
+	gnutls_x509_crt_t ca = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crl_t crl = NULL;
+	gnutls_datum_t revoked = {NULL, 0};
+	struct out_file files[2] = {{0}};
+	time_t now = time(NULL);
+	unsigned char id[64], number[8];
+	size_t id_len = sizeof(id), count = 0;
+	bool flat;
+	int ret = -1, g = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!list || load_signer(dir, &ca, &key, &flat, err, errlen) < 0)
+		goto out;
+	if (tp_file_read(list, &revoked, why, sizeof(why)) < 0 && exists(list)) {
+		tp_err(err, errlen, "cannot read %s: %s", list, why);
+		goto out;
+	}
+	if ((g = gnutls_x509_crl_init(&crl)) < 0 || (g = gnutls_x509_crl_set_version(crl, 2)) < 0 ||
+	    (g = gnutls_x509_crl_set_this_update(crl, now)) < 0 ||
+	    (g = gnutls_x509_crl_set_next_update(crl, now + (days > 0 ? days : 7) * TP_DAY)) < 0)
+		goto gnutls_fail;
+	for (const char *line = revoked.data ? (const char *)revoked.data : ""; *line;) {
+		char serial[64];
+		long long when = 0;
+		unsigned char raw[32];
+		size_t n = 0;
+		if (sscanf(line, "%63s %lld", serial, &when) == 2 && strlen(serial) % 2 == 0) {
+			for (; n < strlen(serial) / 2 && n < sizeof(raw); n++)
+				raw[n] = (unsigned char)(hex_byte(serial[2 * n]) * 16 + hex_byte(serial[2 * n + 1]));
+			if ((g = gnutls_x509_crl_set_crt_serial(crl, raw, n, (time_t)when)) < 0)
+				goto gnutls_fail;
+			count++;
+		}
+		line += strcspn(line, "\n");
+		line += *line == '\n';
+	}
+	for (size_t i = 0; i < sizeof(number); i++)
+		number[i] = (unsigned char)((unsigned long long)now >> (8 * (sizeof(number) - 1 - i)));
+	if ((g = gnutls_x509_crt_get_subject_key_id(ca, id, &id_len, NULL)) < 0 ||
+	    (g = gnutls_x509_crl_set_authority_key_id(crl, id, id_len)) < 0 ||
+	    (g = gnutls_x509_crl_set_number(crl, number, sizeof(number))) < 0 ||
+	    (g = gnutls_x509_crl_sign2(crl, ca, key,
+				       gnutls_x509_privkey_get_pk_algorithm(key) == GNUTLS_PK_EDDSA_ED25519
+					       ? GNUTLS_DIG_SHA512
+					       : GNUTLS_DIG_SHA256,
+				       0)) < 0)
+		goto gnutls_fail;
+	files[0].path = tp_strdupf("%s/crl.pem", dir), files[0].mode = 0644;
+	files[1].path = tp_strdupf("%s/crl.der", dir), files[1].mode = 0644;
+	if ((g = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, &files[0].data)) < 0 ||
+	    (g = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER, &files[1].data)) < 0)
+		goto gnutls_fail;
+	if (!files[0].path || !files[1].path) {
+		tp_err(err, errlen, "out of memory");
+		goto out;
+	}
+	ret = place_files(files, 2, true, rep, err, errlen);
+	if (ret == 0)
+		snprintf(rep->note, sizeof(rep->note), "%zu", count);
+	goto out;
+gnutls_fail:
+	tp_err(err, errlen, "cannot make the CRL: %s", gnutls_strerror(g));
+out:
+	files_free(files, 2);
+	gnutls_free(revoked.data);
+	if (crl)
+		gnutls_x509_crl_deinit(crl);
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	free(list);
+	return ret;
 }

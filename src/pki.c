@@ -155,6 +155,13 @@ tp_pki_cert(gnutls_x509_crt_t *out, const struct tp_cert_spec *spec, gnutls_x509
 	if (spec->client_auth && (ret = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0)
 		goto fail;
 
+	if (spec->crl_url && (ret = gnutls_x509_crt_set_crl_dist_points(crt, GNUTLS_SAN_URI, spec->crl_url, 0)) < 0)
+		goto fail;
+	if (spec->ocsp_url) {
+		gnutls_datum_t u = {(unsigned char *)spec->ocsp_url, (unsigned)strlen(spec->ocsp_url)};
+		if ((ret = gnutls_x509_crt_set_authority_info_access(crt, GNUTLS_IA_OCSP_URI, &u)) < 0)
+			goto fail;
+	}
 	if ((ret = gnutls_x509_crt_get_key_id(crt, 0, id, &id_len)) < 0 ||
 	    (ret = gnutls_x509_crt_set_subject_key_id(crt, id, id_len)) < 0)
 		goto fail;

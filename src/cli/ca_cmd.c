@@ -63,7 +63,9 @@ ca_init(struct cli *cli, const char *dir)
 				  .key_type = a->key_type,
 				  .days = a->days,
 				  .intermediate = !a->no_intermediate,
-				  .force = a->force};
+				  .force = a->force,
+				  .crl_url = a->crl_url,
+				  .ocsp_url = a->ocsp_url};
 	struct tp_ca_report rep;
 	char err[512];
 
@@ -72,6 +74,14 @@ ca_init(struct cli *cli, const char *dir)
 	printf("Made a root CA%s in %s:\n", o.intermediate ? " and an intermediate CA" : "", dir);
 	for (size_t i = 0; i < rep.n_files; i++)
 		printf("  %s%s\n", rep.files[i], strstr(rep.files[i], ".key") ? "  (private key, mode 0600)" : "");
+	if (o.crl_url)
+		printf("\nEvery certificate issued from now on names the CRL %s:\npublish %s/crl.der there after "
+		       "each tlsprobe ca crl.\n",
+		       o.crl_url, dir);
+	if (o.ocsp_url)
+		printf("%sEvery certificate issued from now on names the OCSP responder %s: run one that\n"
+		       "answers for this CA there (openssl ocsp -index ... -rsigner ... -CA ...).\n",
+		       o.crl_url ? "" : "\n", o.ocsp_url);
 	char q[4200], root[4096];
 	printf("\nIssue a server certificate:\n  tlsprobe ca issue %s localhost 127.0.0.1\n", shq(dir, q, sizeof(q)));
 	snprintf(root, sizeof(root), "%s/root.pem", dir);
@@ -156,6 +166,37 @@ ca_check(struct cli *cli)
 	return out_single(cli, r);
 }
 
+static int
+ca_revoke(struct cli *cli, const char *dir, const char *what)
+{
+	struct tp_ca_report rep;
+	char err[1024], q[4200];
+
+	if (tp_ca_revoke(dir, what, cli->ca.reason, &rep, err, sizeof(err)) < 0)
+		return cli_fail(cli->format, FAIL_FILE, dir, "%s", err);
+	printf("Revoked %s (serial %s, %s) in %s.\nSign and publish the CRL that lists it:\n  tlsprobe ca crl %s\n",
+	       what, rep.note, cli->ca.reason ? cli->ca.reason : "unspecified", dir, shq(dir, q, sizeof(q)));
+	tp_ca_report_finish(&rep);
+	return TP_STATUS_OK;
+}
+
+static int
+ca_crl(struct cli *cli, const char *dir)
+{
+	struct tp_ca_report rep;
+	char err[1024];
+	int days = cli->ca.days > 0 ? cli->ca.days : 7;
+
+	if (tp_ca_crl(dir, days, &rep, err, sizeof(err)) < 0)
+		return cli_fail(cli->format, FAIL_FILE, dir, "%s", err);
+	printf("Signed the CRL of %s: %s revoked, next update in %d days:\n", dir, rep.note, days);
+	for (size_t i = 0; i < rep.n_files; i++)
+		printf("  %s\n", rep.files[i]);
+	printf("Publish crl.der at the URL given to ca init --crl-url, and sign it again before then.\n");
+	tp_ca_report_finish(&rep);
+	return TP_STATUS_OK;
+}
+
 int
 ca_command(struct cli *cli)
 {
@@ -176,13 +217,27 @@ ca_command(struct cli *cli)
 					"tlsprobe ca issue DIR NAME... (or --csr FILE)");
 		return ca_issue(cli, args[0], args + 1, n - 1);
 	}
+	if (strcmp(verb, "revoke") == 0) {
+		if (n != 2)
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca revoke takes the CA directory and what to revoke: "
+					"tlsprobe ca revoke DIR NAME|FILE|SERIAL [--reason REASON]");
+		return ca_revoke(cli, args[0], args[1]);
+	}
+	if (strcmp(verb, "crl") == 0) {
+		if (n != 1)
+			return cli_fail(cli->format, FAIL_USAGE, NULL,
+					"ca crl takes the CA directory: tlsprobe ca crl DIR [--days N]");
+		return ca_crl(cli, args[0]);
+	}
 	if (strcmp(verb, "check") == 0) {
 		if (n)
 			return cli_fail(cli->format, FAIL_USAGE, NULL,
 					"ca check takes options only (--ca, --cert, --key, --host)");
 		return ca_check(cli);
 	}
-	return cli_fail(cli->format, FAIL_USAGE, NULL, "unknown ca command '%s': use init, issue or check", verb);
+	return cli_fail(cli->format, FAIL_USAGE, NULL, "unknown ca command '%s': use init, issue, revoke, crl or check",
+			verb);
 }
 
 int

@@ -52,7 +52,7 @@ struct fetch_args {
 };
 
 struct ca_args {
-	const char *name, *out, *csr, *root, *cert, *key, *host;
+	const char *name, *out, *csr, *root, *cert, *key, *host, *crl_url, *ocsp_url, *reason;
 	enum tp_key_type key_type;
 	int days;
 	bool no_intermediate, force, client, verify;

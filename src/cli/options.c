@@ -41,6 +41,7 @@ enum opt_id {
 	OPT_CLIENT,
 	OPT_CONFIG,
 	OPT_CRL,
+	OPT_CRL_URL,
 	OPT_CSR,
 	OPT_DATA,
 	OPT_CONNECT_TO,
@@ -80,12 +81,14 @@ enum opt_id {
 	OPT_NO_SYSTEM_CA,
 	OPT_OFFLINE,
 	OPT_OCSP_REQUIRED,
+	OPT_OCSP_URL,
 	OPT_ORDERED,
 	OPT_OUT,
 	OPT_PARALLEL,
 	OPT_PRIORITY,
 	OPT_PROXY,
 	OPT_QUIET,
+	OPT_REASON,
 	OPT_REQUEST_CLIENT_CERT,
 	OPT_REQUEST_TIMEOUT,
 	OPT_REQUIRE_CLIENT_CERT,
@@ -210,6 +213,8 @@ static const struct opt options[] = {
 	 "critical when a certificate expires within N days (" STR(CRIT_DAYS) ")"},
 	{"crl", 0, "FILE", OPT_CRL, JUDGE, G_TRUST, apply_trust,
 	 "check the chain against the CRLs in FILE (repeatable)"},
+	{"crl-url", 0, "URL", OPT_CRL_URL, CA, G_CA, apply_ca,
+	 "init: the CRL distribution point written into every certificate issued"},
 	{"csr", 0, "FILE", OPT_CSR, CA, G_CA, apply_ca, "issue: sign this certificate request instead of making a key"},
 	{"data", 0, "DATA", OPT_DATA, FETCH, G_HTTP, apply_fetch,
 	 "send DATA as the request body (POST unless -X says otherwise)"},
@@ -271,6 +276,8 @@ static const struct opt options[] = {
 	 "reach these hosts directly, not through the proxy (as no_proxy; * for all)"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
 	 "fail when the server staples no OCSP response"},
+	{"ocsp-url", 0, "URL", OPT_OCSP_URL, CA, G_CA, apply_ca,
+	 "init: the OCSP responder written into every certificate issued"},
 	{"offline", 0, NULL, OPT_OFFLINE, PROBE, G_CONNECT, apply_connect,
 	 "download nothing: no missing issuer from the URL its certificate names"},
 	{"ordered", 0, NULL, OPT_ORDERED, BATCH, G_OUTPUT, apply_batch,
@@ -284,6 +291,8 @@ static const struct opt options[] = {
 	{"proxy", 0, "URL", OPT_PROXY, FETCH, G_CONNECT, apply_fetch,
 	 "use this proxy (default: the https_proxy and no_proxy variables)"},
 	{"quiet", 'q', NULL, OPT_QUIET, REPORT, G_OUTPUT, apply_output, "text: print only the verdict line"},
+	{"reason", 0, "REASON", OPT_REASON, CA, G_CA, apply_ca,
+	 "revoke: why (keyCompromise, superseded, cessationOfOperation, ...; default unspecified)"},
 	{"request-client-cert", 0, NULL, OPT_REQUEST_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "ask clients for a certificate, accept them without"},
 	{"request-timeout", 0, "SECONDS", OPT_REQUEST_TIMEOUT, SERVE, G_SERVE, apply_serve,
@@ -315,10 +324,10 @@ static const struct opt options[] = {
 	{"workers", 0, "N", OPT_WORKERS, SERVE, G_SERVE, apply_serve, "worker threads (default: one per CPU)"},
 	{"write-ca", 0, "FILE", OPT_WRITE_CA, SERVE, G_SERVE, apply_serve,
 	 "write the made root CA certificate to FILE for clients"},
-	{"write-fullchain", 0, "FILE", OPT_WRITE_FULLCHAIN, CONNECT, G_OUTPUT, apply_output,
-	 "write the leaf and intermediates the server should send (missing ones downloaded) to FILE"},
 	{"write-client-cert", 0, "PREFIX", OPT_WRITE_CLIENT_CERT, SERVE, G_SERVE_TLS, apply_serve,
 	 "write a client certificate the server accepts to PREFIX.pem and PREFIX.key"},
+	{"write-fullchain", 0, "FILE", OPT_WRITE_FULLCHAIN, CONNECT, G_OUTPUT, apply_output,
+	 "write the leaf and intermediates the server should send (missing ones downloaded) to FILE"},
 };
 #define N_OPTIONS COUNT(options)
 
@@ -409,16 +418,19 @@ static const struct command {
 	 "  tlsprobe cert fullchain.pem\n"
 	 "  tlsprobe cert fullchain.pem --verify --ca-file root.pem --host localhost\n",
 	 1, SIZE_MAX, "no file given: tlsprobe cert FILE...; see tlsprobe cert --help"},
-	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, check", "tlsprobe ca init|issue|check ...",
+	{"ca", CMD_CA, ca_command, "run a small CA: init, issue, revoke, crl, check",
+	 "tlsprobe ca init|issue|revoke|crl|check ...",
 	 "Run a small CA of your own.\n"
 	 "  ca init DIR             make a root CA and an intermediate in DIR\n"
 	 "  ca issue DIR NAME...    issue a certificate for these names (IPs become IP SANs)\n"
+	 "  ca revoke DIR NAME      revoke it (or a file, or a serial in hex)\n"
+	 "  ca crl DIR              sign the CRL (DIR/crl.pem, DIR/crl.der) to publish at --crl-url\n"
 	 "  ca check --cert FILE    lint a setup before deploying it: chain, order, key, names",
 	 "  tlsprobe ca init ./myca --name Example\n"
 	 "  tlsprobe ca issue ./myca localhost 127.0.0.1\n"
 	 "  tlsprobe ca check --ca ./myca/root.pem --cert ./myca/localhost.fullchain.pem \\\n"
 	 "      --key ./myca/localhost.key --host localhost\n",
-	 1, SIZE_MAX, "ca needs init, issue or check; see tlsprobe ca --help"},
+	 1, SIZE_MAX, "ca needs init, issue, revoke, crl or check; see tlsprobe ca --help"},
 };
 #define N_COMMANDS COUNT(commands)
 
@@ -1050,6 +1062,9 @@ apply_ca(struct parse *p, const struct opt *o, const char *arg)
 	case OPT_CERT: ca->cert = arg; break;
 	case OPT_CLIENT: ca->client = true; break;
 	case OPT_CSR: ca->csr = arg; break;
+	case OPT_CRL_URL: ca->crl_url = arg; break;
+	case OPT_OCSP_URL: ca->ocsp_url = arg; break;
+	case OPT_REASON: ca->reason = arg; break;
 	case OPT_DAYS:
 		if (parse_range(arg, 1, 36500, &n) < 0)
 			return fail(p, "invalid --days '%s': give a number of days from 1 to 36500", arg);

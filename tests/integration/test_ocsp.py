@@ -285,3 +285,57 @@ class Cache(ProbeCase):
         [o] = harness.schema.ndjson(r.out)
         self.assertEqual(o["chain"][0]["revocation"]["status"], "good", dump(o))
         self.assertEqual(self.responder.requests(), before + 1)
+
+
+class CaKit(ProbeCase):
+    """tlsprobe's own CA: ca init --crl-url, ca issue (the URL written into
+    the certificate), ca revoke, ca crl; the CRL published on loopback, and
+    a probe that finds the certificate good, then revoked."""
+
+    def test_issue_revoke_publish_and_the_probe_says_revoked(self):
+        web = harness.HttpRoutes()
+        self.addCleanup(web.stop)
+        d = os.path.join(harness.tempdir(self, prefix="tlsprobe-cakit-"), "ca")
+        url = "http://127.0.0.1:%d/crl.der" % web.port
+        for argv in (("ca", "init", d, "--name", "Kit", "--crl-url", url), ("ca", "issue", d, "localhost"),
+                     ("ca", "crl", d)):
+            r = harness.run_tlsprobe(*argv)
+            self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertIn(url, openssl("x509", "-in", os.path.join(d, "localhost.pem"), "-noout", "-ext",
+                                   "crlDistributionPoints").decode())
+
+        def publish():
+            with open(os.path.join(d, "crl.der"), "rb") as f:
+                web.routes["/crl.der"] = (200, f.read())
+        publish()
+        srv = self.server(harness.s_server(os.path.join(d, "localhost.pem"), os.path.join(d, "localhost.key"),
+                                           chain=os.path.join(d, "intermediate.pem")))
+        probe = ("localhost:%d" % srv.port, "--ca-file", os.path.join(d, "root.pem"), "--no-system-ca",
+                 "--cache-dir", "")
+        r = harness.probe_json(*probe)
+        self.assertEqual(r.obj["chain"][0]["revocation"]["status"], "good", dump(r.obj))
+        r = harness.run_tlsprobe("ca", "revoke", d, "localhost", "--reason", "keyCompromise")
+        self.assertEqual(r.rc, 0, r.err)
+        # a second time is refused: the first date stands
+        self.assertEqual(harness.run_tlsprobe("ca", "revoke", d, "localhost").rc, 3)
+        self.assertEqual(harness.run_tlsprobe("ca", "crl", d).rc, 0)
+        # the CRL openssl reads, listing the certificate
+        text = openssl("crl", "-in", os.path.join(d, "crl.pem"), "-noout", "-text").decode()
+        serial = openssl("x509", "-in", os.path.join(d, "localhost.pem"), "-noout", "-serial").decode()
+        self.assertIn(serial.strip().split("=")[1].upper(), text.upper().replace(":", ""))
+        publish()
+        r = harness.probe_json(*probe)
+        p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
+        self.assertIn("says its CA's CRL " + url, p["message"])
+
+    def test_bad_revocations_are_refused(self):
+        d = os.path.join(harness.tempdir(self, prefix="tlsprobe-cakit-"), "ca")
+        harness.run_tlsprobe("ca", "init", d)
+        for argv, words in ((("ca", "revoke", d, "nohost"), "neither a certificate of this CA"),
+                            (("ca", "revoke", d, "abcd", "--reason", "bored"), "unknown --reason 'bored'"),
+                            (("ca", "revoke", d, P.leaves["good"].cert), "was not issued by the CA"),
+                            (("ca", "init", d + "2", "--crl-url", "ldap://x/"), "not an http:// or https:// URL")):
+            with self.subTest(argv=argv):
+                r = harness.run_tlsprobe(*argv)
+                self.assertEqual(r.rc, 3, r.out + r.err)
+                self.assertIn(words, r.err)
