@@ -579,11 +579,12 @@ struct tp_server_options {
 	size_t n_names;
 	const char *cert_file; /* serve these instead of a scenario's */
 	const char *key_file;
-	const char *client_ca_file;    /* verify client certificates with these CAs */
-	int client_cert;               /* 0: as the scenario says, 1: request, 2: require */
-	const char *alpn;              /* comma separated, default "http/1.1" */
-	bool echo;                     /* echo bytes instead of answering HTTP */
-	unsigned handshake_timeout_ms; /* default 10000 */
+	const char *ocsp_response_file; /* with cert_file: staple this OCSP response (DER) */
+	const char *client_ca_file;     /* verify client certificates with these CAs */
+	int client_cert;                /* 0: as the scenario says, 1: request, 2: require */
+	const char *alpn;               /* comma separated, default "http/1.1" */
+	bool echo;                      /* echo bytes instead of answering HTTP */
+	unsigned handshake_timeout_ms;  /* default 10000 */
 	/* From accept to the answer (with echo: the whole connection), the
 	 * handshake included; default handshake_timeout_ms + 20000. */
 	unsigned request_timeout_ms;

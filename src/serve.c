@@ -49,6 +49,7 @@ struct site {
 	gnutls_priority_t prio;
 	int client_cert;
 	bool version_limited; /* a scenario that speaks one TLS version */
+	gnutls_datum_t ocsp;  /* --ocsp-response: stapled as it is */
 };
 
 struct listener {
@@ -181,6 +182,7 @@ site_free(struct site *site)
 		gnutls_priority_deinit(site->prio);
 	tp_raw_chain_free(site->raw);
 	gnutls_free(site->ticket_key.data);
+	gnutls_free(site->ocsp.data);
 	free(site->name);
 	free(site);
 }
@@ -268,6 +270,19 @@ site_scenario(struct tp_server *srv, struct site *site, const char *scenario, co
 	return 0;
 }
 
+/* The --ocsp-response of a site, for every handshake. */
+static int
+staple(gnutls_session_t s, void *arg, gnutls_datum_t *out)
+{
+	const struct site *site = arg;
+
+	if (!(out->data = gnutls_malloc(site->ocsp.size)))
+		return GNUTLS_E_MEMORY_ERROR;
+	memcpy(out->data, site->ocsp.data, site->ocsp.size);
+	out->size = site->ocsp.size;
+	return 0;
+}
+
 /* The certificate and key files. */
 static int
 site_files(struct tp_server *srv, struct site *site)
@@ -290,6 +305,15 @@ site_files(struct tp_server *srv, struct site *site)
 				   "cannot load %s and %s: %s (PEM certificate chain and unencrypted PEM key "
 				   "expected)",
 				   o->cert_file, o->key_file, gnutls_strerror(ret));
+	/* ret: the index of the certificate just loaded. The response is
+	 * stapled as it is, good, revoked, stale or not: a test server. */
+	if (o->ocsp_response_file) {
+		int idx = ret;
+		if (tp_file_load(o->ocsp_response_file, "OCSP response ", &site->ocsp, srv->error, sizeof(srv->error)) <
+		    0)
+			return -1;
+		gnutls_certificate_set_ocsp_status_request_function2(site->cred, (unsigned)idx, staple, site);
+	}
 	if (o->client_cert && !o->client_ca_file) {
 		srv->fault = TP_SERVER_FAULT_NO_CLIENT_CA;
 		return server_fail(srv, "requesting client certificates needs a CA to verify them");

@@ -63,7 +63,7 @@ struct serve_args {
 	size_t n_listen;
 	const char *names[16];
 	size_t n_names;
-	const char *cert, *key, *write_ca, *write_client_cert, *scenario, *client_ca, *alpn;
+	const char *cert, *key, *write_ca, *write_client_cert, *scenario, *client_ca, *alpn, *ocsp_response;
 	bool list_scenarios, echo, log_json;
 	int client_cert; /* 1 request, 2 require */
 	long base_port;  /* -1 when not given */

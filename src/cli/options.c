@@ -82,6 +82,7 @@ enum opt_id {
 	OPT_OFFLINE,
 	OPT_OCSP_REQUIRED,
 	OPT_OCSP_URL,
+	OPT_OCSP_RESPONSE,
 	OPT_ORDERED,
 	OPT_OUT,
 	OPT_PARALLEL,
@@ -276,6 +277,8 @@ static const struct opt options[] = {
 	 "reach these hosts directly, not through the proxy (as no_proxy; * for all)"},
 	{"ocsp-required", 0, NULL, OPT_OCSP_REQUIRED, PROBE, G_TRUST, apply_trust,
 	 "fail when the server staples no OCSP response"},
+	{"ocsp-response", 0, "FILE", OPT_OCSP_RESPONSE, SERVE, G_SERVE_TLS, apply_serve,
+	 "with --cert: staple this OCSP response (DER) to the certificate"},
 	{"ocsp-url", 0, "URL", OPT_OCSP_URL, CA, G_CA, apply_ca,
 	 "init: the OCSP responder written into every certificate issued"},
 	{"offline", 0, NULL, OPT_OFFLINE, PROBE, G_CONNECT, apply_connect,
@@ -989,6 +992,7 @@ apply_serve(struct parse *p, const struct opt *o, const char *arg)
 		sv->base_port = n;
 		break;
 	case OPT_CERT: sv->cert = arg; break;
+	case OPT_OCSP_RESPONSE: sv->ocsp_response = arg; break;
 	case OPT_CLIENT_CA: sv->client_ca = arg; break;
 	case OPT_ECHO: sv->echo = true; break;
 	case OPT_HANDSHAKE_TIMEOUT:

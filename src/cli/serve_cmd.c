@@ -180,6 +180,8 @@ check_options(struct serve_args *sv, const char **scenario, bool *all)
 	if (sv->cert && sv->write_ca)
 		return refuse("--write-ca writes the made root CA, and with --cert nothing is made: give clients the "
 			      "CA that issued your certificate");
+	if (sv->ocsp_response && !sv->cert)
+		return refuse("--ocsp-response staples a response about your certificate: give it with --cert/--key");
 	if (!sv->cert)
 		*scenario = sv->scenario ? sv->scenario : "good";
 	/* It answers HTTP/1.1: picking h2 would leave h2 clients talking to a
@@ -258,6 +260,7 @@ serve_command(struct cli *cli)
 		.names = sv->names,
 		.n_names = sv->n_names,
 		.cert_file = sv->cert,
+		.ocsp_response_file = sv->ocsp_response,
 		.key_file = sv->key,
 		.client_ca_file = sv->client_ca,
 		.client_cert = sv->client_cert,

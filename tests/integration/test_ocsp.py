@@ -339,3 +339,37 @@ class CaKit(ProbeCase):
                 r = harness.run_tlsprobe(*argv)
                 self.assertEqual(r.rc, 3, r.out + r.err)
                 self.assertIn(words, r.err)
+
+
+class ServeStaples(ProbeCase):
+    """tlsprobe serve --ocsp-response staples a response made by `openssl
+    ocsp` from the CA's database: the probe uses it and asks no responder."""
+
+    def response(self, leaf):
+        d = harness.tempdir(self, prefix="tlsprobe-staple-")
+        req, resp = os.path.join(d, "req.der"), os.path.join(d, "resp.der")
+        openssl("ocsp", "-issuer", P.inter.cert, "-cert", leaf.cert, "-no_nonce", "-reqout", req)
+        openssl("ocsp", "-index", os.path.join(P.dir, "index.txt"), "-rsigner", P.inter.cert, "-rkey",
+                P.inter.key, "-CA", P.inter.cert, "-reqin", req, "-respout", resp, "-ndays", "1")
+        return resp
+
+    def test_a_stapled_revocation_is_read_from_the_staple(self):
+        for name, status in (("good", "good"), ("revoked", "revoked")):
+            with self.subTest(leaf=name):
+                leaf = P.leaves[name]
+                chain = harness.write(os.path.join(harness.tempdir(self, prefix="tlsprobe-staple-"), "chain.pem"),
+                                      open(leaf.cert).read() + open(P.inter.cert).read())
+                srv = self.server(harness.Serve("--cert", chain, "--key", leaf.key, "--ocsp-response",
+                                                self.response(leaf), "--listen", "127.0.0.1:0"))
+                r = harness.probe_json("localhost:%d" % srv.port, "--ca-file", P.root.cert, "--no-system-ca",
+                                       "--cache-dir", "")
+                self.assertEqual(r.obj["ocsp"]["status"], status, dump(r.obj))
+                self.assertTrue(r.obj["ocsp"]["verified"], dump(r.obj))
+                rv = r.obj["chain"][0]["revocation"]
+                self.assertEqual((rv["method"], rv["status"]), ("staple", status), dump(r.obj))
+
+    def test_a_response_without_the_certificate_is_refused(self):
+        r = harness.run_tlsprobe("serve", "--ocsp-response", P.p("leaf_good.pem"), "--listen", "127.0.0.1:0",
+                                 timeout=20)
+        self.assertEqual(r.rc, 3, r.err)
+        self.assertIn("--ocsp-response staples a response about your certificate", r.err)
