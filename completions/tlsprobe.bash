@@ -20,7 +20,7 @@ _tlsprobe()
 	case $prev in
 		--ca-file | --crl | --client-cert | --client-key | --cert | --key | \
 			--client-ca | --write-ca | --write-client-cert | --ca | --csr | --out | --save-chain | \
-			--write-fullchain | --config)
+			--write-fullchain | --config | --ocsp-response)
 			_filedir
 			return
 			;;
@@ -80,6 +80,12 @@ _tlsprobe()
 			[[ $command == serve ]] && _known_hosts_real -- "$cur"
 			return
 			;;
+		--reason)
+			# ca revoke: the reasons RFC 5280 names.
+			COMPREPLY=($(compgen -W 'keyCompromise cACompromise affiliationChanged superseded
+				cessationOfOperation certificateHold privilegeWithdrawn unspecified' -- "$cur"))
+			return
+			;;
 		--starttls)
 			COMPREPLY=($(compgen -W 'smtp lmtp imap pop3 ftp nntp sieve irc xmpp xmpp-server ldap postgres mysql' -- "$cur"))
 			return
@@ -92,7 +98,8 @@ _tlsprobe()
 			--base-port | --handshake-timeout | --request-timeout | --listen | --workers | --days | \
 			--max-time | --proxy | --resolve | --data | -H | \
 			--header | --max-redirs | --expect-body | --expect-header | \
-			--expect-status | --max-ms | -P | --parallel | --max-concurrent | --max-crl-size)
+			--expect-status | --max-ms | -P | --parallel | --max-concurrent | --max-crl-size | \
+			--crl-url | --ocsp-url)
 			# A free value: nothing sensible to offer, and no file names.
 			return
 			;;
@@ -119,7 +126,7 @@ _tlsprobe()
 				opts='--alpn --base-port --cert --echo --handshake-timeout
 					--key --list-scenarios --listen --log-json --name
 					--request-timeout --scenario --workers --write-ca --client-ca
-					--request-client-cert --require-client-cert
+					--ocsp-response --request-client-cert --require-client-cert
 					--write-client-cert'
 				;;
 			demo)
@@ -140,9 +147,9 @@ _tlsprobe()
 				;;
 			ca)
 				opts='--as --at --crit-days --crl --host --warn-days --ca --cert
-					--client --csr --days --force --key --key-type --name
-					--no-intermediate --out --color --format --json -q
-					--quiet -v --verbose'
+					--client --crl-url --csr --days --force --key --key-type --name
+					--no-intermediate --ocsp-url --out --reason --color --format
+					--json -q --quiet -v --verbose'
 				;;
 		esac
 		COMPREPLY=($(compgen -W "$opts -h --help -V --version" -- "$cur"))
@@ -159,12 +166,13 @@ _tlsprobe()
 				--tls-max | --tls-min | --color | --format | -P | --parallel | \
 				--base-port | --cert | --handshake-timeout | --key | --listen | \
 				--name | --request-timeout | --scenario | --workers | --write-ca | --write-client-cert | \
-				--client-ca | \
+				--client-ca | --ocsp-response | \
 				--connect-to | --max-time | --proxy | --noproxy | --resolve | --data | -H | \
 				--header | --max-redirs | -X | --method | --expect-body | \
 				--expect-header | --expect-status | --max-ms | --host | --ca | \
 				--csr | --days | --key-type | --out | --save-chain | --write-fullchain | --config | \
-				--max-concurrent | --max-crl-size | --cache-dir) ((i++)) ;;
+				--max-concurrent | --max-crl-size | --cache-dir | --crl-url | --ocsp-url | \
+				--reason) ((i++)) ;;
 			-*) ;;
 			*) operands+=("${words[i]}") ;;
 		esac
@@ -187,11 +195,31 @@ _tlsprobe()
 			_filedir
 			;;
 		ca)
-			# ca init DIR, ca issue DIR NAME..., ca check
+			# ca init DIR, ca issue DIR NAME..., ca revoke DIR NAME|FILE|SERIAL,
+			# ca crl DIR, ca check
 			case ${#operands[@]}:${operands[0]-} in
-				0:) COMPREPLY=($(compgen -W 'init issue check' -- "$cur")) ;;
-				1:init | 1:issue) _filedir -d ;;
+				0:) COMPREPLY=($(compgen -W 'init issue revoke crl check' -- "$cur")) ;;
+				1:init | 1:issue | 1:revoke | 1:crl) _filedir -d ;;
 				*:issue) _known_hosts_real -- "$cur" ;;
+				2:revoke)
+					# The names certificates were issued for in DIR (DIR/NAME.pem,
+					# not the CA's own files); host names when it holds none.
+					local pem dir=${operands[1]} names=()
+					[[ $dir == "~"/* ]] && dir=$HOME/${dir#"~"/}
+					for pem in "$dir"/*.pem; do
+						[[ -f $pem ]] || continue
+						pem=${pem##*/}
+						case $pem in
+							root.pem | intermediate.pem | crl.pem | *.fullchain.pem) ;;
+							*) names+=("${pem%.pem}") ;;
+						esac
+					done
+					if ((${#names[@]})); then
+						COMPREPLY=($(compgen -W '${names[@]}' -- "$cur"))
+					else
+						_known_hosts_real -- "$cur"
+					fi
+					;;
 			esac
 			;;
 	esac

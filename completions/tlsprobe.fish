@@ -28,7 +28,7 @@ function __tlsprobe_operands
     for w in $words
         if test $skip = 1
             set skip 0
-        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent --max-crl-size --cache-dir
+        else if contains -- $w --sni --starttls --timeout --as --at --ca-file --crit-days --crl --warn-days --alpn --client-cert --client-cert-wait --client-key --priority --tls-max --tls-min --color --format -P --parallel --base-port --cert --handshake-timeout --key --listen --name --request-timeout --scenario --workers --write-ca --write-client-cert --client-ca --connect-to --max-time --proxy --noproxy --resolve --data -H --header --max-redirs -X --method --expect-body --expect-header --expect-status --max-ms --host --ca --csr --days --key-type --out --save-chain --write-fullchain --config --max-concurrent --max-crl-size --cache-dir --crl-url --ocsp-url --reason --ocsp-response
             set skip 1
         else if not string match -q -- '-*' $w
             echo $w
@@ -36,7 +36,8 @@ function __tlsprobe_operands
     end
 end
 
-# ca init DIR, ca issue DIR NAME...: what the next operand is.
+# ca init DIR, ca issue DIR NAME..., ca revoke DIR NAME|FILE|SERIAL,
+# ca crl DIR: what the next operand is.
 function __tlsprobe_ca_expects
     __tlsprobe_using ca; or return 1
     set -l ops (__tlsprobe_operands)
@@ -44,9 +45,29 @@ function __tlsprobe_ca_expects
         case action
             test (count $ops) -eq 0
         case dir
-            test (count $ops) -eq 1; and contains -- $ops[1] init issue
+            test (count $ops) -eq 1; and contains -- $ops[1] init issue revoke crl
         case name
             test (count $ops) -ge 2; and test $ops[1] = issue
+        case revoked
+            test (count $ops) -eq 2; and test $ops[1] = revoke
+    end
+end
+
+# ca revoke DIR NAME: the names certificates were issued for in DIR
+# (DIR/NAME.pem, not the CA's own files); host names when it holds none.
+function __tlsprobe_issued
+    set -l dir (__tlsprobe_operands)[2]
+    string match -q -- '~/*' $dir; and set dir $HOME/(string sub -s 3 -- $dir)
+    set -l names
+    for pem in $dir/*.pem
+        test -f $pem; or continue
+        set -l name (string replace -r -- '^.*/(.*)\.pem$' '$1' $pem)
+        contains -- $name root intermediate crl; or string match -q -- '*.fullchain' $name; or set -a names $name
+    end
+    if set -q names[1]
+        printf '%s\tIssued\n' $names
+    else
+        __fish_print_hostnames
     end
 end
 
@@ -87,15 +108,18 @@ complete -c tlsprobe -n __tlsprobe_first_word -a fetch -d 'Make an HTTPS request
 complete -c tlsprobe -n __tlsprobe_first_word -a batch -d 'Probe every target in a list, many at once'
 complete -c tlsprobe -n __tlsprobe_first_word -a exporter -d 'Answer Prometheus scrapes: /probe, /metrics, a status page'
 complete -c tlsprobe -n __tlsprobe_first_word -a cert -d 'Show certificate files; judge their chain with --verify'
-complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, check'
+complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, revoke, crl, check'
 complete -c tlsprobe -n '__tlsprobe_using connect' -a '(__fish_print_hostnames)' -d Host
 complete -c tlsprobe -n '__tlsprobe_using batch; and test (count (__tlsprobe_operands)) -eq 0' -F
 complete -c tlsprobe -n '__tlsprobe_using cert' -F
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a init -d 'Make a root CA and an intermediate in DIR'
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a issue -d 'Issue a certificate for these names'
+complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a revoke -d 'Revoke a certificate the CA issued (name, file or serial)'
+complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a crl -d 'Sign the CRL (DIR/crl.pem, DIR/crl.der) to publish'
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a check -d 'Lint a setup before deploying it'
 complete -c tlsprobe -n '__tlsprobe_ca_expects dir' -a '(__fish_complete_directories)'
 complete -c tlsprobe -n '__tlsprobe_ca_expects name' -a '(__fish_print_hostnames)' -d Host
+complete -c tlsprobe -n '__tlsprobe_ca_expects revoked' -a '(__tlsprobe_issued)'
 
 # connect, batch and exporter: Connection
 set -l c '__tlsprobe_using connect; or __tlsprobe_using batch; or __tlsprobe_using exporter'
@@ -174,6 +198,7 @@ complete -c tlsprobe -n $s -l workers -x -d 'Worker threads (default: one per CP
 complete -c tlsprobe -n $s -l write-ca -r -F -d 'Write the made root CA certificate to FILE'
 complete -c tlsprobe -n $s -l write-client-cert -r -F -d 'Write a client certificate the server accepts'
 complete -c tlsprobe -n $s -l client-ca -r -F -d 'Verify client certificates with the CAs in FILE'
+complete -c tlsprobe -n $s -l ocsp-response -r -F -d 'With --cert: staple this OCSP response (DER) to the certificate'
 complete -c tlsprobe -n $s -l request-client-cert -d 'Ask clients for a certificate, accept them without'
 complete -c tlsprobe -n $s -l require-client-cert -d 'Refuse clients without a valid certificate'
 
@@ -230,14 +255,17 @@ set -l a '__tlsprobe_using ca'
 complete -c tlsprobe -n $a -l ca -r -F -d 'check: the root CA certificate the chain must lead to'
 complete -c tlsprobe -n $a -l cert -r -F -d 'check: the certificate or chain file to check (leaf first)'
 complete -c tlsprobe -n $a -l client -d 'issue/check: a client certificate (clientAuth) for mutual TLS'
+complete -c tlsprobe -n $a -l crl-url -x -d 'init: the CRL distribution point written into every certificate issued'
 complete -c tlsprobe -n $a -l csr -r -F -d 'issue: sign this certificate request instead of making a key'
-complete -c tlsprobe -n $a -l days -x -d "init: the root's lifetime (3650); issue: the leaf's (397)"
+complete -c tlsprobe -n $a -l days -x -d "init: the root's lifetime (3650); issue: the leaf's (397); crl: until its next update (7)"
 complete -c tlsprobe -n $a -l force -d 'init/issue: replace existing files'
 complete -c tlsprobe -n $a -l key -r -F -d 'check: the private key that must belong to the certificate'
 complete -c tlsprobe -n $a -l key-type -x -a 'ecdsa rsa ed25519' -d 'init/issue: the key to make'
 complete -c tlsprobe -n $a -l name -x -d "init: the CA's name (NAME Root CA, NAME Intermediate CA)"
 complete -c tlsprobe -n $a -l no-intermediate -d 'init: a root only; issue signs with it'
+complete -c tlsprobe -n $a -l ocsp-url -x -d 'init: the OCSP responder written into every certificate issued'
 complete -c tlsprobe -n $a -l out -r -F -d 'issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem'
+complete -c tlsprobe -n $a -l reason -x -a 'keyCompromise cACompromise affiliationChanged superseded cessationOfOperation certificateHold privilegeWithdrawn unspecified' -d 'revoke: why (default unspecified)'
 
 # every command
 complete -c tlsprobe -s h -l help -d 'Show this help'

@@ -267,12 +267,16 @@ tp_ca_init(const char *dir, const struct tp_ca_options *o, struct tp_ca_report *
 			goto out;
 		}
 	ret = place_files(files, n, o->force, rep, err, errlen);
-	if (ret == 0 && !o->crl_url && !o->ocsp_url) {
-		/* A new CA without them: the old CA's URLs are not its own. */
-		char *urls = tp_strdupf("%s/" URLS_FILE, dir);
-		if (urls)
-			unlink(urls);
-		free(urls);
+	if (ret == 0) {
+		/* A new CA: the old one's revocations and CRL are not its own, nor
+		 * its URLs unless given again. */
+		const char *old[] = {REVOKED_FILE, "crl.pem", "crl.der", o->crl_url || o->ocsp_url ? NULL : URLS_FILE};
+		for (size_t i = 0; i < sizeof(old) / sizeof(*old); i++) {
+			char *path = old[i] ? tp_strdupf("%s/%s", dir, old[i]) : NULL;
+			if (path)
+				unlink(path);
+			free(path);
+		}
 	}
 	if (ret == 0 && !o->intermediate) {
 		/* A flat CA replacing a two-level one: an old intermediate
@@ -632,9 +636,10 @@ out:
 
 /* ---- revocation: ca revoke records, ca crl signs ------------------------ */
 
-static const char *const crl_reasons[] = {
-	"unspecified",          "keyCompromise",   "cACompromise",  "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
+/* RFC 5280 5.3.1's reasons, but removeFromCRL, which only a delta CRL uses. */
+static const char *const crl_reasons[] = {"unspecified",        "keyCompromise",      "cACompromise",
+					  "affiliationChanged", "superseded",         "cessationOfOperation",
+					  "certificateHold",    "privilegeWithdrawn", "aACompromise"};
 
 static int
 hex_byte(char c)
@@ -661,6 +666,12 @@ normal_serial(const char *in, char *out, size_t len)
 		out[o++] = (char)(*in >= 'A' && *in <= 'F' ? *in - 'A' + 'a' : *in);
 	}
 	out[o] = '\0';
+	if (o % 2 && o + 1 < len) {
+		/* Whole octets, as the CRL lists them: "abc" is 0abc. */
+		memmove(out + 1, out, o + 1);
+		out[0] = '0';
+		o++;
+	}
 	return o > 0 && o <= 40 && !*in;
 }
 
@@ -682,7 +693,7 @@ tp_ca_revoke(const char *dir, const char *what, const char *reason, struct tp_ca
 	if (!known) {
 		tp_err(err, errlen,
 		       "unknown --reason '%s': use keyCompromise, cACompromise, affiliationChanged, superseded, "
-		       "cessationOfOperation, certificateHold, privilegeWithdrawn or unspecified",
+		       "cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise or unspecified",
 		       reason);
 		goto out;
 	}

@@ -189,7 +189,8 @@ ca_crl(struct cli *cli, const char *dir)
 
 	if (tp_ca_crl(dir, days, &rep, err, sizeof(err)) < 0)
 		return cli_fail(cli->format, FAIL_FILE, dir, "%s", err);
-	printf("Signed the CRL of %s: %s revoked, next update in %d days:\n", dir, rep.note, days);
+	printf("Signed the CRL of %s: %s revoked, next update in %d day%s:\n", dir, rep.note, days,
+	       days == 1 ? "" : "s");
 	for (size_t i = 0; i < rep.n_files; i++)
 		printf("  %s\n", rep.files[i]);
 	printf("Publish crl.der at the URL given to ca init --crl-url, and sign it again before then.\n");
