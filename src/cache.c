@@ -239,3 +239,56 @@ tp_cache_put(struct tp_cache *c, const char *key, const gnutls_datum_t *data, ti
 		free(path);
 	}
 }
+
+/* Memos live in the same list under keys of their own: "\001" and the key. */
+int
+tp_cache_memo_get(struct tp_cache *c, const char *key, void *out, size_t len)
+{
+	char *k = tp_strdupf("\001%s", key);
+	struct entry *e;
+	int found = 0;
+
+	if (!k)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	if ((e = find(c, k)) && e->len == len && e->until > time(NULL)) {
+		memcpy(out, e->data, len);
+		found = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(k);
+	return found;
+}
+
+void
+tp_cache_memo_put(struct tp_cache *c, const char *key, const void *data, size_t len, time_t until)
+{
+	char *k = tp_strdupf("\001%s", key);
+	unsigned char *copy = malloc(len ? len : 1);
+	struct entry *e = NULL;
+
+	if (!k || !copy) {
+		free(k);
+		free(copy);
+		return;
+	}
+	memcpy(copy, data, len);
+	pthread_mutex_lock(&c->lock);
+	if (!(e = find(c, k)) && c->n < MEMORY_ENTRIES && (e = calloc(1, sizeof(*e)))) {
+		e->key = k;
+		k = NULL;
+		e->next = c->entries;
+		c->entries = e;
+		c->n++;
+	}
+	if (e) {
+		free(e->data);
+		e->data = copy;
+		e->len = len;
+		e->until = until;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(k);
+	free(copy);
+}

@@ -31,4 +31,9 @@ int tp_cache_get(struct tp_cache *c, const char *key, gnutls_datum_t *out, const
  * was kept; the waiters then fetch it themselves). */
 void tp_cache_put(struct tp_cache *c, const char *key, const gnutls_datum_t *data, time_t until);
 
+/* A small fact about key (what checking its answer found), for this
+ * process only, until the time until: 1 with len bytes in out, or 0. */
+int tp_cache_memo_get(struct tp_cache *c, const char *key, void *out, size_t len);
+void tp_cache_memo_put(struct tp_cache *c, const char *key, const void *data, size_t len, time_t until);
+
 #endif

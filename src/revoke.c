@@ -9,6 +9,7 @@
 #include <string.h>
 #include <gnutls/ocsp.h>
 
+#include "cache.h"
 #include "chain.h"
 #include "revoke.h"
 #include "trust.h"
@@ -344,6 +345,12 @@ resp_status_name(int status)
 	}
 }
 
+/* What a verified OCSP answer said, remembered for the process. */
+struct verdict {
+	unsigned status, reason;
+	time_t this_update, next_update, revoked_at;
+};
+
 /* Ask the responder crt names about crt, issued by issuer; into rv and f. */
 static void
 ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct tp_chain_in *in, size_t i,
@@ -373,6 +380,17 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 	if (gnutls_ocsp_req_init(&req) < 0 || gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1, issuer, crt) < 0 ||
 	    gnutls_ocsp_req_export(req, &der) < 0 || !(get = get_url(url, &der)))
 		goto out;
+	/* An answer this process already verified (the request names the
+	 * issuer's key and the serial): its facts, without verifying again. */
+	struct verdict memo;
+	if (cfg->cache && tp_cache_memo_get(cfg->cache, get, &memo, sizeof(memo))) {
+		status = memo.status;
+		reason = memo.reason;
+		rv->this_update = memo.this_update;
+		rv->next_update = memo.next_update;
+		rv->revoked_at = memo.revoked_at;
+		goto judge;
+	}
 	if (tp_config_download(cfg, get, 64 * 1024, in->deadline, &body, &cached, err, sizeof(err)) < 0) {
 		unknown(f, i, rv, "asking the OCSP responder %s whether '%s' is revoked failed: %s", url, cn, err);
 		goto out;
@@ -402,6 +420,12 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 			url, cn);
 		goto out;
 	}
+	if (cfg->cache && (status == GNUTLS_OCSP_CERT_GOOD || status == GNUTLS_OCSP_CERT_REVOKED)) {
+		memo = (struct verdict){status, reason, rv->this_update, rv->next_update, rv->revoked_at};
+		tp_cache_memo_put(cfg->cache, get, &memo, sizeof(memo),
+				  rv->next_update != (time_t)-1 ? rv->next_update : time(NULL) + 3600);
+	}
+judge:
 	if (rv->next_update != (time_t)-1 && rv->next_update < now) {
 		tp_format_date(rv->next_update, date, sizeof(date));
 		unknown(f, i, rv,
