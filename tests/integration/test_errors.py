@@ -217,7 +217,7 @@ class BadUsage(unittest.TestCase):
         return err
 
     def test_wrong_number_of_words_says_tlsprobe_once(self):
-        for args, said in ((("ca",), "ca needs init, issue or check"),
+        for args, said in ((("ca",), "ca needs init, issue, revoke, crl or check"),
                            (("fetch",), "fetch takes one URL"),
                            (("batch", "a.txt", "b.txt"), "batch reads one list"),
                            (("serve", "extra"), "serve takes no target ('extra')")):
