@@ -155,6 +155,12 @@ ca_check(struct cli *cli)
 		if (tp_config_add_ca_file(cli->cfg, a->root) < 0)
 			return cli_fail(cli->format, FAIL_FILE, a->root, "%s", tp_config_error(cli->cfg));
 		tp_config_set_system_ca(cli->cfg, false);
+		/* The root of a CA made by ca init: its CRL (ca crl) beside it counts too. */
+		const char *slash = strrchr(a->root, '/');
+		char crl[4200];
+		snprintf(crl, sizeof(crl), "%.*scrl.pem", slash ? (int)(slash - a->root + 1) : 0, a->root);
+		if (access(crl, R_OK) == 0 && tp_config_add_crl_file(cli->cfg, crl) < 0)
+			return cli_fail(cli->format, FAIL_FILE, crl, "%s", tp_config_error(cli->cfg));
 	}
 	if (a->key && access(a->key, R_OK) != 0)
 		return cli_fail(cli->format, FAIL_FILE, a->key, "cannot read key %s", a->key);

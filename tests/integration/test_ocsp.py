@@ -327,6 +327,11 @@ class CaKit(ProbeCase):
         r = harness.probe_json(*probe)
         p = self.assertProblem(r, "revoked", severity="critical", cert_index=0)
         self.assertIn("says its CA's CRL " + url, p["message"])
+        # and ca check reads the CRL beside the root it is given
+        r = harness.run_tlsprobe("ca", "check", "--ca", os.path.join(d, "root.pem"), "--cert",
+                                 os.path.join(d, "localhost.fullchain.pem"), "--host", "localhost", "--json")
+        self.assertEqual(r.rc, 2, r.out + r.err)
+        self.assertIn('"code":"revoked"', r.out.replace(" ", ""))
 
     def test_bad_revocations_are_refused(self):
         d = os.path.join(harness.tempdir(self, prefix="tlsprobe-cakit-"), "ca")
