@@ -175,10 +175,11 @@ int tp_config_set_tls_versions(struct tp_config *cfg, const char *min, const cha
 int tp_config_set_priority(struct tp_config *cfg, const char *priority);
 void tp_config_set_timeout_ms(struct tp_config *cfg, unsigned ms);
 /* How a probe downloads what a certificate points to (a missing issuer from
- * its AIA URL): GET url, at most max bytes, within timeout_ms, into out
- * (free out->data with free()); 0, or -1 with a reason in err. */
-typedef int tp_download_fn(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms,
-			   gnutls_datum_t *out, char *err, size_t errlen);
+ * its AIA URL, an OCSP answer, a CRL): GET url, or with post a POST of that
+ * body as type; at most max bytes, within timeout_ms, into out (free
+ * out->data with free()); 0, or -1 with a reason in err. */
+typedef int tp_download_fn(const struct tp_config *cfg, const char *url, const gnutls_datum_t *post, const char *type,
+			   size_t max, unsigned timeout_ms, gnutls_datum_t *out, char *err, size_t errlen);
 /* Online checks with fn (tp_fetch_download); NULL (the default) for none. */
 void tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn);
 /* The largest CRL a probe downloads from a distribution point. */
@@ -501,8 +502,8 @@ const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r);
 int tp_fetch_check_status_list(const char *list);
 const char *tp_fetch_curl_version(void);
 /* A tp_download_fn through libcurl, with the probe's proxy settings. */
-int tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms,
-		      gnutls_datum_t *out, char *err, size_t errlen);
+int tp_fetch_download(const struct tp_config *cfg, const char *url, const gnutls_datum_t *post, const char *type,
+		      size_t max, unsigned timeout_ms, gnutls_datum_t *out, char *err, size_t errlen);
 
 /* ---- a self-hosted CA (ca.c) -------------------------------------------- */
 

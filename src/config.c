@@ -235,28 +235,36 @@ tp_config_set_download(struct tp_config *cfg, tp_download_fn *fn)
 }
 
 int
-tp_config_download(const struct tp_config *cfg, const char *url, size_t max, const struct tp_deadline *d,
-		   gnutls_datum_t *out, bool *cached, char *err, size_t errlen)
+tp_config_post(const struct tp_config *cfg, const char *key, const char *url, const gnutls_datum_t *post,
+	       const char *type, size_t max, const struct tp_deadline *d, gnutls_datum_t *out, bool *cached, char *err,
+	       size_t errlen)
 {
 	int left;
 
 	*cached = false;
-	if (cfg->cache && tp_cache_get(cfg->cache, url, out, d) == 1) {
+	if (cfg->cache && tp_cache_get(cfg->cache, key, out, d) == 1) {
 		if (out->size <= max) {
 			*cached = true;
 			return 0;
 		}
 		free(out->data);
-		tp_cache_put(cfg->cache, url, NULL, 0);
+		tp_cache_put(cfg->cache, key, NULL, 0);
 	}
 	if ((left = tp_deadline_left(d)) <= 0) {
 		snprintf(err, errlen, "no time was left (--timeout)");
-	} else if (cfg->download(cfg, url, max, (unsigned)left, out, err, errlen) == 0) {
+	} else if (cfg->download(cfg, url, post, type, max, (unsigned)left, out, err, errlen) == 0) {
 		return 0;
 	}
 	if (cfg->cache)
-		tp_cache_put(cfg->cache, url, NULL, 0);
+		tp_cache_put(cfg->cache, key, NULL, 0);
 	return -1;
+}
+
+int
+tp_config_download(const struct tp_config *cfg, const char *url, size_t max, const struct tp_deadline *d,
+		   gnutls_datum_t *out, bool *cached, char *err, size_t errlen)
+{
+	return tp_config_post(cfg, url, url, NULL, NULL, max, d, out, cached, err, errlen);
 }
 
 void

@@ -70,6 +70,10 @@ TP_PRINTF(2, 3) int tp_config_fail(struct tp_config *cfg, const char *fmt, ...);
 int tp_config_download(const struct tp_config *cfg, const char *url, size_t max, const struct tp_deadline *d,
 		       gnutls_datum_t *out, bool *cached, char *err, size_t errlen);
 void tp_config_keep(const struct tp_config *cfg, const char *url, const gnutls_datum_t *data, time_t until);
+/* The same with a POST of body as type (when no GET fits), cached as key. */
+int tp_config_post(const struct tp_config *cfg, const char *key, const char *url, const gnutls_datum_t *post,
+		   const char *type, size_t max, const struct tp_deadline *d, gnutls_datum_t *out, bool *cached,
+		   char *err, size_t errlen);
 /* The lowest and highest versions a probe offers. */
 void tp_config_versions(const struct tp_config *cfg, int *lo, int *hi);
 /* The time validity is judged at: --at, or now. */

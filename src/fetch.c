@@ -792,9 +792,10 @@ on_download(char *data, size_t size, size_t n, void *arg)
 }
 
 int
-tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsigned timeout_ms, gnutls_datum_t *out,
-		  char *err, size_t errlen)
+tp_fetch_download(const struct tp_config *cfg, const char *url, const gnutls_datum_t *post, const char *type,
+		  size_t max, unsigned timeout_ms, gnutls_datum_t *out, char *err, size_t errlen)
 {
+	struct curl_slist *headers = NULL;
 	struct download dl = {.max = max};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
@@ -823,6 +824,14 @@ tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsi
 	api.easy_setopt(h, CURLOPT_USERAGENT, "tlsprobe/" TLSPROBE_VERSION);
 	api.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
 	api.easy_setopt(h, CURLOPT_WRITEDATA, &dl);
+	if (post) {
+		char ct[128];
+		snprintf(ct, sizeof(ct), "Content-Type: %s", type ? type : "application/octet-stream");
+		headers = api.slist_append(NULL, ct);
+		api.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		api.easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)post->data);
+		api.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)post->size);
+	}
 	/* The probe's proxy settings: --proxy, --noproxy, else the environment's. */
 	if (cfg->proxy)
 		api.easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
@@ -831,6 +840,8 @@ tp_fetch_download(const struct tp_config *cfg, const char *url, size_t max, unsi
 	rc = api.easy_perform(h);
 	api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	api.easy_cleanup(h);
+	if (headers)
+		api.slist_free_all(headers);
 	if (rc == CURLE_OK && status >= 200 && status < 300 && dl.len) {
 		out->data = dl.data;
 		out->size = (unsigned)dl.len;

@@ -391,7 +391,10 @@ ask_responder(struct tp_findings *f, const struct tp_config *cfg, const struct t
 		rv->revoked_at = memo.revoked_at;
 		goto judge;
 	}
-	if (tp_config_download(cfg, get, 64 * 1024, in->deadline, &body, &cached, err, sizeof(err)) < 0) {
+	/* GET when it fits in 255 bytes, as RFC 5019 says; POST otherwise. */
+	bool post = strlen(get) > 255;
+	if (tp_config_post(cfg, get, post ? url : get, post ? &der : NULL, "application/ocsp-request", 64 * 1024,
+			   in->deadline, &body, &cached, err, sizeof(err)) < 0) {
 		unknown(f, i, rv, "asking the OCSP responder %s whether '%s' is revoked failed: %s", url, cn, err);
 		goto out;
 	}

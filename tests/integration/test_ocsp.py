@@ -46,6 +46,10 @@ class OcspFixtures(Pki):
         for name, port in (("good", "ca"), ("revoked", "ca"), ("wrong", "wrong"), ("later", "later"),
                            ("silent", "silent"), ("offline", "offline"), ("delegated", "delegate")):
             self.leaves[name] = self.leaf(self, name, port)
+        # a responder URL so long that the request no longer fits a GET
+        self.leaves["post"] = self.issue("leaf_post", subject("localhost"), leaf_ext(san="DNS:localhost", extra=[
+            "authorityInfoAccess = OCSP;URI:http://127.0.0.1:%d/%s/" % (self.ports["ca"], "p" * 240)]),
+            self.inter, days=300)
         # a serial the responder's database has never seen
         self.leaves["unknown"] = self.leaf(Pki(os.path.join(directory, "other-db")), "unknown", "ca")
         openssl("ca", "-batch", "-config", self.conf, "-revoke", self.leaves["revoked"].cert, "-keyfile",
@@ -120,6 +124,11 @@ class Ocsp(ProbeCase):
         self.assertIsNone(rv["revoked_at"])
         self.assertIsNotNone(r.obj["timing_ms"]["online"])
         self.assertEqual(self.ca.requests() - before, 1)
+
+    def test_a_request_too_long_for_a_get_is_posted(self):
+        r = self.probe("post")
+        self.assertEqual(self.revocation(r)["status"], "good", dump(r.obj))
+        self.assertIn("Received request, 1st line: POST", self.ca.read_log())
 
     def test_a_delegated_responder_is_trusted(self):
         r = self.probe("delegated")
