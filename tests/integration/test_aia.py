@@ -123,7 +123,7 @@ class Aia(ProbeCase):
         r = self.probe("silent", "--timeout", "2")
         p = self.assertProblem(r, "missing-intermediate")
         self.assertIn("/silent failed", p["message"])
-        self.assertLess(r.elapsed, 3.5)
+        self.assertLess(r.elapsed, 4.5, "bounded by --timeout 2, with room for a busy machine")
 
     def test_offline_downloads_nothing(self):
         before = len(HTTP.asked)

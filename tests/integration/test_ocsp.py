@@ -169,7 +169,7 @@ class Ocsp(ProbeCase):
         r = self.probe("silent", "--timeout", "2")
         p = self.assertProblem(r, "revocation-unknown")
         self.assertIn("failed", p["message"])
-        self.assertLess(r.elapsed, 3.5)
+        self.assertLess(r.elapsed, 4.5, "bounded by --timeout 2, with room for a busy machine")
 
     def test_a_stale_answer_is_not_used(self):
         # the responder's answers are good for a day; judged three days on
