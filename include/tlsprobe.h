@@ -361,10 +361,13 @@ time_t tp_result_path_not_after(const struct tp_result *r);
 /* How certificate i of the chain sent had its revocation checked; NULL
  * when the chain was not verified. */
 const struct tp_revocation *tp_result_revocation(const struct tp_result *r, size_t i);
-/* When the chain verifies (with the issuers downloaded from AIA URLs, if
- * any were missing): the leaf and the intermediates, in the order a server
- * should send them, DER; NULL with *n 0 otherwise. */
+/* With tp_config_set_fullchain, when the chain verifies (with the issuers
+ * downloaded from AIA URLs, if any were missing): the leaf and the
+ * intermediates, in the order a server should send them, DER; NULL with *n
+ * 0 otherwise. */
 const gnutls_datum_t *tp_result_fullchain(const struct tp_result *r, size_t *n);
+/* Whether probes keep that chain (a copy of its certificates): off by default. */
+void tp_config_set_fullchain(struct tp_config *cfg, bool keep);
 bool tp_result_hostname_ok(const struct tp_result *r);
 const char *tp_result_verify_name(const struct tp_result *r);
 /* GnuTLS's own words for the chain's verification status (NULL when it

@@ -282,6 +282,12 @@ tp_config_set_cache_dir(struct tp_config *cfg, const char *dir)
 }
 
 void
+tp_config_set_fullchain(struct tp_config *cfg, bool keep)
+{
+	cfg->want_fullchain = keep;
+}
+
+void
 tp_config_set_max_crl_size(struct tp_config *cfg, size_t bytes)
 {
 	cfg->max_crl_size = bytes;

@@ -45,6 +45,7 @@ struct tp_config {
 	int warn_days, crit_days;
 	unsigned client_cert_wait_ms; /* 0: a round trip or two */
 	tp_download_fn *download;     /* online checks; NULL: none (--offline) */
+	bool want_fullchain;          /* keep the chain a server should send (--write-fullchain) */
 	size_t max_crl_size;          /* the largest CRL downloaded; 0: TP_DEFAULT_MAX_CRL_SIZE */
 	char *cache_dir;              /* where online answers are kept, or NULL: in memory only */
 	struct tp_cache *cache;       /* made by tp_config_ready() for online checks */

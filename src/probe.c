@@ -206,7 +206,8 @@ complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_da
 			p = &r->found.problems[i];
 	if (!p || !cfg->download || p->cert_index < 0 || (size_t)p->cert_index >= r->chain.n ||
 	    !r->chain.certs[p->cert_index].n_ca_issuers) {
-		keep_fullchain(r, r, sent);
+		if (cfg->want_fullchain)
+			keep_fullchain(r, r, sent);
 		return;
 	}
 	for (; n < n_sent && n < TP_MAX_CERTS - AIA_DEPTH; n++)
@@ -275,7 +276,8 @@ complete_chain(struct tp_result *r, const struct tp_config *cfg, const gnutls_da
 					"%s tlsprobe --write-fullchain FILE writes that chain, the leaf then "
 					"the downloaded issuer%s, ready to install.",
 					p->fix, n_got > 1 ? "s" : "");
-			keep_fullchain(r, shadow, ders);
+			if (cfg->want_fullchain)
+				keep_fullchain(r, shadow, ders);
 		} else {
 			/* What keeps it from verifying: the first finding about the chain. */
 			const struct tp_problem *still = NULL;

@@ -740,6 +740,7 @@ apply_output(struct parse *p, const struct opt *o, const char *arg)
 		if (!*arg)
 			return fail(p, "empty --write-fullchain: give a file name");
 		cli->write_fullchain = arg;
+		tp_config_set_fullchain(cli->cfg, true);
 		break;
 	case OPT_VERSION: cli->version = true; break;
 	default: return misplaced(p, o);
