@@ -11,7 +11,8 @@ python   Python's ssl with create_default_context() and, as Python 3.13 adds
 nss      NSS's `vfychain -pp` (chain rules only: it checks no host name)
 chrome   headless Chromium (peers/chrome-verify.sh), alone with its own
          openssl s_server in a network namespace that holds only loopback,
-         so that nothing it tries leaves the machine
+         so that nothing it tries leaves the machine (an AIA issuer
+         URL is served there on the same loopback port as here)
 go       peers/tlsverify.go, Go's crypto/tls with its defaults
 java     peers/TlsVerify.java, the JDK's TLS client with HTTPS name checks
 
@@ -43,6 +44,7 @@ GNUTLS_NOT = "The certificate is NOT trusted. "
 
 S = None      # scenario name -> dict(cert, key, chain, trust, host)
 BIN = None    # directory of the built Go and Java peers
+AIA = None    # the HTTP server of the intermediate the AIA of 'missing-intermediate-fetchable' names
 
 
 def _kid_ext(*lines, ski=True, aki=True):
@@ -59,8 +61,9 @@ def _leaf_lines(**kw):
                     "extendedKeyUsage = serverAuth", "subjectAltName = DNS:localhost", **kw)
 
 
-def build(directory):
-    """Every chain the test serves: name -> dict."""
+def build(directory, aia_port):
+    """Every chain the test serves: name -> dict.  aia_port: the loopback port of
+    the HTTP server that serves the intermediate at /i.der."""
     p = Pki(directory)
     now = p.now
     out = {}
@@ -84,6 +87,12 @@ def build(directory):
     good = leaf("good", inter)
     sc("good", good, inter.cert)
     sc("missing-intermediate", aia)
+    # the same, but the intermediate is where the leaf's AIA says: Chrome fetches it
+    fetchable = leaf("aiaok", inter, leaf_ext(
+        san="DNS:localhost", extra=["authorityInfoAccess = caIssuers;URI:http://127.0.0.1:%d/i.der" % aia_port]))
+    sc("missing-intermediate-fetchable", fetchable)
+    os.makedirs(p.p("aia"))
+    harness.write(p.p("aia/i.der"), pem_to_der(open(inter.cert, "rb").read()))
     sc("untrusted-root-sent", good, p.cat("ir.pem", inter.cert, root.cert), trust=other)
     sc("untrusted-ca-unsent", good, inter.cert, trust=other)
     ss = p.issue("ss", subject("localhost"), SELF_SIGNED + ["subjectAltName = DNS:localhost",
@@ -194,7 +203,12 @@ def setUpModule():
     harness.require_tools("openssl")
     d = tempfile.mkdtemp(prefix="tlsprobe-clients-")
     unittest.addModuleCleanup(shutil.rmtree, d, True)
-    S = build(d)
+    global AIA
+    AIA = harness.HttpRoutes()
+    AIA.__enter__()
+    unittest.addModuleCleanup(AIA.__exit__, None, None, None)
+    S = build(d, AIA.port)
+    AIA.routes["/i.der"] = (200, open(os.path.join(d, "aia", "i.der"), "rb").read())
     BIN = os.path.join(d, "bin")
     os.makedirs(BIN)
     if have("go"):
@@ -267,9 +281,11 @@ def _chrome_runs():
 
 
 def _chrome(port, sc):
+    # In its own namespace, Chromium finds the AIA issuer at the same loopback port.
+    env = dict(os.environ, AIA_PORT=str(AIA.port), AIA_DIR=os.path.join(os.path.dirname(sc["cert"]), "aia"))
     r = run(["unshare", "-n", os.path.join(PEERS, "chrome-verify.sh"), sc["cert"], sc["key"],
              sc["chain"] or "-", sc["trust"], sc["host"]] + (sc["server"] or ["-cipher", "DEFAULT:@SECLEVEL=0"]),
-            timeout=120, errors="replace", signals_ok=True)
+            timeout=120, errors="replace", signals_ok=True, env=env)
     lines = r.out.splitlines()
     if r.rc != 0:
         raise AssertionError("chrome-verify.sh failed: %s" % r.err)
@@ -347,7 +363,7 @@ def _make(name):
     return test
 
 
-for _name in ["good", "missing-intermediate", "untrusted-root-sent", "untrusted-ca-unsent", "self-signed",
+for _name in ["good", "missing-intermediate", "missing-intermediate-fetchable", "untrusted-root-sent", "untrusted-ca-unsent", "self-signed",
               "hostname", "cn-only", "expired-leaf", "not-yet-valid-leaf", "expired-intermediate",
               "expired-root", "issuer-not-ca", "no-keycertsign", "pathlen", "self-issued-pathlen",
               "anchor-name-constraints", "name-constraints", "purpose", "any-eku-only", "sha1-leaf",

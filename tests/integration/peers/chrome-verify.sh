@@ -6,6 +6,8 @@
 # CHAIN there, and nothing Chromium tries reaches any other network.
 #
 # Usage: unshare -n chrome-verify.sh CERT KEY CHAIN|- TRUST HOST [s_server option...]
+# With AIA_PORT and AIA_DIR set, the files of AIA_DIR are served over plain
+# HTTP at 127.0.0.1:AIA_PORT too, where a certificate's AIA may point.
 # Prints "loaded" when the page loaded, and "net_error N" for each network
 # error Chromium's net log recorded (certificate errors are -200 to -299).
 set -u
@@ -14,7 +16,12 @@ cert=$1 key=$2 chain=$3 trust=$4 host=$5
 shift 5
 ip link set lo up || exit 2
 t=$(mktemp -d) || exit 2
-trap 'kill "$srv" 2>/dev/null; rm -rf "$t"' EXIT
+aia=
+trap 'kill "$srv" $aia 2>/dev/null; rm -rf "$t"' EXIT
+if [ -n "${AIA_PORT:-}" ] && [ -n "${AIA_DIR:-}" ]; then
+	python3 -m http.server --bind 127.0.0.1 --directory "$AIA_DIR" "$AIA_PORT" >"$t/aia.log" 2>&1 </dev/null &
+	aia=$!
+fi
 mkdir -p "$t/.pki/nssdb"
 certutil -N -d "sql:$t/.pki/nssdb" --empty-password || exit 2
 certutil -A -d "sql:$t/.pki/nssdb" -n root -t "C,," -i "$trust" || exit 2
