@@ -12,7 +12,7 @@ _tlsprobe()
 	# The command, when named, is the first word; a probe needs no name.
 	local command=connect start=1
 	case ${words[1]-} in
-		connect | serve | demo | fetch | batch | exporter | cert | ca)
+		connect | serve | demo | fetch | batch | exporter | scan | cert | ca)
 			((cword > 1)) && command=${words[1]} start=2
 			;;
 	esac
@@ -71,7 +71,7 @@ _tlsprobe()
 			return
 			;;
 		--connect-to)
-			# connect, batch, exporter: a host; fetch: curl's H1:P1:H2:P2
+			# connect, batch, exporter, scan: a host; fetch: curl's H1:P1:H2:P2
 			[[ $command == fetch || $cur == *:* ]] || _known_hosts_real -- "$cur"
 			return
 			;;
@@ -109,7 +109,7 @@ _tlsprobe()
 	if [[ $cur == -* ]]; then
 		local opts
 		case $command in
-			connect | batch | exporter)
+			connect | batch | exporter | scan)
 				opts='--connect-to -4 --ipv4 -6 --ipv6 --sni --no-sni --all-addresses --starttls
 					--noproxy --offline --proxy --timeout
 					--as --at --ca-file --cache-dir
@@ -118,7 +118,8 @@ _tlsprobe()
 					--client-cert-wait --client-key --priority --tls-max --tls-min'
 				# The exporter chooses its output itself.
 				[[ $command != exporter ]] && opts+=' --color --format --json -q --quiet -v --verbose'
-				[[ $command == batch ]] && opts+=' -P --parallel --ordered'
+				[[ $command == batch || $command == scan ]] && opts+=' -P --parallel'
+				[[ $command == batch ]] && opts+=' --ordered --scan'
 				[[ $command == connect ]] && opts+=' --save-chain --write-fullchain'
 				[[ $command == exporter ]] && opts+=' --config --listen --max-concurrent'
 				;;
@@ -179,13 +180,13 @@ _tlsprobe()
 	done
 
 	case $command in
-		connect)
+		connect | scan)
 			# Each TARGET is a host, never a file. After "host:" comes a
 			# port, and https:// URLs are typed out.
 			[[ $cur == *:* ]] && return
 			_known_hosts_real -- "$cur"
-			((cword == 1)) &&
-				COMPREPLY+=($(compgen -W 'connect serve demo fetch batch exporter cert ca' -- "$cur"))
+			[[ $command == connect ]] && ((cword == 1)) &&
+				COMPREPLY+=($(compgen -W 'connect serve demo fetch batch exporter scan cert ca' -- "$cur"))
 			;;
 		batch)
 			# One list of targets, or - for standard input.

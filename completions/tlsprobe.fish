@@ -5,7 +5,7 @@
 # The command, when named, is the first word; a probe needs no name.
 function __tlsprobe_command
     set -l words (commandline -opc)
-    if set -q words[2]; and contains -- $words[2] connect serve demo fetch batch exporter cert ca
+    if set -q words[2]; and contains -- $words[2] connect serve demo fetch batch exporter scan cert ca
         echo $words[2]
     else
         echo connect
@@ -23,7 +23,7 @@ end
 # The words after the command that are neither options nor their values.
 function __tlsprobe_operands
     set -l words (commandline -opc)[2..-1]
-    contains -- $words[1] connect serve demo fetch batch exporter cert ca; and set -e words[1]
+    contains -- $words[1] connect serve demo fetch batch exporter scan cert ca; and set -e words[1]
     set -l skip 0
     for w in $words
         if test $skip = 1
@@ -107,9 +107,10 @@ complete -c tlsprobe -n __tlsprobe_first_word -a demo -d 'Serve every scenario, 
 complete -c tlsprobe -n __tlsprobe_first_word -a fetch -d 'Make an HTTPS request through libcurl and report it'
 complete -c tlsprobe -n __tlsprobe_first_word -a batch -d 'Probe every target in a list, many at once'
 complete -c tlsprobe -n __tlsprobe_first_word -a exporter -d 'Answer Prometheus scrapes: /probe, /metrics, a status page'
+complete -c tlsprobe -n __tlsprobe_first_word -a scan -d 'What a server accepts: versions, suites, groups, signature schemes'
 complete -c tlsprobe -n __tlsprobe_first_word -a cert -d 'Show certificate files; judge their chain with --verify'
 complete -c tlsprobe -n __tlsprobe_first_word -a ca -d 'Run a small CA of your own: init, issue, revoke, crl, check'
-complete -c tlsprobe -n '__tlsprobe_using connect' -a '(__fish_print_hostnames)' -d Host
+complete -c tlsprobe -n '__tlsprobe_using connect; or __tlsprobe_using scan' -a '(__fish_print_hostnames)' -d Host
 complete -c tlsprobe -n '__tlsprobe_using batch; and test (count (__tlsprobe_operands)) -eq 0' -F
 complete -c tlsprobe -n '__tlsprobe_using cert' -F
 complete -c tlsprobe -n '__tlsprobe_ca_expects action' -a init -d 'Make a root CA and an intermediate in DIR'
@@ -121,8 +122,8 @@ complete -c tlsprobe -n '__tlsprobe_ca_expects dir' -a '(__fish_complete_directo
 complete -c tlsprobe -n '__tlsprobe_ca_expects name' -a '(__fish_print_hostnames)' -d Host
 complete -c tlsprobe -n '__tlsprobe_ca_expects revoked' -a '(__tlsprobe_issued)'
 
-# connect, batch and exporter: Connection
-set -l c '__tlsprobe_using connect; or __tlsprobe_using batch; or __tlsprobe_using exporter'
+# connect, batch, exporter and scan: Connection
+set -l c '__tlsprobe_using connect; or __tlsprobe_using batch; or __tlsprobe_using exporter; or __tlsprobe_using scan'
 complete -c tlsprobe -n $c -l connect-to -x -a '(__fish_print_hostnames)' -d 'Connect to ADDR[:PORT] instead of where DNS says, keeping the name'
 complete -c tlsprobe -n $c -s 4 -l ipv4 -d 'Connect over IPv4 only'
 complete -c tlsprobe -n $c -s 6 -l ipv6 -d 'Connect over IPv6 only'
@@ -135,7 +136,7 @@ complete -c tlsprobe -n $c -l offline -d 'Download nothing: no missing issuer fr
 complete -c tlsprobe -n $c -l proxy -x -d 'Reach the target through this proxy: http://, socks5:// or socks5h:// URL'
 complete -c tlsprobe -n $c -l timeout -x -d 'Bound the whole probe, in seconds (default 10)'
 
-# connect, batch and exporter: Trust and verification
+# connect, batch, exporter and scan: Trust and verification
 complete -c tlsprobe -n $c -l as -x -a '(__tlsprobe_clients)' -d 'Judge as these clients only (comma separated)'
 complete -c tlsprobe -n $c -l at -x -d 'Judge validity as if at TIME (2030-01-31, 2030-01-31T12:00:00Z, @EPOCH)'
 complete -c tlsprobe -n $c -l ca-file -r -F -d 'Also trust the CA certificates in FILE (repeatable)'
@@ -148,7 +149,7 @@ complete -c tlsprobe -n $c -l no-system-ca -d "Do not trust the system's CA stor
 complete -c tlsprobe -n $c -l ocsp-required -d 'Fail when the server staples no OCSP response'
 complete -c tlsprobe -n $c -l warn-days -x -d 'Warn when a certificate expires within N days (30)'
 
-# connect, batch and exporter: TLS
+# connect, batch, exporter and scan: TLS
 complete -c tlsprobe -n $c -l alpn -x -d 'ALPN protocols to offer, comma separated (h2,http/1.1)'
 complete -c tlsprobe -n $c -l client-cert -r -F -d 'Client certificate for mutual TLS (PEM)'
 complete -c tlsprobe -n $c -l client-cert-wait -x -d "TLS 1.3: wait up to MS for the server's verdict on the client certificate"
@@ -157,8 +158,8 @@ complete -c tlsprobe -n $c -l priority -x -d 'GnuTLS priority string (default NO
 complete -c tlsprobe -n $c -l tls-max -x -a '1.0 1.1 1.2 1.3' -d 'Highest TLS version to offer'
 complete -c tlsprobe -n $c -l tls-min -x -a '1.0 1.1 1.2 1.3' -d 'Lowest TLS version to offer (default 1.2)'
 
-# connect and batch: Output (the exporter chooses its own)
-set -l o '__tlsprobe_using connect; or __tlsprobe_using batch'
+# connect, batch and scan: Output (the exporter chooses its own)
+set -l o '__tlsprobe_using connect; or __tlsprobe_using batch; or __tlsprobe_using scan'
 complete -c tlsprobe -n $o -l color -x -a 'auto always never' -d 'Colour the text output'
 complete -c tlsprobe -n $o -l format -x -a 'text json nagios prometheus tsv' -d 'Output format'
 complete -c tlsprobe -n $o -l json -d 'One JSON object per target (same as --format json)'
@@ -173,6 +174,10 @@ complete -c tlsprobe -n '__tlsprobe_using connect' -l write-fullchain -r -F -d '
 set -l b '__tlsprobe_using batch'
 complete -c tlsprobe -n $b -s P -l parallel -x -d 'Probe up to N targets at once (default 32)'
 complete -c tlsprobe -n $b -l ordered -d 'Write results in input order (default: as they finish)'
+complete -c tlsprobe -n $b -l scan -d 'Scan every target, as tlsprobe scan does'
+
+# scan
+complete -c tlsprobe -n '__tlsprobe_using scan' -s P -l parallel -x -d 'Make up to N connections at once (default 8)'
 
 # exporter
 set -l e '__tlsprobe_using exporter'

@@ -83,6 +83,14 @@ enum tp_code {
 	TP_UNKNOWN_CRITICAL_EXTENSION,
 	TP_PROFILE_VIOLATION,
 	TP_OBSOLETE_PROTOCOL,
+	TP_WEAK_CIPHER,
+	TP_TLS_COMPRESSION,
+	TP_INSECURE_RENEGOTIATION,
+	TP_WEAK_DH,
+	TP_NO_FORWARD_SECRECY,
+	TP_NO_FALLBACK_SCSV,
+	TP_CLIENT_CIPHER_ORDER,
+	TP_NO_TLS13,
 	TP_ADDRESSES_DIFFER,
 	TP_CLIENT_CERT_UNCONFIRMED,
 	TP_OUTLIVES_ISSUER,
@@ -123,6 +131,7 @@ struct tp_target {
 	uint16_t connect_port;
 	bool connect_is_ip;
 	bool all_addresses; /* probe every address the name has (as --all-addresses) */
+	bool scan;          /* find everything it accepts, as tlsprobe scan does (a batch line's --scan) */
 };
 
 /*
@@ -136,6 +145,8 @@ void tp_target_set_no_sni(struct tp_target *t);
 /* Probe every address the name resolves to, as tp_config_set_all_addresses
  * does for every target. */
 void tp_target_set_all_addresses(struct tp_target *t);
+/* Scan the target (tp_scan) where a list of targets is probed (batch). */
+void tp_target_set_scan(struct tp_target *t);
 /* Talk PROTO in the clear before TLS; without an explicit port, its usual
  * one (25, 143, 110, 21, 5432). -1 for an unknown protocol. */
 int tp_target_set_starttls(struct tp_target *t, const char *proto);
@@ -401,6 +412,106 @@ const struct tp_address_result *tp_result_address_result(const struct tp_result 
 /* What each client judged (those of tp_config_set_clients, in enum order). */
 size_t tp_result_client_count(const struct tp_result *r);
 const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i);
+
+/* ---- what a server accepts (scan.c) ------------------------------------ */
+
+/*
+ * A scan: every protocol version, cipher suite, key-exchange group and
+ * signature scheme the server accepts, read from its answers to hellos the
+ * scan writes itself (so that it can offer what no library will), plus a
+ * full probe for the certificates and the diagnosis. Its findings are the
+ * result's, beside the probe's.
+ */
+struct tp_scan_version {
+	const char *name; /* "TLSv1.2" */
+	int accepted;     /* 1, 0, or -1 when it could not be told */
+	int server_order; /* its suites: 1 in the server's order, 0 the client's, -1 not known */
+};
+
+struct tp_scan_suite {
+	const char *version; /* "TLSv1.2" */
+	uint16_t id;
+	const char *iana;    /* "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
+	const char *openssl; /* OpenSSL's name, or NULL when it has none */
+	const char *kx, *au, *enc, *mac;
+	unsigned bits;
+	unsigned order;     /* 1 for the first picked in this version */
+	bool pfs;           /* forward secrecy */
+	const char *rating; /* "strong", "weak" or "insecure" */
+	const char *why;    /* what makes it weak or insecure, or NULL */
+};
+
+struct tp_scan_group {
+	const char *version; /* "TLSv1.3", or "TLSv1.2" for ECDHE in TLS 1.2 and below */
+	uint16_t id;
+	const char *name; /* as IANA registers it: "x25519", "X25519MLKEM768" */
+	unsigned bits;
+	bool hybrid; /* post-quantum */
+	unsigned order;
+};
+
+struct tp_scan_sigalg {
+	const char *version; /* "TLSv1.3" or "TLSv1.2" */
+	uint16_t id;
+	const char *name; /* "rsa_pss_rsae_sha256" */
+};
+
+/* A certificate chain the server serves: for a client that can verify
+ * only one key type, for one that sends no SNI, or a name it does not know. */
+struct tp_scan_cert {
+	const char *asked; /* "RSA", "ECDSA", "EdDSA", "no SNI" or "unknown SNI" */
+	char *sni;         /* the name sent, or NULL */
+	char *subject;     /* the leaf's */
+	char *sha256;
+	const char *key_type;
+	unsigned key_bits;
+	size_t chain_length;
+	bool trusted;
+	enum tp_status status; /* its probe's verdict; UNKNOWN when not judged (an unknown SNI) */
+	enum tp_code reason;
+};
+
+/* What a server did with what a scan asked: 1 yes, 0 no, -1 not known. */
+struct tp_scan_features {
+	int fallback_scsv; /* refused a downgraded hello (RFC 7507) */
+	int secure_renegotiation;
+	int extended_master_secret;
+	int encrypt_then_mac;
+	int compression;
+	int heartbeat;
+	int ocsp_stapling;
+	int session_ticket;
+	int resumption_id;     /* TLS 1.2: a session resumed by its ID (no ticket offered) */
+	int resumption_ticket; /* TLS 1.2: a session resumed by its ticket (RFC 5077) */
+	int resumption_psk;    /* TLS 1.3: a session resumed with a ticket's PSK */
+	const char *alpn[8];   /* the protocols it chose, most preferred first (TLS 1.2 and below) */
+	size_t n_alpn;
+};
+
+struct tp_scan_info {
+	struct tp_scan_version versions[6]; /* SSLv2 .. TLSv1.3 */
+	size_t n_versions;
+	const char *best_version; /* NULL when none was accepted */
+	struct tp_scan_suite *suites;
+	size_t n_suites;
+	struct tp_scan_group *groups;
+	size_t n_groups;
+	struct tp_scan_sigalg *sigalgs;
+	size_t n_sigalgs;
+	unsigned dh_bits; /* the finite-field DH prime of its DHE suites; 0: none */
+	struct tp_scan_cert *certs;
+	size_t n_certs;
+	struct tp_scan_features features;
+	unsigned connections; /* made by the scan, the probe's included */
+	double ms;
+};
+
+/* Scan target with at most parallel connections at once (0: a polite
+ * default), the whole within the config's timeout. */
+struct tp_result *tp_scan(struct tp_config *cfg, const struct tp_target *target, unsigned parallel);
+#define TP_SCAN_DEFAULT_PARALLEL 8
+/* The scan's facts, or NULL when the result is no scan's. */
+const struct tp_scan_info *tp_result_scan(const struct tp_result *r);
 
 /* ---- making keys and certificates (pki.c) ------------------------------ */
 

@@ -106,7 +106,7 @@ worker(void *arg)
 
 		struct tp_result *r;
 		if (got > 0) {
-			r = tp_probe(b->cfg, &t);
+			r = t.scan ? tp_scan(b->cfg, &t, 0) : tp_probe(b->cfg, &t);
 		} else {
 			/* A line that is no target still gets its record. */
 			struct tp_target bad = {.input = t.input ? t.input : (char *)"", .host = (char *)""};

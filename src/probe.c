@@ -612,10 +612,10 @@ old_version(struct tp_result *r, const struct tp_config *cfg, gnutls_protocol_t 
  * of a caller's (fetch explaining a failed transfer).
  */
 static struct tp_result *
-probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms)
+probe(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms, gnutls_priority_t prio)
 {
 	struct tp_result *r = tp_result_create(target);
-	struct tp_handshake h = {.handshake_ms = -1};
+	struct tp_handshake h = {.handshake_ms = -1, .prio = prio};
 	struct tp_net_info net;
 	struct tp_deadline d;
 	double t0 = tp_now_ms();
@@ -718,7 +718,7 @@ probe_one_address(void *arg)
 {
 	struct one_address *a = arg;
 
-	a->r = probe(a->cfg, &a->target, a->ms);
+	a->r = probe(a->cfg, &a->target, a->ms, NULL);
 	return NULL;
 }
 
@@ -795,7 +795,7 @@ probe_all(struct tp_config *cfg, const struct tp_target *target, unsigned timeou
 	if (n <= 1) {
 		/* One address, or none: the ordinary probe says it all. */
 		tp_result_destroy(r);
-		return probe(cfg, target, (unsigned)tp_deadline_left(&d));
+		return probe(cfg, target, (unsigned)tp_deadline_left(&d), NULL);
 	}
 	for (int i = 0; i < n; i++) {
 		struct one_address *a = &one[i];
@@ -847,11 +847,17 @@ tp_probe_within(struct tp_config *cfg, const struct tp_target *target, unsigned 
 	/* A name, not an address, and no --connect-to: there may be several. */
 	if ((cfg->all_addresses || target->all_addresses) && !target->host_is_ip && !target->connect_host)
 		return probe_all(cfg, target, timeout_ms);
-	return probe(cfg, target, timeout_ms);
+	return probe(cfg, target, timeout_ms, NULL);
 }
 
 struct tp_result *
 tp_probe(struct tp_config *cfg, const struct tp_target *target)
 {
 	return tp_probe_within(cfg, target, cfg->timeout_ms);
+}
+
+struct tp_result *
+tp_probe_offering(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms, gnutls_priority_t prio)
+{
+	return probe(cfg, target, timeout_ms, prio);
 }

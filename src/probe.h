@@ -18,4 +18,9 @@ struct tp_result *tp_examine_unjudged(struct tp_config *cfg, const char *label, 
 /* The client certificate configured: its facts into r, and findings on its dates. */
 void tp_examine_client_cert(struct tp_result *r, const struct tp_config *cfg, time_t now);
 
+/* One probe (one address) offering prio instead of the config's: a scan's
+ * question for the certificate of one key type. */
+struct tp_result *tp_probe_offering(struct tp_config *cfg, const struct tp_target *target, unsigned timeout_ms,
+				    gnutls_priority_t prio);
+
 #endif

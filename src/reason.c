@@ -176,6 +176,36 @@ static const struct tp_reason reasons[TP_CODE_COUNT] = {
 		"obsolete TLS version",
 		"Enable TLS 1.2 and TLS 1.3 on the server: TLS 1.0 and 1.1 are deprecated (RFC 8996) and "
 		"current clients refuse them."},
+	[TP_WEAK_CIPHER] = {TP_WEAK_CIPHER, "weak-cipher", TP_STATUS_CRITICAL, "weak cipher suites accepted",
+		"Offer only AEAD suites with forward secrecy: nginx 'ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;', "
+		"Apache 'SSLCipherSuite ECDHE+AESGCM:ECDHE+CHACHA20', HAProxy 'ssl-default-bind-ciphers "
+		"ECDHE+AESGCM:ECDHE+CHACHA20' in global."},
+	[TP_TLS_COMPRESSION] = {TP_TLS_COMPRESSION, "tls-compression", TP_STATUS_CRITICAL, "TLS compression enabled",
+		"Turn TLS compression off (it leaks secrets, CRIME): Apache 'SSLCompression off'; with OpenSSL, "
+		"the option no_comp (SSL_OP_NO_COMPRESSION); update a server whose library still compresses."},
+	[TP_INSECURE_RENEGOTIATION] = {TP_INSECURE_RENEGOTIATION, "insecure-renegotiation", TP_STATUS_CRITICAL,
+		"no secure renegotiation",
+		"Update the server's TLS library: every one maintained since 2010 supports secure renegotiation "
+		"(RFC 5746); until then, disable renegotiation (Apache 'SSLInsecureRenegotiation off')."},
+	[TP_WEAK_DH] = {TP_WEAK_DH, "weak-dh", TP_STATUS_WARNING, "small DH group",
+		"Use a DH group of at least 2048 bits (openssl dhparam -out dh.pem 2048; nginx 'ssl_dhparam "
+		"dh.pem;', Apache 'SSLOpenSSLConfCmd DHParameters dh.pem', HAProxy 'ssl-dh-param-file dh.pem'), or "
+		"drop the DHE suites for ECDHE."},
+	[TP_NO_FORWARD_SECRECY] = {TP_NO_FORWARD_SECRECY, "no-forward-secrecy", TP_STATUS_WARNING,
+		"suites without forward secrecy",
+		"Drop the suites with RSA key exchange and offer ECDHE ones: nginx 'ssl_ciphers ECDHE+AESGCM;', "
+		"Apache 'SSLCipherSuite ECDHE+AESGCM', HAProxy 'ssl-default-bind-ciphers ECDHE+AESGCM'."},
+	[TP_NO_FALLBACK_SCSV] = {TP_NO_FALLBACK_SCSV, "no-fallback-scsv", TP_STATUS_WARNING,
+		"no downgrade protection",
+		"Update the server's TLS library to one that honours TLS_FALLBACK_SCSV (RFC 7507), or enable only "
+		"TLS 1.2 and 1.3."},
+	[TP_CLIENT_CIPHER_ORDER] = {TP_CLIENT_CIPHER_ORDER, "client-cipher-order", TP_STATUS_WARNING,
+		"server does not choose the suite",
+		"Make the server choose by its own order: nginx 'ssl_prefer_server_ciphers on;', Apache "
+		"'SSLHonorCipherOrder on', HAProxy 'prefer-client-ciphers' removed; or offer only strong suites."},
+	[TP_NO_TLS13] = {TP_NO_TLS13, "no-tls13", TP_STATUS_WARNING, "no TLS 1.3",
+		"Enable TLS 1.3: nginx 'ssl_protocols TLSv1.2 TLSv1.3;', Apache 'SSLProtocol -all +TLSv1.2 "
+		"+TLSv1.3', HAProxy 'ssl-min-ver TLSv1.2' (with OpenSSL 1.1.1 or later)."},
 	[TP_ADDRESSES_DIFFER] = {TP_ADDRESSES_DIFFER, "addresses-differ", TP_STATUS_WARNING,
 		"addresses serve different certificates",
 		"Install the same certificate on every server behind the name: one left out of a renewal "

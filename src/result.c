@@ -269,6 +269,18 @@ tp_result_destroy(struct tp_result *r)
 	if (!r)
 		return;
 	fetch_info_finish(&r->fetch);
+	if (r->scan) {
+		free(r->scan->suites);
+		free(r->scan->groups);
+		free(r->scan->sigalgs);
+		for (size_t i = 0; i < r->scan->n_certs; i++) {
+			free(r->scan->certs[i].sni);
+			free(r->scan->certs[i].subject);
+			free(r->scan->certs[i].sha256);
+		}
+		free(r->scan->certs);
+		free(r->scan);
+	}
 	/* The copies tp_result_create made. */
 	free(r->target.input);
 	free(r->target.host);
@@ -411,5 +423,6 @@ size_t tp_result_client_cert_count(const struct tp_result *r) { return r->client
 const struct tp_cert_info *tp_result_client_cert(const struct tp_result *r, size_t i) { return i < r->client_chain.n ? &r->client_chain.certs[i] : NULL; }
 size_t tp_result_client_count(const struct tp_result *r) { return r->clients.n; }
 const struct tp_client_verdict *tp_result_client(const struct tp_result *r, size_t i) { return i < r->clients.n ? &r->clients.v[i] : NULL; }
+const struct tp_scan_info *tp_result_scan(const struct tp_result *r) { return r->scan; }
 const struct tp_fetch_info *tp_result_fetch(const struct tp_result *r) { return r->is_fetch ? &r->fetch : NULL; }
 /* clang-format on */

@@ -108,6 +108,7 @@ struct tp_result {
 	enum tp_code reason;
 	bool is_fetch;
 	struct tp_fetch_info fetch;
+	struct tp_scan_info *scan; /* a scan's, or NULL */
 };
 
 struct tp_result *tp_result_create(const struct tp_target *target);

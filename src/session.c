@@ -581,6 +581,10 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 		tp_fail(f, TP_INTERNAL_ERROR, "cannot set the server name: %s", gnutls_strerror(ret));
 		goto fail;
 	}
+	if (h->resume && (ret = gnutls_session_set_data(s, h->resume->data, h->resume->size)) < 0) {
+		tp_fail(f, TP_INTERNAL_ERROR, "cannot set the session to resume: %s", gnutls_strerror(ret));
+		goto fail;
+	}
 	/* Ask for a stapled OCSP response; what it says is judged later. */
 	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
 	if (cfg->alpn) {
@@ -633,6 +637,34 @@ fail:
 		gnutls_deinit(s);
 	free(io);
 	return NULL;
+}
+
+int
+tp_session_ticket(gnutls_session_t s, int fd, const struct tp_deadline *d, int wait_ms, gnutls_datum_t *out)
+{
+	struct tp_deadline wait;
+	char buf[4096];
+
+	out->data = NULL;
+	out->size = 0;
+	tp_deadline_start(&wait, (unsigned)(wait_ms < tp_deadline_left(d) ? wait_ms : tp_deadline_left(d)));
+	/* A TLS 1.3 ticket is a message after the handshake: read until it came. */
+	while (gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 &&
+	       !(gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET)) {
+		ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			int left = tp_deadline_left(&wait);
+			if (left <= 0 || wait_io(s, fd, left) <= 0)
+				break;
+		} else if (n < 0 && gnutls_error_is_fatal((int)n)) {
+			break;
+		} else if (n == 0) {
+			break;
+		}
+	}
+	if (gnutls_session_get_data2(s, out) < 0 || out->size == 0)
+		return -1;
+	return 0;
 }
 
 void

@@ -13,11 +13,12 @@
 
 /* What one handshake needs besides the config, and learns besides the TLS facts. */
 struct tp_handshake {
-	const char *sni;        /* the server name to send, or NULL */
-	gnutls_priority_t prio; /* what to offer; NULL: the config's */
-	double connect_ms;      /* how long connecting took: sizes the wait for a late alert */
-	double handshake_ms;    /* out, negative until the handshake was tried */
-	bool offer_refused;     /* out: the server rejected the offer, worth a second look */
+	const char *sni;              /* the server name to send, or NULL */
+	gnutls_priority_t prio;       /* what to offer; NULL: the config's */
+	double connect_ms;            /* how long connecting took: sizes the wait for a late alert */
+	double handshake_ms;          /* out, negative until the handshake was tried */
+	bool offer_refused;           /* out: the server rejected the offer, worth a second look */
+	const gnutls_datum_t *resume; /* an earlier session's data (tp_session_ticket) to resume, or NULL */
 };
 
 /* Handshake over fd; on success fills tls and returns the session (free it
@@ -25,6 +26,10 @@ struct tp_handshake {
 gnutls_session_t tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const struct tp_config *cfg,
 				      int fd, const struct tp_deadline *d, struct tp_findings *f);
 void tp_session_free(gnutls_session_t s);
+/* What resumes session s later, into out (free with gnutls_free): in TLS
+ * 1.3, after waiting up to wait_ms (within d) for the server's ticket,
+ * which comes after the handshake. 0, or -1 when there is nothing to resume. */
+int tp_session_ticket(gnutls_session_t s, int fd, const struct tp_deadline *d, int wait_ms, gnutls_datum_t *out);
 /* "TLSv1.3", as openssl and curl write it. */
 const char *tp_version_name(gnutls_protocol_t v);
 

@@ -213,6 +213,12 @@ tp_target_set_all_addresses(struct tp_target *t)
 	t->all_addresses = true;
 }
 
+void
+tp_target_set_scan(struct tp_target *t)
+{
+	t->scan = true;
+}
+
 int
 tp_target_set_sni(struct tp_target *t, const char *sni, char *err, size_t errlen)
 {

@@ -113,7 +113,7 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 
 	while ((len = getline(&b->line, &b->cap, b->in)) >= 0) {
 		char *save = NULL, *tok, *target, *sni = (char *)b->cli->sni, *starttls = (char *)b->cli->starttls;
-		bool comment = false, no_sni = b->cli->no_sni, all_addresses = false;
+		bool comment = false, no_sni = b->cli->no_sni, all_addresses = false, scan = b->cli->batch.scan;
 		b->lineno++;
 		/* A '#' at the start of a word starts a comment. */
 		for (char *p = b->line; *p; p++)
@@ -144,6 +144,10 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 				all_addresses = true;
 				continue;
 			}
+			if (strcmp(tok, "--scan") == 0) {
+				scan = true;
+				continue;
+			}
 			if (strcmp(tok, "--starttls") == 0 && (starttls = strtok_r(NULL, " \t\r\n", &save)))
 				continue;
 			if (strncmp(tok, "--starttls=", 11) == 0 && tok[11]) {
@@ -152,7 +156,7 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			}
 			t->input = strdup(target);
 			snprintf(err, errlen,
-				 "'%s' is not a per-line option (--sni NAME, --no-sni, --all-addresses and "
+				 "'%s' is not a per-line option (--sni NAME, --no-sni, --all-addresses, --scan and "
 				 "--starttls PROTO are)",
 				 tok);
 			return -1;
@@ -167,6 +171,8 @@ next_target(void *arg, struct tp_target *t, char *err, size_t errlen)
 			tp_target_set_no_sni(t);
 		if (all_addresses)
 			tp_target_set_all_addresses(t);
+		if (scan)
+			tp_target_set_scan(t);
 		if (starttls && tp_target_set_starttls(t, starttls) < 0) {
 			snprintf(err, errlen, CLI_UNKNOWN_STARTTLS, starttls);
 			return -1;

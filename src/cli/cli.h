@@ -32,6 +32,7 @@ enum cli_command {
 	CMD_FETCH = 1 << 5,
 	CMD_BATCH = 1 << 6,
 	CMD_EXPORTER = 1 << 7,
+	CMD_SCAN = 1 << 8,
 };
 
 /* tlsprobe exporter's port when --listen names none: not 9115
@@ -39,8 +40,10 @@ enum cli_command {
 #define CLI_EXPORTER_PORT 9856
 
 struct batch_args {
-	unsigned parallel;
+	unsigned parallel; /* batch: targets at once; scan: connections at once */
+	bool parallel_given;
 	bool ordered;
+	bool scan; /* batch: scan every target */
 };
 
 struct fetch_args {
@@ -142,6 +145,8 @@ void render_json_write(FILE *out, json_t *j, bool pretty);
  * serve_cmd.c, demo.c, ca_cmd.c for ca and cert, fetch_cmd.c, batch_cmd.c);
  * each returns the exit status. */
 int connect_command(struct cli *cli);
+/* tlsprobe scan: connect_command's loop, each target scanned (connect_cmd.c). */
+int scan_command(struct cli *cli);
 /* A target from input with the command line's --sni, --no-sni, --starttls
  * and --connect-to: 0, or -1 with a reason in err and its kind in failure. */
 int cli_target(const struct cli *cli, struct tp_target *t, const char *input, enum cli_failure *failure, char *err,

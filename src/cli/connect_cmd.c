@@ -139,8 +139,9 @@ write_fullchain(const struct cli *cli, const struct tp_result *r)
 	return write_chain(cli, "--write-fullchain", cli->write_fullchain, certs, n);
 }
 
-int
-connect_command(struct cli *cli)
+/* Each target probed (or scanned) in turn, rendered as it comes. */
+static int
+each_target(struct cli *cli, bool scan)
 {
 	struct tp_target *targets = calloc(cli->n_targets, sizeof(*targets));
 	enum tp_status worst = TP_STATUS_OK;
@@ -161,7 +162,9 @@ connect_command(struct cli *cli)
 		}
 	}
 	for (size_t i = 0; i < cli->n_targets; i++) {
-		struct tp_result *r = tp_probe(cli->cfg, &targets[i]);
+		struct tp_result *r =
+			scan ? tp_scan(cli->cfg, &targets[i], cli->batch.parallel_given ? cli->batch.parallel : 0)
+			     : tp_probe(cli->cfg, &targets[i]);
 		if (!r) {
 			worst = cli_fail(cli->format, FAIL_INTERNAL, cli->targets[i], "out of memory");
 			break;
@@ -180,4 +183,16 @@ out:
 		tp_target_finish(&targets[i]);
 	free(targets);
 	return (int)worst;
+}
+
+int
+connect_command(struct cli *cli)
+{
+	return each_target(cli, false);
+}
+
+int
+scan_command(struct cli *cli)
+{
+	return each_target(cli, true);
 }

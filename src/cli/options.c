@@ -95,6 +95,7 @@ enum opt_id {
 	OPT_REQUIRE_CLIENT_CERT,
 	OPT_RESOLVE,
 	OPT_SAVE_CHAIN,
+	OPT_SCAN,
 	OPT_SCENARIO,
 	OPT_SNI,
 	OPT_STARTTLS,
@@ -160,18 +161,19 @@ struct opt {
 #define DEMO CMD_DEMO
 #define CA CMD_CA
 #define CERT CMD_CERT
-#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
+#define ALL (CMD_CONNECT | CMD_SERVE | CMD_DEMO | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER | CMD_SCAN)
 /* What reads and judges a chain, live or from files. */
 #define FETCH CMD_FETCH
 #define BATCH CMD_BATCH
 #define EXPORTER CMD_EXPORTER
-#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
+#define SCAN CMD_SCAN
+#define JUDGE (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER | CMD_SCAN)
 /* What writes reports of its own (the exporter answers in Prometheus's format). */
-#define REPORT (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH)
+#define REPORT (CMD_CONNECT | CMD_CA | CMD_CERT | CMD_FETCH | CMD_BATCH | CMD_SCAN)
 /* What makes a TLS connection as a client. */
-#define CLIENT (CMD_CONNECT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER)
+#define CLIENT (CMD_CONNECT | CMD_FETCH | CMD_BATCH | CMD_EXPORTER | CMD_SCAN)
 /* What probes: a target or a list of them; the exporter's default module. */
-#define PROBE (CMD_CONNECT | CMD_BATCH | CMD_EXPORTER)
+#define PROBE (CMD_CONNECT | CMD_BATCH | CMD_EXPORTER | CMD_SCAN)
 
 /* MUST stay sorted by name; a name may appear once per command. */
 static const struct opt options[] = {
@@ -288,6 +290,8 @@ static const struct opt options[] = {
 	{"out", 0, "PREFIX", OPT_OUT, CA, G_CA, apply_ca, "issue: write PREFIX.pem, PREFIX.key, PREFIX.fullchain.pem"},
 	{"parallel", 'P', "N", OPT_PARALLEL, BATCH, G_CONNECT, apply_batch,
 	 "probe up to N targets at once (default " STR(PARALLEL) ")"},
+	{"parallel", 'P', "N", OPT_PARALLEL, SCAN, G_CONNECT, apply_batch,
+	 "make up to N connections at once (default " STR(TP_SCAN_DEFAULT_PARALLEL) ")"},
 	{"priority", 0, "STRING", OPT_PRIORITY, PROBE, G_TLS, apply_tls, "GnuTLS priority string (default NORMAL)"},
 	{"proxy", 0, "URL", OPT_PROXY, PROBE, G_CONNECT, apply_connect,
 	 "reach the target through this proxy: http://, socks5:// or socks5h:// (default: https_proxy, all_proxy)"},
@@ -306,6 +310,8 @@ static const struct opt options[] = {
 	 "resolve HOST:PORT to ADDR, as curl (repeatable)"},
 	{"save-chain", 0, "FILE", OPT_SAVE_CHAIN, CONNECT, G_OUTPUT, apply_output,
 	 "write the certificates the server sent to FILE, in order, as PEM"},
+	{"scan", 0, NULL, OPT_SCAN, BATCH, G_CONNECT, apply_batch,
+	 "scan every target, as tlsprobe scan does (a line's --scan scans that one)"},
 	{"scenario", 0, "NAME", OPT_SCENARIO, SERVE, G_SERVE, apply_serve,
 	 "serve this setup (default good; all: every one)"},
 	{"sni", 0, "NAME", OPT_SNI, PROBE, G_CONNECT, apply_connect,
@@ -399,9 +405,10 @@ static const struct command {
 	{"batch", CMD_BATCH, batch_command, "many targets at once, one record each, for monitoring",
 	 "tlsprobe batch [FILE|-] [options]",
 	 "Probe every target in FILE (or standard input), one per line (# starts a comment;\n"
-	 "--sni NAME, --no-sni, --all-addresses and --starttls PROTO may follow a target),\n"
-	 "many at once in one process. One record per target, as each finishes (or in\n"
-	 "order with --ordered); exit with the worst status.",
+	 "--sni NAME, --no-sni, --all-addresses, --starttls PROTO and --scan, which asks\n"
+	 "what tlsprobe scan asks, may follow a target), many at once in one process. One\n"
+	 "record per target, as each finishes (or in order with --ordered); exit with the\n"
+	 "worst status.",
 	 "  tlsprobe batch hosts.txt --json > results.ndjson\n"
 	 "  tlsprobe batch hosts.txt --format prometheus > /var/lib/node_exporter/tlsprobe.prom\n",
 	 0, 1, "batch reads one list: a FILE, or - (or nothing) for standard input"},
@@ -415,6 +422,17 @@ static const struct command {
 	 "  tlsprobe exporter --ca-file root.pem\n"
 	 "  tlsprobe exporter --listen 127.0.0.1:9856 --config /etc/tlsprobe/exporter.yml\n",
 	 0, 0, NULL},
+	{"scan", CMD_SCAN, scan_command, "what a server accepts: versions, suites, groups, signature schemes",
+	 "tlsprobe scan TARGET... [options]",
+	 "Find every protocol version, cipher suite (in the server's order), key-exchange\n"
+	 "group (post-quantum hybrids included) and signature scheme each TARGET accepts,\n"
+	 "with hellos tlsprobe writes itself (so that it can offer what no library will),\n"
+	 "and what its ServerHello says (renegotiation, compression, ALPN, downgrade\n"
+	 "protection); then probe it for the certificates. Findings name the server\n"
+	 "settings to change.",
+	 "  tlsprobe scan localhost:8443\n"
+	 "  tlsprobe scan example.com --json | jq '.scan.ciphers[] | .iana'\n",
+	 1, SIZE_MAX, "no target given: tlsprobe scan HOST[:PORT]; see tlsprobe scan --help"},
 	{"cert", CMD_CERT, cert_command, "show and judge certificate files offline", "tlsprobe cert FILE... [options]",
 	 "Show the certificates in each FILE (PEM bundle or DER; - is standard input) as\n"
 	 "a probe would, and with --verify judge the chain they form (the first is the leaf).",
@@ -967,10 +985,12 @@ apply_batch(struct parse *p, const struct opt *o, const char *arg)
 
 	switch (o->id) {
 	case OPT_ORDERED: b->ordered = true; break;
+	case OPT_SCAN: b->scan = true; break;
 	case OPT_PARALLEL:
 		if (parse_range(arg, 1, 1024, &n) < 0)
 			return fail(p, "invalid --parallel '%s': give a number from 1 to 1024", arg);
 		b->parallel = (unsigned)n;
+		b->parallel_given = true;
 		break;
 	default: return misplaced(p, o);
 	}

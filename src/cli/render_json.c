@@ -113,6 +113,99 @@ cert_object(const struct tp_cert_info *c, size_t index, const struct tp_revocati
 	return o;
 }
 
+static json_t *
+jtri(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
+}
+
+/* The codes of what a scan finds (beside the probe's findings). */
+static bool
+scan_code(enum tp_code c)
+{
+	return c == TP_OBSOLETE_PROTOCOL || c == TP_WEAK_CIPHER || c == TP_TLS_COMPRESSION ||
+	       c == TP_INSECURE_RENEGOTIATION || c == TP_WEAK_DH || c == TP_NO_FORWARD_SECRECY ||
+	       c == TP_NO_FALLBACK_SCSV || c == TP_CLIENT_CIPHER_ORDER || c == TP_NO_TLS13;
+}
+
+/* "scan": what the server accepts (tlsprobe-json(7), SCAN). */
+static json_t *
+scan_object(const struct tp_result *r, const struct tp_scan_info *s)
+{
+	json_t *o = json_object(), *protocols = json_array(), *ciphers = json_array(), *groups = json_array();
+	json_t *sigalgs = json_array(), *certs = json_array(), *alpn = json_array(), *problems = json_array();
+	char id[8];
+
+	for (size_t i = 0; i < s->n_versions; i++)
+		json_array_append_new(protocols, json_pack("{s:s, s:o, s:o}", "version", s->versions[i].name,
+							   "accepted", jtri(s->versions[i].accepted), "server_order",
+							   jtri(s->versions[i].server_order)));
+	for (size_t i = 0; i < s->n_suites; i++) {
+		const struct tp_scan_suite *c = &s->suites[i];
+		snprintf(id, sizeof(id), "0x%04X", c->id);
+		json_array_append_new(ciphers,
+				      json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:s, s:o}",
+						"version", c->version, "id", id, "iana", c->iana, "openssl",
+						jstr(c->openssl), "kx", c->kx, "au", c->au, "enc", c->enc, "mac",
+						c->mac, "bits", (int)c->bits, "order", (int)c->order, "pfs", c->pfs,
+						"rating", c->rating, "why", jstr(c->why)));
+	}
+	for (size_t i = 0; i < s->n_groups; i++) {
+		const struct tp_scan_group *g = &s->groups[i];
+		snprintf(id, sizeof(id), "0x%04X", g->id);
+		json_array_append_new(groups, json_pack("{s:s, s:s, s:s, s:i, s:b, s:i}", "version", g->version, "name",
+							g->name, "id", id, "bits", (int)g->bits, "hybrid", g->hybrid,
+							"order", (int)g->order));
+	}
+	for (size_t i = 0; i < s->n_sigalgs; i++) {
+		snprintf(id, sizeof(id), "0x%04X", s->sigalgs[i].id);
+		json_array_append_new(sigalgs, json_pack("{s:s, s:s, s:s}", "version", s->sigalgs[i].version, "name",
+							 s->sigalgs[i].name, "id", id));
+	}
+	for (size_t i = 0; i < s->n_certs; i++) {
+		const struct tp_scan_cert *c = &s->certs[i];
+		json_array_append_new(
+			certs,
+			json_pack("{s:s, s:o, s:s, s:i, s:o, s:s, s:i, s:b, s:o, s:o}", "asked", c->asked, "sni",
+				  jstr(c->sni), "key_type", c->key_type, "key_bits", (int)c->key_bits, "subject",
+				  jstr(c->subject), "sha256", c->sha256, "chain_length", (int)c->chain_length,
+				  "trusted", c->trusted, "status",
+				  c->status == TP_STATUS_UNKNOWN ? json_null() : json_string(tp_status_name(c->status)),
+				  "reason", c->reason ? json_string(tp_reason_get(c->reason)->name) : json_null()));
+	}
+	for (size_t i = 0; i < s->features.n_alpn; i++)
+		json_array_append_new(alpn, json_string(s->features.alpn[i]));
+	const struct tp_scan_features *f = &s->features;
+	json_t *features = json_object();
+	json_object_set_new(features, "fallback_scsv", jtri(f->fallback_scsv));
+	json_object_set_new(features, "secure_renegotiation", jtri(f->secure_renegotiation));
+	json_object_set_new(features, "extended_master_secret", jtri(f->extended_master_secret));
+	json_object_set_new(features, "encrypt_then_mac", jtri(f->encrypt_then_mac));
+	json_object_set_new(features, "compression", jtri(f->compression));
+	json_object_set_new(features, "heartbeat", jtri(f->heartbeat));
+	json_object_set_new(features, "ocsp_stapling", jtri(f->ocsp_stapling));
+	json_object_set_new(features, "session_ticket", jtri(f->session_ticket));
+	json_object_set_new(features, "resumption_id", jtri(f->resumption_id));
+	json_object_set_new(features, "resumption_ticket", jtri(f->resumption_ticket));
+	json_object_set_new(features, "resumption_psk", jtri(f->resumption_psk));
+	json_object_set_new(features, "alpn", alpn);
+	for (size_t i = 0; i < tp_result_problem_count(r); i++)
+		if (scan_code(tp_result_problem(r, i)->code))
+			json_array_append_new(problems, problem_object(tp_result_problem(r, i), false));
+	json_object_set_new(o, "best_version", jstr(s->best_version));
+	json_object_set_new(o, "protocols", protocols);
+	json_object_set_new(o, "ciphers", ciphers);
+	json_object_set_new(o, "groups", groups);
+	json_object_set_new(o, "dh_bits", s->dh_bits ? json_integer(s->dh_bits) : json_null());
+	json_object_set_new(o, "sigalgs", sigalgs);
+	json_object_set_new(o, "certificates", certs);
+	json_object_set_new(o, "features", features);
+	json_object_set_new(o, "problems", problems);
+	json_object_set_new(o, "connections", json_integer(s->connections));
+	json_object_set_new(o, "ms", jms(s->ms));
+	return o;
+}
+
 json_t *
 render_json_object(const struct tp_result *r)
 {
@@ -217,7 +310,11 @@ render_json_object(const struct tp_result *r)
 		json_t *v = json_object(), *problems = json_array();
 		json_object_set_new(v, "trusted", json_boolean(tp_result_trusted(r)));
 		json_object_set_new(v, "hostname_ok", json_boolean(tp_result_hostname_ok(r)));
-		json_object_set_new(v, "name", jstr(tp_result_verify_name(r)));
+		/* No chain verified (a scan's findings without one): the name it would be checked for. */
+		const char *name = tp_result_verify_name(r);
+		if (!name)
+			name = tp_result_target(r)->sni ? tp_result_target(r)->sni : tp_result_target(r)->host;
+		json_object_set_new(v, "name", jstr(name));
 		json_object_set_new(v, "gnutls_status", jstr(tp_result_gnutls_status(r)));
 		for (size_t i = 0; i < tp_result_problem_count(r); i++)
 			json_array_append_new(problems, problem_object(tp_result_problem(r, i), true));
@@ -251,6 +348,8 @@ render_json_object(const struct tp_result *r)
 						jstr(c->says), "why", jstr(c->why)));
 	}
 	json_object_set_new(o, "clients", clients);
+	if (tp_result_scan(r))
+		json_object_set_new(o, "scan", scan_object(r, tp_result_scan(r)));
 	json_object_set_new(o, "error", err ? problem_object(err, false) : json_null());
 	return o;
 }

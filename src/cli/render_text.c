@@ -398,6 +398,95 @@ clients(const struct tout *w, const struct tp_result *r)
 	}
 }
 
+static const char *
+yes_no(int v, const char *yes, const char *no)
+{
+	return v < 0 ? "not known" : v ? yes : no;
+}
+
+/* Names of a list, joined with ", ", into buf. */
+static void
+join(char *buf, size_t len, const char *name)
+{
+	size_t used = strlen(buf);
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+}
+
+/* What a scan found the server accepts: one screen, versions first. */
+static void
+scan_report(const struct tout *w, const struct tp_scan_info *s)
+{
+	char on[200] = "", off[200] = "", list[1024];
+
+	fprintf(w->f, "\nWhat the server accepts (%u connections, %.0f ms)\n", s->connections, s->ms);
+	for (size_t i = s->n_versions; i-- > 0;)
+		join(s->versions[i].accepted == 1 ? on : off, 200,
+		     s->versions[i].accepted < 0 ? "?" : s->versions[i].name);
+	field(w, 2, "versions", "%s%s%s%s", *on ? on : "none", *off ? " (not " : "", off, *off ? ")" : "");
+	for (size_t i = s->n_versions; i-- > 0;) {
+		const struct tp_scan_version *v = &s->versions[i];
+		if (v->accepted != 1)
+			continue;
+		field(w, 2, v->name, "%s",
+		      v->server_order == 1   ? "in the server's order"
+		      : v->server_order == 0 ? "in the client's order (the server does not choose)"
+					     : "");
+		for (size_t k = 0; k < s->n_suites; k++) {
+			const struct tp_scan_suite *c = &s->suites[k];
+			if (strcmp(c->version, v->name) != 0)
+				continue;
+			fprintf(w->f, "    %-42s %3u bits  %-6s %s%s%s\n", c->openssl ? c->openssl : c->iana, c->bits,
+				c->kx, c->rating, c->why ? ": " : "", c->why ? c->why : "");
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *version = k ? "TLSv1.2" : "TLSv1.3";
+		list[0] = '\0';
+		for (size_t i = 0; i < s->n_groups; i++)
+			if (strcmp(s->groups[i].version, version) == 0)
+				join(list, sizeof(list), s->groups[i].name);
+		if (*list)
+			field(w, 2, k ? "groups 1.2" : "groups 1.3", "%s", list);
+	}
+	if (s->dh_bits)
+		field(w, 2, "DH group", "%u bits", s->dh_bits);
+	for (int k = 0; k < 2; k++) {
+		const char *version = k ? "TLSv1.2" : "TLSv1.3";
+		list[0] = '\0';
+		for (size_t i = 0; i < s->n_sigalgs; i++)
+			if (strcmp(s->sigalgs[i].version, version) == 0)
+				join(list, sizeof(list), s->sigalgs[i].name);
+		if (*list)
+			field(w, 2, k ? "signs 1.2" : "signs 1.3", "%s", list);
+	}
+	for (size_t i = 0; i < s->n_certs; i++) {
+		const struct tp_scan_cert *c = &s->certs[i];
+		if (c->status == TP_STATUS_UNKNOWN)
+			field(w, 2, i ? "" : "certificates", "%s: %s %u, %s, sha256 %.16s...", c->asked, c->key_type,
+			      c->key_bits, c->subject, c->sha256);
+		else
+			field(w, 2, i ? "" : "certificates", "%s: %s %u, %s, sha256 %.16s..., %s%s%s%s", c->asked,
+			      c->key_type, c->key_bits, c->subject, c->sha256, cli_status_word(c->status),
+			      c->reason ? " (" : "", c->reason ? tp_reason_get(c->reason)->name : "",
+			      c->reason ? ")" : "");
+	}
+	const struct tp_scan_features *f = &s->features;
+	field(w, 2, "features",
+	      "secure renegotiation %s, extended master secret %s, encrypt-then-MAC %s, compression %s, "
+	      "heartbeat %s, OCSP stapling %s, session tickets %s, downgrade protection (fallback SCSV) %s; "
+	      "resumes by session ID %s, by ticket %s, TLS 1.3 PSK %s",
+	      yes_no(f->secure_renegotiation, "yes", "no"), yes_no(f->extended_master_secret, "yes", "no"),
+	      yes_no(f->encrypt_then_mac, "yes", "no"), yes_no(f->compression, "yes", "no"),
+	      yes_no(f->heartbeat, "yes", "no"), yes_no(f->ocsp_stapling, "yes", "no"),
+	      yes_no(f->session_ticket, "yes", "no"), yes_no(f->fallback_scsv, "yes", "no"),
+	      yes_no(f->resumption_id, "yes", "no"), yes_no(f->resumption_ticket, "yes", "no"),
+	      yes_no(f->resumption_psk, "yes", "no"));
+	list[0] = '\0';
+	for (size_t i = 0; i < f->n_alpn; i++)
+		join(list, sizeof(list), f->alpn[i]);
+	field(w, 2, "ALPN", "%s", *list ? list : "none chosen (or not known)");
+}
+
 void
 render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 {
@@ -413,6 +502,8 @@ render_text(FILE *f, const struct tp_result *r, const struct render_opts *o)
 		/* A chain from files has no connection to speak of. */
 		if (tp_result_target(r)->port)
 			connection(&w, r);
+		if (tp_result_scan(r))
+			scan_report(&w, tp_result_scan(r));
 		chain(&w, r);
 	}
 	if (err) {

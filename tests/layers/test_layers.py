@@ -21,8 +21,8 @@ LEVELS = [
     ["chain"],
     ["trust"],
     ["config"],
-    ["target", "net", "starttls", "session", "revoke", "diagnose", "pki", "scenario"],
-    ["probe", "fetch", "batch", "ca", "serve"],
+    ["target", "net", "starttls", "session", "revoke", "diagnose", "pki", "scenario", "hello"],
+    ["probe", "fetch", "batch", "ca", "serve", "scan"],
 ]
 LEVEL = {m: i for i, row in enumerate(LEVELS) for m in row}
 OURS = re.compile(r"^(tp_|cli_|out_|render_|term_)")

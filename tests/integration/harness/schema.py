@@ -47,7 +47,8 @@ PROBLEM_CODES = ("missing-intermediate", "untrusted-root", "self-signed", "hostn
                  "outlives-issuer", "crl-invalid", "crl-stale", "revocation-unknown", "http-status",
                  "body-mismatch", "header-mismatch", "too-slow", "insecure-redirect", "no-close-notify",
                  "client-cert-unconfirmed", "unknown-critical-extension", "profile-violation",
-                 "obsolete-protocol", "addresses-differ")
+                 "obsolete-protocol", "weak-cipher", "tls-compression", "insecure-renegotiation", "weak-dh",
+                 "no-forward-secrecy", "no-fallback-scsv", "client-cipher-order", "no-tls13", "addresses-differ")
 # The clients of the model, in the order tlsprobe lists them.
 CLIENT_NAMES = ("openssl", "gnutls", "python", "nss", "chrome", "go", "java")
 ERROR_CODES = ("dns-failure", "connection-refused", "connection-failed", "timeout", "not-tls",

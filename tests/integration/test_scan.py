@@ -1,0 +1,383 @@
+"""tlsprobe scan against servers configured here: what each accepts must be
+what the test configured, and what Debian's sslscan (`sslscan --xml=-`,
+2.0.7 on the system OpenSSL) reports on the same server, where sslscan can
+see it: it cannot offer SSLv2, SSLv3 or the suites OpenSSL 3 left out, nor
+the post-quantum groups (so a minimal server here answers those with a
+HelloRetryRequest, as the real ones do).
+
+Certificates are made with openssl (harness.Pki), never with tlsprobe.
+"""
+
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+import unittest
+import xml.etree.ElementTree as ET
+
+import harness
+from harness import have, run, s_server
+from harness.servers import nginx_path, recv_some, require_nginx
+from harness.pki import Pki, ca_ext, leaf_ext, subject
+
+P = None  # dict: rsa, ecdsa (CertInfo), root (the CA file), dh1024
+D = None
+
+
+def setUpModule():
+    global P, D
+    harness.require_tools("openssl")
+    D = tempfile.mkdtemp(prefix="tlsprobe-scan-")
+    unittest.addModuleCleanup(shutil.rmtree, D, True)
+    p = Pki(D)
+    root = p.issue("root", subject("Scan Root"), ca_ext(), None, days=3650)
+    P = {"root": root.cert,
+         "rsa": p.issue("rsa", subject("localhost"), leaf_ext("digitalSignature,keyEncipherment",
+                                                              san="DNS:localhost"), root, days=300, rsa_bits=2048),
+         "ecdsa": p.issue("ecdsa", subject("localhost"), leaf_ext(san="DNS:localhost"), root, days=300)}
+    P["other"] = p.issue("other", subject("default.test"), leaf_ext(san="DNS:default.test"), root, days=300)
+    P["dh1024"] = p.p("dh1024.pem")
+    harness.openssl("dhparam", "-out", P["dh1024"], "1024")
+
+
+def scan(port, *extra, timeout=60):
+    return harness.probe_json("scan", "localhost:%d" % port, "--connect-to", "127.0.0.1", "--no-system-ca",
+                              "--ca-file", P["root"], *extra, timeout=timeout)
+
+
+def sslscan(port):
+    """What sslscan reports: {"versions": set, "ciphers": {version: [id...]},
+    "groups": {version: set}, "sigalgs": {version: set}}."""
+    r = run(["sslscan", "--show-sigs", "--no-colour", "--xml=-", "127.0.0.1:%d" % port], timeout=120)
+    root = ET.fromstring(r.out[r.out.index("<?xml"):])
+    out = {"versions": set(), "ciphers": {}, "groups": {}, "sigalgs": {}}
+    for e in root.iter("protocol"):
+        if e.get("enabled") == "1":
+            out["versions"].add(("SSLv" if e.get("type") == "ssl" else "TLSv") + e.get("version"))
+    for e in root.iter("cipher"):
+        out["ciphers"].setdefault(e.get("sslversion"), []).append(e.get("id").upper().replace("0X", "0x"))
+    for e in root.iter("group"):
+        out["groups"].setdefault(e.get("sslversion"), set()).add(int(e.get("id"), 16))
+    for e in root.iter("connection-signature-algorithm"):
+        out["sigalgs"].setdefault(e.get("sslversion"), set()).add(e.get("name"))
+    return out
+
+
+def facts(obj):
+    s = obj["scan"]
+    return {"versions": {p["version"] for p in s["protocols"] if p["accepted"]},
+            "ciphers": {v: [c["id"] for c in s["ciphers"] if c["version"] == v]
+                        for v in {c["version"] for c in s["ciphers"]}},
+            "groups": {v: {int(g["id"], 16) for g in s["groups"] if g["version"] == v}
+                       for v in {g["version"] for g in s["groups"]}},
+            "sigalgs": {v: {a["name"] for a in s["sigalgs"] if a["version"] == v}
+                        for v in {a["version"] for a in s["sigalgs"]}},
+            "codes": {p["code"] for p in s["problems"]}}
+
+
+class Scan(unittest.TestCase):
+    maxDiff = None
+
+    def same_as_sslscan(self, port, mine, what=("versions", "ciphers", "groups", "sigalgs"), order=True):
+        if not have("sslscan"):
+            self.skipTest("sslscan is not installed")
+        theirs = sslscan(port)
+        for key in what:
+            a, b = mine[key], theirs[key]
+            if key == "ciphers" and not order:
+                a = {v: sorted(x) for v, x in a.items()}
+                b = {v: sorted(x) for v, x in b.items()}
+            self.assertEqual(a, b, "%s: tlsprobe scan and sslscan differ" % key)
+
+    def test_tls12_suites_in_the_servers_order(self):
+        """-serverpref: the suites configured, in that order, and the same as sslscan's"""
+        suites = "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:AES128-SHA:ECDHE-RSA-AES256-SHA"
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", suites, "-serverpref"]) as srv:
+            r = scan(srv.port)
+            f = facts(r.obj)
+            self.assertEqual(f["versions"], {"TLSv1.2"})
+            self.assertEqual(f["ciphers"], {"TLSv1.2": ["0xC02F", "0x009F", "0x002F", "0xC014"]})
+            v12 = [p for p in r.obj["scan"]["protocols"] if p["version"] == "TLSv1.2"][0]
+            self.assertIs(v12["server_order"], True)
+            names = [c["openssl"] for c in r.obj["scan"]["ciphers"]]
+            self.assertEqual(names, suites.split(":"))
+            self.assertIn("no-forward-secrecy", f["codes"])
+            self.assertIn("no-tls13", f["codes"])
+            self.assertEqual(r.obj["scan"]["dh_bits"], 2048)
+            self.same_as_sslscan(srv.port, f)
+
+    def test_client_order_is_seen(self):
+        """without -serverpref the server takes the client's first: order false"""
+        suites = "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA"
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", suites]) as srv:
+            r = scan(srv.port)
+            v12 = [p for p in r.obj["scan"]["protocols"] if p["version"] == "TLSv1.2"][0]
+            self.assertIs(v12["server_order"], False)
+            self.assertIn("client-cipher-order", facts(r.obj)["codes"])
+            self.same_as_sslscan(srv.port, facts(r.obj), order=False)
+
+    def test_tls13_suites_and_groups(self):
+        """TLS 1.3 only: the suites and groups configured, as sslscan sees them"""
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key,
+                      extra=["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+                             "-groups", "X25519:secp384r1"]) as srv:
+            r = scan(srv.port)
+            f = facts(r.obj)
+            self.assertEqual(f["versions"], {"TLSv1.3"})
+            self.assertEqual(sorted(f["ciphers"]["TLSv1.3"]), ["0x1302", "0x1303"])
+            self.assertEqual(f["groups"], {"TLSv1.3": {29, 24}})
+            self.assertEqual(r.obj["status"], "ok", harness.dump(r.obj))
+            self.same_as_sslscan(srv.port, f, order=False)
+
+    def test_signature_schemes(self):
+        """-sigalgs: the TLS 1.2 and 1.3 schemes the server signs with"""
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha384"]) as srv:
+            r = scan(srv.port)
+            f = facts(r.obj)
+            self.assertEqual(f["sigalgs"], {"TLSv1.3": {"rsa_pss_rsae_sha256"},
+                                            "TLSv1.2": {"rsa_pss_rsae_sha256", "rsa_pkcs1_sha384"}})
+            self.same_as_sslscan(srv.port, f, what=("sigalgs", "versions"))
+
+    def test_legacy_setup(self):
+        """@SECLEVEL=0 with TLS 1.0 only, CBC, RSA key exchange and a 1024-bit DH group:
+        each is a finding, and the probe speaks TLS 1.0 to get the chain"""
+        # (Debian's OpenSSL 3 no longer has 3DES, RC4 or export suites to serve.)
+        with s_server(P["rsa"].cert, P["rsa"].key,
+                      extra=["-tls1", "-cipher", "AES128-SHA:DHE-RSA-AES128-SHA:@SECLEVEL=0",
+                             "-dhparam", P["dh1024"]]) as srv:
+            r = scan(srv.port)
+            f = facts(r.obj)
+            self.assertEqual(f["versions"], {"TLSv1.0"})
+            self.assertEqual(sorted(f["ciphers"]["TLSv1.0"]), ["0x002F", "0x0033"])
+            self.assertEqual(r.obj["scan"]["dh_bits"], 1024)
+            for code in ("obsolete-protocol", "weak-cipher", "weak-dh", "no-forward-secrecy", "no-tls13"):
+                self.assertIn(code, {p["code"] for p in r.obj["verify"]["problems"]}, harness.dump(r.obj))
+            by_id = {c["id"]: c for c in r.obj["scan"]["ciphers"]}
+            self.assertEqual(by_id["0x0033"]["rating"], "weak")
+            self.assertIn("TLS 1.0", by_id["0x0033"]["why"])
+            self.assertEqual(r.obj["tls"]["version"], "TLSv1.0")
+            self.assertEqual(len(r.obj["chain"]), 1)
+            self.same_as_sslscan(srv.port, f, what=("versions", "ciphers"), order=False)
+
+    def test_gnutls_serv_priority(self):
+        """gnutls-serv with a priority string: its suites and versions"""
+        prio = ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA")
+        both = harness.write(os.path.join(D, "ecdsa-both.pem"), open(P["ecdsa"].cert).read())
+        with harness.gnutls_serv(both, P["ecdsa"].key, extra=("--disable-client-cert", "--priority", prio)) as srv:
+            r = scan(srv.port)
+            f = facts(r.obj)
+            self.assertEqual(f["versions"], {"TLSv1.2"})
+            self.assertEqual(sorted(f["ciphers"]["TLSv1.2"]), ["0xC02C", "0xCCA9"])
+            self.same_as_sslscan(srv.port, f, what=("versions", "ciphers"), order=False)
+
+    def test_features(self):
+        """what the ServerHello says and what resumes: with -alpn, then without tickets or a cache"""
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-alpn", "h2,http/1.1"]) as srv:
+            feats = scan(srv.port).obj["scan"]["features"]
+            self.assertEqual(feats["alpn"], ["h2", "http/1.1"])
+            for k in ("secure_renegotiation", "extended_master_secret", "fallback_scsv", "session_ticket",
+                      "resumption_id", "resumption_ticket", "resumption_psk"):
+                self.assertIs(feats[k], True, k)
+            self.assertIs(feats["compression"], False)
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-tls1_2", "-no_ticket", "-no_cache"]) as srv:
+            feats = scan(srv.port).obj["scan"]["features"]
+            self.assertIs(feats["session_ticket"], False)
+            self.assertIs(feats["resumption_id"], False)
+            self.assertIs(feats["resumption_ticket"], False)
+            self.assertIsNone(feats["resumption_psk"])
+
+    def test_batch_line_scan(self):
+        """a batch line's --scan: that line's record has the scan, the other line's has none"""
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]) as srv:
+            lines = harness.write(os.path.join(D, "batch.txt"),
+                                  "localhost:%d --scan\nlocalhost:%d\n" % (srv.port, srv.port))
+            r = harness.probe_json_lines("batch", lines, "--ordered", "--connect-to", "127.0.0.1",
+                                         "--no-system-ca", "--ca-file", P["root"])
+            self.assertEqual(len(r.objs), 2)
+            self.assertEqual([c["id"] for c in r.objs[0]["scan"]["ciphers"]], ["0xC02F"])
+            self.assertNotIn("scan", r.objs[1])
+
+    def test_text_report(self):
+        """the text report: versions, then the suites of each"""
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]) as srv:
+            r = harness.run_tlsprobe("scan", "localhost:%d" % srv.port, "--connect-to", "127.0.0.1",
+                                     "--no-system-ca", "--ca-file", P["root"], "--color", "never")
+            self.assertIn("What the server accepts", r.out)
+            self.assertIn("versions     TLSv1.2 (not TLSv1.3, TLSv1.1, TLSv1.0, SSLv3, SSLv2)", r.out)
+            self.assertIn("ECDHE-RSA-AES128-GCM-SHA256", r.out)
+
+
+NGINX_CONF = """daemon off;
+{user}error_log {dir}/error.log;
+pid {dir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp;
+    scgi_temp_path {dir}/tmp;
+    server {{
+        listen 127.0.0.1:{port} ssl default_server;
+        server_name default.test;
+        ssl_certificate {other};
+        ssl_certificate_key {other_key};
+        return 200 "default\\n";
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate {rsa};
+        ssl_certificate_key {rsa_key};
+        ssl_certificate {ecdsa};
+        ssl_certificate_key {ecdsa_key};
+        return 200 "localhost\\n";
+    }}
+}}
+"""
+
+
+class Certificates(unittest.TestCase):
+    def test_nginx_rsa_and_ecdsa_and_a_default_server(self):
+        """nginx with an RSA and an ECDSA certificate for localhost and another default server:
+        each key type's chain, and what a client without SNI (or with an unknown name) gets"""
+        require_nginx()
+        d = tempfile.mkdtemp(prefix="nginx-", dir=D)
+        os.makedirs(os.path.join(d, "tmp"))
+        user = ""
+        if os.geteuid() == 0:
+            import grp
+            import pwd
+            user = "user %s %s;\n" % (pwd.getpwuid(0).pw_name, grp.getgrgid(os.getegid()).gr_name)
+
+        def argv(port):
+            conf = harness.write(os.path.join(d, "nginx.conf"), NGINX_CONF.format(
+                user=user, dir=d, port=port, other=P["other"].cert, other_key=P["other"].key,
+                rsa=P["rsa"].cert, rsa_key=P["rsa"].key, ecdsa=P["ecdsa"].cert, ecdsa_key=P["ecdsa"].key))
+            return [nginx_path(), "-p", d + "/", "-c", conf]
+
+        with harness.ProcessServer("nginx", argv) as srv:
+            r = scan(srv.port)
+            certs = {c["asked"]: c for c in r.obj["scan"]["certificates"]}
+            self.assertEqual(certs["RSA"]["key_type"], "RSA", harness.dump(r.obj))
+            self.assertEqual(certs["ECDSA"]["key_type"], "ECDSA")
+            self.assertIn("CN=localhost", certs["RSA"]["subject"])
+            self.assertIn("CN=localhost", certs["ECDSA"]["subject"])
+            self.assertEqual(certs["RSA"]["status"], "ok")
+            self.assertNotIn("EdDSA", certs)
+            self.assertIn("CN=default.test", certs["no SNI"]["subject"])
+            self.assertEqual(certs["no SNI"]["reason"], "hostname-mismatch")
+            self.assertIn("CN=default.test", certs["unknown SNI"]["subject"])
+            self.assertIsNone(certs["unknown SNI"]["status"])
+            # both kinds of suite, as the two keys allow
+            auths = {c["au"] for c in r.obj["scan"]["ciphers"] if c["version"] == "TLSv1.2"}
+            self.assertEqual(auths, {"RSA", "ECDSA"})
+
+
+# ---- a minimal TLS 1.3 server for what no Debian server speaks -------------
+
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def client_hello(data):
+    """(suites, groups) of a ClientHello record, or None."""
+    if len(data) < 9 or data[0] != 22 or data[5] != 1:
+        return None
+    b = data[9:]
+    i = 2 + 32
+    i += 1 + b[i]
+    n = struct.unpack(">H", b[i:i + 2])[0]
+    suites = [struct.unpack(">H", b[i + 2 + k:i + 4 + k])[0] for k in range(0, n, 2)]
+    i += 2 + n
+    i += 1 + b[i]
+    end = i + 2 + struct.unpack(">H", b[i:i + 2])[0]
+    i += 2
+    groups = []
+    while i + 4 <= end:
+        t, ln = struct.unpack(">HH", b[i:i + 4])
+        if t == 10:
+            groups = [struct.unpack(">H", b[i + 6 + k:i + 8 + k])[0] for k in range(0, ln - 2, 2)]
+        i += 4 + ln
+    return suites, groups
+
+
+def hrr(group, suite=0x1301):
+    exts = struct.pack(">HHH", 43, 2, 0x0304) + struct.pack(">HHH", 51, 2, group)
+    body = (b"\x03\x03" + HRR_RANDOM + b"\x00" + struct.pack(">HB", suite, 0) + struct.pack(">H", len(exts)) + exts)
+    msg = b"\x02" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\x03\x03" + struct.pack(">H", len(msg)) + msg
+
+
+class HybridServer(harness.ThreadServer):
+    """Answers a TLS 1.3 hello that offers one of `groups` with a
+    HelloRetryRequest for the first of them it prefers, anything else with a
+    handshake_failure alert."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        super().__init__(self._answer, "127.0.0.1")
+
+    def _answer(self, conn):
+        data = recv_some(conn)
+        hello = client_hello(data) if data else None
+        if hello:
+            suites, offered = hello
+            for g in self.groups:
+                if g in offered and 0x1301 in suites:
+                    conn.sendall(hrr(g))
+                    return
+        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")
+
+
+class Hybrids(unittest.TestCase):
+    def test_mlkem_hybrid_detected(self):
+        """a server that takes X25519MLKEM768: found, named as IANA does, and marked hybrid"""
+        with HybridServer([0x11EC, 29]) as srv:
+            r = scan(srv.port, "--timeout", "10")
+            groups = {g["name"]: g for g in r.obj["scan"]["groups"]}
+            self.assertEqual(sorted(groups), ["X25519MLKEM768", "x25519"], harness.dump(r.obj))
+            self.assertTrue(groups["X25519MLKEM768"]["hybrid"])
+            self.assertEqual(groups["X25519MLKEM768"]["id"], "0x11EC")
+            self.assertEqual(groups["X25519MLKEM768"]["order"], 1)
+
+    def test_hybrid_rejected(self):
+        """a server without it: only the classical group"""
+        with HybridServer([29]) as srv:
+            r = scan(srv.port, "--timeout", "10")
+            self.assertEqual([g["name"] for g in r.obj["scan"]["groups"]], ["x25519"])
+
+
+class Hostile(unittest.TestCase):
+    def test_plain_http_port(self):
+        """a port that answers HTTP: not-tls, nothing accepted, no hang"""
+        with harness.http_server() as srv:
+            r = scan(srv.port, "--timeout", "5")
+            self.assertEqual(r.rc, 2)
+            self.assertEqual(r.obj["error"]["code"], "not-tls", harness.dump(r.obj))
+            self.assertEqual([p["version"] for p in r.obj["scan"]["protocols"] if p["accepted"]], [])
+
+    def test_silent_server_bounded_by_timeout(self):
+        """a server that never answers: the scan ends within --timeout"""
+        with harness.silent_server() as srv:
+            r = scan(srv.port, "--timeout", "2")
+            self.assertEqual(r.rc, 2)
+            self.assertLess(r.elapsed, 2 + 4.5)
+
+    def test_refused(self):
+        """a closed port: connection-refused"""
+        port = harness.free_port()
+        r = scan(port, "--timeout", "3")
+        self.assertEqual(r.obj["error"]["code"], "connection-refused")
+
+    def test_bad_parallel(self):
+        r = harness.run_tlsprobe("scan", "localhost:1", "--parallel", "0")
+        self.assertEqual(r.rc, 3)
+        self.assertIn("--parallel", r.err)
+
+
+if __name__ == "__main__":
+    unittest.main()
