@@ -49,7 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.n_suites = ns,
 			.groups = g,
 			.n_groups = ng,
-			.share = data[0] & 0x40 ? 29 : data[0] & 0x20 ? 23 : 0,
+			.share = data[0] & 0x40   ? 29
+				 : data[0] & 0x20 ? 23
+						  : 0,
 			.sni = "example.test",
 			.alpn = "h2,http/1.1",
 			.extras = data[0] & 0x80,

@@ -471,6 +471,16 @@ struct tp_scan_cert {
 	enum tp_code reason;
 };
 
+/* Whether a client of the model, with its defaults, can connect at all,
+ * from what the server accepts. */
+struct tp_scan_client {
+	enum tp_client client;
+	bool connects;
+	const char *version; /* the best it would get, or NULL */
+	const char *cipher;  /* the suite it would get (IANA name), or NULL */
+	char why[200];       /* why it cannot, or "" */
+};
+
 /* What a server did with what a scan asked: 1 yes, 0 no, -1 not known. */
 struct tp_scan_features {
 	int fallback_scsv; /* refused a downgraded hello (RFC 7507) */
@@ -501,6 +511,8 @@ struct tp_scan_info {
 	unsigned dh_bits; /* the finite-field DH prime of its DHE suites; 0: none */
 	struct tp_scan_cert *certs;
 	size_t n_certs;
+	struct tp_scan_client clients[TP_CLIENT_COUNT];
+	size_t n_clients;
 	struct tp_scan_features features;
 	unsigned connections; /* made by the scan, the probe's included */
 	double ms;

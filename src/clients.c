@@ -558,3 +558,64 @@ tp_client_verdicts_finish(struct tp_client_verdicts *out)
 		free(out->owned[i]);
 	memset(out, 0, sizeof(*out));
 }
+
+/* ---- what each client offers ------------------------------------------------ */
+
+/*
+ * Each client's defaults as it sends them: OpenSSL 3.0's DEFAULT list at
+ * security level 2 (PSK and SRP suites are offered only with a secret, so
+ * not here), Python 3.13's cipher string, GnuTLS 3.7's NORMAL, Firefox's
+ * prefs for NSS, Chrome's (no DHE; RSA key exchange still, as headless
+ * Chromium 156 shows),
+ * Go 1.19's default list and JDK 17's with its disabledAlgorithms. The
+ * scan tests that each prediction is what the client does where it runs.
+ */
+static const uint16_t openssl_suites[] = {0xC02C, 0xC030, 0x009F, 0xCCA9, 0xCCA8, 0xCCAA, 0xC02B, 0xC02F, 0x009E,
+					  0xC024, 0xC028, 0x006B, 0xC023, 0xC027, 0x0067, 0xC00A, 0xC014, 0x0039,
+					  0xC009, 0xC013, 0x0033, 0x009D, 0x009C, 0x003D, 0x003C, 0x0035, 0x002F};
+static const uint16_t python_suites[] = {0xC02C, 0xC030, 0xC02B, 0xC02F, 0xCCA9, 0xCCA8, 0xC024,
+					 0xC028, 0xC023, 0xC027, 0x009F, 0x009E, 0x006B, 0x0067};
+static const uint16_t gnutls_suites[] = {0xC02C, 0xCCA9, 0xC0AD, 0xC00A, 0xC02B, 0xC0AC, 0xC009, 0xC030, 0xCCA8,
+					 0xC014, 0xC02F, 0xC013, 0x009D, 0xC09D, 0x0035, 0x009C, 0xC09C, 0x002F,
+					 0x009F, 0xCCAA, 0xC09F, 0x0039, 0x009E, 0xC09E, 0x0033};
+static const uint16_t firefox_suites[] = {0xC02B, 0xC02F, 0xCCA9, 0xCCA8, 0xC02C, 0xC030, 0xC00A,
+					  0xC009, 0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035};
+static const uint16_t chrome_suites[] = {0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8,
+					 0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035};
+static const uint16_t go_suites[] = {0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC009, 0xC013,
+				     0xC00A, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035, 0xC012, 0x000A};
+static const uint16_t java_suites[] = {0xC02C, 0xC02B, 0xCCA9, 0xC030, 0xCCA8, 0xC02F, 0x009F, 0xCCAA, 0x00A3,
+				       0x009E, 0x00A2, 0xC024, 0xC028, 0xC023, 0xC027, 0x006B, 0x006A, 0x0067,
+				       0x0040, 0xC02E, 0xC032, 0xC02D, 0xC031, 0xC026, 0xC02A, 0xC025, 0xC029,
+				       0xC00A, 0xC014, 0xC009, 0xC013, 0x0039, 0x0038, 0x0033, 0x0032, 0xC005,
+				       0xC00F, 0xC004, 0xC00E, 0x009D, 0x009C, 0x003D, 0x003C, 0x0035, 0x002F};
+static const uint16_t tls13_suites[] = {0x1301, 0x1302, 0x1303};
+static const uint16_t gnutls13_suites[] = {0x1301, 0x1302, 0x1303, 0x1304};
+static const uint16_t openssl_groups[] = {29, 23, 30, 25, 24, 256, 257, 258, 259, 260};
+static const uint16_t gnutls_groups[] = {23, 24, 25, 29, 30, 256, 257, 258, 259, 260};
+static const uint16_t firefox_groups[] = {29, 23, 24, 25, 256, 257};
+static const uint16_t chrome_groups[] = {0x11EC, 29, 23, 24};
+static const uint16_t go_groups[] = {29, 23, 24, 25};
+static const uint16_t java_groups[] = {29, 30, 23, 24, 25, 256, 257, 258, 259, 260};
+
+#define OFFER(lo, hi, s, s13, g, dh) \
+	{ \
+		lo, hi, s, s13, g, sizeof(s) / sizeof((s)[0]), sizeof(s13) / sizeof((s13)[0]), \
+			sizeof(g) / sizeof((g)[0]), dh \
+	}
+
+static const struct tp_client_offer offers[TP_CLIENT_COUNT] = {
+	[TP_CLIENT_OPENSSL] = OFFER(0x0303, 0x0304, openssl_suites, tls13_suites, openssl_groups, 2048),
+	[TP_CLIENT_GNUTLS] = OFFER(0x0301, 0x0304, gnutls_suites, gnutls13_suites, gnutls_groups, 1024),
+	[TP_CLIENT_PYTHON] = OFFER(0x0303, 0x0304, python_suites, tls13_suites, openssl_groups, 2048),
+	[TP_CLIENT_NSS] = OFFER(0x0303, 0x0304, firefox_suites, tls13_suites, firefox_groups, 0),
+	[TP_CLIENT_CHROME] = OFFER(0x0303, 0x0304, chrome_suites, tls13_suites, chrome_groups, 0),
+	[TP_CLIENT_GO] = OFFER(0x0303, 0x0304, go_suites, tls13_suites, go_groups, 0),
+	[TP_CLIENT_JAVA] = OFFER(0x0303, 0x0304, java_suites, tls13_suites, java_groups, 1024),
+};
+
+const struct tp_client_offer *
+tp_client_offer(enum tp_client c)
+{
+	return (unsigned)c < TP_CLIENT_COUNT ? &offers[c] : NULL;
+}

@@ -84,4 +84,18 @@ void tp_client_verdicts_judge(struct tp_client_verdicts *out, unsigned clients, 
 			      const struct tp_verdict *verdict, const struct tp_chain_facts *chain);
 void tp_client_verdicts_finish(struct tp_client_verdicts *out);
 
+/*
+ * What each client offers with its defaults, for a scan to tell which can
+ * connect at all: its versions (wire numbers), its suites of TLS 1.2 and
+ * below and of TLS 1.3, its key-exchange groups, and the smallest DH group
+ * it takes (0: it offers no DHE suite).
+ */
+struct tp_client_offer {
+	uint16_t min_version, max_version;
+	const uint16_t *suites, *suites13, *groups;
+	size_t n_suites, n_suites13, n_groups;
+	unsigned min_dh_bits;
+};
+const struct tp_client_offer *tp_client_offer(enum tp_client c);
+
 #endif

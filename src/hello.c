@@ -176,20 +176,13 @@ const char *
 tp_wire_version_name(uint16_t v)
 {
 	switch (v) {
-	case TP_SSL2:
-		return "SSLv2";
-	case TP_SSL3:
-		return "SSLv3";
-	case TP_TLS10:
-		return "TLSv1.0";
-	case TP_TLS11:
-		return "TLSv1.1";
-	case TP_TLS12:
-		return "TLSv1.2";
-	case TP_TLS13:
-		return "TLSv1.3";
-	default:
-		return "unknown";
+	case TP_SSL2: return "SSLv2";
+	case TP_SSL3: return "SSLv3";
+	case TP_TLS10: return "TLSv1.0";
+	case TP_TLS11: return "TLSv1.1";
+	case TP_TLS12: return "TLSv1.2";
+	case TP_TLS13: return "TLSv1.3";
+	default: return "unknown";
 	}
 }
 
@@ -424,14 +417,14 @@ tp_hello_build_sslv2(uint8_t *out, size_t cap, const uint8_t challenge[16])
 {
 	/* Every SSL 2.0 cipher kind: RC4, RC4 export, RC2, RC2 export, IDEA,
 	 * DES, 3DES. */
-	static const uint8_t kinds[] = {0x01, 0x00, 0x80, 0x02, 0x00, 0x80, 0x03, 0x00, 0x80, 0x04, 0x00, 0x80,
-					0x05, 0x00, 0x80, 0x06, 0x00, 0x40, 0x07, 0x00, 0xc0};
+	static const uint8_t kinds[] = {0x01, 0x00, 0x80, 0x02, 0x00, 0x80, 0x03, 0x00, 0x80, 0x04, 0x00,
+					0x80, 0x05, 0x00, 0x80, 0x06, 0x00, 0x40, 0x07, 0x00, 0xc0};
 	struct w w = {out, 0, cap, false};
 	size_t len = 9 + sizeof(kinds) + 16;
 
 	put8(&w, 0x80 | (len >> 8));
 	put8(&w, len);
-	put8(&w, 1);      /* CLIENT-HELLO */
+	put8(&w, 1);       /* CLIENT-HELLO */
 	put16(&w, 0x0002); /* SSL 2.0 */
 	put16(&w, sizeof(kinds));
 	put16(&w, 0); /* session id */
@@ -514,30 +507,14 @@ server_hello(struct r *m, struct tp_hello_answer *a)
 			unsigned type = get16(&exts);
 			struct r e = sub(&exts, 2);
 			switch (type) {
-			case 43:
-				a->version = get16(&e);
-				break;
-			case 51:
-				a->group = get16(&e);
-				break;
-			case 0xff01:
-				a->reneg_info = true;
-				break;
-			case 23:
-				a->ems = true;
-				break;
-			case 22:
-				a->etm = true;
-				break;
-			case 5:
-				a->status_request = true;
-				break;
-			case 15:
-				a->heartbeat = true;
-				break;
-			case 35:
-				a->ticket = true;
-				break;
+			case 43: a->version = get16(&e); break;
+			case 51: a->group = get16(&e); break;
+			case 0xff01: a->reneg_info = true; break;
+			case 23: a->ems = true; break;
+			case 22: a->etm = true; break;
+			case 5: a->status_request = true; break;
+			case 15: a->heartbeat = true; break;
+			case 35: a->ticket = true; break;
 			case 16: {
 				struct r list = sub(&e, 2);
 				struct r name = sub(&list, 1);
@@ -547,8 +524,7 @@ server_hello(struct r *m, struct tp_hello_answer *a)
 				}
 				break;
 			}
-			default:
-				break;
+			default: break;
 			}
 			if (e.bad)
 				return false;
@@ -619,15 +595,13 @@ sslv2(const uint8_t *buf, size_t len, struct tp_hello_answer *a)
 	size_t n = (get16(&r) & 0x7fff);
 	if (len < 2)
 		return;
-	if (n < 11)
-		{
+	if (n < 11) {
 		garbage(a, "an SSL 2.0 record too short for a SERVER-HELLO");
 		return;
 	}
 	if (len < 13)
 		return;
-	if (get8(&r) != 4)
-		{
+	if (get8(&r) != 4) {
 		garbage(a, "an SSL 2.0 message other than SERVER-HELLO");
 		return;
 	}
@@ -636,8 +610,7 @@ sslv2(const uint8_t *buf, size_t len, struct tp_hello_answer *a)
 	unsigned version = get16(&r);
 	(void)get16(&r);
 	unsigned specs = get16(&r);
-	if (version != 0x0002)
-		{
+	if (version != 0x0002) {
 		garbage(a, "an SSL 2.0 SERVER-HELLO of another version");
 		return;
 	}
@@ -653,13 +626,11 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 	a->kind = TP_ANSWER_MORE;
 	if (len == 0)
 		return;
-	if (buf[0] & 0x80)
-		{
+	if (buf[0] & 0x80) {
 		sslv2(buf, len, a);
 		return;
 	}
-	if (buf[0] < 20 || buf[0] > 23 || (len > 1 && buf[1] != 3))
-		{
+	if (buf[0] < 20 || buf[0] > 23 || (len > 1 && buf[1] != 3)) {
 		garbage(a, "bytes that are not TLS records");
 		return;
 	}
@@ -669,8 +640,7 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 	size_t n_hs = 0, off = 0;
 	bool ended = false; /* an alert or encrypted data came: nothing more to wait for */
 	bool alert_first = false;
-	if (!hs)
-		{
+	if (!hs) {
 		garbage(a, "out of memory");
 		return;
 	}
@@ -679,16 +649,16 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 		if (type < 20 || type > 23 || buf[off + 1] != 3) {
 			free(hs);
 			{
-		garbage(a, "a record that is not TLS");
-		return;
-	}
+				garbage(a, "a record that is not TLS");
+				return;
+			}
 		}
 		if (rlen > 16384 + 2048) {
 			free(hs);
 			{
-		garbage(a, "a record longer than TLS allows");
-		return;
-	}
+				garbage(a, "a record longer than TLS allows");
+				return;
+			}
 		}
 		if (off + 5 + rlen > len)
 			break;
@@ -700,9 +670,9 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 			if (rlen < 2) {
 				free(hs);
 				{
-		garbage(a, "an alert record too short");
-		return;
-	}
+					garbage(a, "an alert record too short");
+					return;
+				}
 			}
 			ended = true;
 			if (n_hs == 0) {
@@ -731,16 +701,16 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 			if (type != 2) {
 				free(hs);
 				{
-		garbage(a, "a handshake message other than ServerHello");
-		return;
-	}
+					garbage(a, "a handshake message other than ServerHello");
+					return;
+				}
 			}
 			if (!server_hello(&m, a)) {
 				free(hs);
 				{
-		garbage(a, "a malformed ServerHello");
-		return;
-	}
+					garbage(a, "a malformed ServerHello");
+					return;
+				}
 			}
 			hello = true;
 			if (!rest || a->kind == TP_ANSWER_RETRY || a->version >= TP_TLS13)
@@ -760,11 +730,10 @@ tp_hello_parse(const uint8_t *buf, size_t len, bool rest, struct tp_hello_answer
 			a->kind = TP_ANSWER_ALERT;
 			return;
 		}
-		if (ended)
-			{
-		garbage(a, "an answer without a ServerHello");
-		return;
-	}
+		if (ended) {
+			garbage(a, "an answer without a ServerHello");
+			return;
+		}
 		a->kind = TP_ANSWER_MORE;
 		return;
 	}

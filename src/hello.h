@@ -89,12 +89,12 @@ struct tp_hello_spec {
 	size_t n_sigalgs;
 	uint16_t share; /* a key share of this group (x25519 or secp256r1); 0: an empty key_share */
 	const char *sni;
-	const char *alpn;   /* comma-separated, or NULL */
-	bool fallback_scsv; /* TLS_FALLBACK_SCSV: this hello is a retry at a lower version */
-	bool compression;   /* offer DEFLATE besides null */
-	bool no_extensions; /* none at all, as SSLv3 clients sent */
-	bool extras;        /* ask for what servers say in their ServerHello: renegotiation_info,
-			       extended master secret, encrypt-then-MAC, OCSP stapling, heartbeat, tickets */
+	const char *alpn;      /* comma-separated, or NULL */
+	bool fallback_scsv;    /* TLS_FALLBACK_SCSV: this hello is a retry at a lower version */
+	bool compression;      /* offer DEFLATE besides null */
+	bool no_extensions;    /* none at all, as SSLv3 clients sent */
+	bool extras;           /* ask for what servers say in their ServerHello: renegotiation_info,
+				  extended master secret, encrypt-then-MAC, OCSP stapling, heartbeat, tickets */
 	const uint8_t *random; /* 32 bytes (the client random, and the x25519 share); NULL: zeros */
 };
 
@@ -115,19 +115,19 @@ enum tp_answer_kind {
 
 struct tp_hello_answer {
 	enum tp_answer_kind kind;
-	uint16_t version;   /* negotiated: supported_versions' when there, else the legacy field */
-	uint16_t suite;     /* chosen */
+	uint16_t version; /* negotiated: supported_versions' when there, else the legacy field */
+	uint16_t suite;   /* chosen */
 	uint8_t compression;
-	uint16_t group;    /* the HRR's or key_share's group, or the ServerKeyExchange's curve; 0: none */
-	unsigned dh_bits;  /* of the ServerKeyExchange's finite-field prime; 0: none */
-	uint16_t sigalg;   /* the ServerKeyExchange's signature scheme (TLS 1.2); 0: none */
-	uint8_t alert;     /* the description, when kind is ALERT */
+	uint16_t group;   /* the HRR's or key_share's group, or the ServerKeyExchange's curve; 0: none */
+	unsigned dh_bits; /* of the ServerKeyExchange's finite-field prime; 0: none */
+	uint16_t sigalg;  /* the ServerKeyExchange's signature scheme (TLS 1.2); 0: none */
+	uint8_t alert;    /* the description, when kind is ALERT */
 	uint8_t alert_level;
-	bool key_exchange; /* a ServerKeyExchange was read */
+	bool key_exchange;                                            /* a ServerKeyExchange was read */
 	bool reneg_info, ems, etm, status_request, heartbeat, ticket; /* ServerHello extensions */
-	char alpn[64]; /* the protocol chosen in the ServerHello (TLS 1.2 and below), or "" */
+	char alpn[64];         /* the protocol chosen in the ServerHello (TLS 1.2 and below), or "" */
 	unsigned ssl2_ciphers; /* SSLv2: cipher kinds offered */
-	const char *why; /* GARBAGE: what was wrong, for messages */
+	const char *why;       /* GARBAGE: what was wrong, for messages */
 };
 
 /*

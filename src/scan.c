@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <gnutls/crypto.h>
 
+#include "clients.h"
 #include "hello.h"
 #include "net.h"
 #include "probe.h"
@@ -37,9 +38,9 @@ static const uint16_t wire[V_COUNT] = {TP_SSL2, TP_SSL3, TP_TLS10, TP_TLS11, TP_
 struct scan {
 	struct tp_config *cfg;
 	const struct tp_target *asked; /* as given: what the probe reports */
-	struct tp_target target; /* pinned to one address once it is known */
-	const char *sni;         /* sent, or NULL */
-	const char *name;        /* for STARTTLS greetings */
+	struct tp_target target;       /* pinned to one address once it is known */
+	const char *sni;               /* sent, or NULL */
+	const char *name;              /* for STARTTLS greetings */
 	struct tp_deadline d;
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
@@ -397,7 +398,8 @@ groups13_task(struct task *t)
 		return;
 	while (o->n_groups > 0 && sc->n_groups13 < 64) {
 		spec_of(&h, sc, o, V_TLS13, random);
-		if (ask_spec(sc, &h, false, &a) < 0 || !speaks(&a, V_TLS13) || !take_out(o->groups, &o->n_groups, a.group))
+		if (ask_spec(sc, &h, false, &a) < 0 || !speaks(&a, V_TLS13) ||
+		    !take_out(o->groups, &o->n_groups, a.group))
 			break;
 		sc->groups13[sc->n_groups13++] = a.group;
 	}
@@ -580,8 +582,8 @@ features_task(struct task *t)
 			list[0] = '\0';
 			for (size_t i = 0; i < 5; i++)
 				if (left[i])
-					snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? "," : "",
-						 protocols[i]);
+					snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+						 *list ? "," : "", protocols[i]);
 			spec_of(&h, sc, o, v, random);
 			h.alpn = list;
 			if (ask_spec(sc, &h, false, &a) < 0 || !speaks(&a, v) || !a.alpn[0])
@@ -665,16 +667,18 @@ cert_questions(struct scan *sc)
 		"-KX-ALL:+ECDHE-RSA:+DHE-RSA:+RSA:-SIGN-ALL:+SIGN-RSA-SHA256:+SIGN-RSA-SHA384:+SIGN-RSA-SHA512:"
 		"+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-PSS-RSAE-SHA384:+SIGN-RSA-PSS-RSAE-SHA512:+SIGN-RSA-SHA1",
 		"-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:+SIGN-ECDSA-SHA384:+SIGN-ECDSA-SHA512:"
-		"+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-ECDSA-SECP521R1-SHA512:+SIGN-ECDSA-SHA1",
+		"+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-ECDSA-SECP521R1-SHA512:+SIGN-ECDSA-"
+		"SHA1",
 		"-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-EDDSA-ED25519:+SIGN-EDDSA-ED448",
 	};
-	static const char *const vers[V_COUNT] = {[V_TLS10] = "TLS1.0", [V_TLS11] = "TLS1.1", [V_TLS12] = "TLS1.2",
-						  [V_TLS13] = "TLS1.3"};
+	static const char *const vers[V_COUNT] = {
+		[V_TLS10] = "TLS1.0", [V_TLS11] = "TLS1.1", [V_TLS12] = "TLS1.2", [V_TLS13] = "TLS1.3"};
 	char versions[80] = "", prio[600];
 
 	for (int v = V_TLS10; v < V_COUNT; v++)
 		if (sc->accepted[v] == 1)
-			snprintf(versions + strlen(versions), sizeof(versions) - strlen(versions), ":+VERS-%s", vers[v]);
+			snprintf(versions + strlen(versions), sizeof(versions) - strlen(versions), ":+VERS-%s",
+				 vers[v]);
 	for (int k = 0; *versions && k < 3; k++) {
 		snprintf(prio, sizeof(prio), "NORMAL:%%SERVER_PRECEDENCE:-VERS-ALL%s:%s", versions, kinds[k]);
 		if (gnutls_priority_init(&sc->key_prio[k], prio, NULL) < 0)
@@ -834,6 +838,86 @@ rating(const struct tp_suite *s, int v, const char **why)
 	return *why ? "weak" : "strong";
 }
 
+static bool
+in_list(const uint16_t *list, size_t n, uint16_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == id)
+			return true;
+	return false;
+}
+
+/* Could suite s of version v be agreed with client o, given the server's
+ * groups and DH group? NULL, or why not. */
+static const char *
+usable(const struct scan *sc, const struct tp_client_offer *o, int v, const struct tp_suite *s)
+{
+	const uint16_t *groups = v == V_TLS13 ? sc->groups13 : sc->groups12;
+	size_t n = v == V_TLS13 ? sc->n_groups13 : sc->n_groups12;
+	bool common = n == 0; /* not known: the suite decides */
+
+	if (s->flags & TP_SUITE_SECRET)
+		return "needs a shared secret";
+	if (v == V_TLS13 || strcmp(s->kx, "ECDHE") == 0) {
+		for (size_t i = 0; i < n && !common; i++)
+			common = in_list(o->groups, o->n_groups, groups[i]);
+		return common ? NULL : "no key-exchange group in common";
+	}
+	if (strcmp(s->kx, "DHE") == 0) {
+		if (!o->min_dh_bits)
+			return "no DHE suites";
+		if (sc->dh_bits && sc->dh_bits < o->min_dh_bits)
+			return "the server's DH group is too small for it";
+	}
+	return NULL;
+}
+
+/* Whether client c can connect, and with what: the first suite of the
+ * best common version, in the server's order when it enforces one. */
+static void
+predict(const struct scan *sc, enum tp_client c, struct tp_scan_client *out)
+{
+	const struct tp_client_offer *o = tp_client_offer(c);
+	const char *why = NULL;
+	bool version = false;
+
+	out->client = c;
+	for (int v = V_TLS13; v >= V_SSL3; v--) {
+		if (sc->accepted[v] != 1 || wire[v] < o->min_version || wire[v] > o->max_version)
+			continue;
+		version = true;
+		const uint16_t *mine = v == V_TLS13 ? o->suites13 : o->suites;
+		size_t n_mine = v == V_TLS13 ? o->n_suites13 : o->n_suites;
+		bool server_first = sc->order[v] == 1;
+		size_t n = server_first ? sc->n_picked[v] : n_mine;
+		for (size_t i = 0; i < n; i++) {
+			uint16_t id = server_first ? sc->picked[v][i] : mine[i];
+			const struct tp_suite *s = tp_suite_find(id);
+			if (!s || !in_list(mine, n_mine, id) || !in_list(sc->picked[v], sc->n_picked[v], id))
+				continue;
+			const char *no = usable(sc, o, v, s);
+			if (no) {
+				why = why ? why : no;
+				continue;
+			}
+			out->connects = true;
+			out->version = tp_wire_version_name(wire[v]);
+			out->cipher = s->iana;
+			return;
+		}
+	}
+	if (!version) {
+		char mine[80] = "";
+		for (int v = V_SSL3; v < V_COUNT; v++)
+			if (wire[v] >= o->min_version && wire[v] <= o->max_version)
+				snprintf(mine + strlen(mine), sizeof(mine) - strlen(mine), "%s%s", *mine ? ", " : "",
+					 tp_wire_version_name(wire[v]));
+		snprintf(out->why, sizeof(out->why), "it speaks %s, none of which the server accepts", mine);
+	} else {
+		snprintf(out->why, sizeof(out->why), "%s", why ? why : "no cipher suite in common");
+	}
+}
+
 static void
 fill_info(struct scan *sc, struct tp_scan_info *info)
 {
@@ -898,6 +982,9 @@ fill_info(struct scan *sc, struct tp_scan_info *info)
 	info->features.resumption_ticket = sc->resumed[1];
 	info->features.resumption_psk = sc->resumed[2];
 	info->connections = atomic_load(&sc->connections);
+	if (info->best_version)
+		for (int c = 0; c < TP_CLIENT_COUNT; c++)
+			predict(sc, (enum tp_client)c, &info->clients[info->n_clients++]);
 }
 
 /* A suite worth a finding: insecure, or weak for more than CBC in TLS 1.2
@@ -987,7 +1074,8 @@ findings(struct tp_findings *f, const struct tp_scan_info *info)
 		tp_problem_grade(p, TP_GRADE_ADVISORY);
 	}
 	if (info->features.compression == 1)
-		tp_find(f, TP_TLS_COMPRESSION, -1, "the server compresses TLS records (DEFLATE): CRIME can read secrets");
+		tp_find(f, TP_TLS_COMPRESSION, -1,
+			"the server compresses TLS records (DEFLATE): CRIME can read secrets");
 	if (info->features.secure_renegotiation == 0)
 		tp_find(f, TP_INSECURE_RENEGOTIATION, -1,
 			"the server does not support secure renegotiation (RFC 5746): its answer has no "
@@ -1059,7 +1147,8 @@ tp_scan(struct tp_config *cfg, const struct tp_target *target, unsigned parallel
 	if (!sc->target.connect_host && cfg->px.kind == TP_PROXY_NONE) {
 		char addr[1][64];
 		struct tp_findings f = {0};
-		if (tp_net_addresses(&sc->target, cfg, &sc->d, addr, 1, &f) == 1 && (sc->target.connect_host = strdup(addr[0]))) {
+		if (tp_net_addresses(&sc->target, cfg, &sc->d, addr, 1, &f) == 1 &&
+		    (sc->target.connect_host = strdup(addr[0]))) {
 			sc->target.connect_is_ip = true;
 			sc->target.connect_port = target->port;
 		}

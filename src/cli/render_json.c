@@ -200,6 +200,15 @@ scan_object(const struct tp_result *r, const struct tp_scan_info *s)
 	json_object_set_new(o, "sigalgs", sigalgs);
 	json_object_set_new(o, "certificates", certs);
 	json_object_set_new(o, "features", features);
+	json_t *clients = json_array();
+	for (size_t i = 0; i < s->n_clients; i++) {
+		const struct tp_scan_client *c = &s->clients[i];
+		json_array_append_new(clients,
+				      json_pack("{s:s, s:b, s:o, s:o, s:o}", "name", tp_client_name(c->client),
+						"connects", c->connects, "version", jstr(c->version), "cipher",
+						jstr(c->cipher), "why", c->connects ? json_null() : jstr(c->why)));
+	}
+	json_object_set_new(o, "clients", clients);
 	json_object_set_new(o, "problems", problems);
 	json_object_set_new(o, "connections", json_integer(s->connections));
 	json_object_set_new(o, "ms", jms(s->ms));

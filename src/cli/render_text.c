@@ -470,6 +470,19 @@ scan_report(const struct tout *w, const struct tp_scan_info *s)
 			      c->reason ? " (" : "", c->reason ? tp_reason_get(c->reason)->name : "",
 			      c->reason ? ")" : "");
 	}
+	list[0] = '\0';
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (s->clients[i].connects) {
+			char one[80];
+			snprintf(one, sizeof(one), "%s (%s)", tp_client_name(s->clients[i].client),
+				 s->clients[i].version);
+			join(list, sizeof(list), one);
+		}
+	if (s->n_clients)
+		field(w, 2, "clients", "%s%s", *list ? "connect: " : "none can connect", list);
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (!s->clients[i].connects)
+			field(w, 2, "", "%s cannot: %s", tp_client_name(s->clients[i].client), s->clients[i].why);
 	const struct tp_scan_features *f = &s->features;
 	field(w, 2, "features",
 	      "secure renegotiation %s, extended master secret %s, encrypt-then-MAC %s, compression %s, "

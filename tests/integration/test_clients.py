@@ -356,6 +356,67 @@ class Clients(unittest.TestCase):
             self.assertEqual(r.obj["status"] == "critical", bool(refused), harness.dump(r.obj))
 
 
+# Firefox's suites and groups (its prefs), given to NSS's tstclnt, whose
+# own defaults are the library's, not the browser's.
+FIREFOX_SUITES = ":C02B:C02F:CCA9:CCA8:C02C:C030:C00A:C009:C013:C014:009C:009D:002F:0035:1301:1302:1303"
+FIREFOX_GROUPS = "x25519,P256,P384,P521,FF2048,FF3072"
+
+
+def _firefox(port, sc):
+    r = run(["tstclnt", "-h", "127.0.0.1", "-p", str(port), "-a", sc["host"], "-D", "-o", "-Q", "-V", "tls1.2:tls1.3",
+             "-c", FIREFOX_SUITES, "-I", FIREFOX_GROUPS], input=b"", timeout=30, errors="replace", signals_ok=True)
+    return r.rc == 0, r.out + r.err
+
+
+SCAN_CLIENTS = dict(CLIENTS, nss=(_firefox, "tstclnt"))
+
+
+class ScanClients(unittest.TestCase):
+    """tlsprobe scan says which clients can connect at all (scan.clients):
+    each is what the client did against the same server."""
+    maxDiff = None
+
+    def check(self, server):
+        sc = dict(S["dh1024"], server=server)
+        srv = s_server(sc["cert"], sc["key"], chain=sc["chain"], extra=server)
+        with srv:
+            r = harness.probe_json("scan", "localhost:%d" % srv.port, "--no-system-ca", "--ca-file", sc["trust"],
+                                   "--connect-to", "127.0.0.1", timeout=60)
+            predicted = {c["name"]: c for c in r.obj["scan"]["clients"]}
+            self.assertEqual(len(predicted), 7, harness.dump(r.obj))
+            for client, (connect, tool) in SCAN_CLIENTS.items():
+                with self.subTest(client=client):
+                    if callable(tool) and tool():
+                        self.skipTest(tool())
+                    if isinstance(tool, str) and not have(tool):
+                        self.skipTest("%s is not installed" % tool)
+                    accepted, output = connect(srv.port, sc)
+                    self.assertEqual(predicted[client]["connects"], accepted,
+                                     "%s: tlsprobe scan predicts %s, the client %s:\n%s\n%s" % (
+                                         client, predicted[client], "connected" if accepted else "did not",
+                                         output, harness.dump(r.obj["scan"])))
+
+    def test_tls10_only(self):
+        """TLS 1.0 only: GnuTLS alone still speaks it"""
+        self.check(["-tls1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"])
+
+    def test_dhe_only(self):
+        """only a DHE suite: the browsers and Go offer none"""
+        self.check(["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"])
+
+    def test_rsa_key_exchange_only(self):
+        """only RSA key exchange: Chrome and Python no longer offer it"""
+        self.check(["-tls1_2", "-cipher", "AES128-SHA"])
+
+    def test_p521_only(self):
+        """ECDHE over P-521 only: Chrome has no P-521"""
+        self.check(["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-groups", "secp521r1"])
+
+    def test_tls13_x448_only(self):
+        """TLS 1.3 over X448 only"""
+        self.check(["-tls1_3", "-groups", "X448"])
+
+
 def _make(name):
     def test(self):
         self.check(name)
