@@ -63,6 +63,8 @@ check "fetch" "0" "$tlsprobe" fetch "https://$good/" --ca-file "$dir/root.pem" -
 check "fetch, failing TLS explained by a probe" "2" "$tlsprobe" fetch "https://$(sed -n 2p "$dir/targets")/" \
 	--ca-file "$dir/root.pem"
 check "connect, refused port" "2" "$tlsprobe" localhost:1 --timeout 2
+check "scan: hellos, probes of each key type, resumption" "0 1" "$tlsprobe" scan "$good" --ca-file "$dir/root.pem" \
+	--json --timeout 60
 # Servers with a 1024-bit DH group of their own (RFC 5114's, not an RFC 7919
 # one): tlsprobe names it "DH-1024" in a string of its own making, which a
 # failed fetch takes over from the probe that explains it, and which the
@@ -91,6 +93,8 @@ if command -v openssl >/dev/null 2>&1 &&
 	dh_server "$dir/dh11" -tls1_1 -cipher 'DHE-RSA-AES128-SHA:@SECLEVEL=0'
 	check "connect, a second look at a TLS 1.1-only server with a DH-1024 group" "2" "$tlsprobe" \
 		"localhost:$port" --no-system-ca --json
+	check "scan of a TLS 1.1-only server: its probe with a priority of its own" "1 2" "$tlsprobe" scan \
+		"localhost:$port" --no-system-ca --json --timeout 60
 fi
 # The exporter: a process that lives through many requests, reloads and a
 # stop. Every kind of request once, then SIGTERM: exit 0, nothing leaked.

@@ -4,6 +4,7 @@ PostgreSQL, MariaDB, slapd, Prosody, INN, InspIRCd), with TLS on and off;
 hand-written servers (handing the socket to Python's ssl) only for what no
 real server does: refusals, silence, floods, broken replies."""
 import os
+import re
 import ssl
 import unittest
 
@@ -401,6 +402,25 @@ class RealDovecot(unittest.TestCase):
             with self.subTest(proto=proto):
                 r = probe_json("localhost:%d" % self.servers[True][proto], "--starttls", proto, *trust())
                 Starttls.assertVerified(self, r)
+
+    def test_scan_over_starttls(self):
+        """tlsprobe scan --starttls imap: each hello after the dialogue, and what it finds is
+        what sslscan --starttls-imap finds"""
+        port = self.servers[True]["imap"]
+        r = probe_json("scan", "localhost:%d" % port, "--starttls", "imap", *trust(), timeout=120)
+        s = r.obj["scan"]
+        versions = {p["version"] for p in s["protocols"] if p["accepted"]}
+        self.assertIn("TLSv1.2", versions, harness.dump(r.obj))
+        self.assertTrue(s["ciphers"], harness.dump(r.obj))
+        self.assertIsNone(r.obj["error"], harness.dump(r.obj))
+        if not harness.have("sslscan"):
+            self.skipTest("sslscan is not installed")
+        out = harness.run(["sslscan", "--no-colour", "--starttls-imap", "--xml=-", "127.0.0.1:%d" % port],
+                          timeout=120).out
+        theirs = {(m.group(1), m.group(2).upper()) for m in re.finditer(
+            r'<cipher status="\w+" sslversion="([^"]+)" bits="\d+" cipher="[^"]+" id="0x([0-9A-Fa-f]+)"', out)}
+        mine = {(c["version"], c["id"][2:].upper()) for c in s["ciphers"]}
+        self.assertEqual(mine, theirs)
 
     def test_with_tls_off_dovecot_refuses_in_its_own_words(self):
         for proto in self.PROTOS:
