@@ -360,14 +360,16 @@ tp_result_judge(struct tp_result *r, bool insecure, unsigned clients)
 	r->status = TP_STATUS_OK;
 	r->reason = TP_CODE_NONE;
 	tp_client_verdicts_finish(&r->clients);
+	/* Most severe first, beside an error too (a scan's findings when its
+	 * probe could not finish). */
+	if (f->n)
+		qsort(f->problems, f->n, sizeof(*f->problems), by_severity);
 	if (f->error) {
 		r->status = f->error->severity;
 		r->reason = f->error->code;
 		tp_client_verdicts_judge(&r->clients, clients, f, &r->verdict, &r->chain);
 		return;
 	}
-	if (f->n)
-		qsort(f->problems, f->n, sizeof(*f->problems), by_severity);
 	for (size_t i = 0; i < f->n; i++) {
 		struct tp_problem *p = &f->problems[i];
 		/* --insecure waives what verification of the server found, never an

@@ -1050,18 +1050,28 @@ findings(struct tp_findings *f, const struct tp_scan_info *info)
 	char names[1024];
 	const struct tp_scan_version *v = info->versions;
 
-	if (v[V_SSL2].accepted == 1 || v[V_SSL3].accepted == 1) {
-		tp_find(f, TP_OBSOLETE_PROTOCOL, -1, "the server accepts %s%s%s: broken protocols (DROWN, POODLE)",
-			v[V_SSL2].accepted == 1 ? "SSLv2" : "",
-			v[V_SSL2].accepted == 1 && v[V_SSL3].accepted == 1 ? " and " : "",
-			v[V_SSL3].accepted == 1 ? "SSLv3" : "");
-	} else if ((v[V_TLS10].accepted == 1 || v[V_TLS11].accepted == 1) && !has_code(f, TP_OBSOLETE_PROTOCOL)) {
-		struct tp_problem *p = tp_find(f, TP_OBSOLETE_PROTOCOL, -1,
-					       "the server still accepts %s%s%s, deprecated since 2021 (RFC 8996)",
-					       v[V_TLS10].accepted == 1 ? "TLS 1.0" : "",
-					       v[V_TLS10].accepted == 1 && v[V_TLS11].accepted == 1 ? " and " : "",
-					       v[V_TLS11].accepted == 1 ? "TLS 1.1" : "");
-		tp_problem_grade(p, TP_GRADE_ADVISORY);
+	/* The obsolete versions accepted, named in one finding: critical
+	 * with SSL (DROWN, POODLE), a warning for TLS 1.0 and 1.1 alone
+	 * (unless the probe, which speaks those, said so already). */
+	char old[80] = "";
+	size_t n_old = 0;
+	for (int i = V_SSL2; i <= V_TLS11; i++)
+		if (v[i].accepted == 1)
+			n_old++;
+	for (int i = V_SSL2, k = 0; i <= V_TLS11; i++)
+		if (v[i].accepted == 1)
+			snprintf(old + strlen(old), sizeof(old) - strlen(old), "%s%s",
+				 k++ == 0             ? ""
+				 : (size_t)k == n_old ? " and "
+						      : ", ",
+				 v[i].name);
+	bool ssl = v[V_SSL2].accepted == 1 || v[V_SSL3].accepted == 1;
+	if (n_old && (ssl || !has_code(f, TP_OBSOLETE_PROTOCOL))) {
+		struct tp_problem *p = tp_find(f, TP_OBSOLETE_PROTOCOL, -1, "the server accepts %s: %s", old,
+					       ssl ? "broken protocols (DROWN, POODLE) no client should speak"
+						   : "deprecated since 2021 (RFC 8996)");
+		if (!ssl)
+			tp_problem_grade(p, TP_GRADE_ADVISORY);
 		tp_problem_set_fix(p, "Enable only TLS 1.2 and 1.3: nginx 'ssl_protocols TLSv1.2 TLSv1.3;', Apache "
 				      "'SSLProtocol -all +TLSv1.2 +TLSv1.3', HAProxy 'ssl-min-ver TLSv1.2'.");
 	}

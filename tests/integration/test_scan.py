@@ -351,6 +351,102 @@ class Hybrids(unittest.TestCase):
             self.assertEqual([g["name"] for g in r.obj["scan"]["groups"]], ["x25519"])
 
 
+class LegacyServer(harness.ThreadServer):
+    """What no server Debian 12 ships will still serve: SSL 2.0, SSL 3.0,
+    RC4 and export suites. It answers a hello with a ServerHello of the best
+    of `versions` the hello allows and the first of `suites` (its order) the
+    hello offers, then ServerHelloDone; an SSL 2.0 hello, when "SSLv2" is
+    in versions, with a SERVER-HELLO; anything else with an alert. With
+    scsv, a hello marked TLS_FALLBACK_SCSV below its best gets
+    inappropriate_fallback; with reneg, its ServerHello has
+    renegotiation_info."""
+
+    WIRE = {"SSLv3": 0x0300, "TLSv1.0": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303}
+
+    def __init__(self, versions, suites, scsv=False, reneg=False):
+        self.versions, self.suites, self.scsv, self.reneg = versions, suites, scsv, reneg
+        super().__init__(self._answer, "127.0.0.1")
+
+    def _answer(self, conn):
+        data = recv_some(conn)
+        if not data:
+            return
+        if data[0] & 0x80:
+            if "SSLv2" in self.versions:
+                conn_id = b"\x11" * 16
+                body = (b"\x04\x00\x01\x00\x02" + struct.pack(">HHH", 0, 3, len(conn_id)) + b"\x01\x00\x80"
+                        + conn_id)
+                conn.sendall(struct.pack(">H", 0x8000 | len(body)) + body)
+            return
+        if len(data) < 11 or data[0] != 22 or data[5] != 1:
+            return
+        client_version = struct.unpack(">H", data[9:11])[0]
+        b = data[9:]
+        i = 2 + 32
+        i += 1 + b[i]
+        n = struct.unpack(">H", b[i:i + 2])[0]
+        offered = [struct.unpack(">H", b[i + 2 + k:i + 4 + k])[0] for k in range(0, n, 2)]
+        best = max(self.WIRE[v] for v in self.versions if v in self.WIRE)
+        allowed = [self.WIRE[v] for v in self.versions if v in self.WIRE and self.WIRE[v] <= client_version]
+        if not allowed:
+            conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")  # protocol_version
+            return
+        version = max(allowed)
+        if self.scsv and 0x5600 in offered and version < best:
+            conn.sendall(b"\x15\x03\x01\x00\x02\x02\x56")  # inappropriate_fallback
+            return
+        suite = next((x for x in self.suites if x in offered), None)
+        if suite is None:
+            conn.sendall(b"\x15\x03\x01\x00\x02\x02\x28")  # handshake_failure
+            return
+        exts = b"\xff\x01\x00\x01\x00" if self.reneg else b""
+        body = struct.pack(">H", version) + b"\x22" * 32 + b"\x00" + struct.pack(">HB", suite, 0)
+        if exts:
+            body += struct.pack(">H", len(exts)) + exts
+        msg = b"\x02" + struct.pack(">I", len(body))[1:] + body + b"\x0e\x00\x00\x00"
+        conn.sendall(b"\x16" + struct.pack(">HH", version, len(msg)) + msg)
+
+
+class Legacy(unittest.TestCase):
+    def test_ssl2_ssl3_rc4_and_export(self):
+        """SSLv2, SSLv3 and TLS 1.0 with RC4, export and 3DES suites, no secure
+        renegotiation, no downgrade protection: each found, each a finding"""
+        suites = [0x0004, 0x0003, 0x000A, 0x002F]
+        with LegacyServer(["SSLv2", "SSLv3", "TLSv1.0"], suites) as srv:
+            r = scan(srv.port, "--timeout", "20")
+            s = r.obj["scan"]
+            self.assertEqual({p["version"] for p in s["protocols"] if p["accepted"]}, {"SSLv2", "SSLv3", "TLSv1.0"},
+                             harness.dump(s))
+            for v in ("SSLv3", "TLSv1.0"):
+                self.assertEqual([c["id"] for c in s["ciphers"] if c["version"] == v],
+                                 ["0x0004", "0x0003", "0x000A", "0x002F"], v)
+            by_id = {c["id"]: c for c in s["ciphers"]}
+            self.assertEqual(by_id["0x0004"]["rating"], "insecure")
+            self.assertEqual(by_id["0x0004"]["openssl"], "RC4-MD5")
+            self.assertEqual(by_id["0x0003"]["why"], "export strength")
+            self.assertEqual(by_id["0x0003"]["bits"], 40)
+            self.assertIs(s["features"]["secure_renegotiation"], False)
+            self.assertIs(s["features"]["fallback_scsv"], False)
+            codes = {p["code"]: p for p in r.obj["verify"]["problems"]}
+            for code in ("obsolete-protocol", "weak-cipher", "insecure-renegotiation", "no-fallback-scsv",
+                         "no-forward-secrecy", "no-tls13"):
+                self.assertIn(code, codes, harness.dump(r.obj["verify"]))
+            self.assertIn("SSLv2, SSLv3 and TLSv1.0", codes["obsolete-protocol"]["message"])
+            self.assertEqual(codes["obsolete-protocol"]["severity"], "critical")
+            self.assertEqual(r.obj["status"], "critical")
+            # GnuTLS alone still speaks TLS 1.0, with AES128-SHA
+            self.assertEqual([c["name"] for c in s["clients"] if c["connects"]], ["gnutls"])
+
+    def test_fallback_scsv_honoured(self):
+        """a server that refuses a downgraded retry: fallback_scsv true, no finding"""
+        with LegacyServer(["TLSv1.1", "TLSv1.2"], [0xC02F, 0xC013], scsv=True, reneg=True) as srv:
+            r = scan(srv.port, "--timeout", "20")
+            s = r.obj["scan"]
+            self.assertIs(s["features"]["fallback_scsv"], True, harness.dump(s))
+            self.assertIs(s["features"]["secure_renegotiation"], True)
+            self.assertNotIn("no-fallback-scsv", {p["code"] for p in r.obj["verify"]["problems"]})
+
+
 class Hostile(unittest.TestCase):
     def test_plain_http_port(self):
         """a port that answers HTTP: not-tls, nothing accepted, no hang"""
