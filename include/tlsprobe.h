@@ -494,6 +494,7 @@ struct tp_scan_features {
 	int resumption_id;     /* TLS 1.2: a session resumed by its ID (no ticket offered) */
 	int resumption_ticket; /* TLS 1.2: a session resumed by its ticket (RFC 5077) */
 	int resumption_psk;    /* TLS 1.3: a session resumed with a ticket's PSK */
+	int early_data;        /* TLS 1.3: 0-RTT data accepted in such a resumption (HTTP only) */
 	const char *alpn[8];   /* the protocols it chose, most preferred first (TLS 1.2 and below) */
 	size_t n_alpn;
 };

@@ -68,6 +68,7 @@ struct scan {
 	bool cert_asked[5];
 	struct tp_result *cert_r[5];
 	gnutls_priority_t resume_prio[3]; /* by ID, by ticket (TLS 1.2), with a PSK (TLS 1.3) */
+	int early_data;                   /* 0-RTT accepted with the PSK: 1, 0, -1 not known */
 	gnutls_priority_t legacy;         /* the probe's, for a server of TLS 1.1 and below; or NULL */
 	int resumed[3];
 };
@@ -687,6 +688,7 @@ cert_questions(struct scan *sc)
 	}
 	static const char *const resumption[3] = {"NORMAL:%NO_TICKETS:-VERS-ALL:+VERS-TLS1.2",
 						  "NORMAL:-VERS-ALL:+VERS-TLS1.2", "NORMAL:-VERS-ALL:+VERS-TLS1.3"};
+	sc->early_data = -1;
 	for (int k = 0; k < 3; k++) {
 		sc->resumed[k] = -1;
 		if (sc->accepted[k < 2 ? V_TLS12 : V_TLS13] == 1 &&
@@ -738,9 +740,10 @@ cert_answers(struct scan *sc, struct tp_scan_info *info)
  * 1 resumed, 0 not; with ticket, what resumes it is written there. -1: no
  * handshake (or nothing to resume). */
 static int
-handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *resume, gnutls_datum_t *ticket)
+handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *resume, gnutls_datum_t *ticket,
+	       const gnutls_datum_t *early, int *early_taken)
 {
-	struct tp_handshake h = {.sni = sc->sni, .prio = prio, .handshake_ms = -1, .resume = resume};
+	struct tp_handshake h = {.sni = sc->sni, .prio = prio, .handshake_ms = -1, .resume = resume, .early = early};
 	struct tp_findings f = {0};
 	struct tp_tls_facts tls = {0};
 	struct tp_net_info net;
@@ -758,6 +761,9 @@ handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *re
 		gnutls_session_t s = tp_session_handshake(&h, &tls, sc->cfg, fd, &sc->d, &f);
 		if (s) {
 			ret = gnutls_session_is_resumed(s) ? 1 : 0;
+			if (early_taken)
+				*early_taken =
+					h.early ? (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_EARLY_DATA) != 0 : -1;
 			if (ticket && tp_session_ticket(s, fd, &sc->d, 500, ticket) < 0)
 				ret = -1;
 			gnutls_bye(s, GNUTLS_SHUT_WR);
@@ -779,8 +785,23 @@ resume_task(struct task *t)
 	gnutls_datum_t data = {NULL, 0};
 
 	sc->resumed[t->v] = -1;
-	if (handshake_once(sc, sc->resume_prio[t->v], NULL, &data) >= 0)
-		sc->resumed[t->v] = handshake_once(sc, sc->resume_prio[t->v], &data, NULL) == 1;
+	if (handshake_once(sc, sc->resume_prio[t->v], NULL, &data, NULL, NULL) >= 0)
+		sc->resumed[t->v] = handshake_once(sc, sc->resume_prio[t->v], &data, NULL, NULL, NULL) == 1;
+	/* 0-RTT: a third handshake with the same ticket (a server may take
+	 * each once), sending a request that changes nothing. Only where the
+	 * server speaks HTTP, not after a STARTTLS dialogue. */
+	if (t->v == 2 && sc->resumed[2] == 1 && !sc->target.starttls) {
+		gnutls_datum_t again = {NULL, 0};
+		char request[400];
+		int taken = -1;
+		snprintf(request, sizeof(request), "HEAD / HTTP/1.1\r\nHost: %.255s\r\nConnection: close\r\n\r\n",
+			 sc->name);
+		gnutls_datum_t early = {(unsigned char *)request, (unsigned)strlen(request)};
+		if (handshake_once(sc, sc->resume_prio[2], NULL, &again, NULL, NULL) >= 0 &&
+		    handshake_once(sc, sc->resume_prio[2], &again, NULL, &early, &taken) == 1)
+			sc->early_data = taken;
+		gnutls_free(again.data);
+	}
 	gnutls_free(data.data);
 }
 
@@ -981,6 +1002,7 @@ fill_info(struct scan *sc, struct tp_scan_info *info)
 	info->features.resumption_id = sc->resumed[0];
 	info->features.resumption_ticket = sc->resumed[1];
 	info->features.resumption_psk = sc->resumed[2];
+	info->features.early_data = sc->early_data;
 	info->connections = atomic_load(&sc->connections);
 	if (info->best_version)
 		for (int c = 0; c < TP_CLIENT_COUNT; c++)

@@ -561,7 +561,7 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 	double t0 = tp_now_ms();
 	int ret;
 
-	if (!io || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0) {
+	if (!io || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK | (h->early ? GNUTLS_ENABLE_EARLY_DATA : 0)) < 0) {
 		tp_fail(f, TP_INTERNAL_ERROR, "cannot create a TLS session");
 		goto fail;
 	}
@@ -585,6 +585,10 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 		tp_fail(f, TP_INTERNAL_ERROR, "cannot set the session to resume: %s", gnutls_strerror(ret));
 		goto fail;
 	}
+	/* Early data goes out with the hello; whether the server took it,
+	 * gnutls_session_get_flags() says after the handshake. */
+	if (h->resume && h->early && gnutls_record_send_early_data(s, h->early->data, h->early->size) < 0)
+		h->early = NULL;
 	/* Ask for a stapled OCSP response; what it says is judged later. */
 	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
 	if (cfg->alpn) {

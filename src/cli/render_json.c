@@ -188,6 +188,7 @@ scan_object(const struct tp_result *r, const struct tp_scan_info *s)
 	json_object_set_new(features, "resumption_id", jtri(f->resumption_id));
 	json_object_set_new(features, "resumption_ticket", jtri(f->resumption_ticket));
 	json_object_set_new(features, "resumption_psk", jtri(f->resumption_psk));
+	json_object_set_new(features, "early_data", jtri(f->early_data));
 	json_object_set_new(features, "alpn", alpn);
 	for (size_t i = 0; i < tp_result_problem_count(r); i++)
 		if (scan_code(tp_result_problem(r, i)->code))

@@ -487,13 +487,13 @@ scan_report(const struct tout *w, const struct tp_scan_info *s)
 	field(w, 2, "features",
 	      "secure renegotiation %s, extended master secret %s, encrypt-then-MAC %s, compression %s, "
 	      "heartbeat %s, OCSP stapling %s, session tickets %s, downgrade protection (fallback SCSV) %s; "
-	      "resumes by session ID %s, by ticket %s, TLS 1.3 PSK %s",
+	      "resumes by session ID %s, by ticket %s, TLS 1.3 PSK %s, 0-RTT data %s",
 	      yes_no(f->secure_renegotiation, "yes", "no"), yes_no(f->extended_master_secret, "yes", "no"),
 	      yes_no(f->encrypt_then_mac, "yes", "no"), yes_no(f->compression, "yes", "no"),
 	      yes_no(f->heartbeat, "yes", "no"), yes_no(f->ocsp_stapling, "yes", "no"),
 	      yes_no(f->session_ticket, "yes", "no"), yes_no(f->fallback_scsv, "yes", "no"),
 	      yes_no(f->resumption_id, "yes", "no"), yes_no(f->resumption_ticket, "yes", "no"),
-	      yes_no(f->resumption_psk, "yes", "no"));
+	      yes_no(f->resumption_psk, "yes", "no"), yes_no(f->early_data, "accepted", "refused"));
 	list[0] = '\0';
 	for (size_t i = 0; i < f->n_alpn; i++)
 		join(list, sizeof(list), f->alpn[i]);

@@ -106,6 +106,10 @@ class Scan(unittest.TestCase):
             self.assertIn("no-forward-secrecy", f["codes"])
             self.assertIn("no-tls13", f["codes"])
             self.assertEqual(r.obj["scan"]["dh_bits"], 2048)
+            # s_server knows no names: the same chain whatever the SNI
+            certs = {c["asked"]: c["sha256"] for c in r.obj["scan"]["certificates"]}
+            self.assertEqual(certs["no SNI"], certs["RSA"])
+            self.assertEqual(certs["unknown SNI"], certs["RSA"])
             self.same_as_sslscan(srv.port, f)
 
     def test_client_order_is_seen(self):
@@ -181,6 +185,9 @@ class Scan(unittest.TestCase):
                       "resumption_id", "resumption_ticket", "resumption_psk"):
                 self.assertIs(feats[k], True, k)
             self.assertIs(feats["compression"], False)
+            self.assertIs(feats["early_data"], False)
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-early_data"], www=False) as srv:
+            self.assertIs(scan(srv.port).obj["scan"]["features"]["early_data"], True)
         with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-tls1_2", "-no_ticket", "-no_cache"]) as srv:
             feats = scan(srv.port).obj["scan"]["features"]
             self.assertIs(feats["session_ticket"], False)
