@@ -119,6 +119,11 @@ enum family {
 	F_OCSP_THIS_UPDATE,
 	F_OCSP_NEXT_UPDATE,
 	F_OCSP_REVOKED_AT,
+	F_SCAN_PROTOCOL,
+	F_SCAN_CIPHER,
+	F_SCAN_GROUP,
+	F_SCAN_FEATURE,
+	F_SCAN_CLIENT,
 	F_COUNT
 };
 
@@ -154,6 +159,13 @@ static const struct {
 	[F_OCSP_NEXT_UPDATE] = {"ssl_ocsp_response_next_update", "The nextUpdate of that OCSP response, unix time."},
 	[F_OCSP_REVOKED_AT] = {"ssl_ocsp_response_revoked_at",
 			       "When that OCSP response says the leaf was revoked, unix time."},
+	/* what a scan found the server accepts */
+	[F_SCAN_PROTOCOL] = {"tlsprobe_scan_protocol_accepted", "Whether the server accepts this protocol version."},
+	[F_SCAN_CIPHER] = {"tlsprobe_scan_cipher_accepted", "A cipher suite the server accepts, in this version."},
+	[F_SCAN_GROUP] = {"tlsprobe_scan_group_accepted", "A key-exchange group the server accepts, in this version."},
+	[F_SCAN_FEATURE] = {"tlsprobe_scan_feature", "Whether the server does this (scan.features), where known."},
+	[F_SCAN_CLIENT] = {"tlsprobe_scan_client_connects",
+			   "Whether this client of the model, with its defaults, can connect."},
 };
 
 struct prom {
@@ -347,6 +359,71 @@ revocation_series(struct prom *p, const struct tp_result *r, size_t line)
 		}
 }
 
+/* What a scan found: one series per version, suite, group, feature and client. */
+static void
+scan_series(struct prom *p, const struct tp_result *r, size_t line)
+{
+	const struct tp_scan_info *s = tp_result_scan(r);
+	const struct tp_scan_features *f;
+	FILE *o;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_versions; i++) {
+		if (s->versions[i].accepted < 0)
+			continue;
+		o = sample(p, F_SCAN_PROTOCOL, r, line);
+		label(p, o, "version", s->versions[i].name);
+		value(p, o, 0, s->versions[i].accepted);
+	}
+	for (size_t i = 0; i < s->n_suites; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "0x%04X", s->suites[i].id);
+		o = sample(p, F_SCAN_CIPHER, r, line);
+		label(p, o, "version", s->suites[i].version);
+		label(p, o, "id", id);
+		label(p, o, "cipher", s->suites[i].iana);
+		label(p, o, "rating", s->suites[i].rating);
+		value(p, o, 0, 1);
+	}
+	for (size_t i = 0; i < s->n_groups; i++) {
+		o = sample(p, F_SCAN_GROUP, r, line);
+		label(p, o, "version", s->groups[i].version);
+		label(p, o, "group", s->groups[i].name);
+		value(p, o, 0, 1);
+	}
+	f = &s->features;
+	const struct {
+		const char *name;
+		int v;
+	} features[] = {
+		{"fallback_scsv", f->fallback_scsv},
+		{"secure_renegotiation", f->secure_renegotiation},
+		{"extended_master_secret", f->extended_master_secret},
+		{"encrypt_then_mac", f->encrypt_then_mac},
+		{"compression", f->compression},
+		{"heartbeat", f->heartbeat},
+		{"ocsp_stapling", f->ocsp_stapling},
+		{"session_ticket", f->session_ticket},
+		{"resumption_id", f->resumption_id},
+		{"resumption_ticket", f->resumption_ticket},
+		{"resumption_psk", f->resumption_psk},
+		{"early_data", f->early_data},
+	};
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		if (features[i].v < 0)
+			continue;
+		o = sample(p, F_SCAN_FEATURE, r, line);
+		label(p, o, "feature", features[i].name);
+		value(p, o, 0, features[i].v);
+	}
+	for (size_t i = 0; i < s->n_clients; i++) {
+		o = sample(p, F_SCAN_CLIENT, r, line);
+		label(p, o, "client", tp_client_name(s->clients[i].client));
+		value(p, o, 0, s->clients[i].connects);
+	}
+}
+
 void
 prom_add(struct prom *p, const struct tp_result *r, size_t line)
 {
@@ -444,6 +521,7 @@ prom_add(struct prom *p, const struct tp_result *r, size_t line)
 		cert_series(p, F_CLIENT_NOT_AFTER, r, line, c, i, c->not_after);
 	}
 	revocation_series(p, r, line);
+	scan_series(p, r, line);
 }
 
 void

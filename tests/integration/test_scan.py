@@ -206,6 +206,21 @@ class Scan(unittest.TestCase):
             self.assertEqual([c["id"] for c in r.objs[0]["scan"]["ciphers"]], ["0xC02F"])
             self.assertNotIn("scan", r.objs[1])
 
+    def test_prometheus(self):
+        """--format prometheus: the scan's series, in a format promtool accepts"""
+        with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]) as srv:
+            r = harness.run_tlsprobe("scan", "localhost:%d" % srv.port, "--connect-to", "127.0.0.1",
+                                     "--no-system-ca", "--ca-file", P["root"], "--format", "prometheus")
+            self.assertIn('tlsprobe_scan_protocol_accepted{target="localhost:%d",version="TLSv1.2"} 1' % srv.port,
+                          r.out)
+            self.assertIn('tlsprobe_scan_protocol_accepted{target="localhost:%d",version="TLSv1.3"} 0' % srv.port,
+                          r.out)
+            self.assertIn('id="0xC02F",cipher="TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",rating="strong"} 1', r.out)
+            self.assertIn('tlsprobe_scan_client_connects{target="localhost:%d",client="chrome"} 1' % srv.port, r.out)
+            if have("promtool"):
+                check = run(["promtool", "check", "metrics"], input=r.out.encode(), timeout=30)
+                self.assertEqual(check.rc, 0, check.out + check.err)
+
     def test_text_report(self):
         """the text report: versions, then the suites of each"""
         with s_server(P["rsa"].cert, P["rsa"].key, extra=["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]) as srv:
