@@ -522,6 +522,9 @@ struct tp_scan_info {
 /* Scan target with at most parallel connections at once (0: a polite
  * default), the whole within the config's timeout. */
 struct tp_result *tp_scan(struct tp_config *cfg, const struct tp_target *target, unsigned parallel);
+/* The same within timeout_ms instead of the config's timeout (the exporter's scrape deadline). */
+struct tp_result *tp_scan_within(struct tp_config *cfg, const struct tp_target *target, unsigned parallel,
+				 unsigned timeout_ms);
 #define TP_SCAN_DEFAULT_PARALLEL 8
 /* The scan's facts, or NULL when the result is no scan's. */
 const struct tp_scan_info *tp_result_scan(const struct tp_result *r);

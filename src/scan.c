@@ -1147,6 +1147,12 @@ findings(struct tp_findings *f, const struct tp_scan_info *info)
 struct tp_result *
 tp_scan(struct tp_config *cfg, const struct tp_target *target, unsigned parallel)
 {
+	return tp_scan_within(cfg, target, parallel, tp_config_timeout_ms(cfg));
+}
+
+struct tp_result *
+tp_scan_within(struct tp_config *cfg, const struct tp_target *target, unsigned parallel, unsigned timeout_ms)
+{
 	struct scan *sc = calloc(1, sizeof(*sc));
 	struct tp_result *r = NULL;
 	struct tp_scan_info *info = calloc(1, sizeof(*info));
@@ -1172,7 +1178,7 @@ tp_scan(struct tp_config *cfg, const struct tp_target *target, unsigned parallel
 			tp_fail(&r->found, TP_INTERNAL_ERROR, "%s", cfg->error);
 		goto out;
 	}
-	tp_deadline_start(&sc->d, tp_config_timeout_ms(cfg));
+	tp_deadline_start(&sc->d, timeout_ms);
 
 	/* Pin every connection to one address, the first the name gives
 	 * (not through a proxy, which may resolve names itself). */

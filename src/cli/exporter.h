@@ -12,6 +12,7 @@
 struct module {
 	char *name;
 	bool https;      /* the https prober: a request through libcurl (fetch) */
+	bool scan;       /* the scan prober: what the server accepts (tlsprobe scan) */
 	struct cli *cli; /* the module's settings; its config is shared by its probes */
 	char **argv;     /* the words cli points into */
 	int argc;

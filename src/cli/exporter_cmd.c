@@ -301,7 +301,11 @@ run_probe(const struct job *j, unsigned timeout_ms, char *err, size_t errlen)
 	enum cli_failure why;
 	if (cli_target(mod->cli, &t, j->target, &why, err, errlen) < 0)
 		return NULL;
-	r = tp_probe_within(mod->cli->cfg, &t, timeout_ms);
+	if (mod->scan)
+		r = tp_scan_within(mod->cli->cfg, &t, mod->cli->batch.parallel_given ? mod->cli->batch.parallel : 0,
+				   timeout_ms);
+	else
+		r = tp_probe_within(mod->cli->cfg, &t, timeout_ms);
 	tp_target_finish(&t);
 	return r;
 }
@@ -667,7 +671,7 @@ status_page(struct exporter *ex, struct MHD_Connection *c)
 	for (size_t i = 0; i < set->n; i++) {
 		fputs("<tr><td>", m);
 		html(m, set->m[i].name);
-		fprintf(m, "</td><td>%s</td><td><code>", set->m[i].https ? "https" : "tls");
+		fprintf(m, "</td><td>%s</td><td><code>", set->m[i].https ? "https" : set->m[i].scan ? "scan" : "tls");
 		html(m, set->m[i].summary);
 		fputs("</code></td></tr>\n", m);
 	}

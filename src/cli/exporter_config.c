@@ -3,7 +3,7 @@
  *
  *   modules:
  *     smtp:
- *       prober: tls          # or https: a request through libcurl
+ *       prober: tls          # or https: a request through libcurl; scan: what it accepts
  *       starttls: smtp
  *       timeout: 5s
  *       ca-file: [/etc/ssl/private-root.pem]
@@ -201,15 +201,20 @@ module_parse(struct module *mod, const char *file, yaml_document_t *doc, const c
 	for (yaml_node_pair_t *pr = body->data.mapping.pairs.start; pr < body->data.mapping.pairs.top; pr++) {
 		yaml_node_t *k = yaml_document_get_node(doc, pr->key), *v = yaml_document_get_node(doc, pr->value);
 		if (scalar(k) && strcmp(scalar(k), "prober") == 0) {
-			if (!scalar(v) || (strcmp(scalar(v), "tls") != 0 && strcmp(scalar(v), "https") != 0))
+			if (!scalar(v) || (strcmp(scalar(v), "tls") != 0 && strcmp(scalar(v), "https") != 0 &&
+					   strcmp(scalar(v), "scan") != 0))
 				FAIL(line_of(v),
-				     "unknown prober: use tls (a probe, STARTTLS too) or https (a request)");
+				     "unknown prober: use tls (a probe, STARTTLS too), https (a request) or "
+				     "scan (what the server accepts)");
 			mod->https = strcmp(scalar(v), "https") == 0;
+			mod->scan = strcmp(scalar(v), "scan") == 0;
 		}
 	}
 	if (mod->https) {
 		command = "fetch";
 		placeholder = "https://localhost/";
+	} else if (mod->scan) {
+		command = "scan";
 	}
 	if (words_add(&ws, "tlsprobe") < 0 || words_add(&ws, "%s", command) < 0)
 		FAIL(bad_line, "out of memory");

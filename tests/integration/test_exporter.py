@@ -280,6 +280,20 @@ class Configuration(unittest.TestCase):
             status, _, body = ex.get("/")
             self.assertIn("--warn-days=400", body)
 
+    def test_a_scan_module(self):
+        """prober: scan, with scan's own --parallel: the scan's series, within the scrape's deadline"""
+        path = self.write("modules:\n  scan:\n    prober: scan\n    parallel: 4\n    ca-file: %s\n"
+                          "    no-system-ca: true\n" % F.root.cert)
+        with Exporter("--config", path) as ex:
+            status, _, body = ex.probe(PEERS.good.target, "scan")
+            self.assertEqual(status, 200, body)
+            fams = fmt.parse_exposition(body)
+            self.assertIn("tlsprobe_scan_protocol_accepted", fams, body)
+            self.assertIn("tlsprobe_scan_cipher_accepted", fams, body)
+            self.assertEqual(value(fams, "probe_success"), 1, body)
+            status, _, body = ex.get("/")
+            self.assertIn("<td>scan</td>", body)
+
     def test_a_bad_file_is_refused_at_start_with_its_line(self):
         for text, words in (("modules:\n  x:\n    timeout: 2\n    ca-fil: a.pem\n", ":4: module 'x': unknown setting 'ca-fil'"),
                             ("modules:\n  x:\n    timeout: never\n", ":3: module 'x': invalid --timeout"),
