@@ -1127,10 +1127,14 @@ findings(struct tp_findings *f, const struct tp_scan_info *info)
 			"the server accepted a downgraded hello marked TLS_FALLBACK_SCSV (RFC 7507): an attacker can "
 			"push clients that retry down to an older version");
 	for (int i = V_TLS13; i >= V_SSL3; i--) {
-		bool mixed = false;
+		/* The order matters only between suites of different worth. */
+		bool weak = false, good = false;
 		for (size_t k = 0; k < info->n_suites; k++)
-			mixed |= strcmp(info->suites[k].version, v[i].name) == 0 && worth_saying(&info->suites[k]);
-		if (v[i].server_order == 0 && mixed && i != V_TLS13) {
+			if (strcmp(info->suites[k].version, v[i].name) == 0) {
+				weak |= worth_saying(&info->suites[k]);
+				good |= !worth_saying(&info->suites[k]);
+			}
+		if (v[i].server_order == 0 && weak && good && i != V_TLS13) {
 			tp_find(f, TP_CLIENT_CIPHER_ORDER, -1,
 				"in %s the server takes the client's first suite, weak ones included, instead of "
 				"choosing its own",
