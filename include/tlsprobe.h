@@ -502,7 +502,8 @@ struct tp_scan_features {
 struct tp_scan_info {
 	struct tp_scan_version versions[6]; /* SSLv2 .. TLSv1.3 */
 	size_t n_versions;
-	const char *best_version; /* NULL when none was accepted */
+	const char *best_version;      /* NULL when none was accepted */
+	const char *preferred_version; /* picked when offered every version at once; NULL: none */
 	struct tp_scan_suite *suites;
 	size_t n_suites;
 	struct tp_scan_group *groups;

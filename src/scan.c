@@ -69,6 +69,7 @@ struct scan {
 	struct tp_result *cert_r[5];
 	gnutls_priority_t resume_prio[3]; /* by ID, by ticket (TLS 1.2), with a PSK (TLS 1.3) */
 	int early_data;                   /* 0-RTT accepted with the PSK: 1, 0, -1 not known */
+	uint16_t preferred;               /* the version picked when offered all; 0: none */
 	gnutls_priority_t legacy;         /* the probe's, for a server of TLS 1.1 and below; or NULL */
 	int resumed[3];
 };
@@ -348,6 +349,31 @@ version_task(struct task *t)
 	spec_of(&h, sc, o, t->v, random);
 	if (ask_spec(sc, &h, false, a) == 0)
 		sc->accepted[t->v] = speaks(a, t->v);
+	free(o);
+}
+
+/* The version the server picks when offered every version and every suite,
+ * as a client that speaks them all would. */
+static void
+preferred_task(struct task *t)
+{
+	struct scan *sc = t->sc;
+	struct tp_hello_answer a;
+	struct tp_hello_spec h;
+	uint8_t random[32];
+	struct offer *o = offer_new(V_TLS13, random);
+	size_t n;
+	const struct tp_suite *all = tp_suites(&n);
+
+	if (!o)
+		return;
+	o->n_suites = 0;
+	for (size_t i = 0; i < n && o->n_suites < TP_MAX_OFFER; i++)
+		o->suites[o->n_suites++] = all[i].id;
+	spec_of(&h, sc, o, V_TLS13, random);
+	h.min_version = TP_SSL3;
+	if (ask_spec(sc, &h, false, &a) == 0 && (a.kind == TP_ANSWER_SERVER_HELLO || a.kind == TP_ANSWER_RETRY))
+		sc->preferred = a.version;
 	free(o);
 }
 
@@ -952,6 +978,7 @@ fill_info(struct scan *sc, struct tp_scan_info *info)
 		n += sc->n_picked[v];
 	}
 	info->n_versions = V_COUNT;
+	info->preferred_version = sc->preferred ? tp_wire_version_name(sc->preferred) : NULL;
 	info->suites = calloc(n ? n : 1, sizeof(*info->suites));
 	for (int v = V_TLS13; info->suites && v >= 0; v--)
 		for (size_t i = 0; i < sc->n_picked[v]; i++) {
@@ -1197,10 +1224,11 @@ tp_scan_within(struct tp_config *cfg, const struct tp_target *target, unsigned p
 		tp_findings_finish(&f);
 	}
 
-	struct task versions[V_COUNT];
+	struct task versions[V_COUNT + 1];
 	for (int v = 0; v < V_COUNT; v++)
 		versions[v] = (struct task){sc, v, version_task, 0, false};
-	run_tasks(versions, V_COUNT);
+	versions[V_COUNT] = (struct task){sc, 0, preferred_task, 0, false};
+	run_tasks(versions, V_COUNT + 1);
 
 	/* A server that speaks nothing newer than TLS 1.1 is probed in what
 	 * it speaks, unless versions were asked for: with a priority of its

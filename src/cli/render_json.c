@@ -194,6 +194,7 @@ scan_object(const struct tp_result *r, const struct tp_scan_info *s)
 		if (scan_code(tp_result_problem(r, i)->code))
 			json_array_append_new(problems, problem_object(tp_result_problem(r, i), false));
 	json_object_set_new(o, "best_version", jstr(s->best_version));
+	json_object_set_new(o, "preferred_version", jstr(s->preferred_version));
 	json_object_set_new(o, "protocols", protocols);
 	json_object_set_new(o, "ciphers", ciphers);
 	json_object_set_new(o, "groups", groups);

@@ -423,6 +423,8 @@ scan_report(const struct tout *w, const struct tp_scan_info *s)
 		join(s->versions[i].accepted == 1 ? on : off, 200,
 		     s->versions[i].accepted < 0 ? "?" : s->versions[i].name);
 	field(w, 2, "versions", "%s%s%s%s", *on ? on : "none", *off ? " (not " : "", off, *off ? ")" : "");
+	if (s->preferred_version && s->best_version && strcmp(s->preferred_version, s->best_version) != 0)
+		field(w, 2, "", "offered all at once, it picks %s, not its best", s->preferred_version);
 	for (size_t i = s->n_versions; i-- > 0;) {
 		const struct tp_scan_version *v = &s->versions[i];
 		if (v->accepted != 1)

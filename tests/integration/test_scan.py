@@ -98,6 +98,7 @@ class Scan(unittest.TestCase):
             r = scan(srv.port)
             f = facts(r.obj)
             self.assertEqual(f["versions"], {"TLSv1.2"})
+            self.assertEqual(r.obj["scan"]["preferred_version"], "TLSv1.2")
             self.assertEqual(f["ciphers"], {"TLSv1.2": ["0xC02F", "0x009F", "0x002F", "0xC014"]})
             v12 = [p for p in r.obj["scan"]["protocols"] if p["version"] == "TLSv1.2"][0]
             self.assertIs(v12["server_order"], True)
@@ -130,6 +131,7 @@ class Scan(unittest.TestCase):
             r = scan(srv.port)
             f = facts(r.obj)
             self.assertEqual(f["versions"], {"TLSv1.3"})
+            self.assertEqual(r.obj["scan"]["preferred_version"], "TLSv1.3")
             self.assertEqual(sorted(f["ciphers"]["TLSv1.3"]), ["0x1302", "0x1303"])
             self.assertEqual(f["groups"], {"TLSv1.3": {29, 24}})
             self.assertEqual(r.obj["status"], "ok", harness.dump(r.obj))
