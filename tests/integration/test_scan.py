@@ -37,6 +37,9 @@ def setUpModule():
          "rsa": p.issue("rsa", subject("localhost"), leaf_ext("digitalSignature,keyEncipherment",
                                                               san="DNS:localhost"), root, days=300, rsa_bits=2048),
          "ecdsa": p.issue("ecdsa", subject("localhost"), leaf_ext(san="DNS:localhost"), root, days=300)}
+    ed_key = p.p("ed25519.key")
+    harness.openssl("genpkey", "-algorithm", "ed25519", "-out", ed_key)
+    P["ed25519"] = p.issue("ed25519", subject("localhost"), leaf_ext(san="DNS:localhost"), root, days=300, key=ed_key)
     P["other"] = p.issue("other", subject("default.test"), leaf_ext(san="DNS:default.test"), root, days=300)
     P["dh1024"] = p.p("dh1024.pem")
     harness.openssl("dhparam", "-out", P["dh1024"], "1024")
@@ -300,6 +303,21 @@ class Certificates(unittest.TestCase):
             # both kinds of suite, as the two keys allow
             auths = {c["au"] for c in r.obj["scan"]["ciphers"] if c["version"] == "TLSv1.2"}
             self.assertEqual(auths, {"RSA", "ECDSA"})
+
+
+class KeyTypes(unittest.TestCase):
+    def test_ecdsa_and_ed25519(self):
+        """s_server with an ECDSA and an Ed25519 certificate (-dcert): both chains found, each judged"""
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key,
+                      extra=["-dcert", P["ed25519"].cert, "-dkey", P["ed25519"].key]) as srv:
+            r = scan(srv.port)
+            certs = {c["asked"]: c for c in r.obj["scan"]["certificates"]}
+            self.assertEqual(certs["ECDSA"]["key_type"], "ECDSA", harness.dump(r.obj["scan"]))
+            self.assertEqual(certs["EdDSA"]["key_type"], "Ed25519")
+            self.assertNotEqual(certs["ECDSA"]["sha256"], certs["EdDSA"]["sha256"])
+            self.assertEqual(certs["EdDSA"]["status"], "ok")
+            self.assertNotIn("RSA", certs)
+            self.assertIn("ed25519", {a["name"] for a in r.obj["scan"]["sigalgs"] if a["version"] == "TLSv1.3"})
 
 
 # ---- a minimal TLS 1.3 server for what no Debian server speaks -------------
