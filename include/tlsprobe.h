@@ -516,6 +516,7 @@ struct tp_scan_info {
 	struct tp_scan_client clients[TP_CLIENT_COUNT];
 	size_t n_clients;
 	struct tp_scan_features features;
+	bool complete;        /* every question had its answer in time: false, the lists may lack some */
 	unsigned connections; /* made by the scan, the probe's included */
 	double ms;
 };

@@ -598,20 +598,20 @@ static const uint16_t chrome_groups[] = {0x11EC, 29, 23, 24};
 static const uint16_t go_groups[] = {29, 23, 24, 25};
 static const uint16_t java_groups[] = {29, 30, 23, 24, 25, 256, 257, 258, 259, 260};
 
-#define OFFER(lo, hi, s, s13, g, dh) \
+#define OFFER(lo, hi, s, s13, g, dh, ed) \
 	{ \
 		lo, hi, s, s13, g, sizeof(s) / sizeof((s)[0]), sizeof(s13) / sizeof((s13)[0]), \
-			sizeof(g) / sizeof((g)[0]), dh \
+			sizeof(g) / sizeof((g)[0]), dh, ed \
 	}
 
 static const struct tp_client_offer offers[TP_CLIENT_COUNT] = {
-	[TP_CLIENT_OPENSSL] = OFFER(0x0303, 0x0304, openssl_suites, tls13_suites, openssl_groups, 2048),
-	[TP_CLIENT_GNUTLS] = OFFER(0x0301, 0x0304, gnutls_suites, gnutls13_suites, gnutls_groups, 1024),
-	[TP_CLIENT_PYTHON] = OFFER(0x0303, 0x0304, python_suites, tls13_suites, openssl_groups, 2048),
-	[TP_CLIENT_NSS] = OFFER(0x0303, 0x0304, firefox_suites, tls13_suites, firefox_groups, 0),
-	[TP_CLIENT_CHROME] = OFFER(0x0303, 0x0304, chrome_suites, tls13_suites, chrome_groups, 0),
-	[TP_CLIENT_GO] = OFFER(0x0303, 0x0304, go_suites, tls13_suites, go_groups, 0),
-	[TP_CLIENT_JAVA] = OFFER(0x0303, 0x0304, java_suites, tls13_suites, java_groups, 1024),
+	[TP_CLIENT_OPENSSL] = OFFER(0x0303, 0x0304, openssl_suites, tls13_suites, openssl_groups, 2048, true),
+	[TP_CLIENT_GNUTLS] = OFFER(0x0301, 0x0304, gnutls_suites, gnutls13_suites, gnutls_groups, 1024, true),
+	[TP_CLIENT_PYTHON] = OFFER(0x0303, 0x0304, python_suites, tls13_suites, openssl_groups, 2048, true),
+	[TP_CLIENT_NSS] = OFFER(0x0303, 0x0304, firefox_suites, tls13_suites, firefox_groups, 0, false),
+	[TP_CLIENT_CHROME] = OFFER(0x0303, 0x0304, chrome_suites, tls13_suites, chrome_groups, 0, false),
+	[TP_CLIENT_GO] = OFFER(0x0303, 0x0304, go_suites, tls13_suites, go_groups, 0, true),
+	[TP_CLIENT_JAVA] = OFFER(0x0303, 0x0304, java_suites, tls13_suites, java_groups, 1024, true),
 };
 
 const struct tp_client_offer *

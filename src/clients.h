@@ -95,6 +95,7 @@ struct tp_client_offer {
 	const uint16_t *suites, *suites13, *groups;
 	size_t n_suites, n_suites13, n_groups;
 	unsigned min_dh_bits;
+	bool eddsa; /* verifies Ed25519 and Ed448 certificates */
 };
 const struct tp_client_offer *tp_client_offer(enum tp_client c);
 

@@ -393,11 +393,12 @@ tp_hello_build(const struct tp_hello_spec *s, uint8_t *out, size_t cap)
 	if (!s->no_extensions) {
 		exts = open_len(&w, 2);
 		extensions(&w, s, random);
-		/* Some servers hang on a hello of 256 to 511 bytes (RFC 7685):
-		 * pad it past them, as browsers do. */
-		size_t n = w.len - body;
+		/* Some servers hang on a hello of 256 to 511 bytes, its
+		 * handshake header counted (RFC 7685): pad it past them, as
+		 * browsers do. */
+		size_t n = w.len - body + 4;
 		if (n >= 0x100 && n < 0x200) {
-			size_t pad = 0x200 - n >= 4 ? 0x200 - n - 4 : 1;
+			size_t pad = 0x200 - n >= 5 ? 0x200 - n - 4 : 1;
 			put16(&w, 21);
 			put16(&w, pad);
 			for (size_t i = 0; i < pad; i++)

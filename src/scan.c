@@ -48,6 +48,7 @@ struct scan {
 	atomic_uint connections;
 	char error[256]; /* the first connection that failed, and why */
 	bool failed;
+	atomic_bool unanswered; /* a question got no answer in time: what was found may be incomplete */
 
 	/* what was learned; each member written by one task */
 	int accepted[V_COUNT];
@@ -132,6 +133,10 @@ send_all(int fd, const uint8_t *p, size_t n, const struct tp_deadline *d)
 	return 0;
 }
 
+/* Why an answer is missing when the server stayed silent (or time ran out),
+ * as against refusing by closing the connection. */
+static const char no_answer[] = "no answer in time";
+
 /*
  * Connect, send hello, read the answer (with rest: up to ServerHelloDone).
  * 0 with a filled in (kind MORE: the server closed or stayed silent without
@@ -174,7 +179,7 @@ ask(struct scan *sc, const uint8_t *hello, size_t n, bool rest, struct tp_hello_
 		struct pollfd pfd = {fd, POLLIN, 0};
 		int ms = tp_deadline_left(&wait);
 		if (ms <= 0 || poll(&pfd, 1, ms) <= 0) {
-			a->why = "no answer in time";
+			a->why = no_answer;
 			break;
 		}
 		ssize_t got = recv(fd, buf + len, ANSWER_MAX - len, 0);
@@ -193,8 +198,11 @@ ask(struct scan *sc, const uint8_t *hello, size_t n, bool rest, struct tp_hello_
 	/* What came before the end, without waiting for more of it. */
 	if (a->kind == TP_ANSWER_MORE && len > 0)
 		tp_hello_parse(buf, len, false, a);
-	if (a->kind == TP_ANSWER_MORE)
+	if (a->kind == TP_ANSWER_MORE) {
 		a->why = why;
+		if (why == no_answer)
+			atomic_store(&sc->unanswered, true);
+	}
 	ret = 0;
 out:
 	free(buf);
@@ -336,7 +344,7 @@ version_task(struct task *t)
 	if (t->v == V_SSL2) {
 		uint8_t hello[128];
 		size_t n = tp_hello_build_sslv2(hello, sizeof(hello), random);
-		if (ask(sc, hello, n, false, a) < 0)
+		if (ask(sc, hello, n, false, a) < 0 || a->why == no_answer)
 			return;
 		sc->accepted[V_SSL2] = a->kind == TP_ANSWER_SSL2 && a->ssl2_ciphers > 0;
 		return;
@@ -347,7 +355,8 @@ version_task(struct task *t)
 		return;
 	offer_all(o, t->v);
 	spec_of(&h, sc, o, t->v, random);
-	if (ask_spec(sc, &h, false, a) == 0)
+	/* Silence is no refusal: the version stays not known. */
+	if (ask_spec(sc, &h, false, a) == 0 && a->why != no_answer)
 		sc->accepted[t->v] = speaks(a, t->v);
 	free(o);
 }
@@ -656,13 +665,19 @@ features_task(struct task *t)
 static struct tp_result *
 probe_in_slot(struct scan *sc, const struct tp_target *target, gnutls_priority_t prio)
 {
-	int left = tp_deadline_left(&sc->d);
-	unsigned ms = left > 0 ? (unsigned)left : 1;
-	struct tp_result *r;
+	struct tp_result *r = NULL;
 
 	slot_take(sc);
-	atomic_fetch_add(&sc->connections, 1);
-	r = prio ? tp_probe_offering(sc->cfg, target, ms, prio) : tp_probe_within(sc->cfg, target, ms);
+	/* What is left once a slot is had: a probe that waited for one gets
+	 * no more than the scan has. */
+	int left = tp_deadline_left(&sc->d);
+	if (left > 0) {
+		atomic_fetch_add(&sc->connections, 1);
+		r = prio ? tp_probe_offering(sc->cfg, target, (unsigned)left, prio)
+			 : tp_probe_within(sc->cfg, target, (unsigned)left);
+	} else {
+		atomic_store(&sc->unanswered, true);
+	}
 	slot_give(sc);
 	return r;
 }
@@ -681,7 +696,7 @@ cert_task(struct task *t)
 	if (t->v < C_NO_SNI)
 		sc->cert_r[t->v] = probe_in_slot(sc, &sc->target, sc->key_prio[t->v]);
 	else
-		sc->cert_r[t->v] = probe_in_slot(sc, &sc->cert_target[t->v], NULL);
+		sc->cert_r[t->v] = probe_in_slot(sc, &sc->cert_target[t->v], sc->legacy);
 }
 
 /* What the cert questions offer: each key type's signature schemes and
@@ -762,22 +777,41 @@ cert_answers(struct scan *sc, struct tp_scan_info *info)
 	}
 }
 
-/* One connection and handshake offering prio, resuming resume when given:
- * 1 resumed, 0 not; with ticket, what resumes it is written there. -1: no
- * handshake (or nothing to resume). */
+/* What one handshake of a resumption check asks and learns. */
+struct handshake_q {
+	gnutls_priority_t prio;
+	const gnutls_datum_t *resume; /* to resume, or NULL */
+	const gnutls_datum_t *early;  /* 0-RTT data with it, or NULL */
+	const char *alpn;             /* the one ALPN protocol offered, or NULL */
+	gnutls_datum_t *ticket;       /* out: what resumes this session, or NULL */
+	bool got_ticket;              /* out: the server issued a ticket */
+	bool alpn_agreed;             /* out: the server chose alpn */
+	int early_taken;              /* out: 1 it took the 0-RTT data, 0 not, -1 none was sent */
+};
+
+/* One connection and handshake: 1 resumed, 0 not; -1 no handshake (or,
+ * with q->ticket, nothing to resume). */
 static int
-handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *resume, gnutls_datum_t *ticket,
-	       const gnutls_datum_t *early, int *early_taken)
+handshake_once(struct scan *sc, struct handshake_q *q)
 {
-	struct tp_handshake h = {.sni = sc->sni, .prio = prio, .handshake_ms = -1, .resume = resume, .early = early};
+	struct tp_handshake h = {.sni = sc->sni,
+				 .prio = q->prio,
+				 .handshake_ms = -1,
+				 .resume = q->resume,
+				 .early = q->early,
+				 .alpn = q->alpn};
 	struct tp_findings f = {0};
 	struct tp_tls_facts tls = {0};
 	struct tp_net_info net;
-	int fd, ret = -1;
+	int fd = -1, ret = -1;
 
+	q->got_ticket = q->alpn_agreed = false;
+	q->early_taken = -1;
 	slot_take(sc);
-	atomic_fetch_add(&sc->connections, 1);
-	fd = tp_net_connect(&net, &sc->target, sc->cfg, &sc->d, &f);
+	if (tp_deadline_left(&sc->d) > 0) {
+		atomic_fetch_add(&sc->connections, 1);
+		fd = tp_net_connect(&net, &sc->target, sc->cfg, &sc->d, &f);
+	}
 	if (fd >= 0 && sc->target.starttls && tp_starttls(&f, fd, sc->target.starttls, sc->name, &sc->d) < 0) {
 		close(fd);
 		fd = -1;
@@ -787,11 +821,14 @@ handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *re
 		gnutls_session_t s = tp_session_handshake(&h, &tls, sc->cfg, fd, &sc->d, &f);
 		if (s) {
 			ret = gnutls_session_is_resumed(s) ? 1 : 0;
-			if (early_taken)
-				*early_taken =
-					h.early ? (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_EARLY_DATA) != 0 : -1;
-			if (ticket && tp_session_ticket(s, fd, &sc->d, 500, ticket) < 0)
-				ret = -1;
+			q->alpn_agreed = q->alpn && tls.info.alpn && strcmp(tls.info.alpn, q->alpn) == 0;
+			if (h.early)
+				q->early_taken = (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
+			/* Nothing to resume comes out as an empty ticket: its
+			 * resumption then fails, and says "not known". */
+			if (q->ticket)
+				(void)tp_session_ticket(s, fd, &sc->d, 500, q->ticket);
+			q->got_ticket = (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET) != 0;
 			gnutls_bye(s, GNUTLS_SHUT_WR);
 			tp_session_free(s);
 		}
@@ -803,32 +840,46 @@ handshake_once(struct scan *sc, gnutls_priority_t prio, const gnutls_datum_t *re
 	return ret;
 }
 
-/* Resumption of kind t->v: a full handshake, then one that resumes it. */
+/* Resumption of kind t->v (by session ID, by ticket, with a TLS 1.3 PSK):
+ * a full handshake, then one that resumes it. Resumed by ticket only when
+ * a ticket came (else the ID would answer for it); in TLS 1.3, no ticket
+ * is no resumption. */
 static void
 resume_task(struct task *t)
 {
 	struct scan *sc = t->sc;
 	gnutls_datum_t data = {NULL, 0};
+	struct handshake_q q = {.prio = sc->resume_prio[t->v], .ticket = &data};
+	int first = handshake_once(sc, &q);
 
 	sc->resumed[t->v] = -1;
-	if (handshake_once(sc, sc->resume_prio[t->v], NULL, &data, NULL, NULL) >= 0)
-		sc->resumed[t->v] = handshake_once(sc, sc->resume_prio[t->v], &data, NULL, NULL, NULL) == 1;
-	/* 0-RTT: a third handshake with the same ticket (a server may take
-	 * each once), sending a request that changes nothing. Only where the
-	 * server speaks HTTP, not after a STARTTLS dialogue. */
-	if (t->v == 2 && sc->resumed[2] == 1 && !sc->target.starttls) {
-		gnutls_datum_t again = {NULL, 0};
+	if (first >= 0 && t->v >= 1 && !q.got_ticket) {
+		sc->resumed[t->v] = 0;
+	} else if (first >= 0 && data.size > 0) {
+		struct handshake_q again = {.prio = sc->resume_prio[t->v], .resume = &data};
+		int second = handshake_once(sc, &again);
+		if (second >= 0)
+			sc->resumed[t->v] = second == 1;
+	}
+	gnutls_free(data.data);
+	/* 0-RTT: with a new ticket from a session that agreed on HTTP/1.1 by
+	 * ALPN (so that the early data, a request that changes nothing, is in
+	 * the protocol the server speaks), a third handshake sends it early. */
+	if (t->v == 2 && sc->resumed[2] == 1) {
+		gnutls_datum_t ticket = {NULL, 0};
 		char request[400];
-		int taken = -1;
 		snprintf(request, sizeof(request), "HEAD / HTTP/1.1\r\nHost: %.255s\r\nConnection: close\r\n\r\n",
 			 sc->name);
 		gnutls_datum_t early = {(unsigned char *)request, (unsigned)strlen(request)};
-		if (handshake_once(sc, sc->resume_prio[2], NULL, &again, NULL, NULL) >= 0 &&
-		    handshake_once(sc, sc->resume_prio[2], &again, NULL, &early, &taken) == 1)
-			sc->early_data = taken;
-		gnutls_free(again.data);
+		struct handshake_q fresh = {.prio = sc->resume_prio[2], .alpn = "http/1.1", .ticket = &ticket};
+		if (handshake_once(sc, &fresh) >= 0 && fresh.alpn_agreed && fresh.got_ticket) {
+			struct handshake_q zero = {
+				.prio = sc->resume_prio[2], .alpn = "http/1.1", .resume = &ticket, .early = &early};
+			if (handshake_once(sc, &zero) == 1)
+				sc->early_data = zero.early_taken;
+		}
+		gnutls_free(ticket.data);
 	}
-	gnutls_free(data.data);
 }
 
 static void *
@@ -929,6 +980,16 @@ predict(const struct scan *sc, enum tp_client c, struct tp_scan_client *out)
 	bool version = false;
 
 	out->client = c;
+	/* A server whose only chain is EdDSA's loses the clients that do not
+	 * verify EdDSA signatures. */
+	bool eddsa_only = sc->cert_r[C_EDDSA] && tp_result_cert_count(sc->cert_r[C_EDDSA]) &&
+			  !(sc->cert_r[C_RSA] && tp_result_cert_count(sc->cert_r[C_RSA])) &&
+			  !(sc->cert_r[C_ECDSA] && tp_result_cert_count(sc->cert_r[C_ECDSA]));
+	if (eddsa_only && !o->eddsa) {
+		snprintf(out->why, sizeof(out->why),
+			 "the server's only certificate is EdDSA's, which it does not verify");
+		return;
+	}
 	for (int v = V_TLS13; v >= V_SSL3; v--) {
 		if (sc->accepted[v] != 1 || wire[v] < o->min_version || wire[v] > o->max_version)
 			continue;
@@ -1031,6 +1092,7 @@ fill_info(struct scan *sc, struct tp_scan_info *info)
 	info->features.resumption_psk = sc->resumed[2];
 	info->features.early_data = sc->early_data;
 	info->connections = atomic_load(&sc->connections);
+	info->complete = !atomic_load(&sc->unanswered);
 	if (info->best_version)
 		for (int c = 0; c < TP_CLIENT_COUNT; c++)
 			predict(sc, (enum tp_client)c, &info->clients[info->n_clients++]);
@@ -1266,6 +1328,15 @@ tp_scan_within(struct tp_config *cfg, const struct tp_target *target, unsigned p
 
 	r = sc->probe;
 	sc->probe = NULL;
+	if (!r && (r = tp_result_create(target))) {
+		r->timing.total_ms = tp_now_ms() - t0;
+		if (sc->failed)
+			tp_fail(&r->found, TP_TIMEOUT, "the scan's %.1f s ran out: %s", timeout_ms / 1000.0, sc->error);
+		else
+			tp_fail(&r->found, TP_TIMEOUT, "the scan's %.1f s ran out before its probe could run%s",
+				timeout_ms / 1000.0,
+				atomic_load(&sc->unanswered) ? " (the server left hellos unanswered)" : "");
+	}
 	if (!r)
 		goto out;
 	fill_info(sc, info);

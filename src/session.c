@@ -591,7 +591,13 @@ tp_session_handshake(struct tp_handshake *h, struct tp_tls_facts *tls, const str
 		h->early = NULL;
 	/* Ask for a stapled OCSP response; what it says is judged later. */
 	gnutls_ocsp_status_request_enable_client(s, NULL, 0, NULL);
-	if (cfg->alpn) {
+	if (h->alpn) {
+		gnutls_datum_t one = {(unsigned char *)h->alpn, (unsigned)strlen(h->alpn)};
+		if ((ret = gnutls_alpn_set_protocols(s, &one, 1, 0)) < 0) {
+			tp_fail(f, TP_INTERNAL_ERROR, "cannot set ALPN: %s", gnutls_strerror(ret));
+			goto fail;
+		}
+	} else if (cfg->alpn) {
 		gnutls_datum_t protos[TP_MAX_ALPN];
 		unsigned n = tp_alpn_split(cfg->alpn, protos);
 		if ((ret = gnutls_alpn_set_protocols(s, protos, n, 0)) < 0) {

@@ -20,6 +20,7 @@ struct tp_handshake {
 	bool offer_refused;           /* out: the server rejected the offer, worth a second look */
 	const gnutls_datum_t *resume; /* an earlier session's data (tp_session_ticket) to resume, or NULL */
 	const gnutls_datum_t *early;  /* with resume in TLS 1.3: sent as 0-RTT data, or NULL */
+	const char *alpn;             /* offer this one ALPN protocol instead of the config's, or NULL */
 };
 
 /* Handshake over fd; on success fills tls and returns the session (free it

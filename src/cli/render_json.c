@@ -212,6 +212,7 @@ scan_object(const struct tp_result *r, const struct tp_scan_info *s)
 	}
 	json_object_set_new(o, "clients", clients);
 	json_object_set_new(o, "problems", problems);
+	json_object_set_new(o, "complete", json_boolean(s->complete));
 	json_object_set_new(o, "connections", json_integer(s->connections));
 	json_object_set_new(o, "ms", jms(s->ms));
 	return o;

@@ -416,13 +416,20 @@ join(char *buf, size_t len, const char *name)
 static void
 scan_report(const struct tout *w, const struct tp_scan_info *s)
 {
-	char on[200] = "", off[200] = "", list[1024];
+	char on[200] = "", off[200] = "", unknown[200] = "", list[1024];
 
 	fprintf(w->f, "\nWhat the server accepts (%u connections, %.0f ms)\n", s->connections, s->ms);
+	if (!s->complete)
+		field(w, 2, "",
+		      "some questions had no answer in time (raise --timeout, or lower --parallel): what "
+		      "follows may lack some");
 	for (size_t i = s->n_versions; i-- > 0;)
-		join(s->versions[i].accepted == 1 ? on : off, 200,
-		     s->versions[i].accepted < 0 ? "?" : s->versions[i].name);
-	field(w, 2, "versions", "%s%s%s%s", *on ? on : "none", *off ? " (not " : "", off, *off ? ")" : "");
+		join(s->versions[i].accepted == 1   ? on
+		     : s->versions[i].accepted == 0 ? off
+						    : unknown,
+		     200, s->versions[i].name);
+	field(w, 2, "versions", "%s%s%s%s%s%s", *on ? on : "none", *off ? " (not " : "", off, *off ? ")" : "",
+	      *unknown ? "; not known: " : "", unknown);
 	if (s->preferred_version && s->best_version && strcmp(s->preferred_version, s->best_version) != 0)
 		field(w, 2, "", "offered all at once, it picks %s, not its best", s->preferred_version);
 	for (size_t i = s->n_versions; i-- > 0;) {

@@ -106,6 +106,9 @@ def build(directory, aia_port):
     dh = p.p("dh1024.pem")
     harness.openssl("dhparam", "-out", dh, "1024")
     rsa = leaf("rsa", inter, leaf_ext("digitalSignature,keyEncipherment", san="DNS:localhost"), rsa_bits=2048)
+    ed_key = p.p("ed25519.key")
+    harness.openssl("genpkey", "-algorithm", "ed25519", "-out", ed_key)
+    sc("ed25519-leaf", leaf("ed", inter, key=ed_key), inter.cert, nss=False, server=["-tls1_3"])
     sc("dh1024", rsa, inter.cert, nss=False,
        server=["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0", "-dhparam", dh])
     sc("expired-leaf", leaf("expired", inter, start=now - 300 * D, end=now - 2 * D), inter.cert)
@@ -376,8 +379,8 @@ class ScanClients(unittest.TestCase):
     each is what the client did against the same server."""
     maxDiff = None
 
-    def check(self, server):
-        sc = dict(S["dh1024"], server=server)
+    def check(self, server, scenario="dh1024"):
+        sc = dict(S[scenario], server=server)
         srv = s_server(sc["cert"], sc["key"], chain=sc["chain"], extra=server)
         with srv:
             r = harness.probe_json("scan", "localhost:%d" % srv.port, "--no-system-ca", "--ca-file", sc["trust"],
@@ -411,6 +414,10 @@ class ScanClients(unittest.TestCase):
     def test_p521_only(self):
         """ECDHE over P-521 only: Chrome has no P-521"""
         self.check(["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-groups", "secp521r1"])
+
+    def test_ed25519_only(self):
+        """an Ed25519 certificate alone: the browsers do not verify EdDSA"""
+        self.check(["-tls1_3"], scenario="ed25519-leaf")
 
     def test_tls13_x448_only(self):
         """TLS 1.3 over X448 only"""

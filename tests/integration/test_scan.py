@@ -191,7 +191,7 @@ class Scan(unittest.TestCase):
                 self.assertIs(feats[k], True, k)
             self.assertIs(feats["compression"], False)
             self.assertIs(feats["early_data"], False)
-        with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-early_data"], www=False) as srv:
+        with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-early_data", "-alpn", "http/1.1"], www=False) as srv:
             self.assertIs(scan(srv.port).obj["scan"]["features"]["early_data"], True)
         with s_server(P["ecdsa"].cert, P["ecdsa"].key, extra=["-tls1_2", "-no_ticket", "-no_cache"]) as srv:
             feats = scan(srv.port).obj["scan"]["features"]
