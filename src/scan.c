@@ -149,7 +149,7 @@ ask(struct scan *sc, const uint8_t *hello, size_t n, bool rest, struct tp_hello_
 	struct tp_net_info net;
 	struct tp_deadline wait;
 	uint8_t *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, complete = 0; /* complete: the bytes of whole records read */
 	int fd, ret = -1;
 
 	memset(a, 0, sizeof(*a));
@@ -190,6 +190,15 @@ ask(struct scan *sc, const uint8_t *hello, size_t n, bool rest, struct tp_hello_
 			break;
 		}
 		len += (size_t)got;
+		/* Read again only when a whole record more came: a server
+		 * sending tiny records must not make the reading quadratic. */
+		size_t whole = complete;
+		while (buf[0] < 0x80 && whole + 5 <= len &&
+		       whole + 5 + ((size_t)buf[whole + 3] << 8 | buf[whole + 4]) <= len)
+			whole += 5 + ((size_t)buf[whole + 3] << 8 | buf[whole + 4]);
+		if (whole == complete && buf[0] < 0x80 && buf[0] >= 20 && buf[0] <= 23 && len < ANSWER_MAX)
+			continue;
+		complete = whole;
 		tp_hello_parse(buf, len, rest, a);
 		if (a->kind != TP_ANSWER_MORE || len == ANSWER_MAX)
 			break;

@@ -405,8 +405,9 @@ class LegacyServer(harness.ThreadServer):
 
     WIRE = {"SSLv3": 0x0300, "TLSv1.0": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303}
 
-    def __init__(self, versions, suites, scsv=False, reneg=False):
+    def __init__(self, versions, suites, scsv=False, reneg=False, fragment=False):
         self.versions, self.suites, self.scsv, self.reneg = versions, suites, scsv, reneg
+        self.fragment = fragment  # each byte of the handshake in a record of its own
         super().__init__(self._answer, "127.0.0.1")
 
     def _answer(self, conn):
@@ -446,7 +447,10 @@ class LegacyServer(harness.ThreadServer):
         if exts:
             body += struct.pack(">H", len(exts)) + exts
         msg = b"\x02" + struct.pack(">I", len(body))[1:] + body + b"\x0e\x00\x00\x00"
-        conn.sendall(b"\x16" + struct.pack(">HH", version, len(msg)) + msg)
+        if self.fragment:
+            conn.sendall(b"".join(b"\x16" + struct.pack(">HH", version, 1) + msg[i:i + 1] for i in range(len(msg))))
+        else:
+            conn.sendall(b"\x16" + struct.pack(">HH", version, len(msg)) + msg)
 
 
 class Legacy(unittest.TestCase):
@@ -487,6 +491,16 @@ class Legacy(unittest.TestCase):
             self.assertIs(s["features"]["fallback_scsv"], True, harness.dump(s))
             self.assertIs(s["features"]["secure_renegotiation"], True)
             self.assertNotIn("no-fallback-scsv", {p["code"] for p in r.obj["verify"]["problems"]})
+
+
+class Fragments(unittest.TestCase):
+    def test_a_server_hello_in_one_byte_records(self):
+        """a ServerHello cut into records of one byte each is read as a whole one"""
+        with LegacyServer(["TLSv1.2"], [0xC02F, 0xC013], reneg=True, fragment=True) as srv:
+            r = scan(srv.port, "--timeout", "20")
+            s = r.obj["scan"]
+            self.assertEqual([c["id"] for c in s["ciphers"]], ["0xC02F", "0xC013"], harness.dump(s))
+            self.assertIs(s["features"]["secure_renegotiation"], True)
 
 
 class Hostile(unittest.TestCase):
