@@ -52,7 +52,6 @@ struct scan {
 
 	/* what was learned; each member written by one task */
 	int accepted[V_COUNT];
-	struct tp_hello_answer first[V_COUNT]; /* each version's answer to "everything" */
 	uint16_t picked[V_COUNT][TP_MAX_OFFER];
 	size_t n_picked[V_COUNT];
 	int order[V_COUNT];
@@ -137,6 +136,22 @@ send_all(int fd, const uint8_t *p, size_t n, const struct tp_deadline *d)
  * as against refusing by closing the connection. */
 static const char no_answer[] = "no answer in time";
 
+/* A connection to the target, counted, STARTTLS spoken when asked: a
+ * socket ready for TLS, or -1 with the reason in f. The caller holds a slot. */
+static int
+connect_target(struct scan *sc, struct tp_net_info *net, struct tp_findings *f)
+{
+	int fd;
+
+	atomic_fetch_add(&sc->connections, 1);
+	fd = tp_net_connect(net, &sc->target, sc->cfg, &sc->d, f);
+	if (fd >= 0 && sc->target.starttls && tp_starttls(f, fd, sc->target.starttls, sc->name, &sc->d) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /*
  * Connect, send hello, read the answer (with rest: up to ServerHelloDone).
  * 0 with a filled in (kind MORE: the server closed or stayed silent without
@@ -158,12 +173,7 @@ ask(struct scan *sc, const uint8_t *hello, size_t n, bool rest, struct tp_hello_
 		return -1;
 	}
 	slot_take(sc);
-	atomic_fetch_add(&sc->connections, 1);
-	fd = tp_net_connect(&net, &sc->target, sc->cfg, &sc->d, &f);
-	if (fd >= 0 && sc->target.starttls && tp_starttls(&f, fd, sc->target.starttls, sc->name, &sc->d) < 0) {
-		close(fd);
-		fd = -1;
-	}
+	fd = connect_target(sc, &net, &f);
 	if (fd < 0) {
 		fail_once(sc, f.error ? f.error->message : "could not connect");
 		goto out;
@@ -347,26 +357,25 @@ static void
 version_task(struct task *t)
 {
 	struct scan *sc = t->sc;
-	struct tp_hello_answer *a = &sc->first[t->v];
+	struct tp_hello_answer a;
+	struct tp_hello_spec h;
 	uint8_t random[32];
-	fresh_random(random);
 	if (t->v == V_SSL2) {
 		uint8_t hello[128];
+		fresh_random(random);
 		size_t n = tp_hello_build_sslv2(hello, sizeof(hello), random);
-		if (ask(sc, hello, n, false, a) < 0 || a->why == no_answer)
+		if (ask(sc, hello, n, false, &a) < 0 || a.why == no_answer)
 			return;
-		sc->accepted[V_SSL2] = a->kind == TP_ANSWER_SSL2 && a->ssl2_ciphers > 0;
+		sc->accepted[V_SSL2] = a.kind == TP_ANSWER_SSL2 && a.ssl2_ciphers > 0;
 		return;
 	}
-	struct offer *o = calloc(1, sizeof(*o));
-	struct tp_hello_spec h;
+	struct offer *o = offer_new(t->v, random);
 	if (!o)
 		return;
-	offer_all(o, t->v);
 	spec_of(&h, sc, o, t->v, random);
 	/* Silence is no refusal: the version stays not known. */
-	if (ask_spec(sc, &h, false, a) == 0 && a->why != no_answer)
-		sc->accepted[t->v] = speaks(a, t->v);
+	if (ask_spec(sc, &h, false, &a) == 0 && a.why != no_answer)
+		sc->accepted[t->v] = speaks(&a, t->v);
 	free(o);
 }
 
@@ -553,7 +562,7 @@ static void
 sig13_task(struct task *t)
 {
 	struct scan *sc = t->sc;
-	struct offer *o = calloc(1, sizeof(*o));
+	struct offer *o = NULL;
 	struct tp_hello_answer a;
 	struct tp_hello_spec h;
 	uint8_t random[32];
@@ -563,12 +572,8 @@ sig13_task(struct task *t)
 	for (size_t i = 0; i < sc->n_groups13 && !share; i++)
 		if (sc->groups13[i] == 29 || sc->groups13[i] == 23)
 			share = sc->groups13[i];
-	if (!o || sc->accepted[V_TLS13] != 1 || !share) {
-		free(o);
+	if (sc->accepted[V_TLS13] != 1 || !share || !(o = offer_new(V_TLS13, random)))
 		return;
-	}
-	fresh_random(random);
-	offer_all(o, V_TLS13);
 	o->groups[0] = share;
 	o->n_groups = 1;
 	const struct tp_sigalg *all = tp_sigalgs(&n);
@@ -817,14 +822,8 @@ handshake_once(struct scan *sc, struct handshake_q *q)
 	q->got_ticket = q->alpn_agreed = false;
 	q->early_taken = -1;
 	slot_take(sc);
-	if (tp_deadline_left(&sc->d) > 0) {
-		atomic_fetch_add(&sc->connections, 1);
-		fd = tp_net_connect(&net, &sc->target, sc->cfg, &sc->d, &f);
-	}
-	if (fd >= 0 && sc->target.starttls && tp_starttls(&f, fd, sc->target.starttls, sc->name, &sc->d) < 0) {
-		close(fd);
-		fd = -1;
-	}
+	if (tp_deadline_left(&sc->d) > 0)
+		fd = connect_target(sc, &net, &f);
 	if (fd >= 0) {
 		h.connect_ms = net.connect_ms;
 		gnutls_session_t s = tp_session_handshake(&h, &tls, sc->cfg, fd, &sc->d, &f);
